@@ -1,0 +1,136 @@
+// Elementwise family.
+//   unary:  y[i] = f(alpha * x[i] + beta)            OP = relu | gelu | sigmoid | identity | exp | tanh | abs | sqrt | neg
+//   binary: y[i] = g(a[ia], b[ib])                    BOP = add | sub | mul | div | max | min
+//           with numpy broadcasting: output shape `shape` (rank <= 8, row-major), a_strides /
+//           b_strides give the element stride of each output dim in a / b (0 = broadcast).
+//   unary_backward: dx[i] = dy[i] * f'(x[i])          OP = relu | gelu | sigmoid
+// Bindings: x / a / b read-only f32 storage at element offset *_off; y (or dx) written.
+// One invocation per output element, 1-D dispatch folded to 2-D above 65535 workgroups.
+#include "common/index.wgsl"
+
+override WG: u32 = 128;
+
+#if BINARY
+struct Params {
+  n: u32,
+  rank: u32,
+  alpha: f32,
+  beta: f32,
+  a_off: u32,
+  b_off: u32,
+  y_off: u32,
+  shape: array<vec4<u32>, 2>,
+  a_strides: array<vec4<u32>, 2>,
+  b_strides: array<vec4<u32>, 2>,
+};
+#elif UNARY_BACKWARD
+struct Params { n: u32, alpha: f32, beta: f32, x_off: u32, dy_off: u32, y_off: u32 };
+#else
+struct Params { n: u32, alpha: f32, beta: f32, x_off: u32, y_off: u32 };
+#endif
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+#if UNARY
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+fn f(v: f32) -> f32 {
+#if RELU
+  return max(v, 0.0);
+#elif GELU
+  return gelu_erf(v);
+#elif SIGMOID
+  return sigmoid_f32(v);
+#elif EXP
+  return exp(v);
+#elif TANH
+  return tanh(v);
+#elif ABS
+  return abs(v);
+#elif SQRT
+  return sqrt(v);
+#elif NEG
+  return -v;
+#else
+  return v;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  y[params.y_off + i] = f(params.alpha * x[params.x_off + i] + params.beta);
+}
+#endif
+
+#if UNARY_BACKWARD
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+fn df(v: f32) -> f32 {
+#if RELU
+  return select(0.0, 1.0, v > 0.0);
+#elif GELU
+  // d/dv [0.5 v (1 + erf(v/sqrt2))] = 0.5 (1 + erf(v/sqrt2)) + v * exp(-v^2/2) / sqrt(2 pi)
+  return 0.5 * (1.0 + erf_f32(v * 0.7071067811865476)) + v * exp(-0.5 * v * v) * 0.3989422804014327;
+#elif SIGMOID
+  let s = sigmoid_f32(v);
+  return s * (1.0 - s);
+#else
+  return 1.0;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  // chain rule through the input affine alpha*x+beta as well
+  y[params.y_off + i] = dy[params.dy_off + i] * params.alpha * df(params.alpha * x[params.x_off + i] + params.beta);
+}
+#endif
+
+#if BINARY
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+fn g(u: f32, v: f32) -> f32 {
+#if ADD
+  return u + v;
+#elif SUB
+  return u - v;
+#elif MUL
+  return u * v;
+#elif DIV
+  return u / v;
+#elif MAX
+  return max(u, v);
+#elif MIN
+  return min(u, v);
+#else
+  return u;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  var rem = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(params.rank) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let extent = params.shape[du / 4u][du % 4u];
+    let c = rem % extent;
+    rem = rem / extent;
+    ia += c * params.a_strides[du / 4u][du % 4u];
+    ib += c * params.b_strides[du / 4u][du % 4u];
+  }
+  y[params.y_off + i] = params.alpha * g(a[params.a_off + ia], b[params.b_off + ib]) + params.beta;
+}
+#endif

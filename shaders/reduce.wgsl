@@ -1,0 +1,63 @@
+// Reductions over one contiguous block of axes. The input is viewed as [outer, r, inner]
+// (row-major) and reduced over r:  y[o, i] = OP_{k<r} x[o, k, i]       OP = SUM | MEAN | MAX | MIN
+// MASKED_MEAN: x [outer, r, inner] and weights m [outer / groups?]: here x is [B, C, N] and
+// m is [B, N]; y[b, c] = sum_n x[b,c,n] m[b,n] / max(sum_n m[b,n], eps)   (masked average pooling).
+// One invocation per output element, sequential loop over the reduced axis: no workgroup memory
+// or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
+// neighbouring invocations read neighbouring addresses.
+#include "common/index.wgsl"
+
+override WG: u32 = 128;
+
+#if MASKED_MEAN
+struct Params { b: u32, c: u32, n: u32, eps: f32, x_off: u32, m_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.b * params.c) { return; }
+  let bi = i / params.c;
+  var num = 0.0;
+  var den = 0.0;
+  let xb = params.x_off + i * params.n;
+  let mb = params.m_off + bi * params.n;
+  for (var k = 0u; k < params.n; k++) {
+    let w = m[mb + k];
+    num += x[xb + k] * w;
+    den += w;
+  }
+  y[params.y_off + i] = num / max(den, params.eps);
+}
+#else
+struct Params { outer: u32, r: u32, inner: u32, x_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.outer * params.inner) { return; }
+  let o = i / params.inner;
+  let j = i % params.inner;
+  let base = params.x_off + o * params.r * params.inner + j;
+#if MAX
+  var acc = -3.402823466e38;
+  for (var k = 0u; k < params.r; k++) { acc = max(acc, x[base + k * params.inner]); }
+#elif MIN
+  var acc = 3.402823466e38;
+  for (var k = 0u; k < params.r; k++) { acc = min(acc, x[base + k * params.inner]); }
+#else
+  var acc = 0.0;
+  for (var k = 0u; k < params.r; k++) { acc += x[base + k * params.inner]; }
+#endif
+#if MEAN
+  acc = acc / f32(max(params.r, 1u));
+#endif
+  y[params.y_off + i] = acc;
+}
+#endif

@@ -1,0 +1,9 @@
+// Node entry for the engine: adapter discovery + shaders from disk -> Runtime.
+import { Runtime } from '../graph/runtime.js';
+import { acquireNodeAdapter } from './adapter.js';
+import { loadShaderLibrary } from './shaders.js';
+
+export async function createNodeRuntime(opts: { flushEvery?: number } = {}): Promise<Runtime> {
+  const { device, description } = await acquireNodeAdapter();
+  return new Runtime({ device, adapter: description, shaders: loadShaderLibrary(), flushEvery: opts.flushEvery });
+}

@@ -1,0 +1,3 @@
+interface ImportMeta {
+  glob(pattern: string, opts: { query?: string; import?: string; eager: true }): Record<string, unknown>;
+}
