@@ -1,0 +1,74 @@
+// Model modules mirror the checkpoint: a parameter's property path IS its state-dict key
+// (tinygrad derives the state dict from attribute paths). `blocks: Block[]` gives keys
+// `blocks.0.…`; a Param field `weight` of `attn.qkv` gives `attn.qkv.weight`.
+// Loading is strict: unknown, missing or wrong-shape keys are errors naming the key and shapes.
+
+import { shapeStr } from '../graph/dtype.js';
+import type { Tensor } from '../graph/tensor.js';
+
+/** A learnable tensor (or registered buffer) of a known shape, bound after loading. */
+export class Param {
+  tensor: Tensor | null = null;
+  constructor(readonly shape: readonly number[]) {}
+  /** The bound GPU tensor; throws if weights were not loaded. */
+  get t(): Tensor {
+    if (!this.tensor) throw new Error(`parameter of shape ${shapeStr(this.shape)} used before weights were loaded`);
+    return this.tensor;
+  }
+}
+
+export abstract class Module {
+  /** Every Param under this module with its dotted key, in declaration order. */
+  namedParams(prefix = ''): Array<[string, Param]> {
+    const out: Array<[string, Param]> = [];
+    for (const [name, v] of Object.entries(this)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      if (v instanceof Param) out.push([key, v]);
+      else if (v instanceof Module) out.push(...v.namedParams(key));
+      else if (Array.isArray(v)) {
+        v.forEach((item, i) => {
+          if (item instanceof Module) out.push(...item.namedParams(`${key}.${i}`));
+          else if (item instanceof Param) out.push([`${key}.${i}`, item]);
+        });
+      }
+    }
+    return out;
+  }
+}
+
+export interface WeightSource {
+  /** Key -> shape of every tensor available. */
+  shapes(): Map<string, readonly number[]>;
+  /** GPU tensor for a key (already uploaded). */
+  get(key: string): Tensor;
+}
+
+/**
+ * Strict comparison of a module's parameters with available weights. Returns the problems (empty =
+ * loadable): unknown keys, missing keys, shape mismatches — each naming the key and shapes.
+ */
+export function checkStateDict(expected: Array<[string, Param]>, available: Map<string, readonly number[]>): string[] {
+  const errs: string[] = [];
+  const want = new Map(expected.map(([k, p]) => [k, p.shape]));
+  for (const [k, shape] of want) {
+    const got = available.get(k);
+    if (!got) errs.push(`missing key '${k}' (expected shape ${shapeStr(shape)})`);
+    else if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+      errs.push(`shape mismatch for '${k}': checkpoint has ${shapeStr(got)}, model expects ${shapeStr(shape)}`);
+    }
+  }
+  for (const [k, shape] of available) if (!want.has(k)) errs.push(`unknown key '${k}' ${shapeStr(shape)} (not a parameter of this model)`);
+  return errs;
+}
+
+/** Bind weights to a module's Params, strictly. */
+export function loadStrict(root: Module, src: WeightSource, what = 'checkpoint'): void {
+  const params = root.namedParams();
+  const errs = checkStateDict(params, src.shapes());
+  if (errs.length) {
+    const more = errs.length > 5 ? `\n  … and ${errs.length - 5} more` : '';
+    throw new Error(`${what} does not fit the model (${errs.length} problem${errs.length > 1 ? 's' : ''}):\n  ${errs.slice(0, 5).join('\n  ')}${more}`);
+  }
+  for (const [k, p] of params) p.tensor = src.get(k);
+  if (params.length !== src.shapes().size) throw new Error(`${what}: loaded ${params.length} tensors but it holds ${src.shapes().size}`);
+}
