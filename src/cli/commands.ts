@@ -1,4 +1,12 @@
 // Registry of subcommands beyond `info` (one file each under src/cli/).
 import type { Command } from 'commander';
+import { registerConvert } from './convert.js';
+import { registerBench } from './bench.js';
+import { registerEval } from './eval.js';
+import { registerEdges } from './edges.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
+COMMANDS.push(registerConvert);
+COMMANDS.push(registerEval);
+COMMANDS.push(registerBench);
+COMMANDS.push(registerEdges);

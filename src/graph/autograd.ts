@@ -4,7 +4,7 @@
 // reverse order and accumulates gradients per tensor. Training (issue 7) builds on this directly.
 
 import type { Runtime } from './runtime.js';
-import type { Tensor } from './tensor.js';
+import { deferred, pinned, type Tensor } from './tensor.js';
 
 export interface Node {
   /** Op name, e.g. 'linear', 'layer_norm'. */
@@ -31,6 +31,7 @@ export class Tape {
 
   record(node: Node): void {
     for (const s of node.saved) s.storage.retain();
+    for (const t of [...node.inputs, ...node.outputs, ...node.saved]) pinned.add(t);
     for (const o of node.outputs) o.gradFn = node;
     this.nodes.push(node);
   }
@@ -87,5 +88,7 @@ export class Tape {
       for (const o of n.outputs) o.gradFn = null;
     }
     this.nodes.length = 0;
+    pinned.clear();
+    for (const t of deferred.splice(0)) t.dispose();
   }
 }

@@ -6,7 +6,7 @@
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
 import { BufferPool } from './pool.js';
-import { Storage, Tensor } from './tensor.js';
+import { popScope, pushScope, Storage, Tensor, tensorsIn } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -106,6 +106,34 @@ export class Runtime {
     let k = this.families.get(name);
     if (!k) this.families.set(name, (k = new KernelFamily(this, name)));
     return k;
+  }
+
+  // ---------------------------------------------------------------- scopes
+  /** Run fn; dispose every tensor it created except those in its result (see tensor.ts). */
+  scope<T>(fn: () => T): T {
+    pushScope();
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      popScope([]);
+      throw e;
+    }
+    popScope(tensorsIn(result));
+    return result;
+  }
+
+  async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    pushScope();
+    let result: T;
+    try {
+      result = await fn();
+    } catch (e) {
+      popScope([]);
+      throw e;
+    }
+    popScope(tensorsIn(result));
+    return result;
   }
 
   // ---------------------------------------------------------------- tensors
@@ -288,6 +316,7 @@ export class Runtime {
       const n = passIndex;
       prof.reads.push(
         (async () => {
+          await null; // map only after the submit below: a buffer pending map cannot be used in a submit
           await read.mapAsync(1);
           const ts = new BigUint64Array(read.getMappedRange().slice(0));
           read.destroy();

@@ -12,6 +12,8 @@ export class Storage {
     readonly byteLength: number,
     private pool: BufferPool | null,
   ) {}
+  /** Owned by the buffer pool (activations) rather than external (weight arenas). */
+  get pooled(): boolean { return this.pool !== null; }
   retain(): void {
     if (this.refs <= 0) throw new Error(`use of released buffer '${this.buffer.label}'`);
     this.refs++;
@@ -20,6 +22,51 @@ export class Storage {
     if (this.refs <= 0) throw new Error(`double release of buffer '${this.buffer.label}'`);
     if (--this.refs === 0 && this.pool) this.pool.release(this.buffer);
   }
+}
+
+// ---------------------------------------------------------------- scopes
+// Model code runs inside rt.scope(fn): every pool-backed tensor created there is disposed when the
+// scope ends, except what fn returns (moved to the enclosing scope). Tensors an autograd tape
+// still needs are pinned: their disposal is deferred until the tape is disposed.
+const scopes: Tensor[][] = [];
+/** Tensors referenced by a live tape (inputs, outputs, saved). */
+export const pinned = new Set<Tensor>();
+/** Scope-dropped tensors that were pinned; the tape disposes them. */
+export const deferred: Tensor[] = [];
+
+export function pushScope(): void {
+  scopes.push([]);
+}
+
+export function popScope(keep: Iterable<Tensor>): void {
+  const s = scopes.pop();
+  if (!s) throw new Error('popScope without pushScope');
+  const k = new Set(keep);
+  const parent = scopes[scopes.length - 1];
+  for (const t of s) {
+    if (k.has(t)) parent?.push(t);
+    else if (pinned.has(t)) deferred.push(t);
+    else t.dispose();
+  }
+}
+
+/** Move a tensor out of all scopes (it will not be auto-disposed). */
+export function untrack(t: Tensor): Tensor {
+  for (const s of scopes) {
+    const i = s.indexOf(t);
+    if (i >= 0) s.splice(i, 1);
+  }
+  return t;
+}
+
+/** Collect the tensors in a (nested) value: Tensor, arrays, plain objects, Maps. */
+export function tensorsIn(v: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
+  if (depth > 6 || v === null || v === undefined) return out;
+  if (v instanceof Tensor) out.push(v);
+  else if (Array.isArray(v)) for (const x of v) tensorsIn(x, out, depth + 1);
+  else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out, depth + 1);
+  else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, depth + 1);
+  return out;
 }
 
 export class Tensor {
@@ -44,6 +91,7 @@ export class Tensor {
       throw new Error(`tensor '${label}' ${shapeStr(shape)} ${dtype} at offset ${byteOffset} overruns its buffer (${storage.byteLength} bytes)`);
     }
     for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`tensor '${label}': bad shape ${shapeStr(shape)}`);
+    if (storage.pooled && scopes.length) scopes[scopes.length - 1].push(this);
   }
 
   get buffer(): GPUBuffer { return this.storage.buffer; }

@@ -27,6 +27,7 @@ export abstract class Module {
       else if (v instanceof Module) out.push(...v.namedParams(key));
       else if (Array.isArray(v)) {
         v.forEach((item, i) => {
+          if (item === null) return; // parameter-free slot of an nn.Sequential (activation)
           if (item instanceof Module) out.push(...item.namedParams(`${key}.${i}`));
           else if (item instanceof Param) out.push([`${key}.${i}`, item]);
         });

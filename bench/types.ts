@@ -1,0 +1,23 @@
+import type { Runtime } from '../src/graph/runtime.js';
+export interface BenchRun {
+  /** Human-readable shape, e.g. '4096x384 @ 384x1152'. */
+  shape: string;
+  /** Enqueue one run on the GPU (no readback). */
+  run(): void;
+  /** Compare the last run's output with the CPU reference; resolve true when within tolerance. */
+  check(): Promise<boolean>;
+  /** Work per run, for GFLOP/s and GB/s. */
+  flops?: number;
+  bytes?: number;
+  /** True when the shape was reduced from SAM 2.1 tiny's 1024-px shape to keep the software adapter fast. */
+  downscaled: boolean;
+  /** Peer ops for side-by-side rows: an ONNX op description (see bench/peers.ts when it exists). */
+  onnx?: { op: string; inputs: Record<string, { shape: number[]; data: Float32Array }>; attributes?: Record<string, unknown>; outputShape: number[] };
+  dispose(): void;
+}
+export interface BenchCase {
+  kernel: string;          // family name
+  impl?: string;           // variant name, e.g. 'software' | 'tiled'
+  /** Build inputs for this adapter; `full` = true means use the real 1024-px SAM 2.1 tiny shape. */
+  setup(rt: Runtime, opts: { full: boolean }): BenchRun;
+}

@@ -1,0 +1,296 @@
+// Fused multi-head scaled-dot-product attention with online (flash-style) softmax; the score
+// matrix is never stored:
+//   out[b, i, h*Dh + d] = sum_j p_ij v[b, j, h*Dh + d],  p_i = softmax_j(scale * q_i . k_j + mask[b, j])
+// Layouts (token-major, heads interleaved as PyTorch's x.reshape(B, N, H, Dh)), all f32 bound as vec4:
+//   q: element (b, i, h, d) at q_off + q_start + b * q_bs + i * q_ts + h * Dh + d   (likewise k, v over j)
+//      (contiguous [B, N, H*Dh]: q_bs = N*H*Dh, q_ts = H*Dh; a packed qkv [B, N, 3*H*Dh] is read
+//      in place with q_ts = 3*H*Dh and q_start = 0, H*Dh, 2*H*Dh; a batch stride of 0 broadcasts)
+//   mask (MASK): additive f32 [B or 1, Nk], element mask_off + b * mask_bs + j (0 keeps, -inf drops)
+//   out: contiguous [B, Nq, H*Dh]
+//   stats (LSE / backward): [B, H, Nq, 2] = (logsumexp of the scaled, masked scores, D = dO . O)
+// Every offset, stride and Dh is a multiple of 4 (the wrapper checks). D4 = Dh / 4 is compile-time.
+// A query whose keys are all masked (-inf) gets out = 0 and lse = -FLT_MAX (PyTorch gives NaN).
+// Entry points / variants:
+//   main (default, software adapters): one query row per invocation, q and the output accumulator
+//     in registers, keys in blocks of BK: scores of a block, one rescale per block. No workgroup
+//     memory. 1-D dispatch over B*H*Nq (query fastest, so a SIMD batch shares the keys it reads).
+//   main with TILED (hardware): workgroup of WQ query rows of one (b, h); K/V tiles of BK keys
+//     staged in workgroup memory. Grid (ceil(Nq/WQ), B*H folded into y, z).
+//   BWD_Q: one invocation per query row: D = dO . O (stored in stats), dq = scale * sum_j p_ij (dO.v_j - D) k_j.
+//   BWD_KV: one invocation per key row: dv_j = sum_i p_ij dO_i, dk_j = scale * sum_i p_ij (dO_i.v_j - D_i) q_i.
+#include "common/index.wgsl"
+
+override WG: u32 = 64;
+const D4: u32 = {{D4}}u;
+const BK: u32 = {{BK}}u;
+const NEG: f32 = -3.402823466e38; // -FLT_MAX: start of the running max (keeps exp() of masked keys at 0, never NaN)
+
+struct Params {
+  B: u32,
+  H: u32,
+  Nq: u32,
+  Nk: u32,
+  scale: f32,
+  q_off: u32, q_start: u32, q_bs: u32, q_ts: u32,
+  k_off: u32, k_start: u32, k_bs: u32, k_ts: u32,
+  v_off: u32, v_start: u32, v_bs: u32, v_ts: u32,
+#if MASK
+  mask_off: u32, mask_bs: u32,
+#endif
+#if BWD_Q
+  dout_off: u32, out_off: u32, stats_off: u32, dq_off: u32,
+#elif BWD_KV
+  dout_off: u32, stats_off: u32, dk_off: u32, dv_off: u32,
+#else
+  out_off: u32,
+#if LSE
+  stats_off: u32,
+#endif
+#endif
+};
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+#if MASK
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
+#endif
+#if BWD_Q
+@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> stats: array<vec2<f32>>;
+@group(0) @binding(8) var<storage, read_write> dq: array<vec4<f32>>;
+#elif BWD_KV
+@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(7) var<storage, read_write> dk: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> dv: array<vec4<f32>>;
+#else
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+#if LSE
+@group(0) @binding(6) var<storage, read_write> stats: array<vec2<f32>>;
+#endif
+#endif
+
+// vec4 index of (b, token, head) rows
+fn q_row(b: u32, i: u32, h: u32) -> u32 { return (params.q_off + params.q_start + b * params.q_bs + i * params.q_ts + h * D4 * 4u) / 4u; }
+fn k_row(b: u32, j: u32, h: u32) -> u32 { return (params.k_off + params.k_start + b * params.k_bs + j * params.k_ts + h * D4 * 4u) / 4u; }
+fn v_row(b: u32, j: u32, h: u32) -> u32 { return (params.v_off + params.v_start + b * params.v_bs + j * params.v_ts + h * D4 * 4u) / 4u; }
+// contiguous [B, N, H*Dh] row
+fn o_row(b: u32, i: u32, h: u32, n: u32) -> u32 { return ((b * n + i) * params.H + h) * D4; }
+
+fn mask_at(b: u32, j: u32) -> f32 {
+#if MASK
+  return mask[params.mask_off + b * params.mask_bs + j];
+#else
+  return 0.0;
+#endif
+}
+
+#if BWD_Q
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = linear_id(gid, nwg, WG);
+  if (id >= params.B * params.H * params.Nq) { return; }
+  let i = id % params.Nq;
+  let bh = id / params.Nq;
+  let h = bh % params.H;
+  let b = bh / params.H;
+  let qb = q_row(b, i, h);
+  let ob = o_row(b, i, h, params.Nq);
+  var qr: array<vec4<f32>, D4>;
+  var dor: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  var dd = 0.0;
+  for (var d = 0u; d < D4; d++) {
+    qr[d] = q[qb + d] * params.scale;
+    let g = dout[params.dout_off / 4u + ob + d];
+    dor[d] = g;
+    dd += dot(g, out[params.out_off / 4u + ob + d]);
+    acc[d] = vec4<f32>(0.0);
+  }
+  let si = params.stats_off / 2u + id;
+  let lse = stats[si].x;
+  stats[si] = vec2<f32>(lse, dd);
+  for (var j = 0u; j < params.Nk; j++) {
+    let kb = k_row(b, j, h);
+    let vb = v_row(b, j, h);
+    var s = 0.0;
+    var dp = 0.0;
+    for (var d = 0u; d < D4; d++) {
+      s += dot(qr[d], k[kb + d]);
+      dp += dot(dor[d], v[vb + d]);
+    }
+    let p = exp(s + mask_at(b, j) - lse);
+    let ds = p * (dp - dd);
+    for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(ds), k[kb + d], acc[d]); }
+  }
+  for (var d = 0u; d < D4; d++) { dq[params.dq_off / 4u + ob + d] = acc[d] * params.scale; }
+}
+#elif BWD_KV
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = linear_id(gid, nwg, WG);
+  if (id >= params.B * params.H * params.Nk) { return; }
+  let j = id % params.Nk;
+  let bh = id / params.Nk;
+  let h = bh % params.H;
+  let b = bh / params.H;
+  let kb = k_row(b, j, h);
+  let vb = v_row(b, j, h);
+  var kr: array<vec4<f32>, D4>;
+  var vr: array<vec4<f32>, D4>;
+  var gk: array<vec4<f32>, D4>;
+  var gv: array<vec4<f32>, D4>;
+  for (var d = 0u; d < D4; d++) {
+    kr[d] = k[kb + d] * params.scale;
+    vr[d] = v[vb + d];
+    gk[d] = vec4<f32>(0.0);
+    gv[d] = vec4<f32>(0.0);
+  }
+  let mj = mask_at(b, j);
+  for (var i = 0u; i < params.Nq; i++) {
+    let qb = q_row(b, i, h);
+    let ob = params.dout_off / 4u + o_row(b, i, h, params.Nq);
+    let st = stats[params.stats_off / 2u + bh * params.Nq + i];
+    var s = 0.0;
+    var dp = 0.0;
+    for (var d = 0u; d < D4; d++) {
+      s += dot(kr[d], q[qb + d]);
+      dp += dot(vr[d], dout[ob + d]);
+    }
+    let p = exp(s + mj - st.x);
+    let ds = p * (dp - st.y);
+    for (var d = 0u; d < D4; d++) {
+      gv[d] = fma(vec4<f32>(p), dout[ob + d], gv[d]);
+      gk[d] = fma(vec4<f32>(ds), q[qb + d], gk[d]);
+    }
+  }
+  let ok = o_row(b, j, h, params.Nk);
+  for (var d = 0u; d < D4; d++) {
+    dk[params.dk_off / 4u + ok + d] = gk[d] * params.scale;
+    dv[params.dv_off / 4u + ok + d] = gv[d];
+  }
+}
+#elif TILED
+const WQ: u32 = 64u;
+var<workgroup> ks: array<vec4<f32>, BK * D4>;
+var<workgroup> vs: array<vec4<f32>, BK * D4>;
+var<workgroup> ms: array<f32, BK>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let lid = lidv.x;
+  let bh = wid.y + wid.z * nwg.y;
+  if (bh >= params.B * params.H) { return; } // uniform per workgroup
+  let h = bh % params.H;
+  let b = bh / params.H;
+  let i_raw = wid.x * WQ + lid;
+  let live = i_raw < params.Nq;
+  let i = min(i_raw, params.Nq - 1u); // rows past the end compute a duplicate and skip the store
+  let qb = q_row(b, i, h);
+  var qr: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  for (var d = 0u; d < D4; d++) {
+    qr[d] = q[qb + d] * params.scale;
+    acc[d] = vec4<f32>(0.0);
+  }
+  var m = NEG;
+  var l = 0.0;
+  var s: array<f32, BK>;
+  for (var j0 = 0u; j0 < params.Nk; j0 += BK) {
+    let cnt = min(BK, params.Nk - j0);
+    for (var e = lid; e < BK * D4; e += WQ) {
+      let jj = e / D4;
+      let d = e % D4;
+      var kv = vec4<f32>(0.0);
+      var vv = vec4<f32>(0.0);
+      if (jj < cnt) {
+        kv = k[k_row(b, j0 + jj, h) + d];
+        vv = v[v_row(b, j0 + jj, h) + d];
+      }
+      ks[e] = kv;
+      vs[e] = vv;
+    }
+    if (lid < BK) { ms[lid] = select(0.0, mask_at(b, min(j0 + lid, params.Nk - 1u)), j0 + lid < params.Nk); }
+    workgroupBarrier();
+    var bm = NEG;
+    for (var jj = 0u; jj < cnt; jj++) {
+      var t = 0.0;
+      for (var d = 0u; d < D4; d++) { t += dot(qr[d], ks[jj * D4 + d]); }
+      t += ms[jj];
+      s[jj] = t;
+      bm = max(bm, t);
+    }
+    let mn = max(m, bm);
+    let corr = exp(m - mn);
+    l *= corr;
+    for (var d = 0u; d < D4; d++) { acc[d] *= corr; }
+    for (var jj = 0u; jj < cnt; jj++) {
+      let p = exp(s[jj] - mn);
+      l += p;
+      for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(p), vs[jj * D4 + d], acc[d]); }
+    }
+    m = mn;
+    workgroupBarrier();
+  }
+  if (live) {
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    let ob = params.out_off / 4u + o_row(b, i, h, params.Nq);
+    for (var d = 0u; d < D4; d++) { out[ob + d] = acc[d] * inv; }
+#if LSE
+    stats[params.stats_off / 2u + bh * params.Nq + i] = vec2<f32>(select(NEG, m + log(l), l > 0.0), 0.0);
+#endif
+  }
+}
+#else
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = linear_id(gid, nwg, WG);
+  if (id >= params.B * params.H * params.Nq) { return; }
+  let i = id % params.Nq;
+  let bh = id / params.Nq;
+  let h = bh % params.H;
+  let b = bh / params.H;
+  let qb = q_row(b, i, h);
+  var qr: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  for (var d = 0u; d < D4; d++) {
+    qr[d] = q[qb + d] * params.scale;
+    acc[d] = vec4<f32>(0.0);
+  }
+  var m = NEG;
+  var l = 0.0;
+  var s: array<f32, BK>;
+  for (var j0 = 0u; j0 < params.Nk; j0 += BK) {
+    let cnt = min(BK, params.Nk - j0);
+    var bm = NEG;
+    for (var jj = 0u; jj < cnt; jj++) {
+      let kb = k_row(b, j0 + jj, h);
+      var t = 0.0;
+      for (var d = 0u; d < D4; d++) { t += dot(qr[d], k[kb + d]); }
+      t += mask_at(b, j0 + jj);
+      s[jj] = t;
+      bm = max(bm, t);
+    }
+    let mn = max(m, bm);
+    let corr = exp(m - mn);
+    l *= corr;
+    for (var d = 0u; d < D4; d++) { acc[d] *= corr; }
+    for (var jj = 0u; jj < cnt; jj++) {
+      let p = exp(s[jj] - mn);
+      l += p;
+      let vb = v_row(b, j0 + jj, h);
+      for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(p), v[vb + d], acc[d]); }
+    }
+    m = mn;
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  let ob = params.out_off / 4u + o_row(b, i, h, params.Nq);
+  for (var d = 0u; d < D4; d++) { out[ob + d] = acc[d] * inv; }
+#if LSE
+  stats[params.stats_off / 2u + id] = vec2<f32>(select(NEG, m + log(l), l > 0.0), 0.0);
+#endif
+}
+#endif

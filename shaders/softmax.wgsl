@@ -1,0 +1,135 @@
+// Softmax over the last dim, numerically stable (row max subtracted):
+//   forward:   y[r, i] = exp(scale * x[r, i] - max_r) / sum_j exp(scale * x[r, j] - max_r)
+//   BACKWARD:  dx[r, i] = scale * y[r, i] * (dy[r, i] - sum_j dy[r, j] * y[r, j])
+// Bindings (row-major [rows, n], f32): forward x -> y; backward y, dy -> dx. A row of all -inf gives
+// NaN, as in PyTorch.
+// Variants:
+//   default (software adapters): one row per invocation, three sequential passes (max; exp written
+//     to y and summed; y scaled), no workgroup memory or barriers. VEC4 reads rows as vec4 (n % 4 == 0,
+//     16-byte aligned views). 1-D dispatch over rows folded into 2-D.
+//   WORKGROUP (hardware, long rows): one workgroup of WG invocations per row, strided loops and tree
+//     reductions in workgroup memory. Workgroups folded into 2-D (row = wid.x + wid.y * nwg.x).
+#include "common/index.wgsl"
+
+override WG: u32 = 64;
+
+#if BACKWARD
+struct Params { rows: u32, n: u32, scale: f32, y_off: u32, dy_off: u32, dx_off: u32 };
+#else
+struct Params { rows: u32, n: u32, scale: f32, x_off: u32, y_off: u32 };
+#endif
+@group(0) @binding(0) var<uniform> params: Params;
+
+#if VEC4
+alias T = vec4<f32>;
+#else
+alias T = f32;
+#endif
+
+#if BACKWARD
+@group(0) @binding(1) var<storage, read> y: array<T>;
+@group(0) @binding(2) var<storage, read> dy: array<T>;
+@group(0) @binding(3) var<storage, read_write> dx: array<T>;
+#else
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read_write> y: array<T>;
+#endif
+
+fn hmax(v: T) -> f32 {
+#if VEC4
+  return max(max(v.x, v.y), max(v.z, v.w));
+#else
+  return v;
+#endif
+}
+fn hsum(v: T) -> f32 {
+#if VEC4
+  return (v.x + v.y) + (v.z + v.w);
+#else
+  return v;
+#endif
+}
+
+#if VEC4
+const W: u32 = 4u;
+#else
+const W: u32 = 1u;
+#endif
+
+#if WORKGROUP
+var<workgroup> red: array<f32, WG>;
+
+// Tree reduction of red[] (max when is_max, else sum); every invocation returns the result.
+fn reduce_wg(lid: u32, v: f32, is_max: bool) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) {
+      let o = red[lid + s];
+      red[lid] = select(red[lid] + o, max(red[lid], o), is_max);
+    }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; }
+  let lid = lidv.x;
+  let n = params.n / W;
+#if BACKWARD
+  let yb = params.y_off / W + row * n;
+  let db = params.dy_off / W + row * n;
+  let xb = params.dx_off / W + row * n;
+  var acc = 0.0;
+  for (var i = lid; i < n; i += WG) { acc += hsum(dy[db + i] * y[yb + i]); }
+  let dot = reduce_wg(lid, acc, false);
+  for (var i = lid; i < n; i += WG) { dx[xb + i] = params.scale * y[yb + i] * (dy[db + i] - dot); }
+#else
+  let xb = params.x_off / W + row * n;
+  let yb = params.y_off / W + row * n;
+  var m = -3.402823466e38; // -FLT_MAX
+  for (var i = lid; i < n; i += WG) { m = max(m, hmax(params.scale * x[xb + i])); }
+  m = reduce_wg(lid, m, true);
+  var s = 0.0;
+  for (var i = lid; i < n; i += WG) { s += hsum(exp(params.scale * x[xb + i] - m)); }
+  s = reduce_wg(lid, s, false);
+  let inv = 1.0 / s;
+  for (var i = lid; i < n; i += WG) { y[yb + i] = exp(params.scale * x[xb + i] - m) * inv; }
+#endif
+}
+#else
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = linear_id(gid, nwg, WG);
+  if (row >= params.rows) { return; }
+  let n = params.n / W;
+#if BACKWARD
+  let yb = params.y_off / W + row * n;
+  let db = params.dy_off / W + row * n;
+  let xb = params.dx_off / W + row * n;
+  var acc = T(0.0);
+  for (var i = 0u; i < n; i++) { acc = fma(dy[db + i], y[yb + i], acc); }
+  let dot = hsum(acc);
+  for (var i = 0u; i < n; i++) { dx[xb + i] = params.scale * y[yb + i] * (dy[db + i] - dot); }
+#else
+  let xb = params.x_off / W + row * n;
+  let yb = params.y_off / W + row * n;
+  var mv = T(-3.402823466e38); // -FLT_MAX
+  for (var i = 0u; i < n; i++) { mv = max(mv, params.scale * x[xb + i]); }
+  let m = hmax(mv);
+  var sv = T(0.0);
+  for (var i = 0u; i < n; i++) {
+    let e = exp(params.scale * x[xb + i] - m);
+    y[yb + i] = e;
+    sv += e;
+  }
+  let inv = 1.0 / hsum(sv);
+  for (var i = 0u; i < n; i++) { y[yb + i] = y[yb + i] * inv; }
+#endif
+}
+#endif

@@ -1,0 +1,90 @@
+// `robotseg convert IN.pt OUT.safetensors [--dtype f32|f16] [--config NAME|FILE]`: PyTorch
+// checkpoint -> safetensors, tensor by tensor (neither file is ever held in memory whole).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { type WeightDType, type WeightsFile, WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import { parseConfig } from '../model/config.js';
+import { writeSafetensorsFile } from '../node/safetensors_file.js';
+import { readCheckpointFile } from '../node/weights_file.js';
+import { UserError } from './errors.js';
+
+interface ConvertOptions { dtype: string; config?: string }
+
+export function registerConvert(program: Command): void {
+  program
+    .command('convert')
+    .description('convert a PyTorch checkpoint (.pt, torch.save zip format) to .safetensors')
+    .argument('<in>', 'input checkpoint (.pt)')
+    .argument('<out>', 'output file (.safetensors)')
+    .option('--dtype <dtype>', 'output dtype: f32 or f16', 'f32')
+    .option('--config <name|file>', 'model config to embed in the metadata: a built-in name or a JSON file')
+    .action(async (input: string, output: string, opts: ConvertOptions) => {
+      const summary = await convertCheckpoint(input, output, opts);
+      process.stdout.write(`${summary}\n`);
+    });
+}
+
+/** Convert and return a one-line summary; user-fixable problems throw UserError (exit code 2). */
+export async function convertCheckpoint(input: string, output: string, opts: ConvertOptions): Promise<string> {
+  const dtype = parseDtype(opts.dtype);
+  const config = opts.config === undefined ? undefined : loadConfig(opts.config);
+  checkPaths(input, output);
+  const ckpt = await userErrors(() => readCheckpointFile(input));
+  try {
+    const metadata: Record<string, string> = { format: 'pt', source: basename(input) };
+    if (config !== undefined) metadata.config = config;
+    const entries = [...ckpt.header].map(([name, t]) => ({ name, dtype, shape: t.shape }));
+    const { bytes } = await userErrors(() => writeSafetensorsFile(output, entries, (e) => tensorData(ckpt, e.name, dtype), { metadata }));
+    return `converted ${input} -> ${output}: ${entries.length} tensors, ${formatBytes(bytes)} (${opts.dtype})`;
+  } finally {
+    await ckpt.close();
+  }
+}
+
+function parseDtype(v: string): WeightDType {
+  if (v === 'f32') return 'F32';
+  if (v === 'f16') return 'F16';
+  throw new UserError(`--dtype must be f32 or f16, got '${v}'`);
+}
+
+/** Built-in config name or JSON file -> compact JSON text of the validated config. */
+function loadConfig(nameOrFile: string): string {
+  let text = nameOrFile;
+  if (existsSync(nameOrFile) && statSync(nameOrFile).isFile()) text = readFileSync(nameOrFile, 'utf8');
+  try {
+    return JSON.stringify(parseConfig(text));
+  } catch (e) {
+    throw new UserError(`--config ${nameOrFile}: ${oneLine((e as Error).message)}`);
+  }
+}
+
+function checkPaths(input: string, output: string): void {
+  if (!existsSync(input)) throw new UserError(`cannot read ${input}: no such file`);
+  if (!statSync(input).isFile()) throw new UserError(`cannot read ${input}: not a file`);
+  if (resolve(input) === resolve(output)) throw new UserError('output would overwrite the input');
+  const dir = dirname(resolve(output));
+  if (!existsSync(dir)) throw new UserError(`cannot write ${output}: directory ${dir} does not exist`);
+}
+
+/** F32 output keeps the source bits (F32 sources are copied exactly); F16 output is converted from float32. */
+async function tensorData(ckpt: WeightsFile, key: string, dtype: WeightDType): Promise<Float32Array | Uint8Array> {
+  const src = ckpt.header.get(key)!.dtype;
+  if (src === dtype) return ckpt.readRaw(key);
+  return ckpt.readTensor(key);
+}
+
+/** Run `fn`, turning format and file-system errors into one-line UserErrors. */
+async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof WeightsFormatError || typeof err.code === 'string') {
+      throw new UserError(oneLine(err.message));
+    }
+    throw e;
+  }
+}
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');

@@ -1,0 +1,258 @@
+// Wrapper for shaders/matmul.wgsl: batched matmul with optional transposes, numpy broadcasting of
+// up to 4 batch dims, bias per output column, fused activation and alpha scale; `linear` is the
+// PyTorch nn.Linear entry (x @ W^T + b). Two variants: 'software' (4x4 register blocks, no
+// workgroup memory; chosen on CPU adapters) and 'tiled' (64x64 workgroup-memory tiles; real GPUs).
+// Autograd: the backward runs the same kernels (dA = dC op(B)^T, dB = op(A)^T dC, dbias = column
+// sums via reduce); a fused activation is differentiated through the saved pre-activation.
+
+import { numel, shapeStr } from '../graph/dtype.js';
+import type { Runtime } from '../graph/runtime.js';
+import type { Tensor } from '../graph/tensor.js';
+import { broadcastShapes, broadcastStrides, unaryBackward } from './elementwise.js';
+import { reduce, reduceToShape } from './reduce.js';
+
+export type Activation = 'none' | 'relu' | 'gelu';
+export type MatmulVariant = 'software' | 'tiled';
+
+export interface MatmulOptions {
+  /** Use A^T: A is stored [..., K, M]. */
+  transA?: boolean;
+  /** Use B^T: B is stored [..., N, K] (nn.Linear weight layout). */
+  transB?: boolean;
+  /** Per-output-column bias [N]. */
+  bias?: Tensor | null;
+  /** Fused activation after alpha * A B + bias. */
+  act?: Activation;
+  /** Scale of the product (not of the bias). */
+  alpha?: number;
+  /** Force a kernel variant (default: 'software' on CPU adapters, 'tiled' otherwise). */
+  variant?: MatmulVariant;
+}
+
+/** Batch dims the shader decomposes. */
+export const MAX_BATCH_DIMS = 4;
+const WG = 64;
+const TILE = 64;
+
+interface Plan {
+  M: number;
+  N: number;
+  K: number;
+  batchShape: number[];
+  outShape: number[];
+}
+
+function defaultVariant(rt: Runtime): MatmulVariant {
+  return rt.adapter.software ? 'software' : 'tiled';
+}
+
+function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got A ${a.dtype} and B ${b.dtype}`);
+  if (a.rank < 2 || b.rank < 2) throw new Error(`${op}: A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} must both have rank >= 2`);
+  const [a0, a1] = a.shape.slice(-2);
+  const [b0, b1] = b.shape.slice(-2);
+  const [M, Ka] = transA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = transB ? [b1, b0] : [b0, b1];
+  if (Ka !== Kb) {
+    throw new Error(`${op}: inner dims differ: A ${shapeStr(a.shape)}${transA ? '^T' : ''} has K=${Ka}, B ${shapeStr(b.shape)}${transB ? '^T' : ''} has K=${Kb}`);
+  }
+  const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), `${op} batch dims of A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)}`);
+  if (batchShape.length > MAX_BATCH_DIMS) throw new Error(`${op}: ${batchShape.length} batch dims (A ${shapeStr(a.shape)}, B ${shapeStr(b.shape)}); at most ${MAX_BATCH_DIMS} supported`);
+  return { M, N, K: Ka, batchShape, outShape: [...batchShape, M, N] };
+}
+
+function pad4(v: number[], fill: number): number[] {
+  return [...new Array(MAX_BATCH_DIMS - v.length).fill(fill), ...v];
+}
+
+interface CoreOptions {
+  transA: boolean;
+  transB: boolean;
+  bias: Tensor | null;
+  act: Activation;
+  alpha: number;
+  variant: MatmulVariant;
+  savePre: boolean;
+}
+
+/** One dispatch, no autograd. Returns the output and (savePre) the pre-activation. */
+function matmulCore(rt: Runtime, a: Tensor, b: Tensor, o: CoreOptions, op = 'matmul'): { y: Tensor; pre: Tensor | null } {
+  const p = plan(a, b, o.transA, o.transB, op);
+  const { M, N, K } = p;
+  if (o.bias) {
+    if (o.bias.dtype !== 'f32') throw new Error(`${op}: bias must be f32, got ${o.bias.dtype}`);
+    if (o.bias.rank !== 1 || o.bias.shape[0] !== N) throw new Error(`${op}: bias ${shapeStr(o.bias.shape)} must be [${N}] (N of the output ${shapeStr(p.outShape)})`);
+  }
+  if (!['none', 'relu', 'gelu'].includes(o.act)) throw new Error(`${op}: unknown activation '${o.act}'`);
+  const y = rt.empty(p.outShape, 'f32', op);
+  const pre = o.savePre && o.act !== 'none' ? rt.empty(p.outShape, 'f32', `${op}.pre`) : null;
+  if (y.size === 0) return { y, pre };
+
+  // A batched against a shared B (nn.Linear): fold the batch into M, one plain 2-D product.
+  let batchShape = p.batchShape;
+  let rows = M;
+  const aBatch = numel(a.shape.slice(0, -2));
+  const bBatch = numel(b.shape.slice(0, -2));
+  if (bBatch === 1 && !o.transA && aBatch === numel(batchShape)) {
+    rows = M * aBatch;
+    batchShape = [];
+  }
+  const batch = numel(batchShape);
+  const bs = pad4(batchShape, 1);
+  const aStr = broadcastStrides(a.shape.slice(0, -2), batchShape).map((s) => s * M * K);
+  const bStr = broadcastStrides(b.shape.slice(0, -2), batchShape).map((s) => s * K * N);
+  let variant = o.variant;
+  if (variant === 'tiled' && batch > rt.limits.maxComputeWorkgroupsPerDimension) variant = 'software';
+
+  const defines: Record<string, number> = {};
+  if (variant === 'tiled') defines.TILED = 1;
+  else if (K > 0 && K % 4 === 0 && a.byteOffset % 16 === 0 && b.byteOffset % 16 === 0 && (!o.transA || M % 4 === 0) && (o.transB || N % 4 === 0)) {
+    // vec4 loads: K, and the vec4 dim of a transposed A / plain B, are multiples of 4
+    defines.VEC4 = 1;
+    if (o.transA) defines.A_VM = 1;
+    if (!o.transB) defines.B_VN = 1;
+  }
+  if (o.bias) defines.BIAS = 1;
+  if (pre) defines.SAVE_PRE = 1;
+  if (o.act !== 'none') defines[o.act.toUpperCase()] = 1;
+  const bindings: Record<string, Tensor> = { a, b, c: y };
+  if (o.bias) bindings.bias = o.bias;
+  if (pre) bindings.pre = pre;
+  const groups: [number, number, number] = variant === 'tiled'
+    ? [Math.ceil(N / TILE), Math.ceil(rows / TILE), batch]
+    : rt.groups1d(batch * Math.ceil(rows / 4) * Math.ceil(N / 4), WG);
+  if (groups[1] > rt.limits.maxComputeWorkgroupsPerDimension) throw new Error(`${op}: ${rows} rows exceed the tiled dispatch limit`);
+  rt.kernel('matmul').run({
+    defines,
+    constants: variant === 'tiled' ? {} : { WG },
+    bindings,
+    params: {
+      M: rows, N, K, batch, alpha: o.alpha,
+      a_rs: o.transA ? 1 : K, a_cs: o.transA ? M : 1,
+      b_rs: o.transB ? 1 : N, b_cs: o.transB ? K : 1,
+      bshape: bs, a_bs: pad4(aStr, 0), b_bs: pad4(bStr, 0),
+    },
+    groups,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
+  });
+  return { y, pre };
+}
+
+function resolve(rt: Runtime, opts: MatmulOptions, savePre: boolean): CoreOptions {
+  return {
+    transA: opts.transA ?? false,
+    transB: opts.transB ?? false,
+    bias: opts.bias ?? null,
+    act: opts.act ?? 'none',
+    alpha: opts.alpha ?? 1,
+    variant: opts.variant ?? defaultVariant(rt),
+    savePre,
+  };
+}
+
+/** C = act(alpha * op(A) @ op(B) + bias), batch dims broadcast (numpy rules). */
+export function matmul(rt: Runtime, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const bias = opts.bias ?? null;
+  const wants = rt.tape?.wants([a, b, bias]) ?? false;
+  const o = resolve(rt, opts, wants);
+  const { y, pre } = matmulCore(rt, a, b, o);
+  if (wants) recordMatmul(rt, 'matmul', a, b, bias, y, a.shape, b.shape, y.shape, pre, o);
+  return y;
+}
+
+/**
+ * nn.Linear: y[..., out] = act(x[..., in] @ weight[out, in]^T + bias[out]).
+ * Any number of leading dims (folded into rows, one 2-D product).
+ */
+export function linear(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'none', opts: { variant?: MatmulVariant } = {}): Tensor {
+  if (x.rank < 1) throw new Error(`linear: x ${shapeStr(x.shape)} needs rank >= 1`);
+  if (weight.rank !== 2) throw new Error(`linear: weight ${shapeStr(weight.shape)} must be [out, in]`);
+  const inF = x.shape[x.rank - 1];
+  const [outF, wIn] = weight.shape;
+  if (wIn !== inF) throw new Error(`linear: x ${shapeStr(x.shape)} has ${inF} input features, weight ${shapeStr(weight.shape)} expects ${wIn}`);
+  const rows = numel(x.shape.slice(0, -1));
+  const xShape2 = [rows, inF];
+  const wants = rt.tape?.wants([x, weight, bias]) ?? false;
+  const o = resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants);
+  const x2 = x.reshape(xShape2);
+  let r: { y: Tensor; pre: Tensor | null };
+  try {
+    r = matmulCore(rt, x2, weight, o, 'linear');
+  } finally {
+    x2.dispose();
+  }
+  const outShape = [...x.shape.slice(0, -1), outF];
+  const y = r.y.reshape(outShape);
+  r.y.dispose();
+  if (wants) recordMatmul(rt, 'linear', x, weight, bias, y, xShape2, weight.shape, [rows, outF], r.pre, o);
+  return y;
+}
+
+/**
+ * Record the backward of C = act(alpha op(A) op(B) + bias). `aShape` / `bShape` are the shapes the
+ * product was computed on (views of the recorded inputs), `outShape` that of its result; gradients
+ * are reshaped back to the recorded inputs' shapes.
+ */
+function recordMatmul(
+  rt: Runtime, op: string, a: Tensor, b: Tensor, bias: Tensor | null, y: Tensor,
+  aShape: readonly number[], bShape: readonly number[], outShape: readonly number[], pre: Tensor | null, o: CoreOptions,
+): void {
+  const saved = [a, b];
+  if (pre) saved.push(pre);
+  const inputs = bias ? [a, b, bias] : [a, b];
+  rt.tape!.record({
+    op, inputs, outputs: [y], saved,
+    backward: ([dy]) => {
+      if (!dy) return inputs.map(() => null);
+      const need = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
+      const dyv = dy.reshape(outShape);
+      // dZ = dC * act'(pre)
+      const dz = pre ? unaryBackward(rt, pre, dyv, o.act as 'relu' | 'gelu') : dyv;
+      const av = a.reshape(aShape);
+      const bv = b.reshape(bShape);
+      const core = (x: Tensor, w: Tensor, transA: boolean, transB: boolean) =>
+        matmulCore(rt, x, w, { transA, transB, bias: null, act: 'none', alpha: o.alpha, variant: o.variant, savePre: false }, `${op}_backward`).y;
+      const toShape = (g: Tensor, shape: readonly number[], orig: readonly number[]): Tensor => {
+        let r = g;
+        if (g.shape.join() !== shape.join()) { r = reduceToShape(rt, g, shape); g.dispose(); }
+        const out = r.reshape(orig);
+        r.dispose();
+        return out;
+      };
+      let da: Tensor | null = null;
+      let db: Tensor | null = null;
+      let dbias: Tensor | null = null;
+      if (need(a)) {
+        const g = o.transA ? core(bv, dz, o.transB, true) : core(dz, bv, false, !o.transB);
+        da = toShape(g, aShape, a.shape);
+      }
+      if (need(b)) {
+        const bBatch = numel(bShape.slice(0, -2));
+        if (bBatch === 1 && !o.transA && aShape.length > 2) {
+          // shared B: fold the batch into rows so the product sums over it directly
+          const rows = numel(aShape.slice(0, -1));
+          const af = av.reshape([rows, aShape[aShape.length - 1]]);
+          const df = dz.reshape([rows, dz.shape[dz.rank - 1]]);
+          const g = o.transB ? core(df, af, true, false) : core(af, df, true, false);
+          af.dispose();
+          df.dispose();
+          db = toShape(g, bShape.slice(-2), b.shape);
+        } else {
+          const g = o.transB ? core(dz, av, true, o.transA) : core(av, dz, !o.transA, false);
+          db = toShape(g, bShape, b.shape);
+        }
+      }
+      if (bias && need(bias)) {
+        const n = dz.shape[dz.rank - 1];
+        const d2 = dz.reshape([dz.size / Math.max(n, 1) || 0, n]);
+        dbias = reduce(rt, d2, 'sum', 0);
+        d2.dispose();
+      }
+      av.dispose();
+      bv.dispose();
+      if (dz !== dyv) dz.dispose();
+      dyv.dispose();
+      return bias ? [da, db, dbias] : [da, db];
+    },
+  });
+}

@@ -1,0 +1,31 @@
+// Golden fixtures (official PyTorch outputs, reduced config): copied from ../shared/golden into
+// test/fixtures/golden so the tests run on a fresh clone.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Runtime } from '../../src/graph/runtime.js';
+import { uploadWeights } from '../../src/graph/weights.js';
+import type { WeightsFile } from '../../src/graph/weights_io.js';
+import { parseConfig, type Sam2Config } from '../../src/model/config.js';
+import { SAM2 } from '../../src/model/sam2.js';
+import { openWeights } from '../../src/node/weights_file.js';
+
+export const GOLDEN = join(fileURLToPath(import.meta.url), '..', '..', 'fixtures', 'golden');
+
+export function goldenConfig(): Sam2Config {
+  return parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8'));
+}
+
+export async function goldenFile(name: string): Promise<WeightsFile> {
+  return openWeights(join(GOLDEN, name));
+}
+
+/** The reduced SAM 2.1 model with the golden random weights, loaded on rt. */
+export async function goldenModel(rt: Runtime): Promise<SAM2> {
+  const file = await goldenFile('weights.safetensors');
+  const store = await uploadWeights(rt, file);
+  await file.close();
+  const model = new SAM2(goldenConfig());
+  await model.load(rt, store);
+  return model;
+}

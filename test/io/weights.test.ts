@@ -1,0 +1,131 @@
+// GPU weight upload (arenas, 256-byte alignment, row chunks past the binding limit, f16 storage,
+// prefix filters, one read per tensor) and the strict key/shape check. Uploads are exact copies
+// (f32 -> f32, f16 -> f16 bits), so comparisons are bit-exact: tolerance 0.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { f16ToF32Array, f32ToF16Array } from '../../src/graph/dtype.js';
+import { openSafetensors, openSafetensorsStream, serializeSafetensors } from '../../src/graph/safetensors.js';
+import { assertStrict, fileShapes, strictCheck, uploadWeights } from '../../src/graph/weights.js';
+import type { ByteSource } from '../../src/graph/weights_io.js';
+import { bytesSource } from '../../src/graph/weights_io.js';
+import { openSafetensorsFile } from '../../src/node/safetensors_file.js';
+import { rng } from '../helpers/compare.js';
+import { testRuntime } from '../helpers/gpu.js';
+
+const rt = await testRuntime();
+const r = rng(3);
+const big = r.array(40 * 16); // 2560 bytes as f32: chunked under a 1024-byte limit
+const small = r.array(7);
+const half = r.array(33);
+const bf = r.array(10);
+const file = serializeSafetensors([
+  { name: 'enc.big', dtype: 'F32', shape: [40, 16], data: big },
+  { name: 'enc.small', dtype: 'F32', shape: [7], data: small },
+  { name: 'dec.half', dtype: 'F16', shape: [3, 11], data: half },
+  { name: 'dec.bf', dtype: 'BF16', shape: [10], data: bf },
+  { name: 'dec.scalar', dtype: 'F32', shape: [], data: Float32Array.from([2.5]) },
+  { name: 'dec.empty', dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+]);
+
+describe.skipIf(!rt)('uploadWeights', () => {
+  it('packs all tensors into aligned arenas and reads back exactly (f32)', async () => {
+    const st = await openSafetensors(file);
+    const store = await uploadWeights(rt!, st);
+    expect(store.keys().sort()).toEqual([...st.header.keys()].sort());
+    for (const key of st.header.keys()) {
+      const t = store.get(key);
+      expect(t.byteOffset % 256, key).toBe(0);
+      expect(t.shape, key).toEqual(st.header.get(key)!.shape);
+      expect(await rt!.read(t), key).toEqual(await st.readTensor(key));
+    }
+    expect(store.arenas).toHaveLength(1);
+    store.destroy();
+  });
+
+  it('splits a tensor larger than the binding limit into row chunks in separate arenas', async () => {
+    const st = await openSafetensors(file);
+    const store = await uploadWeights(rt!, st, { maxBindingBytes: 1024 });
+    const e = store.entry('enc.big');
+    expect(e.chunked).toBe(true);
+    expect(e.rowsPerChunk).toBe(16); // 1024 / (16 * 4)
+    expect(e.chunks!.map((c) => c.shape)).toEqual([[16, 16], [16, 16], [8, 16]]);
+    const parts = await Promise.all(e.chunks!.map((c) => rt!.read(c)));
+    expect(Float32Array.from(parts.flatMap((p) => Array.from(p)))).toEqual(big);
+    expect(() => store.get('enc.big')).toThrow(/'enc\.big' \[40, 16\] is split into 3 row chunks/);
+    for (const a of store.arenas) expect(a.size).toBeLessThanOrEqual(1024);
+    expect(await rt!.read(store.get('dec.half'))).toEqual(await st.readTensor('dec.half'));
+    store.destroy();
+    await expect(uploadWeights(rt!, st, { maxBindingBytes: 256, prefixFilter: 'enc.big' }).then(() => 'ok')).resolves.toBe('ok');
+    await expect(uploadWeights(rt!, await openSafetensors(serializeSafetensors([{ name: 'wide', dtype: 'F32', shape: [1, 100], data: new Float32Array(100) }])), { maxBindingBytes: 256 }))
+      .rejects.toThrow(/one row of 'wide' \[1, 100\] \(400 bytes\) exceeds the 256-byte binding limit/);
+  });
+
+  it('filters by prefix and reads each selected tensor exactly once, in file order', async () => {
+    const base = bytesSource(file);
+    const reads: number[] = [];
+    const src: ByteSource = { ...base, read: (o, l) => { reads.push(o); return base.read(o, l); } };
+    const st = await openSafetensors(src);
+    reads.length = 0;
+    const store = await uploadWeights(rt!, st, { prefixFilter: ['dec.'] });
+    expect(store.keys()).toEqual([...st.header.keys()].filter((k) => k.startsWith('dec.')));
+    expect(reads).toEqual([...reads].sort((x, y) => x - y));
+    expect(reads.length).toBeLessThanOrEqual(4);
+    store.destroy();
+  });
+
+  it('uploads from a sequential fetch-style stream (memory ~ one tensor)', async () => {
+    let at = 0;
+    const stream = new ReadableStream<Uint8Array>({ pull(c) { if (at >= file.length) c.close(); else { c.enqueue(file.slice(at, at + 100)); at += 100; } } });
+    const progress: number[] = [];
+    const st = await openSafetensorsStream(stream, { sequential: true, onProgress: (l) => progress.push(l) });
+    const store = await uploadWeights(rt!, st);
+    expect(progress.at(-1)).toBe(file.length);
+    const ref = await openSafetensors(file);
+    for (const key of ref.header.keys()) expect(await rt!.read(store.get(key)), key).toEqual(await ref.readTensor(key));
+    store.destroy();
+  });
+
+  it.skipIf(!rt?.hasF16)('stores f16 (bits equal the host conversion)', async () => {
+    const st = await openSafetensors(file);
+    const store = await uploadWeights(rt!, st, { dtype: 'f16' });
+    for (const key of ['enc.big', 'dec.half', 'dec.bf', 'dec.scalar']) {
+      const t = store.get(key);
+      expect(t.dtype).toBe('f16');
+      expect(await rt!.read(t, 'raw'), key).toEqual(f32ToF16Array(await st.readTensor(key)));
+    }
+    // odd element count (33) written through a 4-byte padded copy
+    expect(await rt!.read(store.get('dec.half'))).toEqual(f16ToF32Array(f32ToF16Array(await st.readTensor('dec.half'))));
+    store.destroy();
+  });
+
+  it.skipIf(!existsSync('/work/shared/golden/weights.safetensors'))('uploads the shared golden weights', async () => {
+    const st = await openSafetensorsFile('/work/shared/golden/weights.safetensors');
+    const store = await uploadWeights(rt!, st);
+    expect(store.keys()).toHaveLength(371);
+    const key = [...st.header.keys()][100];
+    expect(await rt!.read(store.get(key))).toEqual(await st.readTensor(key));
+    store.destroy();
+    await st.close();
+  });
+});
+
+describe('strictCheck', () => {
+  const avail = new Map<string, number[]>([['a.w', [2, 3]], ['a.b', [3]], ['extra', [1]]]);
+  it('passes a perfect match', async () => {
+    expect(strictCheck([{ key: 'a.w', shape: [2, 3] }, { key: 'a.b', shape: [3] }], new Map([...avail].slice(0, 2)))).toEqual([]);
+    const st = await openSafetensors(file);
+    expect(strictCheck([...st.header].map(([key, t]) => ({ key, shape: t.shape })), fileShapes(st))).toEqual([]);
+    expect([...fileShapes(st, 'dec.').keys()]).toHaveLength(4);
+  });
+  it('reports unknown, missing, mismatched, duplicate keys and the count', () => {
+    const errs = strictCheck([{ key: 'a.w', shape: [3, 2] }, { key: 'a.b', shape: [3] }, { key: 'gone', shape: [4] }, { key: 'a.b', shape: [3] }], avail);
+    expect(errs).toEqual([
+      "key 'a.b' is expected twice",
+      "shape mismatch for 'a.w': checkpoint has [2, 3], model expects [3, 2]",
+      "missing key 'gone' (model expects [4])",
+      "unknown key 'extra' [1] (not used by the model)",
+      'tensor count: checkpoint has 3, model expects 4',
+    ]);
+    expect(() => assertStrict([{ key: 'gone', shape: [4] }], avail, 'image encoder')).toThrow(/image encoder: checkpoint does not match the model \(5 problems\):\n {2}missing key 'gone'/);
+  });
+});
