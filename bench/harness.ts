@@ -214,7 +214,7 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       const t = await timeReps(() => timeOurs(rt, run!), opts.reps);
       push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps }, run));
       if (peers && run.onnx) {
-        for (const r of await peers.runCase(c.kernel, run, opts.reps)) push(withRates({ ...r, adapter, downscaled: run.downscaled }, run));
+        for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled }, run));
       }
     } catch (e) {
       const msg = (e as Error).message ?? String(e);

@@ -6,9 +6,11 @@
 //   * ort-web:gpu  the same with GPU-resident inputs (Tensor.fromGpuBuffer) and outputs
 //                  (preferredOutputLocation 'gpu-buffer'), each run followed by onSubmittedWorkDone;
 //   * ort-node     onnxruntime-node's CPU EP, 1 intra-op thread, CPU tensors in and out.
-// Sessions are cached per op/shape/attributes (variants of one family share them, and their peer rows
-// appear once); creation and the first run (shader compilation) are excluded from timing and reported
-// on stderr. An unavailable peer is left out with a note on stderr.
+// Each distinct description (op, shapes, attributes, constant inputs) runs once per process: variants
+// of one family share it and its peer rows appear once, next to the first of them. Its sessions are
+// created once (per peer and mode), reused for warm-up and every timed rep, and released after the
+// case; creation and the first run (shader compilation) are excluded from timing and reported on
+// stderr. An unavailable peer is left out with a note on stderr.
 //
 // Peer correctness (row `ok`, `ref` says against what): our own output when the case implements
 // `output()` (BenchRunWithOutput in harness.ts; ours is itself checked against the CPU reference);
@@ -32,8 +34,11 @@ export type PeerRow = Pick<BenchRow, 'kernel' | 'impl' | 'shape' | 'ms' | 'ok'> 
 export interface PeerSet {
   /** Names of the peers that loaded ('ort-web', 'ort-node'). */
   names: string[];
-  /** Peer rows for one case (empty when its ONNX description was already run). */
-  runCase(kernel: string, run: BenchRunWithOutput, reps?: number): Promise<PeerRow[]>;
+  /**
+   * Peer rows for one case (empty when its ONNX description was already run). `oursOk`: whether our
+   * output passed its CPU check (only then is it used as the reference for the peers).
+   */
+  runCase(kernel: string, run: BenchRunWithOutput, reps?: number, oursOk?: boolean): Promise<PeerRow[]>;
   dispose(): Promise<void>;
 }
 
@@ -150,7 +155,7 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
     try {
       node = await loadOrtNode();
     } catch (e) {
-      log(`bench: peer ort-node unavailable (${errText(e)}); it is an optionalDependency: npm i --ignore-scripts onnxruntime-node`);
+      log(`bench: peer ort-node unavailable (${errText(e)}); it is an optionalDependency whose install script package.json denies: npm i onnxruntime-node`);
     }
   }
   const sessions = new Map<string, OrtSession>();
@@ -166,6 +171,15 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
     log(`bench:   ${what}: session created in ${(performance.now() - t0).toFixed(0)} ms (not timed)`);
     sessions.set(key, s);
     return s;
+  }
+
+  async function releaseAll(): Promise<void> {
+    for (const s of sessions.values()) {
+      try { await s.release(); } catch { /* ignore */ }
+    }
+    sessions.clear();
+    for (const b of gpuBuffers) b.destroy();
+    gpuBuffers.length = 0;
   }
 
   const cpuFeeds = (ort: Ort, built: BuiltModel) => Object.fromEntries(Object.entries(built.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)]));
@@ -199,7 +213,10 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
       gpuBuffers.push(buf);
       feeds[k] = ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: v.shape });
     }
+    const t0 = performance.now();
     const first = await s.run(feeds);
+    await device.queue.onSubmittedWorkDone();
+    log(`bench:   ort-web:gpu: first run ${(performance.now() - t0).toFixed(0)} ms (not timed)`);
     const y = first[built.outputName];
     const out = asF32(await y.getData!(true)).slice();
     y.dispose();
@@ -217,7 +234,7 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
   return {
     names: [web ? 'ort-web' : '', node ? 'ort-node' : ''].filter(Boolean),
 
-    async runCase(kernel, run, reps) {
+    async runCase(kernel, run, reps, oursOk = true) {
       const desc = run.onnx;
       if (!desc || (!web && !node)) return [];
       let built: BuiltModel;
@@ -263,7 +280,7 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
 
       // Correctness of the peers (see header).
       let ours: Float32Array | null = null;
-      if (typeof run.output === 'function') {
+      if (typeof run.output === 'function' && oursOk) {
         try { ours = await run.output(); } catch (e) { log(`bench:   cannot read our output for the peer check: ${errText(e)}`); }
       }
       const nodeOut = results.find((r) => r.name === 'ort-node')?.out ?? null;
@@ -280,17 +297,11 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
           log(`bench:   ${r.name} ${label} ${shape}: differs from ${refName}: ${c.msg}`);
         }
       }
+      await releaseAll(); // every description runs once (see `seen`): free the GPU memory now
       return results.flatMap((r) => r.rows);
     },
 
-    async dispose() {
-      for (const s of sessions.values()) {
-        try { await s.release(); } catch { /* ignore */ }
-      }
-      sessions.clear();
-      for (const b of gpuBuffers) b.destroy();
-      gpuBuffers.length = 0;
-    },
+    dispose: releaseAll,
   };
 }
 

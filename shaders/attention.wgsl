@@ -245,52 +245,77 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }
 #else
+const QB: u32 = {{QB}}u;
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linear_id(gid, nwg, WG);
-  if (id >= params.B * params.H * params.Nq) { return; }
-  let i = id % params.Nq;
-  let bh = id / params.Nq;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lidv: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let bh = wid.y + wid.z * nwg.y;
+  if (bh >= params.B * params.H) { return; }
   let h = bh % params.H;
   let b = bh / params.H;
-  let qb = q_row(b, i, h);
-  var qr: array<vec4<f32>, D4>;
-  var acc: array<vec4<f32>, D4>;
-  for (var d = 0u; d < D4; d++) {
-    qr[d] = q[qb + d] * params.scale;
-    acc[d] = vec4<f32>(0.0);
+  let i0 = (wid.x * WG + lidv.x) * QB;
+  if (i0 >= params.Nq) { return; }
+  var qr: array<vec4<f32>, QB * D4>;
+  var acc: array<vec4<f32>, QB * D4>;
+  var m: array<f32, QB>;
+  var l: array<f32, QB>;
+  for (var r = 0u; r < QB; r++) {
+    let qb = q_row(b, min(i0 + r, params.Nq - 1u), h);
+    for (var d = 0u; d < D4; d++) {
+      qr[r * D4 + d] = q[qb + d] * params.scale;
+      acc[r * D4 + d] = vec4<f32>(0.0);
+    }
+    m[r] = NEG;
+    l[r] = 0.0;
   }
-  var m = NEG;
-  var l = 0.0;
-  var s: array<f32, BK>;
+  var s: array<f32, QB * BK>;
   for (var j0 = 0u; j0 < params.Nk; j0 += BK) {
     let cnt = min(BK, params.Nk - j0);
-    var bm = NEG;
+    var bm: array<f32, QB>;
+    for (var r = 0u; r < QB; r++) { bm[r] = NEG; }
     for (var jj = 0u; jj < cnt; jj++) {
       let kb = k_row(b, j0 + jj, h);
-      var t = 0.0;
-      for (var d = 0u; d < D4; d++) { t += dot(qr[d], k[kb + d]); }
-      t += mask_at(b, j0 + jj);
-      s[jj] = t;
-      bm = max(bm, t);
+      var t: array<f32, QB>;
+      for (var d = 0u; d < D4; d++) {
+        let kv = k[kb + d];
+        for (var r = 0u; r < QB; r++) { t[r] += dot(qr[r * D4 + d], kv); }
+      }
+      let mk = mask_at(b, j0 + jj);
+      for (var r = 0u; r < QB; r++) {
+        let x = t[r] + mk;
+        s[r * BK + jj] = x;
+        bm[r] = max(bm[r], x);
+      }
     }
-    let mn = max(m, bm);
-    let corr = exp(m - mn);
-    l *= corr;
-    for (var d = 0u; d < D4; d++) { acc[d] *= corr; }
+    for (var r = 0u; r < QB; r++) {
+      let mn = max(m[r], bm[r]);
+      let corr = exp(m[r] - mn);
+      l[r] *= corr;
+      m[r] = mn;
+      for (var d = 0u; d < D4; d++) { acc[r * D4 + d] *= corr; }
+    }
     for (var jj = 0u; jj < cnt; jj++) {
-      let p = exp(s[jj] - mn);
-      l += p;
       let vb = v_row(b, j0 + jj, h);
-      for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(p), v[vb + d], acc[d]); }
+      var p: array<f32, QB>;
+      for (var r = 0u; r < QB; r++) {
+        p[r] = exp(s[r * BK + jj] - m[r]);
+        l[r] += p[r];
+      }
+      for (var d = 0u; d < D4; d++) {
+        let vv = v[vb + d];
+        for (var r = 0u; r < QB; r++) { acc[r * D4 + d] = fma(vec4<f32>(p[r]), vv, acc[r * D4 + d]); }
+      }
     }
-    m = mn;
   }
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  let ob = params.out_off / 4u + o_row(b, i, h, params.Nq);
-  for (var d = 0u; d < D4; d++) { out[ob + d] = acc[d] * inv; }
+  for (var r = 0u; r < QB; r++) {
+    let i = i0 + r;
+    if (i < params.Nq) {
+      let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
+      let ob = params.out_off / 4u + o_row(b, i, h, params.Nq);
+      for (var d = 0u; d < D4; d++) { out[ob + d] = acc[r * D4 + d] * inv; }
 #if LSE
-  stats[params.stats_off / 2u + id] = vec2<f32>(select(NEG, m + log(l), l > 0.0), 0.0);
+      stats[params.stats_off / 2u + bh * params.Nq + i] = vec2<f32>(select(NEG, m[r] + log(l[r]), l[r] > 0.0), 0.0);
 #endif
+    }
+  }
 }
 #endif

@@ -1,5 +1,5 @@
 // Elementwise family.
-//   unary:  y[i] = f(alpha * x[i] + beta)            OP = relu | gelu | sigmoid | identity | exp | tanh | abs | sqrt | neg
+//   unary:  y[i] = f(alpha * x[i] + beta)            OP = relu | gelu | sigmoid | identity | exp | tanh | abs | sqrt | neg | round_bf16 | step
 //   binary: y[i] = g(a[ia], b[ib])                    BOP = add | sub | mul | div | max | min
 //           with numpy broadcasting: output shape `shape` (rank <= 8, row-major), a_strides /
 //           b_strides give the element stride of each output dim in a / b (0 = broadcast).
@@ -52,6 +52,15 @@ fn f(v: f32) -> f32 {
   return sqrt(v);
 #elif NEG
   return -v;
+#elif ROUND_BF16
+  // round to bfloat16 (nearest even) and back, as torch's .to(torch.bfloat16).float()
+  let u = bitcast<u32>(v);
+  if ((u & 0x7f800000u) == 0x7f800000u) { return v; }
+  let lsb = (u >> 16u) & 1u;
+  return bitcast<f32>(((u + 0x7fffu + lsb) >> 16u) << 16u);
+#elif STEP
+  // (v > 0) as 0/1 (binarised masks)
+  return select(0.0, 1.0, v > 0.0);
 #else
   return v;
 #endif

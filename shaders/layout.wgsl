@@ -13,12 +13,14 @@
 //   xs; concat writes an input into its slab of the output through ys and y_base). The host merges
 //   dims that are contiguous in both tensors and drops size-1 dims first, so the loop is short.
 //   Thread mapping: one invocation per run of RUN consecutive elements along the innermost domain dim
-//   (the outer index math is done once per run); 1-D dispatch folded to 2-D.
+//   (the outer index math is done once per run); 1-D dispatch folded to 2-D. BLOCK (transposes, where
+//   x's contiguous dim is not y's): each invocation also covers RUN coordinates of the plain domain
+//   dim `bdim` that is contiguous in x, i.e. a RUN x RUN tile read and written in cache-line runs.
 // WINDOW + PARTITION (SAM 2 hiera_utils.window_partition, zero padding at bottom / right):
 //   x [B, H, W, C] -> y [B * nh * nw, ws, ws, C], nh = ceil(H / ws), nw = ceil(W / ws);
 //   y[((b*nh + i)*nw + j), u, v, c] = x[b, i*ws + u, j*ws + v, c] or 0 outside H x W.
 // WINDOW without PARTITION (inverse, cropping the padding): windows [B*nh*nw, ws, ws, C] -> y [B, H, W, C].
-//   Both: one invocation per output element.
+//   Both: one invocation per pixel and run of WRUN consecutive channels (contiguous in x and y).
 // TILE_SUM (backward of tile, f32): x = dy of the tiled shape, y [shape] = sum over all tile copies;
 //   one invocation per y element, loops over the reps_total copies (gather, no atomics).
 // CAST_F32_F16: x f32 (read as bits) -> y f16 packed two per u32 word (y is a fresh tensor at offset 0);
@@ -42,6 +44,8 @@ struct Params {
   rank: u32,
   inner: u32,
   chunks: u32,
+  bdim: u32,
+  bchunks: u32,
   y_base: u32,
   fill: u32,
   x_off: u32,
@@ -71,6 +75,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (id >= params.n) { return; }
   let chunk = id % params.chunks;
   var rem = id / params.chunks;
+#if BLOCK
+  let bchunk = rem % params.bchunks;
+  rem = rem / params.bchunks;
+#endif
   var sx = 0u;
   var dy = params.y_base;
   var ok = true;
@@ -79,8 +87,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let q = u32(d) / 4u;
     let r = u32(d) % 4u;
     let e = params.shape[q][r];
+#if BLOCK
+    var c = bchunk * RUN; // block dim: first of its RUN coordinates (a plain dim)
+    if (u32(d) != params.bdim) {
+      c = rem % e;
+      rem = rem / e;
+    }
+#else
     let c = rem % e;
     rem = rem / e;
+#endif
     let s = i32(c) - params.lo[q][r];
     var su = u32(s);
 #if CHECK
@@ -98,6 +114,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ys0 = params.ys[q][r];
   let c0 = chunk * RUN;
   let c1 = min(c0 + RUN, params.inner);
+#if BLOCK
+  // RUN x RUN block: RUN elements along the block dim (contiguous in x) for each of RUN elements along
+  // the innermost dim (contiguous in y), so both reads and writes stay within RUN cache lines.
+  let bq = params.bdim / 4u;
+  let br = params.bdim % 4u;
+  let nb = min(RUN, params.shape[bq][br] - bchunk * RUN);
+  let xsb = params.xs[bq][br];
+  let ysb = params.ys[bq][br];
+#else
+  let nb = 1u;
+  let xsb = 0u;
+  let ysb = 0u;
+#endif
   for (var c = c0; c < c1; c++) {
     let s = i32(c) - params.lo[q][r];
     var su = u32(s);
@@ -109,15 +138,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #if TILE
     su = su % params.modv[q][r];
 #endif
-    var v = fill_value();
-    if (valid) { v = x[params.x_off + sx + su * xs0]; }
-    y[params.y_off + dy + c * ys0] = v;
+    for (var k = 0u; k < nb; k++) {
+      var v = fill_value();
+      if (valid) { v = x[params.x_off + sx + k * xsb + su * xs0]; }
+      y[params.y_off + dy + k * ysb + c * ys0] = v;
+    }
   }
 }
 #endif
 
 #if WINDOW
-struct Params { n: u32, hgt: u32, wid: u32, ch: u32, ws: u32, nh: u32, nw: u32, x_off: u32, y_off: u32 };
+const WRUN: u32 = 4u;
+struct Params { n: u32, hgt: u32, wid: u32, ch: u32, cchunks: u32, ws: u32, nh: u32, nw: u32, x_off: u32, y_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
@@ -127,9 +159,9 @@ struct Params { n: u32, hgt: u32, wid: u32, ch: u32, ws: u32, nh: u32, nw: u32, 
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  // y index -> (b, wi, wj, u, v, c) over [B, nh, nw, ws, ws, C]
-  let c = i % params.ch;
-  var t = i / params.ch;
+  // invocation -> (b, wi, wj, u, v, channel chunk) over [B, nh, nw, ws, ws, cchunks]
+  let c0 = (i % params.cchunks) * WRUN;
+  var t = i / params.cchunks;
   let v = t % params.ws;
   t = t / params.ws;
   let u = t % params.ws;
@@ -140,26 +172,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let b = t / params.nh;
   let h = wi * params.ws + u;
   let w = wj * params.ws + v;
-  var val = T(0);
-  if (h < params.hgt && w < params.wid) {
-    val = x[params.x_off + ((b * params.hgt + h) * params.wid + w) * params.ch + c];
+  let inside = h < params.hgt && w < params.wid;
+  let yb = params.y_off + ((((b * params.nh + wi) * params.nw + wj) * params.ws + u) * params.ws + v) * params.ch;
+  let xb = params.x_off + ((b * params.hgt + h) * params.wid + w) * params.ch;
+  let c1 = min(c0 + WRUN, params.ch);
+  for (var c = c0; c < c1; c++) {
+    var val = T(0);
+    if (inside) { val = x[xb + c]; }
+    y[yb + c] = val;
   }
-  y[params.y_off + i] = val;
 }
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  // y index -> (b, h, w, c) over [B, H, W, C]
-  let c = i % params.ch;
-  var t = i / params.ch;
+  // invocation -> (b, h, w, channel chunk) over [B, H, W, cchunks]
+  let c0 = (i % params.cchunks) * WRUN;
+  var t = i / params.cchunks;
   let w = t % params.wid;
   t = t / params.wid;
   let h = t % params.hgt;
   let b = t / params.hgt;
   let win = (b * params.nh + h / params.ws) * params.nw + w / params.ws;
-  y[params.y_off + i] = x[params.x_off + ((win * params.ws + h % params.ws) * params.ws + w % params.ws) * params.ch + c];
+  let xb = params.x_off + ((win * params.ws + h % params.ws) * params.ws + w % params.ws) * params.ch;
+  let yb = params.y_off + ((b * params.hgt + h) * params.wid + w) * params.ch;
+  let c1 = min(c0 + WRUN, params.ch);
+  for (var c = c0; c < c1; c++) {
+    y[yb + c] = x[xb + c];
+  }
 }
 #endif
 #endif

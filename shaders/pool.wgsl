@@ -8,7 +8,8 @@
 // clipped to the padded image; ceil-mode windows are clipped to the image plus the right/bottom pad).
 // Variants:
 //   MAX            y = max over the window; ties keep the first tap in row-major window order, NaN wins.
-//                  With ARGMAX also writes idx.
+//                  With ARGMAX also writes idx. With VEC4 (NHWC only, C and the views' element offsets
+//                  multiples of 4) one invocation handles 4 channels with vec4 loads; params.C is C / 4.
 //   MAX_BACKWARD   dx[b, c, ih, iw] = sum of dy over the outputs whose idx points at (ih, iw): a gather over
 //                  the windows that can contain the pixel (no atomics, deterministic). Bindings idx, dy, dx.
 //   AVG            y = window sum / divisor (no dilation).
@@ -40,10 +41,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 #if MAX
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+// VEC4 (NHWC, C and offsets multiples of 4): one invocation pools 4 channels; params.C is then C / 4
+#if VEC4
+alias V = vec4<f32>;
+alias VI = vec4<i32>;
+const VW: u32 = 4u;
+#else
+alias V = f32;
+alias VI = i32;
+const VW: u32 = 1u;
+#endif
+@group(0) @binding(1) var<storage, read> x: array<V>;
+@group(0) @binding(2) var<storage, read_write> y: array<V>;
 #if ARGMAX
-@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
+@group(0) @binding(3) var<storage, read_write> idx: array<VI>;
 #endif
 #elif MAX_BACKWARD
 @group(0) @binding(1) var<storage, read> idx: array<i32>;
@@ -110,23 +121,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let h0 = i32(o.z * params.sh) - i32(params.ph);
   let w0 = i32(o.w * params.sw) - i32(params.pw);
   var ninf = 0xff800000u; // -inf bits (a var: a constant -inf is a WGSL compile error)
-  var best = bitcast<f32>(ninf);
-  var bi = -1;
+  var best = V(bitcast<f32>(ninf));
+  var bi = VI(-1);
+  var first = true;
   for (var a = 0u; a < params.kh; a++) {
     let ih = h0 + i32(a * params.dh);
     if (ih < 0 || ih >= i32(params.H)) { continue; }
     for (var b = 0u; b < params.kw; b++) {
       let iw = w0 + i32(b * params.dw);
       if (iw < 0 || iw >= i32(params.W)) { continue; }
-      let v = x[params.x_off + index_of(o.x, o.y, u32(ih), u32(iw), params.H, params.W)];
-      let here = ih * i32(params.W) + iw;
-      if (bi < 0) { bi = here; }
-      if (v > best || v != v) { best = v; bi = here; }
+      let v = x[params.x_off / VW + index_of(o.x, o.y, u32(ih), u32(iw), params.H, params.W)];
+      let here = VI(ih * i32(params.W) + iw);
+      if (first) { bi = here; first = false; }
+      let take = (v > best) | (v != v); // strictly greater keeps the first of ties; NaN wins
+      best = select(best, v, take);
+      bi = select(bi, here, take);
     }
   }
-  y[params.y_off + i] = best;
+  y[params.y_off / VW + i] = best;
 #if ARGMAX
-  idx[params.idx_off + i] = bi;
+  idx[params.idx_off / VW + i] = bi;
 #endif
 }
 #endif

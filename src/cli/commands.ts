@@ -4,9 +4,11 @@ import { registerConvert } from './convert.js';
 import { registerBench } from './bench.js';
 import { registerEval } from './eval.js';
 import { registerEdges } from './edges.js';
+import { registerSegment } from './segment.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
 COMMANDS.push(registerEval);
 COMMANDS.push(registerBench);
 COMMANDS.push(registerEdges);
+COMMANDS.push(registerSegment);

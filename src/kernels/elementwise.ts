@@ -7,7 +7,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { shapeStr } from '../graph/dtype.js';
 import { reduceToShape } from './reduce.js';
 
-export type UnaryOp = 'relu' | 'gelu' | 'sigmoid' | 'identity' | 'exp' | 'tanh' | 'abs' | 'sqrt' | 'neg';
+export type UnaryOp = 'relu' | 'gelu' | 'sigmoid' | 'identity' | 'exp' | 'tanh' | 'abs' | 'sqrt' | 'neg' | 'round_bf16' | 'step';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
 const DIFFERENTIABLE_UNARY = new Set<UnaryOp>(['relu', 'gelu', 'sigmoid', 'identity']);
 const WG = 128;

@@ -78,15 +78,24 @@ function gather(rt: Runtime, x: Tensor, y: Tensor, dims: Dim[], opts: { yBase?: 
   if (ds.length > LAYOUT_MAX_RANK) throw new Error(`${opts.op}: needs ${ds.length} non-contiguous dims, more than ${LAYOUT_MAX_RANK}`);
   const check = ds.some((d) => d.lo > 0 || d.e - d.lo > d.ext);
   const tile = ds.some((d) => d.mod < d.ext);
-  const inner = ds[ds.length - 1].e;
+  const last = ds.length - 1;
+  const inner = ds[last].e;
   const chunks = Math.ceil(inner / RUN);
-  const n = numel(ds.slice(0, -1).map((d) => d.e)) * chunks;
+  // BLOCK: a plain outer dim that is contiguous in x while the innermost dim is not (a transpose)
+  const bdim = ds[last].xs === 1 ? -1 : ds.findIndex((d, k) => k < last && d.xs === 1 && d.e > 1 && plain(d));
+  const bchunks = bdim >= 0 ? Math.ceil(ds[bdim].e / RUN) : 1;
+  const outer = numel(ds.slice(0, -1).map((d, k) => (k === bdim ? 1 : d.e)));
+  const n = outer * bchunks * chunks;
   rt.kernel('layout').run({
-    defines: { GATHER: 1, ...(check ? { CHECK: 1 } : {}), ...(tile ? { TILE: 1 } : {}), ...elemDefines(rt, x.dtype, opts.op) },
+    defines: {
+      GATHER: 1, ...(check ? { CHECK: 1 } : {}), ...(tile ? { TILE: 1 } : {}), ...(bdim >= 0 ? { BLOCK: 1 } : {}),
+      ...elemDefines(rt, x.dtype, opts.op),
+    },
     constants: { WG },
     bindings: { x, y },
     params: {
       n, rank: ds.length, inner, chunks,
+      bdim: bdim >= 0 ? bdim : ds.length, bchunks,
       y_base: opts.yBase ?? 0,
       fill: fillBits(opts.fill ?? 0, x.dtype),
       shape: pack8(ds.map((d) => d.e), 1),
@@ -297,12 +306,14 @@ export function windowPaddedHW(h: number, w: number, window: number): [number, n
 function windowRun(rt: Runtime, x: Tensor, y: Tensor, partition: boolean, h: number, w: number, c: number, ws: number, op: string): void {
   if (y.size === 0) return;
   const [hp, wp] = windowPaddedHW(h, w, ws);
+  const cchunks = Math.ceil(c / 4); // shader const WRUN
+  const n = (y.size / c) * cchunks;
   rt.kernel('layout').run({
     defines: { WINDOW: 1, ...(partition ? { PARTITION: 1 } : {}), ...elemDefines(rt, x.dtype, op) },
     constants: { WG },
     bindings: { x, y },
-    params: { n: y.size, hgt: h, wid: w, ch: c, ws, nh: hp / ws, nw: wp / ws },
-    groups: rt.groups1d(y.size, WG),
+    params: { n, hgt: h, wid: w, ch: c, cchunks, ws, nh: hp / ws, nw: wp / ws },
+    groups: rt.groups1d(n, WG),
     label: `layout.${op}`,
   });
 }

@@ -113,13 +113,18 @@ function maxForward(rt: Runtime, x: Tensor, g: PoolGeom, withIdx: boolean): { y:
   const y = rt.empty(shape, 'f32', 'max_pool2d');
   const idx = withIdx ? rt.empty(shape, 'i32', 'max_pool2d_indices') : null;
   if (y.size > 0) {
+    // NHWC with 4-aligned channels: 4 channels per invocation (vec4 loads)
+    const vec4 = g.nhwc && g.C % 4 === 0 && x.byteOffset % 16 === 0;
+    const d: Record<string, number> = withIdx ? { MAX: 1, ARGMAX: 1 } : { MAX: 1 };
+    if (vec4) d.VEC4 = 1;
+    const n = vec4 ? y.size / 4 : y.size;
     rt.kernel('pool').run({
-      defines: layoutDefines(g, withIdx ? { MAX: 1, ARGMAX: 1 } : { MAX: 1 }),
+      defines: layoutDefines(g, d),
       constants: { WG },
       bindings: idx ? { x, y, idx } : { x, y },
-      params: geomParams(g, y.size),
-      groups: rt.groups1d(y.size, WG),
-      label: 'pool.max',
+      params: { ...geomParams(g, n), C: vec4 ? g.C / 4 : g.C },
+      groups: rt.groups1d(n, WG),
+      label: vec4 ? 'pool.max_vec4' : 'pool.max',
     });
   }
   return { y, idx };

@@ -4,12 +4,15 @@ import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { attention, splitPacked } from '../kernels/attention.js';
 import { add } from '../kernels/elementwise.js';
-import { permute, slice, tile, windowPartition, windowUnpartition } from '../kernels/layout.js';
+import { concat, permute, slice, tile, windowPartition, windowUnpartition } from '../kernels/layout.js';
 import { maxPool2d } from '../kernels/pool.js';
 import { resize } from '../kernels/resize.js';
 import { type HieraBlockSpec, hieraSchedule, type Sam2Config } from './config.js';
 import { Conv2d, LayerNorm, Linear, MLP } from './layers.js';
 import { Module, Param } from './module.js';
+
+/** Largest packed-qkv bytes per window chunk; 0 = the adapter's binding limit (tests lower it). */
+export const qkvChunkLimit = { bytes: 0 };
 
 class MultiScaleAttention extends Module {
   qkv: Linear;
@@ -22,6 +25,21 @@ class MultiScaleAttention extends Module {
 
   /** x [B', h, w, dimIn] (windows or the whole map) -> [B', h', w', dimOut] (h' = h/2 with q-pool). */
   forward(rt: Runtime, x: Tensor): Tensor {
+    // At 1024 px the packed qkv of the first q-pool block ([1024 windows, 64, 576] f32 = 151 MB) exceeds
+    // a 128 MiB storage binding (lavapipe): run the windows in chunks whose qkv fits, then concat.
+    const [b, h, w] = x.shape;
+    const perWindow = h * w * 3 * this.spec.dimOut * 4;
+    const limit = qkvChunkLimit.bytes || Number(rt.limits.maxStorageBufferBindingSize);
+    if (b > 1 && b * perWindow > limit) {
+      const per = Math.max(1, Math.floor(limit / perWindow));
+      const outs: Tensor[] = [];
+      for (let s = 0; s < b; s += per) outs.push(this.forwardChunk(rt, x.narrow0(s, Math.min(per, b - s))));
+      return concat(rt, outs, 0); // [B', h', w', dimOut]
+    }
+    return this.forwardChunk(rt, x);
+  }
+
+  private forwardChunk(rt: Runtime, x: Tensor): Tensor {
     const [b, h, w] = x.shape;
     const { dimOut, heads, qPool } = this.spec;
     const qkv = this.qkv.forward(rt, x.reshape([b, h * w, dimIn(this.spec)])); // [B', hw, 3*dimOut], per token [3][heads][hd]

@@ -6,6 +6,7 @@ import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { binary } from '../kernels/elementwise.js';
 import { resize } from '../kernels/resize.js';
+import type { Sam2Config } from './config.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
 import { argmax, selectMasks } from './select.js';
 
@@ -57,6 +58,19 @@ export function validatePrompt(p: ImagePrompt, width: number, height: number): v
   }
 }
 
+/** Network input [1, 3, S, S]: RGB/255, antialiased bilinear resize on floats, ImageNet normalisation. */
+export function preprocessImage(rt: Runtime, cfg: Sam2Config, img: RgbImage): Tensor {
+  const S = cfg.image_size;
+  const { mean, std } = cfg.preprocess;
+  return rt.scope(() => {
+    const x = rt.upload(rgbToPlanarFloat(img), [1, 3, img.height, img.width], 'f32', 'image');
+    const r = resize(rt, x, [S, S], { mode: 'bilinear', antialias: true });
+    const m = rt.upload(mean, [1, 3, 1, 1]);
+    const s = rt.upload(std, [1, 3, 1, 1]);
+    return binary(rt, binary(rt, r, m, 'sub'), s, 'div'); // (x - mean) / std
+  });
+}
+
 export class ImagePredictor {
   private features: ImageFeatures | null = null;
   private embed: Tensor | null = null;
@@ -64,18 +78,8 @@ export class ImagePredictor {
 
   constructor(readonly rt: Runtime, readonly model: SAM2) {}
 
-  /** Network input [1, 3, S, S]: RGB/255, antialiased bilinear resize, ImageNet normalisation. */
   preprocess(img: RgbImage): Tensor {
-    const rt = this.rt;
-    const S = this.model.cfg.image_size;
-    const { mean, std } = this.model.cfg.preprocess;
-    return rt.scope(() => {
-      const x = rt.upload(rgbToPlanarFloat(img), [1, 3, img.height, img.width], 'f32', 'image');
-      const r = resize(rt, x, [S, S], { mode: 'bilinear', antialias: true });
-      const m = rt.upload(mean, [1, 3, 1, 1]);
-      const s = rt.upload(std, [1, 3, 1, 1]);
-      return binary(rt, binary(rt, r, m, 'sub'), s, 'div'); // (x - mean) / std
-    });
+    return preprocessImage(this.rt, this.model.cfg, img);
   }
 
   /** Encode an image (kept until the next setImage / dispose). */

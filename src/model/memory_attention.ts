@@ -1,6 +1,11 @@
 // MemoryAttention (memory_attention), sec. 7.3: layers of RoPE self-attention, RoPE cross-attention
-// to memory (pointer tokens excluded from RoPE) and a ReLU FFN; final LayerNorm. Parameters here;
-// the RoPE forward lives with the video path.
+// to memory (pointer tokens excluded from RoPE) and a ReLU FFN; final LayerNorm (eps 1e-5).
+// Token-major layout: curr [B, HW, C], memory [B, M, memDim].
+import type { Runtime } from '../graph/runtime.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
+import { attention } from '../kernels/attention.js';
+import { add, affine } from '../kernels/elementwise.js';
+import { rope, ropeTable } from '../kernels/rope.js';
 import type { Sam2Config } from './config.js';
 import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
@@ -16,6 +21,17 @@ export class RoPEAttention extends Module {
     this.k_proj = new Linear(kvInDim, dim);
     this.v_proj = new Linear(kvInDim, dim);
     this.out_proj = new Linear(dim, dim);
+  }
+
+  /**
+   * q [B, Nq, dim] on a square grid (Nq = side^2), k / v [B, Nk, kvIn]; RoPE on q and on the first
+   * Nk - numKExclude keys (repeated per memory frame), then attention and out_proj.
+   */
+  forward(rt: Runtime, q: Tensor, k: Tensor, v: Tensor, cs: Tensor, numKExclude = 0): Tensor {
+    const qp = rope(rt, this.q_proj.forward(rt, q), cs, this.heads, q.shape[1]);
+    const kp = rope(rt, this.k_proj.forward(rt, k), cs, this.heads, k.shape[1] - numKExclude);
+    const vp = this.v_proj.forward(rt, v);
+    return this.out_proj.forward(rt, attention(rt, qp, kp, vp, { heads: this.heads }));
   }
 }
 
@@ -38,6 +54,21 @@ export class MemoryAttentionLayer extends Module {
     this.norm2 = new LayerNorm(d, 1e-5);
     this.norm3 = new LayerNorm(d, 1e-5);
   }
+
+  forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number): Tensor {
+    const c = this.cfg;
+    // self-attention: no pos on q / k (pos_enc_at_attn false)
+    let a = this.norm1.forward(rt, tgt);
+    tgt = add(rt, tgt, this.self_attn.forward(rt, a, a, a, cs));
+    // cross-attention: keys = memory + memory_pos, values = memory
+    a = this.norm2.forward(rt, tgt);
+    if (c.pos_enc_at_cross_attn_queries) throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
+    const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
+    tgt = add(rt, tgt, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens));
+    a = this.norm3.forward(rt, tgt);
+    const ff = this.linear2.forward(rt, this.linear1.forward(rt, a, 'relu'));
+    return add(rt, tgt, ff);
+  }
 }
 
 export class MemoryAttention extends Module {
@@ -47,5 +78,29 @@ export class MemoryAttention extends Module {
     super();
     this.layers = Array.from({ length: cfg.num_layers }, () => new MemoryAttentionLayer(cfg));
     this.norm = new LayerNorm(cfg.d_model, 1e-5);
+  }
+
+  private tables = new Map<number, Tensor>();
+
+  /** RoPE (cos, sin) table for a side x side query grid, cached. */
+  ropeCs(rt: Runtime, nq: number): Tensor {
+    let t = this.tables.get(nq);
+    if (!t) {
+      const side = Math.round(Math.sqrt(nq));
+      if (side * side !== nq) throw new Error(`memory attention: ${nq} query tokens are not a square grid (RoPE assumes one)`);
+      const dh = this.cfg.d_model / this.cfg.num_heads;
+      t = untrack(rt.upload(ropeTable(dh, side, side, this.cfg.rope_theta), [nq, dh / 2, 2], 'f32', 'rope_table'));
+      this.tables.set(nq, t);
+    }
+    return t;
+  }
+
+  /** curr / currPos [B, HW, C]; memory / memoryPos [B, M, memDim]; -> [B, HW, C]. */
+  forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number): Tensor {
+    if (this.cfg.pos_enc_at_attn) throw new Error('memory attention: pos_enc_at_attn=true is not supported');
+    const cs = this.ropeCs(rt, curr.shape[1]);
+    let x = this.cfg.pos_enc_at_input ? add(rt, curr, affine(rt, currPos, 0.1)) : curr;
+    for (const layer of this.layers) x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens);
+    return this.norm.forward(rt, x);
   }
 }

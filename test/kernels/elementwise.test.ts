@@ -3,6 +3,7 @@ import { affine, binary, gelu, unary, unaryBackward, type BinaryOp, type UnaryOp
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { binaryRef, UNARY_GRAD, unaryRef } from '../ref/elementwise.js';
+import { roundBf16 } from '../../src/graph/dtype.js';
 
 const rt = await testRuntime();
 
@@ -15,7 +16,7 @@ describe.skipIf(!rt)('elementwise', () => {
   const r = rng(1);
   // awkward sizes: 0, 1, not a multiple of the workgroup (128), multiple of it
   for (const n of [0, 1, 127, 129, 1000]) {
-    for (const op of ['relu', 'gelu', 'sigmoid', 'identity', 'exp', 'tanh', 'abs', 'neg'] as UnaryOp[]) {
+    for (const op of ['relu', 'gelu', 'sigmoid', 'identity', 'exp', 'tanh', 'abs', 'neg', 'round_bf16', 'step'] as UnaryOp[]) {
       it(`${op} n=${n}`, async () => {
         const xs = r.array(n, 6);
         const x = rt!.upload(xs, [n]);
@@ -29,6 +30,12 @@ describe.skipIf(!rt)('elementwise', () => {
     const xs = Float32Array.from([-10, -5, -3.5, -1e-3, 0, 1e-8, 0.49, 0.5, 0.51, 3.9, 4.1, 8]);
     const y = gelu(rt!, rt!.upload(xs, [xs.length]));
     expectClose(await rt!.read(y), unaryRef(xs, 'gelu'), { atol: 2e-7, rtol: 2e-6 }, 'gelu');
+  });
+
+  it('round_bf16 is exact (nearest even, ties included)', async () => {
+    const xs = Float32Array.from([1, 1.00390625, 1.01171875, -3.1415927, 65504.5, 1e-30, 0.5, 3.3895314e38]);
+    const y = await rt!.read(unary(rt!, rt!.upload(xs, [xs.length]), 'round_bf16'));
+    expect(Array.from(y)).toEqual(Array.from(xs, (v) => roundBf16(v)));
   });
 
   it('sigmoid is finite for huge inputs', async () => {

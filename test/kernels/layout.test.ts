@@ -75,7 +75,7 @@ describe.skipIf(!rt)('layout', () => {
     });
   }
 
-  it('permute moves i32 / u32 bits and f16 values unchanged', async () => {
+  it('moves i32 / u32 bits and f16 values unchanged', async () => {
     const xi = Int32Array.from({ length: 24 }, (_, i) => (i - 12) * 100003);
     const yi = await rt!.read(permute(rt!, rt!.upload(xi, [2, 3, 4], 'i32'), [1, 2, 0]), 'raw');
     expect(Array.from(yi)).toEqual(Array.from(permuteRef(xi, [2, 3, 4], [1, 2, 0]).y));
@@ -87,6 +87,9 @@ describe.skipIf(!rt)('layout', () => {
       const y = permute(rt!, rt!.upload(xh, [3, 5, 2], 'f16'), [2, 0, 1]);
       expect(y.dtype).toBe('f16');
       await exact(y, permuteRef(xh, [3, 5, 2], [2, 0, 1]));
+      await exact(pad(rt!, rt!.upload(xh, [3, 5, 2], 'f16'), [1, 0, 0], [0, 2, 1], 1.5), padRef(xh, [3, 5, 2], [1, 0, 0], [0, 2, 1], 1.5));
+      const wh = windowPartition(rt!, rt!.upload(xh, [1, 3, 5, 2], 'f16'), 2);
+      await exact(wh, windowPartitionRef(xh, [1, 3, 5, 2], 2));
     }
   });
 

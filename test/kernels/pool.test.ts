@@ -26,6 +26,8 @@ const MAX_CASES: Case[] = [
   { name: 'ceil mode 2x2 s2 p1', xs: [1, 2, 5, 6], o: { kernel: 2, stride: 2, padding: 1, ceilMode: true } },
   { name: 'dilation 2, stride 1', xs: [1, 2, 7, 6], o: { kernel: 3, stride: 1, dilation: 2, padding: 2 } },
   { name: 'asymmetric kernel [1,3] stride [1,2]', xs: [1, 3, 5, 9], o: { kernel: [1, 3], stride: [1, 2], padding: [0, 1] } },
+  { name: 'NHWC C=8 (vec4 path) 3x3 s2 p1 ceil', xs: [1, 7, 6, 8], o: { kernel: 3, stride: 2, padding: 1, ceilMode: true, layout: 'NHWC' } },
+  { name: 'NHWC C=12 (vec4 path) 2x2 batch 2', xs: [2, 4, 6, 12], o: { kernel: 2, layout: 'NHWC' } },
   { name: '1x1 image', xs: [1, 1, 1, 1], o: { kernel: 1 } },
   { name: 'empty batch', xs: [0, 3, 4, 4], o: { kernel: 2 } },
 ];
@@ -60,6 +62,22 @@ describe.skipIf(!rt)('max_pool2d', () => {
     // padded window: first in-image tap is (0, 0) for window (0, 0)
     const p = maxPool2dWithIndices(rt!, rt!.upload(new Float32Array(4).fill(-Infinity), [1, 1, 2, 2]), { kernel: 2, padding: 1 });
     expect(Array.from(await rt!.read(p.indices, 'raw'))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('ties on the NHWC vec4 path keep the first tap of each channel', async () => {
+    // 2x2 grid, 4 channels: channel c has its max (value 1) at taps >= c; ties -> the first of them
+    const xv = new Float32Array(16);
+    for (let p = 0; p < 4; p++) for (let c = 0; c < 4; c++) xv[p * 4 + c] = p >= c ? 1 : 0;
+    const { indices } = maxPool2dWithIndices(rt!, rt!.upload(xv, [1, 2, 2, 4]), { kernel: 2, layout: 'NHWC' });
+    expect(Array.from(await rt!.read(indices, 'raw'))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('unaligned NHWC view (scalar path)', async () => {
+    const xs = [1, 4, 4, 8];
+    const big = r.array(n(xs) + 1);
+    const x = rt!.upload(big, [n(xs) + 1]).narrow0(1, n(xs)).reshape(xs);
+    const o: PoolGeom = { kernel: 2, layout: 'NHWC' };
+    expectClose(await rt!.read(maxPool2d(rt!, x, o)), maxPool2dRef(big.slice(1), xs, o).y, EXACT, 'view');
   });
 
   it('records on the tape (gradient to the argmax, overlapping windows summed)', async () => {

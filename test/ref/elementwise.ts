@@ -1,3 +1,4 @@
+import { roundBf16 } from '../../src/graph/dtype.js';
 // CPU references for shaders/elementwise.wgsl (float64 math, written for clarity).
 export function erf(x: number): number {
   // Taylor series for |x| < 3, continued fraction for erfc beyond: ~1e-15 accurate.
@@ -28,6 +29,8 @@ export const UNARY: Record<string, (v: number) => number> = {
   abs: Math.abs,
   sqrt: Math.sqrt,
   neg: (v) => -v,
+  round_bf16: (v) => roundBf16(v),
+  step: (v) => (v > 0 ? 1 : 0),
 };
 
 export const UNARY_GRAD: Record<string, (v: number) => number> = {

@@ -1,0 +1,116 @@
+// Benchmarks for the matmul family on SAM 2.1 tiny shapes (1024-px input):
+//   Hiera stage-3 qkv Linear 4096 tokens x 384 -> 1152, Hiera stage-3 MLP fc1 384 -> 1536 (+GELU),
+//   memory-attention FFN 256 -> 2048 (+ReLU), and a batched unfused attention-score product
+//   (4 heads x 1024x96 @ 96x1024) that exercises the batch path and a plain (untransposed) B.
+// Without `full` the token count is cut to 1024 (each run well under a second on lavapipe).
+// Each case runs for both variants ('software': 4x4 register blocks; 'tiled': workgroup memory).
+// FLOPs = 2*M*N*K. check(): the first 32 output rows against the float64 reference.
+// ONNX peers: Linear without activation as Gemm (A, B = weight [N, K] with transB = 1, bias),
+// the batched product as MatMul; the fused-activation case has no ONNX description.
+
+import type { Runtime } from '../src/graph/runtime.js';
+import type { Tensor } from '../src/graph/tensor.js';
+import { linear, matmul, type Activation, type MatmulVariant } from '../src/kernels/matmul.js';
+import { matmulRef } from '../test/ref/matmul.js';
+import type { BenchCase, BenchRun } from './types.js';
+
+/** Deterministic uniform data in [-scale, scale) (mulberry32). */
+function data(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    a[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return a;
+}
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, atol = 1e-4, rtol = 1e-4): boolean {
+  for (let i = 0; i < b.length; i++) if (!(Math.abs(a[i] - b[i]) <= atol + rtol * Math.abs(b[i]))) return false;
+  return true;
+}
+
+const CHECK_ROWS = 32;
+
+function linearCase(name: string, fullRows: number, inF: number, outF: number, act: Activation, variant: MatmulVariant): BenchCase {
+  return {
+    kernel: 'matmul',
+    impl: variant,
+    setup(rt: Runtime, opts: { full: boolean }): BenchRun {
+      const rows = opts.full ? fullRows : Math.min(fullRows, 1024);
+      const xs = data(rows * inF, 1);
+      const ws = data(outF * inF, 2, 1 / Math.sqrt(inF));
+      const bs = data(outF, 3, 0.1);
+      const x = rt.upload(xs, [rows, inF], 'f32', 'x');
+      const w = rt.upload(ws, [outF, inF], 'f32', 'weight');
+      const b = rt.upload(bs, [outF], 'f32', 'bias');
+      let y: Tensor | null = null;
+      return {
+        shape: `${name}: Linear ${rows}x${inF} -> ${outF}${act !== 'none' ? ` + ${act}` : ''}`,
+        run() { y?.dispose(); y = linear(rt, x, w, b, act, { variant }); },
+        async check() {
+          const got = await rt.read(y!);
+          const ref = matmulRef(xs.subarray(0, CHECK_ROWS * inF), [CHECK_ROWS, inF], ws, [outF, inF], { transB: true, bias: bs, act });
+          return close(got.subarray(0, CHECK_ROWS * outF), ref.y);
+        },
+        flops: 2 * rows * inF * outF,
+        bytes: (rows * inF + outF * inF + outF + rows * outF) * 4,
+        downscaled: rows !== fullRows,
+        onnx: act === 'none'
+          ? {
+            op: 'Gemm',
+            inputs: { A: { shape: [rows, inF], data: xs }, B: { shape: [outF, inF], data: ws }, bias: { shape: [outF], data: bs } },
+            attributes: { transB: 1 },
+            outputShape: [rows, outF],
+          }
+          : undefined,
+        dispose() { y?.dispose(); x.dispose(); w.dispose(); b.dispose(); },
+      };
+    },
+  };
+}
+
+/** Batched A [h, n, d] @ B [h, d, n] (unfused attention scores of Hiera's global blocks). */
+function batchedCase(heads: number, fullN: number, d: number, variant: MatmulVariant): BenchCase {
+  return {
+    kernel: 'matmul',
+    impl: variant,
+    setup(rt: Runtime, opts: { full: boolean }): BenchRun {
+      const n = opts.full ? fullN : Math.min(fullN, 512);
+      const as = data(heads * n * d, 4);
+      const bs = data(heads * d * n, 5);
+      const a = rt.upload(as, [heads, n, d], 'f32', 'a');
+      const b = rt.upload(bs, [heads, d, n], 'f32', 'b');
+      let y: Tensor | null = null;
+      return {
+        shape: `scores: ${heads}x${n}x${d} @ ${heads}x${d}x${n}`,
+        run() { y?.dispose(); y = matmul(rt, a, b, { variant }); },
+        async check() {
+          const got = await rt.read(y!);
+          const ref = matmulRef(as.subarray(0, CHECK_ROWS * d), [CHECK_ROWS, d], bs.subarray(0, d * n), [d, n]);
+          return close(got.subarray(0, CHECK_ROWS * n), ref.y);
+        },
+        flops: 2 * heads * n * n * d,
+        bytes: (2 * heads * n * d + heads * n * n) * 4,
+        downscaled: n !== fullN,
+        onnx: {
+          op: 'MatMul',
+          inputs: { A: { shape: [heads, n, d], data: as }, X: { shape: [heads, d, n], data: bs } },
+          outputShape: [heads, n, n],
+        },
+        dispose() { y?.dispose(); a.dispose(); b.dispose(); },
+      };
+    },
+  };
+}
+
+const VARIANTS: MatmulVariant[] = ['software', 'tiled'];
+
+export const cases: BenchCase[] = VARIANTS.flatMap((v) => [
+  linearCase('Hiera stage-3 qkv', 4096, 384, 1152, 'none', v),
+  linearCase('Hiera stage-3 MLP fc1', 4096, 384, 1536, 'gelu', v),
+  linearCase('memory-attention FFN', 4096, 256, 2048, 'relu', v),
+  batchedCase(4, 4096, 96, v),
+]);

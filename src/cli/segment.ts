@@ -1,0 +1,259 @@
+// `robotseg segment IMAGE --weights FILE [--config NAME|FILE] [--point X,Y[,LABEL]]... [--box X0,Y0,X1,Y1]
+//   [--mask-input FILE] [--multimask|--no-multimask] [--out MASK.png] [--out-all PREFIX]
+//   [--overlay FILE.png] [--save-tensors FILE.safetensors]`
+//
+// SAM 2.1 image prediction (SAM2ImagePredictor: set_image + predict). Prompts are in original-image
+// pixels; LABEL 1 = foreground (default), 0 = background. Multimask defaults to SAM 2's rule (3 masks
+// for no prompt or one click, else 1). Outputs: --out the mask with the highest predicted IoU,
+// --out-all PREFIX every returned mask in decoder order (PREFIX0.png, …), both 8-bit 0/255 PNGs at the
+// image size; --overlay the best mask and the prompts over the image; --save-tensors low_res_logits
+// [N, h, w] (clamped to ±32 like the official predictor), iou_scores [N], object_score_logits [1],
+// logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
+// Everything the user can get wrong is checked before the GPU work starts (exit code 2, one line).
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { drawOverlay } from '../graph/overlay.js';
+import type { RgbImage } from '../graph/image.js';
+import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import { ImagePredictor, type ImagePrediction, type ImagePrompt, type Point, validatePrompt } from '../model/image_predictor.js';
+import { ConfigError } from '../model/resolve_config.js';
+import { argmax } from '../model/select.js';
+import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
+import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
+import { createNodeRuntime } from '../node/runtime.js';
+import { writeSafetensorsFile } from '../node/safetensors_file.js';
+import { openWeights } from '../node/weights_file.js';
+import { UserError } from './errors.js';
+
+interface SegmentOpts {
+  weights: string;
+  config?: string;
+  point: string[];
+  box?: string;
+  maskInput?: string;
+  multimask?: boolean;
+  out?: string;
+  outAll?: string;
+  overlay?: string;
+  saveTensors?: string;
+  quiet?: boolean;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function registerSegment(program: Command): void {
+  program
+    .command('segment')
+    .description('segment an image with SAM 2.1 from clicks, a box and/or a previous mask')
+    .argument('<image>', 'input PNG or JPEG')
+    .requiredOption('--weights <file>', 'checkpoint: .safetensors or official .pt')
+    .option('--config <name|file>', 'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)')
+    .option('--point <x,y[,label]>', 'click in image pixels; label 1 = foreground (default), 0 = background (repeatable)', collect, [])
+    .option('--box <x0,y0,x1,y1>', 'box in image pixels')
+    .option('--mask-input <file>', 'mask prompt: a .safetensors written by --save-tensors (its best low_res_logits row)')
+    .option('--multimask', 'return 3 masks (default: with no prompt or a single click)')
+    .option('--no-multimask', 'return one mask')
+    .option('--out <mask.png>', 'the mask with the highest predicted IoU (8-bit PNG, 0/255, image size)')
+    .option('--out-all <prefix>', 'every returned mask in decoder order: PREFIX0.png, PREFIX1.png, …')
+    .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
+    .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (image: string, opts: SegmentOpts) => {
+      process.stdout.write(`${await runSegment(image, opts)}\n`);
+    });
+}
+
+// ----------------------------------------------------------------------------- argument parsing
+
+function numbers(flag: string, v: string, counts: number[]): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  if (!counts.includes(parts.length)) throw new UserError(`${flag} '${v}': expected ${counts.join(' or ')} comma-separated numbers`);
+  return parts.map((s) => {
+    const x = s === '' ? NaN : Number(s);
+    if (!Number.isFinite(x)) throw new UserError(`${flag} '${v}': '${s}' is not a finite number`);
+    return x;
+  });
+}
+
+export function parsePoint(v: string): Point {
+  const [x, y, label = 1] = numbers('--point', v, [2, 3]);
+  if (label !== 0 && label !== 1) throw new UserError(`--point '${v}': label must be 1 (foreground) or 0 (background), got ${label}`);
+  return { x, y, label };
+}
+
+export function parseBox(v: string): [number, number, number, number] {
+  const [x0, y0, x1, y1] = numbers('--box', v, [4]);
+  if (!(x1 > x0 && y1 > y0)) throw new UserError(`--box '${v}': empty or inverted box (need x1 > x0 and y1 > y0)`);
+  return [x0, y0, x1, y1];
+}
+
+function checkWritable(flag: string, path: string | undefined): void {
+  if (path === undefined) return;
+  if (path === '') throw new UserError(`${flag}: empty path`);
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${flag} ${path}: directory ${dir} does not exist`);
+}
+
+function checkReadable(what: string, path: string): void {
+  if (!existsSync(path)) throw new UserError(`cannot read ${what} '${path}': no such file`);
+  if (!statSync(path).isFile()) throw new UserError(`cannot read ${what} '${path}': not a file`);
+}
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
+/** Errors from files and configs become one-line UserErrors; anything else is a bug and passes. */
+async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof UserError) throw err;
+    if (err instanceof ConfigError) throw new UserError(oneLine(err.message));
+    if (err instanceof WeightsFormatError || typeof err.code === 'string') throw new UserError(`${what}: ${oneLine(err.message)}`);
+    throw e;
+  }
+}
+
+/** The best low_res_logits row of a --save-tensors file: [h*w] and its side. */
+export async function readMaskInput(path: string): Promise<{ logits: Float32Array; side: number; row: number }> {
+  checkReadable('mask input', path);
+  return userErrors(`--mask-input ${path}`, async () => {
+    const f = await openWeights(path);
+    try {
+      const info = f.header.get('low_res_logits');
+      if (!info) throw new UserError(`--mask-input ${path}: no 'low_res_logits' tensor (write one with --save-tensors)`);
+      const [n, h, w] = info.shape;
+      if (info.shape.length !== 3 || h !== w || n < 1) throw new UserError(`--mask-input ${path}: low_res_logits must be [N, h, h], got [${info.shape.join(', ')}]`);
+      const all = await f.readTensor('low_res_logits');
+      let row = 0;
+      if (n > 1) {
+        if (!f.header.has('iou_scores')) throw new UserError(`--mask-input ${path}: ${n} masks but no 'iou_scores' to pick the best`);
+        const iou = await f.readTensor('iou_scores');
+        if (iou.length !== n) throw new UserError(`--mask-input ${path}: iou_scores has ${iou.length} values for ${n} masks`);
+        row = argmax(iou);
+      }
+      const logits = all.slice(row * h * w, (row + 1) * h * w);
+      if (logits.some((v) => !Number.isFinite(v))) throw new UserError(`--mask-input ${path}: low_res_logits holds non-finite values`);
+      return { logits, side: h, row };
+    } finally {
+      await f.close();
+    }
+  });
+}
+
+// ----------------------------------------------------------------------------------- the command
+
+function log(quiet: boolean | undefined, s: string): void {
+  if (!quiet) process.stderr.write(s);
+}
+
+/** Run the command; returns the summary line for stdout. User errors throw UserError. */
+export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<string> {
+  // 1. arguments and paths (no file is read yet)
+  const points = opts.point.map(parsePoint);
+  const box = opts.box === undefined ? undefined : parseBox(opts.box);
+  checkWritable('--out', opts.out);
+  checkWritable('--out-all', opts.outAll && `${opts.outAll}0.png`);
+  checkWritable('--overlay', opts.overlay);
+  checkWritable('--save-tensors', opts.saveTensors);
+  checkReadable('weights', opts.weights);
+
+  // 2. the image and the prompt against it
+  let img: RgbImage;
+  try {
+    img = readImage(imagePath);
+  } catch (e) {
+    throw new UserError(oneLine((e as Error).message));
+  }
+  const prompt: ImagePrompt = { points, box, multimask: opts.multimask };
+  try {
+    validatePrompt(prompt, img.width, img.height);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const mask = opts.maskInput === undefined ? undefined : await readMaskInput(opts.maskInput);
+
+  // 3. weights header + config (cheap), then the mask size against the config
+  const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights, opts.config));
+  await file.close();
+  const lowSide = (4 * config.image_size) / config.backbone_stride;
+  if (mask) {
+    if (mask.side !== lowSide) throw new UserError(`--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`);
+    prompt.maskInput = mask.logits;
+  }
+
+  // 4. GPU: runtime, weights, encoder, decoder
+  const rt = await userErrors('WebGPU', () => createNodeRuntime());
+  try {
+    const t0 = performance.now();
+    const tty = process.stderr.isTTY;
+    const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights, config, {
+      onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
+    }));
+    const tLoad = performance.now() - t0;
+    log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${(tLoad / 1000).toFixed(1)} s\n`);
+    const pred = new ImagePredictor(rt, loaded.model);
+    const t1 = performance.now();
+    pred.setImage(img);
+    await rt.sync();
+    const tEnc = performance.now() - t1;
+    const t2 = performance.now();
+    const res = await pred.predict(prompt);
+    const tDec = performance.now() - t2;
+    log(opts.quiet, `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`);
+    const written = await writeOutputs(img, prompt, res, opts, { image: basename(imagePath), config: config.name });
+    pred.dispose();
+    loaded.store.destroy();
+    const ious = Array.from(res.iou, (v) => v.toFixed(3)).join(', ');
+    return `${basename(imagePath)} ${img.width}x${img.height}: ${res.logits.length} mask${res.logits.length > 1 ? 's' : ''} (iou ${ious}), best ${res.best}, ` +
+      `${count(res.masks[res.best])} px, object score ${res.objectScore.toFixed(2)}${written.length ? `; wrote ${written.join(', ')}` : ''}`;
+  } finally {
+    rt.destroy();
+  }
+}
+
+const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
+
+async function writeOutputs(img: RgbImage, prompt: ImagePrompt, res: ImagePrediction, opts: SegmentOpts, meta: Record<string, string>): Promise<string[]> {
+  const { width: W, height: H } = res;
+  const written: string[] = [];
+  if (opts.out) {
+    writeMaskPng(opts.out, W, H, res.masks[res.best]);
+    written.push(opts.out);
+  }
+  if (opts.outAll) {
+    res.masks.forEach((m, i) => writeMaskPng(`${opts.outAll}${i}.png`, W, H, m));
+    written.push(`${opts.outAll}{0..${res.masks.length - 1}}.png`);
+  }
+  if (opts.overlay) {
+    writeRgbPng(opts.overlay, drawOverlay(img, [res.masks[res.best]], { points: prompt.points, box: prompt.box }));
+    written.push(opts.overlay);
+  }
+  if (opts.saveTensors) {
+    const n = res.logits.length;
+    const [h, w] = res.lowResSize;
+    const cat = (rows: Float32Array[]) => {
+      const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
+      let o = 0;
+      for (const r of rows) { out.set(r, o); o += r.length; }
+      return out;
+    };
+    const data: Record<string, Float32Array> = {
+      low_res_logits: cat(res.lowRes), iou_scores: res.iou, object_score_logits: Float32Array.of(res.objectScore), logits: cat(res.logits),
+    };
+    const entries = [
+      { name: 'low_res_logits', dtype: 'F32' as const, shape: [n, h, w] },
+      { name: 'iou_scores', dtype: 'F32' as const, shape: [n] },
+      { name: 'object_score_logits', dtype: 'F32' as const, shape: [1] },
+      { name: 'logits', dtype: 'F32' as const, shape: [n, H, W] },
+    ];
+    const metadata = {
+      ...meta, format: 'robotseg-segment', multimask: String(res.multimask), best: String(res.best),
+      prompt: JSON.stringify({ points: prompt.points ?? [], box: prompt.box ?? null, mask_input: Boolean(prompt.maskInput) }),
+    };
+    await writeSafetensorsFile(opts.saveTensors, entries, async (e) => data[e.name], { metadata });
+    written.push(opts.saveTensors);
+  }
+  return written;
+}

@@ -1,0 +1,343 @@
+// SAM2VideoPredictor semantics (sec. 8) with two front ends:
+//   - offline: a frame source of known length; prompts on any frame, propagate forward or reverse;
+//   - streaming: frames pushed one at a time (a live camera), each returns its masks at once.
+// Memory stays bounded: per object the bank keeps the conditioning frames, the last num_maskmem-1
+// memories and the last max_obj_ptrs pointers; image features are kept for the current frame only.
+import type { RgbImage } from '../graph/image.js';
+import type { Runtime } from '../graph/runtime.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
+import { fillHoles } from '../kernels/fill_holes.js';
+import { resize } from '../kernels/resize.js';
+import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
+import type { PointPrompt } from './prompt_encoder.js';
+import type { ImageFeatures, SAM2 } from './sam2.js';
+import { type HeadsOutput, type StoredFrame, type Tap, Tracker } from './tracker.js';
+
+export interface FrameResult {
+  objId: number;
+  /** Hole-filled low-res logits [4h*4w]. */
+  lowRes: Float32Array;
+  /** Logits at the video size [H*W] (threshold > 0). */
+  logits: Float32Array;
+  /** 0/1 mask at the video size. */
+  mask: Uint8Array;
+  objectScore: number;
+}
+
+export interface FrameSource {
+  /** Number of frames, or null for a live stream. */
+  readonly numFrames: number | null;
+  readonly width: number;
+  readonly height: number;
+  frame(i: number): Promise<RgbImage>;
+}
+
+interface ObjectState {
+  /** Conditioning (prompted) frames in insertion order. */
+  cond: Map<number, StoredFrame>;
+  nonCond: Map<number, StoredFrame>;
+  /** Accumulated user points per frame, in network-input coordinates. */
+  points: Map<number, PointPrompt>;
+  /** Conditioning frames whose memory still has to be encoded from the binarised mask. */
+  pendingMemory: Set<number>;
+}
+
+export interface VideoPredictorOptions {
+  /** Tap intermediates (parity tests): called with (frame, name, tensor). */
+  tap?: (frame: number, name: string, t: Tensor) => void;
+}
+
+export class VideoPredictor {
+  readonly tracker: Tracker;
+  private objects = new Map<number, ObjectState>();
+  private featCache: { idx: number; f: ImageFeatures } | null = null;
+  /** Frames pushed so far in streaming mode. */
+  private streamLength = 0;
+
+  constructor(readonly rt: Runtime, readonly model: SAM2, readonly source: FrameSource, readonly opts: VideoPredictorOptions = {}) {
+    this.tracker = new Tracker(rt, model);
+    if (source.numFrames !== null && source.numFrames < 1) throw new Error('video has no frames');
+  }
+
+  get numFrames(): number {
+    return this.source.numFrames ?? this.streamLength;
+  }
+
+  /** Frame count used for the pointer temporal encoding (16 in streaming, where the length is unknown). */
+  private ptrFrames(): number {
+    return this.source.numFrames ?? Math.max(this.streamLength, this.model.cfg.base.max_obj_ptrs_in_encoder);
+  }
+
+  private tapFor(frame: number): Tap | undefined {
+    const t = this.opts.tap;
+    return t ? (name, x) => t(frame, name, x) : undefined;
+  }
+
+  private checkFrame(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.numFrames) throw new Error(`frame ${i} does not exist (video has ${this.numFrames} frames)`);
+  }
+
+  private async features(i: number, img?: RgbImage): Promise<ImageFeatures> {
+    if (this.featCache?.idx === i) return this.featCache.f;
+    const frame = img ?? (await this.source.frame(i));
+    if (frame.width !== this.source.width || frame.height !== this.source.height) {
+      throw new Error(`frame ${i} is ${frame.width}x${frame.height}, the video is ${this.source.width}x${this.source.height}`);
+    }
+    const rt = this.rt;
+    const tap = this.tapFor(i);
+    const f = rt.scope(() => {
+      const x = preprocessImage(rt, this.model.cfg, frame);
+      tap?.('input_image', x);
+      return this.model.encodeImage(rt, x, tap && ((n, t) => { if (n.startsWith('backbone_fpn')) tap(n, t); }));
+    });
+    this.dropFeatures();
+    for (const t of [f.visionFeats, f.visionPos, ...f.highRes]) untrack(t);
+    this.featCache = { idx: i, f };
+    return f;
+  }
+
+  private dropFeatures(): void {
+    if (!this.featCache) return;
+    const f = this.featCache.f;
+    for (const t of [f.visionFeats, f.visionPos, ...f.highRes]) t.dispose();
+    this.featCache = null;
+  }
+
+  private obj(id: number): ObjectState {
+    let o = this.objects.get(id);
+    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), points: new Map(), pendingMemory: new Set() }));
+    return o;
+  }
+
+  get objectIds(): number[] {
+    return [...this.objects.keys()];
+  }
+
+  /**
+   * Add clicks (and/or a box) on a frame for an object (SAM 2's add_new_points_or_box). A box or
+   * clearOld replaces the frame's previous points. Returns that frame's masks for the object.
+   */
+  async addPoints(frame: number, objId: number, prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean }): Promise<FrameResult> {
+    this.checkFrame(frame);
+    const { width: W, height: H } = this.source;
+    validatePrompt(prompt, W, H);
+    if (!prompt.points?.length && !prompt.box) throw new Error('addPoints: give at least one point or a box');
+    const S = this.model.cfg.image_size;
+    const f32 = Math.fround;
+    const o = this.obj(objId);
+    const coords: number[] = [];
+    const labels: number[] = [];
+    if (prompt.box) { coords.push(prompt.box[0], prompt.box[1], prompt.box[2], prompt.box[3]); labels.push(2, 3); }
+    for (const p of prompt.points ?? []) { coords.push(p.x, p.y); labels.push(p.label); }
+    const scaled = Float32Array.from(coords, (v, i) => f32(f32(v / (i % 2 === 0 ? W : H)) * S));
+    const prev = prompt.box || prompt.clearOld ? null : o.points.get(frame);
+    const pts: PointPrompt = prev
+      ? { coords: Float32Array.from([...prev.coords, ...scaled]), labels: Int32Array.from([...prev.labels, ...labels]) }
+      : { coords: scaled, labels: Int32Array.from(labels) };
+    o.points.set(frame, pts);
+
+    const isInit = !o.cond.has(frame) && !o.nonCond.has(frame);
+    const prevOut = o.cond.get(frame) ?? o.nonCond.get(frame);
+    const f = await this.features(frame);
+    const tap = this.tapFor(frame);
+    const rt = this.rt;
+    // previously predicted logits of this frame join the new clicks as a mask prompt (clamped)
+    let prevLogits: Tensor | null = null;
+    if (prevOut) prevLogits = rt.scope(() => clampTensor(rt, prevOut.predMasks, 32));
+    const nUser = pts.labels.length;
+    const multimask = nUser <= 1 && (isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking));
+    const pix = this.tracker.memoryConditioned(frame, isInit, f, o, this.ptrFrames(), false, tap);
+    tap?.('pix_feat_with_mem', pix);
+    const heads = await this.tracker.samHeads(pix, f, pts, prevLogits, multimask, tap);
+    pix.dispose();
+    prevLogits?.dispose();
+    const stored = this.store(o, frame, heads, null, isInit || o.cond.has(frame));
+    if (isInit || o.cond.has(frame)) o.pendingMemory.add(frame);
+    const res = await this.output(objId, stored, tap, 'out.video_res_logits_after_click');
+    return res;
+  }
+
+  /** A 0/1 mask [H*W] at the video size as the prompt of a frame (add_new_mask). */
+  async addMask(frame: number, objId: number, mask: Uint8Array): Promise<FrameResult> {
+    this.checkFrame(frame);
+    const { width: W, height: H } = this.source;
+    if (mask.length !== W * H) throw new Error(`mask has ${mask.length} pixels, the video frame has ${W}x${H}`);
+    const o = this.obj(objId);
+    o.points.delete(frame);
+    const rt = this.rt;
+    const S = this.model.cfg.image_size;
+    const f = await this.features(frame);
+    const m01 = rt.scope(() => {
+      const m = rt.upload(Float32Array.from(mask, (v) => (v ? 1 : 0)), [1, 1, H, W], 'f32', 'mask_prompt');
+      const r = resize(rt, m, [S, S], { mode: 'bilinear', antialias: true });
+      return affineStep(rt, r); // (>= 0.5) as float
+    });
+    const anyFg = mask.some((v) => v !== 0);
+    const heads = await this.tracker.maskAsOutput(f, m01, anyFg);
+    m01.dispose();
+    const stored = this.store(o, frame, heads, null, true);
+    o.pendingMemory.add(frame);
+    return this.output(objId, stored, this.tapFor(frame), 'out.video_res_logits_after_click');
+  }
+
+  /** Put a frame's output in the bank (hole-filled pred_masks); drops the heads' other tensors. */
+  private store(o: ObjectState, frame: number, heads: HeadsOutput, maskmem: Tensor | null, cond: boolean): StoredFrame {
+    const rt = this.rt;
+    const area = this.model.cfg.postprocessing.video_fill_hole_area;
+    const pred = area > 0 ? untrack(fillHoles(rt, heads.lowRes, area)) : untrack(heads.lowRes);
+    if (area > 0) heads.lowRes.dispose();
+    const old = (cond ? o.cond : o.nonCond).get(frame);
+    if (old) disposeFrame(old);
+    const s: StoredFrame = { maskmem, objPtr: untrack(heads.objPtr), objectScore: heads.objectScore, predMasks: pred };
+    heads.highRes.dispose();
+    if (cond) { o.nonCond.delete(frame); o.cond.set(frame, s); } else o.nonCond.set(frame, s);
+    return s;
+  }
+
+  /** propagate_in_video_preflight: encode memories of prompted frames from their binarised masks. */
+  private encodePending(): Promise<void> {
+    return (async () => {
+      for (const [, o] of this.objects) {
+        for (const frame of [...o.pendingMemory]) {
+          const s = o.cond.get(frame) ?? o.nonCond.get(frame);
+          if (!s) continue;
+          const f = await this.features(frame);
+          const tap = this.tapFor(frame);
+          const S = this.model.cfg.image_size;
+          const rt = this.rt;
+          const high = resize(rt, s.predMasks, [S, S], { mode: 'bilinear' });
+          tap?.('memenc.pred_masks_high_res_in', high);
+          s.maskmem?.dispose();
+          s.maskmem = untrack(this.tracker.encodeMemory(f, high, s.objectScore, true, tap));
+          high.dispose();
+          o.pendingMemory.delete(frame);
+        }
+      }
+    })();
+  }
+
+  /** Track one non-prompted frame for every object (features computed once, shared). */
+  private async trackFrame(frame: number, reverse: boolean, img?: RgbImage): Promise<FrameResult[]> {
+    const out: FrameResult[] = [];
+    const tap = this.tapFor(frame);
+    for (const [objId, o] of this.objects) {
+      const have = o.cond.get(frame);
+      if (have) { out.push(await this.output(objId, have, tap, 'out.video_res_logits')); continue; }
+      if (o.cond.size === 0) continue; // object without prompts yet
+      const f = await this.features(frame, img);
+      const pix = this.tracker.memoryConditioned(frame, false, f, o, this.ptrFrames(), reverse, tap);
+      tap?.('pix_feat_with_mem', pix);
+      const heads = await this.tracker.samHeads(pix, f, null, null, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap);
+      pix.dispose();
+      tap?.('memenc.pred_masks_high_res_in', heads.highRes);
+      const mem = untrack(this.tracker.encodeMemory(f, heads.highRes, heads.objectScore, false, tap));
+      const stored = this.store(o, frame, heads, mem, false);
+      this.prune(o, frame, reverse);
+      out.push(await this.output(objId, stored, tap, 'out.video_res_logits'));
+    }
+    return out;
+  }
+
+  /** Keep only what frame+1 (or frame-1 in reverse) can still use: bounded memory. */
+  private prune(o: ObjectState, frame: number, reverse: boolean): void {
+    const keep = Math.max(this.model.cfg.base.num_maskmem - 1, this.model.cfg.base.max_obj_ptrs_in_encoder - 1);
+    for (const [t, s] of o.nonCond) {
+      const dist = reverse ? t - frame : frame - t;
+      if (dist >= keep || dist < 0 && -dist > keep) { disposeFrame(s); o.nonCond.delete(t); }
+    }
+  }
+
+  /** Read back a stored frame's masks at the video size. */
+  private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
+    const rt = this.rt;
+    const { width: W, height: H } = this.source;
+    const big = resize(rt, s.predMasks, [H, W], { mode: 'bilinear' });
+    tap?.(tapName, big);
+    tap?.('out.pred_masks_lowres_after_fill', s.predMasks);
+    tap?.('out.obj_ptr', s.objPtr);
+    const [lowRes, logits] = await Promise.all([rt.read(s.predMasks), rt.read(big)]);
+    big.dispose();
+    return { objId, lowRes, logits, mask: Uint8Array.from(logits, (v) => (v > 0 ? 1 : 0)), objectScore: s.objectScore };
+  }
+
+  /**
+   * propagate_in_video: from the first prompted frame (or `start`) to the end (or the start, in
+   * reverse), yielding every frame's results for all objects.
+   */
+  async *propagate(opts: { start?: number; reverse?: boolean; maxFrames?: number } = {}): AsyncGenerator<{ frame: number; results: FrameResult[] }> {
+    if (this.source.numFrames === null) throw new Error('propagate needs a video of known length; use push() for streams');
+    const condFrames = [...this.objects.values()].flatMap((o) => [...o.cond.keys()]);
+    if (condFrames.length === 0) throw new Error('propagate: add points, a box or a mask on some frame first');
+    await this.encodePending();
+    const reverse = opts.reverse ?? false;
+    const start = opts.start ?? (reverse ? Math.max(...condFrames) : Math.min(...condFrames));
+    this.checkFrame(start);
+    const end = reverse ? Math.max(0, start - (opts.maxFrames ?? Infinity) + 1) : Math.min(this.numFrames - 1, start + (opts.maxFrames ?? Infinity) - 1);
+    for (let t = start; reverse ? t >= end : t <= end; t += reverse ? -1 : 1) {
+      yield { frame: t, results: await this.trackFrame(t, reverse) };
+    }
+  }
+
+  /**
+   * Streaming: append the next frame and return its masks for every object with prompts. Prompts
+   * for the new frame go through addPoints(frameIndex, …) after push returns (the frame stays
+   * current) — they correct that frame and become conditioning memory for what follows.
+   */
+  async push(img: RgbImage): Promise<{ frame: number; results: FrameResult[] }> {
+    if (this.source.numFrames !== null) throw new Error('push() is for streams (a source with numFrames null)');
+    // memories of prompted frames first: they need that frame's (still cached) features
+    await this.encodePending();
+    const frame = this.streamLength++;
+    await this.features(frame, img);
+    return { frame, results: await this.trackFrame(frame, false, img) };
+  }
+
+  /** Remove every prompt and output of a frame (clear_all_prompts_in_frame). */
+  clearFrame(frame: number): void {
+    for (const o of this.objects.values()) {
+      o.points.delete(frame);
+      o.pendingMemory.delete(frame);
+      for (const m of [o.cond, o.nonCond]) { const s = m.get(frame); if (s) { disposeFrame(s); m.delete(frame); } }
+    }
+  }
+
+  removeObject(objId: number): void {
+    const o = this.objects.get(objId);
+    if (!o) throw new Error(`no object ${objId}`);
+    for (const m of [o.cond, o.nonCond]) for (const s of m.values()) disposeFrame(s);
+    this.objects.delete(objId);
+  }
+
+  reset(): void {
+    for (const id of [...this.objects.keys()]) this.removeObject(id);
+    this.dropFeatures();
+    this.streamLength = 0;
+  }
+}
+
+function disposeFrame(s: StoredFrame): void {
+  s.maskmem?.dispose();
+  s.objPtr.dispose();
+  s.predMasks.dispose();
+}
+
+import { affine, binary } from '../kernels/elementwise.js';
+
+/** clamp(x, -c, c) */
+function clampTensor(rt: Runtime, x: Tensor, c: number): Tensor {
+  const hi = rt.upload([c], [1]);
+  const lo = rt.upload([-c], [1]);
+  return binary(rt, binary(rt, x, hi, 'min'), lo, 'max');
+}
+
+/** (x >= 0.5) as 0/1: step(x - 0.5) is (x > 0.5); 0.5 exactly counts as 1 here via a tiny shift. */
+function affineStep(rt: Runtime, x: Tensor): Tensor {
+  const half = rt.upload([0.5], [1]);
+  const ge = binary(rt, x, half, 'sub');
+  // x >= 0.5  <=>  !(0.5 - x > 0)
+  const lt = rt.scope(() => unaryStep(rt, affine(rt, ge, -1)));
+  return affine(rt, lt, -1, 1);
+}
+
+import { unary } from '../kernels/elementwise.js';
+const unaryStep = (rt: Runtime, x: Tensor) => unary(rt, x, 'step');

@@ -1,0 +1,81 @@
+// Node: weights file (.safetensors or .pt, recognised by content) + optional config argument ->
+// a loaded SAM2 on the GPU. Shared by `segment` and later `track` / `eval`.
+// Order: open the file (headers only), resolve the config (src/model/resolve_config.ts: --config >
+// embedded metadata > inferred from shapes), check the layout, then stream the tensors to the GPU and
+// bind them strictly. Everything before the upload is cheap, so user mistakes fail fast.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { Runtime } from '../graph/runtime.js';
+import { type WeightStore, uploadWeights } from '../graph/weights.js';
+import type { WeightsFile } from '../graph/weights_io.js';
+import { BUILTIN_CONFIGS, parseConfig, type Sam2Config } from '../model/config.js';
+import { ConfigError, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';
+import { SAM2 } from '../model/sam2.js';
+import { openWeights } from './weights_file.js';
+
+/** `--config` value: a built-in name, a JSON file, or JSON text. Throws ConfigError. */
+export function readConfigArg(arg: string): Sam2Config {
+  if (arg in BUILTIN_CONFIGS) return BUILTIN_CONFIGS[arg];
+  let text = arg;
+  if (!arg.trimStart().startsWith('{')) {
+    if (!existsSync(arg)) throw new ConfigError(`--config ${arg}: neither a built-in config (${Object.keys(BUILTIN_CONFIGS).join(', ')}) nor an existing file`);
+    if (!statSync(arg).isFile()) throw new ConfigError(`--config ${arg}: not a file`);
+    text = readFileSync(arg, 'utf8');
+  }
+  try {
+    return parseConfig(text);
+  } catch (e) {
+    throw new ConfigError(`--config ${arg}: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}`);
+  }
+}
+
+export interface LoadModelOptions {
+  /** Called after each tensor upload: (done, total, key). */
+  onProgress?: (done: number, total: number, key: string) => void;
+  /** Called once the config is resolved, before the upload. */
+  onConfig?: (r: ResolvedConfig) => void;
+}
+
+export interface LoadedModel extends ResolvedConfig {
+  model: SAM2;
+  /** The GPU arenas holding the weights (destroy when done with the model). */
+  store: WeightStore;
+  format: WeightsFile['format'];
+}
+
+/** Open the weights and resolve the config without touching the GPU. Caller closes the file. */
+export async function openModelWeights(weightsPath: string, configArg?: string | Sam2Config): Promise<{ file: WeightsFile } & ResolvedConfig> {
+  const explicit = typeof configArg === 'string' ? readConfigArg(configArg) : configArg;
+  const file = await openWeights(weightsPath);
+  try {
+    const shapes = new Map([...file.header].map(([k, t]) => [k, t.shape]));
+    return { file, ...resolveConfig(shapes, file.metadata, explicit) };
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
+}
+
+/** Load a SAM 2.1 checkpoint onto `rt`, returning the model with its weights and config source. */
+export async function loadModelWithStore(rt: Runtime, weightsPath: string, configArg?: string | Sam2Config, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const { file, config, source } = await openModelWeights(weightsPath, configArg);
+  opts.onConfig?.({ config, source });
+  let store: WeightStore;
+  try {
+    store = await uploadWeights(rt, file, { onProgress: opts.onProgress });
+  } finally {
+    await file.close();
+  }
+  try {
+    const model = new SAM2(config);
+    await model.load(rt, store);
+    return { model, store, config, source, format: file.format };
+  } catch (e) {
+    store.destroy();
+    throw e;
+  }
+}
+
+/** loadModel(rt, weightsPath, configArg?) -> SAM2 (the weights stay alive with the runtime). */
+export async function loadModel(rt: Runtime, weightsPath: string, configArg?: string | Sam2Config, opts: LoadModelOptions = {}): Promise<SAM2> {
+  return (await loadModelWithStore(rt, weightsPath, configArg, opts)).model;
+}
