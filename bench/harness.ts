@@ -147,6 +147,8 @@ export function adapterName(rt: Runtime): string {
   return a.description || a.device || a.vendor || 'unknown adapter';
 }
 
+const stageOf = (run: BenchRun): { stage?: string } => (run.stage ? { stage: run.stage } : {});
+
 function withRates(row: BenchRow, run: Pick<BenchRun, 'flops' | 'bytes'>): BenchRow {
   if (Number.isFinite(row.ms) && row.ms > 0) {
     if (run.flops) row.gflops = run.flops / (row.ms * 1e6);
@@ -201,7 +203,7 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
     const label = `${c.kernel}${c.impl ? ` [${c.impl}]` : ''}`;
     let run: BenchRunWithOutput | null = null;
     try {
-      run = c.setup(rt, { full });
+      run = await c.setup(rt, { full }); // model-level cases load weights asynchronously
       const shape = run.shape;
       log(`bench: ${label} ${shape}${run.downscaled ? ' (downscaled)' : ''}`);
       // Warm-up (JIT compile), then run + check: correctness before timing.
@@ -212,9 +214,9 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       const ok = await run.check();
       if (!ok) log(`bench: ${label} ${shape}: CHECK FAILED`);
       const t = await timeReps(() => timeOurs(rt, run!), opts.reps);
-      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps }, run));
+      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run) }, run));
       if (peers && run.onnx) {
-        for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled }, run));
+        for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
       }
     } catch (e) {
       const msg = (e as Error).message ?? String(e);

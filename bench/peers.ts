@@ -239,7 +239,7 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
       if (!desc || (!web && !node)) return [];
       let built: BuiltModel;
       try {
-        built = buildOnnxModel(desc);
+        built = desc.model ? { bytes: desc.model, feeds: desc.inputs, outputName: desc.outputName ?? 'output', ops: [desc.op] } : buildOnnxModel(desc);
       } catch (e) {
         log(`bench:   peers: cannot build ONNX model for ${desc.op}: ${errText(e)}`);
         return [];

@@ -12,12 +12,20 @@ export interface BenchRun {
   /** True when the shape was reduced from SAM 2.1 tiny's 1024-px shape to keep the software adapter fast. */
   downscaled: boolean;
   /** Peer ops for side-by-side rows: an ONNX op description (see bench/peers.ts when it exists). */
-  onnx?: { op: string; inputs: Record<string, { shape: number[]; data: Float32Array }>; attributes?: Record<string, unknown>; outputShape: number[] };
+  onnx?: {
+    op: string; inputs: Record<string, { shape: number[]; data: Float32Array }>; attributes?: Record<string, unknown>; outputShape: number[];
+    /** A whole ONNX model (e.g. ../shared/peers/sam21_reduced) instead of a generated one: every `inputs` entry is fed. */
+    model?: Uint8Array;
+    /** The model output compared and timed (with `model`). */
+    outputName?: string;
+  };
+  /** Model stage of a model-level row (e.g. 'image_encoder'), copied to the JSON row. */
+  stage?: string;
   dispose(): void;
 }
 export interface BenchCase {
   kernel: string;          // family name
   impl?: string;           // variant name, e.g. 'software' | 'tiled'
   /** Build inputs for this adapter; `full` = true means use the real 1024-px SAM 2.1 tiny shape. */
-  setup(rt: Runtime, opts: { full: boolean }): BenchRun;
+  setup(rt: Runtime, opts: { full: boolean }): BenchRun | Promise<BenchRun>;
 }

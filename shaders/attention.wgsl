@@ -11,11 +11,13 @@
 // Every offset, stride and Dh is a multiple of 4 (the wrapper checks). D4 = Dh / 4 is compile-time.
 // A query whose keys are all masked (-inf) gets out = 0 and lse = -FLT_MAX (PyTorch gives NaN).
 // Entry points / variants:
-//   main (default, software adapters): one query row per invocation, q and the output accumulator
-//     in registers, keys in blocks of BK: scores of a block, one rescale per block. No workgroup
-//     memory. 1-D dispatch over B*H*Nq (query fastest, so a SIMD batch shares the keys it reads).
+//   main (default, software adapters): QB query rows per invocation (each K / V vec4 loaded once
+//     serves QB queries), q and the output accumulators in registers, keys in blocks of BK: scores of
+//     a block, then one rescale per block. No workgroup memory. Grid (ceil(Nq / (WG*QB)), B*H folded
+//     into y, z): a workgroup stays inside one (b, h), so its invocations read the same keys.
 //   main with TILED (hardware): workgroup of WQ query rows of one (b, h); K/V tiles of BK keys
 //     staged in workgroup memory. Grid (ceil(Nq/WQ), B*H folded into y, z).
+//   D4, BK, QB are substituted at compile time.
 //   BWD_Q: one invocation per query row: D = dO . O (stored in stats), dq = scale * sum_j p_ij (dO.v_j - D) k_j.
 //   BWD_KV: one invocation per key row: dv_j = sum_i p_ij dO_i, dk_j = scale * sum_i p_ij (dO_i.v_j - D_i) q_i.
 #include "common/index.wgsl"
@@ -275,6 +277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var jj = 0u; jj < cnt; jj++) {
       let kb = k_row(b, j0 + jj, h);
       var t: array<f32, QB>;
+      for (var r = 0u; r < QB; r++) { t[r] = 0.0; } // explicit: lavapipe does not re-zero a loop-local var
       for (var d = 0u; d < D4; d++) {
         let kv = k[kb + d];
         for (var r = 0u; r < QB; r++) { t[r] += dot(qr[r * D4 + d], kv); }

@@ -10,7 +10,9 @@
 
 override WG: u32 = 128;
 
-#if BINARY
+#if BINARY_VEC4
+struct Params { n4: u32, alpha: f32, beta: f32, a_off: u32, b_off: u32, y_off: u32 };
+#elif BINARY
 struct Params {
   n: u32,
   rank: u32,
@@ -99,6 +101,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= params.n) { return; }
   // chain rule through the input affine alpha*x+beta as well
   y[params.y_off + i] = dy[params.dy_off + i] * params.alpha * df(params.alpha * x[params.x_off + i] + params.beta);
+}
+#endif
+
+#if BINARY_VEC4
+// Same-shape operands, 4 elements per invocation (offsets and n multiples of 4).
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+
+fn g4(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+#if ADD
+  return u + v;
+#elif SUB
+  return u - v;
+#elif MUL
+  return u * v;
+#elif DIV
+  return u / v;
+#elif MAX
+  return max(u, v);
+#elif MIN
+  return min(u, v);
+#else
+  return u;
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n4) { return; }
+  y[params.y_off / 4u + i] = params.alpha * g4(a[params.a_off / 4u + i], b[params.b_off / 4u + i]) + params.beta;
 }
 #endif
 

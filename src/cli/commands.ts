@@ -5,6 +5,7 @@ import { registerBench } from './bench.js';
 import { registerEval } from './eval.js';
 import { registerEdges } from './edges.js';
 import { registerSegment } from './segment.js';
+import { registerTrack } from './track.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
@@ -12,3 +13,4 @@ COMMANDS.push(registerEval);
 COMMANDS.push(registerBench);
 COMMANDS.push(registerEdges);
 COMMANDS.push(registerSegment);
+COMMANDS.push(registerTrack);

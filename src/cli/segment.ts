@@ -157,6 +157,9 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   checkWritable('--out-all', opts.outAll && `${opts.outAll}0.png`);
   checkWritable('--overlay', opts.overlay);
   checkWritable('--save-tensors', opts.saveTensors);
+  if (!existsSync(opts.weights)) {
+    throw new UserError(`cannot read weights '${opts.weights}': no such file (the official SAM 2.1 tiny checkpoint: bash scripts/get-weights.sh downloads and converts it into weights/)`);
+  }
   checkReadable('weights', opts.weights);
 
   // 2. the image and the prompt against it

@@ -45,6 +45,8 @@ export const MAX_HEAD_DIM = 256;
 const WG = 64;
 /** Keys per block of the software variant. */
 const BK_SOFTWARE = 16;
+/** Queries per invocation of the software variant (when Nq >= 64). */
+const QB_SOFTWARE = 4;
 /** Workgroup memory budget for the tiled variant's K and V tiles (the WebGPU default limit). */
 const TILE_BYTES = 16384;
 
@@ -151,7 +153,9 @@ export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: 
   const out = rt.empty([B, Nq, C], 'f32', 'attention');
   const stats = wants ? rt.empty([B, H, Nq, 2], 'f32', 'attention.stats') : null;
   const bk = variant === 'tiled' ? tiledBlock(d4) : BK_SOFTWARE;
-  const defines: Record<string, number> = { D4: d4, BK: bk };
+  // software: QB queries per invocation share each K / V load (about 2x on lavapipe at Dh 64-256)
+  const qb = variant === 'tiled' || Nq < 64 ? 1 : QB_SOFTWARE;
+  const defines: Record<string, number> = { D4: d4, BK: bk, QB: qb };
   if (variant === 'tiled') defines.TILED = 1;
   if (mask) defines.MASK = 1;
   if (stats) defines.LSE = 1;
@@ -163,16 +167,12 @@ export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: 
     ...viewParams('q', qs, B), ...viewParams('k', ks, B), ...viewParams('v', vs, B),
   };
   if (mask) params.mask_bs = mask.shape[0] === 1 ? 0 : Nk;
-  let groups: [number, number, number];
-  if (variant === 'tiled') {
-    const max = rt.limits.maxComputeWorkgroupsPerDimension;
-    const bh = B * H;
-    const z = Math.ceil(bh / max);
-    groups = [Math.ceil(Nq / 64), Math.ceil(bh / z), z];
-    if (groups[0] > max) throw new Error(`attention: ${Nq} queries exceed the tiled dispatch limit`);
-  } else {
-    groups = rt.groups1d(B * H * Nq, WG);
-  }
+  // x: blocks of WG * QB queries; (b, h) folded over y and z
+  const max = rt.limits.maxComputeWorkgroupsPerDimension;
+  const bh = B * H;
+  const z = Math.ceil(bh / max);
+  const groups: [number, number, number] = [Math.ceil(Nq / (WG * qb)), Math.ceil(bh / z), z];
+  if (groups[0] > max) throw new Error(`attention: ${Nq} queries exceed the dispatch limit`);
   rt.kernel('attention').run({
     defines,
     constants: variant === 'tiled' ? {} : { WG },
@@ -218,7 +218,7 @@ function attentionBackward(rt: Runtime, g: Geometry, scale: number, q: Tensor, k
     v_start: 0, v_bs: Nk * C, v_ts: C,
   };
   if (mask) base.mask_bs = mask.shape[0] === 1 ? 0 : Nk;
-  const common: Record<string, number> = { D4: Dh / 4, BK: BK_SOFTWARE };
+  const common: Record<string, number> = { D4: Dh / 4, BK: BK_SOFTWARE, QB: 1 };
   if (mask) common.MASK = 1;
   const inputs: Record<string, Tensor> = { q, k, v };
   if (mask) inputs.mask = mask;

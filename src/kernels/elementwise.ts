@@ -100,6 +100,25 @@ function pack8(v: number[], fill: number): number[] {
   return out;
 }
 
+/**
+ * Merge adjacent output dims that both operands traverse contiguously (or both broadcast), so the
+ * kernel's index loop runs over as few dims as possible (e.g. [B, H, W, C] + [C] -> [BHW, C]).
+ */
+export function collapseDims(shape: number[], as: number[], bs: number[]): { shape: number[]; as: number[]; bs: number[] } {
+  const out = { shape: [shape[0]], as: [as[0]], bs: [bs[0]] };
+  for (let i = 1; i < shape.length; i++) {
+    const k = out.shape.length - 1;
+    const mergeable = (st: number[], inner: number) => st[k] === inner * shape[i];
+    const aOk = mergeable(out.as, as[i]) || (out.as[k] === 0 && as[i] === 0);
+    const bOk = mergeable(out.bs, bs[i]) || (out.bs[k] === 0 && bs[i] === 0);
+    if (shape[i] === 1) continue; // size-1 dims never matter
+    if (out.shape[k] === 1) { out.shape[k] = shape[i]; out.as[k] = as[i]; out.bs[k] = bs[i]; continue; }
+    if (aOk && bOk) { out.shape[k] *= shape[i]; out.as[k] = as[i]; out.bs[k] = bs[i]; }
+    else { out.shape.push(shape[i]); out.as.push(as[i]); out.bs.push(bs[i]); }
+  }
+  return out;
+}
+
 /** y = alpha * op(a, b) + beta, broadcasting. */
 export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { alpha?: number; beta?: number } = {}): Tensor {
   checkF32(op, a, b);
@@ -109,18 +128,28 @@ export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { 
   const beta = opts.beta ?? 0;
   const y = rt.empty(shape, 'f32', op);
   const n = y.size;
-  if (n > 0) {
-    const rank = Math.max(shape.length, 1);
+  const aligned = (t: Tensor) => t.byteOffset % 16 === 0;
+  if (n > 0 && a.size === n && b.size === n && n % 4 === 0 && aligned(a) && aligned(b)) {
+    rt.kernel('elementwise').run({
+      defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1 },
+      constants: { WG },
+      bindings: { a, b, y },
+      params: { n4: n / 4, alpha, beta },
+      groups: rt.groups1d(n / 4, WG),
+      label: `elementwise.${op}`,
+    });
+  } else if (n > 0) {
     const s = shape.length ? shape : [1];
+    const c = collapseDims(s, broadcastStrides(a.shape, s), broadcastStrides(b.shape, s));
     rt.kernel('elementwise').run({
       defines: { BINARY: 1, [op.toUpperCase()]: 1 },
       constants: { WG },
       bindings: { a, b, y },
       params: {
-        n, rank, alpha, beta,
-        shape: pack8(s, 1),
-        a_strides: pack8(broadcastStrides(a.shape, s), 0),
-        b_strides: pack8(broadcastStrides(b.shape, s), 0),
+        n, rank: c.shape.length, alpha, beta,
+        shape: pack8(c.shape, 1),
+        a_strides: pack8(c.as, 0),
+        b_strides: pack8(c.bs, 0),
       },
       groups: rt.groups1d(n, WG),
       label: `elementwise.${op}`,

@@ -58,10 +58,27 @@ async function runCase(name: string, n: number, override?: string) {
   const scores: number[] = [];
   for await (const { results } of pred.propagate()) scores.push(results[0].objectScore);
   const compared = new Set<string>();
+  if (process.env.VIDEO_DEBUG) {
+    for (const [key, p] of taps) {
+      if (!golden.header.has(key)) continue;
+      const a = await p; const b = await golden.readTensor(key);
+      let m = 0; for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+      console.log(key, a.length, b.length, m.toExponential(2));
+    }
+  }
   for (const [key, p] of taps) {
     if (!golden.header.has(key)) continue;
     const short = key.split('/').slice(2).join('/');
-    check(key, await p, await golden.readTensor(key), { atol: LOGITS.test(short) ? 1e-3 : undefined, bf16: short.includes('bf16') });
+    if (short === 'memenc.raw_vision_features' && name === 'video_noobj') {
+      // The official code adds no_obj_embed_spatial IN PLACE (`maskmem_features += ...`), so the
+      // recorded "raw" tensor aliases the final one on no-object frames. Prove the aliasing; ours is
+      // covered by memenc.maskmem_features_f32 (raw + embedding), compared like every other tap.
+      const g = await golden.readTensor(key);
+      const fin = await golden.readTensor(key.replace('raw_vision_features', 'maskmem_features_f32'));
+      expect(Array.from(g)).toEqual(Array.from(fin));
+      continue;
+    }
+    check(key, await p, await golden.readTensor(key), { atol: LOGITS.test(short) ? 1e-3 : undefined, bf16: short.includes('bf16') || short.startsWith('memattn.memory_NxBxC') });
     compared.add(short);
   }
   await golden.close();

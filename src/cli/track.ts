@@ -1,0 +1,379 @@
+// `robotseg track SOURCE --weights FILE [--config NAME|FILE] [--obj ID] [--point F:X,Y[,LABEL]]...
+//   [--box F:X0,Y0,X1,Y1] [--mask F:FILE.png] [--reverse] [--max-frames N] --out DIR
+//   [--overlay DIR|FILE.mp4] [--fps N]`
+//
+// SAM 2.1 video tracking (SAM2VideoPredictor). SOURCE is a folder of JPEG/PNG frames (natural name
+// order) or a video file decoded by ffmpeg (src/node/frame_source.ts). F is a 0-based frame index;
+// coordinates are frame pixels. `--obj ID` applies to the prompts after it (default object 1).
+// All prompts are added first; then propagation runs forward from the earliest prompted frame (or,
+// with --reverse, backward from the latest one); later prompted frames are conditioning frames.
+// Frames the pass does not reach (before the start going forward, after it going backward) get
+// empty masks, so DIR always holds one mask per frame.
+// Outputs: one object -> DIR/<frame basename>.png; several -> DIR/<obj>/<frame basename>.png; 8-bit
+// 0/255 at the frame size. --overlay: the masks and prompts drawn over each frame, as PNGs in a folder
+// or as a video file (.mp4/.mkv/.mov/.avi/.webm, encoded by ffmpeg at --fps, default the video's
+// rate or 10 for folders). Progress bar on stderr (frames/s, ETA). User errors: exit 2, one line.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { type OverlayPrompt, drawOverlay } from '../graph/overlay.js';
+import type { RgbImage } from '../graph/image.js';
+import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import type { Runtime } from '../graph/runtime.js';
+import { type Point, validatePrompt } from '../model/image_predictor.js';
+import type { SAM2 } from '../model/sam2.js';
+import { ConfigError } from '../model/resolve_config.js';
+import { type FrameResult, VideoPredictor } from '../model/video_predictor.js';
+import { FrameSourceError, type OpenedFrameSource, hasTool, openFrameSource } from '../node/frame_source.js';
+import { readMask, writeMaskPng, writeRgbPng } from '../node/image_io.js';
+import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
+import { createNodeRuntime } from '../node/runtime.js';
+import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
+import { UserError } from './errors.js';
+import { parseBox, parsePoint } from './segment.js';
+
+export interface TrackOpts {
+  weights?: string;
+  config?: string;
+  out?: string;
+  overlay?: string;
+  reverse?: boolean;
+  maxFrames?: string;
+  fps?: string;
+  quiet?: boolean;
+}
+
+/** A prompt option as given, in command-line order (order matters for --obj). */
+export interface PromptArg {
+  kind: 'obj' | 'point' | 'box' | 'mask';
+  value: string;
+}
+
+export function registerTrack(program: Command): void {
+  const order: PromptArg[] = [];
+  // commander calls the parsers in argv order: record the prompts' order there
+  const rec = (kind: PromptArg['kind']) => (value: string, prev: string[] = []) => { order.push({ kind, value }); return [...prev, value]; };
+  program
+    .command('track')
+    .description('track robots (or any objects) through a video with SAM 2.1 from prompts on some frames')
+    .argument('<source>', 'a folder of JPEG/PNG frames (name order) or a video file (needs ffmpeg)')
+    .option('--weights <file>', 'checkpoint: .safetensors or official .pt (required)')
+    .option('--config <name|file>', 'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)')
+    .option('--obj <id>', 'object id (integer >= 0) for the prompts that follow (default 1)', rec('obj'))
+    .option('--point <F:x,y[,label]>', 'click on frame F in frame pixels; label 1 = foreground (default), 0 = background (repeatable)', rec('point'))
+    .option('--box <F:x0,y0,x1,y1>', 'box on frame F in frame pixels (one per object and frame)', rec('box'))
+    .option('--mask <F:file.png>', 'mask prompt on frame F: nonzero pixels are the object (frame size)', rec('mask'))
+    .option('--reverse', 'propagate backward from the latest prompted frame')
+    .option('--max-frames <n>', 'use only the first N frames of SOURCE')
+    .option('--out <dir>', 'output folder: <basename>.png per frame (one object) or <obj>/<basename>.png (required)')
+    .option('--overlay <dir|file.mp4>', 'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)')
+    .option('--fps <n>', 'frame rate of an --overlay video (default: the source video\'s, or 10 for folders)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (source: string, opts: TrackOpts) => {
+      const prompts = order.splice(0);
+      process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
+    });
+}
+
+// ----------------------------------------------------------------------------- argument parsing
+
+/** One object's prompts on one frame. */
+export interface FramePrompt {
+  points: Point[];
+  box?: [number, number, number, number];
+  /** Mask prompt file (read once the source's size is known). */
+  maskFile?: string;
+}
+
+/** Object id -> frame -> prompts, objects in order of first appearance. */
+export type PromptPlan = Map<number, Map<number, FramePrompt>>;
+
+function splitFrame(flag: string, v: string, what: string): { frame: number; rest: string } {
+  const c = v.indexOf(':');
+  const f = c < 0 ? '' : v.slice(0, c).trim();
+  if (c < 0 || !/^\d+$/.test(f)) throw new UserError(`--${flag} '${v}': expected F:${what} with F a frame index (0, 1, …)`);
+  return { frame: Number(f), rest: v.slice(c + 1) };
+}
+
+/** Re-throw a segment-style parse error with the full F:… argument. */
+function withArg<T>(flag: string, v: string, rest: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(e.message.replace(`${flag} '${rest}'`, `${flag} '${v}'`));
+    throw e;
+  }
+}
+
+export function parsePrompts(args: PromptArg[]): PromptPlan {
+  const plan: PromptPlan = new Map();
+  let obj = 1;
+  let objArg: string | null = null;
+  let objUsed = true;
+  const at = (frame: number): FramePrompt => {
+    let o = plan.get(obj);
+    if (!o) plan.set(obj, (o = new Map()));
+    let p = o.get(frame);
+    if (!p) o.set(frame, (p = { points: [] }));
+    objUsed = true;
+    return p;
+  };
+  for (const { kind, value: v } of args) {
+    if (kind === 'obj') {
+      if (!objUsed) throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
+      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new UserError(`--obj '${v}': expected an integer id >= 0`);
+      obj = Number(v);
+      objArg = v;
+      objUsed = false;
+    } else if (kind === 'point') {
+      const { frame, rest } = splitFrame('point', v, 'x,y[,label]');
+      at(frame).points.push(withArg('--point', v, rest, () => parsePoint(rest)));
+    } else if (kind === 'box') {
+      const { frame, rest } = splitFrame('box', v, 'x0,y0,x1,y1');
+      const box = withArg('--box', v, rest, () => parseBox(rest));
+      const p = at(frame);
+      if (p.box) throw new UserError(`--box '${v}': object ${obj} already has a box on frame ${frame} (one box per object and frame)`);
+      p.box = box;
+    } else {
+      const { frame, rest } = splitFrame('mask', v, 'file.png');
+      if (rest === '') throw new UserError(`--mask '${v}': empty file name`);
+      const p = at(frame);
+      if (p.maskFile) throw new UserError(`--mask '${v}': object ${obj} already has a mask on frame ${frame}`);
+      p.maskFile = rest;
+    }
+  }
+  if (!objUsed) throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
+  if (plan.size === 0) throw new UserError('no prompt: give at least one --point F:X,Y, --box F:X0,Y0,X1,Y1 or --mask F:FILE.png');
+  return plan;
+}
+
+function positiveInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag} '${v}': expected a positive integer`);
+  return n;
+}
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
+/** Make (or check) an output folder. */
+function ensureDir(flag: string, dir: string): void {
+  if (dir === '') throw new UserError(`${flag}: empty path`);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: exists and is not a folder`);
+    return;
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UserError(`${flag} ${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Check every prompt against the source (frame exists, inside the frame) and read the mask files. */
+function checkPrompts(plan: PromptPlan, src: OpenedFrameSource, sourceArg: string): Map<number, Map<number, Uint8Array>> {
+  const masks = new Map<number, Map<number, Uint8Array>>();
+  const n = src.numFrames;
+  for (const [obj, frames] of plan) {
+    for (const [f, p] of frames) {
+      const what = `object ${obj}, frame ${f}`;
+      if (f >= n) throw new UserError(`${what}: frame ${f} does not exist ('${sourceArg}' has ${n} frame${n === 1 ? '' : 's'}: 0 to ${n - 1})`);
+      try {
+        validatePrompt({ points: p.points, box: p.box }, src.width, src.height);
+      } catch (e) {
+        throw new UserError(`${what}: ${(e as Error).message}`);
+      }
+      if (p.maskFile) {
+        let m: { width: number; height: number; data: Uint8Array };
+        try {
+          m = readMask(p.maskFile);
+        } catch (e) {
+          throw new UserError(`--mask ${f}:${p.maskFile}: ${oneLine((e as Error).message)}`);
+        }
+        if (m.width !== src.width || m.height !== src.height) throw new UserError(`--mask ${f}:${p.maskFile}: the mask is ${m.width}x${m.height}, the frames are ${src.width}x${src.height}`);
+        let o = masks.get(obj);
+        if (!o) masks.set(obj, (o = new Map()));
+        o.set(f, m.data);
+      }
+    }
+  }
+  return masks;
+}
+
+/** Errors from files, configs and frames become one-line UserErrors; anything else is a bug and passes. */
+async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof UserError) throw err;
+    if (err instanceof ConfigError || err instanceof FrameSourceError || err instanceof VideoWriteError) throw new UserError(oneLine(err.message));
+    if (err instanceof WeightsFormatError || typeof err.code === 'string') throw new UserError(`${what}: ${oneLine(err.message)}`);
+    throw e;
+  }
+}
+
+// ----------------------------------------------------------------------------------------- outputs
+
+/** Where masks and overlays go. */
+class Outputs {
+  private video: VideoWriter | null = null;
+  private readonly names: readonly string[];
+  constructor(readonly src: OpenedFrameSource, readonly outDir: string, readonly objIds: number[], readonly overlay: string | undefined,
+    readonly prompts: PromptPlan, fps: number) {
+    const names = src.names;
+    if (objIds.length > 1) for (const id of objIds) ensureDir('--out', join(outDir, String(id)));
+    if (overlay && isVideoPath(overlay)) this.video = new VideoWriter(overlay, src.width, src.height, fps, src.numFrames);
+    this.names = names;
+  }
+
+  maskPath(obj: number, frame: number): string {
+    const file = `${this.names[frame]}.png`;
+    return this.objIds.length > 1 ? join(this.outDir, String(obj), file) : join(this.outDir, file);
+  }
+
+  /** Write frame t's masks (objects without a result get an empty mask) and its overlay. */
+  async write(t: number, results: FrameResult[]): Promise<void> {
+    const { width: W, height: H } = this.src;
+    const byObj = new Map(results.map((r) => [r.objId, r.mask]));
+    const empty = new Uint8Array(W * H);
+    const masks = this.objIds.map((id) => byObj.get(id) ?? empty);
+    this.objIds.forEach((id, k) => writeMaskPng(this.maskPath(id, t), W, H, masks[k]));
+    if (!this.overlay) return;
+    const img = await this.src.frame(t);
+    const drawn = overlayFrame(img, masks, this.objIds.map((id) => this.prompts.get(id)?.get(t)));
+    if (this.video) await this.video.put(t, drawn);
+    else writeRgbPng(join(this.overlay, `${this.names[t]}.png`), drawn);
+  }
+
+  async finish(): Promise<void> {
+    await this.video?.finish();
+  }
+
+  abort(): void {
+    this.video?.abort();
+  }
+}
+
+const isVideoPath = (p: string) => VIDEO_EXTENSIONS.includes(extname(p).toLowerCase());
+
+/** Masks in palette colours, then every object's clicks and boxes on this frame. */
+function overlayFrame(img: RgbImage, masks: Uint8Array[], prompts: Array<FramePrompt | undefined>): RgbImage {
+  const points = prompts.flatMap((p) => p?.points ?? []);
+  const boxes = prompts.map((p) => p?.box).filter((b): b is [number, number, number, number] => b !== undefined);
+  let out = drawOverlay(img, masks, { points, box: boxes[0] } as OverlayPrompt);
+  for (const box of boxes.slice(1)) out = drawOverlay(out, [], { box });
+  return out;
+}
+
+// ----------------------------------------------------------------------------------- the command
+
+function log(quiet: boolean | undefined, s: string): void {
+  if (!quiet) process.stderr.write(s);
+}
+
+/** Run the command; returns the summary line for stdout. User errors throw UserError. */
+export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: PromptArg[]): Promise<string> {
+  // 1. arguments (no file read yet)
+  const plan = parsePrompts(promptArgs);
+  const maxFrames = positiveInt('--max-frames', opts.maxFrames);
+  const fpsArg = opts.fps === undefined ? undefined : Number(opts.fps);
+  if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0)) throw new UserError(`--fps '${opts.fps}': expected a positive number`);
+  if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
+  if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
+  if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
+  if (opts.out === undefined) throw new UserError('--out DIR is required (the folder for the mask PNGs)');
+  const overlayVideo = opts.overlay !== undefined && isVideoPath(opts.overlay);
+  if (overlayVideo) {
+    const dir = dirname(resolve(opts.overlay!));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--overlay ${opts.overlay}: directory ${dir} does not exist`);
+    if (!hasTool(process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg')) throw new UserError('ffmpeg not found: install it (apt-get install ffmpeg) to write --overlay video files');
+  }
+
+  // 2. the frames and the prompts against them
+  const src = await userErrors(sourceArg, () => openFrameSource(sourceArg, { maxFrames }));
+  try {
+    const maskPrompts = checkPrompts(plan, src, sourceArg);
+    ensureDir('--out', opts.out);
+    if (opts.overlay !== undefined && !overlayVideo) ensureDir('--overlay', opts.overlay);
+
+    // 3. weights header + config (cheap, fails fast), then the GPU
+    const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights!, opts.config));
+    await file.close();
+    const rt = await userErrors('WebGPU', () => createNodeRuntime());
+    let outputs: Outputs | null = null;
+    try {
+      const t0 = performance.now();
+      const tty = process.stderr.isTTY;
+      const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config, {
+        onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
+      }));
+      log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      log(opts.quiet, `${src.kind === 'folder' ? 'folder' : 'video'} ${sourceArg}: ${src.numFrames} frames, ${src.width}x${src.height}\n`);
+
+      const objIds = [...plan.keys()];
+      const fps = fpsArg ?? src.fps ?? 10;
+      outputs = new Outputs(src, opts.out, objIds, opts.overlay, plan, fps);
+      const summary = await userErrors(sourceArg, () => track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts));
+      await userErrors(`--overlay ${opts.overlay}`, () => outputs!.finish());
+      loaded.store.destroy();
+      const where = objIds.length > 1 ? `${opts.out}/{${objIds.join(',')}}/` : `${opts.out}/`;
+      return `${sourceArg}: ${src.numFrames} frames ${src.width}x${src.height}, ${objIds.length} object${objIds.length > 1 ? 's' : ''} (${objIds.join(', ')}), ` +
+        `${summary}; wrote ${src.numFrames * objIds.length} masks to ${where}${opts.overlay ? ` and the overlay to ${opts.overlay}` : ''}`;
+    } finally {
+      outputs?.abort();
+      rt.destroy();
+    }
+  } finally {
+    src.close();
+  }
+}
+
+/** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
+async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: PromptPlan, maskPrompts: Map<number, Map<number, Uint8Array>>, outputs: Outputs, opts: TrackOpts): Promise<string> {
+  const pred = new VideoPredictor(rt, model, src);
+  const reverse = Boolean(opts.reverse);
+  const tp = performance.now();
+  for (const [obj, frames] of plan) {
+    for (const f of [...frames.keys()].sort((a, b) => a - b)) {
+      const p = frames.get(f)!;
+      const m = maskPrompts.get(obj)?.get(f);
+      if (m) await pred.addMask(f, obj, m);
+      if (p.points.length || p.box) await pred.addPoints(f, obj, { points: p.points, box: p.box });
+    }
+  }
+  const tPrompt = performance.now() - tp;
+  const prompted = [...plan.values()].flatMap((fr) => [...fr.keys()]);
+  const start = reverse ? Math.max(...prompted) : Math.min(...prompted);
+  const n = src.numFrames;
+  // frames outside the pass: empty masks (and the plain frame in the overlay)
+  const skipped = reverse ? Array.from({ length: n - 1 - start }, (_, k) => start + 1 + k) : Array.from({ length: start }, (_, k) => k);
+  for (const t of skipped) await outputs.write(t, []);
+  const total = reverse ? start + 1 : n - start;
+
+  const bar = !opts.quiet && process.stderr.isTTY
+    ? new cliProgress.SingleBar({
+      stream: process.stderr, hideCursor: false, etaBuffer: 20,
+      format: `tracking${reverse ? ' (reverse)' : ''} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}`,
+    }, cliProgress.Presets.shades_classic)
+    : null;
+  bar?.start(total, 0, { rate: '-' });
+  const t0 = performance.now();
+  let done = 0;
+  try {
+    for await (const { frame, results } of pred.propagate({ reverse })) {
+      await outputs.write(frame, results);
+      done++;
+      bar?.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(2) });
+    }
+  } finally {
+    bar?.stop();
+    pred.reset();
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const rate = done / secs;
+  log(opts.quiet, `prompts on ${new Set(prompted).size} frame(s) in ${(tPrompt / 1000).toFixed(1)} s; tracked ${done} frames in ${secs.toFixed(1)} s (${rate.toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`);
+  const from = `${reverse ? 'backward' : 'forward'} from frame ${start}`;
+  return `tracked ${done} frames ${from} at ${rate.toFixed(2)} frames/s${skipped.length ? `, ${skipped.length} frame${skipped.length > 1 ? 's' : ''} outside the pass left empty` : ''}`;
+}

@@ -1,0 +1,729 @@
+// robotseg demo page: weights by URL or file (progress bar), an image, a frame sequence, a video file
+// or the webcam; click / box prompts; masks overlaid live while a video plays (streaming API);
+// per-stage timings. Query parameters: ?weights=URL&config=URL|NAME&image=URL&frames=URL,URL,…
+//
+// Test hooks: window.__robotseg (state, every result with its low-res logits and masks) — read by
+// test/browser/demo.test.ts.
+import {
+  BUILTIN_CONFIGS,
+  createBrowserRuntime,
+  type FrameResult,
+  type FrameSource,
+  formatBytes,
+  ImagePredictor,
+  type ImagePrediction,
+  type LoadedWeights,
+  type LoadProgress,
+  loadSam2,
+  PALETTE,
+  type Point,
+  type RgbImage,
+  rgbFromBlob,
+  rgbFromSource,
+  rgbFromUrl,
+  rgbToImageData,
+  type Runtime,
+  type SAM2,
+  VideoPredictor,
+} from '../src/browser/index.js';
+
+// ------------------------------------------------------------------------------------ test hooks
+
+interface ImageReport {
+  kind: 'image';
+  prompt: { points: Point[]; box: [number, number, number, number] | null };
+  multimask: boolean;
+  best: number;
+  iou: number[];
+  objectScore: number;
+  /** Low-res logits of each returned mask (clamped, as ImagePredictor returns them). */
+  lowRes: number[][];
+  /** 0/1 masks at the image size, one per returned mask. */
+  masks: number[][];
+  decodeMs: number;
+}
+interface FrameReport {
+  kind: 'frame';
+  via: 'click' | 'track' | 'stream';
+  frame: number;
+  objId: number;
+  prompt: { points: Point[]; box: [number, number, number, number] | null } | null;
+  lowRes: number[];
+  mask: number[];
+  objectScore: number;
+  ms: number;
+}
+interface Hooks {
+  status: 'starting' | 'idle' | 'loading' | 'ready' | 'busy' | 'error';
+  /** Latest error message (null after a later task succeeded); every error is kept in `errors`. */
+  error: string | null;
+  errors: string[];
+  adapter: Record<string, unknown> | null;
+  weights: { name: string; format: string; tensors: number; bytes: number; config: string; configSource: string; hasRobotSeg: boolean; loadMs: number } | null;
+  source: { kind: string; width: number; height: number; frames: number; rgbHash: string[] } | null;
+  /** Image encodes completed (increments after each setImage + sync). */
+  encoded: number;
+  results: Array<ImageReport | FrameReport>;
+  timings: Record<string, number>;
+  /** Resolves when every queued engine task has finished. */
+  idle(): Promise<void>;
+}
+
+const hooks: Hooks = {
+  status: 'starting', error: null, errors: [], adapter: null, weights: null, source: null, encoded: 0, results: [], timings: {},
+  idle: () => queue.then(() => undefined),
+};
+(window as unknown as { __robotseg: Hooks }).__robotseg = hooks;
+
+// ------------------------------------------------------------------------------------ DOM
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const view = $<HTMLCanvasElement>('view');
+const ctx = view.getContext('2d')!;
+const statusEl = $('status');
+const progressEl = $<HTMLProgressElement>('weights-progress');
+
+function setStatus(text: string, error = false): void {
+  statusEl.textContent = text;
+  statusEl.classList.toggle('error', error);
+}
+
+function fail(e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(e);
+  hooks.status = 'error';
+  hooks.error = msg;
+  hooks.errors.push(msg);
+  setStatus(msg, true);
+}
+
+const timingRows = new Map<string, HTMLTableCellElement>();
+function timing(name: string, ms: number, unit = 'ms'): void {
+  hooks.timings[name] = ms;
+  let cell = timingRows.get(name);
+  if (!cell) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<td>${name}</td><td></td>`;
+    $('timings').querySelector('tbody')!.append(tr);
+    cell = tr.lastElementChild as HTMLTableCellElement;
+    timingRows.set(name, cell);
+  }
+  cell.textContent = unit === 'ms' ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ${unit}`;
+}
+
+// ------------------------------------------------------------------------------------ engine state
+
+let rt: Runtime | null = null;
+let model: SAM2 | null = null;
+let weights: LoadedWeights | null = null;
+
+/** Engine work runs one task at a time, in order. */
+let queue: Promise<unknown> = Promise.resolve();
+let pending = 0;
+function run<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
+  pending++;
+  const p = queue.then(async () => {
+    if (hooks.status === 'ready' || hooks.status === 'idle' || hooks.status === 'error') { hooks.status = 'busy'; hooks.error = null; }
+    setStatus(`${label}…`);
+    try {
+      const r = await fn();
+      if (hooks.status === 'busy') setStatus('ready');
+      return r;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    } finally {
+      if (--pending === 0 && hooks.status === 'busy') hooks.status = model ? 'ready' : 'idle';
+    }
+  });
+  queue = p;
+  return p;
+}
+
+// ------------------------------------------------------------------------------------ sources
+
+type Box = [number, number, number, number];
+interface Prompts { points: Point[]; box: Box | null }
+
+type Source =
+  | { kind: 'image'; img: RgbImage; encoded: boolean; predictor: ImagePredictor | null; prompts: Prompts; result: ImagePrediction | null }
+  | { kind: 'frames'; imgs: RgbImage[]; shown: number; vp: VideoPredictor | null; masks: Map<number, Map<number, FrameResult>>; prompts: Map<number, Map<number, Prompts>> }
+  | { kind: 'video'; el: HTMLVideoElement; live: boolean; stream: MediaStream | null; vp: VideoPredictor | null; frame: RgbImage | null; frameIndex: number; frameTime: number; results: FrameResult[]; prompts: Map<number, Prompts>; playing: boolean };
+
+let source: Source | null = null;
+let objId = 1;
+
+function hashRgb(img: RgbImage): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < img.data.length; i++) h = Math.imul(h ^ img.data[i], 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+function disposeSource(): void {
+  if (!source) return;
+  if (source.kind === 'image') source.predictor?.dispose();
+  if (source.kind === 'frames') source.vp?.reset();
+  if (source.kind === 'video') {
+    source.playing = false;
+    source.el.pause();
+    source.stream?.getTracks().forEach((t) => t.stop());
+    if (source.el.src.startsWith('blob:')) URL.revokeObjectURL(source.el.src);
+    source.vp?.reset();
+  }
+  source = null;
+}
+
+function describeSource(): void {
+  const info = $('source-info');
+  $<HTMLButtonElement>('track').disabled = source?.kind !== 'frames';
+  $<HTMLButtonElement>('play').disabled = source?.kind !== 'video';
+  $('frame-row').hidden = source?.kind !== 'frames';
+  if (!source) { info.textContent = 'no input'; hooks.source = null; return; }
+  if (source.kind === 'image') {
+    info.textContent = `image ${source.img.width}x${source.img.height}`;
+    hooks.source = { kind: 'image', width: source.img.width, height: source.img.height, frames: 1, rgbHash: [hashRgb(source.img)] };
+  } else if (source.kind === 'frames') {
+    const { width, height } = source.imgs[0];
+    info.textContent = `${source.imgs.length} frames ${width}x${height}`;
+    hooks.source = { kind: 'frames', width, height, frames: source.imgs.length, rgbHash: source.imgs.map(hashRgb) };
+    const slider = $<HTMLInputElement>('frame-slider');
+    slider.max = String(source.imgs.length - 1);
+    slider.value = String(source.shown);
+    $('frame-label').textContent = `frame ${source.shown + 1} / ${source.imgs.length}`;
+  } else {
+    info.textContent = `${source.live ? 'webcam' : 'video'} ${source.el.videoWidth}x${source.el.videoHeight}`;
+    hooks.source = { kind: source.live ? 'webcam' : 'video', width: source.el.videoWidth, height: source.el.videoHeight, frames: 0, rgbHash: [] };
+    $('play').textContent = source.playing ? 'Pause' : 'Play';
+  }
+}
+
+async function openImage(img: RgbImage): Promise<void> {
+  disposeSource();
+  objId = 1;
+  $('object-label').textContent = 'object 1';
+  source = { kind: 'image', img, encoded: false, predictor: null, prompts: { points: [], box: null }, result: null };
+  describeSource();
+  fitCanvas(img.width, img.height);
+  redraw();
+  if (model) await encodeImage();
+}
+
+function encodeImage(): Promise<unknown> {
+  return run('encoding image', async () => {
+    const s = source;
+    if (!s || s.kind !== 'image' || !model || !rt) return;
+    s.predictor?.dispose();
+    s.predictor = new ImagePredictor(rt, model);
+    const t0 = performance.now();
+    s.predictor.setImage(s.img);
+    await rt.sync();
+    timing('image encode', performance.now() - t0);
+    s.encoded = true;
+    hooks.encoded++;
+    if (s.prompts.points.length || s.prompts.box) await predictImage();
+  });
+}
+
+async function predictImage(): Promise<void> {
+  const s = source;
+  if (!s || s.kind !== 'image' || !s.predictor || !s.encoded) return;
+  const prompt = { points: s.prompts.points.slice(), box: s.prompts.box };
+  const t0 = performance.now();
+  const r = await s.predictor.predict({ points: prompt.points, box: prompt.box ?? undefined });
+  const ms = performance.now() - t0;
+  timing('prompt + decode', ms);
+  s.result = r;
+  hooks.results.push({
+    kind: 'image', prompt, multimask: r.multimask, best: r.best, iou: Array.from(r.iou), objectScore: r.objectScore,
+    lowRes: r.lowRes.map((l) => Array.from(l)), masks: r.masks.map((m) => Array.from(m)), decodeMs: ms,
+  });
+  redraw();
+}
+
+function framesSource(imgs: RgbImage[]): FrameSource {
+  return { numFrames: imgs.length, width: imgs[0].width, height: imgs[0].height, frame: async (i) => imgs[i] };
+}
+
+async function openFrames(imgs: RgbImage[]): Promise<void> {
+  const { width, height } = imgs[0];
+  const bad = imgs.findIndex((im) => im.width !== width || im.height !== height);
+  if (bad >= 0) throw new Error(`frame ${bad} is ${imgs[bad].width}x${imgs[bad].height}, frame 0 is ${width}x${height}`);
+  disposeSource();
+  objId = 1;
+  $('object-label').textContent = 'object 1';
+  source = { kind: 'frames', imgs, shown: 0, vp: null, masks: new Map(), prompts: new Map() };
+  describeSource();
+  fitCanvas(width, height);
+  redraw();
+}
+
+function frameVp(s: Extract<Source, { kind: 'frames' }>): VideoPredictor {
+  if (!s.vp) s.vp = new VideoPredictor(rt!, model!, framesSource(s.imgs));
+  return s.vp;
+}
+
+function recordFrame(via: FrameReport['via'], frame: number, r: FrameResult, ms: number, prompt: Prompts | null): void {
+  hooks.results.push({ kind: 'frame', via, frame, objId: r.objId, prompt: prompt && { points: prompt.points.slice(), box: prompt.box }, lowRes: Array.from(r.lowRes), mask: Array.from(r.mask), objectScore: r.objectScore, ms });
+}
+
+async function trackFrames(): Promise<void> {
+  await run('tracking', async () => {
+    const s = source;
+    if (!s || s.kind !== 'frames' || !model) return;
+    const vp = frameVp(s);
+    if (vp.objectIds.length === 0) throw new Error('click on a frame first (a prompt for at least one object)');
+    let t0 = performance.now();
+    const start = performance.now();
+    let n = 0;
+    for await (const { frame, results } of vp.propagate()) {
+      const ms = performance.now() - t0;
+      timing('track frame', ms);
+      const m = new Map<number, FrameResult>();
+      for (const r of results) { m.set(r.objId, r); recordFrame('track', frame, r, ms, null); }
+      s.masks.set(frame, m);
+      s.shown = frame;
+      describeSource();
+      redraw();
+      n++;
+      t0 = performance.now();
+    }
+    timing('track fps', (1000 * n) / (performance.now() - start), 'fps');
+  });
+}
+
+async function openVideo(el: HTMLVideoElement, live: boolean, stream: MediaStream | null): Promise<void> {
+  disposeSource();
+  objId = 1;
+  $('object-label').textContent = 'object 1';
+  el.muted = true;
+  el.playsInline = true;
+  await new Promise<void>((resolve, reject) => {
+    if (el.readyState >= 2) return resolve();
+    el.onloadeddata = () => resolve();
+    el.onerror = () => reject(new Error(`cannot play this video (${el.error?.message ?? 'unsupported format'})`));
+  });
+  if (live) await el.play();
+  source = { kind: 'video', el, live, stream, vp: null, frame: null, frameIndex: -1, frameTime: -1, results: [], prompts: new Map(), playing: false };
+  describeSource();
+  fitCanvas(el.videoWidth, el.videoHeight);
+  grabVideoFrame();
+  redraw();
+  if (live) togglePlay();
+}
+
+function grabVideoFrame(): RgbImage | null {
+  if (!source || source.kind !== 'video') return null;
+  const img = rgbFromSource(source.el, source.el.videoWidth, source.el.videoHeight);
+  source.frame = img;
+  return img;
+}
+
+function videoVp(s: Extract<Source, { kind: 'video' }>): VideoPredictor {
+  if (!s.vp) s.vp = new VideoPredictor(rt!, model!, { numFrames: null, width: s.el.videoWidth, height: s.el.videoHeight, frame: async (i) => { throw new Error(`frame ${i} of a live stream is gone`); } });
+  return s.vp;
+}
+
+/** Push the current video frame through the streaming predictor (one live step). */
+async function pushVideoFrame(): Promise<void> {
+  const s = source;
+  if (!s || s.kind !== 'video' || !model) return;
+  const img = grabVideoFrame();
+  if (!img) return;
+  const t0 = performance.now();
+  const { frame, results } = await videoVp(s).push(img);
+  const ms = performance.now() - t0;
+  timing('stream frame', ms);
+  s.frameIndex = frame;
+  s.frameTime = s.el.currentTime;
+  s.results = results;
+  for (const r of results) recordFrame('stream', frame, r, ms, null);
+  redraw();
+}
+
+function togglePlay(): void {
+  const s = source;
+  if (!s || s.kind !== 'video') return;
+  s.playing = !s.playing;
+  describeSource();
+  if (!s.playing) { if (!s.live) s.el.pause(); return; }
+  if (!model) { fail(new Error('load weights first')); s.playing = false; describeSource(); return; }
+  if (!s.live) void s.el.play();
+  const loop = async () => {
+    let frames = 0;
+    const t0 = performance.now();
+    while (source === s && s.playing && !(s.el.ended && !s.live)) {
+      await run('streaming', pushVideoFrame);
+      if (hooks.status === 'error') break;
+      frames++;
+      timing('stream fps', (1000 * frames) / (performance.now() - t0), 'fps');
+      await new Promise((r) => requestAnimationFrame(r));
+    }
+    if (source === s) { s.playing = false; describeSource(); }
+  };
+  void loop();
+}
+
+// ------------------------------------------------------------------------------------ prompts
+
+function currentPrompts(): Prompts | null {
+  const s = source;
+  if (!s) return null;
+  if (s.kind === 'image') return s.prompts;
+  const map = s.kind === 'frames' ? (s.prompts.get(s.shown) ?? s.prompts.set(s.shown, new Map()).get(s.shown)!) : s.prompts;
+  if (!map.has(objId)) map.set(objId, { points: [], box: null });
+  return map.get(objId)!;
+}
+
+async function addPrompt(p: { point?: Point; box?: Box }): Promise<void> {
+  const s = source;
+  if (!s) return;
+  if (!model) { fail(new Error('load weights first')); return; }
+  if ((document.querySelector('input[name=mode]:checked') as HTMLInputElement).value === 'auto') return;
+  const pr = currentPrompts()!;
+  if (p.point) pr.points.push(p.point);
+  if (p.box) { pr.box = p.box; pr.points = []; }
+  redraw();
+  if (s.kind === 'image') {
+    if (s.encoded) await run('decoding', predictImage);
+    return;
+  }
+  await run('prompting', async () => {
+    const t0 = performance.now();
+    let frame: number;
+    let vp: VideoPredictor;
+    if (s.kind === 'frames') {
+      frame = s.shown;
+      vp = frameVp(s);
+    } else {
+      // a paused video whose shown frame was never pushed: push it first (it becomes the current frame)
+      if (s.frameIndex < 0 || (!s.playing && s.el.currentTime !== s.frameTime)) await pushVideoFrame();
+      frame = s.frameIndex;
+      vp = videoVp(s);
+    }
+    const r = await vp.addPoints(frame, objId, p.box ? { box: p.box } : { points: [p.point!] });
+    const ms = performance.now() - t0;
+    timing('prompt (frame)', ms);
+    recordFrame('click', frame, r, ms, pr);
+    if (s.kind === 'frames') {
+      const m = s.masks.get(frame) ?? s.masks.set(frame, new Map()).get(frame)!;
+      m.set(objId, r);
+    } else {
+      s.results = [...s.results.filter((x) => x.objId !== objId), r];
+    }
+    redraw();
+  });
+}
+
+function clearPrompts(): void {
+  void run('clearing', async () => {
+    const s = source;
+    if (!s) return;
+    if (s.kind === 'image') { s.prompts = { points: [], box: null }; s.result = null; }
+    else if (s.kind === 'frames') { s.vp?.reset(); s.masks.clear(); s.prompts.clear(); }
+    else { s.vp?.reset(); s.results = []; s.prompts.clear(); s.frameIndex = -1; s.frameTime = -1; }
+    objId = 1;
+    $('object-label').textContent = 'object 1';
+    redraw();
+  });
+}
+
+// ------------------------------------------------------------------------------------ drawing
+
+let scale = 1;
+function fitCanvas(w: number, h: number): void {
+  const maxW = Math.max(320, $('stage').clientWidth - 4);
+  const maxH = Math.max(240, window.innerHeight - 140);
+  scale = Math.min(maxW / w, maxH / h);
+  const cw = Math.round(w * scale);
+  const ch = Math.round(h * scale);
+  const dpr = window.devicePixelRatio || 1;
+  view.style.width = `${cw}px`;
+  view.style.height = `${ch}px`;
+  view.width = Math.round(cw * dpr);
+  view.height = Math.round(ch * dpr);
+}
+
+const maskCanvas = document.createElement('canvas');
+function drawMask(mask: Uint8Array, w: number, h: number, color: [number, number, number]): void {
+  maskCanvas.width = w;
+  maskCanvas.height = h;
+  const mctx = maskCanvas.getContext('2d')!;
+  const id = mctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    if (!mask[i]) continue;
+    const edge = (i % w > 0 && !mask[i - 1]) || (i % w < w - 1 && !mask[i + 1]) || (i >= w && !mask[i - w]) || (i < w * (h - 1) && !mask[i + w]);
+    id.data.set([color[0], color[1], color[2], edge ? 255 : 120], 4 * i);
+  }
+  mctx.putImageData(id, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(maskCanvas, 0, 0, view.width, view.height);
+  ctx.imageSmoothingEnabled = true;
+}
+
+const imgCanvas = document.createElement('canvas');
+function drawRgb(img: RgbImage): void {
+  imgCanvas.width = img.width;
+  imgCanvas.height = img.height;
+  imgCanvas.getContext('2d')!.putImageData(rgbToImageData(img), 0, 0);
+  ctx.drawImage(imgCanvas, 0, 0, view.width, view.height);
+}
+
+function drawPrompts(pr: Prompts | undefined, w: number): void {
+  if (!pr) return;
+  const k = view.width / w;
+  for (const p of pr.points) {
+    ctx.beginPath();
+    ctx.arc(p.x * k, p.y * k, 6 * (window.devicePixelRatio || 1), 0, 2 * Math.PI);
+    ctx.fillStyle = p.label ? '#22c55e' : '#ef4444';
+    ctx.fill();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#fff';
+    ctx.stroke();
+  }
+  if (pr.box) {
+    const [x0, y0, x1, y1] = pr.box;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#22c55e';
+    ctx.strokeRect(x0 * k, y0 * k, (x1 - x0) * k, (y1 - y0) * k);
+  }
+}
+
+const color = (id: number) => PALETTE[(id - 1) % PALETTE.length];
+
+function redraw(): void {
+  ctx.fillStyle = '#111';
+  ctx.fillRect(0, 0, view.width, view.height);
+  const s = source;
+  if (!s) return;
+  if (s.kind === 'image') {
+    drawRgb(s.img);
+    if (s.result) drawMask(s.result.masks[s.result.best], s.img.width, s.img.height, color(1));
+    drawPrompts(s.prompts, s.img.width);
+  } else if (s.kind === 'frames') {
+    const img = s.imgs[s.shown];
+    drawRgb(img);
+    for (const [id, r] of s.masks.get(s.shown) ?? []) drawMask(r.mask, img.width, img.height, color(id));
+    for (const pr of s.prompts.get(s.shown)?.values() ?? []) drawPrompts(pr, img.width);
+  } else if (s.frame) {
+    drawRgb(s.frame);
+    for (const r of s.results) drawMask(r.mask, s.frame.width, s.frame.height, color(r.objId));
+    for (const pr of s.prompts.values()) drawPrompts(pr, s.frame.width);
+  }
+  if (drag) {
+    ctx.setLineDash([6, 4]);
+    ctx.strokeStyle = '#facc15';
+    ctx.lineWidth = 2;
+    const k = view.width / view.clientWidth;
+    ctx.strokeRect(drag.x0 * k, drag.y0 * k, (drag.x1 - drag.x0) * k, (drag.y1 - drag.y0) * k);
+    ctx.setLineDash([]);
+  }
+}
+
+// ------------------------------------------------------------------------------------ pointer input
+
+let drag: { x0: number; y0: number; x1: number; y1: number; moved: boolean; button: number; shift: boolean } | null = null;
+
+function sourceSize(): [number, number] | null {
+  const s = source;
+  if (!s) return null;
+  if (s.kind === 'image') return [s.img.width, s.img.height];
+  if (s.kind === 'frames') return [s.imgs[0].width, s.imgs[0].height];
+  return [s.el.videoWidth, s.el.videoHeight];
+}
+
+view.addEventListener('contextmenu', (e) => e.preventDefault());
+view.addEventListener('pointerdown', (e) => {
+  if (!source) return;
+  const r = view.getBoundingClientRect();
+  const x = e.clientX - r.left;
+  const y = e.clientY - r.top;
+  drag = { x0: x, y0: y, x1: x, y1: y, moved: false, button: e.button, shift: e.shiftKey };
+  view.setPointerCapture(e.pointerId);
+});
+view.addEventListener('pointermove', (e) => {
+  if (!drag) return;
+  const r = view.getBoundingClientRect();
+  drag.x1 = e.clientX - r.left;
+  drag.y1 = e.clientY - r.top;
+  if (Math.hypot(drag.x1 - drag.x0, drag.y1 - drag.y0) > 5) drag.moved = true;
+  if (drag.moved) redraw();
+});
+view.addEventListener('pointerup', (e) => {
+  const d = drag;
+  drag = null;
+  const size = sourceSize();
+  if (!d || !size) return;
+  const r = view.getBoundingClientRect();
+  d.x1 = e.clientX - r.left;
+  d.y1 = e.clientY - r.top;
+  const [w, h] = size;
+  const toImg = (x: number, y: number): [number, number] => [Math.min(w, Math.max(0, (x * w) / r.width)), Math.min(h, Math.max(0, (y * h) / r.height))];
+  if (d.moved) {
+    const [ax, ay] = toImg(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1));
+    const [bx, by] = toImg(Math.max(d.x0, d.x1), Math.max(d.y0, d.y1));
+    redraw();
+    if (bx > ax && by > ay) void addPrompt({ box: [ax, ay, bx, by] });
+  } else {
+    const [x, y] = toImg(d.x1, d.y1);
+    void addPrompt({ point: { x, y, label: d.button === 2 || d.shift ? 0 : 1 } });
+  }
+});
+
+// ------------------------------------------------------------------------------------ weights
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`config ${url}: HTTP ${res.status} ${res.statusText}`);
+  return res.text();
+}
+
+let configFileText: string | null = null;
+
+async function configArg(): Promise<string | undefined> {
+  const url = $<HTMLInputElement>('config-url').value.trim();
+  if (url) return url.trim().startsWith('{') || url in BUILTIN_CONFIGS ? url : fetchText(url);
+  if (configFileText) return configFileText;
+  return $<HTMLSelectElement>('config-select').value || undefined;
+}
+
+function loadWeights(what: string | File): Promise<unknown> {
+  return run('loading weights', async () => {
+    if (!rt) throw new Error('WebGPU is not available');
+    hooks.status = 'loading';
+    hooks.error = null;
+    // drop everything bound to the previous model
+    if (source?.kind === 'image') { source.predictor?.dispose(); source.predictor = null; source.encoded = false; }
+    if (source && source.kind !== 'image') { source.vp?.reset(); source.vp = null; }
+    weights?.store.destroy();
+    model = null;
+    weights = null;
+    progressEl.value = 0;
+    const info = $('weights-info');
+    const name = typeof what === 'string' ? what : what.name;
+    const t0 = performance.now();
+    const onProgress = (p: LoadProgress) => {
+      progressEl.value = p.fraction;
+      const bytes = p.totalBytes ? `${formatBytes(p.bytesLoaded)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytesLoaded);
+      info.textContent = `${name}: ${bytes}, ${p.tensorsDone}/${p.tensorsTotal || '?'} tensors`;
+    };
+    const cfg = await configArg();
+    const loaded = await loadSam2(rt, what, { config: cfg, onProgress, onConfig: (r) => { info.textContent = `${name}: config ${r.config.name} (${r.source})`; } });
+    const ms = performance.now() - t0;
+    timing('weights load', ms);
+    model = loaded.model;
+    weights = loaded.weights;
+    hooks.weights = {
+      name, format: weights.format, tensors: weights.store.entries.size, bytes: weights.bytes, config: loaded.config.name,
+      configSource: loaded.source, hasRobotSeg: weights.hasRobotSeg, loadMs: ms,
+    };
+    info.textContent = `${name}: ${weights.format}, ${weights.store.entries.size} tensors, ${formatBytes(weights.store.bytes)} on the GPU (${weights.store.arenas.length} arena${weights.store.arenas.length > 1 ? 's' : ''}), config ${loaded.config.name} (${loaded.source})`;
+    const auto = weights.hasRobotSeg;
+    $<HTMLInputElement>('mode-auto').disabled = !auto;
+    $<HTMLSelectElement>('auto-target').disabled = !auto;
+    $('auto-wrap').title = auto ? 'automatic segmentation of the selected target' : 'needs RobotSeg weights';
+    hooks.status = 'ready';
+    setStatus('ready');
+    if (source?.kind === 'image') void encodeImage();
+  });
+}
+
+// ------------------------------------------------------------------------------------ wiring
+
+$('load-url').addEventListener('click', () => {
+  const url = $<HTMLInputElement>('weights-url').value.trim();
+  if (url) void loadWeights(url);
+});
+$<HTMLInputElement>('weights-file').addEventListener('change', (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (f) void loadWeights(f);
+});
+$<HTMLInputElement>('config-file').addEventListener('change', async (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  configFileText = f ? await f.text() : null;
+});
+$<HTMLInputElement>('open-file').addEventListener('change', async (e) => {
+  const files = Array.from((e.target as HTMLInputElement).files ?? []);
+  if (!files.length) return;
+  try {
+    const video = files.find((f) => f.type.startsWith('video/'));
+    if (video) {
+      const el = document.createElement('video');
+      el.src = URL.createObjectURL(video);
+      await openVideo(el, false, null);
+    } else if (files.length === 1) {
+      await openImage(await rgbFromBlob(files[0]));
+    } else {
+      files.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+      await openFrames(await Promise.all(files.map(rgbFromBlob)));
+    }
+  } catch (err) {
+    fail(err);
+  }
+});
+$('webcam').addEventListener('click', async () => {
+  try {
+    if (!navigator.mediaDevices?.getUserMedia) throw new Error('no camera access in this browser (needs https or localhost)');
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    const el = document.createElement('video');
+    el.srcObject = stream;
+    await openVideo(el, true, stream);
+  } catch (err) {
+    fail(err);
+  }
+});
+$('clear').addEventListener('click', clearPrompts);
+$('new-object').addEventListener('click', () => {
+  if (source?.kind === 'image') return; // the image predictor segments one object per prompt set
+  objId++;
+  $('object-label').textContent = `object ${objId}`;
+});
+$('track').addEventListener('click', () => void trackFrames());
+$('play').addEventListener('click', togglePlay);
+$<HTMLInputElement>('frame-slider').addEventListener('input', (e) => {
+  if (source?.kind !== 'frames') return;
+  source.shown = Number((e.target as HTMLInputElement).value);
+  describeSource();
+  redraw();
+});
+for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=mode]'))) {
+  r.addEventListener('change', () => {
+    if (r.value === 'auto' && r.checked) setStatus('automatic mode needs the RobotSeg heads, which this engine does not implement yet', true);
+  });
+}
+window.addEventListener('resize', () => { const s = sourceSize(); if (s) { fitCanvas(s[0], s[1]); redraw(); } });
+
+// ------------------------------------------------------------------------------------ start
+
+async function start(): Promise<void> {
+  for (const name of Object.keys(BUILTIN_CONFIGS)) {
+    const o = document.createElement('option');
+    o.value = o.textContent = name;
+    $('config-select').append(o);
+  }
+  const q = new URLSearchParams(location.search);
+  if (q.get('weights')) $<HTMLInputElement>('weights-url').value = q.get('weights')!;
+  if (q.get('config')) $<HTMLInputElement>('config-url').value = q.get('config')!;
+  try {
+    rt = await createBrowserRuntime();
+    const a = rt.adapter;
+    hooks.adapter = { ...a, features: [...rt.features], maxStorageBuffersPerShaderStage: rt.limits.maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize, maxBufferSize: rt.limits.maxBufferSize };
+    $('adapter').textContent = `WebGPU: ${a.vendor || '?'} ${a.architecture || ''} ${a.description || ''}${a.software ? ' (software adapter: slow)' : ''}; f16 ${rt.hasF16 ? 'yes' : 'no'}`;
+    hooks.status = 'idle';
+    setStatus('load weights to start');
+  } catch (e) {
+    $('adapter').textContent = 'WebGPU: unavailable';
+    fail(e);
+    return;
+  }
+  const image = q.get('image');
+  const frames = q.get('frames');
+  try {
+    if (image) await openImage(await rgbFromUrl(image));
+    else if (frames) await openFrames(await Promise.all(frames.split(',').map((u) => rgbFromUrl(u.trim()))));
+  } catch (e) {
+    fail(e);
+  }
+  if (q.get('weights')) await loadWeights(q.get('weights')!);
+}
+
+void start();
