@@ -18,12 +18,16 @@
 //             FPS_WG = 0: one invocation per set, sequential loops (software adapters: no barriers).
 //             FPS_WG = 1: one workgroup of 256 per set, strided loops + shared-memory tree reductions
 //             (real GPUs). Both give identical integers.
+//   CNORM     one invocation per (set, centre slot j < kp): the L2-normalised centre feature
+//             c/max(|c|,1e-12) -> cnorm [S, C, kp] f32, kp = k rounded up to 4 (channel-major, zeros
+//             for padded / missing centres j >= k').
 //   ASSIGN    one invocation per (set, cell): argmin over the set's k' real centres of
-//             1 - <x/max(|x|,1e-12), c/max(|c|,1e-12)> (first centre on ties) -> assign [S, hw] i32,
-//             -1 outside the support. Padded centres never win (they equal centre 0), so they are skipped.
-//   PROTO     one invocation per (set, channel): prototype j = mean of the raw features of the cells
+//             1 - <x/max(|x|,1e-12), cnorm_j> (first centre on ties) -> assign [S, hw] i32, -1 outside
+//             the support. Padded centres never win (they equal centre 0), so they are skipped.
+//   PROTO     one invocation per (set, 4 channels): prototype j = mean of the raw features of the cells
 //             assigned to j; an empty cluster takes its (possibly padded) centre's raw feature.
-//             -> protos [S, k, C] f32, counts [S, k] i32 (cells per cluster, written by channel 0).
+//             -> protos [S, k, C] f32, counts [S, k] i32 (cells per cluster, written by the channel-0 group).
+//             k <= 8 everywhere (fixed per-invocation arrays); ASSIGN with K8 = 1 for k in 5..8.
 //   SUPPORT   one invocation per (frame, region, cell): region support = fg && (macro assign == r, or
 //             macro cluster r is empty) -> support [F*R, hw] f32 0/1.
 //   TOKENS    one invocation per (frame, region, micro cluster j): writes channels [j*C, (j+1)*C) of
@@ -74,7 +78,7 @@ fn reduce_arg(lid: u32, want_max: bool) -> u32 {
       let vb = red_v[lid + st];
       let ia = red_i[lid];
       let ib = red_i[lid + st];
-      var take_b = select(vb < va, vb > va, want_max);
+      var take_b = select((vb < va), (vb > va), want_max);
       take_b = take_b || (vb == va && ib < ia);
       if (take_b) { red_v[lid] = vb; red_i[lid] = ib; }
     }
@@ -177,23 +181,46 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 #endif
 
+#elif CNORM
+// cnorm layout [S, C, kp] (kp = k rounded up to 4: channel-major so ASSIGN loads 4 centres per vec4).
+struct Params { sets: u32, hw: u32, k: u32, kp: u32, g: u32, c: u32, feats_off: u32, centres_off: u32, count_off: u32, cnorm_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> feats: array<f32>;
+@group(0) @binding(2) var<storage, read> centres: array<i32>;
+@group(0) @binding(3) var<storage, read> count: array<i32>;
+@group(0) @binding(4) var<storage, read_write> cnorm: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.sets * params.kp) { return; }
+  let s = i / params.kp;
+  let j = i % params.kp;
+  let ob = params.cnorm_off + s * params.c * params.kp + j;
+  let kreal = min(params.k, u32(max(count[params.count_off + s], 0)));
+  if (j >= kreal) {
+    for (var ch = 0u; ch < params.c; ch++) { cnorm[ob + ch * params.kp] = 0.0; }
+    return;
+  }
+  let cr = params.feats_off + ((s / params.g) * params.hw + u32(centres[params.centres_off + s * params.k + j])) * params.c;
+  var ss = 0.0;
+  for (var ch = 0u; ch < params.c; ch++) {
+    let v = feats[cr + ch];
+    ss = fma(v, v, ss);
+  }
+  let nrm = max(sqrt(ss), 1e-12);
+  for (var ch = 0u; ch < params.c; ch++) { cnorm[ob + ch * params.kp] = feats[cr + ch] / nrm; }
+}
+
 #elif ASSIGN
-struct Params { sets: u32, hw: u32, k: u32, g: u32, c: u32, thresh: f32, feats_off: u32, support_off: u32, centres_off: u32, count_off: u32, assign_off: u32 };
+// K8: k in 5..8 (two vec4 accumulators), else k <= 4.
+struct Params { sets: u32, hw: u32, k: u32, g: u32, c: u32, thresh: f32, feats_off: u32, support_off: u32, count_off: u32, assign_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> feats: array<f32>;
 @group(0) @binding(2) var<storage, read> support: array<f32>;
-@group(0) @binding(3) var<storage, read> centres: array<i32>;
+@group(0) @binding(3) var<storage, read> cnorm: array<vec4<f32>>; // [S, C, kp/4] (whole tensor, offset 0)
 @group(0) @binding(4) var<storage, read> count: array<i32>;
 @group(0) @binding(5) var<storage, read_write> assign: array<i32>;
-
-fn row_norm(row: u32) -> f32 {
-  var ss = 0.0;
-  for (var ch = 0u; ch < params.c; ch++) {
-    let v = feats[row + ch];
-    ss = fma(v, v, ss);
-  }
-  return max(sqrt(ss), 1e-12);
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -205,25 +232,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     assign[params.assign_off + i] = -1;
     return;
   }
-  let fb = (s / params.g) * params.hw;
-  let xr = params.feats_off + (fb + cell) * params.c;
-  let xn = row_norm(xr);
+  let xr = params.feats_off + ((s / params.g) * params.hw + cell) * params.c;
+  var ss = 0.0;
+  for (var ch = 0u; ch < params.c; ch++) {
+    let v = feats[xr + ch];
+    ss = fma(v, v, ss);
+  }
+  let xn = max(sqrt(ss), 1e-12);
+  // channel-outer: one division per channel, 4 (8) running dot products in vec4 accumulators;
+  // padded centres have zero rows in cnorm and are skipped below.
+#if K8
+  let cb = s * params.c * 2u;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  for (var ch = 0u; ch < params.c; ch++) {
+    let xv = vec4<f32>(feats[xr + ch] / xn);
+    acc0 = fma(xv, cnorm[cb + 2u * ch], acc0);
+    acc1 = fma(xv, cnorm[cb + 2u * ch + 1u], acc1);
+  }
+  let dots = array<f32, 8>(acc0.x, acc0.y, acc0.z, acc0.w, acc1.x, acc1.y, acc1.z, acc1.w);
+#else
+  let cb = s * params.c;
+  var acc0 = vec4<f32>(0.0);
+  for (var ch = 0u; ch < params.c; ch++) { acc0 = fma(vec4<f32>(feats[xr + ch] / xn), cnorm[cb + ch], acc0); }
+  let dots = array<f32, 4>(acc0.x, acc0.y, acc0.z, acc0.w);
+#endif
   let kreal = min(params.k, u32(max(count[params.count_off + s], 0)));
   var best = 3.402823466e38;
   var bj = 0;
   for (var j = 0u; j < kreal; j++) {
-    let cr = params.feats_off + (fb + u32(centres[params.centres_off + s * params.k + j])) * params.c;
-    let cn = row_norm(cr);
-    var dot = 0.0;
-    for (var ch = 0u; ch < params.c; ch++) { dot = fma(feats[xr + ch] / xn, feats[cr + ch] / cn, dot); }
-    let d = 1.0 - dot;
+    let d = 1.0 - dots[j];
     if (d < best) { best = d; bj = i32(j); }
   }
   assign[params.assign_off + i] = bj;
 }
 
 #elif PROTO
-struct Params { sets: u32, hw: u32, k: u32, g: u32, c: u32, feats_off: u32, assign_off: u32, centres_off: u32, protos_off: u32, counts_off: u32 };
+// One invocation per (set, group of 4 channels): one pass over the set's cells.
+struct Params { sets: u32, hw: u32, k: u32, g: u32, c: u32, c4: u32, feats_off: u32, assign_off: u32, centres_off: u32, protos_off: u32, counts_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> feats: array<f32>;
 @group(0) @binding(2) var<storage, read> assign: array<i32>;
@@ -231,33 +277,41 @@ struct Params { sets: u32, hw: u32, k: u32, g: u32, c: u32, feats_off: u32, assi
 @group(0) @binding(4) var<storage, read_write> protos: array<f32>;
 @group(0) @binding(5) var<storage, read_write> counts: array<i32>;
 
+fn feat4(row: u32, ch0: u32) -> vec4<f32> {
+  let b = params.feats_off + row * params.c + ch0;
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (ch0 + q < params.c) { v[q] = feats[b + q]; } }
+  return v;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
-  if (i >= params.sets * params.c) { return; }
-  let s = i / params.c;
-  let ch = i % params.c;
+  if (i >= params.sets * params.c4) { return; }
+  let s = i / params.c4;
+  let ch0 = (i % params.c4) * 4u;
   let fb = (s / params.g) * params.hw;
-  var sum: array<f32, 8>;
+  var sum: array<vec4<f32>, 8>;
   var n: array<u32, 8>;
   let ab = params.assign_off + s * params.hw;
   for (var cell = 0u; cell < params.hw; cell++) {
     let a = assign[ab + cell];
     if (a >= 0) {
-      sum[a] += feats[params.feats_off + (fb + cell) * params.c + ch];
+      sum[a] += feat4(fb + cell, ch0);
       n[a] += 1u;
     }
   }
   for (var j = 0u; j < params.k; j++) {
-    var v = 0.0;
+    var v = vec4<f32>(0.0);
     if (n[j] > 0u) {
       v = sum[j] / f32(n[j]);
     } else {
       let cj = centres[params.centres_off + s * params.k + j];
-      if (cj >= 0) { v = feats[params.feats_off + (fb + u32(cj)) * params.c + ch]; }
+      if (cj >= 0) { v = feat4(fb + u32(cj), ch0); }
     }
-    protos[params.protos_off + (s * params.k + j) * params.c + ch] = v;
-    if (ch == 0u) { counts[params.counts_off + s * params.k + j] = i32(n[j]); }
+    let ob = params.protos_off + (s * params.k + j) * params.c + ch0;
+    for (var q = 0u; q < 4u; q++) { if (ch0 + q < params.c) { protos[ob + q] = v[q]; } }
+    if (ch0 == 0u) { counts[params.counts_off + s * params.k + j] = i32(n[j]); }
   }
 }
 

@@ -65,12 +65,17 @@ interface Hooks {
   encoded: number;
   results: Array<ImageReport | FrameReport>;
   timings: Record<string, number>;
+  /** Video / webcam frames shown so far. */
+  framesShown: number;
+  /** Set true to record the live stream (every pushed frame's RGB, every prompt) into `stream`. */
+  recordStream: boolean;
+  stream: Array<{ type: 'push'; frame: number; width: number; height: number; rgbBase64: string } | { type: 'prompt'; frame: number; objId: number; points: Point[]; box: Box | null }>;
   /** Resolves when every queued engine task has finished. */
   idle(): Promise<void>;
 }
 
 const hooks: Hooks = {
-  status: 'starting', error: null, errors: [], adapter: null, weights: null, source: null, encoded: 0, results: [], timings: {},
+  status: 'starting', error: null, errors: [], adapter: null, weights: null, source: null, encoded: 0, results: [], timings: {}, framesShown: 0, recordStream: false, stream: [],
   idle: () => queue.then(() => undefined),
 };
 (window as unknown as { __robotseg: Hooks }).__robotseg = hooks;
@@ -148,7 +153,7 @@ interface Prompts { points: Point[]; box: Box | null }
 type Source =
   | { kind: 'image'; img: RgbImage; encoded: boolean; predictor: ImagePredictor | null; prompts: Prompts; result: ImagePrediction | null }
   | { kind: 'frames'; imgs: RgbImage[]; shown: number; vp: VideoPredictor | null; masks: Map<number, Map<number, FrameResult>>; prompts: Map<number, Map<number, Prompts>> }
-  | { kind: 'video'; el: HTMLVideoElement; live: boolean; stream: MediaStream | null; vp: VideoPredictor | null; frame: RgbImage | null; frameIndex: number; frameTime: number; results: FrameResult[]; prompts: Map<number, Prompts>; playing: boolean };
+  | { kind: 'video'; el: HTMLVideoElement; live: boolean; stream: MediaStream | null; vp: VideoPredictor | null; frame: RgbImage | null; framePushed: boolean; frameIndex: number; results: FrameResult[]; prompts: Map<number, Prompts>; playing: boolean };
 
 let source: Source | null = null;
 let objId = 1;
@@ -240,6 +245,12 @@ async function predictImage(): Promise<void> {
   redraw();
 }
 
+function toBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
 function framesSource(imgs: RgbImage[]): FrameSource {
   return { numFrames: imgs.length, width: imgs[0].width, height: imgs[0].height, frame: async (i) => imgs[i] };
 }
@@ -303,7 +314,7 @@ async function openVideo(el: HTMLVideoElement, live: boolean, stream: MediaStrea
     el.onerror = () => reject(new Error(`cannot play this video (${el.error?.message ?? 'unsupported format'})`));
   });
   if (live) await el.play();
-  source = { kind: 'video', el, live, stream, vp: null, frame: null, frameIndex: -1, frameTime: -1, results: [], prompts: new Map(), playing: false };
+  source = { kind: 'video', el, live, stream, vp: null, frame: null, framePushed: false, frameIndex: -1, results: [], prompts: new Map(), playing: false };
   describeSource();
   fitCanvas(el.videoWidth, el.videoHeight);
   grabVideoFrame();
@@ -315,6 +326,8 @@ function grabVideoFrame(): RgbImage | null {
   if (!source || source.kind !== 'video') return null;
   const img = rgbFromSource(source.el, source.el.videoWidth, source.el.videoHeight);
   source.frame = img;
+  source.framePushed = false;
+  hooks.framesShown++;
   return img;
 }
 
@@ -323,18 +336,19 @@ function videoVp(s: Extract<Source, { kind: 'video' }>): VideoPredictor {
   return s.vp;
 }
 
-/** Push the current video frame through the streaming predictor (one live step). */
-async function pushVideoFrame(): Promise<void> {
+/** Push a video frame through the streaming predictor (one live step): a new one, or the shown one. */
+async function pushVideoFrame(grab = true): Promise<void> {
   const s = source;
   if (!s || s.kind !== 'video' || !model) return;
-  const img = grabVideoFrame();
+  const img = grab ? grabVideoFrame() : s.frame;
   if (!img) return;
   const t0 = performance.now();
   const { frame, results } = await videoVp(s).push(img);
   const ms = performance.now() - t0;
+  if (hooks.recordStream) hooks.stream.push({ type: 'push', frame, width: img.width, height: img.height, rgbBase64: toBase64(img.data) });
   timing('stream frame', ms);
   s.frameIndex = frame;
-  s.frameTime = s.el.currentTime;
+  if (s.frame === img) s.framePushed = true;
   s.results = results;
   for (const r of results) recordFrame('stream', frame, r, ms, null);
   redraw();
@@ -346,16 +360,20 @@ function togglePlay(): void {
   s.playing = !s.playing;
   describeSource();
   if (!s.playing) { if (!s.live) s.el.pause(); return; }
-  if (!model) { fail(new Error('load weights first')); s.playing = false; describeSource(); return; }
   if (!s.live) void s.el.play();
   const loop = async () => {
     let frames = 0;
     const t0 = performance.now();
     while (source === s && s.playing && !(s.el.ended && !s.live)) {
-      await run('streaming', pushVideoFrame);
-      if (hooks.status === 'error') break;
-      frames++;
-      timing('stream fps', (1000 * frames) / (performance.now() - t0), 'fps');
+      if (!s.vp || s.vp.objectIds.length === 0) {
+        // nothing to track yet: show the video; a click pushes the shown frame and prompts on it
+        if (pending === 0) { grabVideoFrame(); redraw(); }
+      } else {
+        await run('streaming', () => pushVideoFrame(true));
+        if (hooks.status === 'error') break;
+        frames++;
+        timing('stream fps', (1000 * frames) / (performance.now() - t0), 'fps');
+      }
       await new Promise((r) => requestAnimationFrame(r));
     }
     if (source === s) { s.playing = false; describeSource(); }
@@ -396,9 +414,11 @@ async function addPrompt(p: { point?: Point; box?: Box }): Promise<void> {
       vp = frameVp(s);
     } else {
       // a paused video whose shown frame was never pushed: push it first (it becomes the current frame)
-      if (s.frameIndex < 0 || (!s.playing && s.el.currentTime !== s.frameTime)) await pushVideoFrame();
+      // prompts go on the frame the user sees: push it first if the stream has not seen it yet
+      if (!s.framePushed) await pushVideoFrame(false);
       frame = s.frameIndex;
       vp = videoVp(s);
+      if (hooks.recordStream) hooks.stream.push({ type: 'prompt', frame, objId, points: p.point ? [p.point] : [], box: p.box ?? null });
     }
     const r = await vp.addPoints(frame, objId, p.box ? { box: p.box } : { points: [p.point!] });
     const ms = performance.now() - t0;
@@ -420,7 +440,7 @@ function clearPrompts(): void {
     if (!s) return;
     if (s.kind === 'image') { s.prompts = { points: [], box: null }; s.result = null; }
     else if (s.kind === 'frames') { s.vp?.reset(); s.masks.clear(); s.prompts.clear(); }
-    else { s.vp?.reset(); s.results = []; s.prompts.clear(); s.frameIndex = -1; s.frameTime = -1; }
+    else { s.vp?.reset(); s.results = []; s.prompts.clear(); s.frameIndex = -1; s.framePushed = false; }
     objId = 1;
     $('object-label').textContent = 'object 1';
     redraw();

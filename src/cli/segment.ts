@@ -187,7 +187,12 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   }
 
   // 4. GPU: runtime, weights, encoder, decoder
-  const rt = await userErrors('WebGPU', () => createNodeRuntime());
+  let rt: Awaited<ReturnType<typeof createNodeRuntime>>;
+  try {
+    rt = await createNodeRuntime();
+  } catch (e) {
+    throw new UserError(`no usable WebGPU adapter: ${oneLine((e as Error).message)}`); // what to install is in the message
+  }
   try {
     const t0 = performance.now();
     const tty = process.stderr.isTTY;

@@ -183,7 +183,8 @@ export class Runtime {
       // because pool buffers are padded to 256 B and the pad belongs to nobody.
       bytes = padded;
     }
-    if (bytes.buffer instanceof SharedArrayBuffer) bytes = new Uint8Array(bytes); // Dawn rejects SAB views
+    // Dawn rejects SAB views; SharedArrayBuffer is undefined in browser pages without cross-origin isolation
+    if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) bytes = new Uint8Array(bytes);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes as Uint8Array<ArrayBuffer>);
   }
 

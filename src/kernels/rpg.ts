@@ -77,6 +77,7 @@ export function rpgFps(rt: Runtime, support: Tensor, grid: readonly [number, num
 
 /**
  * One cosine k-means assignment per support set: assign [S, hw] i32 (-1 outside the support).
+ * Two dispatches: normalised centres (CNORM), then the per-cell argmin (ASSIGN).
  * Set s uses frame s / setsPerFrame of feats; centres / count as rpgFps returns them.
  */
 export function rpgAssign(rt: Runtime, feats: Tensor, support: Tensor, centres: Tensor, count: Tensor, setsPerFrame: number, opts: { thresh?: number } = {}): Tensor {
@@ -95,14 +96,25 @@ export function rpgAssign(rt: Runtime, feats: Tensor, support: Tensor, centres: 
   check(c >= 1, `${op}: features have no channels`);
   const assign = rt.empty([sets, hw], 'i32', 'rpg.assign');
   if (sets * hw === 0) return assign;
+  const kp = k <= 4 ? 4 : 8;
+  const cnorm = rt.empty([sets, c, kp], 'f32', 'rpg.cnorm');
   rt.kernel('rpg').run({
-    defines: { ASSIGN: 1 },
+    defines: { CNORM: 1 },
     constants: { WG },
-    bindings: { feats, support, centres, count, assign },
+    bindings: { feats, centres, count, cnorm },
+    params: { sets, hw, k, kp, g: setsPerFrame, c },
+    groups: rt.groups1d(sets * kp, WG),
+    label: 'rpg.cnorm',
+  });
+  rt.kernel('rpg').run({
+    defines: { ASSIGN: 1, K8: kp === 8 ? 1 : 0 },
+    constants: { WG },
+    bindings: { feats, support, cnorm, count, assign },
     params: { sets, hw, k, g: setsPerFrame, c, thresh: opts.thresh ?? 0.5 },
     groups: rt.groups1d(sets * hw, WG),
     label: 'rpg.assign',
   });
+  cnorm.dispose();
   return assign;
 }
 
@@ -121,12 +133,13 @@ export function rpgPrototypes(rt: Runtime, feats: Tensor, assign: Tensor, centre
   const protos = rt.empty([sets, k, c], 'f32', 'rpg.protos');
   const counts = rt.empty([sets, k], 'i32', 'rpg.counts');
   if (sets * c === 0) return { protos, counts };
+  const c4 = Math.ceil(c / 4);
   rt.kernel('rpg').run({
     defines: { PROTO: 1 },
     constants: { WG },
     bindings: { feats, assign, centres, protos, counts },
-    params: { sets, hw, k, g: setsPerFrame, c },
-    groups: rt.groups1d(sets * c, WG),
+    params: { sets, hw, k, g: setsPerFrame, c, c4 },
+    groups: rt.groups1d(sets * c4, WG),
     label: 'rpg.proto',
   });
   return { protos, counts };

@@ -1,0 +1,98 @@
+// Benchmarks for the rpg family: RobotSeg's whole robot prompt generator (macro FPS, cosine k-means
+// assignment and prototypes, region supports, micro FPS / k-means, tokens: 10 dispatches) over the
+// memory frames of one tracked frame. Full size: 7 memory frames of the 64x64 grid with 64-channel
+// memory features (+ 7x4 pointer rows, ignored) and blob-shaped masks covering 5-40 % of the frame;
+// downscaled: 3 frames of 32x32. One row per FPS variant (serial: one invocation per set; workgroup:
+// 256 invocations per set with shared-memory argmax). Checked against the float64 CPU reference
+// (integer picks / assignments exact through the tokens; tokens to 1e-5). Bytes: feature reads of
+// the assignment (k+1 rows per foreground cell and level) and prototype (every row per set) stages.
+// No ONNX peer: ONNX has no FPS / k-means operator.
+import type { Runtime } from '../src/graph/runtime.js';
+import type { Tensor } from '../src/graph/tensor.js';
+import { type RpgFpsVariant, rpgObjectTokens } from '../src/kernels/rpg.js';
+import { rpgTokensRef } from '../test/ref/rpg.js';
+import type { BenchCase, BenchRun } from './types.js';
+
+/** Seeded mulberry32 uniform / Box-Muller normal (bench must not import vitest helpers). */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    uniform,
+    normal: () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()),
+    array: (n: number, scale = 1) => Float32Array.from({ length: n }, () => (uniform() * 2 - 1) * scale),
+  };
+}
+
+/** |a - b| <= atol + rtol |b| everywhere. */
+function within(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): boolean {
+  if (got.length !== want.length) return false;
+  for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) return false;
+  return true;
+}
+
+function masks(frames: number, side: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const hw = side * side;
+  const fg = new Float32Array(frames * hw);
+  for (let f = 0; f < frames; f++) {
+    const cover = 0.05 + 0.35 * (f / Math.max(frames - 1, 1));
+    const ry = side * Math.sqrt(cover / Math.PI) * (0.8 + 0.4 * r.uniform());
+    const rx = (side * side * cover) / (Math.PI * ry);
+    const cy = side * (0.3 + 0.4 * r.uniform());
+    const cx = side * (0.3 + 0.4 * r.uniform());
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
+      const inside = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1;
+      fg[f * hw + y * side + x] = inside ? 0.5 + 0.5 * r.uniform() : 0.49 * r.uniform();
+    }
+  }
+  return fg;
+}
+
+function rpgCase(variant: RpgFpsVariant): BenchCase {
+  return {
+    kernel: 'rpg',
+    impl: variant,
+    setup(rt: Runtime, { full }): BenchRun {
+      const [F, side, C] = full ? [7, 64, 64] : [3, 32, 64];
+      const hw = side * side;
+      const rows = F * hw + 4 * F;
+      const r = rng(42);
+      const feats = Float32Array.from({ length: rows * C }, () => r.normal());
+      const fg = masks(F, side, 7);
+      const placeholder = r.array(4 * C, 1);
+      const fT = rt.upload(feats, [1, rows, C], 'f32', 'memory');
+      const gT = rt.upload(fg, [F, hw], 'f32', 'fg');
+      const pT = rt.upload(placeholder, [1, 4 * C], 'f32', 'placeholder');
+      let last: Tensor | null = null;
+      let fgCells = 0;
+      for (const v of fg) if (v >= 0.5) fgCells++;
+      return {
+        shape: `${F} frames x ${side}x${side} cells x ${C} ch, R 3 x S 4`,
+        run: () => {
+          last?.dispose();
+          last = rpgObjectTokens(rt, fT, gT, pT, { grid: [side, side], fpsVariant: variant }).tokens;
+        },
+        check: async () => {
+          const got = await rt.read(last!);
+          const ref = rpgTokensRef(feats, C, fg, F, [side, side], placeholder);
+          return within(got, ref.tokens, 1e-5, 1e-5);
+        },
+        bytes: 4 * C * (fgCells * (4 + 6) + F * hw * (1 + 3)),
+        downscaled: !full,
+        dispose() {
+          last?.dispose();
+          for (const t of [fT, gT, pT]) t.dispose();
+        },
+      };
+    },
+  };
+}
+
+export const cases: BenchCase[] = [rpgCase('serial'), rpgCase('workgroup')];
