@@ -1,0 +1,214 @@
+// Model-stage benchmarks of the SAM 2.1 video path (rows carry `stage`), reduced golden config:
+//   * memory_attention: current frame (16x16 tokens) against a FULL bank — 1 conditioning + 6
+//     previous memories (7 x 256 tokens) + 16 object pointers x 4 tokens = 1856 memory tokens, the
+//     shape of ../shared/peers/sam21_reduced/memory_attention.onnx. Correctness is checked first on
+//     the golden `video` frame 2 call (520 memory tokens: every input and the output are recorded),
+//     then the 1856-token shape is timed (seeded inputs; peers are compared with ours on it).
+//   * memory_encoder: _encode_new_memory on the golden frame-2 inputs (sigmoid path).
+//   * tracked_frame: one propagated frame on the GPU — image encoder + memory attention over the full
+//     bank + prompt encoder/decoder + memory encoder (host-side mask selection excluded).
+// Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Runtime } from '../src/graph/runtime.js';
+import { type Tensor, untrack } from '../src/graph/tensor.js';
+import { uploadWeights } from '../src/graph/weights.js';
+import { affine, unary } from '../src/kernels/elementwise.js';
+import { permute } from '../src/kernels/layout.js';
+import { parseConfig } from '../src/model/config.js';
+import { SAM2 } from '../src/model/sam2.js';
+import { openWeights } from '../src/node/weights_file.js';
+import { allClose, BENCH_DIR, type BenchRunWithOutput } from './harness.js';
+import type { BenchCase, BenchRun } from './types.js';
+
+const ROOT = join(BENCH_DIR, '..');
+const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
+const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers', 'sam21_reduced');
+
+interface Ctx { model: SAM2; g: Map<string, Float32Array> }
+let ctx: Promise<Ctx> | null = null;
+const KEYS = ['memattn.curr_in_HWxBxC', 'memattn.curr_pos_HWxBxC', 'memattn.memory_NxBxC', 'memattn.memory_pos_NxBxC', 'memattn.num_obj_ptr_tokens', 'memattn.out_HWxBxC',
+  'memenc.pix_feat_in', 'memenc.pred_masks_high_res_in', 'memenc.maskmem_features_f32', 'input_image'];
+
+function context(rt: Runtime): Promise<Ctx> {
+  ctx ??= (async () => {
+    const cfg = parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8'));
+    const file = await openWeights(join(GOLDEN, 'weights.safetensors'));
+    const store = await uploadWeights(rt, file);
+    await file.close();
+    const model = new SAM2(cfg);
+    await model.load(rt, store);
+    const gf = await openWeights(join(GOLDEN, 'video.safetensors'));
+    const g = new Map<string, Float32Array>();
+    for (const k of KEYS) g.set(k, await gf.readTensor(`video/frame2/${k}`));
+    await gf.close();
+    return { model, g };
+  })();
+  return ctx;
+}
+
+function close(what: string, got: Float32Array, want: Float32Array): boolean {
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  const r = allClose(got, want, { atol: 1e-4 * scale + 1e-6, rtol: 1e-3 });
+  if (!r.ok) process.stderr.write(`bench: sam2_video ${what}: ${r.msg}\n`);
+  return r.ok;
+}
+
+function seeded(n: number, seed: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = ((s / 2 ** 32) * 2 - 1) * scale; }
+  return a;
+}
+
+function peer(name: string): Uint8Array | null {
+  const p = join(PEERS, `${name}.onnx`);
+  return existsSync(p) ? new Uint8Array(readFileSync(p)) : null;
+}
+
+/** Full-bank shapes of the reduced model. */
+function bankShapes(m: SAM2) {
+  const c = m.cfg;
+  const hw = (c.image_size / c.backbone_stride) ** 2;
+  const mem = c.memory_encoder.out_dim;
+  const C = c.memory_attention.d_model;
+  const ptrTokens = c.base.max_obj_ptrs_in_encoder * (C / mem);
+  return { hw, C, mem, ptrTokens, n: c.base.num_maskmem * hw + ptrTokens };
+}
+
+const memoryAttention: BenchCase = {
+  kernel: 'sam2_video',
+  impl: 'memory_attention',
+  async setup(rt): Promise<BenchRun> {
+    const { model: m, g } = await context(rt);
+    const { hw, C, mem, ptrTokens, n } = bankShapes(m);
+    // correctness on the golden call (B = 1: sequence-first N x 1 x C is the same memory as 1 x N x C)
+    const gm = g.get('memattn.memory_NxBxC')!;
+    const gOut = rt.scope(() => m.memory_attention.forward(rt,
+      rt.upload(g.get('memattn.curr_in_HWxBxC')!, [1, hw, C]), rt.upload(g.get('memattn.curr_pos_HWxBxC')!, [1, hw, C]),
+      rt.upload(gm, [1, gm.length / mem, mem]), rt.upload(g.get('memattn.memory_pos_NxBxC')!, [1, gm.length / mem, mem]),
+      g.get('memattn.num_obj_ptr_tokens')![0]));
+    const goldenOk = close('memory_attention (golden frame 2)', await rt.read(gOut), g.get('memattn.out_HWxBxC')!);
+    gOut.dispose();
+    const inputs = { curr: seeded(hw * C, 1), curr_pos: seeded(hw * C, 2), memory: seeded(n * mem, 3), memory_pos: seeded(n * mem, 4) };
+    const t = {
+      curr: untrack(rt.upload(inputs.curr, [1, hw, C])), currPos: untrack(rt.upload(inputs.curr_pos, [1, hw, C])),
+      memory: untrack(rt.upload(inputs.memory, [1, n, mem])), memoryPos: untrack(rt.upload(inputs.memory_pos, [1, n, mem])),
+    };
+    let last: Tensor | null = null;
+    const ma = m.cfg.memory_attention;
+    // per layer: self-attn (4 projections + attention) + cross (q, out: C x C; k, v: mem -> C; attention) + FFN
+    const attnFlops = (nq: number, nk: number) => 4 * nq * nk * C;
+    const flops = ma.num_layers * (2 * hw * C * C * 4 + attnFlops(hw, hw) + 2 * hw * C * C * 2 + 2 * n * mem * C * 2 + attnFlops(hw, n) + 2 * 2 * hw * C * ma.dim_feedforward);
+    const run: BenchRunWithOutput = {
+      shape: `${hw} queries x ${n} memory tokens (7 memories + ${ptrTokens} pointer tokens), C ${C}`,
+      stage: 'memory_attention',
+      downscaled: true,
+      flops,
+      run() {
+        last?.dispose();
+        last = untrack(rt.scope(() => m.memory_attention.forward(rt, t.curr, t.currPos, t.memory, t.memoryPos, ptrTokens)));
+      },
+      async check() {
+        const out = await rt.read(last!);
+        return goldenOk && out.every(Number.isFinite);
+      },
+      output: () => rt.read(last!),
+      dispose() { last?.dispose(); for (const x of Object.values(t)) x.dispose(); },
+    };
+    const onnx = peer('memory_attention');
+    if (onnx) {
+      run.onnx = {
+        op: 'sam21_memory_attention', model: onnx, outputName: 'pix_feat_with_mem', outputShape: [hw, 1, C],
+        inputs: { curr: { shape: [hw, 1, C], data: inputs.curr }, curr_pos: { shape: [hw, 1, C], data: inputs.curr_pos }, memory: { shape: [n, 1, mem], data: inputs.memory }, memory_pos: { shape: [n, 1, mem], data: inputs.memory_pos } },
+      };
+    }
+    return run;
+  },
+};
+
+const memoryEncoder: BenchCase = {
+  kernel: 'sam2_video',
+  impl: 'memory_encoder',
+  async setup(rt): Promise<BenchRun> {
+    const { model: m, g } = await context(rt);
+    const c = m.cfg;
+    const S = c.image_size;
+    const h = S / c.backbone_stride;
+    const C = c.memory_encoder.in_dim;
+    const pix = untrack(rt.upload(g.get('memenc.pix_feat_in')!, [1, C, h, h]));
+    const masks = untrack(rt.upload(g.get('memenc.pred_masks_high_res_in')!, [1, 1, S, S]));
+    let last: Tensor | null = null;
+    const run: BenchRunWithOutput = {
+      shape: `${c.name}: pix ${C}x${h}x${h}, mask ${S}x${S}`,
+      stage: 'memory_encoder',
+      downscaled: true,
+      run() {
+        last?.dispose();
+        // sigmoid x20 - 10 then the encoder (propagated frames: not binarised; object present here)
+        last = untrack(rt.scope(() => m.memory_encoder.forward(rt, pix, affine(rt, unary(rt, masks, 'sigmoid'), c.base.sigmoid_scale_for_mem_enc, c.base.sigmoid_bias_for_mem_enc))));
+      },
+      async check() { return close('memory_encoder', await rt.read(last!), g.get('memenc.maskmem_features_f32')!); },
+      output: () => rt.read(last!),
+      dispose() { last?.dispose(); pix.dispose(); masks.dispose(); },
+    };
+    const onnx = peer('memory_encoder');
+    if (onnx) {
+      run.onnx = {
+        op: 'sam21_memory_encoder', model: onnx, outputName: 'maskmem_features', outputShape: [1, c.memory_encoder.out_dim, h, h],
+        inputs: {
+          pix_feat: { shape: [1, C, h, h], data: g.get('memenc.pix_feat_in')! },
+          pred_masks_high_res: { shape: [1, 1, S, S], data: g.get('memenc.pred_masks_high_res_in')! },
+          object_score_logits: { shape: [1, 1], data: Float32Array.of(1) },
+        },
+      };
+    }
+    return run;
+  },
+};
+
+const trackedFrame: BenchCase = {
+  kernel: 'sam2_video',
+  impl: 'tracked_frame',
+  async setup(rt): Promise<BenchRun> {
+    const { model: m, g } = await context(rt);
+    const c = m.cfg;
+    const S = c.image_size;
+    const { hw, C, mem, ptrTokens, n } = bankShapes(m);
+    const img = untrack(rt.upload(g.get('input_image')!, [1, 3, S, S]));
+    const memory = untrack(rt.upload(seeded(n * mem, 5, 0.5), [1, n, mem]));
+    const memoryPos = untrack(rt.upload(seeded(n * mem, 6, 0.5), [1, n, mem]));
+    const h = Math.sqrt(hw);
+    let last: Tensor[] = [];
+    const run: BenchRun = {
+      shape: `${c.name} ${S}x${S}, full bank (${n} memory tokens)`,
+      stage: 'tracked_frame',
+      downscaled: true,
+      run() {
+        for (const t of last) t.dispose();
+        last = rt.scope(() => {
+          const f = m.encodeImage(rt, img);
+          const curr = permute(rt, f.visionFeats.reshape([1, C, hw]), [0, 2, 1]);
+          const pos = permute(rt, f.visionPos.reshape([1, C, hw]), [0, 2, 1]);
+          const x = m.memory_attention.forward(rt, curr, pos, memory, memoryPos, ptrTokens);
+          const pix = permute(rt, x, [0, 2, 1]).reshape([1, C, h, h]);
+          const pe = m.sam_prompt_encoder;
+          const sparse = pe.sparse(rt, { coords: new Float32Array(2), labels: Int32Array.of(-1) });
+          const d = m.sam_mask_decoder.predict(rt, pix, pe.denseEmbeddingPe(rt), sparse, pe.dense(rt, null), f.highRes);
+          const [, , lh, lw] = d.masks.shape;
+          const high = m.memory_encoder.forward(rt, f.visionFeats, affine(rt, unary(rt, d.masks.narrow0(0, 1).reshape([1, d.masks.shape[1], lh, lw]), 'sigmoid'), 20, -10).reshape([1, d.masks.shape[1], lh, lw]).narrow0(0, 1));
+          return [d.masks, high];
+        }).map((t) => untrack(t));
+      },
+      async check() {
+        const outs = await Promise.all(last.map((t) => rt.read(t)));
+        return outs.every((o) => o.every(Number.isFinite));
+      },
+      dispose() { for (const t of [...last, img, memory, memoryPos]) t.dispose(); },
+    };
+    return run;
+  },
+};
+
+export const cases: BenchCase[] = [memoryAttention, memoryEncoder, trackedFrame];
