@@ -14,7 +14,8 @@ import type { Runtime } from '../src/graph/runtime.js';
 import { type Tensor, untrack } from '../src/graph/tensor.js';
 import { uploadWeights } from '../src/graph/weights.js';
 import { affine, unary } from '../src/kernels/elementwise.js';
-import { permute } from '../src/kernels/layout.js';
+import { permute, slice } from '../src/kernels/layout.js';
+import { resize } from '../src/kernels/resize.js';
 import { parseConfig } from '../src/model/config.js';
 import { SAM2 } from '../src/model/sam2.js';
 import { openWeights } from '../src/node/weights_file.js';
@@ -197,7 +198,9 @@ const trackedFrame: BenchCase = {
           const sparse = pe.sparse(rt, { coords: new Float32Array(2), labels: Int32Array.of(-1) });
           const d = m.sam_mask_decoder.predict(rt, pix, pe.denseEmbeddingPe(rt), sparse, pe.dense(rt, null), f.highRes);
           const [, , lh, lw] = d.masks.shape;
-          const high = m.memory_encoder.forward(rt, f.visionFeats, affine(rt, unary(rt, d.masks.narrow0(0, 1).reshape([1, d.masks.shape[1], lh, lw]), 'sigmoid'), 20, -10).reshape([1, d.masks.shape[1], lh, lw]).narrow0(0, 1));
+          const best = slice(rt, d.masks, [0, 1, 0, 0], [1, 1, lh, lw]); // a multimask output
+          const up = resize(rt, best, [S, S], { mode: 'bilinear' });
+          const high = m.memory_encoder.forward(rt, f.visionFeats, affine(rt, unary(rt, up, 'sigmoid'), 20, -10));
           return [d.masks, high];
         }).map((t) => untrack(t));
       },

@@ -37,9 +37,9 @@ interface ImageReport {
   iou: number[];
   objectScore: number;
   /** Low-res logits of each returned mask (clamped, as ImagePredictor returns them). */
-  lowRes: number[][];
+  lowRes: Float32Array[];
   /** 0/1 masks at the image size, one per returned mask. */
-  masks: number[][];
+  masks: Uint8Array[];
   decodeMs: number;
 }
 interface FrameReport {
@@ -48,8 +48,8 @@ interface FrameReport {
   frame: number;
   objId: number;
   prompt: { points: Point[]; box: [number, number, number, number] | null } | null;
-  lowRes: number[];
-  mask: number[];
+  lowRes: Float32Array;
+  mask: Uint8Array;
   objectScore: number;
   ms: number;
 }
@@ -63,6 +63,7 @@ interface Hooks {
   source: { kind: string; width: number; height: number; frames: number; rgbHash: string[] } | null;
   /** Image encodes completed (increments after each setImage + sync). */
   encoded: number;
+  /** The latest results (at most MAX_RESULTS, oldest dropped), with their arrays. */
   results: Array<ImageReport | FrameReport>;
   timings: Record<string, number>;
   /** Video / webcam frames shown so far. */
@@ -238,9 +239,9 @@ async function predictImage(): Promise<void> {
   const ms = performance.now() - t0;
   timing('prompt + decode', ms);
   s.result = r;
-  hooks.results.push({
+  report({
     kind: 'image', prompt, multimask: r.multimask, best: r.best, iou: Array.from(r.iou), objectScore: r.objectScore,
-    lowRes: r.lowRes.map((l) => Array.from(l)), masks: r.masks.map((m) => Array.from(m)), decodeMs: ms,
+    lowRes: r.lowRes, masks: r.masks, decodeMs: ms,
   });
   redraw();
 }
@@ -249,6 +250,13 @@ function toBase64(bytes: Uint8Array): string {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(bin);
+}
+
+/** Keep the latest results only: a live stream would otherwise grow without bound. */
+const MAX_RESULTS = 64;
+function report(r: ImageReport | FrameReport): void {
+  hooks.results.push(r);
+  if (hooks.results.length > MAX_RESULTS) hooks.results.splice(0, hooks.results.length - MAX_RESULTS);
 }
 
 function framesSource(imgs: RgbImage[]): FrameSource {
@@ -274,7 +282,7 @@ function frameVp(s: Extract<Source, { kind: 'frames' }>): VideoPredictor {
 }
 
 function recordFrame(via: FrameReport['via'], frame: number, r: FrameResult, ms: number, prompt: Prompts | null): void {
-  hooks.results.push({ kind: 'frame', via, frame, objId: r.objId, prompt: prompt && { points: prompt.points.slice(), box: prompt.box }, lowRes: Array.from(r.lowRes), mask: Array.from(r.mask), objectScore: r.objectScore, ms });
+  report({ kind: 'frame', via, frame, objId: r.objId, prompt: prompt && { points: prompt.points.slice(), box: prompt.box }, lowRes: r.lowRes, mask: r.mask, objectScore: r.objectScore, ms });
 }
 
 async function trackFrames(): Promise<void> {

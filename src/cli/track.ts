@@ -13,6 +13,7 @@
 // 0/255 at the frame size. --overlay: the masks and prompts drawn over each frame, as PNGs in a folder
 // or as a video file (.mp4/.mkv/.mov/.avi/.webm, encoded by ffmpeg at --fps, default the video's
 // rate or 10 for folders). Progress bar on stderr (frames/s, ETA). User errors: exit 2, one line.
+// ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -307,7 +308,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
       const t0 = performance.now();
       const tty = process.stderr.isTTY;
       const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config, {
-        onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
+        onProgress: tty ? (d, n) => { if (d === n || d % 32 === 0) log(opts.quiet, `\rloading weights: ${d}/${n} tensors`); } : undefined,
       }));
       log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       log(opts.quiet, `${src.kind === 'folder' ? 'folder' : 'video'} ${sourceArg}: ${src.numFrames} frames, ${src.width}x${src.height}\n`);

@@ -11,6 +11,8 @@
 // built-in, what the shapes do say, and what is missing, and asks for --config.
 import { shapeStr } from '../graph/dtype.js';
 import { BUILTIN_CONFIGS, parseConfig, type Sam2Config, validateConfig } from './config.js';
+import { RobotSeg } from './robotseg.js';
+import { isRobotSegConfig } from './robotseg_config.js';
 import { SAM2 } from './sam2.js';
 
 /** A config problem the user can fix (wrong --config, a checkpoint of another layout). One line. */
@@ -25,8 +27,8 @@ export type Shapes = ReadonlyMap<string, readonly number[]>;
 
 export interface ResolvedConfig {
   config: Sam2Config;
-  /** 'argument' (--config), 'metadata' (embedded in the file) or 'inferred' (from keys and shapes). */
-  source: 'argument' | 'metadata' | 'inferred';
+  /** 'argument' (--config), 'metadata' (embedded in the file), 'inferred' (from keys and shapes) or 'sidecar' (config.json beside the weights). */
+  source: 'argument' | 'metadata' | 'inferred' | 'sidecar';
 }
 
 /** Key present only in RobotSeg checkpoints (the robot token of the mask decoder). */
@@ -34,7 +36,7 @@ export const ROBOTSEG_KEY = 'sam_mask_decoder.robot_token_embedding.weight';
 
 /** Keys and shapes a config's model expects, in module (= official state dict) order. */
 export function expectedShapes(cfg: Sam2Config): Array<[string, readonly number[]]> {
-  return new SAM2(cfg).namedParams().map(([k, p]) => [k, p.shape]);
+  return (isRobotSegConfig(cfg) ? new RobotSeg(cfg) : new SAM2(cfg)).namedParams().map(([k, p]) => [k, p.shape]);
 }
 
 /**
@@ -203,13 +205,19 @@ export function checkConfigFits(cfg: Sam2Config, shapes: Shapes, from: string): 
  * already parsed config (see parseConfig). Throws ConfigError (one line) on any problem.
  */
 export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, string>>, explicit?: Sam2Config): ResolvedConfig {
-  if (shapes.has(ROBOTSEG_KEY)) throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}'): RobotSeg support is not built yet`);
+  const robot = shapes.has(ROBOTSEG_KEY);
+  // a RobotSeg layout (class-token bank) needs a config with a robotseg block, and the reverse
+  const kindCheck = (cfg: Sam2Config, from: string) => {
+    if (robot && !isRobotSegConfig(cfg)) throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}') but ${from} '${cfg.name}' is a SAM 2.1 config without a 'robotseg' block (built-in RobotSeg config: robotseg_hiera_t)`);
+    if (!robot && isRobotSegConfig(cfg)) throw new ConfigError(`${from} '${cfg.name}' is a RobotSeg config but the checkpoint has no '${ROBOTSEG_KEY}' (a SAM 2.1 checkpoint; make a RobotSeg starting point with robotseg init-robotseg)`);
+  };
   if (explicit) {
     try {
       validateConfig(explicit);
     } catch (e) {
       throw new ConfigError((e as Error).message);
     }
+    kindCheck(explicit, '--config');
     checkConfigFits(explicit, shapes, '--config');
     return { config: explicit, source: 'argument' };
   }
@@ -222,6 +230,7 @@ export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, 
     } catch (e) {
       throw new ConfigError(`the config embedded in the file's metadata is invalid: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; pass --config NAME|FILE`);
     }
+    kindCheck(cfg, 'the embedded config');
     checkConfigFits(cfg, shapes, 'the embedded config');
     return { config: cfg, source: 'metadata' };
   }
@@ -229,6 +238,7 @@ export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, 
   try {
     return { config: inferConfig(shapes), source: 'inferred' };
   } catch (e) {
+    if (robot && e instanceof ConfigError) throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}'): ${e.message}`);
     if (unknownName && e instanceof ConfigError) throw new ConfigError(`the file's metadata names config '${unknownName}', which is not built in; ${e.message}`);
     throw e;
   }

@@ -3,7 +3,7 @@
 // full-size `robotseg_hiera_t` (robotseg-infer.yaml of the zubair-irshad/RobotSeg fork: SAM 2.1
 // Hiera-tiny plus a structure branch in every memory-attention layer and the robot prompt
 // generator), and the checkpoint keys RobotSeg adds to SAM 2.1 (all SAM 2.1 keys stay unchanged).
-import { SAM21_HIERA_T, type Sam2Config, validateConfig } from './config.js';
+import { BUILTIN_CONFIGS, SAM21_HIERA_T, type Sam2Config, validateConfig } from './config.js';
 
 /** The `robotseg` block as stored in config JSON (golden config.json layout). */
 export interface RobotSegBlock {
@@ -87,6 +87,10 @@ export const ROBOTSEG_HIERA_T: Sam2Config = {
   name: 'robotseg_hiera_t',
   robotseg: structuredClone(ROBOTSEG_BLOCK_T) as unknown as Record<string, unknown>,
 };
+
+// Registered here rather than in config.ts (config.ts cannot import this file: it would be a cycle
+// evaluated before SAM21_HIERA_T exists). Every loader path (resolve_config.ts) imports this module.
+BUILTIN_CONFIGS[ROBOTSEG_HIERA_T.name] = ROBOTSEG_HIERA_T;
 
 export function isRobotSegConfig(cfg: Sam2Config): boolean {
   return cfg.robotseg !== undefined && cfg.robotseg !== null;

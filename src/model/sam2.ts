@@ -33,6 +33,8 @@ export interface ImageFeatures {
   visionPos: Tensor;
   /** conv_s0(level 0) [1, C/8, 4h, 4w] and conv_s1(level 1) [1, C/4, 2h, 2w]. */
   highRes: [Tensor, Tensor];
+  /** RobotSeg only: the frame's SEMA edge grid [1, 1, h, w] (SemaMemoryAttention.edgeGrid of the model input). */
+  edges?: Tensor;
 }
 
 export class SAM2 extends Module {

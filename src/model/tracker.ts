@@ -43,7 +43,7 @@ export class Tracker {
   constructor(readonly rt: Runtime, readonly model: SAM2) {}
 
   /** _forward_sam_heads: decoder on (memory-conditioned) features with points and/or mask prompt. */
-  async samHeads(pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, multimask: boolean, tap?: Tap): Promise<HeadsOutput> {
+  async samHeads(pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, multimask: boolean, tap?: Tap, tokensOverride?: Tensor): Promise<HeadsOutput> {
     const rt = this.rt;
     const m = this.model;
     const pe = m.sam_prompt_encoder;
@@ -56,8 +56,11 @@ export class Tracker {
       const dense = pe.dense(rt, maskInput);
       tap?.('prompt.dense', dense);
       tap?.('decoder.image_embeddings_in', pixFeat);
-      const out = dec.predict(rt, pixFeat, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes);
+      // RobotSeg: [obj_score, iou, mask x4, class, object tokens] replace the 6 output tokens
+      if (tap && tokensOverride) tap('decoder.tokens_in', concat(rt, [tokensOverride, sparse], 1));
+      const out = dec.predict(rt, pixFeat, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes, tokensOverride);
       tap?.('decoder.transformer_queries_out', out.queries);
+      if (tokensOverride) tap?.('decoder.tokens_out', out.queries);
       tap?.('decoder.all_mask_logits', out.masks);
       tap?.('decoder.all_iou', out.iou);
       tap?.('decoder.object_score_logits', out.objectScore);
@@ -71,6 +74,7 @@ export class Tracker {
     const pp = m.cfg.postprocessing;
     const sel = selectMasks(lows, iouAll, multimask, { on: pp.dynamic_multimask_via_stability, delta: pp.dynamic_multimask_stability_delta, thresh: pp.dynamic_multimask_stability_thresh });
     const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
+    tap?.('heads.ious', rt.upload(iou, [1, iou.length], 'f32', 'heads.ious'));
     // best of the returned masks (argmax IoU when multimask) and its token
     const k = multimask ? argmax(iou) : 0;
     const maskIdx = sel.maskIdx[k];
@@ -129,10 +133,38 @@ export class Tracker {
   memoryConditioned(t: number, isInitCond: boolean, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, tap?: Tap): Tensor {
     const rt = this.rt;
     const m = this.model;
-    const cfg = m.cfg;
     const [, C, h, w] = f.visionFeats.shape;
     if (isInitCond) return m.imageEmbedWithNoMem(rt, f);
     return rt.scope(() => {
+      const { memory, memoryPos, numPtrTokens, curr, currPos } = this.assembleMemory(t, f, bank, numFrames, reverse, tap);
+      const out = this.attend(f, curr, currPos, memory, memoryPos, numPtrTokens, tap);
+      tap?.('memattn.out_HWxBxC', out);
+      return permute(rt, out, [0, 2, 1]).reshape([1, C, h, w]); // (1, hw, C) -> (1, C, h, w)
+    });
+  }
+
+  /** memory_attention on the assembled inputs (RobotSeg overrides: SEMA needs the frame's edge grid). */
+  protected attend(f: ImageFeatures, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numPtrTokens: number, tap?: Tap): Tensor {
+    void f;
+    void tap;
+    return this.model.memory_attention.forward(this.rt, curr, currPos, memory, memoryPos, numPtrTokens);
+  }
+
+  /**
+   * The memory-attention inputs of frame t (call inside a scope): memory / memoryPos [1, M, memDim]
+   * (spatial memories in memory order: conditioning frames, then older to newer; then pointer
+   * tokens), curr / currPos [1, hw, C], and the frames whose spatial memories come first, in order.
+   */
+  assembleMemory(t: number, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, tap?: Tap): {
+    memory: Tensor; memoryPos: Tensor; numPtrTokens: number; curr: Tensor; currPos: Tensor; frames: StoredFrame[];
+  } {
+    const rt = this.rt;
+    const m = this.model;
+    const cfg = m.cfg;
+    const [, C, h, w] = f.visionFeats.shape;
+    {
+      // (block kept from the former inline body of memoryConditioned)
+      const frames: StoredFrame[] = [];
       const memDim = cfg.memory_encoder.out_dim;
       const nMem = cfg.base.num_maskmem;
       const sign = reverse ? -1 : 1;
@@ -142,6 +174,7 @@ export class Tracker {
       const tposAll = m.maskmem_tpos_enc.t; // [nMem, 1, 1, memDim]
       const addMem = (fr: StoredFrame, tPos: number) => {
         if (!fr.maskmem) throw new Error('memory bank: frame without encoded memory');
+        frames.push(fr);
         mems.push(permute(rt, fr.maskmem.reshape([1, memDim, h * w]), [0, 2, 1])); // (1, D, hw) -> (1, hw, D)
         const tpos = slice(rt, tposAll, [nMem - tPos - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([1, 1, memDim]);
         poss.push(add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos));
@@ -185,10 +218,10 @@ export class Tracker {
       const currPos = permute(rt, f.visionPos.reshape([1, C, h * w]), [0, 2, 1]);
       tap?.('memattn.memory_NxBxC', memory);
       tap?.('memattn.memory_pos_NxBxC', memoryPos);
-      const out = m.memory_attention.forward(rt, curr, currPos, memory, memoryPos, numPtrTokens);
-      tap?.('memattn.out_HWxBxC', out);
-      return permute(rt, out, [0, 2, 1]).reshape([1, C, h, w]); // (1, hw, C) -> (1, C, h, w)
-    });
+      tap?.('memattn.curr_in_HWxBxC', curr);
+      tap?.('memattn.curr_pos_HWxBxC', currPos);
+      return { memory, memoryPos, numPtrTokens, curr, currPos, frames };
+    }
   }
 
   /** _encode_new_memory -> maskmem features [1, memDim, h, w] rounded to bfloat16. */

@@ -10,6 +10,8 @@ import { fillHoles } from '../kernels/fill_holes.js';
 import { resize } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
 import type { PointPrompt } from './prompt_encoder.js';
+import { RobotSeg } from './robotseg.js';
+import { RobotSegTracker } from './robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
 import { type HeadsOutput, type StoredFrame, type Tap, Tracker } from './tracker.js';
 
@@ -40,11 +42,18 @@ interface ObjectState {
   points: Map<number, PointPrompt>;
   /** Conditioning frames whose memory still has to be encoded from the binarised mask. */
   pendingMemory: Set<number>;
+  /** RobotSeg: the category ('arm' | 'gripper' | 'robot') whose class token enters the decoder; null = plain SAM 2.1. */
+  category: string | null;
 }
 
 export interface VideoPredictorOptions {
   /** Tap intermediates (parity tests): called with (frame, name, tensor). */
   tap?: (frame: number, name: string, t: Tensor) => void;
+  /**
+   * RobotSeg teacher forcing (parity tests): object tokens [1, n, C] to use instead of the RPG output
+   * on a frame (null: keep the computed ones).
+   */
+  objectTokens?: (frame: number, objId: number, computed: Tensor) => Tensor | null;
 }
 
 export class VideoPredictor {
@@ -55,7 +64,7 @@ export class VideoPredictor {
   private streamLength = 0;
 
   constructor(readonly rt: Runtime, readonly model: SAM2, readonly source: FrameSource, readonly opts: VideoPredictorOptions = {}) {
-    this.tracker = new Tracker(rt, model);
+    this.tracker = model instanceof RobotSeg ? new RobotSegTracker(rt, model) : new Tracker(rt, model);
     if (source.numFrames !== null && source.numFrames < 1) throw new Error('video has no frames');
   }
 
@@ -88,25 +97,76 @@ export class VideoPredictor {
     const f = rt.scope(() => {
       const x = preprocessImage(rt, this.model.cfg, frame);
       tap?.('input_image', x);
-      return this.model.encodeImage(rt, x, tap && ((n, t) => { if (n.startsWith('backbone_fpn')) tap(n, t); }));
+      const enc = this.model.encodeImage(rt, x, tap && ((n, t) => { if (n.startsWith('backbone_fpn')) tap(n, t); }));
+      if (this.tracker instanceof RobotSegTracker) enc.edges = this.tracker.edgeGrid(x); // once per frame, shared by all layers and objects
+      return enc;
     });
     this.dropFeatures();
-    for (const t of [f.visionFeats, f.visionPos, ...f.highRes]) untrack(t);
+    for (const t of featureTensors(f)) untrack(t);
     this.featCache = { idx: i, f };
     return f;
   }
 
   private dropFeatures(): void {
     if (!this.featCache) return;
-    const f = this.featCache.f;
-    for (const t of [f.visionFeats, f.visionPos, ...f.highRes]) t.dispose();
+    for (const t of featureTensors(this.featCache.f)) t.dispose();
     this.featCache = null;
   }
 
   private obj(id: number): ObjectState {
     let o = this.objects.get(id);
-    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), points: new Map(), pendingMemory: new Set() }));
+    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), points: new Map(), pendingMemory: new Set(), category: null }));
     return o;
+  }
+
+  /** RobotSeg: check a category against the model (a SAM 2.1 model has none). */
+  private checkCategory(category: string | null | undefined): void {
+    if (category === undefined || category === null) return;
+    if (!(this.model instanceof RobotSeg)) throw new Error(`a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${this.model.cfg.name})`);
+    const vocab = this.model.spec.classVocab;
+    if (!vocab.includes(category)) throw new Error(`unknown robot target '${category}' (expected one of: ${vocab.join(', ')})`);
+  }
+
+  /**
+   * Memory-conditioned features of a frame for an object and, for a RobotSeg object with a category,
+   * the decoder's leading tokens (class + RPG object tokens). Caller disposes both.
+   */
+  private condition(frame: number, isInit: boolean, f: ImageFeatures, o: ObjectState, objId: number, reverse: boolean, tap?: Tap): { pix: Tensor; tokens: Tensor | null } {
+    if (o.category !== null && this.tracker instanceof RobotSegTracker) {
+      const force = this.opts.objectTokens;
+      const r = this.tracker.conditionRobot(frame, isInit, f, o, this.ptrFrames(), reverse, o.category, tap, force && ((c) => force(frame, objId, c)));
+      r.objectTokens.dispose();
+      return { pix: r.pix, tokens: r.tokens };
+    }
+    return { pix: this.tracker.memoryConditioned(frame, isInit, f, o, this.ptrFrames(), reverse, tap), tokens: null };
+  }
+
+  /**
+   * RobotSeg's automatic mode (add_new_robot): start object `objId` on `frame` with no prompt, only the
+   * category ('arm' | 'gripper' | 'robot'), whose class token (and the RPG object tokens) enter the
+   * decoder on every frame of this object. The frame becomes a conditioning frame (multimask, best
+   * IoU; its memory is encoded from the binarised mask when propagation starts).
+   */
+  async addTarget(frame: number, objId: number, category: string): Promise<FrameResult> {
+    this.checkFrame(frame);
+    if (!(this.model instanceof RobotSeg)) throw new Error('addTarget (automatic mode) needs a RobotSeg model');
+    this.checkCategory(category);
+    const o = this.obj(objId);
+    o.category = category;
+    o.points.delete(frame);
+    const isInit = !o.cond.has(frame) && !o.nonCond.has(frame);
+    const f = await this.features(frame);
+    const tap = this.tapFor(frame);
+    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, false, tap);
+    tap?.('pix_feat_with_mem', pix);
+    // no points and no mask: 0 clicks is within [0, 1], so multimask on an initial conditioning frame
+    const multimask = isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking);
+    const heads = await this.tracker.samHeads(pix, f, null, null, multimask, tap, tokens ?? undefined);
+    pix.dispose();
+    tokens?.dispose();
+    const stored = this.store(o, frame, heads, null, true);
+    o.pendingMemory.add(frame);
+    return this.output(objId, stored, tap, 'out.video_res_logits_after_click');
   }
 
   get objectIds(): number[] {
@@ -117,14 +177,16 @@ export class VideoPredictor {
    * Add clicks (and/or a box) on a frame for an object (SAM 2's add_new_points_or_box). A box or
    * clearOld replaces the frame's previous points. Returns that frame's masks for the object.
    */
-  async addPoints(frame: number, objId: number, prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean }): Promise<FrameResult> {
+  async addPoints(frame: number, objId: number, prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null }): Promise<FrameResult> {
     this.checkFrame(frame);
+    this.checkCategory(prompt.category);
     const { width: W, height: H } = this.source;
     validatePrompt(prompt, W, H);
     if (!prompt.points?.length && !prompt.box) throw new Error('addPoints: give at least one point or a box');
     const S = this.model.cfg.image_size;
     const f32 = Math.fround;
     const o = this.obj(objId);
+    if (prompt.category !== undefined) o.category = prompt.category; // RobotSeg: prompts combined with the class token
     const coords: number[] = [];
     const labels: number[] = [];
     if (prompt.box) { coords.push(prompt.box[0], prompt.box[1], prompt.box[2], prompt.box[3]); labels.push(2, 3); }
@@ -146,10 +208,11 @@ export class VideoPredictor {
     if (prevOut) prevLogits = rt.scope(() => clampTensor(rt, prevOut.predMasks, 32));
     const nUser = pts.labels.length;
     const multimask = nUser <= 1 && (isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking));
-    const pix = this.tracker.memoryConditioned(frame, isInit, f, o, this.ptrFrames(), false, tap);
+    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, false, tap);
     tap?.('pix_feat_with_mem', pix);
-    const heads = await this.tracker.samHeads(pix, f, pts, prevLogits, multimask, tap);
+    const heads = await this.tracker.samHeads(pix, f, pts, prevLogits, multimask, tap, tokens ?? undefined);
     pix.dispose();
+    tokens?.dispose();
     prevLogits?.dispose();
     const stored = this.store(o, frame, heads, null, isInit || o.cond.has(frame));
     if (isInit || o.cond.has(frame)) o.pendingMemory.add(frame);
@@ -225,10 +288,11 @@ export class VideoPredictor {
       if (have) { out.push(await this.output(objId, have, tap, 'out.video_res_logits')); continue; }
       if (o.cond.size === 0) continue; // object without prompts yet
       const f = await this.features(frame, img);
-      const pix = this.tracker.memoryConditioned(frame, false, f, o, this.ptrFrames(), reverse, tap);
+      const { pix, tokens } = this.condition(frame, false, f, o, objId, reverse, tap);
       tap?.('pix_feat_with_mem', pix);
-      const heads = await this.tracker.samHeads(pix, f, null, null, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap);
+      const heads = await this.tracker.samHeads(pix, f, null, null, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap, tokens ?? undefined);
       pix.dispose();
+      tokens?.dispose();
       tap?.('memenc.pred_masks_high_res_in', heads.highRes);
       const mem = untrack(this.tracker.encodeMemory(f, heads.highRes, heads.objectScore, false, tap));
       const stored = this.store(o, frame, heads, mem, false);
@@ -313,6 +377,10 @@ export class VideoPredictor {
     this.dropFeatures();
     this.streamLength = 0;
   }
+}
+
+function featureTensors(f: ImageFeatures): Tensor[] {
+  return [f.visionFeats, f.visionPos, ...f.highRes, ...(f.edges ? [f.edges] : [])];
 }
 
 function disposeFrame(s: StoredFrame): void {

@@ -4,11 +4,14 @@
 // embedded metadata > inferred from shapes), check the layout, then stream the tensors to the GPU and
 // bind them strictly. Everything before the upload is cheap, so user mistakes fail fast.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Runtime } from '../graph/runtime.js';
 import { type WeightStore, uploadWeights } from '../graph/weights.js';
 import type { WeightsFile } from '../graph/weights_io.js';
 import { BUILTIN_CONFIGS, parseConfig, type Sam2Config } from '../model/config.js';
 import { ConfigError, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';
+import { RobotSeg } from '../model/robotseg.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { SAM2 } from '../model/sam2.js';
 import { openWeights } from './weights_file.js';
 
@@ -48,14 +51,23 @@ export async function openModelWeights(weightsPath: string, configArg?: string |
   const file = await openWeights(weightsPath);
   try {
     const shapes = new Map([...file.header].map(([k, t]) => [k, t.shape]));
-    return { file, ...resolveConfig(shapes, file.metadata, explicit) };
+    try {
+      return { file, ...resolveConfig(shapes, file.metadata, explicit) };
+    } catch (e) {
+      // Last resort when nothing else identifies the layout: a config.json beside the weights file
+      // (as the golden and Hugging Face layouts ship it). Never overrides --config or metadata.
+      const side = join(dirname(weightsPath), 'config.json');
+      if (explicit || !(e instanceof ConfigError) || !existsSync(side)) throw e;
+      const r = resolveConfig(shapes, file.metadata, readConfigArg(side));
+      return { file, config: r.config, source: 'sidecar' };
+    }
   } catch (e) {
     await file.close();
     throw e;
   }
 }
 
-/** Load a SAM 2.1 checkpoint onto `rt`, returning the model with its weights and config source. */
+/** Load a SAM 2.1 or RobotSeg checkpoint onto `rt` (a RobotSeg config gives a RobotSeg), returning the model with its weights and config source. */
 export async function loadModelWithStore(rt: Runtime, weightsPath: string, configArg?: string | Sam2Config, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const { file, config, source } = await openModelWeights(weightsPath, configArg);
   opts.onConfig?.({ config, source });
@@ -66,7 +78,7 @@ export async function loadModelWithStore(rt: Runtime, weightsPath: string, confi
     await file.close();
   }
   try {
-    const model = new SAM2(config);
+    const model = isRobotSegConfig(config) ? new RobotSeg(config) : new SAM2(config); // RobotSeg: SAM2 subclass
     await model.load(rt, store);
     return { model, store, config, source, format: file.format };
   } catch (e) {

@@ -1,9 +1,9 @@
 // `robotseg segment` end to end, spawned as a user runs it (node bin/robotseg.js), on the reduced
 // golden model (test/fixtures/golden: official PyTorch outputs for the same image, prompts, weights).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { readImage } from '../../src/node/image_io.js';
@@ -56,9 +56,19 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
     userError(/--mask-input .*: no 'low_res_logits' tensor/, ...base, '--mask-input', WEIGHTS);
   });
 
+  it.skipIf(!rt)('a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)', () => {
+    const r = cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\(sidecar\)/);
+  });
+
   it('configs: one that does not fit, none for a non-built-in layout, unknown name', () => {
     userError(/--config 'sam2\.1_hiera_t' does not fit the checkpoint: 'maskmem_tpos_enc' has shape \[7, 1, 1, 16\]/, IMG, '--weights', WEIGHTS, '--config', 'sam2.1_hiera_t');
-    userError(/matches no known config .*Pass --config/, IMG, '--weights', WEIGHTS);
+    // a bare copy (no config.json beside it) of a non-built-in layout needs --config
+    const bare = join(tmp, 'bare', 'weights.safetensors');
+    mkdirSync(dirname(bare), { recursive: true });
+    copyFileSync(WEIGHTS, bare);
+    userError(/matches no known config .*Pass --config/, IMG, '--weights', bare);
     userError(/--config nosuch: neither a built-in config/, IMG, '--weights', WEIGHTS, '--config', 'nosuch');
   });
 });

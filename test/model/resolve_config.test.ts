@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAM21_HIERA_T } from '../../src/model/config.js';
-import { ConfigError, inferConfig, inferLayout, resolveConfig, ROBOTSEG_KEY } from '../../src/model/resolve_config.js';
+import { ConfigError, expectedShapes, inferConfig, inferLayout, resolveConfig, ROBOTSEG_KEY } from '../../src/model/resolve_config.js';
+import { ROBOTSEG_HIERA_T } from '../../src/model/robotseg_config.js';
 import { GOLDEN, goldenConfig, goldenFile } from '../helpers/golden.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
@@ -78,7 +79,13 @@ describe('config inference from keys and shapes', () => {
   it('RobotSeg checkpoints are recognised', () => {
     const rs = new Map(official);
     rs.set(ROBOTSEG_KEY, [1, 256]);
-    expect(err(() => resolveConfig(rs, {}))).toMatch(/RobotSeg checkpoint.*RobotSeg support is not built yet/);
+    // an incomplete RobotSeg layout: named as RobotSeg, checked against robotseg_hiera_t
+    expect(err(() => resolveConfig(rs, {}))).toMatch(/^RobotSeg checkpoint \(key 'sam_mask_decoder\.robot_token_embedding\.weight'\): the checkpoint matches no known config.*against robotseg_hiera_t: .*robot_token_embedding.*\[3, 256\]/);
+    expect(err(() => resolveConfig(rs, {}, SAM21_HIERA_T))).toMatch(/^RobotSeg checkpoint .* but --config 'sam2\.1_hiera_t' is a SAM 2\.1 config without a 'robotseg' block/);
+    // the full official layout (SAM 2.1 keys + the 114 added tensors) resolves to the built-in
+    const full = new Map(expectedShapes(ROBOTSEG_HIERA_T));
+    expect(resolveConfig(full, {}).config.name).toBe('robotseg_hiera_t');
+    expect(err(() => resolveConfig(official, {}, ROBOTSEG_HIERA_T))).toMatch(/is a RobotSeg config but the checkpoint has no/);
   });
 });
 
