@@ -160,10 +160,11 @@ function configValue(cfg: Sam2Config, path: string): unknown {
 }
 
 /** The built-in whose shape-visible values differ least from the inferred ones. */
-function closestBuiltin(inf: InferredLayout): Sam2Config {
+function closestBuiltin(inf: InferredLayout, robot = false): Sam2Config {
   let best: Sam2Config | null = null;
   let bestDiff = Infinity;
   for (const cfg of Object.values(BUILTIN_CONFIGS)) {
+    if (isRobotSegConfig(cfg) !== robot) continue; // a RobotSeg layout is compared with RobotSeg built-ins only
     const diff = Object.entries(inf.values).filter(([k, v]) => JSON.stringify(configValue(cfg, k)) !== JSON.stringify(v)).length;
     if (diff < bestDiff) { best = cfg; bestDiff = diff; }
   }
@@ -180,7 +181,7 @@ export function inferConfig(shapes: Shapes): Sam2Config {
   }
   for (const cfg of Object.values(BUILTIN_CONFIGS)) if (!firstMismatch(cfg, shapes)) return cfg;
   const inf = inferLayout(shapes);
-  const near = closestBuiltin(inf);
+  const near = closestBuiltin(inf, shapes.has(ROBOTSEG_KEY));
   const mm = firstMismatch(near, shapes)!;
   throw new ConfigError(
     `the checkpoint matches no known config (built-in: ${Object.keys(BUILTIN_CONFIGS).join(', ')}); against ${near.name}: ${mm.problem}` +

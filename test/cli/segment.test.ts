@@ -58,8 +58,8 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
 
   it.skipIf(!rt)('a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)', () => {
     const r = cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\(sidecar\)/);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/\(sidecar\)/);
   });
 
   it('configs: one that does not fit, none for a non-built-in layout, unknown name', () => {
