@@ -22,6 +22,7 @@ import {
   rgbFromSource,
   rgbFromUrl,
   rgbToImageData,
+  RobotSeg,
   type Runtime,
   type SAM2,
   VideoPredictor,
@@ -44,9 +45,11 @@ interface ImageReport {
 }
 interface FrameReport {
   kind: 'frame';
-  via: 'click' | 'track' | 'stream';
+  via: 'click' | 'track' | 'stream' | 'auto';
   frame: number;
   objId: number;
+  /** RobotSeg target of an automatic result. */
+  category?: string;
   prompt: { points: Point[]; box: [number, number, number, number] | null } | null;
   lowRes: Float32Array;
   mask: Uint8Array;
@@ -70,7 +73,11 @@ interface Hooks {
   framesShown: number;
   /** Set true to record the live stream (every pushed frame's RGB, every prompt) into `stream`. */
   recordStream: boolean;
-  stream: Array<{ type: 'push'; frame: number; width: number; height: number; rgbBase64: string } | { type: 'prompt'; frame: number; objId: number; points: Point[]; box: Box | null }>;
+  stream: Array<
+    | { type: 'push'; frame: number; width: number; height: number; rgbBase64: string }
+    | { type: 'prompt'; frame: number; objId: number; points: Point[]; box: Box | null }
+    | { type: 'target'; frame: number; objId: number; category: string }
+  >;
   /** Resolves when every queued engine task has finished. */
   idle(): Promise<void>;
 }
@@ -152,7 +159,7 @@ type Box = [number, number, number, number];
 interface Prompts { points: Point[]; box: Box | null }
 
 type Source =
-  | { kind: 'image'; img: RgbImage; encoded: boolean; predictor: ImagePredictor | null; prompts: Prompts; result: ImagePrediction | null }
+  | { kind: 'image'; img: RgbImage; encoded: boolean; predictor: ImagePredictor | null; prompts: Prompts; result: ImagePrediction | null; auto: FrameResult | null }
   | { kind: 'frames'; imgs: RgbImage[]; shown: number; vp: VideoPredictor | null; masks: Map<number, Map<number, FrameResult>>; prompts: Map<number, Map<number, Prompts>> }
   | { kind: 'video'; el: HTMLVideoElement; live: boolean; stream: MediaStream | null; vp: VideoPredictor | null; frame: RgbImage | null; framePushed: boolean; frameIndex: number; results: FrameResult[]; prompts: Map<number, Prompts>; playing: boolean };
 
@@ -207,11 +214,11 @@ async function openImage(img: RgbImage): Promise<void> {
   disposeSource();
   objId = 1;
   $('object-label').textContent = 'object 1';
-  source = { kind: 'image', img, encoded: false, predictor: null, prompts: { points: [], box: null }, result: null };
+  source = { kind: 'image', img, encoded: false, predictor: null, prompts: { points: [], box: null }, result: null, auto: null };
   describeSource();
   fitCanvas(img.width, img.height);
   redraw();
-  if (model) await encodeImage();
+  if (model && !autoMode()) await encodeImage(); // automatic mode runs its own (video) encoder
 }
 
 function encodeImage(): Promise<unknown> {
@@ -404,7 +411,7 @@ async function addPrompt(p: { point?: Point; box?: Box }): Promise<void> {
   const s = source;
   if (!s) return;
   if (!model) { fail(new Error('load weights first')); return; }
-  if ((document.querySelector('input[name=mode]:checked') as HTMLInputElement).value === 'auto') return;
+  if (autoMode()) { setStatus('automatic mode: choose a target and press Find (switch to clicks / box to prompt by hand)'); return; }
   const pr = currentPrompts()!;
   if (p.point) pr.points.push(p.point);
   if (p.box) { pr.box = p.box; pr.points = []; }
@@ -446,11 +453,72 @@ function clearPrompts(): void {
   void run('clearing', async () => {
     const s = source;
     if (!s) return;
-    if (s.kind === 'image') { s.prompts = { points: [], box: null }; s.result = null; }
+    if (s.kind === 'image') { s.prompts = { points: [], box: null }; s.result = null; s.auto = null; }
     else if (s.kind === 'frames') { s.vp?.reset(); s.masks.clear(); s.prompts.clear(); }
     else { s.vp?.reset(); s.results = []; s.prompts.clear(); s.frameIndex = -1; s.framePushed = false; }
     objId = 1;
     $('object-label').textContent = 'object 1';
+    redraw();
+  });
+}
+
+// ------------------------------------------------------------------------------------ automatic mode (RobotSeg)
+
+const TARGET_LABELS: Record<string, string> = { robot: 'whole robot', arm: 'arm', gripper: 'gripper' };
+
+const autoMode = () => (document.querySelector('input[name=mode]:checked') as HTMLInputElement).value === 'auto';
+
+/** Automatic mode is offered only for RobotSeg weights (its class tokens name the targets). */
+function enableAuto(vocab: string[] | null): void {
+  const sel = $<HTMLSelectElement>('auto-target');
+  if (vocab) {
+    const keep = sel.value;
+    sel.replaceChildren(...vocab.map((c) => { const o = document.createElement('option'); o.value = c; o.textContent = TARGET_LABELS[c] ?? c; return o; }));
+    sel.value = vocab.includes(keep) ? keep : vocab.includes('robot') ? 'robot' : vocab[0];
+  } else if (autoMode()) {
+    (document.querySelector('input[name=mode][value=prompts]') as HTMLInputElement).checked = true;
+  }
+  for (const id of ['mode-auto', 'auto-target', 'auto-run']) $<HTMLInputElement>(id).disabled = !vocab;
+  $('auto-wrap').title = vocab ? 'RobotSeg automatic mode: segment the selected target without prompts' : 'needs RobotSeg weights';
+}
+
+/** RobotSeg's add_new_robot on the shown frame (an image is a one-frame video). */
+function findTarget(): Promise<unknown> {
+  const category = $<HTMLSelectElement>('auto-target').value;
+  return run(`finding the ${TARGET_LABELS[category] ?? category}`, async () => {
+    const s = source;
+    if (!s || !model || !rt) throw new Error(!model ? 'load weights first' : 'open an image, frames or a video first');
+    if (!(model instanceof RobotSeg)) throw new Error('automatic mode needs RobotSeg weights');
+    const t0 = performance.now();
+    let frame: number;
+    let r: FrameResult;
+    if (s.kind === 'image') {
+      const img = s.img;
+      const vp = new VideoPredictor(rt, model, { numFrames: 1, width: img.width, height: img.height, frame: async () => img });
+      try {
+        frame = 0;
+        r = await vp.addTarget(0, 1, category);
+      } finally {
+        vp.reset();
+      }
+      s.prompts = { points: [], box: null };
+      s.result = null;
+      s.auto = r;
+    } else if (s.kind === 'frames') {
+      frame = s.shown;
+      r = await frameVp(s).addTarget(frame, objId, category);
+      const m = s.masks.get(frame) ?? s.masks.set(frame, new Map()).get(frame)!;
+      m.set(objId, r);
+    } else {
+      if (!s.framePushed) await pushVideoFrame(false);
+      frame = s.frameIndex;
+      r = await videoVp(s).addTarget(frame, objId, category);
+      if (hooks.recordStream) hooks.stream.push({ type: 'target', frame, objId, category });
+      s.results = [...s.results.filter((x) => x.objId !== objId), r];
+    }
+    const ms = performance.now() - t0;
+    timing('automatic (frame)', ms);
+    report({ kind: 'frame', via: 'auto', frame, objId: r.objId, category, prompt: null, lowRes: r.lowRes, mask: r.mask, objectScore: r.objectScore, ms });
     redraw();
   });
 }
@@ -526,6 +594,7 @@ function redraw(): void {
   if (s.kind === 'image') {
     drawRgb(s.img);
     if (s.result) drawMask(s.result.masks[s.result.best], s.img.width, s.img.height, color(1));
+    else if (s.auto) drawMask(s.auto.mask, s.img.width, s.img.height, color(1));
     drawPrompts(s.prompts, s.img.width);
   } else if (s.kind === 'frames') {
     const img = s.imgs[s.shown];
@@ -625,6 +694,7 @@ function loadWeights(what: string | File): Promise<unknown> {
     weights?.store.destroy();
     model = null;
     weights = null;
+    enableAuto(null);
     progressEl.value = 0;
     const info = $('weights-info');
     const name = typeof what === 'string' ? what : what.name;
@@ -645,13 +715,10 @@ function loadWeights(what: string | File): Promise<unknown> {
       configSource: loaded.source, hasRobotSeg: weights.hasRobotSeg, loadMs: ms,
     };
     info.textContent = `${name}: ${weights.format}, ${weights.store.entries.size} tensors, ${formatBytes(weights.store.bytes)} on the GPU (${weights.store.arenas.length} arena${weights.store.arenas.length > 1 ? 's' : ''}), config ${loaded.config.name} (${loaded.source})`;
-    const auto = weights.hasRobotSeg;
-    $<HTMLInputElement>('mode-auto').disabled = !auto;
-    $<HTMLSelectElement>('auto-target').disabled = !auto;
-    $('auto-wrap').title = auto ? 'automatic segmentation of the selected target' : 'needs RobotSeg weights';
+    enableAuto(model instanceof RobotSeg ? model.spec.classVocab : null);
     hooks.status = 'ready';
     setStatus('ready');
-    if (source?.kind === 'image') void encodeImage();
+    if (source?.kind === 'image' && !autoMode()) void encodeImage();
   });
 }
 
@@ -706,6 +773,7 @@ $('new-object').addEventListener('click', () => {
   $('object-label').textContent = `object ${objId}`;
 });
 $('track').addEventListener('click', () => void trackFrames());
+$('auto-run').addEventListener('click', () => void findTarget());
 $('play').addEventListener('click', togglePlay);
 $<HTMLInputElement>('frame-slider').addEventListener('input', (e) => {
   if (source?.kind !== 'frames') return;
@@ -715,7 +783,8 @@ $<HTMLInputElement>('frame-slider').addEventListener('input', (e) => {
 });
 for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=mode]'))) {
   r.addEventListener('change', () => {
-    if (r.value === 'auto' && r.checked) setStatus('automatic mode needs the RobotSeg heads, which this engine does not implement yet', true);
+    if (r.value === 'auto' && r.checked) setStatus('automatic mode: choose a target and press Find');
+    if (r.value === 'prompts' && r.checked && source?.kind === 'image' && !source.encoded && model) void encodeImage();
   });
 }
 window.addEventListener('resize', () => { const s = sourceSize(); if (s) { fitCanvas(s[0], s[1]); redraw(); } });

@@ -49,5 +49,7 @@ export { readCheckpoint, CheckpointFile } from '../convert/pt.js';
 export { BUILTIN_CONFIGS, parseConfig, SAM21_HIERA_T, type Sam2Config, validateConfig } from '../model/config.js';
 export { ConfigError, resolveConfig, ROBOTSEG_KEY, type ResolvedConfig } from '../model/resolve_config.js';
 export { SAM2, type ImageFeatures } from '../model/sam2.js';
+export { RobotSeg } from '../model/robotseg.js';
+export { isRobotSegConfig } from '../model/robotseg_config.js';
 export { ImagePredictor, type ImagePrediction, type ImagePrompt, type Point, preprocessImage } from '../model/image_predictor.js';
 export { VideoPredictor, type FrameResult, type FrameSource, type VideoPredictorOptions } from '../model/video_predictor.js';

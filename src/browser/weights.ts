@@ -17,6 +17,8 @@ import { type WeightStore, uploadWeights } from '../graph/weights.js';
 import { type ByteSource, type WeightsFile, WeightsFormatError, bytesSource, checkRange } from '../graph/weights_io.js';
 import { parseConfig, type Sam2Config } from '../model/config.js';
 import { ROBOTSEG_KEY, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';
+import { RobotSeg } from '../model/robotseg.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { SAM2 } from '../model/sam2.js';
 
 export interface LoadProgress {
@@ -179,13 +181,18 @@ function explicitConfig(config: ConfigArg): Sam2Config | undefined {
   return typeof config === 'string' ? parseConfig(config) : config;
 }
 
+/** The model class a config describes: RobotSeg (a SAM2 subclass) when it has a `robotseg` block. */
+export function modelFor(cfg: Sam2Config): SAM2 {
+  return isRobotSegConfig(cfg) ? new RobotSeg(cfg) : new SAM2(cfg);
+}
+
 /**
- * Build a SAM2 on uploaded weights. Config: the argument (built-in name or JSON text) if given, else
- * the checkpoint's metadata, else inferred from the shapes (the official tiny layout).
+ * Build a SAM 2.1 (or RobotSeg) model on uploaded weights. Config: the argument (built-in name or JSON
+ * text) if given, else the checkpoint's metadata, else inferred from the shapes (official layouts).
  */
 export async function createSam2(rt: Runtime, config: ConfigArg, weights: LoadedWeights): Promise<SAM2> {
   const { config: cfg } = resolveConfig(weights.shapes, weights.metadata, explicitConfig(config));
-  const model = new SAM2(cfg);
+  const model = modelFor(cfg);
   await model.load(rt, weights.store);
   return model;
 }
@@ -214,7 +221,7 @@ export async function loadSam2(rt: Runtime, weights: string | Blob | ArrayBuffer
   opts.onConfig?.(resolved);
   const loaded = await uploadOpenedWeights(rt, opened);
   try {
-    const model = new SAM2(resolved.config);
+    const model = modelFor(resolved.config);
     await model.load(rt, loaded.store);
     return { model, weights: loaded, ...resolved };
   } catch (e) {

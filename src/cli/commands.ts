@@ -6,6 +6,7 @@ import { registerEval } from './eval.js';
 import { registerEdges } from './edges.js';
 import { registerSegment } from './segment.js';
 import { registerTrack } from './track.js';
+import { registerInitRobotseg } from './init_robotseg.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
@@ -14,3 +15,4 @@ COMMANDS.push(registerBench);
 COMMANDS.push(registerEdges);
 COMMANDS.push(registerSegment);
 COMMANDS.push(registerTrack);
+COMMANDS.push(registerInitRobotseg);

@@ -10,6 +10,9 @@
 // [N, h, w] (clamped to ±32 like the official predictor), iou_scores [N], object_score_logits [1],
 // logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
 // Everything the user can get wrong is checked before the GPU work starts (exit code 2, one line).
+// RobotSeg weights (src/cli/robot_targets.ts): `--target robot|arm|gripper[,…]`; the image runs as a
+// one-frame video; no prompt = automatic mode (default target robot); several targets are batched on
+// one image-encoder pass and written as PREFIX<target>.png by --out-all (--out: the first target).
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -25,6 +28,9 @@ import { createNodeRuntime } from '../node/runtime.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
 import { UserError } from './errors.js';
+import { RobotSeg } from '../model/robotseg.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
+import { DEFAULT_TARGET, parseTargets, robotSegmentImage } from './robot_targets.js';
 
 interface SegmentOpts {
   weights: string;
@@ -38,6 +44,7 @@ interface SegmentOpts {
   overlay?: string;
   saveTensors?: string;
   quiet?: boolean;
+  target?: string;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -59,6 +66,7 @@ export function registerSegment(program: Command): void {
     .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
     .option('--quiet', 'no progress on stderr')
+    .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)')
     .action(async (image: string, opts: SegmentOpts) => {
       process.stdout.write(`${await runSegment(image, opts)}\n`);
     });
@@ -152,6 +160,7 @@ function log(quiet: boolean | undefined, s: string): void {
 export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<string> {
   // 1. arguments and paths (no file is read yet)
   const points = opts.point.map(parsePoint);
+  const targets = parseTargets(opts.target);
   const box = opts.box === undefined ? undefined : parseBox(opts.box);
   checkWritable('--out', opts.out);
   checkWritable('--out-all', opts.outAll && `${opts.outAll}0.png`);
@@ -180,6 +189,9 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   // 3. weights header + config (cheap), then the mask size against the config
   const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights, opts.config));
   await file.close();
+  const robot = isRobotSegConfig(config);
+  if (targets && !robot) throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+  if (robot && (mask || opts.saveTensors || opts.multimask !== undefined)) throw new UserError('RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)');
   const lowSide = (4 * config.image_size) / config.backbone_stride;
   if (mask) {
     if (mask.side !== lowSide) throw new UserError(`--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`);
@@ -201,6 +213,21 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     }));
     const tLoad = performance.now() - t0;
     log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${(tLoad / 1000).toFixed(1)} s\n`);
+    if (loaded.model instanceof RobotSeg) {
+      const t1 = performance.now();
+      const res = await robotSegmentImage(rt, loaded.model, img, targets ?? [DEFAULT_TARGET], prompt);
+      log(opts.quiet, `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${config.image_size}x${config.image_size})\n`);
+      const written: string[] = [];
+      if (opts.out) { writeMaskPng(opts.out, img.width, img.height, res[0].result.mask); written.push(opts.out); }
+      if (opts.outAll) {
+        for (const r of res) writeMaskPng(`${opts.outAll}${r.target}.png`, img.width, img.height, r.result.mask);
+        written.push(`${opts.outAll}{${res.map((r) => r.target).join(',')}}.png`);
+      }
+      if (opts.overlay) { writeRgbPng(opts.overlay, drawOverlay(img, res.map((r) => r.result.mask), { points: prompt.points, box: prompt.box })); written.push(opts.overlay); }
+      loaded.store.destroy();
+      return `${basename(imagePath)} ${img.width}x${img.height}: ` + res.map((r) => `${r.target} ${count(r.result.mask)} px (object score ${r.result.objectScore.toFixed(2)})`).join(', ') +
+        `${written.length ? `; wrote ${written.join(', ')}` : ''}`;
+    }
     const pred = new ImagePredictor(rt, loaded.model);
     const t1 = performance.now();
     pred.setImage(img);

@@ -13,6 +13,10 @@
 // 0/255 at the frame size. --overlay: the masks and prompts drawn over each frame, as PNGs in a folder
 // or as a video file (.mp4/.mkv/.mov/.avi/.webm, encoded by ffmpeg at --fps, default the video's
 // rate or 10 for folders). Progress bar on stderr (frames/s, ETA). User errors: exit 2, one line.
+// RobotSeg weights: `--target robot|arm|gripper[,…]`; with no prompt the automatic mode starts every
+// target on frame 0 (default target robot), one object per target, all on one image-encoder pass per
+// frame; one target -> DIR/<basename>.png, several -> DIR/<target>/<basename>.png. With prompts (one
+// target) the clicks / box are combined with the target's class token.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -33,6 +37,8 @@ import { createNodeRuntime } from '../node/runtime.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
 import { UserError } from './errors.js';
 import { parseBox, parsePoint } from './segment.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
+import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 
 export interface TrackOpts {
   weights?: string;
@@ -43,6 +49,7 @@ export interface TrackOpts {
   maxFrames?: string;
   fps?: string;
   quiet?: boolean;
+  target?: string;
 }
 
 /** A prompt option as given, in command-line order (order matters for --obj). */
@@ -71,6 +78,7 @@ export function registerTrack(program: Command): void {
     .option('--overlay <dir|file.mp4>', 'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)')
     .option('--fps <n>', 'frame rate of an --overlay video (default: the source video\'s, or 10 for folders)')
     .option('--quiet', 'no progress on stderr')
+    .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)')
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
       process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
@@ -222,16 +230,21 @@ class Outputs {
   private video: VideoWriter | null = null;
   private readonly names: readonly string[];
   constructor(readonly src: OpenedFrameSource, readonly outDir: string, readonly objIds: number[], readonly overlay: string | undefined,
-    readonly prompts: PromptPlan, fps: number) {
+    readonly prompts: PromptPlan, fps: number, readonly dirNames?: ReadonlyMap<number, string>) {
     const names = src.names;
-    if (objIds.length > 1) for (const id of objIds) ensureDir('--out', join(outDir, String(id)));
+    if (objIds.length > 1) for (const id of objIds) ensureDir('--out', join(outDir, this.dirName(id)));
     if (overlay && isVideoPath(overlay)) this.video = new VideoWriter(overlay, src.width, src.height, fps, src.numFrames);
     this.names = names;
   }
 
+  /** Sub-folder of an object when there are several: its id, or its RobotSeg target name. */
+  dirName(obj: number): string {
+    return this.dirNames?.get(obj) ?? String(obj);
+  }
+
   maskPath(obj: number, frame: number): string {
     const file = `${this.names[frame]}.png`;
-    return this.objIds.length > 1 ? join(this.outDir, String(obj), file) : join(this.outDir, file);
+    return this.objIds.length > 1 ? join(this.outDir, this.dirName(obj), file) : join(this.outDir, file);
   }
 
   /** Write frame t's masks (objects without a result get an empty mask) and its overlay. */
@@ -277,7 +290,9 @@ function log(quiet: boolean | undefined, s: string): void {
 /** Run the command; returns the summary line for stdout. User errors throw UserError. */
 export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: PromptArg[]): Promise<string> {
   // 1. arguments (no file read yet)
-  const plan = parsePrompts(promptArgs);
+  let targets = parseTargets(opts.target);
+  // no prompt is the automatic mode with RobotSeg weights: checked once the config is known
+  const plan = promptArgs.length === 0 ? new Map() as PromptPlan : parsePrompts(promptArgs);
   const maxFrames = positiveInt('--max-frames', opts.maxFrames);
   const fpsArg = opts.fps === undefined ? undefined : Number(opts.fps);
   if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0)) throw new UserError(`--fps '${opts.fps}': expected a positive number`);
@@ -302,6 +317,12 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     // 3. weights header + config (cheap, fails fast), then the GPU
     const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights!, opts.config));
     await file.close();
+    const robot = isRobotSegConfig(config);
+    if (targets && !robot) throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+    if (plan.size === 0 && !robot) parsePrompts([]); // SAM 2.1 needs a prompt: throws the usual message
+    if (robot && plan.size === 0) targets ??= [DEFAULT_TARGET];
+    if (plan.size > 0 && targets && targets.length > 1) throw new UserError(`--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`);
+    const auto = robot && plan.size === 0 ? targets! : null;
     const rt = await userErrors('WebGPU', () => createNodeRuntime());
     let outputs: Outputs | null = null;
     try {
@@ -313,13 +334,14 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
       log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       log(opts.quiet, `${src.kind === 'folder' ? 'folder' : 'video'} ${sourceArg}: ${src.numFrames} frames, ${src.width}x${src.height}\n`);
 
-      const objIds = [...plan.keys()];
+      const objIds = auto ? auto.map((_, k) => k + 1) : [...plan.keys()];
       const fps = fpsArg ?? src.fps ?? 10;
-      outputs = new Outputs(src, opts.out, objIds, opts.overlay, plan, fps);
-      const summary = await userErrors(sourceArg, () => track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts));
+      const dirNames = auto ? new Map(auto.map((t, k) => [k + 1, t])) : undefined;
+      outputs = new Outputs(src, opts.out, objIds, opts.overlay, plan, fps, dirNames);
+      const summary = await userErrors(sourceArg, () => track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts, auto ?? undefined, targets?.[0]));
       await userErrors(`--overlay ${opts.overlay}`, () => outputs!.finish());
       loaded.store.destroy();
-      const where = objIds.length > 1 ? `${opts.out}/{${objIds.join(',')}}/` : `${opts.out}/`;
+      const where = objIds.length > 1 ? `${opts.out}/{${objIds.map((id) => outputs!.dirName(id)).join(',')}}/` : `${opts.out}/`;
       return `${sourceArg}: ${src.numFrames} frames ${src.width}x${src.height}, ${objIds.length} object${objIds.length > 1 ? 's' : ''} (${objIds.join(', ')}), ` +
         `${summary}; wrote ${src.numFrames * objIds.length} masks to ${where}${opts.overlay ? ` and the overlay to ${opts.overlay}` : ''}`;
     } finally {
@@ -332,16 +354,26 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
 }
 
 /** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
-async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: PromptPlan, maskPrompts: Map<number, Map<number, Uint8Array>>, outputs: Outputs, opts: TrackOpts): Promise<string> {
+async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: PromptPlan, maskPrompts: Map<number, Map<number, Uint8Array>>, outputs: Outputs, opts: TrackOpts,
+  autoTargets?: string[], category?: string): Promise<string> {
   const pred = new VideoPredictor(rt, model, src);
   const reverse = Boolean(opts.reverse);
   const tp = performance.now();
+  // RobotSeg automatic mode: every target starts on frame 0 (the end frame with --reverse)
+  if (autoTargets) {
+    const f0 = reverse ? src.numFrames - 1 : 0;
+    for (const [k, t] of autoTargets.entries()) {
+      await pred.addTarget(f0, k + 1, t);
+      plan.set(k + 1, new Map([[f0, { points: [] }]]));
+    }
+  }
   for (const [obj, frames] of plan) {
     for (const f of [...frames.keys()].sort((a, b) => a - b)) {
       const p = frames.get(f)!;
       const m = maskPrompts.get(obj)?.get(f);
       if (m) await pred.addMask(f, obj, m);
-      if (p.points.length || p.box) await pred.addPoints(f, obj, { points: p.points, box: p.box });
+      if (autoTargets) continue;
+      if (p.points.length || p.box) await pred.addPoints(f, obj, { points: p.points, box: p.box, ...(category ? { category } : {}) });
     }
   }
   const tPrompt = performance.now() - tp;

@@ -7,6 +7,9 @@
 //   - webcam: Chromium's fake camera plays the golden frames (a .y4m written here); the page streams
 //     them live (VideoPredictor.push) with a click on the current frame, recording the RGB of every
 //     frame it pushed, and the Node engine replays the same pushes and prompt;
+//   - automatic mode: RobotSeg golden weights (SAM part + RobotSeg additions, one safetensors file
+//     written here) enable the target selector; 'Find' on the golden image (RobotSeg's add_new_robot on
+//     a one-frame video) matches VideoPredictor.addTarget in Node;
 // and every result the page reports (window.__robotseg) must equal the Node engine's (lavapipe) on
 // the same inputs and prompts. Screenshots go to test-artifacts/browser/ (CI keeps them).
 //
@@ -30,7 +33,8 @@ import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
 import { GOLDEN, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { goldenPtBytes } from './golden_pt.js';
+import { robotsegGoldenModel } from '../helpers/robotseg.js';
+import { goldenPtBytes, robotsegGoldenSafetensors } from './golden_files.js';
 import { serveStatic, type StaticServer } from './server.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -78,7 +82,7 @@ function writeY4m(path: string, frames: RgbImage[]): void {
 interface Pt { x: number; y: number; label: number }
 type Box = [number, number, number, number];
 interface ImageReport { kind: 'image'; prompt: { points: Pt[]; box: Box | null }; multimask: boolean; best: number; iou: number[]; objectScore: number; lowRes: Float32Array[]; masks: Uint8Array[]; decodeMs: number }
-interface FrameReport { kind: 'frame'; via: 'click' | 'track' | 'stream'; frame: number; objId: number; prompt: { points: Pt[]; box: Box | null } | null; lowRes: Float32Array; mask: Uint8Array; objectScore: number; ms: number }
+interface FrameReport { kind: 'frame'; via: 'click' | 'track' | 'stream' | 'auto'; category?: string; frame: number; objId: number; prompt: { points: Pt[]; box: Box | null } | null; lowRes: Float32Array; mask: Uint8Array; objectScore: number; ms: number }
 type Report = ImageReport | FrameReport;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -131,9 +135,10 @@ describe.skipIf(!haveChromium || !rt)('demo page in headless Chromium (WebGPU on
     const { build } = await import('vite');
     await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn' });
     stats.buildMs = Date.now() - tb;
-    server = await serveStatic({ '/': join(ROOT, 'web', 'dist'), '/fixtures/': join(ROOT, 'test', 'fixtures') });
     tmp = mkdtempSync(join(tmpdir(), 'robotseg-browser-'));
+    server = await serveStatic({ '/': join(ROOT, 'web', 'dist'), '/fixtures/': join(ROOT, 'test', 'fixtures'), '/tmp/': tmp });
     writeFileSync(join(tmp, 'golden.pt'), await goldenPtBytes());
+    writeFileSync(join(tmp, 'robotseg.safetensors'), await robotsegGoldenSafetensors());
     const y4m = join(tmp, 'fake-camera.y4m');
     writeY4m(y4m, FRAMES.map((f) => readImage(f)));
     const { chromium } = await import('playwright-core');
@@ -159,7 +164,7 @@ describe.skipIf(!haveChromium || !rt)('demo page in headless Chromium (WebGPU on
       writeFileSync(join(ARTIFACTS, 'console.log'), consoleLines.join('\n') + '\n');
       writeFileSync(join(ARTIFACTS, 'stats.json'), JSON.stringify(stats, null, 2) + '\n');
     }
-    const cmps = ['imageCompare', 'videoCompare', 'streamCompare'].flatMap((k) => (stats[k] as Array<{ d: number; iou: number }> | undefined) ?? []);
+    const cmps = ['imageCompare', 'videoCompare', 'streamCompare', 'autoCompare'].flatMap((k) => (stats[k] as Array<{ d: number; iou: number }> | undefined) ?? []);
     const worst = cmps.length ? `; ${cmps.length} masks, max low-res logit diff ${Math.max(...cmps.map((c) => c.d)).toExponential(2)}, min IoU ${Math.min(...cmps.map((c) => c.iou))}` : '';
     console.log(`browser test: ${((stats.totalMs as number) / 1000).toFixed(1)} s (vite build ${((stats.buildMs as number) / 1000).toFixed(1)} s)${worst}; details in test-artifacts/browser/stats.json`);
     await browser?.close();
@@ -346,5 +351,33 @@ describe.skipIf(!haveChromium || !rt)('demo page in headless Chromium (WebGPU on
     vp.reset();
     stats.streamFrames = events.filter((e) => e.type === 'push').length;
     stats.streamCompare = cmp;
+  }, 300_000);
+  it('automatic mode: RobotSeg weights enable the target selector; Find on the golden image matches the Node engine', async () => {
+    const before = (await results()).length;
+    await page.fill('#weights-url', '/tmp/robotseg.safetensors');
+    await page.fill('#config-url', '/fixtures/robotseg/config.json');
+    await page.click('#load-url');
+    await waitFor('RobotSeg weights', "h.weights && h.weights.hasRobotSeg && h.status === 'ready'");
+    expect(await hooks<{ config: string }>('weights')).toMatchObject({ config: 'robotseg_hiera_reduced_test' });
+    expect(await page.locator('#auto-target').isDisabled()).toBe(false);
+    expect(await page.locator('#auto-target option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['arm', 'gripper', 'robot']);
+    await page.check('#mode-auto');
+    await page.selectOption('#auto-target', 'robot');
+    await page.locator('#open-file').setInputFiles(join(GOLDEN, 'image_200x150.png'));
+    await waitFor('image opened', "h.source && h.source.kind === 'image'");
+    await page.click('#auto-run');
+    await waitFor('automatic robot mask', `h.results.length >= ${before + 1} && h.results[h.results.length - 1].via === 'auto'`);
+    await shot('auto-robot.png');
+    const got = (await results()).slice(before).filter((r) => r.kind === 'frame' && r.via === 'auto') as FrameReport[];
+    expect(got).toHaveLength(1);
+    expect(got[0].category).toBe('robot');
+
+    const robot = await robotsegGoldenModel(rt!);
+    const img = readImage(join(GOLDEN, 'image_200x150.png'));
+    const vp = new VideoPredictor(rt!, robot, { numFrames: 1, width: img.width, height: img.height, frame: async () => img });
+    const mine = await vp.addTarget(0, 1, 'robot');
+    stats.autoCompare = [compareMask('automatic robot', got[0], mine)];
+    expect(Math.abs(got[0].objectScore - mine.objectScore)).toBeLessThanOrEqual(SCORE_ATOL);
+    vp.reset();
   }, 300_000);
 });

@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSam2, type LoadedWeights, type LoadProgress, loadSam2, loadWeightsFromFile, loadWeightsFromUrl } from '../../src/browser/weights.js';
 import { ConfigError } from '../../src/model/resolve_config.js';
+import { RobotSeg } from '../../src/model/robotseg.js';
+import { openWeights } from '../../src/node/weights_file.js';
 import { GOLDEN } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { goldenPtBytes } from './golden_pt.js';
+import { ROBOTSEG_FIX } from '../helpers/robotseg.js';
+import { goldenPtBytes, robotsegGoldenSafetensors } from './golden_files.js';
 import { serveStatic, type StaticServer } from './server.js';
 
 const rt = await testRuntime();
@@ -43,7 +46,6 @@ describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
   async function expectSameAsFile(w: LoadedWeights) {
     stored.push(w);
     expect(w.store.entries.size).toBe(371);
-    const { openWeights } = await import('../../src/node/weights_file.js');
     const f = await openWeights(ST);
     for (const k of SAMPLE_KEYS) expect(await rt!.read(w.store.get(k)), k).toEqual(await f.readTensor(k));
     await f.close();
@@ -117,6 +119,18 @@ describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
     stored.push(ok.weights);
     expect(resolved).toBe('sam2.1_hiera_reduced_test argument');
     expect(ok.model.cfg.name).toBe('sam2.1_hiera_reduced_test');
+    expect(ok.model).not.toBeInstanceOf(RobotSeg);
+  });
+
+  it('RobotSeg weights (SAM 2.1 part + RobotSeg additions) build a RobotSeg model', async () => {
+    const bytes = await robotsegGoldenSafetensors();
+    const config = readFileSync(join(ROBOTSEG_FIX, 'config.json'), 'utf8');
+    const r = await loadSam2(rt!, new Blob([bytes]), { config });
+    stored.push(r.weights);
+    expect(r.weights.hasRobotSeg).toBe(true);
+    expect(r.model).toBeInstanceOf(RobotSeg);
+    // the SAM 2.1 config does not fit a RobotSeg checkpoint: said before any upload
+    await expect(loadSam2(rt!, new Blob([bytes]), { config: CONFIG })).rejects.toThrow(/RobotSeg/);
   });
 
   it('clear errors: HTTP 404, a truncated download, not a weights file', async () => {
