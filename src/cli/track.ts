@@ -50,6 +50,8 @@ export interface TrackOpts {
   fps?: string;
   quiet?: boolean;
   target?: string;
+  /** Frame preprocessing: 'image' (default) or 'official-video' (PIL bicubic on uint8, as the official video loader). */
+  resize?: string;
 }
 
 /** A prompt option as given, in command-line order (order matters for --obj). */
@@ -79,6 +81,7 @@ export function registerTrack(program: Command): void {
     .option('--fps <n>', 'frame rate of an --overlay video (default: the source video\'s, or 10 for folders)')
     .option('--quiet', 'no progress on stderr')
     .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)')
+    .option('--resize <mode>', "frame preprocessing: image (antialiased bilinear on floats, as the goldens; default) or official-video (PIL bicubic on uint8, as the official video loader)")
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
       process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
@@ -294,6 +297,9 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   // no prompt is the automatic mode with RobotSeg weights: checked once the config is known
   const plan = promptArgs.length === 0 ? new Map() as PromptPlan : parsePrompts(promptArgs);
   const maxFrames = positiveInt('--max-frames', opts.maxFrames);
+  if (opts.resize !== undefined && opts.resize !== 'image' && opts.resize !== 'official-video') {
+    throw new UserError(`--resize '${opts.resize}': expected image or official-video`);
+  }
   const fpsArg = opts.fps === undefined ? undefined : Number(opts.fps);
   if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0)) throw new UserError(`--fps '${opts.fps}': expected a positive number`);
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
@@ -356,7 +362,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
 /** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
 async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: PromptPlan, maskPrompts: Map<number, Map<number, Uint8Array>>, outputs: Outputs, opts: TrackOpts,
   autoTargets?: string[], category?: string): Promise<string> {
-  const pred = new VideoPredictor(rt, model, src);
+  const pred = new VideoPredictor(rt, model, src, { resize: opts.resize === 'official-video' ? 'official-video' : 'image' });
   const reverse = Boolean(opts.reverse);
   const tp = performance.now();
   // RobotSeg automatic mode: every target starts on frame 0 (the end frame with --reverse)

@@ -9,6 +9,7 @@ import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';
 import { resize } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
+import { preprocessOfficialVideo } from './preprocess_video.js';
 import type { PointPrompt } from './prompt_encoder.js';
 import { RobotSeg } from './robotseg.js';
 import { RobotSegTracker } from './robotseg_tracker.js';
@@ -54,6 +55,11 @@ export interface VideoPredictorOptions {
    * on a frame (null: keep the computed ones).
    */
   objectTokens?: (frame: number, objId: number, computed: Tensor) => Tensor | null;
+  /**
+   * Frame preprocessing: 'image' (default) the image predictor's antialiased bilinear resize on floats,
+   * as the golden tensors; 'official-video' the official video loader's PIL bicubic resize on uint8.
+   */
+  resize?: 'image' | 'official-video';
 }
 
 export class VideoPredictor {
@@ -95,7 +101,7 @@ export class VideoPredictor {
     const rt = this.rt;
     const tap = this.tapFor(i);
     const f = rt.scope(() => {
-      const x = preprocessImage(rt, this.model.cfg, frame);
+      const x = this.opts.resize === 'official-video' ? preprocessOfficialVideo(rt, this.model.cfg, frame) : preprocessImage(rt, this.model.cfg, frame);
       tap?.('input_image', x);
       const enc = this.model.encodeImage(rt, x, tap && ((n, t) => { if (n.startsWith('backbone_fpn')) tap(n, t); }));
       if (this.tracker instanceof RobotSegTracker) enc.edges = this.tracker.edgeGrid(x); // once per frame, shared by all layers and objects

@@ -1,9 +1,9 @@
 // `robotseg segment` end to end, spawned as a user runs it (node bin/robotseg.js), on the reduced
 // golden model (test/fixtures/golden: official PyTorch outputs for the same image, prompts, weights).
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { readImage } from '../../src/node/image_io.js';
@@ -22,13 +22,12 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'segment', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runCli(['segment', ...args]);
 }
 
 /** Exit code 2 and exactly one stderr line matching `re`. */
-function userError(re: RegExp, ...args: string[]) {
-  const r = cli(...args);
+async function userError(re: RegExp, ...args: string[]) {
+  const r = await cli(...args);
   expect(r.code, r.err).toBe(2);
   expect(r.err).toMatch(re);
   expect(r.err.trimEnd().split('\n'), r.err).toHaveLength(1);
@@ -36,40 +35,40 @@ function userError(re: RegExp, ...args: string[]) {
 
 describe('robotseg segment: user errors (exit 2, one line)', () => {
   const base = [IMG, '--weights', WEIGHTS, '--config', CONFIG];
-  it('prompts: outside the image, NaN, bad label, empty or inverted box, malformed', () => {
-    userError(/point \(500, 20\) is outside the 200x150 image/, ...base, '--point', '500,20');
-    userError(/--point 'NaN,3': 'NaN' is not a finite number/, ...base, '--point', 'NaN,3');
-    userError(/label must be 1 \(foreground\) or 0 \(background\), got 2/, ...base, '--point', '10,10,2');
-    userError(/--box '50,50,10,60': empty or inverted box/, ...base, '--box', '50,50,10,60');
-    userError(/--box '5,5,5,60': empty or inverted box/, ...base, '--box', '5,5,5,60');
-    userError(/--box '1,2,3': expected 4 comma-separated numbers/, ...base, '--box', '1,2,3');
-    userError(/box corner \(10, 10\) is outside|box corner \(300, 100\) is outside/, ...base, '--box', '10,10,300,100');
+  it('prompts: outside the image, NaN, bad label, empty or inverted box, malformed', async () => {
+    await userError(/point \(500, 20\) is outside the 200x150 image/, ...base, '--point', '500,20');
+    await userError(/--point 'NaN,3': 'NaN' is not a finite number/, ...base, '--point', 'NaN,3');
+    await userError(/label must be 1 \(foreground\) or 0 \(background\), got 2/, ...base, '--point', '10,10,2');
+    await userError(/--box '50,50,10,60': empty or inverted box/, ...base, '--box', '50,50,10,60');
+    await userError(/--box '5,5,5,60': empty or inverted box/, ...base, '--box', '5,5,5,60');
+    await userError(/--box '1,2,3': expected 4 comma-separated numbers/, ...base, '--box', '1,2,3');
+    await userError(/box corner \(10, 10\) is outside|box corner \(300, 100\) is outside/, ...base, '--box', '10,10,300,100');
   });
 
-  it('files: missing image, corrupt image, missing weights, missing output directory', () => {
-    userError(/cannot read image .*nope\.png.*ENOENT/, join(tmp, 'nope.png'), '--weights', WEIGHTS, '--config', CONFIG);
+  it('files: missing image, corrupt image, missing weights, missing output directory', async () => {
+    await userError(/cannot read image .*nope\.png.*ENOENT/, join(tmp, 'nope.png'), '--weights', WEIGHTS, '--config', CONFIG);
     const bad = join(tmp, 'bad.png');
     writeFileSync(bad, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]));
-    userError(/corrupt PNG/, bad, '--weights', WEIGHTS, '--config', CONFIG);
-    userError(/cannot read weights '.*missing\.safetensors': no such file/, IMG, '--weights', join(tmp, 'missing.safetensors'));
-    userError(/--out .*: directory .*nodir does not exist/, ...base, '--out', join(tmp, 'nodir', 'm.png'));
-    userError(/--mask-input .*: no 'low_res_logits' tensor/, ...base, '--mask-input', WEIGHTS);
+    await userError(/corrupt PNG/, bad, '--weights', WEIGHTS, '--config', CONFIG);
+    await userError(/cannot read weights '.*missing\.safetensors': no such file/, IMG, '--weights', join(tmp, 'missing.safetensors'));
+    await userError(/--out .*: directory .*nodir does not exist/, ...base, '--out', join(tmp, 'nodir', 'm.png'));
+    await userError(/--mask-input .*: no 'low_res_logits' tensor/, ...base, '--mask-input', WEIGHTS);
   });
 
-  it.skipIf(!rt)('a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)', () => {
-    const r = cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
+  it.skipIf(!rt)('a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)', async () => {
+    const r = await cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/\(sidecar\)/);
   });
 
-  it('configs: one that does not fit, none for a non-built-in layout, unknown name', () => {
-    userError(/--config 'sam2\.1_hiera_t' does not fit the checkpoint: 'maskmem_tpos_enc' has shape \[7, 1, 1, 16\]/, IMG, '--weights', WEIGHTS, '--config', 'sam2.1_hiera_t');
+  it('configs: one that does not fit, none for a non-built-in layout, unknown name', async () => {
+    await userError(/--config 'sam2\.1_hiera_t' does not fit the checkpoint: 'maskmem_tpos_enc' has shape \[7, 1, 1, 16\]/, IMG, '--weights', WEIGHTS, '--config', 'sam2.1_hiera_t');
     // a bare copy (no config.json beside it) of a non-built-in layout needs --config
     const bare = join(tmp, 'bare', 'weights.safetensors');
     mkdirSync(dirname(bare), { recursive: true });
     copyFileSync(WEIGHTS, bare);
-    userError(/matches no known config .*Pass --config/, IMG, '--weights', bare);
-    userError(/--config nosuch: neither a built-in config/, IMG, '--weights', WEIGHTS, '--config', 'nosuch');
+    await userError(/matches no known config .*Pass --config/, IMG, '--weights', bare);
+    await userError(/--config nosuch: neither a built-in config/, IMG, '--weights', WEIGHTS, '--config', 'nosuch');
   });
 });
 
@@ -91,7 +90,7 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
   }
 
   it('one click (.safetensors + --config): every output, saved tensors equal golden click1', async () => {
-    const r = cli(IMG, '--weights', WEIGHTS, '--config', CONFIG, '--point', '90,82.5', '--out', join(tmp, 'best.png'), '--out-all', join(tmp, 'all'),
+    const r = await cli(IMG, '--weights', WEIGHTS, '--config', CONFIG, '--point', '90,82.5', '--out', join(tmp, 'best.png'), '--out-all', join(tmp, 'all'),
       '--overlay', join(tmp, 'overlay.png'), '--save-tensors', t1);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^image_200x150\.png 200x150: 3 masks \(iou [\d., ]+\), best \d/);
@@ -126,7 +125,7 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
     const pt = join(tmp, 'weights.pt');
     writeFileSync(pt, buildPt(tensors));
     const out = join(tmp, 'maskin.safetensors');
-    const r = cli(IMG, '--weights', pt, '--config', CONFIG, '--point', '90,82.5', '--mask-input', t1, '--no-multimask', '--save-tensors', out);
+    const r = await cli(IMG, '--weights', pt, '--config', CONFIG, '--point', '90,82.5', '--mask-input', t1, '--no-multimask', '--save-tensors', out);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/\(pt\), config sam2\.1_hiera_reduced_test/);
     expect(r.out).toMatch(/: 1 mask \(iou/);

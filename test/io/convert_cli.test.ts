@@ -1,8 +1,8 @@
 // `robotseg convert` end to end: spawned as a user would run it (node bin/robotseg.js).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { f16ToF32Array, f32ToF16Array } from '../../src/graph/dtype.js';
 import { BUILTIN_CONFIGS } from '../../src/model/config.js';
@@ -15,15 +15,14 @@ const tmp = mkdtempSync(join(tmpdir(), 'robotseg-convert-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'convert', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runCli(['convert', ...args]);
 }
 
 describe('robotseg convert', () => {
   it('converts a checkpoint with metadata (f32: exact bits) and f16', async () => {
     const out = join(tmp, 'tiny.safetensors');
     const configName = Object.keys(BUILTIN_CONFIGS)[0];
-    const r = cli(join(FIX, 'tiny_p2.pt'), out, '--config', configName);
+    const r = await cli(join(FIX, 'tiny_p2.pt'), out, '--config', configName);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/8 tensors/);
@@ -39,7 +38,7 @@ describe('robotseg convert', () => {
       else expect(await got.readTensor(key), key).toEqual(await want.readTensor(key)); // F16/BF16 widen exactly
     }
     const out16 = join(tmp, 'tiny16.safetensors');
-    expect(cli(join(FIX, 'tiny_p2.pt'), out16, '--dtype', 'f16').code).toBe(0);
+    expect((await cli(join(FIX, 'tiny_p2.pt'), out16, '--dtype', 'f16')).code).toBe(0);
     const h = await openSafetensorsFile(out16);
     expect(h.header.get('a.weight')!.dtype).toBe('F16');
     expect(h.metadata.config).toBeUndefined();
@@ -47,7 +46,7 @@ describe('robotseg convert', () => {
     for (const f of [got, want, h]) await f.close();
   });
 
-  it('exits 2 with one line for bad input', () => {
+  it('exits 2 with one line for bad input', async () => {
     const cases: Array<[string[], RegExp]> = [
       [[join(FIX, 'sam2.1_hiera_tiny.truncated.pt'), join(tmp, 'x.safetensors')], /checkpoint is truncated: zip central directory missing; .* 471 keys/],
       [[join(tmp, 'missing.pt'), join(tmp, 'x.safetensors')], /cannot read .*missing\.pt: no such file/],
@@ -56,7 +55,7 @@ describe('robotseg convert', () => {
       [[join(FIX, 'tiny_p2.pt'), join(tmp, 'x.safetensors'), '--config', 'no_such_config'], /--config no_such_config:/],
     ];
     for (const [args, re] of cases) {
-      const r = cli(...args);
+      const r = await cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err.trim().split('\n'), r.err).toHaveLength(1);
       expect(r.err).toMatch(re);
@@ -66,7 +65,7 @@ describe('robotseg convert', () => {
 
   it.skipIf(!existsSync(join(GOLDEN, 'weights.pt')))('converts the shared golden weights.pt bit-exactly', async () => {
     const out = join(tmp, 'golden.safetensors');
-    expect(cli(join(GOLDEN, 'weights.pt'), out).code).toBe(0);
+    expect((await cli(join(GOLDEN, 'weights.pt'), out)).code).toBe(0);
     const got = await openSafetensorsFile(out);
     const want = await openSafetensorsFile(join(GOLDEN, 'weights.safetensors'));
     expect(got.header.size).toBe(want.header.size);

@@ -7,7 +7,7 @@
 //  * FULL=1: `robotseg segment` at 1024 on a real robot image (test/fixtures/images/panda.jpg) with a
 //    random-weights .safetensors without an embedded config (so the config is inferred). On lavapipe
 //    (2 cores) the image encoder alone takes about 3.7 min, hence not in the default run.
-import { spawnSync } from 'node:child_process';
+import { runCli } from '../helpers/cli.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,12 +100,12 @@ describe.skipIf(!rt || process.env.FULL !== '1')('FULL=1: robotseg segment at 10
     expect(bytes).toBeGreaterThan(150e6);
     const img = join(FIX, 'images', 'panda.jpg');
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'segment', img, '--weights', weights, '--point', '300,200',
-      '--out', join(tmp, 'm.png'), '--save-tensors', join(tmp, 't.safetensors')], { cwd: ROOT, encoding: 'utf8', timeout: 1_200_000 });
-    console.log(`full-size segment: ${((performance.now() - t0) / 1000).toFixed(0)} s\n${r.stderr}`);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/config sam2\.1_hiera_t \(inferred\)/);
-    expect(r.stderr).toMatch(/image encoder \d+ ms \(1024x1024\)/);
+    const r = await runCli(['segment', img, '--weights', weights, '--point', '300,200',
+      '--out', join(tmp, 'm.png'), '--save-tensors', join(tmp, 't.safetensors')], { timeout: 1_200_000 });
+    console.log(`full-size segment: ${((performance.now() - t0) / 1000).toFixed(0)} s\n${r.err}`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/config sam2\.1_hiera_t \(inferred\)/);
+    expect(r.err).toMatch(/image encoder \d+ ms \(1024x1024\)/);
     const m = readImage(join(tmp, 'm.png'));
     expect([m.width, m.height]).toEqual([640, 480]);
     const t = await openWeights(join(tmp, 't.safetensors'));
