@@ -33,6 +33,25 @@ struct Params { n: u32, alpha: f32, beta: f32, x_off: u32, y_off: u32 };
 
 @group(0) @binding(0) var<uniform> params: Params;
 
+// The binary op on 4 lanes (the scalar path uses lane 0), one definition for both variants.
+fn bop(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+#if ADD
+  return u + v;
+#elif SUB
+  return u - v;
+#elif MUL
+  return u * v;
+#elif DIV
+  return u / v;
+#elif MAX
+  return max(u, v);
+#elif MIN
+  return min(u, v);
+#else
+  return u;
+#endif
+}
+
 #if UNARY
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -110,29 +129,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 
-fn g4(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
-#if ADD
-  return u + v;
-#elif SUB
-  return u - v;
-#elif MUL
-  return u * v;
-#elif DIV
-  return u / v;
-#elif MAX
-  return max(u, v);
-#elif MIN
-  return min(u, v);
-#else
-  return u;
-#endif
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n4) { return; }
-  y[params.y_off / 4u + i] = params.alpha * g4(a[params.a_off / 4u + i], b[params.b_off / 4u + i]) + params.beta;
+  y[params.y_off / 4u + i] = params.alpha * bop(a[params.a_off / 4u + i], b[params.b_off / 4u + i]) + params.beta;
 }
 #endif
 
@@ -141,23 +143,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-fn g(u: f32, v: f32) -> f32 {
-#if ADD
-  return u + v;
-#elif SUB
-  return u - v;
-#elif MUL
-  return u * v;
-#elif DIV
-  return u / v;
-#elif MAX
-  return max(u, v);
-#elif MIN
-  return min(u, v);
-#else
-  return u;
-#endif
-}
+fn g(u: f32, v: f32) -> f32 { return bop(vec4<f32>(u), vec4<f32>(v)).x; }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
