@@ -1,4 +1,4 @@
-// Long streaming run (issue 4): `npx tsx bench/stream_memory.ts [--frames N] [--json FILE]`.
+// Long streaming run (issue 4): `npx tsx bench/scripts/stream_memory.ts [--frames N] [--json FILE]`.
 // Streams N frames (default 1000) of the golden clip (ping-pong through the 9 golden frames) into the
 // streaming VideoPredictor with the reduced golden weights, one click on frame 0, and reports ms per
 // tracked frame and the buffer pool's live / held bytes every 100 frames. Correctness first: the
@@ -6,11 +6,11 @@
 // case, 1e-3). Not a `cases` module: it is one long run, not a kernel shape.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RgbImage } from '../src/graph/image.js';
-import { VideoPredictor } from '../src/model/video_predictor.js';
-import { readImage } from '../src/node/image_io.js';
-import { createNodeRuntime } from '../src/node/runtime.js';
-import { GOLDEN, goldenFile, goldenModel } from '../test/helpers/golden.js';
+import type { RgbImage } from '../../src/graph/image.js';
+import { VideoPredictor } from '../../src/model/video_predictor.js';
+import { readImage } from '../../src/node/image_io.js';
+import { createNodeRuntime } from '../../src/node/runtime.js';
+import { GOLDEN, goldenFile, goldenModel } from '../../test/helpers/golden.js';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(name);
