@@ -10,20 +10,11 @@
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { conv2d, type Conv2dImpl } from '../src/kernels/conv2d.js';
+import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 /** Deterministic uniform data in [-scale, scale) (mulberry32). */
-export function data(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    a[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return a;
-}
+export const data = seededArray;
 
 /** True when `samples` outputs spread over y match ref(i) within atol + rtol |ref|. */
 export function sampledClose(y: ArrayLike<number>, ref: (i: number) => number, samples = 4096, atol = 1e-4, rtol = 1e-4): boolean {

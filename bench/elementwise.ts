@@ -11,20 +11,11 @@ import type { Tensor } from '../src/graph/tensor.js';
 import { binary, unary } from '../src/kernels/elementwise.js';
 import { UNARY } from '../test/ref/elementwise.js';
 import { allClose, type BenchRunWithOutput } from './harness.js';
+import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase } from './types.js';
 
 /** Deterministic uniform data in [-scale, scale) (mulberry32). */
-export function benchData(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    a[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return a;
-}
+export const benchData = seededArray;
 
 /** Holds the latest output; the previous one goes back to the pool (no growth across reps). */
 export function lastOutput() {

@@ -12,20 +12,10 @@ import {
   type LayerNormVariant,
 } from '../src/kernels/norm.js';
 import { groupNormBackwardRef, groupNormRef, layerNorm2dRef, layerNormBackwardRef, layerNormRef } from '../test/ref/norm.js';
+import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-/** Deterministic uniform data in [-scale, scale) + offset (mulberry32). */
-function data(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  let s = seed >>> 0;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    a[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale + offset;
-  }
-  return a;
-}
+const data = seededArray;
 
 /** max |a - b| <= atol + rtol |b| over the first `n` values. */
 function close(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length, atol = 1e-4, rtol = 1e-4): boolean {

@@ -11,31 +11,9 @@ import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { type RpgFpsVariant, rpgObjectTokens } from '../src/kernels/rpg.js';
 import { rpgTokensRef } from '../test/ref/rpg.js';
+import { rng, within } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-/** Seeded mulberry32 uniform / Box-Muller normal (bench must not import vitest helpers). */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()),
-    array: (n: number, scale = 1) => Float32Array.from({ length: n }, () => (uniform() * 2 - 1) * scale),
-  };
-}
-
-/** |a - b| <= atol + rtol |b| everywhere. */
-function within(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): boolean {
-  if (got.length !== want.length) return false;
-  for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) return false;
-  return true;
-}
 
 function masks(frames: number, side: number, seed: number): Float32Array {
   const r = rng(seed);

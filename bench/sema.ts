@@ -18,31 +18,9 @@ import { conv2dRef } from '../test/ref/conv2d.js';
 import { UNARY } from '../test/ref/elementwise.js';
 import { resizeRef } from '../test/ref/resize.js';
 import { semaStructureRef } from '../test/ref/sema.js';
+import { rng, within } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-/** Seeded mulberry32 uniform / Box-Muller normal (bench must not import vitest helpers). */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform,
-    normal: () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()),
-    array: (n: number, scale = 1) => Float32Array.from({ length: n }, () => (uniform() * 2 - 1) * scale),
-  };
-}
-
-/** |a - b| <= atol + rtol |b| everywhere. */
-function within(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): boolean {
-  if (got.length !== want.length) return false;
-  for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) return false;
-  return true;
-}
 
 const ok = (got: ArrayLike<number>, want: ArrayLike<number>) => {
   let scale = 0;

@@ -37,22 +37,4 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /** Deterministic PRNG (mulberry32) + normal samples via Box-Muller. */
-export function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform: next,
-    normal: () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next()),
-    array(n: number, scale = 1): Float32Array {
-      const a = new Float32Array(n);
-      for (let i = 0; i < n; i++) a[i] = (next() * 2 - 1) * scale;
-      return a;
-    },
-  };
-}
+export { rng } from './rng.js';
