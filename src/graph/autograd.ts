@@ -3,6 +3,7 @@
 // and a backward function that launches the backward kernels. Tape.backward walks the nodes in
 // reverse order and accumulates gradients per tensor. Training (issue 7) builds on this directly.
 
+import { pad } from '../kernels/layout.js';
 import type { Runtime } from './runtime.js';
 import { deferred, pinned, type Tensor } from './tensor.js';
 
@@ -37,10 +38,39 @@ export class Tape {
   }
 
   /**
+   * A view (reshape, or rows [start, start+count) of dim 0 via narrow0) of a tensor that needs a
+   * gradient: the gradient of the view is reshaped back (or zero-padded back to all rows).
+   */
+  recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void {
+    const rt = this.rt;
+    this.record({
+      op: rows ? 'narrow0' : 'reshape', inputs: [src], outputs: [view], saved: [],
+      backward: ([dy]) => {
+        if (!dy) return [null];
+        if (!rows) return [dy.reshape(src.shape)];
+        const before = [rows.start, ...src.shape.slice(1).map(() => 0)];
+        const after = [rows.total - rows.start - view.shape[0], ...src.shape.slice(1).map(() => 0)];
+        return [pad(rt, dy.reshape(view.shape), before, after)];
+      },
+    });
+  }
+
+  /**
    * Back-propagate from `loss` (seeded with `seed`, default ones of loss's shape made by `ones`).
    * Leaves with requiresGrad get `.grad` (accumulated if already set).
    */
   backward(loss: Tensor, seed: Tensor, accumulate: Accumulate): void {
+    // backward kernels must not record onto the tape they are walking (no double backward)
+    const active = this.rt.tape;
+    this.rt.tape = null;
+    try {
+      this.walk(loss, seed, accumulate);
+    } finally {
+      this.rt.tape = active;
+    }
+  }
+
+  private walk(loss: Tensor, seed: Tensor, accumulate: Accumulate): void {
     const grads = new Map<Tensor, Tensor>();
     grads.set(loss, seed);
     const add = (t: Tensor, g: Tensor) => {

@@ -6,7 +6,7 @@
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
 import { BufferPool } from './pool.js';
-import { popScope, pushScope, Storage, Tensor, tensorsIn } from './tensor.js';
+import { popScope, pushScope, Storage, Tensor, tensorsIn, viewRecorder } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -59,8 +59,7 @@ export class Runtime {
   readonly pool: BufferPool;
   /** Defines every shader sees: F16, SUBGROUPS, SOFTWARE (1/0). */
   readonly builtinDefines: Record<string, number>;
-  /** Autograd tape; ops record onto it while it is set (see autograd.ts). */
-  tape: Tape | null = null;
+  private tape_: Tape | null = null;
 
   private queue: Cmd[] = [];
   private families = new Map<string, KernelFamily>();
@@ -91,6 +90,13 @@ export class Runtime {
     this.device.lost.then((info) => {
       this.lostInfo = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
     });
+  }
+
+  /** Autograd tape; ops (and tensor views) record onto it while it is set (see autograd.ts). */
+  get tape(): Tape | null { return this.tape_; }
+  set tape(t: Tape | null) {
+    if (t || viewRecorder.tape === this.tape_) viewRecorder.tape = t;
+    this.tape_ = t;
   }
 
   get hasF16(): boolean { return this.builtinDefines.F16 === 1; }

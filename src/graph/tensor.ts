@@ -34,6 +34,14 @@ export const pinned = new Set<Tensor>();
 /** Scope-dropped tensors that were pinned; the tape disposes them. */
 export const deferred: Tensor[] = [];
 
+/**
+ * The tape that records views (reshape / narrow0) while one is active: views need no kernel, but a
+ * gradient must flow through them. Set by Runtime when its `tape` changes (tensors know no runtime).
+ */
+export const viewRecorder: { tape: { recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void } | null } = { tape: null };
+
+const wantsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
+
 export function pushScope(): void {
   scopes.push([]);
 }
@@ -104,7 +112,9 @@ export class Tensor {
   reshape(shape: readonly number[]): Tensor {
     const s = inferShape(shape, this.size, this.label);
     this.storage.retain();
-    return new Tensor(this.storage, s, this.dtype, this.byteOffset, this.label);
+    const v = new Tensor(this.storage, s, this.dtype, this.byteOffset, this.label);
+    if (viewRecorder.tape && wantsGrad(this)) viewRecorder.tape.recordView(this, v);
+    return v;
   }
 
   /** Contiguous sub-range along dim 0: rows [start, start+count). */
@@ -113,7 +123,9 @@ export class Tensor {
     if (start < 0 || count < 0 || start + count > rows) throw new Error(`narrow0(${start}, ${count}) outside ${shapeStr(this.shape)} of '${this.label}'`);
     const rowBytes = (this.size / Math.max(rows, 1)) * BYTES[this.dtype];
     this.storage.retain();
-    return new Tensor(this.storage, [count, ...this.shape.slice(1)], this.dtype, this.byteOffset + start * rowBytes, this.label);
+    const v = new Tensor(this.storage, [count, ...this.shape.slice(1)], this.dtype, this.byteOffset + start * rowBytes, this.label);
+    if (viewRecorder.tape && wantsGrad(this)) viewRecorder.tape.recordView(this, v, { start, total: rows });
+    return v;
   }
 
   dispose(): void {

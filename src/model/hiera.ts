@@ -43,7 +43,11 @@ class MultiScaleAttention extends Module {
     const [b, h, w] = x.shape;
     const { dimOut, heads, qPool } = this.spec;
     const qkv = this.qkv.forward(rt, x.reshape([b, h * w, dimIn(this.spec)])); // [B', hw, 3*dimOut], per token [3][heads][hd]
-    const [qv, kv, vv] = splitPacked(qkv, 3);
+    // inference reads q, k, v as strided views of the packed projection; the attention backward
+    // needs plain tensors, so training slices them out (3 copies, each recorded)
+    const [qv, kv, vv] = rt.tape?.wants([qkv])
+      ? [0, 1, 2].map((p) => slice(rt, qkv, [0, 0, p * dimOut], [b, h * w, dimOut]))
+      : splitPacked(qkv, 3);
     let q: Tensor | typeof qv = qv;
     let hq = h;
     let wq = w;
@@ -132,7 +136,9 @@ export class Hiera extends Module {
   /** Bicubic pos_embed to the token grid + tiled window embed, NHWC [1, h, w, C] (cached per size). */
   posEmbed(rt: Runtime, h: number, w: number): Tensor {
     const key = `${h}x${w}`;
-    let pe = this.posCache.get(key);
+    // training: the embeddings are parameters on the tape, so recompute (and record) every forward
+    const training = rt.tape !== null && (this.pos_embed.t.requiresGrad || this.pos_embed_window.t.requiresGrad);
+    let pe = training ? undefined : this.posCache.get(key);
     if (!pe) {
       const win = this.cfg.window_spec[0];
       if (h % win || w % win) throw new Error(`Hiera: token grid ${h}x${w} must be a multiple of the window embed ${win}`);
@@ -141,7 +147,7 @@ export class Hiera extends Module {
         const tiled = tile(rt, this.pos_embed_window.t, [1, 1, h / win, w / win]); // [1, C, h, w]
         return permute(rt, add(rt, up, tiled), [0, 2, 3, 1]); // -> [1, h, w, C]
       });
-      this.posCache.set(key, untrack(pe)); // cached across calls: not owned by any scope
+      if (!training) this.posCache.set(key, untrack(pe)); // cached across calls: not owned by any scope
     }
     return pe;
   }

@@ -84,6 +84,14 @@ export class SAM2 extends Module {
    * `tap` sees intermediates named as in the goldens (trunk.*, neck.fpnI).
    */
   encodeImage(rt: Runtime, img: Tensor, tap?: (name: string, t: Tensor) => void): ImageFeatures {
+    return this.featuresFromLevels(rt, this.encodeBackbone(rt, img, tap), tap);
+  }
+
+  /**
+   * The image encoder proper (image_encoder.*: trunk + neck, after scalp): FPN levels NCHW, finest
+   * first. Training with a frozen image encoder caches these and runs featuresFromLevels per step.
+   */
+  encodeBackbone(rt: Runtime, img: Tensor, tap?: (name: string, t: Tensor) => void): Tensor[] {
     const S = this.cfg.image_size;
     if (img.rank !== 4 || img.shape[1] !== 3 || img.shape[2] !== S || img.shape[3] !== S) {
       throw new Error(`image encoder input must be [B, 3, ${S}, ${S}], got [${img.shape.join(', ')}]`);
@@ -95,8 +103,11 @@ export class SAM2 extends Module {
       tap?.(`neck.fpn${i}`, f);
       if (tap) tap(`neck.pos${i}`, rt.upload(this.levelPe(f.shape[1], f.shape[2], f.shape[3]), f.shape, 'f32', `neck.pos${i}`));
     });
-    const keep = fpn.length - this.cfg.neck.scalp;
-    const levels = fpn.slice(0, keep);
+    return fpn.slice(0, fpn.length - this.cfg.neck.scalp);
+  }
+
+  /** From the kept FPN levels: conv_s0 / conv_s1 high-res features (decoder weights), level 2 and its PE. */
+  featuresFromLevels(rt: Runtime, levels: readonly Tensor[], tap?: (name: string, t: Tensor) => void): ImageFeatures {
     const dec = this.sam_mask_decoder;
     const s0 = dec.conv_s0.forward(rt, levels[0]);
     const s1 = dec.conv_s1.forward(rt, levels[1]);
