@@ -27,6 +27,7 @@ import { readConfigArg } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
 import { UserError } from './errors.js';
+import { mulberry32 } from '../util/rng.js';
 
 interface InitOpts { from?: string; out?: string; seed?: string; config?: string; quiet?: boolean }
 
@@ -47,14 +48,7 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 /** Deterministic generator (mulberry32; Box-Muller normals). Not PyTorch's Mersenne-Twister/Philox stream. */
 export function initRng(seed: number) {
-  let s = (seed >>> 0) ^ 0x9e3779b9;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296; // [0, 1)
-  };
+  const next = mulberry32((seed >>> 0) ^ 0x9e3779b9);
   return {
     uniform: (lo: number, hi: number) => lo + (hi - lo) * next(),
     normal: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),

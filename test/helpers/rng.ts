@@ -1,15 +1,9 @@
 // Seeded test data without any vitest import, so benchmarks can share it with the tests.
-// mulberry32 uniform in [0, 1), Box-Muller normals.
+// mulberry32 uniform in [0, 1) (src/util/rng.ts), Box-Muller normals.
+import { mulberry32 } from '../../src/util/rng.js';
 
 export function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     uniform: next,
     normal: () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next()),
