@@ -4,6 +4,8 @@
 //           with numpy broadcasting: output shape `shape` (rank <= 8, row-major), a_strides /
 //           b_strides give the element stride of each output dim in a / b (0 = broadcast).
 //   unary_backward: dx[i] = dy[i] * f'(x[i])          OP = relu | gelu | sigmoid
+//   clamp:  y[i] = min(max(x[i], lo), hi); CLAMP_BACKWARD: dx[i] = dy[i] where lo <= x[i] <= hi, else 0
+//           (torch.clamp's gradient convention: the boundaries pass the gradient)
 // Bindings: x / a / b read-only f32 storage at element offset *_off; y (or dx) written.
 // One invocation per output element, 1-D dispatch folded to 2-D above 65535 workgroups.
 #include "common/index.wgsl"
@@ -27,6 +29,10 @@ struct Params {
 };
 #elif UNARY_BACKWARD
 struct Params { n: u32, alpha: f32, beta: f32, x_off: u32, dy_off: u32, y_off: u32 };
+#elif CLAMP
+struct Params { n: u32, lo: f32, hi: f32, x_off: u32 };
+#elif CLAMP_BACKWARD
+struct Params { n: u32, lo: f32, hi: f32, x_off: u32, dy_off: u32 };
 #else
 struct Params { n: u32, alpha: f32, beta: f32, x_off: u32, y_off: u32 };
 #endif
@@ -161,5 +167,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ib += c * params.b_strides[du / 4u][du % 4u];
   }
   y[params.y_off + i] = params.alpha * g(a[params.a_off + ia], b[params.b_off + ib]) + params.beta;
+}
+#endif
+
+#if CLAMP
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  y[i] = min(max(x[params.x_off + i], params.lo), params.hi);
+}
+#endif
+
+#if CLAMP_BACKWARD
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  let v = x[params.x_off + i];
+  dx[i] = select(0.0, dy[params.dy_off + i], v >= params.lo && v <= params.hi);
 }
 #endif

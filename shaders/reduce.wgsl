@@ -2,6 +2,11 @@
 // (row-major) and reduced over r:  y[o, i] = OP_{k<r} x[o, k, i]       OP = SUM | MEAN | MAX | MIN
 // MASKED_MEAN: x [outer, r, inner] and weights m [outer / groups?]: here x is [B, C, N] and
 // m is [B, N]; y[b, c] = sum_n x[b,c,n] m[b,n] / max(sum_n m[b,n], eps)   (masked average pooling).
+// MASKED_MEAN_GRAD (backward of MASKED_MEAN, D_b = max(S_b, eps), S_b = sum_n m[b,n]), three stages:
+//   STATS  one invocation per b: stats[b] = (D_b, [S_b >= eps] * sum_c dy[b,c] y[b,c])
+//   DX     one invocation per (b, c, n): dx = dy[b,c] m[b,n] / D_b
+//   DM     one invocation per (b, n):    dm = (sum_c dy[b,c] x[b,c,n] - stats[b].y) / D_b
+//   (torch's clamp_min(S, eps) passes the gradient through S only where S >= eps.)
 // One invocation per output element, sequential loop over the reduced axis: no workgroup memory
 // or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
 // neighbouring invocations read neighbouring addresses.
@@ -32,6 +37,63 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   y[params.y_off + i] = num / max(den, params.eps);
 }
+#elif MASKED_MEAN_GRAD
+#if STATS
+struct Params { b: u32, c: u32, n: u32, eps: f32, m_off: u32, y_off: u32, dy_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> m: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<vec2<f32>>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let bi = linear_id(gid, nwg, WG);
+  if (bi >= params.b) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < params.n; k++) { s += m[params.m_off + bi * params.n + k]; }
+  var gy = 0.0;
+  if (s >= params.eps) {
+    for (var ci = 0u; ci < params.c; ci++) { gy += dy[params.dy_off + bi * params.c + ci] * y[params.y_off + bi * params.c + ci]; }
+  }
+  stats[bi] = vec2<f32>(max(s, params.eps), gy);
+}
+#elif DX
+struct Params { b: u32, c: u32, n: u32, m_off: u32, dy_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> m: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.b * params.c * params.n) { return; }
+  let bc = i / params.n;
+  let bi = bc / params.c;
+  dx[i] = dy[params.dy_off + bc] * m[params.m_off + bi * params.n + i % params.n] / stats[bi].x;
+}
+#elif DM
+struct Params { b: u32, c: u32, n: u32, x_off: u32, dy_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> dm: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.b * params.n) { return; }
+  let bi = i / params.n;
+  let k = i % params.n;
+  var acc = 0.0;
+  for (var ci = 0u; ci < params.c; ci++) { acc += dy[params.dy_off + bi * params.c + ci] * x[params.x_off + (bi * params.c + ci) * params.n + k]; }
+  let st = stats[bi];
+  dm[i] = (acc - st.y) / st.x;
+}
+#endif
 #else
 struct Params { outer: u32, r: u32, inner: u32, x_off: u32, y_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;

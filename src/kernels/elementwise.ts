@@ -185,6 +185,43 @@ function sumTo(rt: Runtime, g: Tensor, shape: readonly number[]): Tensor {
   return r;
 }
 
+/**
+ * torch.clamp(x, lo, hi) (either bound may be +-Infinity). The gradient passes where lo <= x <= hi,
+ * boundaries included, as torch's clamp_backward.
+ */
+export function clamp(rt: Runtime, x: Tensor, lo: number, hi: number): Tensor {
+  checkF32('clamp', x);
+  if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) throw new Error(`clamp: need lo <= hi, got [${lo}, ${hi}]`);
+  const y = rt.empty(x.shape, 'f32', 'clamp');
+  if (x.size > 0) {
+    rt.kernel('elementwise').run({
+      defines: { CLAMP: 1 }, constants: { WG }, bindings: { x, y }, params: { n: x.size, lo, hi },
+      groups: rt.groups1d(x.size, WG), label: 'elementwise.clamp',
+    });
+  }
+  if (rt.tape?.wants([x])) {
+    rt.tape.record({
+      op: 'clamp', inputs: [x], outputs: [y], saved: [x],
+      backward: ([dy]) => [dy ? clampBackward(rt, x, dy, lo, hi) : null],
+    });
+  }
+  return y;
+}
+
+/** dx = dy where lo <= x <= hi, else 0. */
+export function clampBackward(rt: Runtime, x: Tensor, dy: Tensor, lo: number, hi: number): Tensor {
+  checkF32('clamp_backward', x, dy);
+  if (x.size !== dy.size) throw new Error(`clamp_backward: x ${shapeStr(x.shape)} vs dy ${shapeStr(dy.shape)}`);
+  const dx = rt.empty(x.shape, 'f32', 'clamp_backward');
+  if (x.size > 0) {
+    rt.kernel('elementwise').run({
+      defines: { CLAMP_BACKWARD: 1 }, constants: { WG }, bindings: { x, dy, dx }, params: { n: x.size, lo, hi },
+      groups: rt.groups1d(x.size, WG), label: 'elementwise.clamp_backward',
+    });
+  }
+  return dx;
+}
+
 export const add = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'add');
 export const sub = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'sub');
 export const mul = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'mul');

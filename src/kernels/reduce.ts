@@ -85,7 +85,10 @@ export function reduceToShape(rt: Runtime, g: Tensor, shape: readonly number[]):
   return out;
 }
 
-/** Masked average: x [B, C, N], m [B, N] -> [B, C] = sum_n x*m / max(sum_n m, eps). */
+/**
+ * Masked average: x [B, C, N], m [B, N] -> [B, C] = sum_n x*m / max(sum_n m, eps) (RobotSeg's
+ * masked_avg_feat). Records its backward for both x (features) and m (the soft mask).
+ */
 export function maskedMean(rt: Runtime, x: Tensor, m: Tensor, eps = 1e-6): Tensor {
   if (x.rank !== 3 || m.rank !== 2 || m.shape[0] !== x.shape[0] || m.shape[1] !== x.shape[2]) {
     throw new Error(`maskedMean: x ${shapeStr(x.shape)} must be [B, C, N] and m ${shapeStr(m.shape)} [B, N]`);
@@ -102,5 +105,39 @@ export function maskedMean(rt: Runtime, x: Tensor, m: Tensor, eps = 1e-6): Tenso
       label: 'reduce.masked_mean',
     });
   }
+  if (rt.tape?.wants([x, m])) {
+    rt.tape.record({
+      op: 'masked_mean', inputs: [x, m], outputs: [y], saved: [x, m, y],
+      backward: ([dy]) => {
+        if (!dy) return [null, null];
+        const g = maskedMeanBackward(rt, x, m, y, dy, eps);
+        return [g.dx, g.dm];
+      },
+    });
+  }
   return y;
+}
+
+/**
+ * Gradients of maskedMean given its output y and dy [B, C]:
+ *   dx[b,c,n] = dy[b,c] m[b,n] / D_b,   dm[b,n] = (sum_c dy[b,c] x[b,c,n] - [S_b >= eps] sum_c dy[b,c] y[b,c]) / D_b
+ * with S_b = sum_n m[b,n], D_b = max(S_b, eps) (torch's clamp_min passes the gradient where S_b >= eps).
+ */
+export function maskedMeanBackward(rt: Runtime, x: Tensor, m: Tensor, y: Tensor, dy: Tensor, eps = 1e-6): { dx: Tensor; dm: Tensor } {
+  const [b, c, n] = x.shape;
+  if (x.rank !== 3 || m.size !== b * n || y.size !== b * c || dy.size !== b * c) {
+    throw new Error(`maskedMeanBackward: x ${shapeStr(x.shape)} [B, C, N], m ${shapeStr(m.shape)} [B, N], y ${shapeStr(y.shape)} and dy ${shapeStr(dy.shape)} [B, C] do not agree`);
+  }
+  for (const t of [x, m, y, dy]) if (t.dtype !== 'f32') throw new Error(`maskedMeanBackward: expects f32, got ${t.dtype} for ${t}`);
+  const dx = rt.empty(x.shape, 'f32', 'masked_mean_backward.dx');
+  const dm = rt.empty(m.shape, 'f32', 'masked_mean_backward.dm');
+  if (b === 0) return { dx, dm };
+  const stats = rt.empty([b, 2], 'f32', 'masked_mean_backward.stats');
+  const run = (stage: string, bindings: Record<string, Tensor>, params: Record<string, number>, count: number) =>
+    rt.kernel('reduce').run({ defines: { MASKED_MEAN_GRAD: 1, [stage]: 1 }, constants: { WG }, bindings, params, groups: rt.groups1d(count, WG), label: `reduce.masked_mean_backward.${stage.toLowerCase()}` });
+  run('STATS', { m, y, dy, stats }, { b, c, n, eps }, b);
+  if (b * c * n > 0) run('DX', { m, dy, stats, dx }, { b, c, n }, b * c * n);
+  if (b * n > 0) run('DM', { x, dy, stats, dm }, { b, c, n }, b * n);
+  stats.dispose();
+  return { dx, dm };
 }
