@@ -10,7 +10,7 @@
 import type { Node } from '../graph/autograd.js';
 import { numel, shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
 
 const WG = 128;
 
@@ -72,7 +72,9 @@ function record(rt: Runtime, op: string, x: Tensor, weight: Tensor, bias: Tensor
     },
   };
   rt.tape!.record(node);
-  stats.storage.release(); // drop the wrapper's reference without marking the Tensor (used by backward) disposed
+  // the tape becomes the only owner: drop the wrapper's reference without marking the Tensor (used by
+  // backward) disposed, and take it out of any scope (a scope would dispose it a second time)
+  untrack(stats).storage.release();
 }
 
 // ---------------------------------------------------------------------------------------- LayerNorm

@@ -3,7 +3,7 @@
 
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
 import { checkF32, type Pair, pairOpt } from './conv2d.js';
 
 export type PoolLayout = 'NCHW' | 'NHWC';
@@ -87,7 +87,7 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): Tenso
     op: 'max_pool2d', inputs: [x], outputs: [y], saved: [idx!],
     backward: ([dy]) => [dy ? maxPool2dBackwardWith(rt, idx!, dy, g) : null],
   });
-  idx!.storage.release(); // the tape now holds idx (released by Tape.dispose)
+  untrack(idx!).storage.release(); // the tape now holds idx (released by Tape.dispose), no scope does
   return y;
 }
 

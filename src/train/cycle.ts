@@ -12,8 +12,10 @@ import { add, affine, unary } from '../kernels/elementwise.js';
 import { slice } from '../kernels/layout.js';
 import { resize } from '../kernels/resize.js';
 import type { PointPrompt } from '../model/prompt_encoder.js';
+import { RobotSeg } from '../model/robotseg.js';
+import { RobotSegTracker } from '../model/robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
-import { NO_OBJ_SCORE, type StoredFrame, Tracker } from '../model/tracker.js';
+import { NO_OBJ_SCORE, type StoredFrame, type Tap, Tracker } from '../model/tracker.js';
 import { decodeMasks } from './image_forward.js';
 
 /** The prompt of the clip's first step: clicks / a box (as points) or a 0/1 mask [1, 1, S, S]. */
@@ -43,6 +45,18 @@ export interface CycleStep {
   maskmem: Tensor;
   /** Number of memory tokens (spatial + pointer) the memory attention saw (0 on the first step). */
   memoryTokens: number;
+  /** RobotSeg: the SEMA structure logits of every memory-attention layer, upsampled to [1, 1, S, S]. */
+  structureLogits: Tensor[];
+}
+
+export interface CycleOptions {
+  /**
+   * RobotSeg: the target category ('arm' | 'gripper' | 'robot') whose class token (and the RPG object
+   * tokens) enter the decoder on every step (on the first too, except with a mask prompt). The RPG's
+   * FPS / k-means choices are discrete and its object tokens carry no gradient back into the memory
+   * features here (the learnable placeholder and class tokens do get gradients).
+   */
+  category?: string | null;
 }
 
 /** _encode_new_memory in training mode: σ(high-res logits)·scale + bias (never binarised), float32. */
@@ -61,9 +75,11 @@ export function encodeMemoryTrain(rt: Runtime, model: SAM2, f: ImageFeatures, hi
  * ImageFeatures object for repeated frames, so their gradients add up); `sources[step]` its index.
  * Step 0 is the initial conditioning frame with the prompt; the others have none (multimask, memory).
  */
-export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[], sources: number[], prompt: CyclePrompt): Promise<CycleStep[]> {
+export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[], sources: number[], prompt: CyclePrompt, opts: CycleOptions = {}): Promise<CycleStep[]> {
   if (frames.length !== sources.length || frames.length === 0) throw new Error(`runCycle: ${frames.length} frame features for ${sources.length} clip steps`);
-  const tracker = new Tracker(rt, model);
+  const category = opts.category ?? null;
+  if (category !== null && !(model instanceof RobotSeg)) throw new Error(`a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${model.cfg.name})`);
+  const tracker = model instanceof RobotSeg ? new RobotSegTracker(rt, model) : new Tracker(rt, model);
   const cond = new Map<number, StoredFrame>();
   const nonCond = new Map<number, StoredFrame>();
   const S = model.cfg.image_size;
@@ -73,24 +89,32 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
     const f = frames[t];
     const init = t === 0;
     let memoryTokens = 0;
+    const structureLogits: Tensor[] = [];
+    // the tap reports the assembled memory [1, M, memDim] (M = spatial + pointer tokens) and, for
+    // RobotSeg, each layer's structure logits at the input size
+    const tap: Tap = (name, x) => {
+      if (name === 'memattn.memory_NxBxC') memoryTokens = x.shape[1];
+      else if (/^memattn\.L\d+\.structure_map_up_logits$/.test(name)) structureLogits.push(x);
+    };
+    const maskPrompt = init && prompt.kind === 'mask';
     let pix: Tensor;
-    if (init) pix = model.imageEmbedWithNoMem(rt, f);
-    else {
-      // the tap reports the assembled memory [1, M, memDim]: M = spatial + pointer tokens
-      pix = tracker.memoryConditioned(t, false, f, { cond, nonCond }, numFrames, false, (name, x) => {
-        if (name === 'memattn.memory_NxBxC') memoryTokens = x.shape[1];
-      });
-    }
-    const step = init && prompt.kind === 'mask'
-      ? await maskAsOutput(rt, model, f, pix, prompt.mask)
-      : await samHeads(rt, model, f, pix, init ? prompt.kind === 'points' ? prompt.points : null : null, S);
+    let tokens: Tensor | undefined;
+    if (category !== null && !maskPrompt && tracker instanceof RobotSegTracker) {
+      const r = tracker.conditionRobot(t, init, f, { cond, nonCond }, numFrames, false, category, tap);
+      pix = r.pix;
+      tokens = r.tokens;
+    } else if (init) pix = model.imageEmbedWithNoMem(rt, f);
+    else pix = tracker.memoryConditioned(t, false, f, { cond, nonCond }, numFrames, false, tap);
+    const step = maskPrompt
+      ? await maskAsOutput(rt, model, f, pix, (prompt as { mask: Tensor }).mask)
+      : await samHeads(rt, model, f, pix, init && prompt.kind === 'points' ? prompt.points : null, S, tokens);
     const maskmem = encodeMemoryTrain(rt, model, f, step.bestHigh, step.objectScoreHost > 0);
     const stored: StoredFrame = { maskmem, objPtr: step.objPtr, objectScore: step.objectScoreHost, predMasks: step.bestLow };
     (init ? cond : nonCond).set(t, stored);
     out.push({
       step: t, source: sources[t], lowRes: step.lowRes, highRes: step.highRes, iou: step.iou, objectScore: step.objectScore,
       iouHost: step.iouHost, objectScoreHost: step.objectScoreHost, best: step.best, pixFeatWithMem: pix,
-      objPtr: step.objPtr, maskmem, memoryTokens,
+      objPtr: step.objPtr, maskmem, memoryTokens, structureLogits,
     });
   }
   return out;
@@ -102,8 +126,8 @@ interface HeadsResult {
 }
 
 /** _forward_sam_heads (training mode, multimask): candidates, best by predicted IoU, NO_OBJ rule, pointer. */
-async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number): Promise<HeadsResult> {
-  const d = decodeMasks(rt, model, pix, f, points);
+async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, tokens?: Tensor): Promise<HeadsResult> {
+  const d = decodeMasks(rt, model, pix, f, points, null, tokens);
   const [, M, h4, w4] = d.masks.shape;
   const c = d.maskTokens.shape[2];
   const K = M - 1; // multimask outputs: tokens 1..M-1

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import { add, mul } from '../../src/kernels/elementwise.js';
 import { permute } from '../../src/kernels/layout.js';
+import { layerNorm } from '../../src/kernels/norm.js';
+import { maxPool2d } from '../../src/kernels/pool.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 
@@ -73,5 +75,26 @@ describe.runIf(rt)('autograd through views', () => {
     R.tape = null;
     expect(tape.nodes.length).toBe(0);
     tape.dispose();
+  });
+
+  it('ops with tape-owned internals (norm stats, pool indices) inside a scope: disposed once, memory returns', async () => {
+    const R = rt!;
+    R.flush();
+    const before = R.pool.liveBytes;
+    const x = R.upload(r.array(2 * 4 * 4 * 8, 1), [2, 4, 4, 8], 'f32', 'x');
+    const w = R.upload(new Float32Array(8).fill(1), [8]);
+    const b = R.upload(new Float32Array(8), [8]);
+    x.requiresGrad = true;
+    const tape = new Tape(R);
+    R.tape = tape;
+    const y = R.scope(() => maxPool2d(R, layerNorm(R, x, w, b), { kernel: 2, stride: 2, layout: 'NHWC' }));
+    R.tape = null;
+    const seed = R.upload(new Float32Array(y.size).fill(1), y.shape);
+    tape.backward(y, seed, add);
+    expect(x.grad).not.toBeNull();
+    tape.dispose(); // threw 'double release' when a scope also owned the stats
+    for (const t of [x, w, b, y, seed, x.grad!]) t.dispose();
+    R.flush();
+    expect(R.pool.liveBytes).toBe(before);
   });
 });
