@@ -64,16 +64,17 @@ export function adamw(rt: Runtime, param: Tensor, grad: Tensor, expAvg: Tensor, 
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
   const scale = opts.gradScale;
+  const vec4 = n % 4 === 0 && [param, grad, expAvg, expAvgSq].every((t) => t.byteOffset % 16 === 0);
   rt.kernel('optim').run({
-    defines: { ADAMW: 1, ...(scale ? { GRAD_SCALE: 1 } : {}) },
+    defines: { ADAMW: 1, ...(scale ? { GRAD_SCALE: 1 } : {}), ...(vec4 ? { VEC4: 1 } : {}) },
     constants: { WG },
     bindings: { param, grad, exp_avg: expAvg, exp_avg_sq: expAvgSq, ...(scale ? { scale } : {}) },
     params: {
       n, decay: 1 - lr * wd, beta1, one_m_beta1: 1 - beta1, beta2, one_m_beta2: 1 - beta2,
       step_size: lr / bc1, bc2_sqrt: Math.sqrt(bc2), eps,
     },
-    groups: rt.groups1d(n, WG),
-    label: `optim.adamw${scale ? '.scaled' : ''}`,
+    groups: rt.groups1d(vec4 ? n / 4 : n, WG),
+    label: `optim.adamw${scale ? '.scaled' : ''}${vec4 ? '.vec4' : ''}`,
   });
 }
 
@@ -127,10 +128,12 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
 export function accumulate(rt: Runtime, dst: Tensor, src: Tensor, alpha = 1): void {
   checkF32('accumulate', dst, src);
   if (dst.size !== src.size) throw new Error(`accumulate: dst ${shapeStr(dst.shape)} and src ${shapeStr(src.shape)} differ in size`);
-  if (dst.size === 0) return;
+  const n = dst.size;
+  if (n === 0) return;
+  const vec4 = n % 4 === 0 && dst.byteOffset % 16 === 0 && src.byteOffset % 16 === 0;
   rt.kernel('optim').run({
-    defines: { ACCUMULATE: 1 }, constants: { WG }, bindings: { dst, src }, params: { n: dst.size, alpha },
-    groups: rt.groups1d(dst.size, WG), label: 'optim.accumulate',
+    defines: { ACCUMULATE: 1, ...(vec4 ? { VEC4: 1 } : {}) }, constants: { WG }, bindings: { dst, src }, params: { n, alpha },
+    groups: rt.groups1d(vec4 ? n / 4 : n, WG), label: `optim.accumulate${vec4 ? '.vec4' : ''}`,
   });
 }
 

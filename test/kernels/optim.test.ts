@@ -50,7 +50,8 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
     { name: 'RobotSeg: lr 3e-4, wd 0.1, beta2 0.99', lr: 3e-4, weightDecay: 0.1, eps: 1e-8, gscale: 1, scale: undefined, beta2: 0.99 },
   ];
   for (const c of configs) {
-    for (const [n, off] of [[1, 0], [7, 13], [1000, 3], [65537, 64]]) {
+    // scalar path: n = 1, 7, 65537 or an offset not a multiple of 4; vec4 path: 1024 at 0, 4096 at 68
+    for (const [n, off] of [[1, 0], [7, 13], [1000, 3], [1024, 0], [4096, 68], [65537, 64]]) {
       it(`adamw ${c.name}: n=${n}, param at element offset ${off} of an arena, 6 steps`, async () => {
         const p0 = r.array(n, 1);
         const { t: param, whole } = arenaView(n, off, p0);
@@ -114,6 +115,10 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
   });
 
   it('accumulate and scaleInPlace (views at offsets, number and tensor scales)', async () => {
+    const v4 = rt!.zeros([1024]);
+    const h4 = r.array(1024, 1);
+    accumulate(rt!, v4, arenaView(1024, 4, h4).t, 2); // vec4 path (16-byte aligned views)
+    expectClose(await rt!.read(v4), Array.from(h4, (v) => 2 * v), { atol: 0, rtol: 0 }, 'accumulate vec4');
     const n = 1001;
     const a = r.array(n, 1), b = r.array(n, 1);
     const { t: dst, whole } = arenaView(n, 7, a);
