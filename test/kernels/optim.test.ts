@@ -143,5 +143,11 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
     expect(() => clipCoef(rt!, rt!.zeros([2]), 1)).toThrow(/1 element/);
     expect(() => accumulate(rt!, t, rt!.zeros([3]))).toThrow(/differ in size/);
     expect(() => scaleInPlace(rt!, t, rt!.zeros([2]))).toThrow(/1 element/);
+    // two disjoint views 16 bytes apart in one buffer: both bindings start at offset 0 (alignment >= 32)
+    const arena = rt!.wrap(rt!.createBuffer(1024, 'arena'), [256], 'f32');
+    const [u, w] = [arena.narrow0(0, 4), arena.narrow0(4, 4)];
+    expect(() => accumulate(rt!, u, w)).toThrow(/'dst' .* and 'src' .* share buffer 'arena' within \d+-byte binding alignment/);
+    expect(() => adamw(rt!, u, rt!.zeros([4]), w, rt!.zeros([4]), { lr: 0.1, weightDecay: 0, step: 1 })).toThrow(/'param' .* and 'expAvg'/);
+    expect(() => accumulate(rt!, u, u)).toThrow(/share buffer/);
   });
 });
