@@ -21,6 +21,26 @@ function checkF32(what: string, ...ts: Tensor[]): void {
   }
 }
 
+/**
+ * WebGPU rejects a dispatch whose writable storage binding overlaps another binding of the same
+ * buffer; bindings start at offsets rounded down to minStorageBufferOffsetAlignment, so two views
+ * closer than that in one buffer also collide. Name the pair instead of failing at submit time.
+ */
+function checkNoAlias(rt: Runtime, what: string, writable: Record<string, Tensor>, all: Record<string, Tensor>): void {
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const range = (t: Tensor) => [Math.floor(t.byteOffset / align) * align, t.byteOffset + Math.max(4, t.byteLength)];
+  for (const [wn, w] of Object.entries(writable)) {
+    for (const [on, o] of Object.entries(all)) {
+      if (on === wn || o.buffer !== w.buffer) continue;
+      const [a0, a1] = range(w);
+      const [b0, b1] = range(o);
+      if (a0 < b1 && b0 < a1) {
+        throw new Error(`${what}: '${wn}' (bytes ${w.byteOffset}..${w.byteOffset + w.byteLength}) and '${on}' (bytes ${o.byteOffset}..${o.byteOffset + o.byteLength}) share buffer '${w.buffer.label}' within ${align}-byte binding alignment; WebGPU forbids a writable binding overlapping another`);
+      }
+    }
+  }
+}
+
 export interface AdamWOptions {
   lr: number;
   beta1?: number;
@@ -59,21 +79,24 @@ export function adamw(rt: Runtime, param: Tensor, grad: Tensor, expAvg: Tensor, 
     checkF32('adamw gradScale', opts.gradScale);
     if (opts.gradScale.size !== 1) throw new Error(`adamw: gradScale must have 1 element, got ${shapeStr(opts.gradScale.shape)}`);
   }
+  const bound = { param, grad, expAvg, expAvgSq, ...(opts.gradScale ? { gradScale: opts.gradScale } : {}) };
+  checkNoAlias(rt, 'adamw', { param, expAvg, expAvgSq }, bound);
   if (n === 0) return;
   // Host scalars in float64, as torch computes them in Python before the f32 kernels.
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
   const scale = opts.gradScale;
+  const vec4 = n % 4 === 0 && [param, grad, expAvg, expAvgSq].every((t) => t.byteOffset % 16 === 0);
   rt.kernel('optim').run({
-    defines: { ADAMW: 1, ...(scale ? { GRAD_SCALE: 1 } : {}) },
+    defines: { ADAMW: 1, ...(scale ? { GRAD_SCALE: 1 } : {}), ...(vec4 ? { VEC4: 1 } : {}) },
     constants: { WG },
     bindings: { param, grad, exp_avg: expAvg, exp_avg_sq: expAvgSq, ...(scale ? { scale } : {}) },
     params: {
       n, decay: 1 - lr * wd, beta1, one_m_beta1: 1 - beta1, beta2, one_m_beta2: 1 - beta2,
       step_size: lr / bc1, bc2_sqrt: Math.sqrt(bc2), eps,
     },
-    groups: rt.groups1d(n, WG),
-    label: `optim.adamw${scale ? '.scaled' : ''}`,
+    groups: rt.groups1d(vec4 ? n / 4 : n, WG),
+    label: `optim.adamw${scale ? '.scaled' : ''}${vec4 ? '.vec4' : ''}`,
   });
 }
 
@@ -127,10 +150,13 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
 export function accumulate(rt: Runtime, dst: Tensor, src: Tensor, alpha = 1): void {
   checkF32('accumulate', dst, src);
   if (dst.size !== src.size) throw new Error(`accumulate: dst ${shapeStr(dst.shape)} and src ${shapeStr(src.shape)} differ in size`);
-  if (dst.size === 0) return;
+  checkNoAlias(rt, 'accumulate', { dst }, { dst, src });
+  const n = dst.size;
+  if (n === 0) return;
+  const vec4 = n % 4 === 0 && dst.byteOffset % 16 === 0 && src.byteOffset % 16 === 0;
   rt.kernel('optim').run({
-    defines: { ACCUMULATE: 1 }, constants: { WG }, bindings: { dst, src }, params: { n: dst.size, alpha },
-    groups: rt.groups1d(dst.size, WG), label: 'optim.accumulate',
+    defines: { ACCUMULATE: 1, ...(vec4 ? { VEC4: 1 } : {}) }, constants: { WG }, bindings: { dst, src }, params: { n, alpha },
+    groups: rt.groups1d(vec4 ? n / 4 : n, WG), label: `optim.accumulate${vec4 ? '.vec4' : ''}`,
   });
 }
 
@@ -140,6 +166,7 @@ export function scaleInPlace(rt: Runtime, t: Tensor, s: number | Tensor): void {
   if (typeof s !== 'number') {
     checkF32('scaleInPlace', s);
     if (s.size !== 1) throw new Error(`scaleInPlace: the scale tensor must have 1 element, got ${shapeStr(s.shape)}`);
+    checkNoAlias(rt, 'scaleInPlace', { t }, { t, s });
   }
   if (t.size === 0) return;
   const tensor = typeof s !== 'number';

@@ -250,6 +250,28 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
     expect(maskIoU(rt!, rt!.zeros([0, 4]), rt!.zeros([4])).shape).toEqual([0]);
   });
 
+  it('inside rt.scope with a tape: the saved row sums are released exactly once (no leak, no double release)', async () => {
+    const x = rt!.upload(r.array(2 * 50, 3), [2, 50]);
+    x.requiresGrad = true;
+    const t = rt!.upload(binary(50), [50]);
+    const base = rt!.pool.liveBytes;
+    const tape = new Tape(rt!);
+    rt!.tape = tape;
+    let y: Tensor;
+    try {
+      y = rt!.scope(() => diceLoss(rt!, sigmoid(rt!, x), t)); // temporaries of the scope are pinned by the tape
+    } finally {
+      rt!.tape = null;
+    }
+    const seed = rt!.upload([1, 1], [2]);
+    tape.backward(y, seed, add);
+    await rt!.read(x.grad!);
+    tape.dispose();
+    for (const v of [y, seed, x.grad!]) v.dispose();
+    x.grad = null;
+    expect(rt!.pool.liveBytes).toBe(base);
+  });
+
   it('rejects bad inputs with clear errors', () => {
     const x = rt!.zeros([3, 10]);
     expect(() => sigmoidFocalLoss(rt!, x, rt!.zeros([7]))).toThrow(/target \[7\] has 7 elements; input \[3, 10\] needs 10 .* or 30/);

@@ -4,7 +4,7 @@
 // Tolerances from the golden README: losses 1e-5 relative, per-mask loss vectors 1e-5 absolute,
 // discrete decisions (selected index, best-IoU index, actual IoUs) exact.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/graph/runtime.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { rawToF32, type WeightsFile } from '../../src/graph/weights_io.js';
@@ -37,6 +37,7 @@ const pick = (t: Tensor, k: number) => t.reshape([t.size]).narrow0(k, 1);
 
 describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
   const fx = await openWeights(join(GOLDEN, '..', 'grad', 'loss_golden.safetensors'));
+  afterAll(() => fx.close());
   const g = async (k: string) => load(fx, k);
   const up = async (k: string, r: Runtime = rt!) => { const v = await g(k); return r.upload(v.data, v.shape, 'f32', k); };
   const scalar = async (k: string) => (await g(k)).data[0];

@@ -50,7 +50,8 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
     { name: 'RobotSeg: lr 3e-4, wd 0.1, beta2 0.99', lr: 3e-4, weightDecay: 0.1, eps: 1e-8, gscale: 1, scale: undefined, beta2: 0.99 },
   ];
   for (const c of configs) {
-    for (const [n, off] of [[1, 0], [7, 13], [1000, 3], [65537, 64]]) {
+    // scalar path: n = 1, 7, 65537 or an offset not a multiple of 4; vec4 path: 1024 at 0, 4096 at 68
+    for (const [n, off] of [[1, 0], [7, 13], [1000, 3], [1024, 0], [4096, 68], [65537, 64]]) {
       it(`adamw ${c.name}: n=${n}, param at element offset ${off} of an arena, 6 steps`, async () => {
         const p0 = r.array(n, 1);
         const { t: param, whole } = arenaView(n, off, p0);
@@ -114,6 +115,10 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
   });
 
   it('accumulate and scaleInPlace (views at offsets, number and tensor scales)', async () => {
+    const v4 = rt!.zeros([1024]);
+    const h4 = r.array(1024, 1);
+    accumulate(rt!, v4, arenaView(1024, 4, h4).t, 2); // vec4 path (16-byte aligned views)
+    expectClose(await rt!.read(v4), Array.from(h4, (v) => 2 * v), { atol: 0, rtol: 0 }, 'accumulate vec4');
     const n = 1001;
     const a = r.array(n, 1), b = r.array(n, 1);
     const { t: dst, whole } = arenaView(n, 7, a);
@@ -138,5 +143,11 @@ describe.skipIf(!rt)('optimizer kernels vs float64 references', () => {
     expect(() => clipCoef(rt!, rt!.zeros([2]), 1)).toThrow(/1 element/);
     expect(() => accumulate(rt!, t, rt!.zeros([3]))).toThrow(/differ in size/);
     expect(() => scaleInPlace(rt!, t, rt!.zeros([2]))).toThrow(/1 element/);
+    // two disjoint views 16 bytes apart in one buffer: both bindings start at offset 0 (alignment >= 32)
+    const arena = rt!.wrap(rt!.createBuffer(1024, 'arena'), [256], 'f32');
+    const [u, w] = [arena.narrow0(0, 4), arena.narrow0(4, 4)];
+    expect(() => accumulate(rt!, u, w)).toThrow(/'dst' .* and 'src' .* share buffer 'arena' within \d+-byte binding alignment/);
+    expect(() => adamw(rt!, u, rt!.zeros([4]), w, rt!.zeros([4]), { lr: 0.1, weightDecay: 0, step: 1 })).toThrow(/'param' .* and 'expAvg'/);
+    expect(() => accumulate(rt!, u, u)).toThrow(/share buffer/);
   });
 });
