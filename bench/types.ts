@@ -2,8 +2,8 @@ import type { Runtime } from '../src/graph/runtime.js';
 export interface BenchRun {
   /** Human-readable shape, e.g. '4096x384 @ 384x1152'. */
   shape: string;
-  /** Enqueue one run on the GPU (no readback). */
-  run(): void;
+  /** Enqueue one run on the GPU (no readback); model-level runs with host decisions (training) may be async. */
+  run(): void | Promise<void>;
   /** Compare the last run's output with the CPU reference; resolve true when within tolerance. */
   check(): Promise<boolean>;
   /** Work per run, for GFLOP/s and GB/s. */
@@ -21,6 +21,8 @@ export interface BenchRun {
   };
   /** Model stage of a model-level row (e.g. 'image_encoder'), copied to the JSON row. */
   stage?: string;
+  /** Extra fields for the row after timing (e.g. peak memory of a training step). */
+  extra?(): Record<string, unknown>;
   dispose(): void;
 }
 export interface BenchCase {

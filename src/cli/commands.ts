@@ -7,6 +7,7 @@ import { registerEdges } from './edges.js';
 import { registerSegment } from './segment.js';
 import { registerTrack } from './track.js';
 import { registerInitRobotseg } from './init_robotseg.js';
+import { registerTrain } from './train.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
@@ -16,3 +17,4 @@ COMMANDS.push(registerEdges);
 COMMANDS.push(registerSegment);
 COMMANDS.push(registerTrack);
 COMMANDS.push(registerInitRobotseg);
+COMMANDS.push(registerTrain);

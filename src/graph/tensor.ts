@@ -67,6 +67,12 @@ export function untrack(t: Tensor): Tensor {
   return t;
 }
 
+/** Put an untracked tensor into the innermost open scope (e.g. one taken out of an inner scope by a tap). */
+export function adopt(t: Tensor): Tensor {
+  if (scopes.length && t.storage.pooled) scopes[scopes.length - 1].push(t);
+  return t;
+}
+
 /** Collect the tensors in a (nested) value: Tensor, arrays, plain objects, Maps. */
 export function tensorsIn(v: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
   if (depth > 6 || v === null || v === undefined) return out;

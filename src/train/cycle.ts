@@ -7,7 +7,7 @@
 // A cycle clip is a palindrome of source frames, e.g. [0, s, 2s, 3s, 2s, s, 0] (RobotSeg) or the
 // golden's [0, 1, 2, 1, 0]: tracked forward as one ordinary video with one memory bank.
 import type { Runtime } from '../graph/runtime.js';
-import type { Tensor } from '../graph/tensor.js';
+import { adopt, type Tensor, untrack } from '../graph/tensor.js';
 import { add, affine, unary } from '../kernels/elementwise.js';
 import { slice } from '../kernels/layout.js';
 import { resize } from '../kernels/resize.js';
@@ -94,7 +94,7 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
     // RobotSeg, each layer's structure logits at the input size
     const tap: Tap = (name, x) => {
       if (name === 'memattn.memory_NxBxC') memoryTokens = x.shape[1];
-      else if (/^memattn\.L\d+\.structure_map_up_logits$/.test(name)) structureLogits.push(x);
+      else if (/^memattn\.L\d+\.structure_map_up_logits$/.test(name)) structureLogits.push(untrack(x)); // outlives the inner scope
     };
     const maskPrompt = init && prompt.kind === 'mask';
     let pix: Tensor;
@@ -105,6 +105,7 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
       tokens = r.tokens;
     } else if (init) pix = model.imageEmbedWithNoMem(rt, f);
     else pix = tracker.memoryConditioned(t, false, f, { cond, nonCond }, numFrames, false, tap);
+    for (const l of structureLogits) adopt(l); // owned by the caller's scope from here
     const step = maskPrompt
       ? await maskAsOutput(rt, model, f, pix, (prompt as { mask: Tensor }).mask)
       : await samHeads(rt, model, f, pix, init && prompt.kind === 'points' ? prompt.points : null, S, tokens);

@@ -9,6 +9,7 @@ import type { TensorInfo, WeightsFile } from '../../src/graph/weights_io.js';
 import type { Sam2Config } from '../../src/model/config.js';
 import { expectedShapes } from '../../src/model/resolve_config.js';
 import { writeSafetensorsFile } from '../../src/node/safetensors_file.js';
+import { mulberry32 } from '../../src/util/rng.js';
 
 function hash(s: string, seed: number): number {
   let h = (2166136261 ^ seed) >>> 0;
@@ -16,22 +17,10 @@ function hash(s: string, seed: number): number {
   return h;
 }
 
-/** mulberry32 uniform [0, 1). */
-function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Values of one tensor (deterministic in seed and key). */
 export function randomTensor(key: string, shape: readonly number[], seed: number): Float32Array {
   const n = numel(shape);
-  const u = uniform(hash(key, seed));
+  const u = mulberry32(hash(key, seed));
   const out = new Float32Array(n);
   const leaf = key.split('.').pop()!;
   let center = 0;
