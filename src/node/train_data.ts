@@ -1,10 +1,11 @@
 // `robotseg train` datasets from disk: the VRS layout (JPEGImages/<video>/*.jpg, Annotations/<video>/
-// <000|001|002>/*.png), of which only the FIRST annotated frame of the target per video is read
+// <000|001|002>/*.png) or one video without the per-video level (JPEGImages/*.jpg, Annotations/*.png
+// as RoboEngine's clips ship), of which only the FIRST annotated frame of the target per video is read
 // (label-efficient training), plus optional pseudo-label folders (<dir>/<video>/<frame stem>.png).
 // Everything is checked before training starts: a bad dataset is a TrainDataError naming the file.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { EvalInputError, categoryKey, objectLabel, stem } from '../eval/layout.js';
+import { basename, join, resolve } from 'node:path';
+import { EvalInputError, type VideoSample, categoryKey, isObjectDirName, isPngName, objectLabel, pairFrames, stem } from '../eval/layout.js';
 import type { TrainVideo } from '../train/data.js';
 import { readVrsDataset } from './eval_io.js';
 import { imageHeaderSize } from './frame_source.js';
@@ -36,7 +37,7 @@ export function readTrainDataset(root: string, target: string, pseudoRoot?: stri
   let samples;
   try {
     key = categoryKey(target);
-    samples = readVrsDataset(root);
+    samples = singleVideo(root) ?? readVrsDataset(root);
   } catch (e) {
     if (e instanceof EvalInputError) throw new TrainDataError(e.message);
     throw e;
@@ -70,6 +71,27 @@ export function readTrainDataset(root: string, target: string, pseudoRoot?: stri
   }
   if (videos.length === 0) throw new TrainDataError(`no video of '${root}' can train ${objectLabel(key)}:\n  ${skipped.join('\n  ')}`);
   return { videos, skipped, target: key };
+}
+
+/**
+ * One video laid out without the per-video level (JPEGImages/*.jpg with Annotations/*.png, or
+ * Annotations/<000|001|002>/*.png), as RoboEngine's clips ship: the root is that video. Null when
+ * JPEGImages/ holds folders (the VRS layout proper) or is missing.
+ */
+function singleVideo(root: string): VideoSample[] | null {
+  const img = join(root, 'JPEGImages');
+  const ann = join(root, 'Annotations');
+  if (!existsSync(img) || !statSync(img).isDirectory() || !existsSync(ann)) return null;
+  const entries = readdirSync(img).filter((n) => !n.startsWith('.'));
+  const images = entries.filter((n) => /\.(jpe?g|png)$/i.test(n));
+  if (images.length === 0 || entries.some((n) => statSync(join(img, n)).isDirectory())) return null;
+  const annEntries = readdirSync(ann).filter((n) => !n.startsWith('.'));
+  const objectDirs = annEntries.filter((n) => isObjectDirName(n) && statSync(join(ann, n)).isDirectory());
+  const masks: Record<string, string[]> = {};
+  if (objectDirs.length) for (const d of objectDirs) masks[d] = readdirSync(join(ann, d)).filter(isPngName).sort();
+  else masks['002'] = annEntries.filter(isPngName).sort(); // a flat folder of masks: the robot
+  const name = basename(resolve(root));
+  return [pairFrames(name, images, masks, (kind, file, obj) => (kind === 'image' ? join(img, file) : objectDirs.length ? join(ann, obj!, file) : join(ann, file)))];
 }
 
 function readPseudo(dir: string, stems: string[], size: { width: number; height: number }): Map<number, string> {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openWeights } from '../../src/node/weights_file.js';
 import { writeMaskPng } from '../../src/node/image_io.js';
+import { readTrainDataset } from '../../src/node/train_data.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 
@@ -59,6 +60,20 @@ describe('robotseg train: input checks (no GPU work)', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--clip-length '4': expected an odd integer/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('training datasets', () => {
+  it('one video without the per-video level (JPEGImages/*.jpg + Annotations/*.png) is read as one video', () => {
+    const root = join(tmp, 'flat');
+    mkdirSync(join(root, 'JPEGImages'), { recursive: true });
+    mkdirSync(join(root, 'Annotations'), { recursive: true });
+    for (const f of readdirSync(join(CLIP, 'JPEGImages', 'clip')).sort().slice(0, 4)) copyFileSync(join(CLIP, 'JPEGImages', 'clip', f), join(root, 'JPEGImages', f));
+    copyFileSync(join(CLIP, 'Annotations', 'clip', '002', '00002.png'), join(root, 'Annotations', '00002.png'));
+    const d = readTrainDataset(root, 'robot');
+    expect(d.videos.map((v) => [v.name, v.frames.length, v.anchor])).toEqual([['flat', 4, 2]]);
+    expect(d.videos[0].mask).toBe(join(root, 'Annotations', '00002.png'));
+    expect(() => readTrainDataset(root, 'arm')).toThrow(/no annotation for 000 \(arm\)/);
   });
 });
 
