@@ -104,6 +104,24 @@ export interface StructureOutput {
   gate: Tensor;
 }
 
+/**
+ * The SEMA gate: tMain [B, N, C] (N = h*w) scaled by 1 + alpha * G, G = bilinear(sigmoid(bilinear(logits
+ * [B, 1, h, w], x up)), back to h x w) (align_corners False, no antialias); alpha [] (structure_strength).
+ * Differentiable in tMain, logits and alpha (composed of ops with backward kernels).
+ */
+export function semaGate(rt: Runtime, tMain: Tensor, logits: Tensor, alpha: Tensor, up: number, tap?: SemaTap): { out: Tensor; upLogits: Tensor; gate: Tensor } {
+  const [B, , h, w] = logits.shape;
+  const N = h * w;
+  const upLogits = resize(rt, logits, [h * up, w * up], { mode: 'bilinear' });
+  tap?.('structure_map_up_logits', upLogits);
+  const gate = resize(rt, sigmoid(rt, upLogits), [h, w], { mode: 'bilinear' });
+  tap?.('gate', gate);
+  const ag = mul(rt, gate.reshape([B, N, 1]), alpha.reshape([1, 1, 1])); // alpha * G
+  const out = mul(rt, tMain, affine(rt, ag, 1, 1)); // t_main * (1 + alpha * G)
+  tap?.('out_modulated_BxNxC', out);
+  return { out, upLogits, gate };
+}
+
 /** A SAM 2.1 memory-attention layer with RobotSeg's structure branch (one per layer, own weights). */
 export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
   structure_strength: Param;
@@ -150,13 +168,7 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
     tap?.('xattn_structure_out_BxNxC', xo);
     const logits = this.structure_head.forward(rt, permute(rt, xo, [0, 2, 1]).reshape([B, C, h, w]));
     tap?.('structure_logits', logits);
-    const upLogits = resize(rt, logits, [h * up, w * up], { mode: 'bilinear' });
-    tap?.('structure_map_up_logits', upLogits);
-    const gate = resize(rt, sigmoid(rt, upLogits), [h, w], { mode: 'bilinear' });
-    tap?.('gate', gate);
-    const ag = mul(rt, gate.reshape([B, N, 1]), this.structure_strength.t.reshape([1, 1, 1])); // alpha * G
-    const out = mul(rt, tMain, affine(rt, ag, 1, 1)); // t_main * (1 + alpha * G)
-    tap?.('out_modulated_BxNxC', out);
+    const { out, upLogits, gate } = semaGate(rt, tMain, logits, this.structure_strength.t, up, tap);
     return { out, logits, upLogits, gate };
   }
 
