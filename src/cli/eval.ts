@@ -41,6 +41,7 @@ export function registerEval(program: Command): void {
     .option('--target <t>', 'DATASET: robot (002, default), arm (000) or gripper (001); comma-separated or repeated', collect)
     .option('--out <dir>', 'DATASET: save the predicted 0/255 masks as <dir>[/<setting>]/<video>/<obj>/<frame>.png')
     .option('--resize <mode>', 'DATASET: frame preprocessing, official-video (PIL bicubic as the official loader; default) or image')
+    .option('--refine', 'DATASET: RobotSeg\'s guided-filter boundary refinement of every mask but the start frame\'s, before scoring (RobotSeg\'s scripts do it by default)')
     .option('--keep-first-last', 'score the first and last frames too (RobotSeg\'s published numbers do)')
     .option('--category <c>', 'per-object layouts: score only this object (arm, gripper, robot or a 3-digit folder)')
     .option('--layout <l>', 'auto, davis (label PNG per frame) or objects (000/001/002 folders)', 'auto')
@@ -57,7 +58,7 @@ export function registerEval(program: Command): void {
         process.stdout.write(await runDatasetEval(dataset, { ...opts, boundTh }));
         return;
       }
-      const datasetOnly = (['weights', 'config', 'setting', 'target', 'out', 'resize'] as const).filter((k) => opts[k] !== undefined);
+      const datasetOnly = (['weights', 'config', 'setting', 'target', 'out', 'resize', 'refine'] as const).filter((k) => opts[k] !== undefined);
       if (datasetOnly.length) throw new UserError(`--${datasetOnly[0]} is for model-driven evaluation: give the DATASET folder (robotseg eval DATASET --weights FILE --setting …)`);
       if (!opts.pred || !opts.gt) throw new UserError('give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)');
       opts.protocol ??= 'davis';

@@ -13,6 +13,8 @@
 // latter). --out DIR saves the masks in the
 // VRS layout (DIR/<video>/<obj>/<frame>.png, under DIR/<setting>/ when several settings are run), so
 // `robotseg eval --pred DIR --gt DATASET --protocol sav --keep-first-last --category T` re-scores them.
+// --refine: RobotSeg's guided-filter refinement (src/eval/refine.ts) of every mask but the start
+// frame's, before scoring and saving, as its scripts do by default (off by default here).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -22,6 +24,7 @@ import { GpuCountBackend } from '../eval/gpu_backend.js';
 import { BOUND_TH } from '../eval/jf.js';
 import { EvalInputError, type VideoSample, CATEGORY_DIRS } from '../eval/layout.js';
 import { predictedSequence } from '../eval/predicted.js';
+import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
 import { formatTable, resultJson } from '../eval/report.js';
 import { type Setting, type SettingRun, SETTINGS, frameOrder, runSetting, startFrame } from '../eval/settings.js';
 import { pyFixed } from '../eval/stats.js';
@@ -221,7 +224,10 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
 
 interface RunOpts extends DatasetEvalOpts { protocol: Protocol; resize: 'image' | 'official-video' }
 
-interface VideoRecord { start_frame: number; frames: number; seconds: number; prompts: SettingRun['prompts']; corrections: SettingRun['corrections'] }
+interface VideoRecord {
+  start_frame: number; frames: number; seconds: number; prompts: SettingRun['prompts']; corrections: SettingRun['corrections'];
+  refine?: RefineStats['counts'];
+}
 
 async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Setting[], targets: string[], plans: Plan[], o: RunOpts, backend: CountBackend):
   Promise<{ text: string; json: Record<string, unknown> }> {
@@ -237,6 +243,7 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
   let done = 0;
   const tStart = performance.now();
   const results = new Map<string, { result: EvalResult; videos: Record<string, VideoRecord> }>();
+  const refineAll: RefineStats[] = [];
   const lines: string[] = [];
   const meta = { protocol: o.protocol, keepFirstLast: true, boundTh: o.boundTh ?? BOUND_TH, backend: backend.name };
   try {
@@ -262,7 +269,8 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
           }], (file) => readLabelFile(p.frames[gtFile.get(file)!].masks[p.key]));
           const part = await evaluate([seq], backend, { protocol: o.protocol, keepFirstLast: true, boundTh: meta.boundTh });
           parts.push(part);
-          videos[p.video.name] = { start_frame: p.start, frames: run.frames.length, seconds, prompts: run.prompts, corrections: run.corrections };
+          videos[p.video.name] = { start_frame: p.start, frames: run.frames.length, seconds, prompts: run.prompts, corrections: run.corrections, ...(run.refine ? { refine: run.refine.counts } : {}) };
+          if (run.refine) refineAll.push(run.refine);
           const jf = part.sav ? `J&F ${pyFixed(part.sav.JF, 1)}` : `J&F ${pyFixed(part.JF_mean, 3)}`;
           const msg = `[${setting} ${target}] ${p.video.name}: start frame ${p.start}, ${run.frames.length} frames in ${seconds.toFixed(1)} s ` +
             `(${(run.frames.length / seconds).toFixed(2)} frames/s)${run.corrections.length ? `, ${run.corrections.filter((c) => c.accepted).length}/${run.corrections.length} corrections kept` : ''}, ${jf}`;
@@ -275,6 +283,11 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
     bar?.stop();
   }
   const secs = (performance.now() - tStart) / 1000;
+  if (o.refine) {
+    const total = new RefineStats();
+    for (const r of refineAll) for (const [k, v] of Object.entries(r.counts)) total.counts[k as keyof RefineStats['counts']] += v;
+    log(o.quiet, `${total}\n`);
+  }
   log(o.quiet, `ran ${done} frames in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`);
 
   const json: Record<string, Record<string, unknown>> = {};
@@ -300,7 +313,7 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
   return { text: lines.join('\n') + '\n', json: { settings: json, summary, seconds: secs, frames: done } };
 }
 
-async function runVideo(rt: Runtime, model: SAM2, robot: boolean, setting: Setting, p: Plan, o: RunOpts, onFrame: () => void): Promise<SettingRun> {
+async function runVideo(rt: Runtime, model: SAM2, robot: boolean, setting: Setting, p: Plan, o: RunOpts, onFrame: () => void): Promise<SettingRun & { refine: RefineStats | null }> {
   const src = openSource(p.video, p.frames);
   const pred = new VideoPredictor(rt, model, src, { resize: o.resize });
   const gt = new GtReader(p.video.name, p.frames, p.key, p.width, p.height);
@@ -309,7 +322,17 @@ async function runVideo(rt: Runtime, model: SAM2, robot: boolean, setting: Setti
       setting, numFrames: p.frames.length, width: p.width, height: p.height, gt: gt.get,
       category: robot ? p.target : null, onFrame,
     });
-    return run;
+    const stats = new RefineStats();
+    if (o.refine) {
+      // RobotSeg refines every saved mask except the first one in processing order (the start frame)
+      for (let i = 1; i < run.frames.length; i++) {
+        const f = run.frames[i];
+        const g = await guidedRefineDetailed(rt, await src.frame(f.frame), f.mask);
+        f.mask = g.mask;
+        stats.add(g.status);
+      }
+    }
+    return { ...run, refine: o.refine ? stats : null };
   } catch (e) {
     if (e instanceof FrameSourceError || e instanceof EvalInputError) throw new UserError(oneLine(e.message));
     throw e;

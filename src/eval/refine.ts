@@ -12,14 +12,22 @@ import { guidedRefineMask } from '../kernels/guided_filter.js';
 /** Largest relative change of the foreground area that is accepted. */
 export const AREA_CHANGE_MAX = 0.03;
 
+/** What the refinement did to one mask. */
+export type RefineStatus = 'changed' | 'unchanged' | 'rejected' | 'empty';
+
 /** Refine a 0/1 mask [H*W] of `img`; returns a new 0/1 mask (the input's copy when rejected or empty). */
 export async function guidedRefine(rt: Runtime, img: RgbImage, mask: Uint8Array): Promise<Uint8Array> {
+  return (await guidedRefineDetailed(rt, img, mask)).mask;
+}
+
+/** guidedRefine with what happened: the relative area change of the refined mask and the outcome. */
+export async function guidedRefineDetailed(rt: Runtime, img: RgbImage, mask: Uint8Array): Promise<{ mask: Uint8Array; status: RefineStatus; areaChange: number }> {
   const { width: W, height: H } = img;
   if (mask.length !== W * H) throw new Error(`guidedRefine: mask has ${mask.length} pixels, the image is ${W}x${H}`);
   let area = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]) area++;
   const m01 = Uint8Array.from(mask, (v) => (v ? 1 : 0));
-  if (area === 0) return m01;
+  if (area === 0) return { mask: m01, status: 'empty', areaChange: 0 };
   const rgb = new Uint32Array(W * H);
   for (let i = 0; i < rgb.length; i++) rgb[i] = img.data[3 * i] | (img.data[3 * i + 1] << 8) | (img.data[3 * i + 2] << 16);
   const out = await rt.scopeAsync(async () => {
@@ -27,7 +35,25 @@ export async function guidedRefine(rt: Runtime, img: RgbImage, mask: Uint8Array)
     return (await rt.read(r.mask, 'raw')) as Uint32Array;
   });
   let area2 = 0;
-  for (let i = 0; i < out.length; i++) area2 += out[i];
-  if (Math.abs(area2 - area) / area > AREA_CHANGE_MAX) return m01;
-  return Uint8Array.from(out);
+  let diff = 0;
+  for (let i = 0; i < out.length; i++) { area2 += out[i]; if (out[i] !== m01[i]) diff++; }
+  const areaChange = Math.abs(area2 - area) / area;
+  if (areaChange > AREA_CHANGE_MAX) return { mask: m01, status: 'rejected', areaChange };
+  return { mask: Uint8Array.from(out), status: diff ? 'changed' : 'unchanged', areaChange };
+}
+
+/** Counts of refinement outcomes, for logs and JSON. */
+export class RefineStats {
+  readonly counts: Record<RefineStatus, number> = { changed: 0, unchanged: 0, rejected: 0, empty: 0 };
+
+  add(s: RefineStatus): void {
+    this.counts[s]++;
+  }
+
+  toString(): string {
+    const c = this.counts;
+    const n = c.changed + c.unchanged + c.rejected + c.empty;
+    return `guided-filter refinement of ${n} mask${n === 1 ? '' : 's'}: ${c.changed} changed, ${c.unchanged} unchanged, ` +
+      `${c.rejected} kept as they were (area change > ${AREA_CHANGE_MAX * 100} %), ${c.empty} empty`;
+  }
 }

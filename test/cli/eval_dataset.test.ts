@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { centroidClick } from '../../src/eval/clicks.js';
+import { guidedRefine } from '../../src/eval/refine.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { readLabelFile } from '../../src/node/eval_io.js';
 import { openFrameSource } from '../../src/node/frame_source.js';
@@ -131,6 +132,22 @@ describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)'
     }
     pred.reset();
     src.close();
+
+    // --refine: the start frame's mask as is, every later one through the guided-filter refinement
+    const outR = join(tmp, 'pred1c_refined');
+    const jr = join(tmp, '1c_refined.json');
+    const rr = await cli([DS, ...MODEL, '--setting', '1C', '--out', outR, '--refine', '--json', jr]);
+    expect(rr.code, rr.err).toBe(0);
+    expect(rr.err).toMatch(/guided-filter refinement of 5 masks: /); // clip frames 1-4, late frame 2
+    const rc = readJson(jr).settings['1C'].robot.videos.clip.refine;
+    expect(rc.changed + rc.unchanged + rc.rejected + rc.empty).toBe(4);
+    for (let t = 0; t < 5; t++) {
+      const plain = readMask(join(out, 'clip', '002', `0000${t}.png`)).data;
+      const refined = readMask(join(outR, 'clip', '002', `0000${t}.png`)).data;
+      const img = await src.frame(t);
+      const want = t === 0 ? plain : await guidedRefine(rt!, img, plain);
+      expect(Array.from(refined), `refined frame ${t}`).toEqual(Array.from(want));
+    }
   });
 
   it('RobotSeg weights: --setting AU,3C,BB,OI in one run (per-setting tables, summary, JSON, --out per setting)', { timeout: 300_000 }, async () => {
