@@ -239,7 +239,8 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
       format: '{what} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}',
     }, cliProgress.Presets.shades_classic)
     : null;
-  bar?.start(total, 0, { what: '', rate: '-' });
+  bar?.start(total, 0, { what: `${settings[0]} ${plans[0].target} ${plans[0].video.name}`, rate: '-' });
+  const videoLines: string[] = [];
   let done = 0;
   const tStart = performance.now();
   const results = new Map<string, { result: EvalResult; videos: Record<string, VideoRecord> }>();
@@ -253,7 +254,7 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
         const videos: Record<string, VideoRecord> = {};
         for (const p of plans.filter((x) => x.target === target)) {
           const what = `${setting} ${target} ${p.video.name}`;
-          bar?.update(done, { what });
+          bar?.update({ what });
           const t0 = performance.now();
           const run = await runVideo(rt, model, robot, setting, p, o, () => {
             done++;
@@ -274,7 +275,7 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
           const jf = part.sav ? `J&F ${pyFixed(part.sav.JF, 1)}` : `J&F ${pyFixed(part.JF_mean, 3)}`;
           const msg = `[${setting} ${target}] ${p.video.name}: start frame ${p.start}, ${run.frames.length} frames in ${seconds.toFixed(1)} s ` +
             `(${(run.frames.length / seconds).toFixed(2)} frames/s)${run.corrections.length ? `, ${run.corrections.filter((c) => c.accepted).length}/${run.corrections.length} corrections kept` : ''}, ${jf}`;
-          if (bar) bar.update(done, { what }); else log(o.quiet, `${msg}\n`);
+          if (bar) videoLines.push(msg); else log(o.quiet, `${msg}\n`);
         }
         results.set(`${setting}\t${target}`, { result: combineResults(parts, meta), videos });
       }
@@ -282,6 +283,7 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
   } finally {
     bar?.stop();
   }
+  for (const m of videoLines) log(o.quiet, `${m}\n`);
   const secs = (performance.now() - tStart) / 1000;
   if (o.refine) {
     const total = new RefineStats();
