@@ -206,7 +206,14 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
     const loaded = await loadModelWithStore(rt, o.weights, resolved.config);
     log(o.quiet, `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)}, config ${resolved.config.name} (${robot ? 'RobotSeg' : 'SAM 2.1'}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     const backend: CountBackend = o.cpu ? cpuBackend : new GpuCountBackend(rt);
-    const report = await runAll(rt, loaded.model, robot, settings, targets, plans, { ...o, protocol, resize }, backend);
+    let report: Awaited<ReturnType<typeof runAll>>;
+    try {
+      report = await runAll(rt, loaded.model, robot, settings, targets, plans, { ...o, protocol, resize }, backend);
+    } catch (e) {
+      // a GT frame of another size, an unreadable frame or mask found while running
+      if (e instanceof EvalInputError || e instanceof FrameSourceError) throw new UserError(oneLine(e.message));
+      throw e;
+    }
     loaded.store.destroy();
     if (o.json) {
       const json = {

@@ -137,8 +137,8 @@ export async function runSetting(pred: PromptablePredictor, o: SettingOptions): 
     const res = results.find((x) => x.objId === obj);
     if (!res) throw new Error(`propagation gave no result for object ${obj} on frame ${frame}`);
     let mask = res.mask;
-    const g = o.gt(frame);
-    if (o.setting === 'OI' && g && g.some((v) => v !== 0)) {
+    const g = o.setting === 'OI' ? o.gt(frame) : null;
+    if (g && g.some((v) => v !== 0)) {
       const gm = bin(g);
       const before = maskIoU(bin(mask), gm);
       if (before < oi.iou && accepted < oi.frames) {

@@ -226,13 +226,16 @@ function videoSample(name: string, imgDir: string, annDir: string): VideoSample 
 
 /**
  * The dataset of `robotseg eval DATASET`: a VRS folder (JPEGImages/ + Annotations/) or a RoboEngine
- * test folder (image/ + mask/). Throws EvalInputError naming what is missing.
+ * test folder (image/ + mask/, or RoboEngine's example image_original.png + image_mask_robot.png).
+ * Throws EvalInputError naming what is missing.
  */
 export function readModelDataset(root: string): { layout: 'vrs' | 'roboengine'; videos: VideoSample[] } {
   if (!isDir(root)) throw new EvalInputError(`dataset '${root}' is not a folder`);
   if (isDir(join(root, 'JPEGImages')) || isDir(join(root, 'Annotations'))) return { layout: 'vrs', videos: readVrsDataset(root) };
-  if (isDir(join(root, 'image')) || isDir(join(root, 'mask'))) return { layout: 'roboengine', videos: readRoboEngineTest(root) };
+  if (isDir(join(root, 'image')) || isDir(join(root, 'mask')) || existsSync(join(root, 'image_original.png'))) {
+    return { layout: 'roboengine', videos: readRoboEngineTest(root) };
+  }
   throw new EvalInputError(`dataset '${root}' is neither a VRS folder (JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png) ` +
-    'nor a RoboEngine test folder (image/<seq>/ and mask/<seq>/<obj>/)');
+    'nor a RoboEngine test folder (image/<seq>/ and mask/<seq>/<obj>/, or image_original.png with image_mask_robot.png)');
 }
 
