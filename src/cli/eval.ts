@@ -1,6 +1,6 @@
 // `robotseg eval --pred DIR --gt DIR [--json FILE]`: J&F of saved masks against ground truth.
-// (Model-driven evaluation, `robotseg eval DATASET --weights … --setting AU|1C|3C|BB|OI`, will add
-// a mode here: the DATASET positional is reserved for it.)
+// `robotseg eval DATASET --weights FILE --setting AU|1C|3C|BB|OI …`: runs the model on a dataset under
+// RobotSeg's evaluation settings and scores it (src/cli/eval_dataset.ts).
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CountBackend, cpuBackend } from '../eval/backend.js';
@@ -11,12 +11,13 @@ import { formatTable, resultJson } from '../eval/report.js';
 import { openEvalFolders } from '../node/eval_io.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { UserError } from './errors.js';
+import { type DatasetEvalOpts, runDatasetEval } from './eval_dataset.js';
 
-interface EvalOpts {
+interface EvalOpts extends Omit<DatasetEvalOpts, 'boundTh'> {
   pred?: string;
   gt?: string;
   json?: string;
-  protocol: string;
+  protocol?: string;
   keepFirstLast?: boolean;
   category?: string;
   layout: string;
@@ -28,12 +29,19 @@ interface EvalOpts {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('J&F (DAVIS 2017 region similarity J, boundary F) of predicted masks against ground truth')
-    .argument('[dataset]', 'model-driven evaluation of a dataset (not available yet: use --pred/--gt)')
+    .description('J&F (DAVIS 2017 region similarity J, boundary F) of saved masks against ground truth (--pred, --gt), or of a model run on a dataset under RobotSeg\'s settings (DATASET --weights --setting)')
+    .argument('[dataset]', 'run the model on a VRS (JPEGImages/, Annotations/) or RoboEngine test (image/, mask/) dataset and score it (needs --weights, --setting)')
     .option('--pred <dir>', 'predicted masks: one sequence folder or a dataset root of sequence folders')
     .option('--gt <dir>', 'ground-truth masks, same layout (a root with Annotations/ or mask/ is read from there)')
     .option('--json <file>', 'write per-frame and per-object results as JSON (0-1 scale)')
-    .option('--protocol <p>', 'davis (DAVIS 2017 toolkit) or sav (SA-V evaluator used by SAM 2 and RobotSeg)', 'davis')
+    .option('--protocol <p>', 'davis (DAVIS 2017 toolkit; default with --pred) or sav (SA-V evaluator used by SAM 2 and RobotSeg; default with DATASET)')
+    .option('--weights <file>', 'DATASET: checkpoint (.safetensors or .pt), SAM 2.1 or RobotSeg')
+    .option('--config <name|file>', 'DATASET: model config (default: embedded in the weights, else inferred)')
+    .option('--setting <s>', 'DATASET: AU (automatic, RobotSeg only), 1C, 3C, BB or OI; comma-separated or repeated', collect)
+    .option('--target <t>', 'DATASET: robot (002, default), arm (000) or gripper (001); comma-separated or repeated', collect)
+    .option('--out <dir>', 'DATASET: save the predicted 0/255 masks as <dir>[/<setting>]/<video>/<obj>/<frame>.png')
+    .option('--resize <mode>', 'DATASET: frame preprocessing, official-video (PIL bicubic as the official loader; default) or image')
+    .option('--refine', 'DATASET: RobotSeg\'s guided-filter boundary refinement of every mask but the start frame\'s, before scoring (RobotSeg\'s scripts do it by default)')
     .option('--keep-first-last', 'score the first and last frames too (RobotSeg\'s published numbers do)')
     .option('--category <c>', 'per-object layouts: score only this object (arm, gripper, robot or a 3-digit folder)')
     .option('--layout <l>', 'auto, davis (label PNG per frame) or objects (000/001/002 folders)', 'auto')
@@ -41,10 +49,19 @@ export function registerEval(program: Command): void {
     .option('--cpu', 'compute on the CPU even when a GPU adapter exists (same numbers)')
     .option('--quiet', 'no progress on stderr')
     .action(async (dataset: string | undefined, opts: EvalOpts) => {
-      if (!opts.pred || !opts.gt) {
-        if (dataset) throw new UserError(`model-driven evaluation of '${dataset}' (--weights, --setting) is not available yet; score saved masks with --pred DIR --gt DIR`);
-        throw new UserError('give --pred DIR and --gt DIR');
+      if (dataset !== undefined) {
+        if (opts.pred || opts.gt) throw new UserError(`give either DATASET ('${dataset}', run the model) or --pred DIR --gt DIR (score saved masks), not both`);
+        if (opts.category) throw new UserError('--category is for --pred/--gt; with a DATASET choose the object with --target');
+        if (opts.layout !== 'auto') throw new UserError('--layout is for --pred/--gt; a DATASET is read as VRS or RoboEngine');
+        const boundTh = Number(opts.boundTh);
+        if (!(boundTh > 0)) throw new UserError(`--bound-th ${opts.boundTh}: must be a positive number`);
+        process.stdout.write(await runDatasetEval(dataset, { ...opts, boundTh }));
+        return;
       }
+      const datasetOnly = (['weights', 'config', 'setting', 'target', 'out', 'resize', 'refine'] as const).filter((k) => opts[k] !== undefined);
+      if (datasetOnly.length) throw new UserError(`--${datasetOnly[0]} is for model-driven evaluation: give the DATASET folder (robotseg eval DATASET --weights FILE --setting …)`);
+      if (!opts.pred || !opts.gt) throw new UserError('give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)');
+      opts.protocol ??= 'davis';
       if (!['davis', 'sav'].includes(opts.protocol)) throw new UserError(`--protocol ${opts.protocol}: use davis or sav`);
       if (!['auto', 'davis', 'objects'].includes(opts.layout)) throw new UserError(`--layout ${opts.layout}: use auto, davis or objects`);
       const boundTh = Number(opts.boundTh);
@@ -64,6 +81,10 @@ export function registerEval(program: Command): void {
         throw e;
       }
     });
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
 }
 
 export interface RunEvalOptions {

@@ -1,6 +1,6 @@
 // `robotseg segment IMAGE --weights FILE [--config NAME|FILE] [--point X,Y[,LABEL]]... [--box X0,Y0,X1,Y1]
 //   [--mask-input FILE] [--multimask|--no-multimask] [--out MASK.png] [--out-all PREFIX]
-//   [--overlay FILE.png] [--save-tensors FILE.safetensors]`
+//   [--overlay FILE.png] [--save-tensors FILE.safetensors] [--refine]`
 //
 // SAM 2.1 image prediction (SAM2ImagePredictor: set_image + predict). Prompts are in original-image
 // pixels; LABEL 1 = foreground (default), 0 = background. Multimask defaults to SAM 2's rule (3 masks
@@ -9,7 +9,9 @@
 // image size; --overlay the best mask and the prompts over the image; --save-tensors low_res_logits
 // [N, h, w] (clamped to ±32 like the official predictor), iou_scores [N], object_score_logits [1],
 // logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
-// Everything the user can get wrong is checked before the GPU work starts (exit code 2, one line).
+// --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of the written masks
+// (not of --save-tensors). Everything the user can get wrong is checked before the GPU work starts
+// (exit code 2, one line).
 // RobotSeg weights (src/cli/robot_targets.ts): `--target robot|arm|gripper[,…]`; the image runs as a
 // one-frame video; no prompt = automatic mode (default target robot); several targets are batched on
 // one image-encoder pass and written as PREFIX<target>.png by --out-all (--out: the first target).
@@ -31,6 +33,7 @@ import { UserError } from './errors.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets, robotSegmentImage } from './robot_targets.js';
+import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
 
 interface SegmentOpts {
   weights: string;
@@ -45,6 +48,7 @@ interface SegmentOpts {
   saveTensors?: string;
   quiet?: boolean;
   target?: string;
+  refine?: boolean;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -67,6 +71,7 @@ export function registerSegment(program: Command): void {
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
     .option('--quiet', 'no progress on stderr')
     .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)')
+    .option('--refine', "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)")
     .action(async (image: string, opts: SegmentOpts) => {
       process.stdout.write(`${await runSegment(image, opts)}\n`);
     });
@@ -216,6 +221,11 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     if (loaded.model instanceof RobotSeg) {
       const t1 = performance.now();
       const res = await robotSegmentImage(rt, loaded.model, img, targets ?? [DEFAULT_TARGET], prompt);
+      if (opts.refine) {
+        const stats = new RefineStats();
+        for (const r of res) { const g = await guidedRefineDetailed(rt, img, r.result.mask); r.result.mask = g.mask; stats.add(g.status); }
+        log(opts.quiet, `${stats}\n`);
+      }
       log(opts.quiet, `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${config.image_size}x${config.image_size})\n`);
       const written: string[] = [];
       if (opts.out) { writeMaskPng(opts.out, img.width, img.height, res[0].result.mask); written.push(opts.out); }
@@ -237,6 +247,11 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     const res = await pred.predict(prompt);
     const tDec = performance.now() - t2;
     log(opts.quiet, `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`);
+    if (opts.refine) {
+      const stats = new RefineStats();
+      for (let i = 0; i < res.masks.length; i++) { const g = await guidedRefineDetailed(rt, img, res.masks[i]); res.masks[i] = g.mask; stats.add(g.status); }
+      log(opts.quiet, `${stats}\n`);
+    }
     const written = await writeOutputs(img, prompt, res, opts, { image: basename(imagePath), config: config.name });
     pred.dispose();
     loaded.store.destroy();

@@ -17,6 +17,8 @@
 // target on frame 0 (default target robot), one object per target, all on one image-encoder pass per
 // frame; one target -> DIR/<basename>.png, several -> DIR/<target>/<basename>.png. With prompts (one
 // target) the clicks / box are combined with the target's class token.
+// --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of every saved mask
+// except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -39,6 +41,7 @@ import { UserError } from './errors.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
+import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
 
 export interface TrackOpts {
   weights?: string;
@@ -52,6 +55,8 @@ export interface TrackOpts {
   target?: string;
   /** Frame preprocessing: 'image' (default) or 'official-video' (PIL bicubic on uint8, as the official video loader). */
   resize?: string;
+  /** RobotSeg's guided-filter refinement of every mask but the first frame's in processing order. */
+  refine?: boolean;
 }
 
 /** A prompt option as given, in command-line order (order matters for --obj). */
@@ -82,6 +87,7 @@ export function registerTrack(program: Command): void {
     .option('--quiet', 'no progress on stderr')
     .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)')
     .option('--resize <mode>', "frame preprocessing: image (antialiased bilinear on floats, as the goldens; default) or official-video (PIL bicubic on uint8, as the official video loader)")
+    .option('--refine', "RobotSeg's guided-filter boundary refinement of the saved masks (all but the first tracked frame's, as RobotSeg's evaluation)")
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
       process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
@@ -400,8 +406,17 @@ async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: Pro
   bar?.start(total, 0, { rate: '-' });
   const t0 = performance.now();
   let done = 0;
+  const refineStats = new RefineStats();
   try {
     for await (const { frame, results } of pred.propagate({ reverse })) {
+      if (opts.refine && done > 0) {
+        const img = await src.frame(frame);
+        for (const r of results) {
+          const g = await guidedRefineDetailed(rt, img, r.mask);
+          r.mask = g.mask;
+          refineStats.add(g.status);
+        }
+      }
       await outputs.write(frame, results);
       done++;
       bar?.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(2) });
@@ -412,6 +427,7 @@ async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: Pro
   }
   const secs = (performance.now() - t0) / 1000;
   const rate = done / secs;
+  if (opts.refine) log(opts.quiet, `${refineStats}\n`);
   log(opts.quiet, `prompts on ${new Set(prompted).size} frame(s) in ${(tPrompt / 1000).toFixed(1)} s; tracked ${done} frames in ${secs.toFixed(1)} s (${rate.toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`);
   const from = `${reverse ? 'backward' : 'forward'} from frame ${start}`;
   return `tracked ${done} frames ${from} at ${rate.toFixed(2)} frames/s${skipped.length ? `, ${skipped.length} frame${skipped.length > 1 ? 's' : ''} outside the pass left empty` : ''}`;

@@ -88,11 +88,26 @@ export async function evaluate(sequences: SequenceSpec[], backend: CountBackend,
     for (const o of objects) if (opts.protocol === 'davis') addDavisStats(o);
     seqResults.push({ name: seq.name, objects, ...summarize(objects, opts.protocol) });
   }
+  return aggregate(seqResults, { protocol: opts.protocol, keepFirstLast: keep, boundTh, backend: backend.name });
+}
+
+/**
+ * The dataset-level result of already scored sequences (what evaluate() returns for all of them at
+ * once): lets a caller score sequence by sequence and combine, e.g. `robotseg eval DATASET`.
+ */
+export function combineResults(parts: EvalResult[], meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>): EvalResult {
+  for (const p of parts) {
+    if (p.protocol !== meta.protocol || p.keepFirstLast !== meta.keepFirstLast || p.boundTh !== meta.boundTh) {
+      throw new Error('combineResults: the parts were scored with different protocols or options');
+    }
+  }
+  return aggregate(parts.flatMap((p) => p.sequences), meta);
+}
+
+function aggregate(seqResults: SequenceResult[], meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>): EvalResult {
+  const opts = { protocol: meta.protocol };
   const all = seqResults.flatMap((s) => s.objects);
-  const result: EvalResult = {
-    protocol: opts.protocol, keepFirstLast: keep, boundTh, backend: backend.name,
-    ...summarize(all, opts.protocol), sequences: seqResults, objects: all,
-  };
+  const result: EvalResult = { ...meta, ...summarize(all, opts.protocol), sequences: seqResults, objects: all };
   if (opts.protocol === 'sav') {
     // SA-V arithmetic: per object np.mean(values) * 100, global np.mean over objects.
     const objs = all.map((o) => {

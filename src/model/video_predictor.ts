@@ -14,7 +14,7 @@ import type { PointPrompt } from './prompt_encoder.js';
 import { RobotSeg } from './robotseg.js';
 import { RobotSegTracker } from './robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
-import { type HeadsOutput, type StoredFrame, type Tap, Tracker } from './tracker.js';
+import { type HeadsOutput, type MemoryView, type StoredFrame, type Tap, Tracker } from './tracker.js';
 
 export interface FrameResult {
   objId: number;
@@ -36,9 +36,17 @@ export interface FrameSource {
 }
 
 interface ObjectState {
-  /** Conditioning (prompted) frames in insertion order. */
+  /** Conditioning (prompted) frames in insertion order; those in pendingMemory are SAM 2's temporary outputs. */
   cond: Map<number, StoredFrame>;
   nonCond: Map<number, StoredFrame>;
+  /**
+   * Clicks on an already tracked frame (SAM 2's temp_output_dict non_cond_frame_outputs): kept apart
+   * until preflight() encodes their memory and moves them into nonCond, so until then the frames
+   * that follow still see the tracked output of that frame.
+   */
+  tempNonCond: Map<number, StoredFrame>;
+  /** Frames propagation has visited, with their direction (frames_tracked_per_obj). */
+  tracked: Map<number, boolean>;
   /** Accumulated user points per frame, in network-input coordinates. */
   points: Map<number, PointPrompt>;
   /** Conditioning frames whose memory still has to be encoded from the binarised mask. */
@@ -121,7 +129,7 @@ export class VideoPredictor {
 
   private obj(id: number): ObjectState {
     let o = this.objects.get(id);
-    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), points: new Map(), pendingMemory: new Set(), category: null }));
+    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), tempNonCond: new Map(), tracked: new Map(), points: new Map(), pendingMemory: new Set(), category: null }));
     return o;
   }
 
@@ -138,13 +146,14 @@ export class VideoPredictor {
    * the decoder's leading tokens (class + RPG object tokens). Caller disposes both.
    */
   private condition(frame: number, isInit: boolean, f: ImageFeatures, o: ObjectState, objId: number, reverse: boolean, tap?: Tap): { pix: Tensor; tokens: Tensor | null } {
+    const bank = memoryView(o);
     if (o.category !== null && this.tracker instanceof RobotSegTracker) {
       const force = this.opts.objectTokens;
-      const r = this.tracker.conditionRobot(frame, isInit, f, o, this.ptrFrames(), reverse, o.category, tap, force && ((c) => force(frame, objId, c)));
+      const r = this.tracker.conditionRobot(frame, isInit, f, bank, this.ptrFrames(), reverse, o.category, tap, force && ((c) => force(frame, objId, c)));
       r.objectTokens.dispose();
       return { pix: r.pix, tokens: r.tokens };
     }
-    return { pix: this.tracker.memoryConditioned(frame, isInit, f, o, this.ptrFrames(), reverse, tap), tokens: null };
+    return { pix: this.tracker.memoryConditioned(frame, isInit, f, bank, this.ptrFrames(), reverse, tap), tokens: null };
   }
 
   /**
@@ -160,18 +169,17 @@ export class VideoPredictor {
     const o = this.obj(objId);
     o.category = category;
     o.points.delete(frame);
-    const isInit = !o.cond.has(frame) && !o.nonCond.has(frame);
+    const isInit = !o.tracked.has(frame);
     const f = await this.features(frame);
     const tap = this.tapFor(frame);
-    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, false, tap);
+    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, o.tracked.get(frame) ?? false, tap);
     tap?.('pix_feat_with_mem', pix);
     // no points and no mask: 0 clicks is within [0, 1], so multimask on an initial conditioning frame
     const multimask = isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking);
     const heads = await this.tracker.samHeads(pix, f, null, null, multimask, tap, tokens ?? undefined);
     pix.dispose();
     tokens?.dispose();
-    const stored = this.store(o, frame, heads, null, true);
-    o.pendingMemory.add(frame);
+    const stored = this.storePrompted(o, frame, heads, isInit);
     return this.output(objId, stored, tap, 'out.video_res_logits_after_click');
   }
 
@@ -182,6 +190,12 @@ export class VideoPredictor {
   /**
    * Add clicks (and/or a box) on a frame for an object (SAM 2's add_new_points_or_box). A box or
    * clearOld replaces the frame's previous points. Returns that frame's masks for the object.
+   * The frame's previous output (the last clicks' output, else its tracked output) is the mask prompt.
+   * A frame propagation has not visited is an initial conditioning frame (no memory; its memory is
+   * encoded by preflight()). On a tracked frame the clicks correct it with memory, and the result stays
+   * a NON-conditioning output (add_all_frames_to_correct_as_cond = False, SAM 2's and RobotSeg's
+   * default): the frames that follow see it only after preflight() (called by propagate() and push()),
+   * and on a frame that is already a conditioning frame preflight() drops it, as SAM 2 does.
    */
   async addPoints(frame: number, objId: number, prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null }): Promise<FrameResult> {
     this.checkFrame(frame);
@@ -204,8 +218,9 @@ export class VideoPredictor {
       : { coords: scaled, labels: Int32Array.from(labels) };
     o.points.set(frame, pts);
 
-    const isInit = !o.cond.has(frame) && !o.nonCond.has(frame);
-    const prevOut = o.cond.get(frame) ?? o.nonCond.get(frame);
+    const isInit = !o.tracked.has(frame);
+    // SAM 2: temp output of the frame first (the latest clicks), then its cond / non-cond output
+    const prevOut = (isInit ? undefined : o.tempNonCond.get(frame)) ?? o.cond.get(frame) ?? o.nonCond.get(frame);
     const f = await this.features(frame);
     const tap = this.tapFor(frame);
     const rt = this.rt;
@@ -214,16 +229,50 @@ export class VideoPredictor {
     if (prevOut) prevLogits = rt.scope(() => clampTensor(rt, prevOut.predMasks, 32));
     const nUser = pts.labels.length;
     const multimask = nUser <= 1 && (isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking));
-    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, false, tap);
+    const { pix, tokens } = this.condition(frame, isInit, f, o, objId, o.tracked.get(frame) ?? false, tap);
     tap?.('pix_feat_with_mem', pix);
     const heads = await this.tracker.samHeads(pix, f, pts, prevLogits, multimask, tap, tokens ?? undefined);
     pix.dispose();
     tokens?.dispose();
     prevLogits?.dispose();
-    const stored = this.store(o, frame, heads, null, isInit || o.cond.has(frame));
-    if (isInit || o.cond.has(frame)) o.pendingMemory.add(frame);
-    const res = await this.output(objId, stored, tap, 'out.video_res_logits_after_click');
-    return res;
+    const stored = this.storePrompted(o, frame, heads, isInit);
+    return this.output(objId, stored, tap, 'out.video_res_logits_after_click');
+  }
+
+  /** Where a prompted frame's output goes: a (pending) conditioning output, or a temporary correction. */
+  private storePrompted(o: ObjectState, frame: number, heads: HeadsOutput, isCond: boolean): StoredFrame {
+    if (isCond) {
+      const s = this.store(o, frame, heads, null, true);
+      o.pendingMemory.add(frame);
+      return s;
+    }
+    const s = this.stored(heads, null);
+    const old = o.tempNonCond.get(frame);
+    if (old) disposeFrame(old);
+    o.tempNonCond.set(frame, s);
+    return s;
+  }
+
+  /**
+   * How a frame is held for an object: 'cond' / 'non-cond' (memory bank), 'pending-cond' (prompted,
+   * memory not encoded yet), 'pending-non-cond' (a correction waiting for preflight; the tracked
+   * output stays in the bank meanwhile), or null.
+   */
+  frameState(objId: number, frame: number): 'cond' | 'pending-cond' | 'non-cond' | 'pending-non-cond' | null {
+    const o = this.objects.get(objId);
+    if (!o) return null;
+    if (o.tempNonCond.has(frame)) return 'pending-non-cond';
+    if (o.cond.has(frame)) return o.pendingMemory.has(frame) ? 'pending-cond' : 'cond';
+    return o.nonCond.has(frame) ? 'non-cond' : null;
+  }
+
+  /**
+   * propagate_in_video_preflight: encode the memory of prompted frames from their binarised masks and
+   * move corrections into the memory bank (a correction on a conditioning frame is dropped). propagate()
+   * and push() call it; call it yourself to make a correction visible to a propagation in progress.
+   */
+  preflight(): Promise<void> {
+    return this.encodePending();
   }
 
   /** A 0/1 mask [H*W] at the video size as the prompt of a frame (add_new_mask). */
@@ -251,38 +300,61 @@ export class VideoPredictor {
 
   /** Put a frame's output in the bank (hole-filled pred_masks); drops the heads' other tensors. */
   private store(o: ObjectState, frame: number, heads: HeadsOutput, maskmem: Tensor | null, cond: boolean): StoredFrame {
+    const old = (cond ? o.cond : o.nonCond).get(frame);
+    if (old) disposeFrame(old);
+    const s = this.stored(heads, maskmem);
+    if (cond) {
+      const nc = o.nonCond.get(frame);
+      if (nc) disposeFrame(nc);
+      o.nonCond.delete(frame);
+      o.cond.set(frame, s);
+    } else o.nonCond.set(frame, s);
+    return s;
+  }
+
+  /** A frame output as the bank holds it: hole-filled pred_masks, pointer, score (drops the rest). */
+  private stored(heads: HeadsOutput, maskmem: Tensor | null): StoredFrame {
     const rt = this.rt;
     const area = this.model.cfg.postprocessing.video_fill_hole_area;
     const pred = area > 0 ? untrack(fillHoles(rt, heads.lowRes, area)) : untrack(heads.lowRes);
     if (area > 0) heads.lowRes.dispose();
-    const old = (cond ? o.cond : o.nonCond).get(frame);
-    if (old) disposeFrame(old);
-    const s: StoredFrame = { maskmem, objPtr: untrack(heads.objPtr), objectScore: heads.objectScore, predMasks: pred };
     heads.highRes.dispose();
-    if (cond) { o.nonCond.delete(frame); o.cond.set(frame, s); } else o.nonCond.set(frame, s);
-    return s;
+    return { maskmem, objPtr: untrack(heads.objPtr), objectScore: heads.objectScore, predMasks: pred };
   }
 
   /** propagate_in_video_preflight: encode memories of prompted frames from their binarised masks. */
   private encodePending(): Promise<void> {
     return (async () => {
       for (const [, o] of this.objects) {
+        // corrections of tracked frames (SAM 2 consolidates non-cond temp outputs first)
+        for (const [frame, s] of [...o.tempNonCond]) {
+          o.tempNonCond.delete(frame);
+          if (o.cond.has(frame)) { disposeFrame(s); continue; } // SAM 2 adds it, then pops it (cond wins)
+          await this.encodeFromMask(frame, s);
+          const old = o.nonCond.get(frame);
+          if (old) disposeFrame(old);
+          o.nonCond.set(frame, s);
+        }
         for (const frame of [...o.pendingMemory]) {
           const s = o.cond.get(frame) ?? o.nonCond.get(frame);
           if (!s) continue;
-          const f = await this.features(frame);
-          const tap = this.tapFor(frame);
-          const S = this.model.cfg.image_size;
-          const rt = this.rt;
-          const high = resize(rt, s.predMasks, [S, S], { mode: 'bilinear' });
-          tap?.('memenc.pred_masks_high_res_in', high);
-          s.maskmem?.dispose();
-          s.maskmem = untrack(this.tracker.encodeMemory(f, high, s.objectScore, true, tap));
-          high.dispose();
+          await this.encodeFromMask(frame, s);
           o.pendingMemory.delete(frame);
         }
       }
     })();
+  }
+
+  /** Memory of a prompted frame from its (binarised) low-res mask. */
+  private async encodeFromMask(frame: number, s: StoredFrame): Promise<void> {
+    const f = await this.features(frame);
+    const tap = this.tapFor(frame);
+    const S = this.model.cfg.image_size;
+    const high = resize(this.rt, s.predMasks, [S, S], { mode: 'bilinear' });
+    tap?.('memenc.pred_masks_high_res_in', high);
+    s.maskmem?.dispose();
+    s.maskmem = untrack(this.tracker.encodeMemory(f, high, s.objectScore, true, tap));
+    high.dispose();
   }
 
   /** Track one non-prompted frame for every object (features computed once, shared). */
@@ -291,8 +363,13 @@ export class VideoPredictor {
     const tap = this.tapFor(frame);
     for (const [objId, o] of this.objects) {
       const have = o.cond.get(frame);
-      if (have) { out.push(await this.output(objId, have, tap, 'out.video_res_logits')); continue; }
+      if (have) {
+        o.tracked.set(frame, reverse);
+        out.push(await this.output(objId, have, tap, 'out.video_res_logits'));
+        continue;
+      }
       if (o.cond.size === 0) continue; // object without prompts yet
+      o.tracked.set(frame, reverse);
       const f = await this.features(frame, img);
       const { pix, tokens } = this.condition(frame, false, f, o, objId, reverse, tap);
       tap?.('pix_feat_with_mem', pix);
@@ -311,9 +388,11 @@ export class VideoPredictor {
   /** Keep only what frame+1 (or frame-1 in reverse) can still use: bounded memory. */
   private prune(o: ObjectState, frame: number, reverse: boolean): void {
     const keep = Math.max(this.model.cfg.base.num_maskmem - 1, this.model.cfg.base.max_obj_ptrs_in_encoder - 1);
-    for (const [t, s] of o.nonCond) {
-      const dist = reverse ? t - frame : frame - t;
-      if (dist >= keep || dist < 0 && -dist > keep) { disposeFrame(s); o.nonCond.delete(t); }
+    for (const m of [o.nonCond, o.tempNonCond]) {
+      for (const [t, s] of m) {
+        const dist = reverse ? t - frame : frame - t;
+        if (dist >= keep || dist < 0 && -dist > keep) { disposeFrame(s); m.delete(t); }
+      }
     }
   }
 
@@ -351,7 +430,8 @@ export class VideoPredictor {
   /**
    * Streaming: append the next frame and return its masks for every object with prompts. Prompts
    * for the new frame go through addPoints(frameIndex, …) after push returns (the frame stays
-   * current) — they correct that frame and become conditioning memory for what follows.
+   * current). A new object starts there as a conditioning frame; a tracked object's clicks correct
+   * that frame, whose memory (non-conditioning, as in SAM 2) is re-encoded at the next push.
    */
   async push(img: RgbImage): Promise<{ frame: number; results: FrameResult[] }> {
     if (this.source.numFrames !== null) throw new Error('push() is for streams (a source with numFrames null)');
@@ -367,14 +447,15 @@ export class VideoPredictor {
     for (const o of this.objects.values()) {
       o.points.delete(frame);
       o.pendingMemory.delete(frame);
-      for (const m of [o.cond, o.nonCond]) { const s = m.get(frame); if (s) { disposeFrame(s); m.delete(frame); } }
+      o.tracked.delete(frame);
+      for (const m of [o.cond, o.nonCond, o.tempNonCond]) { const s = m.get(frame); if (s) { disposeFrame(s); m.delete(frame); } }
     }
   }
 
   removeObject(objId: number): void {
     const o = this.objects.get(objId);
     if (!o) throw new Error(`no object ${objId}`);
-    for (const m of [o.cond, o.nonCond]) for (const s of m.values()) disposeFrame(s);
+    for (const m of [o.cond, o.nonCond, o.tempNonCond]) for (const s of m.values()) disposeFrame(s);
     this.objects.delete(objId);
   }
 
@@ -383,6 +464,15 @@ export class VideoPredictor {
     this.dropFeatures();
     this.streamLength = 0;
   }
+}
+
+/**
+ * The memory bank SAM 2 attends to (output_dict_per_obj): conditioning frames whose memory is encoded
+ * and the non-conditioning outputs; prompted frames waiting for preflight are not part of it yet.
+ */
+function memoryView(o: ObjectState): MemoryView {
+  if (o.pendingMemory.size === 0) return o;
+  return { cond: new Map([...o.cond].filter(([t]) => !o.pendingMemory.has(t))), nonCond: o.nonCond };
 }
 
 function featureTensors(f: ImageFeatures): Tensor[] {

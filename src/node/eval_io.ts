@@ -223,3 +223,19 @@ function videoSample(name: string, imgDir: string, annDir: string): VideoSample 
   const flat = !Object.keys(masks).some((k) => isDir(join(annDir, k)));
   return pairFrames(name, images, masks, (kind, file, obj) => (kind === 'image' ? join(imgDir, file) : flat ? join(annDir, file) : join(annDir, obj!, file)));
 }
+
+/**
+ * The dataset of `robotseg eval DATASET`: a VRS folder (JPEGImages/ + Annotations/) or a RoboEngine
+ * test folder (image/ + mask/, or RoboEngine's example image_original.png + image_mask_robot.png).
+ * Throws EvalInputError naming what is missing.
+ */
+export function readModelDataset(root: string): { layout: 'vrs' | 'roboengine'; videos: VideoSample[] } {
+  if (!isDir(root)) throw new EvalInputError(`dataset '${root}' is not a folder`);
+  if (isDir(join(root, 'JPEGImages')) || isDir(join(root, 'Annotations'))) return { layout: 'vrs', videos: readVrsDataset(root) };
+  if (isDir(join(root, 'image')) || isDir(join(root, 'mask')) || existsSync(join(root, 'image_original.png'))) {
+    return { layout: 'roboengine', videos: readRoboEngineTest(root) };
+  }
+  throw new EvalInputError(`dataset '${root}' is neither a VRS folder (JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png) ` +
+    'nor a RoboEngine test folder (image/<seq>/ and mask/<seq>/<obj>/, or image_original.png with image_mask_robot.png)');
+}
+

@@ -90,6 +90,12 @@ class FolderSource implements OpenedFrameSource {
       .sort(naturalCompare);
     if (files.length === 0) throw new FrameSourceError(`folder '${dir}' has no frames (.jpg, .jpeg or .png files)`);
     if (opts.maxFrames !== undefined) files = files.slice(0, opts.maxFrames);
+    return FolderSource.fromFiles(dir, files);
+  }
+
+  /** Frames = these files of `dir`, in this order. */
+  static fromFiles(dir: string, files: string[]): FolderSource {
+    if (files.length === 0) throw new FrameSourceError(`folder '${dir}' has no frames`);
     const seen = new Map<string, string>();
     for (const f of files) {
       const stem = stemOf(f);
@@ -146,6 +152,11 @@ class FolderSource implements OpenedFrameSource {
   close(): void {
     this.last = null;
   }
+}
+
+/** A source over the given frame files of one folder, in the given order (e.g. a dataset's frame list). */
+export function openFrameFiles(dir: string, files: string[]): OpenedFrameSource {
+  return FolderSource.fromFiles(dir, files);
 }
 
 const stemOf = (file: string) => basename(file, extname(file));

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
-import { readImage } from '../../src/node/image_io.js';
+import { guidedRefine } from '../../src/eval/refine.js';
+import { readImage, readMask } from '../../src/node/image_io.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { compare } from '../helpers/compare.js';
 import { GOLDEN, goldenFile } from '../helpers/golden.js';
@@ -114,6 +115,18 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
     expect(existsSync(join(tmp, 'all3.png'))).toBe(false);
     const ov = readImage(join(tmp, 'overlay.png'));
     expect([ov.width, ov.height]).toEqual([200, 150]);
+  });
+
+  it('--refine: every written mask through the guided-filter refinement', async () => {
+    const r = await cli(IMG, '--weights', WEIGHTS, '--config', CONFIG, '--point', '90,82.5', '--out-all', join(tmp, 'refined'), '--refine');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/guided-filter refinement of 3 masks: /);
+    const img = readImage(IMG);
+    for (let i = 0; i < 3; i++) {
+      const plain = readMask(join(tmp, `all${i}.png`)).data; // from the first test
+      const want = await guidedRefine(rt!, img, plain);
+      expect(Buffer.from(readMask(join(tmp, `refined${i}.png`)).data).equals(Buffer.from(want)), `mask ${i}`).toBe(true);
+    }
   });
 
   it('--mask-input round trip with a .pt checkpoint equals golden click1_maskin', async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../src/graph/image.js';
+import { guidedRefine } from '../../src/eval/refine.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { hasTool, openFrameSource } from '../../src/node/frame_source.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../../src/node/image_io.js';
@@ -138,6 +139,26 @@ describe.skipIf(!rt)('robotseg track on the GPU (reduced golden weights)', () =>
     }
     pred.reset();
     src.close();
+  }, 300_000);
+
+  it('--refine: the first tracked frame as is, later frames through the guided-filter refinement (two objects)', async () => {
+    const args = [CLIP, ...MODEL, '--max-frames', '3', '--point', '0:50,25', '--obj', '2', '--box', '0:100,40,200,120'];
+    const plain = fresh('plain');
+    const refined = fresh('refined');
+    expect((await cli([...args, '--out', plain, '--quiet'])).code).toBe(0);
+    const r = await cli([...args, '--out', refined, '--refine']);
+    expect(r.code, r.err).toBe(0);
+    // frames 1 and 2 of both objects (with these random weights the masks are speckled halves of the
+    // frame, so the refinement moves > 3 % of the area and the area check keeps them as they were)
+    expect(r.err).toMatch(/guided-filter refinement of 4 masks: \d+ changed, \d+ unchanged, \d+ kept as they were \(area change > 3 %\), 0 empty/);
+    for (const obj of ['1', '2']) {
+      const a = readMasks(join(plain, obj), NAMES.slice(0, 3));
+      const b = readMasks(join(refined, obj), NAMES.slice(0, 3));
+      for (let t = 0; t < 3; t++) {
+        const want = t === 0 ? a[t] : await guidedRefine(rt!, readImage(join(CLIP, `${NAMES[t]}.jpg`)), a[t]);
+        expect(Buffer.from(b[t]).equals(Buffer.from(want)), `object ${obj} frame ${t}`).toBe(true);
+      }
+    }
   }, 300_000);
 
   it('two objects -> DIR/<obj>/; frames before the first prompted frame are empty', async () => {

@@ -60,10 +60,10 @@ describe('robotseg eval', () => {
 
   it('user errors exit with code 2 and one line', async () => {
     const noGt = await cli(['--pred', join(CLIP, 'pred')]);
-    expect([noGt.code, noGt.err.trim()]).toEqual([2, 'robotseg: give --pred DIR and --gt DIR']);
-    const ds = await cli(['/some/dataset']);
+    expect([noGt.code, noGt.err.trim()]).toEqual([2, 'robotseg: give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)']);
+    const ds = await cli(['/some/dataset', '--setting', '1C']);
     expect(ds.code).toBe(2);
-    expect(ds.err).toMatch(/model-driven evaluation of '\/some\/dataset'.*not available yet/);
+    expect(ds.err).toMatch(/--weights FILE is required to evaluate a dataset/);
     cpSync(join(CLIP, 'pred'), join(tmp, 'partial'), { recursive: true, filter: (s) => !s.endsWith('00002.png') });
     const miss = await cli(['--pred', join(tmp, 'partial'), '--gt', join(CLIP, 'gt'), '--cpu']);
     expect(miss.code).toBe(2);
