@@ -7,10 +7,14 @@
 // (integer picks / assignments exact through the tokens; tokens to 1e-5). Bytes: feature reads of
 // the assignment (k+1 rows per foreground cell and level) and prototype (every row per set) stages.
 // No ONNX peer: ONNX has no FPS / k-means operator.
+// Row 'backward': the three backward dispatches (TOKENS_BWD, PROTO_BWD over every memory row,
+// PLACEHOLDER_BWD) from the kept micro level, checked against the float64 reference backward
+// (1e-5 absolute / 1e-4 relative, as in test/kernels/rpg_backward.test.ts with a looser floor for the
+// longer f32 sums at 64x64). Bytes: d token + prototype reads, d feats writes, per-row metadata.
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
-import { type RpgFpsVariant, rpgObjectTokens } from '../src/kernels/rpg.js';
-import { rpgTokensRef } from '../test/ref/rpg.js';
+import { type RpgFpsVariant, rpgObjectTokens, rpgPlaceholderBackward, rpgPrototypesBackward, rpgTokensBackward } from '../src/kernels/rpg.js';
+import { rpgTokensBackwardRef, rpgTokensRef } from '../test/ref/rpg.js';
 import { rng, within } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
@@ -73,4 +77,48 @@ function rpgCase(variant: RpgFpsVariant): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [rpgCase('serial'), rpgCase('workgroup')];
+function rpgBackwardCase(): BenchCase {
+  return {
+    kernel: 'rpg',
+    impl: 'backward',
+    setup(rt: Runtime, { full }): BenchRun {
+      const [F, side, C] = full ? [7, 64, 64] : [3, 32, 64];
+      const hw = side * side;
+      const rows = F * hw + 4 * F;
+      const r = rng(43);
+      const feats = Float32Array.from({ length: rows * C }, () => r.normal());
+      const fg = masks(F, side, 8);
+      fg.fill(0, 0, hw); // frame 0 without foreground: the placeholder path too
+      const placeholder = r.array(4 * C, 1);
+      const dtokens = r.array(F * 3 * 4 * C, 1);
+      const fT = rt.upload(feats, [1, rows, C], 'f32', 'memory');
+      const gT = rt.upload(fg, [F, hw], 'f32', 'fg');
+      const pT = rt.upload(placeholder, [1, 4 * C], 'f32', 'placeholder');
+      const dT = rt.upload(dtokens, [1, F * 3, 4 * C], 'f32', 'dtokens');
+      const fwd = rpgObjectTokens(rt, fT, gT, pT, { grid: [side, side], keep: true });
+      const st = fwd.stages!;
+      let last: Tensor[] = [];
+      return {
+        shape: `${F} frames x ${side}x${side} cells x ${C} ch (+${4 * F} pointer rows), R 3 x S 4`,
+        run: () => {
+          for (const t of last) t.dispose();
+          const dp = rpgTokensBackward(rt, st.microProtos, st.macroCount, dT, 3);
+          last = [rpgPrototypesBackward(rt, fT.shape, st.microAssign, st.microCentres, st.microCounts, dp, 3), rpgPlaceholderBackward(rt, st.macroCount, dT, 3, pT.shape)];
+          dp.dispose();
+        },
+        check: async () => {
+          const ref = rpgTokensRef(feats, C, fg, F, [side, side], placeholder);
+          const want = rpgTokensBackwardRef(C, rows, ref.frames, hw, dtokens);
+          return within(await rt.read(last[0]), want.dfeats, 1e-5, 1e-4) && within(await rt.read(last[1]), want.dplaceholder, 1e-5, 1e-4);
+        },
+        bytes: 4 * (2 * F * 3 * 4 * C + rows * C + rows * 3 * (2 + 2 * 4) * Math.ceil(C / 4)),
+        downscaled: !full,
+        dispose() {
+          for (const t of [...last, ...Object.values(st), fwd.tokens, fT, gT, pT, dT]) t.dispose();
+        },
+      };
+    },
+  };
+}
+
+export const cases: BenchCase[] = [rpgCase('serial'), rpgCase('workgroup'), rpgBackwardCase()];

@@ -33,6 +33,22 @@
 //   TOKENS    one invocation per (frame, region, micro cluster j): writes channels [j*C, (j+1)*C) of
 //             token f*R + r: the L2-normalised (eps 1e-12) micro prototype, or the placeholder row
 //             when the frame has no foreground cell. -> tokens [F*R, k*C] f32.
+//
+// Backward (training: the token gradient flows into the memory features and the placeholder; the
+// FPS picks, assignments and the foreground are discrete and get none):
+//   TOKENS_BWD       one invocation per (frame, region, micro cluster j): d prototype from the d token
+//                    slice j through y = x / max(|x|, 1e-12) (F.normalize: the norm's gradient only
+//                    where |x| >= eps): dx = dy/d - [|x| >= eps] <dy, x> x / (d^2 |x|), d = max(|x|, eps);
+//                    zeros for frames without foreground (their tokens are the placeholder).
+//                    dtokens [F*R, k*C], protos [F*R, k, C], fcount [F] -> dprotos [F*R, k, C].
+//   PROTO_BWD        one invocation per (feature row, 4 channels): gathers over the g sets of the row's
+//                    frame (a cell can be in several region sets) d proto_a / count_a of its cluster a,
+//                    plus d proto_j of every empty cluster j whose centre is this cell (an empty
+//                    cluster's prototype is its centre's raw feature; centre -1: prototype 0, nothing).
+//                    Rows past the sets' frames (object pointers) get 0. No atomics.
+//                    assign [S, hw], centres [S, k], counts [S, k] i32, dprotos [S, k, C] -> dfeats [rows, C].
+//   PLACEHOLDER_BWD  one invocation per placeholder entry e < k*C: the sum of d token[., e] over every
+//                    token of every frame whose foreground count is 0. -> dplaceholder [k*C].
 #include "common/index.wgsl"
 
 override WG: u32 = 64;
@@ -365,5 +381,102 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   let nrm = max(sqrt(ss), 1e-12);
   for (var ch = 0u; ch < params.c; ch++) { tokens[ob + ch] = protos[pb + ch] / nrm; }
+}
+
+#elif TOKENS_BWD
+struct Params { frames: u32, regions: u32, k: u32, c: u32, eps: f32, dtokens_off: u32, protos_off: u32, fcount_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dtokens: array<f32>;
+@group(0) @binding(2) var<storage, read> protos: array<f32>;
+@group(0) @binding(3) var<storage, read> fcount: array<i32>;
+@group(0) @binding(4) var<storage, read_write> dprotos: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG); // (f*R + r)*k + j: the same flat index in dtokens (row-major [F*R, k*C]) and protos
+  if (i >= params.frames * params.regions * params.k) { return; }
+  let f = i / (params.regions * params.k);
+  let ob = i * params.c;
+  if (fcount[params.fcount_off + f] == 0) {
+    for (var ch = 0u; ch < params.c; ch++) { dprotos[ob + ch] = 0.0; }
+    return;
+  }
+  let pb = params.protos_off + i * params.c;
+  let gb = params.dtokens_off + i * params.c;
+  var ss = 0.0;
+  var dot = 0.0;
+  for (var ch = 0u; ch < params.c; ch++) {
+    let x = protos[pb + ch];
+    ss = fma(x, x, ss);
+    dot = fma(dtokens[gb + ch], x, dot);
+  }
+  let nrm = sqrt(ss);
+  let d = max(nrm, params.eps);
+  var coef = 0.0;
+  if (nrm >= params.eps && nrm > 0.0) { coef = dot / (d * d * nrm); }
+  for (var ch = 0u; ch < params.c; ch++) { dprotos[ob + ch] = dtokens[gb + ch] / d - coef * protos[pb + ch]; }
+}
+
+#elif PROTO_BWD
+struct Params { rows: u32, frames: u32, hw: u32, k: u32, g: u32, c: u32, c4: u32, assign_off: u32, centres_off: u32, counts_off: u32, dprotos_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> assign: array<i32>;
+@group(0) @binding(2) var<storage, read> centres: array<i32>;
+@group(0) @binding(3) var<storage, read> counts: array<i32>;
+@group(0) @binding(4) var<storage, read> dprotos: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dfeats: array<f32>;
+
+// 4 channels of d prototype sj (= s*k + j), zeros past C.
+fn dproto4(sj: u32, ch0: u32) -> vec4<f32> {
+  let b = params.dprotos_off + sj * params.c + ch0;
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (ch0 + q < params.c) { v[q] = dprotos[b + q]; } }
+  return v;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.rows * params.c4) { return; }
+  let row = i / params.c4;
+  let ch0 = (i % params.c4) * 4u;
+  let f = row / params.hw;
+  var acc = vec4<f32>(0.0);
+  if (f < params.frames) { // a spatial row (pointer rows after the frames stay 0)
+    let cell = row % params.hw;
+    for (var q = 0u; q < params.g; q++) {
+      let s = f * params.g + q;
+      let a = assign[params.assign_off + s * params.hw + cell];
+      if (a >= 0) {
+        let sa = s * params.k + u32(a);
+        acc += dproto4(sa, ch0) / f32(counts[params.counts_off + sa]);
+      }
+      for (var j = 0u; j < params.k; j++) {
+        let sj = s * params.k + j;
+        if (counts[params.counts_off + sj] == 0 && centres[params.centres_off + sj] == i32(cell)) { acc += dproto4(sj, ch0); }
+      }
+    }
+  }
+  let ob = row * params.c + ch0;
+  for (var q = 0u; q < 4u; q++) { if (ch0 + q < params.c) { dfeats[ob + q] = acc[q]; } }
+}
+
+#elif PLACEHOLDER_BWD
+struct Params { frames: u32, regions: u32, d: u32, dtokens_off: u32, fcount_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dtokens: array<f32>;
+@group(0) @binding(2) var<storage, read> fcount: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dplaceholder: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = linear_id(gid, nwg, WG);
+  if (e >= params.d) { return; }
+  var acc = 0.0;
+  for (var f = 0u; f < params.frames; f++) {
+    if (fcount[params.fcount_off + f] != 0) { continue; }
+    for (var r = 0u; r < params.regions; r++) { acc += dtokens[params.dtokens_off + (f * params.regions + r) * params.d + e]; }
+  }
+  dplaceholder[e] = acc;
 }
 #endif

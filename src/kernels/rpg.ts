@@ -5,6 +5,12 @@
 //      --SUPPORT--> region supports [F*R, hw] --FPS(k=S)--> micro centres --ASSIGN--> --PROTO-->
 //      micro prototypes [F*R, S, C] --TOKENS--> object tokens [1, F*R, S*C]
 //
+// Training: while a tape records and feats or the placeholder need gradients, rpgObjectTokens keeps
+// the micro level (assignment, centres, counts, prototypes) and the frame foreground counts and
+// records one node; its backward runs TOKENS_BWD -> PROTO_BWD (d feats) and PLACEHOLDER_BWD. The
+// FPS picks and k-means assignments are discrete (constants of the backward) and fg gets no gradient,
+// as in the fork, where only gather / mean / F.normalize / concat carry the gradient.
+//
 // The first FPS centre is deterministic (nearest the centroid, exact integers; see the shader), so the
 // picks and assignments are exactly reproducible. Layouts: memory features token-major [M, C] or
 // [1, M, C] with frame f's cell n at row f*hw + n (trailing object-pointer rows are ignored); masks
@@ -12,11 +18,13 @@
 
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
-import type { Tensor } from '../graph/tensor.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
 
 export type RpgFpsVariant = 'serial' | 'workgroup';
 
 const WG = 64;
+/** eps of F.normalize on the micro prototypes. */
+const NORM_EPS = 1e-12;
 /** Largest k of FPS / k-means (the shader's fixed per-invocation arrays). */
 export const RPG_MAX_K = 8;
 /** Largest grid side: the centroid key M(r^2+c^2) - 2(r Sr + c Sc) must fit in i32. */
@@ -220,6 +228,123 @@ export interface RpgIntermediates {
   microCount: Tensor; // [F*R]
   microAssign: Tensor; // [F*R, hw]
   microProtos: Tensor; // [F*R, S, C]
+  microCounts: Tensor; // [F*R, S]  cells per micro cluster
+}
+
+// ------------------------------------------------------------------------------------- backward
+
+/**
+ * Backward of rpgTokens w.r.t. the prototypes: d protos [F*R, k, C] from d tokens (k*C values per
+ * token, e.g. [1, F*R, k*C]) through F.normalize (eps 1e-12: the norm's gradient only where
+ * |proto| >= eps); zeros for the prototypes of frames whose frameCount is 0 (placeholder tokens).
+ */
+export function rpgTokensBackward(rt: Runtime, protos: Tensor, frameCount: Tensor, dtokens: Tensor, regions: number): Tensor {
+  const op = 'rpgTokensBackward';
+  checkDtype(op, protos, 'f32', 'protos');
+  checkDtype(op, frameCount, 'i32', 'frame count');
+  checkDtype(op, dtokens, 'f32', 'token gradient');
+  check(protos.rank === 3 && frameCount.rank === 1, `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`);
+  const [fr, k, c] = protos.shape;
+  const frames = frameCount.shape[0];
+  check(Number.isInteger(regions) && regions >= 1 && fr === frames * regions, `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`);
+  check(dtokens.size === protos.size, `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${fr} x ${k * c} = ${protos.size} values like the tokens`);
+  const dprotos = rt.empty([fr, k, c], 'f32', 'rpg.dprotos');
+  if (protos.size === 0) return dprotos;
+  rt.kernel('rpg').run({
+    defines: { TOKENS_BWD: 1 },
+    constants: { WG },
+    bindings: { dtokens, protos, fcount: frameCount, dprotos },
+    params: { frames, regions, k, c, eps: NORM_EPS },
+    groups: rt.groups1d(fr * k, WG),
+    label: 'rpg.tokens_backward',
+  });
+  return dprotos;
+}
+
+/**
+ * Backward of rpgPrototypes w.r.t. the features: d feats with shape `featShape` ([M, C] or [1, M, C])
+ * from d protos [S, k, C], given that call's assign [S, hw], centres [S, k] and counts [S, k]. A
+ * cluster mean passes d proto / count to each assigned cell; an empty cluster passes d proto to its
+ * centre cell (none for centre -1). Rows past the sets' frames (object pointers) get 0.
+ */
+export function rpgPrototypesBackward(rt: Runtime, featShape: readonly number[], assign: Tensor, centres: Tensor, counts: Tensor, dprotos: Tensor, setsPerFrame: number): Tensor {
+  const op = 'rpgPrototypesBackward';
+  checkDtype(op, assign, 'i32', 'assign');
+  checkDtype(op, centres, 'i32', 'centres');
+  checkDtype(op, counts, 'i32', 'counts');
+  checkDtype(op, dprotos, 'f32', 'prototype gradient');
+  const rank = featShape.length;
+  check((rank === 2 || (rank === 3 && featShape[0] === 1)) && featShape.every((d) => Number.isInteger(d) && d >= 0), `${op}: features must be [M, C] or [1, M, C], got ${shapeStr(featShape)}`);
+  const rows = featShape[rank - 2];
+  const c = featShape[rank - 1];
+  check(assign.rank === 2 && centres.rank === 2 && counts.rank === 2 && dprotos.rank === 3, `${op}: assign [S, hw], centres [S, k], counts [S, k], d protos [S, k, C] expected, got ${shapeStr(assign.shape)}, ${shapeStr(centres.shape)}, ${shapeStr(counts.shape)}, ${shapeStr(dprotos.shape)}`);
+  const [sets, hw] = assign.shape;
+  const k = centres.shape[1];
+  checkK(op, k);
+  check(centres.shape[0] === sets && counts.shape.join() === centres.shape.join() && dprotos.shape.join() === [sets, k, c].join(), `${op}: centres ${shapeStr(centres.shape)}, counts ${shapeStr(counts.shape)} and d protos ${shapeStr(dprotos.shape)} must be [${sets}, ${k}] / [${sets}, ${k}, ${c}] for assign ${shapeStr(assign.shape)} and ${c} channels`);
+  check(Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0, `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`);
+  const frames = sets / setsPerFrame;
+  check(frames * hw <= rows, `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(featShape)} have ${rows}`);
+  if (sets === 0 || hw === 0) return rt.zeros(featShape, 'f32', 'rpg.dfeats');
+  const dfeats = rt.empty(featShape, 'f32', 'rpg.dfeats');
+  if (dfeats.size === 0) return dfeats;
+  const c4 = Math.ceil(c / 4);
+  rt.kernel('rpg').run({
+    defines: { PROTO_BWD: 1 },
+    constants: { WG },
+    bindings: { assign, centres, counts, dprotos, dfeats },
+    params: { rows, frames, hw, k, g: setsPerFrame, c, c4 },
+    groups: rt.groups1d(rows * c4, WG),
+    label: 'rpg.proto_backward',
+  });
+  return dfeats;
+}
+
+/**
+ * d placeholder (shape `placeholderShape`, d = its size values) from d tokens [1, F*R, d]: the sum of
+ * the gradients of every token of every frame whose frameCount is 0 (they all are the placeholder).
+ */
+export function rpgPlaceholderBackward(rt: Runtime, frameCount: Tensor, dtokens: Tensor, regions: number, placeholderShape: readonly number[]): Tensor {
+  const op = 'rpgPlaceholderBackward';
+  checkDtype(op, frameCount, 'i32', 'frame count');
+  checkDtype(op, dtokens, 'f32', 'token gradient');
+  check(frameCount.rank === 1 && Number.isInteger(regions) && regions >= 1, `${op}: frameCount [F] and regions >= 1 expected, got ${shapeStr(frameCount.shape)}, ${regions}`);
+  const frames = frameCount.shape[0];
+  const d = placeholderShape.reduce((a, b) => a * b, 1);
+  check(dtokens.size === frames * regions * d, `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${frames} x ${regions} x ${d} values`);
+  if (d === 0 || frames === 0) return rt.zeros(placeholderShape, 'f32', 'rpg.dplaceholder');
+  const dplaceholder = rt.empty(placeholderShape, 'f32', 'rpg.dplaceholder');
+  rt.kernel('rpg').run({
+    defines: { PLACEHOLDER_BWD: 1 },
+    constants: { WG },
+    bindings: { dtokens, fcount: frameCount, dplaceholder },
+    params: { frames, regions, d },
+    groups: rt.groups1d(d, WG),
+    label: 'rpg.placeholder_backward',
+  });
+  return dplaceholder;
+}
+
+const needsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
+
+/** What the backward of rpgObjectTokens needs (the micro level and the frame foreground counts). */
+interface RpgSaved { microAssign: Tensor; microCentres: Tensor; microCounts: Tensor; microProtos: Tensor; macroCount: Tensor }
+
+function recordObjectTokens(rt: Runtime, feats: Tensor, placeholder: Tensor, tokens: Tensor, sv: RpgSaved, R: number): void {
+  rt.tape!.record({
+    op: 'rpg_object_tokens', inputs: [feats, placeholder], outputs: [tokens], saved: Object.values(sv),
+    backward: ([dt]) => {
+      if (!dt) return [null, null];
+      let dfeats: Tensor | null = null;
+      if (needsGrad(feats)) {
+        const dprotos = rpgTokensBackward(rt, sv.microProtos, sv.macroCount, dt, R);
+        dfeats = rpgPrototypesBackward(rt, feats.shape, sv.microAssign, sv.microCentres, sv.microCounts, dprotos, R);
+        dprotos.dispose();
+      }
+      const dplaceholder = needsGrad(placeholder) ? rpgPlaceholderBackward(rt, sv.macroCount, dt, R, placeholder.shape) : null;
+      return [dfeats, dplaceholder];
+    },
+  });
 }
 
 /**
@@ -227,6 +352,10 @@ export interface RpgIntermediates {
  * [M, C] / [1, M, C] (frames*hw spatial rows first); fg [frames, hw]; placeholder: the learned
  * no-memory token [1, S*C] (used for frames without foreground). With `keep`, the intermediates are
  * returned too (otherwise they are disposed).
+ *
+ * While `rt.tape` records and feats or placeholder need gradients, one node (inputs [feats,
+ * placeholder], output tokens) is recorded; the tape keeps views of the micro level and the frame
+ * counts until it is disposed (independent of the returned stages). fg gets no gradient.
  */
 export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placeholder: Tensor, opts: RpgOptions & { keep?: boolean }): { tokens: Tensor; stages: RpgIntermediates | null } {
   const op = 'rpgObjectTokens';
@@ -241,6 +370,7 @@ export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placehol
   const frames = fg.shape[0];
   check(frames * hw <= rows, `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(feats.shape)} have ${rows}`);
   check(placeholder.size === S * c, `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${S} x ${c} = ${S * c} values`);
+  checkDtype(op, placeholder, 'f32', 'placeholder');
   const mac = rpgFps(rt, fg, opts.grid, R, { thresh, variant: opts.fpsVariant });
   const macroAssign = rpgAssign(rt, feats, fg, mac.centres, mac.count, 1, { thresh });
   const macP = rpgPrototypes(rt, feats, macroAssign, mac.centres, 1);
@@ -251,12 +381,18 @@ export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placehol
   const tokens = rpgTokens(rt, micP.protos, mac.count, placeholder, R);
   const stages: RpgIntermediates = {
     macroCentres: mac.centres, macroCount: mac.count, macroAssign, macroProtos: macP.protos, macroCounts: macP.counts,
-    regionSupport, microCentres: mic.centres, microCount: mic.count, microAssign, microProtos: micP.protos,
+    regionSupport, microCentres: mic.centres, microCount: mic.count, microAssign, microProtos: micP.protos, microCounts: micP.counts,
   };
-  if (opts.keep) {
-    micP.counts.dispose();
-    return { tokens, stages };
+  if (rt.tape?.wants([feats, placeholder])) {
+    // The tape holds views of its own (same buffers): the stages stay the caller's (keep) or are
+    // disposed below either way. Each view's own reference is dropped after recording (the tape
+    // retained the buffer), and views leave every scope so only Tape.dispose releases them.
+    const view = (t: Tensor) => t.reshape(t.shape);
+    const saved: RpgSaved = { microAssign: view(microAssign), microCentres: view(mic.centres), microCounts: view(micP.counts), microProtos: view(micP.protos), macroCount: view(mac.count) };
+    recordObjectTokens(rt, feats, placeholder, tokens, saved, R);
+    for (const t of Object.values(saved)) untrack(t).storage.release();
   }
-  for (const t of [...Object.values(stages), micP.counts]) t.dispose();
+  if (opts.keep) return { tokens, stages };
+  for (const t of Object.values(stages)) t.dispose();
   return { tokens, stages: null };
 }

@@ -42,6 +42,9 @@ export class RobotPromptGenerator extends Module {
    *          spatial memories (maskmem_features, bf16-rounded, token-major), pointer rows after are ignored.
    *   fg     [F, h*w] f32: per memory frame the foreground probability at the token grid (see
    *          rpgForegroundProb); a cell is foreground when >= mask_thresh (0.5). 0/1 masks work too.
+   * Training: while rt.tape records, the token gradient flows into memory (its spatial rows) and into
+   * no_memory_prompt_embeddings_fg (frames without foreground, and the no-memory copies); fg is a
+   * constant (it only feeds thresholds), as are the FPS picks and assignments.
    */
   forward(rt: Runtime, memory: Tensor | null, fg: Tensor | null, opts: RpgForwardOptions = {}): { tokens: Tensor; stages: RpgIntermediates | null } {
     if (memory === null || fg === null || fg.shape[0] === 0) return { tokens: this.noMemoryTokens(rt), stages: null };
@@ -58,6 +61,8 @@ export class RobotPromptGenerator extends Module {
  * The RPG foreground probability of memory frames from their stored low-res logits (pred_masks after
  * hole filling, [1, 1, 4h, 4w] each): sigmoid, bilinear resize (align_corners false, no antialias) to
  * the token grid -> [F, h*w] (threshold >= 0.5 inside the RPG). Frames in memory order.
+ * Never recorded on a tape: the RPG only thresholds it, so no gradient reaches the masks this way
+ * (recording would only keep the sigmoid maps alive until the tape is disposed).
  */
 export function rpgForegroundProb(rt: Runtime, predMasks: readonly Tensor[], grid: readonly [number, number]): Tensor {
   const hw = grid[0] * grid[1];
@@ -65,8 +70,14 @@ export function rpgForegroundProb(rt: Runtime, predMasks: readonly Tensor[], gri
   for (const m of predMasks) {
     if (m.rank !== 4 || m.shape[0] !== 1 || m.shape[1] !== 1) throw new Error(`rpgForegroundProb: pred masks must be [1, 1, H, W], got [${m.shape.join(', ')}]`);
   }
-  return rt.scope(() => {
-    const maps = predMasks.map((m) => resize(rt, sigmoid(rt, m), [grid[0], grid[1]], { mode: 'bilinear' }));
-    return concat(rt, maps, 0).reshape([predMasks.length, hw]);
-  });
+  const tape = rt.tape;
+  rt.tape = null;
+  try {
+    return rt.scope(() => {
+      const maps = predMasks.map((m) => resize(rt, sigmoid(rt, m), [grid[0], grid[1]], { mode: 'bilinear' }));
+      return concat(rt, maps, 0).reshape([predMasks.length, hw]);
+    });
+  } finally {
+    rt.tape = tape;
+  }
 }

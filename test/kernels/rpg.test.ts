@@ -80,9 +80,9 @@ describe.skipIf(!rt)('rpg (FPS + one-step cosine k-means) vs CPU reference', () 
         const fT = rt!.upload(feats, [1, rows, cs.c]);
         const out = rpgObjectTokens(rt!, fT, rt!.upload(fg, [F, hw]), rt!.upload(placeholder, [1, S * cs.c]), { grid: cs.grid, regions: R, micro: S, fpsVariant: variant, keep: true });
         const st = out.stages!;
-        const [mc, mcount, ma, mp, sup, uc, ua, up] = await Promise.all([
+        const [mc, mcount, ma, mp, sup, uc, ua, up, ucounts] = await Promise.all([
           ints(st.macroCentres), ints(st.macroCount), ints(st.macroAssign), rt!.read(st.macroProtos), rt!.read(st.regionSupport),
-          ints(st.microCentres), ints(st.microAssign), rt!.read(st.microProtos),
+          ints(st.microCentres), ints(st.microAssign), rt!.read(st.microProtos), ints(st.microCounts),
         ]);
         ref.frames.forEach((fr, f) => {
           const what = `frame ${f}`;
@@ -98,6 +98,7 @@ describe.skipIf(!rt)('rpg (FPS + one-step cosine k-means) vs CPU reference', () 
             expect(Array.from(sup.slice(s * hw, (s + 1) * hw)), `${what} region ${r} support`).toEqual(want);
             expect(uc.slice(s * S, (s + 1) * S), `${what} region ${r} centres`).toEqual(padded(fr.regions[r], S));
             expect(ua.slice(s * hw, (s + 1) * hw), `${what} region ${r} assign`).toEqual(Array.from(fr.regions[r].assign));
+            expect(ucounts.slice(s * S, (s + 1) * S), `${what} region ${r} counts`).toEqual(fr.regions[r].counts);
             expectClose(up.slice(s * S * cs.c, (s + 1) * S * cs.c), fr.regions[r].protos.flatMap((p) => Array.from(p)), PROTO_TOL, `${what} region ${r} protos`);
           }
         });

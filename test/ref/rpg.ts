@@ -122,3 +122,86 @@ export function rpgTokensRef(feats: ArrayLike<number>, c: number, fg: ArrayLike<
   }
   return { tokens, frames: refs };
 }
+
+// ------------------------------------------------------------------------------------- backward
+// In the fork every token is torch ops on the memory features (gather, mean, F.normalize, concat):
+// the gradient reaches the features (and the placeholder on frames without foreground) while the FPS
+// picks and k-means assignments are discrete. These references hold those choices fixed (taken
+// from rpgTokensRef's frames).
+
+const NORM_EPS = 1e-12;
+
+/** The (possibly padded) centre cell of micro cluster j: padding repeats centre 0. */
+const centreOf = (lv: KmeansLevel, j: number) => lv.centres[j < lv.centres.length ? j : 0];
+
+/** Prototype j of a level recomputed from feats with the level's assignment / centres held fixed. */
+function protoFixed(feats: ArrayLike<number>, c: number, rowBase: number, lv: KmeansLevel, j: number): Float64Array {
+  const p = new Float64Array(c);
+  const row = (cell: number) => (rowBase + cell) * c;
+  if (lv.counts[j] === 0) {
+    const b = row(centreOf(lv, j));
+    for (let i = 0; i < c; i++) p[i] = feats[b + i];
+    return p;
+  }
+  lv.assign.forEach((a, cell) => {
+    if (a !== j) return;
+    for (let i = 0; i < c; i++) p[i] += feats[row(cell) + i];
+  });
+  return p.map((v) => v / lv.counts[j]);
+}
+
+/**
+ * Tokens [F*R, S*C] as a function of feats and placeholder with every discrete choice of `frames`
+ * (rpgTokensRef's output) fixed: the function whose derivative rpgTokensBackwardRef is.
+ */
+export function rpgTokensFixedRef(feats: ArrayLike<number>, c: number, frames: RpgFrameRef[], hw: number, placeholder: ArrayLike<number>, R = 3, S = 4): Float64Array {
+  const D = S * c;
+  const tokens = new Float64Array(frames.length * R * D);
+  frames.forEach((fr, f) => {
+    for (let r = 0; r < R; r++) {
+      const base = (f * R + r) * D;
+      if (fr.empty) {
+        for (let i = 0; i < D; i++) tokens[base + i] = placeholder[i];
+        continue;
+      }
+      for (let j = 0; j < S; j++) normalized(protoFixed(feats, c, f * hw, fr.regions[r], j)).forEach((v, i) => (tokens[base + j * c + i] = v));
+    }
+  });
+  return tokens;
+}
+
+/**
+ * Backward of the object tokens: d feats [rows*C] (rows = all feature rows, pointer rows get 0) and
+ * d placeholder [S*C] from d tokens [F*R*S*C], scattering from each prototype to its cells:
+ *   token slice j = y = p / d, d = max(|p|, eps):  dp = dy/d - [|p| >= eps] <dy, p> p / (d^2 |p|);
+ *   p = mean of the assigned cells -> dp / count each; empty cluster -> dp to its centre cell;
+ *   frames without foreground -> every token's dy into d placeholder.
+ */
+export function rpgTokensBackwardRef(c: number, rows: number, frames: RpgFrameRef[], hw: number, dtokens: ArrayLike<number>, R = 3, S = 4): { dfeats: Float64Array; dplaceholder: Float64Array } {
+  const D = S * c;
+  const dfeats = new Float64Array(rows * c);
+  const dplaceholder = new Float64Array(D);
+  frames.forEach((fr, f) => {
+    for (let r = 0; r < R; r++) {
+      const base = (f * R + r) * D;
+      if (fr.empty) {
+        for (let i = 0; i < D; i++) dplaceholder[i] += dtokens[base + i];
+        continue;
+      }
+      const lv = fr.regions[r];
+      for (let j = 0; j < S; j++) {
+        const p = lv.protos[j];
+        const dy = Array.from({ length: c }, (_, i) => dtokens[base + j * c + i]);
+        const n = Math.sqrt(p.reduce((a, v) => a + v * v, 0));
+        const d = Math.max(n, NORM_EPS);
+        const dot = dy.reduce((a, v, i) => a + v * p[i], 0);
+        const coef = n >= NORM_EPS && n > 0 ? dot / (d * d * n) : 0;
+        const dp = dy.map((v, i) => v / d - coef * p[i]);
+        const addTo = (cell: number, scale: number) => dp.forEach((v, i) => (dfeats[(f * hw + cell) * c + i] += v * scale));
+        if (lv.counts[j] === 0) addTo(centreOf(lv, j), 1);
+        else lv.assign.forEach((a, cell) => { if (a === j) addTo(cell, 1 / lv.counts[j]); });
+      }
+    }
+  });
+  return { dfeats, dplaceholder };
+}
