@@ -161,7 +161,7 @@ function withRates(row: BenchRow, run: Pick<BenchRun, 'flops' | 'bytes'>): Bench
 async function timeOurs(rt: Runtime, run: BenchRun): Promise<{ ms: number; wallMs: number }> {
   const t0 = performance.now();
   const profiling = rt.profileStart();
-  run.run();
+  await run.run();
   let gpuMs = NaN;
   if (profiling) gpuMs = await rt.profileStop();
   await rt.sync();
@@ -207,14 +207,15 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       const shape = run.shape;
       log(`bench: ${label} ${shape}${run.downscaled ? ' (downscaled)' : ''}`);
       // Warm-up (JIT compile), then run + check: correctness before timing.
-      run.run();
+      await run.run();
       await rt.sync();
-      run.run();
+      await run.run();
       await rt.sync();
       const ok = await run.check();
       if (!ok) log(`bench: ${label} ${shape}: CHECK FAILED`);
       const t = await timeReps(() => timeOurs(rt, run!), opts.reps);
-      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run) }, run));
+      const extra = run.extra ? await run.extra() : {};
+      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run), ...extra }, run));
       if (peers && run.onnx) {
         for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
       }

@@ -2,8 +2,11 @@ import type { Runtime } from '../src/graph/runtime.js';
 export interface BenchRun {
   /** Human-readable shape, e.g. '4096x384 @ 384x1152'. */
   shape: string;
-  /** Enqueue one run on the GPU (no readback). */
-  run(): void;
+  /**
+   * Enqueue one run on the GPU (no readback). A model-level case whose run needs readbacks (host-side
+   * choices, e.g. a tracked video frame) returns a promise; it is awaited inside the timed region.
+   */
+  run(): void | Promise<void>;
   /** Compare the last run's output with the CPU reference; resolve true when within tolerance. */
   check(): Promise<boolean>;
   /** Work per run, for GFLOP/s and GB/s. */
@@ -21,6 +24,8 @@ export interface BenchRun {
   };
   /** Model stage of a model-level row (e.g. 'image_encoder'), copied to the JSON row. */
   stage?: string;
+  /** Fields merged into the row after timing (e.g. a per-stage split; a `note` is shown in the table). */
+  extra?(): Record<string, unknown> | Promise<Record<string, unknown>>;
   dispose(): void;
 }
 export interface BenchCase {
