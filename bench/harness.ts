@@ -214,7 +214,8 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       const ok = await run.check();
       if (!ok) log(`bench: ${label} ${shape}: CHECK FAILED`);
       const t = await timeReps(() => timeOurs(rt, run!), opts.reps);
-      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run), ...run.extra?.() }, run));
+      const extra = run.extra ? await run.extra() : {};
+      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run), ...extra }, run));
       if (peers && run.onnx) {
         for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
       }

@@ -7,6 +7,12 @@
 //   * memory_encoder: _encode_new_memory on the golden frame-2 inputs (sigmoid path).
 //   * tracked_frame: one propagated frame on the GPU — image encoder + memory attention over the full
 //     bank + prompt encoder/decoder + memory encoder (host-side mask selection excluded).
+//   * track_<n>obj[_batched|_per_object]: one streamed frame through the VideoPredictor with n objects
+//     (1, 2, 4 clicks on frame 0 of the golden clip, banks and pointers full): image encoder once,
+//     then the objects as one batch (memory attention, decoder, memory encoder once per frame) or one
+//     object at a time (batchObjects false); host-side choices and readbacks included. Checked first:
+//     the two modes run in lockstep for 3 frames and must give the same masks and logits (1e-5). The
+//     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +24,8 @@ import { permute, slice } from '../src/kernels/layout.js';
 import { resize } from '../src/kernels/resize.js';
 import { parseConfig } from '../src/model/config.js';
 import { SAM2 } from '../src/model/sam2.js';
+import { type FrameResult, type TrackStage, VideoPredictor } from '../src/model/video_predictor.js';
+import { readImage } from '../src/node/image_io.js';
 import { openWeights } from '../src/node/weights_file.js';
 import { allClose, BENCH_DIR, type BenchRunWithOutput } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
@@ -214,4 +222,91 @@ const trackedFrame: BenchCase = {
   },
 };
 
-export const cases: BenchCase[] = [memoryAttention, memoryEncoder, trackedFrame];
+/** One click per object on frame 0 of the golden clip (200x150). */
+const CLICKS = [{ x: 90, y: 82.5 }, { x: 60, y: 40 }, { x: 150, y: 60 }, { x: 30, y: 110 }];
+/** Frames streamed before timing: the bank (7 frames) and the pointers (16) are full after them. */
+const WARM = 17;
+const STAGES: TrackStage[] = ['image_encoder', 'memory', 'memory_attention', 'decoder', 'memory_encoder', 'output'];
+
+function sameResults(a: FrameResult[], b: FrameResult[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((r, i) => {
+    const o = b[i];
+    if (r.objId !== o.objId || !r.mask.every((v, k) => v === o.mask[k])) return false;
+    for (let k = 0; k < r.logits.length; k++) if (!(Math.abs(r.logits[k] - o.logits[k]) <= 1e-5)) return false;
+    return true;
+  });
+}
+
+function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCase {
+  return {
+    kernel: 'sam2_video',
+    impl: `track_${n}obj${mode ? `_${mode}` : ''}`,
+    async setup(rt): Promise<BenchRun> {
+      const { model: m } = await context(rt);
+      const imgs = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
+      let i = 0;
+      const next = () => { const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8); i++; return imgs[k]; }; // ping-pong
+      let hook: ((stage: TrackStage) => Promise<void>) | null = null;
+      const make = (batchObjects: boolean) => new VideoPredictor(rt, m, {
+        numFrames: null, width: imgs[0].width, height: imgs[0].height, frame: async (f) => { throw new Error(`frame ${f} is gone`); },
+      }, { batchObjects, onStage: (_f, st) => hook?.(st) });
+      const batched = mode !== 'per_object';
+      const pred = make(batched);
+      const other = n > 1 ? make(!batched) : null;
+      const first = next();
+      for (const p of other ? [pred, other] : [pred]) {
+        await p.push(first);
+        for (let o = 0; o < n; o++) await p.addPoints(0, o + 1, { points: [{ ...CLICKS[o], label: 1 }] });
+      }
+      let ok = true;
+      for (let f = 1; f < WARM; f++) {
+        const img = next();
+        const r = await pred.push(img);
+        if (other && f <= 3) {
+          const same = sameResults(r.results, (await other.push(img)).results);
+          if (!same) process.stderr.write(`bench: sam2_video ${n} objects: batched and per-object results differ on frame ${f}\n`);
+          ok &&= same;
+        }
+      }
+      other?.reset();
+      let last: FrameResult[] = [];
+      return {
+        shape: `${m.cfg.name} ${m.cfg.image_size}x${m.cfg.image_size}, ${n} object${n > 1 ? 's' : ''}${n > 1 ? (batched ? ' as one batch' : ' one at a time') : ''}, full bank, streamed`,
+        stage: 'tracked_frame',
+        downscaled: true,
+        async run() { last = (await pred.push(next())).results; },
+        async check() { return ok && last.length === n && last.every((r) => r.logits.every(Number.isFinite)); },
+        async extra() {
+          // stage split: sync after each stage of 3 more frames (wall clock; per object, stages repeat)
+          const ms = new Map<TrackStage, number>();
+          const frames = 3;
+          let t = 0;
+          hook = async (st) => {
+            await rt.sync();
+            const now = performance.now();
+            ms.set(st, (ms.get(st) ?? 0) + now - t);
+            t = now;
+          };
+          const d0 = rt.dispatches;
+          for (let f = 0; f < frames; f++) {
+            await rt.sync();
+            t = performance.now();
+            await pred.push(next());
+          }
+          hook = null;
+          const stages = Object.fromEntries(STAGES.map((st) => [st, (ms.get(st) ?? 0) / frames]));
+          const dispatches = Math.round((rt.dispatches - d0) / frames);
+          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); ${dispatches} dispatches/frame`;
+          return { stages, dispatches, objects: n, note };
+        },
+        dispose() { pred.reset(); },
+      };
+    },
+  };
+}
+
+export const cases: BenchCase[] = [
+  memoryAttention, memoryEncoder, trackedFrame,
+  trackObjects(1, null), trackObjects(2, 'batched'), trackObjects(2, 'per_object'), trackObjects(4, 'batched'), trackObjects(4, 'per_object'),
+];

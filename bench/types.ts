@@ -2,7 +2,10 @@ import type { Runtime } from '../src/graph/runtime.js';
 export interface BenchRun {
   /** Human-readable shape, e.g. '4096x384 @ 384x1152'. */
   shape: string;
-  /** Enqueue one run on the GPU (no readback); model-level runs with host decisions (training) may be async. */
+  /**
+   * Enqueue one run on the GPU (no readback). A model-level case whose run needs readbacks (host-side
+   * choices, e.g. a tracked video frame) returns a promise; it is awaited inside the timed region.
+   */
   run(): void | Promise<void>;
   /** Compare the last run's output with the CPU reference; resolve true when within tolerance. */
   check(): Promise<boolean>;
@@ -21,8 +24,8 @@ export interface BenchRun {
   };
   /** Model stage of a model-level row (e.g. 'image_encoder'), copied to the JSON row. */
   stage?: string;
-  /** Extra fields for the row after timing (e.g. peak memory of a training step). */
-  extra?(): Record<string, unknown>;
+  /** Fields merged into the row after timing (e.g. a per-stage split; a `note` is shown in the table). */
+  extra?(): Record<string, unknown> | Promise<Record<string, unknown>>;
   dispose(): void;
 }
 export interface BenchCase {

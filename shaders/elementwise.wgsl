@@ -2,7 +2,8 @@
 //   unary:  y[i] = f(alpha * x[i] + beta)            OP = relu | gelu | sigmoid | identity | exp | tanh | abs | sqrt | neg | round_bf16 | step
 //   binary: y[i] = g(a[ia], b[ib])                    BOP = add | sub | mul | div | max | min
 //           with numpy broadcasting: output shape `shape` (rank <= 8, row-major), a_strides /
-//           b_strides give the element stride of each output dim in a / b (0 = broadcast).
+//           b_strides give the element stride of each output dim in a / b (0 = broadcast);
+//           BINARY_VEC4: operands of the output's size or repeated over its leading dims, by vec4.
 //   unary_backward: dx[i] = dy[i] * f'(x[i])          OP = relu | gelu | sigmoid
 //   clamp:  y[i] = min(max(x[i], lo), hi); CLAMP_BACKWARD: dx[i] = dy[i] where lo <= x[i] <= hi, else 0
 //           (torch.clamp's gradient convention: the boundaries pass the gradient)
@@ -13,7 +14,7 @@
 override WG: u32 = 128;
 
 #if BINARY_VEC4
-struct Params { n4: u32, alpha: f32, beta: f32, a_off: u32, b_off: u32, y_off: u32 };
+struct Params { n4: u32, alpha: f32, beta: f32, a_off: u32, b_off: u32, y_off: u32, a_n4: u32, b_n4: u32 };
 #elif BINARY
 struct Params {
   n: u32,
@@ -130,7 +131,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
 
 #if BINARY_VEC4
-// Same-shape operands, 4 elements per invocation (offsets and n multiples of 4).
+// 4 elements per invocation (offsets and sizes multiples of 4). Each operand is either the whole
+// output (a_n4 = n4) or a block of a_n4 vec4s repeated over the leading output dims (broadcast over a
+// batch): element i reads a[i mod a_n4].
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
@@ -140,7 +143,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n4) { return; }
-  y[params.y_off / 4u + i] = params.alpha * bop(a[params.a_off / 4u + i], b[params.b_off / 4u + i]) + params.beta;
+  y[params.y_off / 4u + i] = params.alpha * bop(a[params.a_off / 4u + i % params.a_n4], b[params.b_off / 4u + i % params.b_n4]) + params.beta;
 }
 #endif
 

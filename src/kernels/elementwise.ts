@@ -119,6 +119,18 @@ export function collapseDims(shape: number[], as: number[], bs: number[]): { sha
   return out;
 }
 
+/**
+ * Elements of `t` when it broadcasts to `out` by repetition over leading dims only (its shape, leading
+ * 1s dropped, is the tail of `out`), else 0.
+ */
+function leadingBlock(t: readonly number[], out: readonly number[]): number {
+  let k = 0;
+  while (k < t.length && t[k] === 1) k++;
+  const tail = t.slice(k);
+  if (tail.length > out.length || tail.some((d, i) => d !== out[out.length - tail.length + i])) return 0;
+  return tail.reduce((p, d) => p * d, 1);
+}
+
 /** y = alpha * op(a, b) + beta, broadcasting. */
 export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { alpha?: number; beta?: number } = {}): Tensor {
   checkF32(op, a, b);
@@ -129,12 +141,16 @@ export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { 
   const y = rt.empty(shape, 'f32', op);
   const n = y.size;
   const aligned = (t: Tensor) => t.byteOffset % 16 === 0;
-  if (n > 0 && a.size === n && b.size === n && n % 4 === 0 && aligned(a) && aligned(b)) {
+  // vec4 path: each operand is the whole output or a block repeated over the output's leading dims
+  // (e.g. positions shared by a batch of objects)
+  const ra = leadingBlock(a.shape, shape);
+  const rb = leadingBlock(b.shape, shape);
+  if (n > 0 && n % 4 === 0 && ra % 4 === 0 && rb % 4 === 0 && ra > 0 && rb > 0 && aligned(a) && aligned(b)) {
     rt.kernel('elementwise').run({
       defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1 },
       constants: { WG },
       bindings: { a, b, y },
-      params: { n4: n / 4, alpha, beta },
+      params: { n4: n / 4, alpha, beta, a_n4: ra / 4, b_n4: rb / 4 },
       groups: rt.groups1d(n / 4, WG),
       label: `elementwise.${op}`,
     });

@@ -4,7 +4,7 @@
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { add, gelu } from '../kernels/elementwise.js';
-import { concat, permute, slice } from '../kernels/layout.js';
+import { concat, permute, slice, tile } from '../kernels/layout.js';
 import { matmul } from '../kernels/matmul.js';
 import type { Sam2Config } from './config.js';
 import { Conv2d, ConvTranspose2d, LayerNorm2d, MLP } from './layers.js';
@@ -63,38 +63,49 @@ export class MaskDecoder extends Module {
   }
 
   /**
-   * predict_masks. image [1, C, h, w]; imagePe [1, C, h, w]; sparse [1, N, C]; dense [1, C, h, w];
-   * highRes [feat_s0 [1, C/8, 4h, 4w], feat_s1 [1, C/4, 2h, 2w]]. `extraTokens` (RobotSeg) go
-   * between the output tokens and the prompts when given.
+   * predict_masks for a batch of B objects on one image. image [B, C, h, w] (memory-conditioned
+   * features per object); imagePe [1, C, h, w]; sparse [B or 1, N, C]; dense [B or 1, C, h, w];
+   * highRes [feat_s0 [1, C/8, 4h, 4w], feat_s1 [1, C/4, 2h, 2w]] (the frame's, shared). `tokensOverride`
+   * [B or 1, n, C] (RobotSeg) replaces the 6 output tokens; the sparse prompts follow them.
    */
   predict(rt: Runtime, image: Tensor, imagePe: Tensor, sparse: Tensor, dense: Tensor, highRes: [Tensor, Tensor], tokensOverride?: Tensor): DecoderOutput {
     const c = this.cfg.prompt_embed_dim;
-    const [, , h, w] = image.shape;
-    const out = tokensOverride ?? this.outputTokens(rt);
-    const tokens = sparse.shape[1] > 0 ? concat(rt, [out, sparse], 1) : out; // [1, 6 + N, C]
-    const src = add(rt, image, dense); // [1, C, h, w]
-    const srcTok = permute(rt, src.reshape([1, c, h * w]), [0, 2, 1]); // (B, C, hw) -> (B, hw, C)
-    const peTok = permute(rt, imagePe.reshape([1, c, h * w]), [0, 2, 1]);
+    const [B, , h, w] = image.shape;
+    for (const [what, t] of [['sparse', sparse], ['dense', dense], ['tokens', tokensOverride]] as const) {
+      if (t && t.shape[0] !== B && t.shape[0] !== 1) throw new Error(`mask decoder: ${what} [${t.shape.join(', ')}] must have batch ${B} (the image's) or 1`);
+    }
+    let out = tokensOverride ?? this.outputTokens(rt);
+    let sp = sparse;
+    if (sp.shape[1] > 0 && out.shape[0] !== sp.shape[0]) {
+      // one side per object, the other shared: repeat the shared one over the batch
+      if (out.shape[0] === 1) out = tile(rt, out, [B, 1, 1]);
+      else sp = tile(rt, sp, [B, 1, 1]);
+    }
+    let tokens = sp.shape[1] > 0 ? concat(rt, [out, sp], 1) : out; // [B or 1, 6 + N, C]
+    if (tokens.shape[0] !== B) tokens = tile(rt, tokens, [B, 1, 1]); // queries per object (the keys differ)
+    const src = add(rt, image, dense); // [B, C, h, w]
+    const srcTok = permute(rt, src.reshape([B, c, h * w]), [0, 2, 1]); // (B, C, hw) -> (B, hw, C)
+    const peTok = permute(rt, imagePe.reshape([1, c, h * w]), [0, 2, 1]); // (1, C, hw) -> (1, hw, C), broadcast
     const [queries, keys] = this.transformer.forward(rt, srcTok, peTok, tokens);
     const nt = this.numMaskTokens;
-    const iouTok = slice(rt, queries, [0, 1, 0], [1, 1, c]); // [1, 1, C]
-    const maskTok = slice(rt, queries, [0, 2, 0], [1, nt, c]); // [1, 4, C]
-    const objTok = slice(rt, queries, [0, 0, 0], [1, 1, c]);
-    // keys [1, hw, C] -> [1, C, h, w]
-    const srcMap = permute(rt, keys, [0, 2, 1]).reshape([1, c, h, w]);
+    const iouTok = slice(rt, queries, [0, 1, 0], [B, 1, c]); // [B, 1, C]
+    const maskTok = slice(rt, queries, [0, 2, 0], [B, nt, c]); // [B, 4, C]
+    const objTok = slice(rt, queries, [0, 0, 0], [B, 1, c]);
+    // keys [B, hw, C] -> [B, C, h, w]
+    const srcMap = permute(rt, keys, [0, 2, 1]).reshape([B, c, h, w]);
     const [dc1, ln1, , dc2] = this.output_upscaling as [ConvTranspose2d, LayerNorm2d, null, ConvTranspose2d];
     const [s0, s1] = highRes;
-    let up = gelu(rt, ln1.forward(rt, add(rt, dc1.forward(rt, srcMap), s1)));
-    up = gelu(rt, add(rt, dc2.forward(rt, up), s0)); // [1, C/8, 4h, 4w]
+    let up = gelu(rt, ln1.forward(rt, add(rt, dc1.forward(rt, srcMap), s1))); // + feat_s1 broadcast over B
+    up = gelu(rt, add(rt, dc2.forward(rt, up), s0)); // [B, C/8, 4h, 4w]
     const hyper = concat(
       rt,
-      this.output_hypernetworks_mlps.map((mlp, i) => mlp.forward(rt, slice(rt, maskTok, [0, i, 0], [1, 1, c]))),
+      this.output_hypernetworks_mlps.map((mlp, i) => mlp.forward(rt, slice(rt, maskTok, [0, i, 0], [B, 1, c]))),
       1,
-    ); // [1, 4, C/8]
+    ); // [B, 4, C/8]
     const [, cu, H, W] = up.shape;
-    const masks = matmul(rt, hyper, up.reshape([1, cu, H * W])).reshape([1, nt, H, W]); // [1,4,C/8] @ [1,C/8,HW]
-    const iou = this.iou_prediction_head.forward(rt, iouTok).reshape([1, nt]);
-    const objectScore = this.pred_obj_score_head.forward(rt, objTok).reshape([1, 1]);
+    const masks = matmul(rt, hyper, up.reshape([B, cu, H * W])).reshape([B, nt, H, W]); // [B,4,C/8] @ [B,C/8,HW]
+    const iou = this.iou_prediction_head.forward(rt, iouTok).reshape([B, nt]);
+    const objectScore = this.pred_obj_score_head.forward(rt, objTok).reshape([B, 1]);
     return { masks, iou, maskTokens: maskTok, objectScore, queries, keys };
   }
 }

@@ -1,6 +1,8 @@
 // MemoryAttention (memory_attention), sec. 7.3: layers of RoPE self-attention, RoPE cross-attention
 // to memory (pointer tokens excluded from RoPE) and a ReLU FFN; final LayerNorm (eps 1e-5).
-// Token-major layout: curr [B, HW, C], memory [B, M, memDim].
+// Token-major layout: curr [B, HW, C], memory [B, M, memDim]. Several objects run as one batch: their
+// memories may be padded to a common length M, the padding dropped by an additive key mask [B, M]
+// (0 keeps a token, -inf drops it; see Tracker.assembleBatch for the layout).
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { attention } from '../kernels/attention.js';
@@ -25,14 +27,25 @@ export class RoPEAttention extends Module {
 
   /**
    * q [B, Nq, dim] on a square grid (Nq = side^2), k / v [B, Nk, kvIn]; RoPE on q and on the first
-   * Nk - numKExclude keys (repeated per memory frame), then attention and out_proj.
+   * Nk - numKExclude keys (repeated per memory frame), then attention and out_proj. keyMask: additive
+   * [B, Nk] (padded memories of a batch of objects), null for none.
    */
-  forward(rt: Runtime, q: Tensor, k: Tensor, v: Tensor, cs: Tensor, numKExclude = 0): Tensor {
+  forward(rt: Runtime, q: Tensor, k: Tensor, v: Tensor, cs: Tensor, numKExclude = 0, keyMask: Tensor | null = null): Tensor {
     const qp = rope(rt, this.q_proj.forward(rt, q), cs, this.heads, q.shape[1]);
     const kp = rope(rt, this.k_proj.forward(rt, k), cs, this.heads, k.shape[1] - numKExclude);
     const vp = this.v_proj.forward(rt, v);
-    return this.out_proj.forward(rt, attention(rt, qp, kp, vp, { heads: this.heads }));
+    return this.out_proj.forward(rt, attention(rt, qp, kp, vp, { heads: this.heads, mask: keyMask }));
   }
+}
+
+/** Optional inputs of a memory-attention call. */
+export interface MemoryAttentionExtras {
+  /** Additive key mask [B, M] over the memory tokens (0 keeps, -inf drops): padding of a batch of objects. */
+  keyMask?: Tensor | null;
+  /** RobotSeg (SEMA) only: the current frame's edge grid [B or 1, 1, h, w]; plain SAM 2.1 ignores it. */
+  edges?: Tensor;
+  /** RobotSeg (SEMA) only: intermediates, named `L<i>.<name>`. */
+  tap?: (name: string, t: Tensor) => void;
 }
 
 export class MemoryAttentionLayer extends Module {
@@ -55,7 +68,7 @@ export class MemoryAttentionLayer extends Module {
     this.norm3 = new LayerNorm(d, 1e-5);
   }
 
-  forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number): Tensor {
+  forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
     const c = this.cfg;
     // self-attention: no pos on q / k (pos_enc_at_attn false)
     let a = this.norm1.forward(rt, tgt);
@@ -64,7 +77,7 @@ export class MemoryAttentionLayer extends Module {
     a = this.norm2.forward(rt, tgt);
     if (c.pos_enc_at_cross_attn_queries) throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
     const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
-    tgt = add(rt, tgt, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens));
+    tgt = add(rt, tgt, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, extra.keyMask ?? null));
     a = this.norm3.forward(rt, tgt);
     const ff = this.linear2.forward(rt, this.linear1.forward(rt, a, 'relu'));
     return add(rt, tgt, ff);
@@ -95,12 +108,25 @@ export class MemoryAttention extends Module {
     return t;
   }
 
-  /** curr / currPos [B, HW, C]; memory / memoryPos [B, M, memDim]; -> [B, HW, C]. */
-  forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number): Tensor {
+  /**
+   * curr [B, HW, C], currPos [B or 1, HW, C]; memory [B, M, memDim], memoryPos [B or 1, M, memDim]
+   * (the last numObjPtrTokens tokens are object pointers: no RoPE); -> [B, HW, C].
+   */
+  forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
     if (this.cfg.pos_enc_at_attn) throw new Error('memory attention: pos_enc_at_attn=true is not supported');
+    checkBatch(curr, currPos, memory, memoryPos, extra.keyMask ?? null);
     const cs = this.ropeCs(rt, curr.shape[1]);
     let x = this.cfg.pos_enc_at_input ? add(rt, curr, affine(rt, currPos, 0.1)) : curr;
-    for (const layer of this.layers) x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens);
+    for (const layer of this.layers) x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens, extra);
     return this.norm.forward(rt, x);
   }
+}
+
+/** Batch agreement of the memory-attention inputs (positions may broadcast from batch 1). */
+export function checkBatch(curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, keyMask: Tensor | null): void {
+  const B = curr.shape[0];
+  const desc = () => `curr [${curr.shape.join(', ')}], curr_pos [${currPos.shape.join(', ')}], memory [${memory.shape.join(', ')}], memory_pos [${memoryPos.shape.join(', ')}]${keyMask ? `, key mask [${keyMask.shape.join(', ')}]` : ''}`;
+  const ok = curr.rank === 3 && memory.rank === 3 && memory.shape[0] === B && (currPos.shape[0] === B || currPos.shape[0] === 1) && (memoryPos.shape[0] === B || memoryPos.shape[0] === 1)
+    && memoryPos.shape[1] === memory.shape[1] && (!keyMask || (keyMask.rank === 2 && keyMask.shape[0] === B && keyMask.shape[1] === memory.shape[1]));
+  if (!ok) throw new Error(`memory attention: inputs disagree: ${desc()} (expected [B, HW, C], [B or 1, HW, C], [B, M, memDim], [B or 1, M, memDim], mask [B, M])`);
 }

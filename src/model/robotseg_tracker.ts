@@ -9,11 +9,10 @@
 // Without a category the tracker is plain SAM 2.1 (no class / object tokens).
 import type { Tensor } from '../graph/tensor.js';
 import type { Runtime } from '../graph/runtime.js';
-import { permute } from '../kernels/layout.js';
 import type { RobotSeg } from './robotseg.js';
 import { rpgForegroundProb } from './rpg.js';
 import type { ImageFeatures } from './sam2.js';
-import { type MemoryView, type Tap, Tracker } from './tracker.js';
+import { type AssembledBatch, type MemoryView, type Tap, Tracker } from './tracker.js';
 
 export interface RobotConditioned {
   /** Memory-conditioned features [1, C, h, w]. */
@@ -36,42 +35,52 @@ export class RobotSegTracker extends Tracker {
     return this.model.memory_attention.edgeGrid(this.rt, image);
   }
 
-  protected override attend(f: ImageFeatures, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numPtrTokens: number, tap?: Tap): Tensor {
+  protected override attend(f: ImageFeatures, a: AssembledBatch, tap?: Tap): Tensor {
     if (!f.edges) throw new Error('RobotSeg tracker: the frame features carry no edge grid (compute it with edgeGrid when encoding the frame)');
     const semaTap = tap && ((n: string, t: Tensor) => tap(`memattn.${n.replace('out_modulated_BxNxC', 'out_BxNxC')}`, t));
-    return this.model.memory_attention.forward(this.rt, curr, currPos, memory, memoryPos, numPtrTokens, f.edges, semaTap);
+    // one edge grid [1, 1, h, w] per frame, broadcast over the batch of objects
+    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, { keyMask: a.keyMask, edges: f.edges, tap: semaTap });
   }
 
   /**
-   * _prepare_memory_conditioned_features + the RPG call of robotseg_base for frame t with a category:
-   * features (no_mem_embed on an initial conditioning frame, else SEMA memory attention) and the
-   * decoder's leading tokens. `objectTokensOverride` [1, n, C] replaces the RPG output (teacher forcing
-   * in tests); the computed tokens are still tapped as 'rpg.tokens_out'.
+   * The RPG call of robotseg_base for row b of an assembled batch (call inside a scope): object tokens
+   * from that object's spatial memories (they lead row b of the batched memory; the padding and
+   * pointer rows after them are not read) and hole-filled masks, and the decoder's leading tokens.
+   * `objectTokensOverride` [1, n, C] replaces the RPG output (teacher forcing in tests); the computed
+   * tokens are still tapped as 'rpg.tokens_out'.
+   */
+  robotTokens(a: AssembledBatch | null, b: number, category: string, tap?: Tap, objectTokensOverride?: (computed: Tensor) => Tensor | null): { tokens: Tensor; objectTokens: Tensor } {
+    const rt = this.rt;
+    const m = this.model;
+    const frames = a ? a.selections[b].frames : [];
+    let objectTokens: Tensor;
+    if (!a || frames.length === 0) objectTokens = m.robot_prompt_generator.forward(rt, null, null).tokens;
+    else {
+      const fg = rpgForegroundProb(rt, frames.map((fr) => fr.predMasks), m.spec.grid);
+      objectTokens = m.robot_prompt_generator.forward(rt, a.memory.narrow0(b, 1), fg).tokens;
+    }
+    tap?.('rpg.tokens_out', objectTokens);
+    const forced = objectTokensOverride?.(objectTokens);
+    if (forced) objectTokens = forced;
+    return { tokens: m.sam_mask_decoder.robotTokens(rt, category, objectTokens), objectTokens };
+  }
+
+  /**
+   * _prepare_memory_conditioned_features + the RPG call of robotseg_base for frame t of one object
+   * with a category: features (no_mem_embed on an initial conditioning frame, else SEMA memory
+   * attention) and the decoder's leading tokens.
    */
   conditionRobot(t: number, isInitCond: boolean, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, category: string, tap?: Tap,
     objectTokensOverride?: (computed: Tensor) => Tensor | null): RobotConditioned {
     const rt = this.rt;
-    const m = this.model;
-    const [, C, h, w] = f.visionFeats.shape;
     return rt.scope(() => {
-      let pix: Tensor;
-      let objectTokens: Tensor;
       if (isInitCond) {
-        pix = m.imageEmbedWithNoMem(rt, f);
-        objectTokens = m.robot_prompt_generator.forward(rt, null, null).tokens;
-      } else {
-        const a = this.assembleMemory(t, f, bank, numFrames, reverse, tap);
-        const out = this.attend(f, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, tap);
-        tap?.('memattn.out_HWxBxC', out);
-        pix = permute(rt, out, [0, 2, 1]).reshape([1, C, h, w]); // (1, hw, C) -> (1, C, h, w)
-        const fg = a.frames.length ? rpgForegroundProb(rt, a.frames.map((fr) => fr.predMasks), m.spec.grid) : null;
-        objectTokens = m.robot_prompt_generator.forward(rt, a.frames.length ? a.memory : null, fg).tokens;
+        const pix = this.model.imageEmbedWithNoMem(rt, f);
+        return { pix, ...this.robotTokens(null, 0, category, tap, objectTokensOverride) };
       }
-      tap?.('rpg.tokens_out', objectTokens);
-      const forced = objectTokensOverride?.(objectTokens);
-      if (forced) objectTokens = forced;
-      const tokens = m.sam_mask_decoder.robotTokens(rt, category, objectTokens);
-      return { pix, tokens, objectTokens };
+      const a = this.assembleBatch(t, f, [bank], numFrames, reverse, tap);
+      const r = this.robotTokens(a, 0, category, tap, objectTokensOverride);
+      return { pix: this.attendBatch(f, a, tap), ...r };
     });
   }
 }

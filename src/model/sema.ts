@@ -20,7 +20,7 @@ import { groupNorm } from '../kernels/norm.js';
 import { resize } from '../kernels/resize.js';
 import type { Sam2Config } from './config.js';
 import { Conv2d } from './layers.js';
-import { MemoryAttention, MemoryAttentionLayer, RoPEAttention } from './memory_attention.js';
+import { checkBatch, MemoryAttention, type MemoryAttentionExtras, MemoryAttentionLayer, RoPEAttention } from './memory_attention.js';
 import { Module, Param } from './module.js';
 import type { RobotSegSpec } from './robotseg_config.js';
 
@@ -140,31 +140,32 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
   }
 
   /**
-   * The structure branch alone. tCa / tMain [B, N, C] (N = h*w, row-major grid), edges [B, 1, h, w]
-   * (robotsegEdgeGrid of the model input), k = memory + memory_pos and v = memory [B, M, memDim],
-   * cs = the layer's RoPE table [N, C/heads/2, 2], numObjPtrTokens trailing pointer tokens of k / v.
+   * The structure branch alone. tCa / tMain [B, N, C] (N = h*w, row-major grid), edges [B or 1, 1, h, w]
+   * (robotsegEdgeGrid of the model input; one frame's grid is shared by a batch of objects),
+   * k = memory + memory_pos and v = memory [B, M, memDim], cs = the layer's RoPE table
+   * [N, C/heads/2, 2], numObjPtrTokens trailing pointer tokens of k / v, keyMask [B, M] (padding).
    */
-  structure(rt: Runtime, tCa: Tensor, tMain: Tensor, edges: Tensor, k: Tensor, v: Tensor, cs: Tensor, numObjPtrTokens: number, tap?: SemaTap): StructureOutput {
+  structure(rt: Runtime, tCa: Tensor, tMain: Tensor, edges: Tensor, k: Tensor, v: Tensor, cs: Tensor, numObjPtrTokens: number, tap?: SemaTap, keyMask: Tensor | null = null): StructureOutput {
     if (tCa.rank !== 3 || tMain.rank !== 3 || tCa.shape.some((d, i) => d !== tMain.shape[i])) {
       throw new Error(`SEMA: t_ca [${tCa.shape.join(', ')}] and t_main [${tMain.shape.join(', ')}] must both be [B, N, C]`);
     }
     const [B, N, C] = tCa.shape;
-    if (edges.rank !== 4 || edges.shape[0] !== B || edges.shape[1] !== 1 || edges.shape[2] * edges.shape[3] !== N) {
-      throw new Error(`SEMA: edges [${edges.shape.join(', ')}] must be [${B}, 1, h, w] with h*w = ${N} tokens`);
+    if (edges.rank !== 4 || (edges.shape[0] !== B && edges.shape[0] !== 1) || edges.shape[1] !== 1 || edges.shape[2] * edges.shape[3] !== N) {
+      throw new Error(`SEMA: edges [${edges.shape.join(', ')}] must be [${B === 1 ? '1' : `${B} or 1`}, 1, h, w] with h*w = ${N} tokens`);
     }
     const [, , h, w] = edges.shape;
     const up = this.spec.sema.upsample;
     const feat = permute(rt, tCa, [0, 2, 1]).reshape([B, C, h, w]); // (B, N, C) -> (B, C, N)
     tap?.('feat_map', feat);
     tap?.('edges_small', edges);
-    const enh = mul(rt, feat, affine(rt, edges, 1, 1)); // feat * (1 + E)
+    const enh = mul(rt, feat, affine(rt, edges, 1, 1)); // feat * (1 + E), E broadcast over a batch of objects
     tap?.('feat_edge_enh', enh);
     const ms = this.ms_pyramid.forward(rt, enh, tap);
     const q = permute(rt, ms.reshape([B, C, N]), [0, 2, 1]); // (B, C, N) -> (B, N, C)
     tap?.('xattn.q_tokens_BxNxC', q);
     tap?.('xattn.k_in_BxMxCm', k);
     tap?.('xattn.v_in_BxMxCm', v);
-    const xo = this.cross_attn_structure.forward(rt, q, k, v, cs, numObjPtrTokens);
+    const xo = this.cross_attn_structure.forward(rt, q, k, v, cs, numObjPtrTokens, keyMask);
     tap?.('xattn_structure_out_BxNxC', xo);
     const logits = this.structure_head.forward(rt, permute(rt, xo, [0, 2, 1]).reshape([B, C, h, w]));
     tap?.('structure_logits', logits);
@@ -174,9 +175,12 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
 
   /**
    * SAM 2.1 sub-blocks as MemoryAttentionLayer.forward (same modules, same order), then the structure
-   * branch on t_ca. edges [B, 1, h, w] is required (the frame's edge grid, shared by all layers).
+   * branch on t_ca. extra.edges [B or 1, 1, h, w] is required (the frame's edge grid, shared by all
+   * layers and objects).
    */
-  override forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number, edges?: Tensor, tap?: SemaTap): Tensor {
+  override forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
+    const { edges, tap } = extra;
+    const keyMask = extra.keyMask ?? null;
     if (!edges) throw new Error('SEMA memory-attention layer: the edge grid of the current frame is required (robotsegEdgeGrid of the model input)');
     const c = this.cfg;
     tap?.('tgt_in_BxNxC', tgt);
@@ -186,14 +190,14 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
     a = this.norm2.forward(rt, tSa);
     if (c.pos_enc_at_cross_attn_queries) throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
     const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
-    const tCa = add(rt, tSa, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens));
+    const tCa = add(rt, tSa, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, keyMask));
     tap?.('t_ca_BxNxC', tCa);
     a = this.norm3.forward(rt, tCa);
     const ff = this.linear2.forward(rt, this.linear1.forward(rt, a, 'relu'));
     tap?.('mlp_delta_BxNxC', ff);
     const tMain = add(rt, tCa, ff);
     tap?.('tgt_main_BxNxC', tMain);
-    return this.structure(rt, tCa, tMain, edges, k, memory, cs, numObjPtrTokens, tap).out;
+    return this.structure(rt, tCa, tMain, edges, k, memory, cs, numObjPtrTokens, tap, keyMask).out;
   }
 }
 
@@ -212,16 +216,19 @@ export class SemaMemoryAttention extends MemoryAttention {
   }
 
   /**
-   * curr / currPos [B, HW, C]; memory / memoryPos [B, M, memDim]; edges [B, 1, h, w] (edgeGrid of the
-   * current frame's model input) -> [B, HW, C]. `tap` sees `L<i>.<name>` for every layer intermediate.
+   * curr [B, HW, C], currPos [B or 1, HW, C]; memory [B, M, memDim], memoryPos [B or 1, M, memDim];
+   * extra.edges [B or 1, 1, h, w] (edgeGrid of the current frame's model input), extra.keyMask [B, M]
+   * -> [B, HW, C]. extra.tap sees `L<i>.<name>` for every layer intermediate.
    */
-  override forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number, edges?: Tensor, tap?: SemaTap): Tensor {
+  override forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
     if (this.cfg.pos_enc_at_attn) throw new Error('memory attention: pos_enc_at_attn=true is not supported');
+    const { edges, tap } = extra;
     if (!edges) throw new Error('SEMA memory attention: the edge grid of the current frame is required (SemaMemoryAttention.edgeGrid of the model input)');
+    checkBatch(curr, currPos, memory, memoryPos, extra.keyMask ?? null);
     const cs = this.ropeCs(rt, curr.shape[1]);
     let x = this.cfg.pos_enc_at_input ? add(rt, curr, affine(rt, currPos, 0.1)) : curr;
     this.layers.forEach((layer, i) => {
-      x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens, edges, tap && ((n, t) => tap(`L${i}.${n}`, t)));
+      x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens, { keyMask: extra.keyMask, edges, tap: tap && ((n, t) => tap(`L${i}.${n}`, t)) });
     });
     return this.norm.forward(rt, x);
   }

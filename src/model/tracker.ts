@@ -1,10 +1,33 @@
-// SAM2Base tracking for one object (sec. 6-8): _forward_sam_heads, _use_mask_as_output,
-// _prepare_memory_conditioned_features, _encode_new_memory. Batch 1 per object; the caller owns the
-// memory bank. Data-dependent choices (best IoU, object present) read back a few scalars.
+// SAM2Base tracking (sec. 6-8): _forward_sam_heads, _use_mask_as_output,
+// _prepare_memory_conditioned_features, _encode_new_memory, for a batch of B objects on one frame
+// (prompted frames use B = 1). The caller owns the memory banks. Data-dependent choices (best IoU,
+// object present) read back a few scalars per object, once for the whole batch.
+//
+// Batching several objects of a tracked frame (one memory-attention, decoder and memory-encoder call
+// instead of one per object). Objects may have memory banks of different structure: another number
+// of conditioning frames, fewer stored previous frames or pointers (an object added later). They
+// still share ONE memory-attention call: each object's memory is padded to the longest one and the
+// padding is dropped by an additive key mask (-inf). Row b of the batched memory [B, M, memDim] is
+//     [ its F_b spatial memories (F_b*hw tokens) | zeros up to F*hw | its pointer tokens | zeros ]
+// with F = max F_b: RoPE rotates the first F*hw tokens per memory frame (its position inside a frame
+// is unchanged by the padding) and skips the pointer block, as for a lone object. Why pad rather than
+// run each memory layout as its own group: the layouts differ only transiently (an object added k
+// frames ago has min(k, 6) previous memories and fewer pointers for up to 16 frames) or by a few
+// frames (extra conditioning frames), and a separate group costs a whole pass of dispatches and
+// weight reads, which is what batching removes. Exactness: a -inf key contributes exp(-inf) = 0 to
+// the online softmax and never raises its running max, so masked keys are no-ops; on the software
+// attention variant (key blocks of 16) the real keys also fall into the same blocks as without
+// padding whenever hw is a multiple of 16 (256 and 4096 here), so padded results are bit-identical
+// to per-object ones (test/model/video_batch.test.ts); on the tiled variant the block split may differ,
+// which changes the summation order only (float rounding, ~1e-7 relative).
+// The decoder batches the objects whose token sequences have the same length (all plain SAM 2.1
+// objects; RobotSeg objects per number of memory frames, as their RPG gives R tokens per frame); the
+// caller runs one decoder call per such group (the batch is ordered so that groups are contiguous).
 import type { Runtime } from '../graph/runtime.js';
-import type { Tensor } from '../graph/tensor.js';
-import { add, affine, unary } from '../kernels/elementwise.js';
-import { concat, permute, slice } from '../kernels/layout.js';
+import { type Tensor, untrack } from '../graph/tensor.js';
+import { add, affine, mul, unary } from '../kernels/elementwise.js';
+import { concat, permute, slice, tile } from '../kernels/layout.js';
+import { matmul } from '../kernels/matmul.js';
 import { resize } from '../kernels/resize.js';
 import { sine1d } from './position_encoding.js';
 import type { PointPrompt } from './prompt_encoder.js';
@@ -25,6 +48,7 @@ export interface StoredFrame {
   predMasks: Tensor;
 }
 
+/** Heads of one object (B = 1). */
 export interface HeadsOutput {
   lowRes: Tensor; // [1, 1, 4h, 4w] best mask after NO_OBJ substitution
   highRes: Tensor; // [1, 1, S, S]
@@ -33,67 +57,158 @@ export interface HeadsOutput {
   iou: Float32Array;
 }
 
+/** Heads of a batch of B objects. */
+export interface HeadsBatch {
+  lowRes: Tensor; // [B, 1, 4h, 4w]
+  highRes: Tensor; // [B, 1, S, S]
+  objPtr: Tensor; // [B, C]
+  objectScores: number[];
+  ious: Float32Array[];
+}
+
+/** Raw decoder outputs of a batch (rows in batch order). */
+export interface DecodedBatch {
+  masks: Tensor; // [B, M, 4h, 4w]
+  iou: Tensor; // [B, M]
+  tokens: Tensor; // [B, M, C] mask-token outputs
+  obj: Tensor; // [B, 1]
+}
+
 export interface MemoryView {
   /** Conditioning frames in insertion order. */
   cond: ReadonlyMap<number, StoredFrame>;
   nonCond: ReadonlyMap<number, StoredFrame>;
 }
 
+/** The memories one object attends to on frame t (host-side choice, no GPU work). */
+export interface MemorySelection {
+  /** Spatial memories in memory order: conditioning frames, then older to newer. */
+  frames: StoredFrame[];
+  /** Their temporal slots (0 for conditioning frames, else num_maskmem - distance). */
+  slots: number[];
+  /** Object pointers [1, C]: conditioning frames in the past, then t-1, t-2, ... */
+  ptrs: Tensor[];
+  /** Their temporal distances (signed for conditioning frames when reversed, as the official code). */
+  dists: number[];
+}
+
+/** Inputs of one memory-attention call over a batch of objects (see the header for the layout). */
+export interface AssembledBatch {
+  /** [B, M, memDim], M = F*hw + P*split. */
+  memory: Tensor;
+  /** [1, M, memDim] when every object has the same layout, else [B, M, memDim]. */
+  memoryPos: Tensor;
+  /** Additive [B, M] (0 / -inf) when some row is padded, else null. */
+  keyMask: Tensor | null;
+  /** Trailing tokens without RoPE (the pointer block, padding included). */
+  numPtrTokens: number;
+  /** [B, hw, C] and [1, hw, C]. */
+  curr: Tensor;
+  currPos: Tensor;
+  /** Per object: what it attends to (its spatial memories lead row b of `memory`). */
+  selections: MemorySelection[];
+}
+
 export class Tracker {
+  /** Memory positional encoding + temporal encoding per slot, token-major [1, hw, memDim] (constants). */
+  private slotPos = new Map<string, Tensor>();
+
   constructor(readonly rt: Runtime, readonly model: SAM2) {}
 
-  /** _forward_sam_heads: decoder on (memory-conditioned) features with points and/or mask prompt. */
-  async samHeads(pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, multimask: boolean, tap?: Tap, tokensOverride?: Tensor): Promise<HeadsOutput> {
+  /** Release cached constants (recomputed on demand). */
+  dispose(): void {
+    for (const t of this.slotPos.values()) t.dispose();
+    this.slotPos.clear();
+  }
+
+  /**
+   * The SAM decoder for B objects sharing one token layout (call inside a scope). pix [B, C, h, w];
+   * points: one prompt for the batch (null: the padding point); maskInput [B or 1, 1, 4h, 4w] or null;
+   * tokensOverride [B or 1, n, C] (RobotSeg) replaces the output tokens.
+   */
+  decode(pix: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, tap?: Tap, tokensOverride?: Tensor): DecodedBatch {
+    const rt = this.rt;
+    const pe = this.model.sam_prompt_encoder;
+    // no points -> a single padding point (label -1), and the encoder pads again
+    const pts = points ?? { coords: new Float32Array(2), labels: Int32Array.from([-1]) };
+    tap?.('prompt.sparse', pe.sparse(rt, pts));
+    const sparse = pe.sparse(rt, pts);
+    const dense = pe.dense(rt, maskInput);
+    tap?.('prompt.dense', dense);
+    tap?.('decoder.image_embeddings_in', pix);
+    // RobotSeg: [obj_score, iou, mask x4, class, object tokens] replace the 6 output tokens
+    if (tap && tokensOverride) {
+      const sp = tokensOverride.shape[0] === sparse.shape[0] ? sparse : tile(rt, sparse, [tokensOverride.shape[0], 1, 1]);
+      tap('decoder.tokens_in', concat(rt, [tokensOverride, sp], 1));
+    }
+    const out = this.model.sam_mask_decoder.predict(rt, pix, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes, tokensOverride);
+    tap?.('decoder.transformer_queries_out', out.queries);
+    if (tokensOverride) tap?.('decoder.tokens_out', out.queries);
+    tap?.('decoder.all_mask_logits', out.masks);
+    tap?.('decoder.all_iou', out.iou);
+    tap?.('decoder.object_score_logits', out.objectScore);
+    return { masks: out.masks, iou: out.iou, tokens: out.maskTokens, obj: out.objectScore };
+  }
+
+  /**
+   * The rest of _forward_sam_heads for a batch: one readback of every object's IoU and object score,
+   * the host-side choices per object (multimask / dynamic stability, best IoU, object present), then
+   * per-row selection on the GPU with one-hot weights (a row's logits times 1 plus the others times 0
+   * is that row exactly, for finite logits), NO_OBJ_SCORE substitution, high-res upsampling, one
+   * obj_ptr_proj and the no_obj_ptr mix. Consumes `d`.
+   */
+  async heads(d: DecodedBatch, multimask: boolean, tap?: Tap): Promise<HeadsBatch> {
     const rt = this.rt;
     const m = this.model;
-    const pe = m.sam_prompt_encoder;
-    const dec = m.sam_mask_decoder;
-    const d = rt.scope(() => {
-      // no points -> a single padding point (label -1), and the encoder pads again
-      const pts = points ?? { coords: new Float32Array(2), labels: Int32Array.from([-1]) };
-      tap?.('prompt.sparse', pe.sparse(rt, pts));
-      const sparse = pe.sparse(rt, pts);
-      const dense = pe.dense(rt, maskInput);
-      tap?.('prompt.dense', dense);
-      tap?.('decoder.image_embeddings_in', pixFeat);
-      // RobotSeg: [obj_score, iou, mask x4, class, object tokens] replace the 6 output tokens
-      if (tap && tokensOverride) tap('decoder.tokens_in', concat(rt, [tokensOverride, sparse], 1));
-      const out = dec.predict(rt, pixFeat, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes, tokensOverride);
-      tap?.('decoder.transformer_queries_out', out.queries);
-      if (tokensOverride) tap?.('decoder.tokens_out', out.queries);
-      tap?.('decoder.all_mask_logits', out.masks);
-      tap?.('decoder.all_iou', out.iou);
-      tap?.('decoder.object_score_logits', out.objectScore);
-      return { masks: out.masks, iou: out.iou, tokens: out.maskTokens, obj: out.objectScore };
-    });
-    const [iouAll, obj, allLow] = await Promise.all([rt.read(d.iou), rt.read(d.obj), rt.read(d.masks)]);
-    const objectScore = obj[0];
-    const nt = dec.numMaskTokens;
-    const hw = d.masks.shape[2] * d.masks.shape[3];
-    const lows = Array.from({ length: nt }, (_, i) => allLow.subarray(i * hw, (i + 1) * hw));
+    const [B, M, h4, w4] = d.masks.shape;
     const pp = m.cfg.postprocessing;
-    const sel = selectMasks(lows, iouAll, multimask, { on: pp.dynamic_multimask_via_stability, delta: pp.dynamic_multimask_stability_delta, thresh: pp.dynamic_multimask_stability_thresh });
-    const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
-    tap?.('heads.ious', rt.upload(iou, [1, iou.length], 'f32', 'heads.ious'));
-    // best of the returned masks (argmax IoU when multimask) and its token
-    const k = multimask ? argmax(iou) : 0;
-    const maskIdx = sel.maskIdx[k];
-    const tokIdx = sel.tokenIdx[multimask ? k : 0];
+    const dynamic = { on: pp.dynamic_multimask_via_stability, delta: pp.dynamic_multimask_stability_delta, thresh: pp.dynamic_multimask_stability_thresh };
+    // one readback of the scalars [B, M + 1] = (iou x M, object score); the logits only when the
+    // stability test needs them (single-mask output with dynamic multimask)
+    const scalars = rt.scope(() => concat(rt, [d.iou, d.obj], 1));
+    const needLogits = !multimask && dynamic.on;
+    const [sc, allLow] = await Promise.all([rt.read(scalars), needLogits ? rt.read(d.masks) : Promise.resolve(null)]);
+    scalars.dispose();
+    const hw4 = h4 * w4;
+    const wMask = new Float32Array(B * M);
+    const wTok = new Float32Array(B * M);
+    const bias = new Float32Array(B);
+    const keep = new Float32Array(B);
+    const objectScores: number[] = [];
+    const ious: Float32Array[] = [];
+    const sels: number[][] = [];
+    for (let b = 0; b < B; b++) {
+      const iouAll = sc.subarray(b * (M + 1), b * (M + 1) + M);
+      const objectScore = sc[b * (M + 1) + M];
+      const lows = Array.from({ length: M }, (_, i) => (allLow ? allLow.subarray((b * M + i) * hw4, (b * M + i + 1) * hw4) : new Float32Array(0)));
+      const sel = selectMasks(lows, iouAll, multimask, dynamic);
+      const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
+      // best of the returned masks (argmax IoU when multimask) and its token
+      const k = multimask ? argmax(iou) : 0;
+      const present = objectScore > 0;
+      wMask[b * M + sel.maskIdx[k]] = present ? 1 : 0;
+      bias[b] = present ? 0 : NO_OBJ_SCORE; // NO_OBJ_SCORE substitution
+      wTok[b * M + sel.tokenIdx[multimask ? k : 0]] = 1;
+      keep[b] = present ? 1 : 0;
+      objectScores.push(objectScore);
+      ious.push(iou);
+      sels.push(sel.maskIdx);
+    }
     const S = m.cfg.image_size;
-    const present = objectScore > 0;
     const out = rt.scope(() => {
-      const [, , h4, w4] = d.masks.shape;
-      let low = slice(rt, d.masks, [0, maskIdx, 0, 0], [1, 1, h4, w4]);
-      if (!present) low = affine(rt, low, 0, NO_OBJ_SCORE); // NO_OBJ_SCORE substitution
+      if (tap) tap('heads.ious', rt.upload(ious.flatMap((v) => [...v]), [B, ious[0].length], 'f32', 'heads.ious'));
+      const masks = d.masks.reshape([B, M, hw4]);
+      const low = add(rt, matmul(rt, rt.upload(wMask, [B, 1, M], 'f32', 'heads.mask_select'), masks), rt.upload(bias, [B, 1, 1], 'f32', 'heads.no_obj')).reshape([B, 1, h4, w4]);
       const high = resize(rt, low, [S, S], { mode: 'bilinear' });
       const c = d.tokens.shape[2];
-      const token = slice(rt, d.tokens, [0, tokIdx, 0], [1, 1, c]).reshape([1, c]);
-      let ptr = m.obj_ptr_proj.forward(rt, token);
-      if (!present) ptr = add(rt, affine(rt, ptr, 0), m.no_obj_ptr.t); // fixed_no_obj_ptr: 0*ptr + no_obj_ptr
+      const token = matmul(rt, rt.upload(wTok, [B, 1, M], 'f32', 'heads.token_select'), d.tokens).reshape([B, c]);
+      const ptr0 = m.obj_ptr_proj.forward(rt, token);
+      // fixed_no_obj_ptr: ptr where present, no_obj_ptr where not (x * 1 + y * 0 = x exactly)
+      const keepT = rt.upload(keep, [B, 1], 'f32', 'heads.present');
+      const ptr = add(rt, mul(rt, ptr0, keepT), mul(rt, m.no_obj_ptr.t, affine(rt, keepT, -1, 1)));
       if (tap) {
-        const sel3 = Array.from(sel.maskIdx);
-        const multi = concat(rt, sel3.map((i) => slice(rt, d.masks, [0, i, 0, 0], [1, 1, h4, w4])), 1);
-        tap('heads.low_res_multimasks', present ? multi : affine(rt, multi, 0, NO_OBJ_SCORE));
+        const multi = concat(rt, sels.map((idx, b) => concat(rt, idx.map((i) => slice(rt, d.masks, [b, i, 0, 0], [1, 1, h4, w4])), 1)), 0);
+        tap('heads.low_res_multimasks', add(rt, mul(rt, multi, keepT.reshape([B, 1, 1, 1])), bias.some((v) => v !== 0) ? rt.upload(bias, [B, 1, 1, 1]) : rt.zeros([1, 1, 1, 1])));
         tap('heads.low_res_masks', low);
         tap('heads.high_res_masks', high);
         tap('heads.obj_ptr', ptr);
@@ -101,7 +216,14 @@ export class Tracker {
       return { low, high, ptr };
     });
     for (const t of [d.masks, d.iou, d.tokens, d.obj]) t.dispose();
-    return { lowRes: out.low, highRes: out.high, objPtr: out.ptr, objectScore, iou };
+    return { lowRes: out.low, highRes: out.high, objPtr: out.ptr, objectScores, ious };
+  }
+
+  /** _forward_sam_heads for one object: decoder on (memory-conditioned) features with points and/or a mask prompt. */
+  async samHeads(pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, multimask: boolean, tap?: Tap, tokensOverride?: Tensor): Promise<HeadsOutput> {
+    const d = this.rt.scope(() => this.decode(pixFeat, f, points, maskInput, tap, tokensOverride));
+    const h = await this.heads(d, multimask, tap);
+    return { lowRes: h.lowRes, highRes: h.highRes, objPtr: h.objPtr, objectScore: h.objectScores[0], iou: h.ious[0] };
   }
 
   /** _use_mask_as_output: a mask prompt [1, 1, S, S] (0/1) becomes the output; the pointer comes from the decoder. */
@@ -127,119 +249,181 @@ export class Tracker {
   }
 
   /**
-   * _prepare_memory_conditioned_features for frame t. Returns [1, C, h, w]: level-2 features +
-   * no_mem_embed on an initial conditioning frame, else memory attention over the bank.
+   * _prepare_memory_conditioned_features for frame t of one object. Returns [1, C, h, w]: level-2
+   * features + no_mem_embed on an initial conditioning frame, else memory attention over the bank.
    */
   memoryConditioned(t: number, isInitCond: boolean, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, tap?: Tap): Tensor {
-    const rt = this.rt;
-    const m = this.model;
+    if (isInitCond) return this.model.imageEmbedWithNoMem(this.rt, f);
+    return this.rt.scope(() => this.attendBatch(f, this.assembleBatch(t, f, [bank], numFrames, reverse, tap), tap));
+  }
+
+  /** Memory attention over an assembled batch -> memory-conditioned features [B, C, h, w]. */
+  attendBatch(f: ImageFeatures, a: AssembledBatch, tap?: Tap): Tensor {
     const [, C, h, w] = f.visionFeats.shape;
-    if (isInitCond) return m.imageEmbedWithNoMem(rt, f);
-    return rt.scope(() => {
-      const { memory, memoryPos, numPtrTokens, curr, currPos } = this.assembleMemory(t, f, bank, numFrames, reverse, tap);
-      const out = this.attend(f, curr, currPos, memory, memoryPos, numPtrTokens, tap);
-      tap?.('memattn.out_HWxBxC', out);
-      return permute(rt, out, [0, 2, 1]).reshape([1, C, h, w]); // (1, hw, C) -> (1, C, h, w)
-    });
+    const B = a.memory.shape[0];
+    const out = this.attend(f, a, tap);
+    tap?.('memattn.out_HWxBxC', out);
+    return permute(this.rt, out, [0, 2, 1]).reshape([B, C, h, w]); // (B, hw, C) -> (B, C, h, w)
   }
 
   /** memory_attention on the assembled inputs (RobotSeg overrides: SEMA needs the frame's edge grid). */
-  protected attend(f: ImageFeatures, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numPtrTokens: number, tap?: Tap): Tensor {
+  protected attend(f: ImageFeatures, a: AssembledBatch, tap?: Tap): Tensor {
     void f;
     void tap;
-    return this.model.memory_attention.forward(this.rt, curr, currPos, memory, memoryPos, numPtrTokens);
+    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, { keyMask: a.keyMask });
+  }
+
+  /** Which memories frame t of an object attends to (the official bank rules; host only). */
+  selectMemory(t: number, bank: MemoryView, numFrames: number, reverse: boolean): MemorySelection {
+    const cfg = this.model.cfg;
+    const nMem = cfg.base.num_maskmem;
+    const sign = reverse ? -1 : 1;
+    const sel: MemorySelection = { frames: [], slots: [], ptrs: [], dists: [] };
+    const addMem = (fr: StoredFrame, slot: number) => {
+      if (!fr.maskmem) throw new Error('memory bank: frame without encoded memory');
+      sel.frames.push(fr);
+      sel.slots.push(slot);
+    };
+    const condEntries = [...bank.cond];
+    for (const [, fr] of condEntries) addMem(fr, 0);
+    for (let tPos = 1; tPos < nMem; tPos++) {
+      const tRel = nMem - tPos;
+      const prev = reverse ? t + tRel : t - tRel; // stride 1
+      const fr = bank.nonCond.get(prev);
+      if (fr) addMem(fr, tPos);
+    }
+    // object pointers: cond frames in the past (or future when reversed), then t-1, t-2, ...
+    const maxPtrs = Math.min(numFrames, cfg.base.max_obj_ptrs_in_encoder);
+    for (const [ft, fr] of condEntries) {
+      if (reverse ? ft >= t : ft <= t) { sel.ptrs.push(fr.objPtr); sel.dists.push((t - ft) * sign); }
+    }
+    for (let dt = 1; dt < maxPtrs; dt++) {
+      const ft = reverse ? t + dt : t - dt;
+      if (ft < 0 || ft >= numFrames) break;
+      const fr = bank.nonCond.get(ft);
+      if (fr) { sel.ptrs.push(fr.objPtr); sel.dists.push(dt); }
+    }
+    return sel;
+  }
+
+  /** Sine PE of the memory grid plus the temporal encoding of a slot, token-major [1, hw, memDim] (cached). */
+  private slotPosition(h: number, w: number, slot: number): Tensor {
+    const key = `${h}x${w}:${slot}`;
+    let t = this.slotPos.get(key);
+    if (!t) {
+      const rt = this.rt;
+      const m = this.model;
+      const memDim = m.cfg.memory_encoder.out_dim;
+      const nMem = m.cfg.base.num_maskmem;
+      t = untrack(rt.scope(() => {
+        const memPos = m.memory_encoder.posEnc(rt, h, w); // [1, memDim, h, w]
+        const tpos = slice(rt, m.maskmem_tpos_enc.t, [nMem - slot - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([1, 1, memDim]);
+        return add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos); // (1, D, hw) -> (1, hw, D)
+      }));
+      this.slotPos.set(key, t);
+    }
+    return t;
   }
 
   /**
-   * The memory-attention inputs of frame t (call inside a scope): memory / memoryPos [1, M, memDim]
-   * (spatial memories in memory order: conditioning frames, then older to newer; then pointer
-   * tokens), curr / currPos [1, hw, C], and the frames whose spatial memories come first, in order.
+   * The memory-attention inputs of frame t for a batch of objects (call inside a scope); see the file
+   * header for the padded layout.
    */
-  assembleMemory(t: number, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, tap?: Tap): {
-    memory: Tensor; memoryPos: Tensor; numPtrTokens: number; curr: Tensor; currPos: Tensor; frames: StoredFrame[];
-  } {
+  assembleBatch(t: number, f: ImageFeatures, banks: readonly MemoryView[], numFrames: number, reverse: boolean, tap?: Tap): AssembledBatch {
     const rt = this.rt;
     const m = this.model;
     const cfg = m.cfg;
     const [, C, h, w] = f.visionFeats.shape;
-    {
-      // (block kept from the former inline body of memoryConditioned)
-      const frames: StoredFrame[] = [];
-      const memDim = cfg.memory_encoder.out_dim;
-      const nMem = cfg.base.num_maskmem;
-      const sign = reverse ? -1 : 1;
-      const mems: Tensor[] = [];
-      const poss: Tensor[] = [];
-      const memPos = m.memory_encoder.posEnc(rt, h, w); // [1, memDim, h, w]
-      const tposAll = m.maskmem_tpos_enc.t; // [nMem, 1, 1, memDim]
-      const addMem = (fr: StoredFrame, tPos: number) => {
-        if (!fr.maskmem) throw new Error('memory bank: frame without encoded memory');
-        frames.push(fr);
-        mems.push(permute(rt, fr.maskmem.reshape([1, memDim, h * w]), [0, 2, 1])); // (1, D, hw) -> (1, hw, D)
-        const tpos = slice(rt, tposAll, [nMem - tPos - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([1, 1, memDim]);
-        poss.push(add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos));
-      };
-      const condEntries = [...bank.cond];
-      for (const [, fr] of condEntries) addMem(fr, 0);
-      for (let tPos = 1; tPos < nMem; tPos++) {
-        const tRel = nMem - tPos;
-        const prev = reverse ? t + tRel : t - tRel; // stride 1
-        const fr = bank.nonCond.get(prev);
-        if (fr) addMem(fr, tPos);
+    const hw = h * w;
+    const memDim = cfg.memory_encoder.out_dim;
+    const split = C / memDim;
+    const B = banks.length;
+    if (B === 0) throw new Error('memory attention: empty batch');
+    const sels = banks.map((bank) => this.selectMemory(t, bank, numFrames, reverse));
+    const F = Math.max(...sels.map((s) => s.frames.length));
+    const P = Math.max(...sels.map((s) => s.ptrs.length));
+    const M = F * hw + P * split;
+    const maxPtrs = Math.min(numFrames, cfg.base.max_obj_ptrs_in_encoder);
+    const padded = sels.some((s) => s.frames.length !== F || s.ptrs.length !== P);
+    const zeros = (n: number) => rt.zeros([1, n, memDim], 'f32', 'memory_pad');
+    // one row [1, M, memDim] of memory (or of positions) from its spatial parts and pointer block
+    const row = (spatial: Tensor[], nFrames: number, ptr: Tensor | null, nPtrs: number): Tensor[] => {
+      const parts = [...spatial];
+      if (nFrames < F) parts.push(zeros((F - nFrames) * hw));
+      if (ptr) parts.push(ptr);
+      if (nPtrs < P) parts.push(zeros((P - nPtrs) * split));
+      return parts;
+    };
+    // memory: every row's parts in one concat along tokens ([1, B*M, D] is [B, M, D] row-major)
+    const memParts = sels.flatMap((s) => {
+      const spatial = s.frames.map((fr) => permute(rt, fr.maskmem!.reshape([1, memDim, hw]), [0, 2, 1])); // (1, D, hw) -> (1, hw, D)
+      // each C-dim pointer -> `split` tokens of memDim (pointer-major)
+      const ptr = s.ptrs.length ? concat(rt, s.ptrs, 0).reshape([1, s.ptrs.length * split, memDim]) : null;
+      return row(spatial, s.frames.length, ptr, s.ptrs.length);
+    });
+    const memory = concat(rt, memParts, 1).reshape([B, M, memDim]);
+    // positions depend on the layout only: computed once per distinct layout
+    const layoutKey = (s: MemorySelection) => `${s.slots.join(',')}|${s.dists.join(',')}`;
+    const posRows = new Map<string, Tensor[]>();
+    const posRow = (s: MemorySelection): Tensor[] => {
+      const key = layoutKey(s);
+      let r = posRows.get(key);
+      if (!r) {
+        let ptrPos: Tensor | null = null;
+        if (s.ptrs.length) {
+          const n = s.ptrs.length;
+          const posHost = sine1d(s.dists.map((d) => Math.fround(d / (maxPtrs - 1))), C);
+          const pe = m.obj_ptr_tpos_proj.forward(rt, rt.upload(posHost, [n, C], 'f32', 'ptr_tpos')); // [P, memDim]
+          // each part of a pointer gets the same pos
+          ptrPos = add(rt, rt.zeros([n, split, memDim]), pe.reshape([n, 1, memDim])).reshape([1, n * split, memDim]);
+        }
+        r = row(s.slots.map((slot) => this.slotPosition(h, w, slot)), s.frames.length, ptrPos, s.ptrs.length);
+        posRows.set(key, r);
       }
-      // object pointers: cond frames in the past (or future when reversed), then t-1, t-2, ...
-      const maxPtrs = Math.min(numFrames, cfg.base.max_obj_ptrs_in_encoder);
-      const ptrs: Tensor[] = [];
-      const dists: number[] = [];
-      for (const [ft, fr] of condEntries) {
-        if (reverse ? ft >= t : ft <= t) { ptrs.push(fr.objPtr); dists.push((t - ft) * sign); }
-      }
-      for (let dt = 1; dt < maxPtrs; dt++) {
-        const ft = reverse ? t + dt : t - dt;
-        if (ft < 0 || ft >= numFrames) break;
-        const fr = bank.nonCond.get(ft);
-        if (fr) { ptrs.push(fr.objPtr); dists.push(dt); }
-      }
-      let numPtrTokens = 0;
-      if (ptrs.length) {
-        const split = C / memDim;
-        const tdMax = maxPtrs - 1;
-        const posHost = sine1d(dists.map((d) => Math.fround(d / tdMax)), C);
-        const pe = m.obj_ptr_tpos_proj.forward(rt, rt.upload(posHost, [ptrs.length, C], 'f32', 'ptr_tpos')); // [P, memDim]
-        // each C-dim pointer -> `split` tokens of memDim (pointer-major); each part gets the same pos
-        mems.push(concat(rt, ptrs, 0).reshape([1, ptrs.length * split, memDim]));
-        const peRep = add(rt, rt.zeros([ptrs.length, split, memDim]), pe.reshape([ptrs.length, 1, memDim]));
-        poss.push(peRep.reshape([1, ptrs.length * split, memDim]));
-        numPtrTokens = ptrs.length * split;
-      }
-      const memory = concat(rt, mems, 1);
-      const memoryPos = concat(rt, poss, 1);
-      const curr = permute(rt, f.visionFeats.reshape([1, C, h * w]), [0, 2, 1]);
-      const currPos = permute(rt, f.visionPos.reshape([1, C, h * w]), [0, 2, 1]);
-      tap?.('memattn.memory_NxBxC', memory);
-      tap?.('memattn.memory_pos_NxBxC', memoryPos);
-      tap?.('memattn.curr_in_HWxBxC', curr);
-      tap?.('memattn.curr_pos_HWxBxC', currPos);
-      return { memory, memoryPos, numPtrTokens, curr, currPos, frames };
+      return r;
+    };
+    const shared = new Set(sels.map(layoutKey)).size === 1;
+    const memoryPos = shared ? concat(rt, posRow(sels[0]), 1) : concat(rt, sels.flatMap(posRow), 1).reshape([B, M, memDim]);
+    let keyMask: Tensor | null = null;
+    if (padded) {
+      const mask = new Float32Array(B * M);
+      sels.forEach((s, b) => {
+        mask.fill(-Infinity, b * M + s.frames.length * hw, b * M + F * hw);
+        mask.fill(-Infinity, b * M + F * hw + s.ptrs.length * split, (b + 1) * M);
+      });
+      keyMask = rt.upload(mask, [B, M], 'f32', 'memory_key_mask');
     }
+    const currOne = permute(rt, f.visionFeats.reshape([1, C, hw]), [0, 2, 1]); // (1, C, hw) -> (1, hw, C)
+    const curr = B > 1 ? tile(rt, currOne, [B, 1, 1]) : currOne;
+    const currPos = permute(rt, f.visionPos.reshape([1, C, hw]), [0, 2, 1]);
+    tap?.('memattn.memory_NxBxC', memory);
+    tap?.('memattn.memory_pos_NxBxC', memoryPos);
+    tap?.('memattn.curr_in_HWxBxC', curr);
+    tap?.('memattn.curr_pos_HWxBxC', currPos);
+    return { memory, memoryPos, keyMask, numPtrTokens: P * split, curr, currPos, selections: sels };
   }
 
-  /** _encode_new_memory -> maskmem features [1, memDim, h, w] rounded to bfloat16. */
-  encodeMemory(f: ImageFeatures, highRes: Tensor, objectScore: number, fromPoints: boolean, tap?: Tap): Tensor {
+  /**
+   * _encode_new_memory for a batch: highRes [B, 1, S, S] logits, objectScores per object ->
+   * maskmem features [B, memDim, h, w] rounded to bfloat16. The frame's features are shared.
+   */
+  encodeMemory(f: ImageFeatures, highRes: Tensor, objectScores: readonly number[], fromPoints: boolean, tap?: Tap): Tensor {
     const rt = this.rt;
     const m = this.model;
     const cfg = m.cfg;
+    const B = highRes.shape[0];
+    if (objectScores.length !== B) throw new Error(`encodeMemory: ${objectScores.length} object scores for ${B} masks`);
     return rt.scope(() => {
       const binarize = cfg.postprocessing.video_binarize_mask_from_pts_for_mem_enc && fromPoints;
       const prob = binarize ? unary(rt, highRes, 'step') : unary(rt, highRes, 'sigmoid');
       const scaled = affine(rt, affine(rt, prob, cfg.base.sigmoid_scale_for_mem_enc), 1, cfg.base.sigmoid_bias_for_mem_enc);
       tap?.('memenc.mask_for_mem_in', scaled);
-      let feats = m.memory_encoder.forward(rt, f.visionFeats, scaled);
+      let feats = m.memory_encoder.forward(rt, f.visionFeats, scaled); // pix_feat_proj once, broadcast over B
       tap?.('memenc.raw_vision_features', feats);
-      if (objectScore <= 0) {
-        const [, d] = feats.shape;
-        feats = add(rt, feats, m.no_obj_embed_spatial.t.reshape([1, d, 1, 1])); // (1 - is_obj) * embed
-      }
+      // (1 - is_obj) * no_obj_embed_spatial per object: + 1 * embed or + 0 (exact either way)
+      const d = feats.shape[1];
+      const absent = rt.upload(objectScores.map((s) => (s > 0 ? 0 : 1)), [B, 1, 1, 1], 'f32', 'memenc.no_obj');
+      feats = add(rt, feats, mul(rt, absent, m.no_obj_embed_spatial.t.reshape([1, d, 1, 1])));
       tap?.('memenc.maskmem_features_f32', feats);
       const stored = unary(rt, feats, 'round_bf16');
       tap?.('memenc.maskmem_features_bf16_as_f32', stored);

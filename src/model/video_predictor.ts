@@ -3,10 +3,14 @@
 //   - streaming: frames pushed one at a time (a live camera), each returns its masks at once.
 // Memory stays bounded: per object the bank keeps the conditioning frames, the last num_maskmem-1
 // memories and the last max_obj_ptrs pointers; image features are kept for the current frame only.
+// Several objects share one image-encoder pass per frame, and on a tracked (non-prompted) frame they
+// run as one batch through memory attention, decoder, heads and memory encoder (tracker.ts explains
+// how banks of different structure are padded); prompted frames run per object.
 import type { RgbImage } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';
+import { concat } from '../kernels/layout.js';
 import { resize } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
 import { preprocessOfficialVideo } from './preprocess_video.js';
@@ -15,6 +19,9 @@ import { RobotSeg } from './robotseg.js';
 import { RobotSegTracker } from './robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
 import { type HeadsOutput, type MemoryView, type StoredFrame, type Tap, Tracker } from './tracker.js';
+
+/** Stages of a tracked frame, reported to VideoPredictorOptions.onStage after their work is queued. */
+export type TrackStage = 'image_encoder' | 'memory' | 'memory_attention' | 'decoder' | 'memory_encoder' | 'output';
 
 export interface FrameResult {
   objId: number;
@@ -56,8 +63,24 @@ interface ObjectState {
 }
 
 export interface VideoPredictorOptions {
-  /** Tap intermediates (parity tests): called with (frame, name, tensor). */
-  tap?: (frame: number, name: string, t: Tensor) => void;
+  /**
+   * Tap intermediates (parity tests): called with (frame, name, tensor, objIds). Per-object tensors
+   * carry the objects of their leading (batch) dim in objIds (one object on prompted frames, the
+   * batch on tracked frames; a batched memory is padded, see tracker.ts); tensors of the frame
+   * (image features) have no objIds.
+   */
+  tap?: (frame: number, name: string, t: Tensor, objIds?: readonly number[]) => void;
+  /**
+   * Batch the objects of a tracked frame through memory attention, decoder and memory encoder
+   * (default true); false runs them one object at a time (same results; tests and benchmarks).
+   */
+  batchObjects?: boolean;
+  /**
+   * Called after each stage of a tracked frame has been queued (stage 'image_encoder' whenever a
+   * frame is encoded), with the objects of the batch; awaited. Benchmarks sync here to time stages,
+   * tests count dispatches.
+   */
+  onStage?: (frame: number, stage: TrackStage, objIds: readonly number[]) => void | Promise<void>;
   /**
    * RobotSeg teacher forcing (parity tests): object tokens [1, n, C] to use instead of the RPG output
    * on a frame (null: keep the computed ones).
@@ -72,6 +95,8 @@ export interface VideoPredictorOptions {
 
 export class VideoPredictor {
   readonly tracker: Tracker;
+  /** See VideoPredictorOptions.batchObjects; may be changed between frames. */
+  batchObjects: boolean;
   private objects = new Map<number, ObjectState>();
   private featCache: { idx: number; f: ImageFeatures } | null = null;
   /** Frames pushed so far in streaming mode. */
@@ -79,6 +104,7 @@ export class VideoPredictor {
 
   constructor(readonly rt: Runtime, readonly model: SAM2, readonly source: FrameSource, readonly opts: VideoPredictorOptions = {}) {
     this.tracker = model instanceof RobotSeg ? new RobotSegTracker(rt, model) : new Tracker(rt, model);
+    this.batchObjects = opts.batchObjects ?? true;
     if (source.numFrames !== null && source.numFrames < 1) throw new Error('video has no frames');
   }
 
@@ -91,9 +117,9 @@ export class VideoPredictor {
     return this.source.numFrames ?? Math.max(this.streamLength, this.model.cfg.base.max_obj_ptrs_in_encoder);
   }
 
-  private tapFor(frame: number): Tap | undefined {
+  private tapFor(frame: number, objIds?: readonly number[]): Tap | undefined {
     const t = this.opts.tap;
-    return t ? (name, x) => t(frame, name, x) : undefined;
+    return t ? (name, x) => t(frame, name, x, objIds) : undefined;
   }
 
   private checkFrame(i: number): void {
@@ -118,6 +144,7 @@ export class VideoPredictor {
     this.dropFeatures();
     for (const t of featureTensors(f)) untrack(t);
     this.featCache = { idx: i, f };
+    await this.opts.onStage?.(i, 'image_encoder', []);
     return f;
   }
 
@@ -171,7 +198,7 @@ export class VideoPredictor {
     o.points.delete(frame);
     const isInit = !o.tracked.has(frame);
     const f = await this.features(frame);
-    const tap = this.tapFor(frame);
+    const tap = this.tapFor(frame, [objId]);
     const { pix, tokens } = this.condition(frame, isInit, f, o, objId, o.tracked.get(frame) ?? false, tap);
     tap?.('pix_feat_with_mem', pix);
     // no points and no mask: 0 clicks is within [0, 1], so multimask on an initial conditioning frame
@@ -222,7 +249,7 @@ export class VideoPredictor {
     // SAM 2: temp output of the frame first (the latest clicks), then its cond / non-cond output
     const prevOut = (isInit ? undefined : o.tempNonCond.get(frame)) ?? o.cond.get(frame) ?? o.nonCond.get(frame);
     const f = await this.features(frame);
-    const tap = this.tapFor(frame);
+    const tap = this.tapFor(frame, [objId]);
     const rt = this.rt;
     // previously predicted logits of this frame join the new clicks as a mask prompt (clamped)
     let prevLogits: Tensor | null = null;
@@ -295,7 +322,7 @@ export class VideoPredictor {
     m01.dispose();
     const stored = this.store(o, frame, heads, null, true);
     o.pendingMemory.add(frame);
-    return this.output(objId, stored, this.tapFor(frame), 'out.video_res_logits_after_click');
+    return this.output(objId, stored, this.tapFor(frame, [objId]), 'out.video_res_logits_after_click');
   }
 
   /** Put a frame's output in the bank (hole-filled pred_masks); drops the heads' other tensors. */
@@ -325,12 +352,12 @@ export class VideoPredictor {
   /** propagate_in_video_preflight: encode memories of prompted frames from their binarised masks. */
   private encodePending(): Promise<void> {
     return (async () => {
-      for (const [, o] of this.objects) {
+      for (const [objId, o] of this.objects) {
         // corrections of tracked frames (SAM 2 consolidates non-cond temp outputs first)
         for (const [frame, s] of [...o.tempNonCond]) {
           o.tempNonCond.delete(frame);
           if (o.cond.has(frame)) { disposeFrame(s); continue; } // SAM 2 adds it, then pops it (cond wins)
-          await this.encodeFromMask(frame, s);
+          await this.encodeFromMask(frame, objId, s);
           const old = o.nonCond.get(frame);
           if (old) disposeFrame(old);
           o.nonCond.set(frame, s);
@@ -338,7 +365,7 @@ export class VideoPredictor {
         for (const frame of [...o.pendingMemory]) {
           const s = o.cond.get(frame) ?? o.nonCond.get(frame);
           if (!s) continue;
-          await this.encodeFromMask(frame, s);
+          await this.encodeFromMask(frame, objId, s);
           o.pendingMemory.delete(frame);
         }
       }
@@ -346,42 +373,116 @@ export class VideoPredictor {
   }
 
   /** Memory of a prompted frame from its (binarised) low-res mask. */
-  private async encodeFromMask(frame: number, s: StoredFrame): Promise<void> {
+  private async encodeFromMask(frame: number, objId: number, s: StoredFrame): Promise<void> {
     const f = await this.features(frame);
-    const tap = this.tapFor(frame);
+    const tap = this.tapFor(frame, [objId]);
     const S = this.model.cfg.image_size;
     const high = resize(this.rt, s.predMasks, [S, S], { mode: 'bilinear' });
     tap?.('memenc.pred_masks_high_res_in', high);
     s.maskmem?.dispose();
-    s.maskmem = untrack(this.tracker.encodeMemory(f, high, s.objectScore, true, tap));
+    s.maskmem = untrack(this.tracker.encodeMemory(f, high, [s.objectScore], true, tap));
     high.dispose();
   }
 
   /** Track one non-prompted frame for every object (features computed once, shared). */
   private async trackFrame(frame: number, reverse: boolean, img?: RgbImage): Promise<FrameResult[]> {
-    const out: FrameResult[] = [];
-    const tap = this.tapFor(frame);
+    const results = new Map<number, FrameResult>();
+    const todo: Array<[number, ObjectState]> = [];
     for (const [objId, o] of this.objects) {
       const have = o.cond.get(frame);
       if (have) {
         o.tracked.set(frame, reverse);
-        out.push(await this.output(objId, have, tap, 'out.video_res_logits'));
-        continue;
+        results.set(objId, await this.output(objId, have, this.tapFor(frame, [objId]), 'out.video_res_logits'));
+      } else if (o.cond.size > 0) { // (objects without prompts yet are skipped)
+        o.tracked.set(frame, reverse);
+        todo.push([objId, o]);
       }
-      if (o.cond.size === 0) continue; // object without prompts yet
-      o.tracked.set(frame, reverse);
-      const f = await this.features(frame, img);
-      const { pix, tokens } = this.condition(frame, false, f, o, objId, reverse, tap);
-      tap?.('pix_feat_with_mem', pix);
-      const heads = await this.tracker.samHeads(pix, f, null, null, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap, tokens ?? undefined);
-      pix.dispose();
-      tokens?.dispose();
-      tap?.('memenc.pred_masks_high_res_in', heads.highRes);
-      const mem = untrack(this.tracker.encodeMemory(f, heads.highRes, heads.objectScore, false, tap));
-      const stored = this.store(o, frame, heads, mem, false);
-      this.prune(o, frame, reverse);
-      out.push(await this.output(objId, stored, tap, 'out.video_res_logits'));
     }
+    if (todo.length) {
+      const f = await this.features(frame, img);
+      const batches = this.batchObjects ? [this.decoderOrder(frame, reverse, todo)] : todo.map((x) => [x]);
+      for (const batch of batches) for (const r of await this.trackBatch(frame, reverse, f, batch)) results.set(r.objId, r);
+    }
+    return [...this.objects.keys()].filter((id) => results.has(id)).map((id) => results.get(id)!);
+  }
+
+  /**
+   * Objects ordered so that those sharing a decoder token layout are adjacent (plain SAM 2.1 objects;
+   * RobotSeg objects with a category per number of memory frames: the RPG gives R tokens per frame).
+   */
+  private decoderOrder(frame: number, reverse: boolean, todo: Array<[number, ObjectState]>): Array<[number, ObjectState]> {
+    const key = ([, o]: [number, ObjectState]) =>
+      o.category === null || !(this.tracker instanceof RobotSegTracker) ? 'sam' : `robot:${this.tracker.selectMemory(frame, o, this.ptrFrames(), reverse).frames.length}`;
+    const keys = [...new Set(todo.map(key))];
+    return [...todo].sort((x, y) => keys.indexOf(key(x)) - keys.indexOf(key(y))); // stable
+  }
+
+  /**
+   * Track one frame for a batch of objects: one memory-attention call over their (padded) banks, one
+   * decoder call per token layout, one readback of their scores, one memory-encoder call, one
+   * hole-filling and output readback. Every object's bank gets views into the batched results.
+   */
+  private async trackBatch(frame: number, reverse: boolean, f: ImageFeatures, batch: Array<[number, ObjectState]>): Promise<FrameResult[]> {
+    const rt = this.rt;
+    const ids = batch.map(([id]) => id);
+    const B = batch.length;
+    const tap = this.tapFor(frame, ids);
+    const stage = (name: TrackStage) => this.opts.onStage?.(frame, name, ids);
+    const robot = this.tracker instanceof RobotSegTracker ? this.tracker : null;
+    // memory of every object, and the RobotSeg decoder tokens (RPG over each object's own memories)
+    const prep = rt.scope(() => {
+      const a = this.tracker.assembleBatch(frame, f, batch.map(([, o]) => o), this.ptrFrames(), reverse, tap);
+      const force = this.opts.objectTokens;
+      const tokens = batch.map(([id, o], b) => (o.category === null || !robot ? null
+        : robot.robotTokens(a, b, o.category, this.tapFor(frame, [id]), force && ((c) => force(frame, id, c))).tokens));
+      return { a, tokens };
+    });
+    await stage('memory');
+    const pix = rt.scope(() => this.tracker.attendBatch(f, prep.a, tap));
+    for (const t of [prep.a.memory, prep.a.memoryPos, prep.a.keyMask, prep.a.curr, prep.a.currPos]) t?.dispose();
+    tap?.('pix_feat_with_mem', pix);
+    await stage('memory_attention');
+    // decoder: one call per run of objects with the same token layout (decoderOrder made them adjacent)
+    const runs: Array<{ start: number; n: number }> = [];
+    prep.tokens.forEach((t, b) => {
+      const last = runs[runs.length - 1];
+      const len = (x: Tensor | null) => x?.shape[1] ?? -1;
+      if (last && len(prep.tokens[last.start]) === len(t)) last.n++;
+      else runs.push({ start: b, n: 1 });
+    });
+    const d = rt.scope(() => {
+      const parts = runs.map(({ start, n }) => {
+        const px = n === B ? pix : pix.narrow0(start, n);
+        const toks = prep.tokens.slice(start, start + n);
+        const tok = toks[0] === null ? undefined : toks.length === 1 ? toks[0] : concat(rt, toks as Tensor[], 0);
+        return this.tracker.decode(px, f, null, null, this.tapFor(frame, ids.slice(start, start + n)), tok);
+      });
+      if (parts.length === 1) return parts[0];
+      const cat = (k: 'masks' | 'iou' | 'tokens' | 'obj') => concat(rt, parts.map((p) => p[k]), 0);
+      return { masks: cat('masks'), iou: cat('iou'), tokens: cat('tokens'), obj: cat('obj') };
+    });
+    pix.dispose();
+    for (const t of prep.tokens) t?.dispose();
+    const heads = await this.tracker.heads(d, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap);
+    await stage('decoder');
+    tap?.('memenc.pred_masks_high_res_in', heads.highRes);
+    const mem = this.tracker.encodeMemory(f, heads.highRes, heads.objectScores, false, tap); // [B, memDim, h, w]
+    heads.highRes.dispose();
+    await stage('memory_encoder');
+    const area = this.model.cfg.postprocessing.video_fill_hole_area;
+    const filled = area > 0 ? fillHoles(rt, heads.lowRes, area) : heads.lowRes; // [B, 1, 4h, 4w]
+    if (area > 0) heads.lowRes.dispose();
+    batch.forEach(([, o], b) => {
+      // views into the batched tensors: their buffers live until every object has dropped the frame
+      const s: StoredFrame = { maskmem: untrack(mem.narrow0(b, 1)), objPtr: untrack(heads.objPtr.narrow0(b, 1)), objectScore: heads.objectScores[b], predMasks: untrack(filled.narrow0(b, 1)) };
+      const old = o.nonCond.get(frame);
+      if (old) disposeFrame(old);
+      o.nonCond.set(frame, s);
+      this.prune(o, frame, reverse);
+    });
+    const out = await this.outputBatch(ids, filled, heads.objPtr, heads.objectScores, tap, 'out.video_res_logits');
+    for (const t of [filled, mem, heads.objPtr]) t.dispose();
+    await stage('output');
     return out;
   }
 
@@ -398,15 +499,24 @@ export class VideoPredictor {
 
   /** Read back a stored frame's masks at the video size. */
   private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
+    return (await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], tap, tapName))[0];
+  }
+
+  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped); two readbacks. */
+  private async outputBatch(ids: number[], predMasks: Tensor, objPtr: Tensor, scores: readonly number[], tap: Tap | undefined, tapName: string): Promise<FrameResult[]> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
-    const big = resize(rt, s.predMasks, [H, W], { mode: 'bilinear' });
+    const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
     tap?.(tapName, big);
-    tap?.('out.pred_masks_lowres_after_fill', s.predMasks);
-    tap?.('out.obj_ptr', s.objPtr);
-    const [lowRes, logits] = await Promise.all([rt.read(s.predMasks), rt.read(big)]);
+    tap?.('out.pred_masks_lowres_after_fill', predMasks);
+    tap?.('out.obj_ptr', objPtr);
+    const [lowRes, logits] = await Promise.all([rt.read(predMasks), rt.read(big)]);
     big.dispose();
-    return { objId, lowRes, logits, mask: Uint8Array.from(logits, (v) => (v > 0 ? 1 : 0)), objectScore: s.objectScore };
+    const nl = lowRes.length / ids.length;
+    return ids.map((objId, b) => {
+      const lg = logits.subarray(b * W * H, (b + 1) * W * H);
+      return { objId, lowRes: lowRes.subarray(b * nl, (b + 1) * nl), logits: lg, mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)), objectScore: scores[b] };
+    });
   }
 
   /**
@@ -462,6 +572,7 @@ export class VideoPredictor {
   reset(): void {
     for (const id of [...this.objects.keys()]) this.removeObject(id);
     this.dropFeatures();
+    this.tracker.dispose();
     this.streamLength = 0;
   }
 }

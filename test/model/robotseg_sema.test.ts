@@ -97,7 +97,7 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
       const tgt = rt!.upload(await sread(`L${layer}.tgt_in_BxNxC`), [1, 256, 64]);
       const edges = rt!.upload(await sread(`L${layer}.edges_small`), [1, 1, 16, 16]);
       const taps = new Map<string, Promise<Float32Array>>();
-      const out = L.forward(rt!, tgt, memory, memoryPos, model.memory_attention.ropeCs(rt!, 256), 4, edges, (n, t) => taps.set(n, rt!.read(t)));
+      const out = L.forward(rt!, tgt, memory, memoryPos, model.memory_attention.ropeCs(rt!, 256), 4, { edges, tap: (n, t) => taps.set(n, rt!.read(t)) });
       for (const name of ['t_sa_BxNxC', 't_ca_BxNxC', 'mlp_delta_BxNxC', 'tgt_main_BxNxC', 'xattn.k_in_BxMxCm', 'structure_logits', 'gate', 'out_modulated_BxNxC']) {
         worst.set(`layer L${layer}.${name}`, check(`L${layer}.${name}`, await taps.get(name)!, await sread(`L${layer}.${name}`)));
       }
@@ -118,8 +118,8 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
       const taps = new Map<string, Promise<Float32Array>>();
       const out = model.memory_attention.forward(
         rt!, rt!.upload(await r('curr_in_HWxBxC'), [1, 256, 64]), rt!.upload(await r('curr_pos_HWxBxC'), [1, 256, 64]),
-        rt!.upload(memory, [1, M, 16]), rt!.upload(await r('memory_pos_NxBxC'), [1, M, 16]), nPtr, edges,
-        (n, t) => taps.set(n, rt!.read(t)),
+        rt!.upload(memory, [1, M, 16]), rt!.upload(await r('memory_pos_NxBxC'), [1, M, 16]), nPtr,
+        { edges, tap: (n, t) => taps.set(n, rt!.read(t)) },
       );
       for (let i = 0; i < 2; i++) {
         check(`frame ${frame} L${i}.edges_small`, await taps.get(`L${i}.edges_small`)!, await r(`L${i}.edges_small`), 1e-7);
