@@ -7,7 +7,7 @@ import { type WeightDType, type WeightsFile, WeightsFormatError, formatBytes } f
 import { parseConfig } from '../model/config.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { readCheckpointFile } from '../node/weights_file.js';
-import { UserError } from './errors.js';
+import { oneLine, UserError } from './errors.js';
 
 interface ConvertOptions { dtype: string; config?: string }
 
@@ -87,4 +87,3 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');

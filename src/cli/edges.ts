@@ -17,8 +17,7 @@ import { canny, DEFAULT_THRESHOLDS, robotsegEdgeMap } from '../kernels/canny.js'
 import { binary } from '../kernels/elementwise.js';
 import { resize } from '../kernels/resize.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
-import { createNodeRuntime } from '../node/runtime.js';
-import { UserError } from './errors.js';
+import { cliRuntime, UserError } from './errors.js';
 
 interface EdgesOpts { out: string; low?: string; high?: string; blur?: string; robotseg?: boolean; size: string; stretch?: boolean }
 
@@ -64,12 +63,7 @@ export function registerEdges(program: Command): void {
       } catch (e) {
         throw new UserError((e as Error).message);
       }
-      let rt: Runtime;
-      try {
-        rt = await createNodeRuntime();
-      } catch (e) {
-        throw new UserError(`no WebGPU adapter: ${(e as Error).message.split('\n')[0]}`);
-      }
+      const rt = await cliRuntime();
       try {
         const { width, height, values, summary } = opts.robotseg
           ? await robotsegMap(rt, img, size, !!opts.stretch)

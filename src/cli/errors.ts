@@ -1,4 +1,19 @@
+import type { Runtime } from '../graph/runtime.js';
+import { createNodeRuntime } from '../node/runtime.js';
+
 /** An error caused by the user's input: printed as one line, exit code 2. */
 export class UserError extends Error {
   readonly exitCode = 2;
+}
+
+/** A multi-line message as one line (the CLI prints errors on one line). */
+export const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
+/** The Node WebGPU runtime, or a UserError saying what to install (no adapter is the user's to fix). */
+export async function cliRuntime(): Promise<Runtime> {
+  try {
+    return await createNodeRuntime();
+  } catch (e) {
+    throw new UserError(`no usable WebGPU adapter: ${oneLine((e as Error).message)}`);
+  }
 }

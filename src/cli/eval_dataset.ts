@@ -38,8 +38,7 @@ import { readLabelFile, readModelDataset } from '../node/eval_io.js';
 import { FrameSourceError, type OpenedFrameSource, openFrameFiles } from '../node/frame_source.js';
 import { writeMaskPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
-import { createNodeRuntime } from '../node/runtime.js';
-import { UserError } from './errors.js';
+import { cliRuntime, oneLine, UserError } from './errors.js';
 import { ROBOT_TARGETS } from './robot_targets.js';
 
 export interface DatasetEvalOpts {
@@ -96,7 +95,6 @@ interface Plan {
 }
 
 const log = (quiet: boolean | undefined, s: string) => { if (!quiet) process.stderr.write(s); };
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 /** GT of one object of one video, decoded on demand as 0/1 masks (a few recent frames cached). */
 class GtReader {
@@ -195,12 +193,7 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
   if (settings.includes('AU') && !robot) {
     throw new UserError(`--setting AU (automatic mode, no prompt) needs RobotSeg weights; '${o.weights}' is SAM 2.1 (config ${resolved.config.name}); 1C, 3C, BB and OI work with it`);
   }
-  let rt: Runtime;
-  try {
-    rt = await createNodeRuntime();
-  } catch (e) {
-    throw new UserError(`WebGPU: ${oneLine((e as Error).message)}`);
-  }
+  const rt = await cliRuntime();
   try {
     const t0 = performance.now();
     const loaded = await loadModelWithStore(rt, o.weights, resolved.config);

@@ -26,7 +26,7 @@ import { RobotSeg } from '../model/robotseg.js';
 import { readConfigArg } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
-import { UserError } from './errors.js';
+import { oneLine, UserError } from './errors.js';
 import { mulberry32 } from '../util/rng.js';
 
 interface InitOpts { from?: string; out?: string; seed?: string; config?: string; quiet?: boolean }
@@ -44,7 +44,6 @@ export function registerInitRobotseg(program: Command): void {
     });
 }
 
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 /** Deterministic generator (mulberry32; Box-Muller normals). Not PyTorch's Mersenne-Twister/Philox stream. */
 export function initRng(seed: number) {

@@ -26,10 +26,9 @@ import { ConfigError } from '../model/resolve_config.js';
 import { argmax } from '../model/select.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
-import { createNodeRuntime } from '../node/runtime.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
-import { UserError } from './errors.js';
+import { cliRuntime, oneLine, UserError } from './errors.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets, robotSegmentImage } from './robot_targets.js';
@@ -113,7 +112,6 @@ function checkReadable(what: string, path: string): void {
   if (!statSync(path).isFile()) throw new UserError(`cannot read ${what} '${path}': not a file`);
 }
 
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 /** Errors from files and configs become one-line UserErrors; anything else is a bug and passes. */
 async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -204,12 +202,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   }
 
   // 4. GPU: runtime, weights, encoder, decoder
-  let rt: Awaited<ReturnType<typeof createNodeRuntime>>;
-  try {
-    rt = await createNodeRuntime();
-  } catch (e) {
-    throw new UserError(`no usable WebGPU adapter: ${oneLine((e as Error).message)}`); // what to install is in the message
-  }
+  const rt = await cliRuntime(); // what to install is in the message
   try {
     const t0 = performance.now();
     const tty = process.stderr.isTTY;

@@ -37,7 +37,7 @@ import { readMask, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
-import { UserError } from './errors.js';
+import { oneLine, UserError } from './errors.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
@@ -173,7 +173,6 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
   return n;
 }
 
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 /** Make (or check) an output folder. */
 function ensureDir(flag: string, dir: string): void {

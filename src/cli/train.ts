@@ -20,14 +20,13 @@ import { RobotSeg } from '../model/robotseg.js';
 import type { SAM2 } from '../model/sam2.js';
 import { readImage, readMask } from '../node/image_io.js';
 import { loadModelWithStore } from '../node/load_model.js';
-import { createNodeRuntime } from '../node/runtime.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { TrainDataError, readTrainDataset } from '../node/train_data.js';
 import { openWeights } from '../node/weights_file.js';
 import type { PromptMode } from '../train/data.js';
 import { ROBOTSEG_OPTIM } from '../train/params.js';
 import { DEFAULT_TRAIN_OPTIONS, type StepLog, Trainer, type TrainOptions } from '../train/trainer.js';
-import { UserError } from './errors.js';
+import { cliRuntime, UserError } from './errors.js';
 import { ROBOT_TARGETS } from './robot_targets.js';
 
 interface TrainOpts {
@@ -137,12 +136,7 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   }
   const log = (s: string) => { if (!opts.quiet) process.stderr.write(s); };
   for (const s of data.skipped) log(`note: skipping ${s}\n`);
-  let rt: Runtime;
-  try {
-    rt = await createNodeRuntime();
-  } catch (e) {
-    throw new UserError(`no WebGPU adapter: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const rt = await cliRuntime();
   try {
     let loaded;
     try {
