@@ -1,6 +1,6 @@
 // `robotseg train DATASET --weights INIT --out OUT.safetensors [--config …] [--steps N] [--lr X]
 //   [--lr-encoder X] [--freeze PREFIX]... [--target robot|arm|gripper] [--log FILE.jsonl]
-//   [--resume CKPT] [--save-every N] [--clip-length N] [--accumulate N] [--prompt MODE] [--pseudo DIR]
+//   [--resume CKPT] [--save-every N] [--clip-length N] [--accumulate N] [--prompt MODE] [--corrections N] [--pseudo DIR]
 //   [--seed N] [--max-grad-norm X] [--weight-decay X] [--layer-decay X] [--quiet]`
 //
 // Label-efficient fine-tuning (RobotSeg sec. 4.3) from the first annotated frame of each video of a
@@ -45,6 +45,7 @@ interface TrainOpts {
   accumulate: string;
   prompt: string;
   pseudo?: string;
+  corrections: string;
   seed: string;
   maxGradNorm?: string;
   weightDecay?: string;
@@ -73,6 +74,7 @@ export function registerTrain(program: Command): void {
     .option('--clip-length <n>', 'cycle clip length, odd (RobotSeg: 7 = [0, s, 2s, 3s, 2s, s, 0])', String(DEFAULT_TRAIN_OPTIONS.clipLength))
     .option('--accumulate <n>', 'clips per optimiser step (gradient accumulation)', '1')
     .option('--prompt <mode>', `first-frame prompt: ${PROMPTS.join(', ')} (mixed = RobotSeg's 40% category / 40% points / 20% mask)`, 'mixed')
+    .option('--corrections <n>', 'correction clicks after a click / box prompt, each supervised (RobotSeg: 3)', String(DEFAULT_TRAIN_OPTIONS.correctionClicks))
     .option('--pseudo <dir>', 'pseudo labels <dir>/<video>/<frame stem>.png (default: derived from the image encoder\'s features)')
     .option('--seed <n>', 'seed of clip, prompt and click sampling', String(DEFAULT_TRAIN_OPTIONS.seed))
     .option('--max-grad-norm <x>', `global gradient-norm clip, 0 = off (default ${DEFAULT_TRAIN_OPTIONS.maxGradNorm})`)
@@ -99,6 +101,7 @@ export function trainOptions(opts: TrainOpts, isRobotSeg: boolean): Partial<Trai
   const clipLength = num('--clip-length', opts.clipLength, (x) => Number.isInteger(x) && x >= 1 && x % 2 === 1, 'an odd integer >= 1')!;
   const accumulate = num('--accumulate', opts.accumulate, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1')!;
   const seed = num('--seed', opts.seed, (x) => Number.isInteger(x), 'an integer')!;
+  const correctionClicks = num('--corrections', opts.corrections, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0')!;
   if (!PROMPTS.includes(opts.prompt)) throw new UserError(`--prompt '${opts.prompt}': expected one of ${PROMPTS.join(', ')}`);
   if (!(ROBOT_TARGETS as readonly string[]).includes(opts.target)) throw new UserError(`--target '${opts.target}': expected one of ${ROBOT_TARGETS.join(', ')}`);
   if (opts.prompt === 'auto' && !isRobotSeg) throw new UserError("--prompt auto (category only) needs RobotSeg weights; SAM 2.1 trains with click, box, mask or mixed");
@@ -110,7 +113,7 @@ export function trainOptions(opts: TrainOpts, isRobotSeg: boolean): Partial<Trai
     layerDecay: num('--layer-decay', opts.layerDecay, (x) => x > 0 && x <= 1, 'a number in (0, 1]') ?? ROBOTSEG_OPTIM.layerDecay,
   };
   return {
-    steps, clipLength, accumulate, seed, optim, freeze: opts.freeze,
+    steps, clipLength, accumulate, seed, optim, freeze: opts.freeze, correctionClicks,
     maxGradNorm: num('--max-grad-norm', opts.maxGradNorm, pos, 'a number >= 0') ?? DEFAULT_TRAIN_OPTIONS.maxGradNorm,
     promptMode: opts.prompt as PromptMode,
     category: isRobotSeg ? opts.target : null,

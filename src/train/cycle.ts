@@ -47,6 +47,10 @@ export interface CycleStep {
   memoryTokens: number;
   /** RobotSeg: the SEMA structure logits of every memory-attention layer, upsampled to [1, 1, S, S]. */
   structureLogits: Tensor[];
+  /** The predictions before the final one (first step with correction clicks), all supervised. */
+  earlier: StepPrediction[];
+  /** The first step's clicks in network pixels after the corrections (x, y, label). */
+  clicks?: PointPrompt;
 }
 
 export interface CycleOptions {
@@ -57,6 +61,29 @@ export interface CycleOptions {
    * features here (the learnable placeholder and class tokens do get gradients).
    */
   category?: string | null;
+  /**
+   * Correction clicks on a point-prompted first step (SAM2Train's iterative point sampling, RobotSeg
+   * point mode: 3): each adds one click drawn uniformly from the error of the current mask against
+   * `gt` (positive in a miss, negative in a false alarm; a background click when there is no error),
+   * or, with probability `gtClickProb`, from the ground truth itself, then calls the decoder again with
+   * all clicks and the previous low-res logits as mask prompt and no class / object tokens. Every
+   * prediction is supervised; the last one goes to memory. Default 0.
+   */
+  corrections?: number;
+  /** The first step's ground truth at the input size [S*S] (0/1), for the correction clicks. */
+  gt?: Uint8Array;
+  /** Probability of drawing a correction click from the ground truth instead of the error (RobotSeg 0.1). */
+  gtClickProb?: number;
+  /** Uniform generator for the correction clicks. */
+  random?: () => number;
+}
+
+/** One supervised prediction of a step (its decoder call), for the multistep loss. */
+export interface StepPrediction {
+  lowRes: Tensor;
+  highRes: Tensor;
+  iou: Tensor;
+  objectScore: Tensor;
 }
 
 /** _encode_new_memory in training mode: σ(high-res logits)·scale + bias (never binarised), float32. */
@@ -106,16 +133,32 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
     } else if (init) pix = model.imageEmbedWithNoMem(rt, f);
     else pix = tracker.memoryConditioned(t, false, f, { cond, nonCond }, numFrames, false, tap);
     for (const l of structureLogits) adopt(l); // owned by the caller's scope from here
-    const step = maskPrompt
+    const points = init && prompt.kind === 'points' && prompt.points.labels.length ? prompt.points : null;
+    const multimask = useMultimask(model, init, points);
+    let step = maskPrompt
       ? await maskAsOutput(rt, model, f, pix, (prompt as { mask: Tensor }).mask)
-      : await samHeads(rt, model, f, pix, init && prompt.kind === 'points' ? prompt.points : null, S, tokens);
+      : await samHeads(rt, model, f, pix, points, S, multimask, null, tokens);
+    const earlier: StepPrediction[] = [];
+    let clicks = points ?? undefined;
+    if (init && points && (opts.corrections ?? 0) > 0) {
+      if (!opts.gt || !opts.random) throw new Error('runCycle: correction clicks need the ground truth (gt) and a random generator');
+      for (let k = 0; k < opts.corrections!; k++) {
+        earlier.push({ lowRes: step.lowRes, highRes: step.highRes, iou: step.iou, objectScore: step.objectScore });
+        const fromGt = opts.random() < (opts.gtClickProb ?? 0);
+        const pred = fromGt ? null : Uint8Array.from(await rt.read(step.bestHigh), (v) => (v > 0 ? 1 : 0));
+        const c = errorClick(opts.random, opts.gt, pred, S);
+        clicks = { coords: Float32Array.from([...clicks!.coords, c.x, c.y]), labels: Int32Array.from([...clicks!.labels, c.label]) };
+        // the previous low-res logits are the mask prompt (not detached); no class / object tokens
+        step = await samHeads(rt, model, f, pix, clicks, S, useMultimask(model, true, clicks), step.bestLow);
+      }
+    }
     const maskmem = encodeMemoryTrain(rt, model, f, step.bestHigh, step.objectScoreHost > 0);
     const stored: StoredFrame = { maskmem, objPtr: step.objPtr, objectScore: step.objectScoreHost, predMasks: step.bestLow };
     (init ? cond : nonCond).set(t, stored);
     out.push({
       step: t, source: sources[t], lowRes: step.lowRes, highRes: step.highRes, iou: step.iou, objectScore: step.objectScore,
       iouHost: step.iouHost, objectScoreHost: step.objectScoreHost, best: step.best, pixFeatWithMem: pix,
-      objPtr: step.objPtr, maskmem, memoryTokens, structureLogits,
+      objPtr: step.objPtr, maskmem, memoryTokens, structureLogits, earlier, clicks,
     });
   }
   return out;
@@ -126,14 +169,44 @@ interface HeadsResult {
   best: number; bestLow: Tensor; bestHigh: Tensor; objPtr: Tensor;
 }
 
-/** _forward_sam_heads (training mode, multimask): candidates, best by predicted IoU, NO_OBJ rule, pointer. */
-async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, tokens?: Tensor): Promise<HeadsResult> {
-  const d = decodeMasks(rt, model, pix, f, points, null, tokens);
+/** SAM2Base._use_multimask: multimask on an initial conditioning frame (or when tracking) with 0..1 clicks. */
+function useMultimask(model: SAM2, init: boolean, points: PointPrompt | null): boolean {
+  const b = model.cfg.base;
+  const n = points ? points.labels.length : 0;
+  return Boolean(b.multimask_output_in_sam) && (init || Boolean(b.multimask_output_for_tracking)) && Number(b.multimask_min_pt_num) <= n && n <= Number(b.multimask_max_pt_num);
+}
+
+/**
+ * sample_random_points_from_errors ('uniform'): a pixel drawn uniformly from the false-negative and
+ * false-positive regions of `pred` against `gt` (both [S*S] 0/1; pred null = all background), positive in
+ * a miss; when pred equals gt, a negative click uniformly in the background. Coordinates in pixels.
+ */
+export function errorClick(next: () => number, gt: Uint8Array, pred: Uint8Array | null, S: number): { x: number; y: number; label: number } {
+  const cells: number[] = [];
+  let correct = true;
+  for (let i = 0; i < gt.length; i++) if ((pred ? pred[i] : 0) !== gt[i]) { correct = false; break; }
+  for (let i = 0; i < gt.length; i++) {
+    const p = pred ? pred[i] : 0;
+    if (p !== gt[i] || (correct && !gt[i])) cells.push(i);
+  }
+  if (cells.length === 0) throw new Error('correction click: the ground truth covers the whole image and the prediction matches it');
+  const i = cells[Math.min(cells.length - 1, Math.floor(next() * cells.length))];
+  const label = gt[i] && !(pred ? pred[i] : 0) ? 1 : 0;
+  return { x: i % S, y: Math.floor(i / S), label };
+}
+
+/**
+ * _forward_sam_heads in training mode: candidates (the 3 multimask outputs, or the single-mask output),
+ * best by predicted IoU, NO_OBJ rule, pointer from the chosen mask token.
+ */
+async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, multimask: boolean, maskInput: Tensor | null = null, tokens?: Tensor): Promise<HeadsResult> {
+  const d = decodeMasks(rt, model, pix, f, points, maskInput, tokens);
   const [, M, h4, w4] = d.masks.shape;
   const c = d.maskTokens.shape[2];
-  const K = M - 1; // multimask outputs: tokens 1..M-1
-  let lowRes = slice(rt, d.masks, [0, 1, 0, 0], [1, K, h4, w4]); // [1, K, 4h, 4w]
-  const iou = slice(rt, d.iou, [0, 1], [1, K]); // [1, K]
+  const first = multimask ? 1 : 0; // multimask outputs: tokens 1..M-1; else token 0
+  const K = multimask ? M - 1 : 1;
+  let lowRes = slice(rt, d.masks, [0, first, 0, 0], [1, K, h4, w4]); // [1, K, 4h, 4w]
+  const iou = slice(rt, d.iou, [0, first], [1, K]); // [1, K]
   const [iouHost, objHost] = await Promise.all([rt.read(iou), rt.read(d.objectScore)]);
   const objectScoreHost = objHost[0];
   const present = objectScoreHost > 0;
@@ -143,7 +216,7 @@ async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor,
   for (let k = 1; k < K; k++) if (iouHost[k] > iouHost[best]) best = k; // torch.argmax: first maximum
   const bestLow = slice(rt, lowRes, [0, best, 0, 0], [1, 1, h4, w4]);
   const bestHigh = slice(rt, highRes, [0, best, 0, 0], [1, 1, S, S]);
-  const token = slice(rt, d.maskTokens, [0, 1 + best, 0], [1, 1, c]).reshape([1, c]); // use_multimask_token_for_obj_ptr
+  const token = slice(rt, d.maskTokens, [0, first + best, 0], [1, 1, c]).reshape([1, c]); // use_multimask_token_for_obj_ptr
   let objPtr = model.obj_ptr_proj.forward(rt, token);
   if (!present) objPtr = add(rt, affine(rt, objPtr, 0), model.no_obj_ptr.t); // fixed_no_obj_ptr
   return { lowRes, highRes, iou, objectScore: d.objectScore, iouHost, objectScoreHost, best, bestLow, bestHigh, objPtr };

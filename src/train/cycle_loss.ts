@@ -1,7 +1,8 @@
 // RobotSeg's label-efficient losses on a tracked cycle clip (MultiStepMultiMasksAndIous_LET;
 // robotseg-architecture.md sec. 5, golden/grad README case 2):
 //   L_cyc   = sum over the first and last step of the multimask loss against the ONE ground truth G0
-//             (the clip starts and ends on the annotated frame);
+//             (the clip starts and ends on the annotated frame); with correction clicks on the first
+//             step every decoder call of it is supervised (SAM 2's multistep sum);
 //   L_sem   = sum over the intermediate steps of 1 - cos(f_t, f_0): f_0 from the first step's raw
 //             level-2 features under G0, f_t under σ(the candidate with the highest predicted IoU);
 //   L_patch = sum over the intermediate steps of the soft IoU of that candidate against the step's
@@ -33,7 +34,7 @@ export interface CycleLoss {
   cyc: Tensor;
   sem: Tensor;
   patch: Tensor;
-  /** Multimask losses of the supervised (first, last) steps. */
+  /** Multimask losses of the supervised (first, last) steps: one per decoder call (correction clicks add calls). */
   mask: Array<{ step: number } & MultimaskLoss>;
   /** Per intermediate step: cosine and patch loss tensors [1]. */
   semantic: Array<{ step: number; cosine: Tensor; loss: Tensor; feat: Tensor; mask16: Tensor }>;
@@ -52,8 +53,11 @@ export async function cycleLoss(rt: Runtime, steps: CycleStep[], frames: ImageFe
   const mask: CycleLoss['mask'] = [];
   for (const t of supervised) {
     const s = steps[t];
-    const l = await multimaskLoss(rt, s.highRes, s.iou, s.objectScore, g0, { weights: w.mask, iouLoss: w.iouLoss, superviseAllIou: w.superviseAllIou });
-    mask.push({ step: t, ...l });
+    // every decoder call of the step is supervised (correction clicks: SAM 2's multistep loss sums them)
+    for (const p of [...s.earlier, s]) {
+      const l = await multimaskLoss(rt, p.highRes, p.iou, p.objectScore, g0, { weights: w.mask, iouLoss: w.iouLoss, superviseAllIou: w.superviseAllIou });
+      mask.push({ step: t, ...l });
+    }
   }
   const cyc = weightedSum(rt, mask.map((m) => [1, m.total] as [number, Tensor]));
   const anchor = semanticFeature(rt, frames[0].visionFeats, g0).feat; // not detached

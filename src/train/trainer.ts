@@ -52,6 +52,10 @@ export interface TrainOptions {
   /** Weight of the SEMA structure loss (RobotSeg weights only; RobotSeg 1). */
   structureWeight: number;
   promptMode: PromptMode;
+  /** Correction clicks after a click / box prompt on the first step, all supervised (RobotSeg point mode: 3). */
+  correctionClicks: number;
+  /** Probability that a correction click is drawn from the ground truth instead of the error (RobotSeg 0.1). */
+  gtClickProb: number;
   /** RobotSeg category ('arm' | 'gripper' | 'robot'): class token on every frame; null for SAM 2.1. */
   category: string | null;
   seed: number;
@@ -61,7 +65,7 @@ export interface TrainOptions {
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   steps: 100, clipLength: 7, optim: ROBOTSEG_OPTIM, maxGradNorm: 0.1, lrEndFactor: 0.1, accumulate: 1, freeze: [],
-  weights: ROBOTSEG_CYCLE_WEIGHTS, structureWeight: 1, promptMode: 'mixed', category: null, seed: 2026, featureCacheFrames: 16,
+  weights: ROBOTSEG_CYCLE_WEIGHTS, structureWeight: 1, promptMode: 'mixed', correctionClicks: 3, gtClickProb: 0.1, category: null, seed: 2026, featureCacheFrames: 16,
 };
 
 export interface StepLog {
@@ -140,7 +144,11 @@ export class Trainer {
         for (const i of new Set(indices)) feats.set(i, await this.frameFeatures(video, i));
         const frames = indices.map((i) => feats.get(i)!);
         const prompt = await this.prompt(kind, g0);
-        const steps = await runCycle(rt, this.model, frames, indices, prompt.prompt, { category: kind === 'mask' ? null : o.category });
+        const points = kind === 'click' || kind === 'box';
+        const steps = await runCycle(rt, this.model, frames, indices, prompt.prompt, {
+          category: kind === 'mask' ? null : o.category,
+          corrections: points ? o.correctionClicks : 0, gt: prompt.gt, gtClickProb: o.gtClickProb, random: this.next,
+        });
         const pseudo = new Map<number, Tensor>();
         for (let t = 1; t < steps.length - 1; t++) pseudo.set(t, await this.pseudoLabel(video, indices[t], frames[0], g0));
         const loss = await cycleLoss(rt, steps, frames, g0, (t) => pseudo.get(t)!, o.weights);
@@ -172,7 +180,8 @@ export class Trainer {
           tape.backward(total, rt.upload([1], [1]), add);
           for (const p of this.params) if (p.tensor.grad) untrack(p.tensor.grad);
         }
-        return { loss: host, frames: indices, prompt: prompt.describe };
+        const extra = points ? steps[0].earlier.length : 0;
+        return { loss: host, frames: indices, prompt: extra ? `${prompt.describe} + ${extra} correction clicks` : prompt.describe };
       });
     } finally {
       rt.tape = null;
@@ -234,18 +243,18 @@ export class Trainer {
     }));
   }
 
-  /** First-step prompt of the clip, from the annotated mask at the input size. */
-  private async prompt(kind: string, g0: Tensor): Promise<{ prompt: CyclePrompt; describe: string }> {
+  /** First-step prompt of the clip, from the annotated mask at the input size (and that mask on the host). */
+  private async prompt(kind: string, g0: Tensor): Promise<{ prompt: CyclePrompt; describe: string; gt: Uint8Array }> {
     const S = this.model.cfg.image_size;
-    if (kind === 'mask') return { prompt: { kind: 'mask', mask: g0 }, describe: 'mask' };
-    if (kind === 'auto') return { prompt: { kind: 'points', points: { coords: new Float32Array(0), labels: new Int32Array(0) } }, describe: 'auto' };
     const m = Uint8Array.from(await this.rt.read(g0), (v) => (v > 0 ? 1 : 0));
+    if (kind === 'mask') return { prompt: { kind: 'mask', mask: g0 }, describe: 'mask', gt: m };
+    if (kind === 'auto') return { prompt: { kind: 'points', points: { coords: new Float32Array(0), labels: new Int32Array(0) } }, describe: 'auto', gt: m };
     if (kind === 'box') {
       const b = maskBox(m, S, S);
-      return { prompt: { kind: 'points', points: { coords: Float32Array.from(b), labels: Int32Array.from([2, 3]) } }, describe: `box ${b.join(',')}` };
+      return { prompt: { kind: 'points', points: { coords: Float32Array.from(b), labels: Int32Array.from([2, 3]) } }, describe: `box ${b.join(',')}`, gt: m };
     }
     const c = randomForegroundClick(this.next, m, S);
-    return { prompt: { kind: 'points', points: { coords: Float32Array.from([c.x, c.y]), labels: Int32Array.from([1]) } }, describe: `click ${c.x},${c.y}` };
+    return { prompt: { kind: 'points', points: { coords: Float32Array.from([c.x, c.y]), labels: Int32Array.from([1]) } }, describe: `click ${c.x},${c.y}`, gt: m };
   }
 
   /** Features of a frame: under the tape when the encoder trains, else from cached FPN levels. */

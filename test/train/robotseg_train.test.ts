@@ -62,16 +62,18 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
   // (the whole-loss difference quotient changes sign between h = 5e-3 and 2e-2), so no difference
   // quotient can check it. Per term the entry with the largest |analytic gradient| of each tensor is
   // probed (as the golden's FD check does), with h = 1e-2: float32 roundoff of a loss ~1 gives ~3e-6
-  // of noise, so the tolerance is 3 % + 5e-6.
+  // of noise, so the tolerance is 3 % + 5e-6. (The RPG placeholder also moves step 0's mask and with it
+  // the foreground threshold of later RPG calls: its quotient spreads by several % with h, so its
+  // backward is checked by test/kernels/rpg_backward.test.ts instead.)
   for (const term of ['structure', 'patch'] as const) {
-    it(`analytic gradient = central finite differences of the ${term} loss (memory encoder, SEMA head, class token, RPG placeholder)`, async () => {
+    it(`analytic gradient = central finite differences of the ${term} loss (memory encoder, SEMA, class token)`, async () => {
       const tr = new Trainer(rt!, model, trainer.videos, { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, {
         steps: 2, clipLength: 3, freeze: ['image_encoder'], promptMode: 'auto', category: 'robot',
         weights: { ...ROBOTSEG_CYCLE_WEIGHTS, cyc: 0, sem: 0, patch: term === 'patch' ? 1 : 0 }, structureWeight: term === 'structure' ? 1 : 0,
       });
       const video = tr.videos[0];
       const keys = term === 'structure'
-        ? ['memory_encoder.out_proj.weight', 'memory_attention.layers.1.structure_head.weight', 'memory_encoder.fuser.layers.1.pwconv2.weight', 'robot_prompt_generator.no_memory_prompt_embeddings_fg.weight']
+        ? ['memory_encoder.out_proj.weight', 'memory_attention.layers.1.structure_head.weight', 'memory_encoder.fuser.layers.1.pwconv2.weight', 'memory_attention.layers.0.cross_attn_structure.v_proj.weight']
         : ['memory_encoder.out_proj.weight', 'sam_mask_decoder.robot_token_embedding.weight'];
       await tr.clipLoss(video, offsets, 'auto', 1, true);
       const probes: Array<{ key: string; index: number; g: number }> = [];

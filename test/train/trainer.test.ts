@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SAM2 } from '../../src/model/sam2.js';
 import { readImage, readMask, writeMaskPng } from '../../src/node/image_io.js';
 import { readTrainDataset } from '../../src/node/train_data.js';
+import { errorClick } from '../../src/train/cycle.js';
 import { maskBox, randomForegroundClick, sampleCycleOffsets, samplePrompt } from '../../src/train/data.js';
 import { collectParams } from '../../src/train/params.js';
 import { Trainer } from '../../src/train/trainer.js';
@@ -75,6 +76,27 @@ describe('parameter groups and sampling (no GPU)', () => {
     }
     expect(() => maskBox(new Uint8Array(4), 2, 2)).toThrow(/empty/);
   });
+
+  it('correction clicks: uniform over misses (positive) and false alarms (negative); background when correct', () => {
+    const next = mulberry32(9);
+    // 3x3: gt = left column, pred = middle column -> misses (0,*), false alarms (1,*)
+    const gt = Uint8Array.from([1, 0, 0, 1, 0, 0, 1, 0, 0]);
+    const pred = Uint8Array.from([0, 1, 0, 0, 1, 0, 0, 1, 0]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const c = errorClick(next, gt, pred, 3);
+      expect(c.x === 0 ? 1 : c.x === 1 ? 0 : -1, `${c.x},${c.y}`).toBe(c.label);
+      seen.add(`${c.x},${c.y}`);
+    }
+    expect(seen.size).toBe(6); // every error pixel can be drawn
+    for (let i = 0; i < 50; i++) {
+      const c = errorClick(next, gt, gt, 3); // correct: a negative click in the background
+      expect(c.label).toBe(0);
+      expect(c.x).not.toBe(0);
+      const g = errorClick(next, gt, null, 3); // no prediction: a positive click on the object
+      expect([g.x, g.label]).toEqual([0, 1]);
+    }
+  });
 });
 
 describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
@@ -82,7 +104,7 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
   it('gradient accumulation: two clips at scale 1/2 = the mean of their gradients; frozen keys get none', async () => {
     model = await goldenModel(rt!);
     const data = readTrainDataset(CLIP, 'robot');
-    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box' });
+    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box', correctionClicks: 0 }); // no random clicks: the same clips
     const keys = ['sam_mask_decoder.iou_prediction_head.layers.2.weight', 'memory_attention.layers.1.cross_attn_image.v_proj.weight', 'obj_ptr_proj.layers.0.bias'];
     const grads = async () => Promise.all(keys.map(async (k) => rt!.read(tr.params.find((p) => p.key === k)!.tensor.grad!)));
     const clear = () => { for (const p of tr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; } };
@@ -123,5 +145,24 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
     expect(r.loss.patch).toBeGreaterThan(3 - 1e-4);
     expect(r.loss.patch).toBeLessThanOrEqual(3);
     tr.dispose();
+  });
+
+  it('a click prompt gets 3 supervised correction clicks (single-mask calls with the previous logits); a box is single-mask', async () => {
+    const data = readTrainDataset(CLIP, 'robot');
+    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'click', correctionClicks: 3, gtClickProb: 0 });
+    const r = await tr.clipLoss(data.videos[0], [0, 2, 0], 'click', 1, true);
+    expect(r.prompt).toMatch(/^click \d+,\d+ \+ 3 correction clicks$/);
+    for (const k of ['total', 'cycle', 'focal', 'dice', 'iou', 'class']) expect(Number.isFinite(r.loss[k]), k).toBe(true);
+    const mlp0 = tr.params.find((p) => p.key === 'sam_mask_decoder.output_hypernetworks_mlps.0.layers.2.weight')!.tensor;
+    // token 0 (single-mask output) is supervised only through the correction calls
+    expect((await rt!.read(mlp0.grad!)).some((v) => v !== 0)).toBe(true);
+    for (const p of tr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
+    const noCorr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box', correctionClicks: 0 });
+    const b = await noCorr.clipLoss(data.videos[0], [0, 2, 0], 'box', 1, true);
+    expect(b.prompt).toMatch(/^box /);
+    expect((await rt!.read(mlp0.grad!)).some((v) => v !== 0)).toBe(true); // a box (2 points) is a single-mask call
+    for (const p of noCorr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
+    tr.dispose();
+    noCorr.dispose();
   });
 });
