@@ -133,6 +133,12 @@ export class Hiera extends Module {
     this.blocks = blocks.map((b) => new MultiScaleBlock(b, cfg.mlp_ratio, cfg.layernorm_eps, cfg.q_stride[0]));
   }
 
+  /** Drop the cached position embeddings (their parameters changed, e.g. after an optimiser step). */
+  clearPositionCache(): void {
+    for (const t of this.posCache.values()) t.dispose();
+    this.posCache.clear();
+  }
+
   /** Bicubic pos_embed to the token grid + tiled window embed, NHWC [1, h, w, C] (cached per size). */
   posEmbed(rt: Runtime, h: number, w: number): Tensor {
     const key = `${h}x${w}`;

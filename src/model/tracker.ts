@@ -308,19 +308,21 @@ export class Tracker {
 
   /** Sine PE of the memory grid plus the temporal encoding of a slot, token-major [1, hw, memDim] (cached). */
   private slotPosition(h: number, w: number, slot: number): Tensor {
+    const rt = this.rt;
+    const m = this.model;
+    // training: maskmem_tpos_enc is a parameter on the tape (and changes every step): never cached
+    const training = rt.tape !== null && m.maskmem_tpos_enc.t.requiresGrad;
     const key = `${h}x${w}:${slot}`;
-    let t = this.slotPos.get(key);
+    let t = training ? undefined : this.slotPos.get(key);
     if (!t) {
-      const rt = this.rt;
-      const m = this.model;
       const memDim = m.cfg.memory_encoder.out_dim;
       const nMem = m.cfg.base.num_maskmem;
-      t = untrack(rt.scope(() => {
+      t = rt.scope(() => {
         const memPos = m.memory_encoder.posEnc(rt, h, w); // [1, memDim, h, w]
         const tpos = slice(rt, m.maskmem_tpos_enc.t, [nMem - slot - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([1, 1, memDim]);
         return add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos); // (1, D, hw) -> (1, hw, D)
-      }));
-      this.slotPos.set(key, t);
+      });
+      if (!training) this.slotPos.set(key, untrack(t));
     }
     return t;
   }

@@ -92,7 +92,8 @@ export class Trainer {
   step = 0;
   private state: OptimState[];
   private next: () => number;
-  private featCache = new Map<string, Tensor[]>();
+  /** Frozen-encoder outputs per frame (LRU): the FPN levels and, for RobotSeg, the SEMA edge grid. */
+  private featCache = new Map<string, { levels: Tensor[]; edges: Tensor | null }>();
   private pseudoCache = new Map<string, Tensor>();
   private readonly encoderFrozen: boolean;
 
@@ -228,6 +229,8 @@ export class Trainer {
     clip?.coef.dispose();
     clip?.norm.dispose();
     for (const { p } of withGrad) { p.tensor.grad!.dispose(); p.tensor.grad = null; }
+    // inference caches derived from parameters that just moved (predictors made later recompute theirs)
+    if (withGrad.some(({ p }) => p.key.startsWith('image_encoder.trunk.pos_embed'))) this.model.image_encoder.trunk.clearPositionCache();
     return norm;
   }
 
@@ -268,22 +271,24 @@ export class Trainer {
     };
     let f: ImageFeatures;
     if (this.encoderFrozen) {
-      let levels = this.featCache.get(key);
-      if (!levels) {
+      let hit = this.featCache.get(key);
+      if (!hit) {
         const x = await image();
-        levels = withoutTape(rt, () => rt.scope(() => m.encodeBackbone(rt, x)));
+        const levels = withoutTape(rt, () => rt.scope(() => m.encodeBackbone(rt, x)));
         for (const l of levels) untrack(l);
-        this.featCache.set(key, levels);
+        const edges = m instanceof RobotSeg ? untrack(withoutTape(rt, () => m.memory_attention.edgeGrid(rt, x))) : null;
+        x.dispose();
+        hit = { levels, edges };
+        this.featCache.set(key, hit);
         while (this.featCache.size > this.opts.featureCacheFrames) {
-          const [k, old] = this.featCache.entries().next().value as [string, Tensor[]];
-          for (const t of old) t.dispose();
+          const [k, old] = this.featCache.entries().next().value as [string, { levels: Tensor[]; edges: Tensor | null }];
+          for (const t of old.levels) t.dispose();
+          old.edges?.dispose();
           this.featCache.delete(k);
         }
-        if (m instanceof RobotSeg) (levels as Tensor[] & { edges?: Tensor }).edges = untrack(withoutTape(rt, () => m.memory_attention.edgeGrid(rt, x)));
-      } else { this.featCache.delete(key); this.featCache.set(key, levels); } // LRU touch
-      f = m.featuresFromLevels(rt, levels);
-      const edges = (levels as Tensor[] & { edges?: Tensor }).edges;
-      if (edges) f.edges = edges;
+      } else { this.featCache.delete(key); this.featCache.set(key, hit); } // LRU touch
+      f = m.featuresFromLevels(rt, hit.levels);
+      if (hit.edges) f.edges = hit.edges;
     } else {
       const x = await image();
       f = m.encodeImage(rt, x);
@@ -312,7 +317,7 @@ export class Trainer {
       // frame features without the tape: the label is a constant target
       const f = await withoutTape(rt, async () => {
         const cached = this.featCache.get(key);
-        if (cached) return cached[cached.length - 1];
+        if (cached) return cached.levels[cached.levels.length - 1];
         const img = await this.data.image(video.frames[index]);
         return rt.scope(() => this.model.encodeImage(rt, preprocessImage(rt, this.model.cfg, img)).visionFeats);
       });
@@ -361,7 +366,7 @@ export class Trainer {
 
   dispose(): void {
     for (const s of this.state) { s.m.dispose(); s.v.dispose(); }
-    for (const l of this.featCache.values()) for (const t of l) t.dispose();
+    for (const c of this.featCache.values()) { for (const t of c.levels) t.dispose(); c.edges?.dispose(); }
     for (const t of this.pseudoCache.values()) t.dispose();
     this.featCache.clear();
     this.pseudoCache.clear();
