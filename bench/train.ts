@@ -19,9 +19,9 @@ import { SAM2 } from '../src/model/sam2.js';
 import { readImage, readMask } from '../src/node/image_io.js';
 import { readTrainDataset } from '../src/node/train_data.js';
 import { openWeights } from '../src/node/weights_file.js';
-import { runCycle } from '../src/train/cycle.js';
 import { cycleLoss } from '../src/train/cycle_loss.js';
 import { Trainer } from '../src/train/trainer.js';
+import { runGoldenCycle } from '../test/helpers/grad.js';
 import { randomWeightsFile } from '../test/helpers/random_weights.js';
 import { BENCH_DIR } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
@@ -46,11 +46,7 @@ async function goldenLossOk(rt: Runtime, model: SAM2): Promise<boolean> {
   const v = await openWeights(join(GOLDEN, 'video.safetensors'));
   try {
     return await rt.scopeAsync(async () => {
-      const sources = Array.from(await g.readTensor('input.clip_source_frames'));
-      const feats = new Map<number, ReturnType<SAM2['encodeImage']>>();
-      for (const s of new Set(sources)) feats.set(s, model.encodeImage(rt, rt.upload(await v.readTensor(`video/frame${s}/input_image`), [1, 3, 256, 256])));
-      const frames = sources.map((s) => feats.get(s)!);
-      const steps = await runCycle(rt, model, frames, sources, { kind: 'points', points: { coords: Float32Array.from(await g.readTensor('input.point_coords')), labels: Int32Array.of(1) } });
+      const { frames, steps } = await runGoldenCycle(rt, model, g, v);
       const g0 = rt.upload(await g.readTensor('target.G0'), [1, 1, 256, 256]);
       const pseudo = new Map<number, ReturnType<typeof rt.upload>>();
       for (const t of [1, 2, 3]) pseudo.set(t, rt.upload(await g.readTensor(`step${t}/target.pseudo_label`), [1, 1, 256, 256]));

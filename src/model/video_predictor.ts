@@ -312,11 +312,7 @@ export class VideoPredictor {
     const rt = this.rt;
     const S = this.model.cfg.image_size;
     const f = await this.features(frame);
-    const m01 = rt.scope(() => {
-      const m = rt.upload(Float32Array.from(mask, (v) => (v ? 1 : 0)), [1, 1, H, W], 'f32', 'mask_prompt');
-      const r = resize(rt, m, [S, S], { mode: 'bilinear', antialias: true });
-      return affineStep(rt, r); // (>= 0.5) as float
-    });
+    const m01 = maskToInput(rt, mask, W, H, S);
     const anyFg = mask.some((v) => v !== 0);
     const heads = await this.tracker.maskAsOutput(f, m01, anyFg);
     m01.dispose();
@@ -603,6 +599,17 @@ function clampTensor(rt: Runtime, x: Tensor, c: number): Tensor {
   const hi = rt.upload([c], [1]);
   const lo = rt.upload([-c], [1]);
   return binary(rt, binary(rt, x, hi, 'min'), lo, 'max');
+}
+
+/**
+ * A 0/1 mask [H*W] at the model input size [1, 1, S, S] (0/1 f32), as add_new_mask prepares it:
+ * antialiased bilinear resize of the float mask, then >= 0.5. Also the training targets.
+ */
+export function maskToInput(rt: Runtime, mask: Uint8Array, W: number, H: number, S: number): Tensor {
+  return rt.scope(() => {
+    const m = rt.upload(Float32Array.from(mask, (v) => (v ? 1 : 0)), [1, 1, H, W], 'f32', 'mask_prompt');
+    return affineStep(rt, resize(rt, m, [S, S], { mode: 'bilinear', antialias: true }));
+  });
 }
 
 /** (x >= 0.5) as 0/1: step(x - 0.5) is (x > 0.5); 0.5 exactly counts as 1 here via a tiny shift. */

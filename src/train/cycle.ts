@@ -16,6 +16,7 @@ import { RobotSeg } from '../model/robotseg.js';
 import { RobotSegTracker } from '../model/robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
 import { NO_OBJ_SCORE, type StoredFrame, type Tap, Tracker } from '../model/tracker.js';
+import { errorClick } from './data.js';
 import { decodeMasks } from './image_forward.js';
 
 /** The prompt of the clip's first step: clicks / a box (as points) or a 0/1 mask [1, 1, S, S]. */
@@ -136,8 +137,8 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
     const points = init && prompt.kind === 'points' && prompt.points.labels.length ? prompt.points : null;
     const multimask = useMultimask(model, init, points);
     let step = maskPrompt
-      ? await maskAsOutput(rt, model, f, pix, (prompt as { mask: Tensor }).mask)
-      : await samHeads(rt, model, f, pix, points, S, multimask, null, tokens);
+      ? await maskAsOutput(rt, model, tracker, f, pix, (prompt as { mask: Tensor }).mask)
+      : await samHeads(rt, model, tracker, f, pix, points, S, multimask, null, tokens);
     const earlier: StepPrediction[] = [];
     let clicks = points ?? undefined;
     if (init && points && (opts.corrections ?? 0) > 0) {
@@ -149,7 +150,7 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
         const c = errorClick(opts.random, opts.gt, pred, S);
         clicks = { coords: Float32Array.from([...clicks!.coords, c.x, c.y]), labels: Int32Array.from([...clicks!.labels, c.label]) };
         // the previous low-res logits are the mask prompt (not detached); no class / object tokens
-        step = await samHeads(rt, model, f, pix, clicks, S, useMultimask(model, true, clicks), step.bestLow);
+        step = await samHeads(rt, model, tracker, f, pix, clicks, S, useMultimask(model, true, clicks), step.bestLow);
       }
     }
     const maskmem = encodeMemoryTrain(rt, model, f, step.bestHigh, step.objectScoreHost > 0);
@@ -177,30 +178,11 @@ function useMultimask(model: SAM2, init: boolean, points: PointPrompt | null): b
 }
 
 /**
- * sample_random_points_from_errors ('uniform'): a pixel drawn uniformly from the false-negative and
- * false-positive regions of `pred` against `gt` (both [S*S] 0/1; pred null = all background), positive in
- * a miss; when pred equals gt, a negative click uniformly in the background. Coordinates in pixels.
- */
-export function errorClick(next: () => number, gt: Uint8Array, pred: Uint8Array | null, S: number): { x: number; y: number; label: number } {
-  const cells: number[] = [];
-  let correct = true;
-  for (let i = 0; i < gt.length; i++) if ((pred ? pred[i] : 0) !== gt[i]) { correct = false; break; }
-  for (let i = 0; i < gt.length; i++) {
-    const p = pred ? pred[i] : 0;
-    if (p !== gt[i] || (correct && !gt[i])) cells.push(i);
-  }
-  if (cells.length === 0) throw new Error('correction click: the ground truth covers the whole image and the prediction matches it');
-  const i = cells[Math.min(cells.length - 1, Math.floor(next() * cells.length))];
-  const label = gt[i] && !(pred ? pred[i] : 0) ? 1 : 0;
-  return { x: i % S, y: Math.floor(i / S), label };
-}
-
-/**
  * _forward_sam_heads in training mode: candidates (the 3 multimask outputs, or the single-mask output),
  * best by predicted IoU, NO_OBJ rule, pointer from the chosen mask token.
  */
-async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, multimask: boolean, maskInput: Tensor | null = null, tokens?: Tensor): Promise<HeadsResult> {
-  const d = decodeMasks(rt, model, pix, f, points, maskInput, tokens);
+async function samHeads(rt: Runtime, model: SAM2, tracker: Tracker, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, multimask: boolean, maskInput: Tensor | null = null, tokens?: Tensor): Promise<HeadsResult> {
+  const d = decodeMasks(rt, tracker, pix, f, points, maskInput, tokens);
   const [, M, h4, w4] = d.masks.shape;
   const c = d.maskTokens.shape[2];
   const first = multimask ? 1 : 0; // multimask outputs: tokens 1..M-1; else token 0
@@ -223,12 +205,12 @@ async function samHeads(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor,
 }
 
 /** _use_mask_as_output: the 0/1 mask [1, 1, S, S] is the output; the pointer comes from the decoder. */
-async function maskAsOutput(rt: Runtime, model: SAM2, f: ImageFeatures, pix: Tensor, mask01: Tensor): Promise<HeadsResult> {
+async function maskAsOutput(rt: Runtime, model: SAM2, tracker: Tracker, f: ImageFeatures, pix: Tensor, mask01: Tensor): Promise<HeadsResult> {
   const S = model.cfg.image_size;
   const highRes = affine(rt, mask01, 20, -10);
   const lowRes = resize(rt, highRes, [S / 4, S / 4], { mode: 'bilinear', antialias: true });
   const small = model.mask_downsample.forward(rt, mask01);
-  const d = decodeMasks(rt, model, pix, f, null, small);
+  const d = decodeMasks(rt, tracker, pix, f, null, small);
   const c = d.maskTokens.shape[2];
   const token = slice(rt, d.maskTokens, [0, 0, 0], [1, 1, c]).reshape([1, c]); // single-mask token
   const any = (await rt.read(mask01)).some((v) => v > 0);

@@ -3,6 +3,7 @@
 // sampling of cycle clips and first-frame prompts as RobotSeg's training does (robotseg-architecture.md
 // sec. 5): palindromic clips [0, s, 2s, 3s, 2s, s, 0] anchored at the annotated frame with a random
 // step s in [1, (L - 1) // 3] (clamped to the video); prompts category-only / points / GT mask.
+import { boxPrompt } from '../eval/clicks.js';
 import { randInt } from '../util/rng.js';
 
 export interface TrainVideo {
@@ -52,30 +53,33 @@ export function samplePrompt(next: () => number, mode: PromptMode, isVideo: bool
   return 'mask';
 }
 
-/** One uniformly drawn foreground pixel of a 0/1 mask [H*W] (x = column, y = row). */
-export function randomForegroundClick(next: () => number, mask: Uint8Array, width: number): { x: number; y: number } {
-  let count = 0;
-  for (const v of mask) if (v) count++;
-  if (count === 0) throw new Error('cannot click on an empty mask');
-  let k = randInt(next, 0, count - 1);
-  for (let i = 0; i < mask.length; i++) {
-    if (mask[i] && k-- === 0) return { x: i % width, y: Math.floor(i / width) };
+/**
+ * sample_random_points_from_errors ('uniform'): a pixel drawn uniformly from the false-negative and
+ * false-positive regions of `pred` against `gt` (both [H*W] 0/1, row length `width`; pred null = all
+ * background), positive in a miss; when pred equals gt, a negative click uniformly in the background.
+ */
+export function errorClick(next: () => number, gt: Uint8Array, pred: Uint8Array | null, width: number): { x: number; y: number; label: number } {
+  const cells: number[] = [];
+  let correct = true;
+  for (let i = 0; i < gt.length; i++) if ((pred ? pred[i] : 0) !== gt[i]) { correct = false; break; }
+  for (let i = 0; i < gt.length; i++) {
+    const p = pred ? pred[i] : 0;
+    if (p !== gt[i] || (correct && !gt[i])) cells.push(i);
   }
-  throw new Error('unreachable');
+  if (cells.length === 0) throw new Error('correction click: the ground truth covers the whole image and the prediction matches it');
+  const i = cells[Math.min(cells.length - 1, Math.floor(next() * cells.length))];
+  const label = gt[i] && !(pred ? pred[i] : 0) ? 1 : 0;
+  return { x: i % width, y: Math.floor(i / width), label };
 }
 
-/** Bounding box [x0, y0, x1, y1] of a 0/1 mask, right/bottom one past the last pixel (RobotSeg's BB). */
+/** One uniformly drawn foreground pixel of a 0/1 mask [H*W] (x = column, y = row): the error click of an empty prediction. */
+export function randomForegroundClick(next: () => number, mask: Uint8Array, width: number): { x: number; y: number } {
+  if (!mask.some((v) => v)) throw new Error('cannot click on an empty mask');
+  const { x, y } = errorClick(next, mask, null, width);
+  return { x, y };
+}
+
+/** Bounding box [x0, y0, x1, y1] of a 0/1 mask, right/bottom one past the last pixel (RobotSeg's BB prompt). */
 export function maskBox(mask: Uint8Array, width: number, height: number): [number, number, number, number] {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!mask[y * width + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (x1 < 0) throw new Error('cannot box an empty mask');
-  return [x0, y0, x1 + 1, y1 + 1];
+  return boxPrompt({ width, height, data: mask });
 }

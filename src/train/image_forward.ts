@@ -6,6 +6,7 @@ import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { PointPrompt } from '../model/prompt_encoder.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
+import { Tracker } from '../model/tracker.js';
 
 export interface DecoderOutputs {
   /** All mask logits [1, M, 4h, 4w] (token 0 = single-mask output, 1..3 = multimask). */
@@ -19,22 +20,18 @@ export interface DecoderOutputs {
 }
 
 /**
- * Decoder on given features: `pixFeat` [1, C, h, w] (L2 + no_mem_embed, or memory-conditioned),
- * the frame's high-res features, points in network-input pixels (null = no click: one padding point,
- * as SAM 2 does), an optional mask prompt [1, 1, 4h, 4w] and optional RobotSeg leading tokens.
+ * Decoder on given features (Tracker.decode, the predictors' own call): `pixFeat` [1, C, h, w] (L2 +
+ * no_mem_embed, or memory-conditioned), points in network-input pixels (null = no click: one padding
+ * point, as SAM 2 does), an optional mask prompt [1, 1, 4h, 4w] and optional RobotSeg leading tokens.
  */
-export function decodeMasks(rt: Runtime, model: SAM2, pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null = null, tokens?: Tensor): DecoderOutputs {
-  const pe = model.sam_prompt_encoder;
-  const pts = points ?? { coords: new Float32Array(2), labels: Int32Array.from([-1]) };
-  const sparse = pe.sparse(rt, pts);
-  const dense = pe.dense(rt, maskInput);
-  const out = model.sam_mask_decoder.predict(rt, pixFeat, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes, tokens);
-  return { masks: out.masks, iou: out.iou, objectScore: out.objectScore, maskTokens: out.maskTokens };
+export function decodeMasks(rt: Runtime, tracker: Tracker, pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null = null, tokens?: Tensor): DecoderOutputs {
+  const d = tracker.decode(pixFeat, f, points, maskInput, undefined, tokens);
+  return { masks: d.masks, iou: d.iou, objectScore: d.obj, maskTokens: d.tokens };
 }
 
 /** img [1, 3, S, S] normalised -> decoder outputs of the image predictor (no memory). */
 export function imageForward(rt: Runtime, model: SAM2, img: Tensor, points: PointPrompt | null, maskInput: Tensor | null = null): DecoderOutputs & { features: ImageFeatures } {
   const features = model.encodeImage(rt, img);
   const pix = model.imageEmbedWithNoMem(rt, features); // [1, C, h, w]
-  return { ...decodeMasks(rt, model, pix, features, points, maskInput), features };
+  return { ...decodeMasks(rt, new Tracker(rt, model), pix, features, points, maskInput), features };
 }

@@ -37,6 +37,17 @@ export function withoutTape<T>(rt: Runtime, fn: () => T): T {
   }
 }
 
+/** withoutTape for async work: the tape stays off until the promise settles (not only its first await). */
+export async function withoutTapeAsync<T>(rt: Runtime, fn: () => Promise<T>): Promise<T> {
+  const tape = rt.tape;
+  rt.tape = null;
+  try {
+    return await fn();
+  } finally {
+    rt.tape = tape;
+  }
+}
+
 /** The prototype a [1, C] of the annotated object: normalize(masked_avg(feats0, mask on the grid)). */
 export function objectPrototype(rt: Runtime, feats0: Tensor, mask: Tensor): Tensor {
   return withoutTape(rt, () => {
@@ -50,7 +61,7 @@ export function objectPrototype(rt: Runtime, feats0: Tensor, mask: Tensor): Tens
 export async function featurePseudoLabel(rt: Runtime, feats: Tensor, prototype: Tensor, relThreshold = 0.2): Promise<PseudoLabel> {
   const [, C, h, w] = feats.shape;
   const n = h * w;
-  const sim = await withoutTape(rt, async () => {
+  const sim = await withoutTapeAsync(rt, async () => {
     const cells = permute(rt, feats.reshape([1, C, n]), [0, 2, 1]).reshape([n, C]); // (1, C, hw) -> (hw, C)
     const proto = add(rt, rt.zeros([n, C]), prototype.reshape([1, C])); // broadcast to every cell
     const s = cosineSimilarity(rt, cells, proto); // [hw]

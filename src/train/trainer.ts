@@ -15,8 +15,8 @@ import { type Tensor, untrack } from '../graph/tensor.js';
 import { add, affine, unary } from '../kernels/elementwise.js';
 import { l1Loss, structureTarget } from '../kernels/loss.js';
 import { adamw, clipCoef, cosineSchedule, gradNormSq } from '../kernels/optim.js';
-import { resize } from '../kernels/resize.js';
 import { preprocessImage } from '../model/image_predictor.js';
+import { maskToInput } from '../model/video_predictor.js';
 import { RobotSeg } from '../model/robotseg.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
 import { mulberry32 } from '../util/rng.js';
@@ -25,7 +25,7 @@ import { type CycleLossWeights, cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from './cycl
 import { maskBox, type PromptKind, type PromptMode, randomForegroundClick, samplePrompt, sampleCycleOffsets, type TrainVideo } from './data.js';
 import { weightedSum } from './losses.js';
 import { collectParams, type OptimSettings, ROBOTSEG_OPTIM, type TrainableParam } from './params.js';
-import { featurePseudoLabel, objectPrototype, withoutTape } from './pseudo_labels.js';
+import { featurePseudoLabel, objectPrototype, withoutTape, withoutTapeAsync } from './pseudo_labels.js';
 
 /** Reads frames and masks (Node: files; browsers: fetch / File). */
 export interface TrainDataSource {
@@ -234,16 +234,10 @@ export class Trainer {
     return norm;
   }
 
-  /** The annotated mask at the model input size [1, 1, S, S] (0/1): bilinear (antialiased) resize, >= 0.5. */
+  /** The annotated mask at the model input size [1, 1, S, S] (0/1), as a mask prompt is prepared. */
   private async targetMask(video: TrainVideo): Promise<Tensor> {
-    const rt = this.rt;
-    const S = this.model.cfg.image_size;
     const m = await this.data.mask(video.mask);
-    return withoutTape(rt, () => rt.scope(() => {
-      const x = rt.upload(Float32Array.from(m.data, (v) => (v ? 1 : 0)), [1, 1, m.height, m.width], 'f32', 'gt');
-      const r = resize(rt, x, [S, S], { mode: 'bilinear', antialias: true });
-      return unary(rt, affine(rt, r, 1, -0.5 + 1e-7), 'step'); // x >= 0.5 (step is x > 0)
-    }));
+    return withoutTape(this.rt, () => maskToInput(this.rt, m.data, m.width, m.height, this.model.cfg.image_size));
   }
 
   /** First-step prompt of the clip, from the annotated mask at the input size (and that mask on the host). */
@@ -307,15 +301,10 @@ export class Trainer {
     const user = video.pseudo?.get(index);
     if (user) {
       const m = await this.data.mask(user);
-      const S = this.model.cfg.image_size;
-      label = withoutTape(rt, () => rt.scope(() => {
-        const x = rt.upload(Float32Array.from(m.data, (v) => (v ? 1 : 0)), [1, 1, m.height, m.width], 'f32', 'pseudo');
-        const r = resize(rt, x, [S, S], { mode: 'bilinear', antialias: true });
-        return unary(rt, affine(rt, r, 1, -0.5 + 1e-7), 'step');
-      }));
+      label = withoutTape(rt, () => maskToInput(rt, m.data, m.width, m.height, this.model.cfg.image_size));
     } else {
       // frame features without the tape: the label is a constant target
-      const f = await withoutTape(rt, async () => {
+      const f = await withoutTapeAsync(rt, async () => {
         const cached = this.featCache.get(key);
         if (cached) return cached.levels[cached.levels.length - 1];
         const img = await this.data.image(video.frames[index]);

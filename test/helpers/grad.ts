@@ -10,6 +10,8 @@ import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import type { Module } from '../../src/model/module.js';
 import { openWeights } from '../../src/node/weights_file.js';
+import type { ImageFeatures, SAM2 } from '../../src/model/sam2.js';
+import { type CycleStep, runCycle } from '../../src/train/cycle.js';
 import { BUFFER_KEYS } from '../../src/train/params.js';
 
 export const GRAD_FIXTURES = join(fileURLToPath(import.meta.url), '..', '..', 'fixtures', 'grad');
@@ -69,4 +71,32 @@ export async function checkGrads(rt: Runtime, params: Array<[string, Tensor]>, g
   }
   worst.sort((a, b) => b[1] - a[1]);
   return { compared, failures, worst: worst.slice(0, 8) };
+}
+
+/** The golden cycle clip (grad case 2) tracked in training mode: its frames' features and steps. */
+export interface GoldenCycle {
+  sources: number[];
+  /** Features per source frame (repeated frames share one object, as in the golden). */
+  feats: Map<number, ImageFeatures>;
+  /** Features per clip step. */
+  frames: ImageFeatures[];
+  steps: CycleStep[];
+}
+
+/**
+ * Encode the golden clip's source frames (video.safetensors inputs) and run the training-mode cycle
+ * with the golden click, under whatever tape `rt` has (shared by the cycle tests and bench/train.ts).
+ */
+export async function runGoldenCycle(rt: Runtime, model: SAM2, golden: WeightsFile, video: WeightsFile): Promise<GoldenCycle> {
+  const sources = Array.from(await golden.readTensor('input.clip_source_frames'));
+  const S = model.cfg.image_size;
+  const feats = new Map<number, ImageFeatures>();
+  for (const s of new Set(sources)) {
+    const img = rt.upload(await video.readTensor(`video/frame${s}/input_image`), [1, 3, S, S], 'f32', `frame${s}`);
+    feats.set(s, model.encodeImage(rt, img));
+  }
+  const frames = sources.map((s) => feats.get(s)!);
+  const coords = Float32Array.from(await golden.readTensor('input.point_coords'));
+  const steps = await runCycle(rt, model, frames, sources, { kind: 'points', points: { coords, labels: Int32Array.from([1]) } });
+  return { sources, feats, frames, steps };
 }

@@ -3,11 +3,10 @@
 // goldens on purpose (σ memory for the prompted frame, float32 memory, clip of 5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
-import type { ImageFeatures, SAM2 } from '../../src/model/sam2.js';
-import { runCycle } from '../../src/train/cycle.js';
+import type { SAM2 } from '../../src/model/sam2.js';
 import { compare } from '../helpers/compare.js';
 import { goldenFile, goldenModel } from '../helpers/golden.js';
-import { openGradGolden } from '../helpers/grad.js';
+import { openGradGolden, runGoldenCycle } from '../helpers/grad.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const rt = await testRuntime();
@@ -34,17 +33,8 @@ describe.skipIf(!rt)('training-mode cycle forward vs golden (grad case 2)', () =
 
   it('every step: candidates, IoU, object score, best index, pointer, conditioned features, memory', async () => {
     const R = rt!;
-    const sources = Array.from(await golden.readTensor('input.clip_source_frames'));
+    const { sources, steps } = await runGoldenCycle(R, model, golden, video);
     expect(sources).toEqual([0, 1, 2, 1, 0]);
-    const feats = new Map<number, ImageFeatures>();
-    for (const s of new Set(sources)) {
-      const img = R.upload(await video.readTensor(`video/frame${s}/input_image`), [1, 3, 256, 256], 'f32', `frame${s}`);
-      feats.set(s, model.encodeImage(R, img));
-    }
-    const coords = await golden.readTensor('input.point_coords');
-    const steps = await runCycle(R, model, sources.map((s) => feats.get(s)!), sources, {
-      kind: 'points', points: { coords: Float32Array.from(coords), labels: Int32Array.from([1]) },
-    });
     for (const st of steps) {
       const p = `step${st.step}/`;
       check(`${p}low_res_multimasks`, await R.read(st.lowRes), await golden.readTensor(`${p}low_res_multimasks`), 1e-3);

@@ -7,13 +7,12 @@ import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { add } from '../../src/kernels/elementwise.js';
-import type { ImageFeatures, SAM2 } from '../../src/model/sam2.js';
-import { runCycle } from '../../src/train/cycle.js';
+import type { SAM2 } from '../../src/model/sam2.js';
 import { cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from '../../src/train/cycle_loss.js';
 import { featurePseudoLabel, objectPrototype } from '../../src/train/pseudo_labels.js';
 import { compare } from '../helpers/compare.js';
 import { goldenFile, goldenModel } from '../helpers/golden.js';
-import { checkGrads, openGradGolden, trainableParams } from '../helpers/grad.js';
+import { checkGrads, openGradGolden, runGoldenCycle, trainableParams } from '../helpers/grad.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const rt = await testRuntime();
@@ -46,14 +45,7 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
     for (const [, t] of params) t.requiresGrad = true;
     const tape = new Tape(R);
     R.tape = tape;
-    const sources = Array.from(await g('input.clip_source_frames'));
-    const feats = new Map<number, ImageFeatures>();
-    for (const s of new Set(sources)) {
-      const img = R.upload(await video.readTensor(`video/frame${s}/input_image`), [1, 3, 256, 256], 'f32', `frame${s}`);
-      feats.set(s, model.encodeImage(R, img));
-    }
-    const frames = sources.map((s) => feats.get(s)!);
-    const steps = await runCycle(R, model, frames, sources, { kind: 'points', points: { coords: Float32Array.from(await g('input.point_coords')), labels: Int32Array.from([1]) } });
+    const { feats, frames, steps } = await runGoldenCycle(R, model, golden, video);
     const g0 = R.upload(await g('target.G0'), [1, 1, 256, 256], 'f32', 'G0');
     const pseudo = new Map<number, Tensor>();
     for (const t of [1, 2, 3]) pseudo.set(t, R.upload(await g(`step${t}/target.pseudo_label`), [1, 1, 256, 256], 'f32', 'pseudo'));
