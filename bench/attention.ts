@@ -30,15 +30,25 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, atol = 1e-5, rtol = 1
 /** [B, N, H*Dh] (token-major) -> [B, H, N, Dh] (heads first). */
 function headsFirst(x: Float32Array, B: number, N: number, H: number, Dh: number): Float32Array {
   const y = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) for (let n = 0; n < N; n++) for (let h = 0; h < H; h++) for (let d = 0; d < Dh; d++) {
-    y[((b * H + h) * N + n) * Dh + d] = x[((b * N + n) * H + h) * Dh + d];
-  }
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < Dh; d++) {
+          y[((b * H + h) * N + n) * Dh + d] = x[((b * N + n) * H + h) * Dh + d];
+        }
   return y;
 }
 
 const CHECK_QUERIES = 8;
 
-interface Shape { name: string; B: number; Nq: number; Nk: number; H: number; Dh: number }
+interface Shape {
+  name: string;
+  B: number;
+  Nq: number;
+  Nk: number;
+  H: number;
+  Dh: number;
+}
 
 function attentionCase(full: Shape, small: Shape, variant: AttentionVariant): BenchCase {
   return {
@@ -57,14 +67,25 @@ function attentionCase(full: Shape, small: Shape, variant: AttentionVariant): Be
       let out: Tensor | null = null;
       return {
         shape: `${s.name}: B${B} Nq${Nq} Nk${Nk} H${H} Dh${Dh}`,
-        run() { out?.dispose(); out = attention(rt, q, k, v, { heads: H, variant }); },
+        run() {
+          out?.dispose();
+          out = attention(rt, q, k, v, { heads: H, variant });
+        },
         async check() {
           const nq = Math.min(Nq, CHECK_QUERIES);
           const got = await rt.read(out!);
-          const ref = attentionRef(qs.subarray(0, nq * C), ks.subarray(0, Nk * C), vs.subarray(0, Nk * C), { B: 1, Nq: nq, Nk, H, Dh });
+          const ref = attentionRef(qs.subarray(0, nq * C), ks.subarray(0, Nk * C), vs.subarray(0, Nk * C), {
+            B: 1,
+            Nq: nq,
+            Nk,
+            H,
+            Dh,
+          });
           return close(got.subarray(0, nq * C), ref);
         },
-        async output() { return headsFirst(await rt.read(out!), B, Nq, H, Dh); },
+        async output() {
+          return headsFirst(await rt.read(out!), B, Nq, H, Dh);
+        },
         flops: 4 * B * Nq * Nk * C,
         bytes: (2 * B * Nq * C + 2 * B * Nk * C) * 4,
         downscaled: s !== full,
@@ -78,7 +99,12 @@ function attentionCase(full: Shape, small: Shape, variant: AttentionVariant): Be
           attributes: { scale: 1 / Math.sqrt(Dh) },
           outputShape: [B, H, Nq, Dh],
         },
-        dispose() { out?.dispose(); q.dispose(); k.dispose(); v.dispose(); },
+        dispose() {
+          out?.dispose();
+          q.dispose();
+          k.dispose();
+          v.dispose();
+        },
       };
     },
   };

@@ -54,7 +54,10 @@ const opencvCase: BenchCase = {
     let last: CannyResult | null = null;
     return {
       shape: `cv2.Canny 100/200 [1,3,${h},${w}]`,
-      run: () => { last?.dispose(); last = cannyQueued(rt, x, { mode: 'opencv', low: 100, high: 200, passes: PASSES }); },
+      run: () => {
+        last?.dispose();
+        last = cannyQueued(rt, x, { mode: 'opencv', low: 100, high: 200, passes: PASSES });
+      },
       check: async () => {
         const flags = (await rt.read(last!.flags!, 'raw')) as Uint32Array;
         if (flags[PASSES] !== 0) return false;
@@ -64,7 +67,10 @@ const opencvCase: BenchCase = {
       },
       bytes: 72 * h * w,
       downscaled: !full,
-      dispose() { last?.dispose(); x.dispose(); },
+      dispose() {
+        last?.dispose();
+        x.dispose();
+      },
     };
   },
 };
@@ -77,12 +83,18 @@ const korniaCase: BenchCase = {
     const planes = photo(s, s);
     const mean = [0.485, 0.456, 0.406];
     const std = [0.229, 0.224, 0.225];
-    const xs = Float32Array.from(planes, (v, i) => { const c = Math.floor(i / (s * s)); return (v / 255 - mean[c]) / std[c]; });
+    const xs = Float32Array.from(planes, (v, i) => {
+      const c = Math.floor(i / (s * s));
+      return (v / 255 - mean[c]) / std[c];
+    });
     const x = rt.upload(xs, [1, 3, s, s], 'f32', 'model_input');
     let last: Tensor | null = null;
     return {
       shape: `robotsegEdgeMap [1,3,${s},${s}]`,
-      run: () => { last?.dispose(); last = robotsegEdgeMap(rt, x); },
+      run: () => {
+        last?.dispose();
+        last = robotsegEdgeMap(rt, x);
+      },
       check: async () => {
         const got = await rt.read(last!);
         const ref = cannyRef(xs, 1, 3, s, s, 'kornia', 0.1, 0.2, gaussianKernelKornia(5, 1), true).nms.magNms;
@@ -90,14 +102,17 @@ const korniaCase: BenchCase = {
         let flipped = 0;
         let worst = 0;
         for (let i = 0; i < got.length; i++) {
-          if ((got[i] > 0) !== (ref[i] > 0)) flipped++;
+          if (got[i] > 0 !== ref[i] > 0) flipped++;
           else worst = Math.max(worst, Math.abs(got[i] - ref[i]) / Math.max(ref[i], 1e-3));
         }
         return flipped <= got.length * 1e-4 && worst < 1e-4;
       },
       bytes: 84 * s * s,
       downscaled: !full,
-      dispose() { last?.dispose(); x.dispose(); },
+      dispose() {
+        last?.dispose();
+        x.dispose();
+      },
     };
   },
 };

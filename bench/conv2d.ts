@@ -17,7 +17,13 @@ import type { BenchCase, BenchRun } from './types.js';
 export const data = seededArray;
 
 /** True when `samples` outputs spread over y match ref(i) within atol + rtol |ref|. */
-export function sampledClose(y: ArrayLike<number>, ref: (i: number) => number, samples = 4096, atol = 1e-4, rtol = 1e-4): boolean {
+export function sampledClose(
+  y: ArrayLike<number>,
+  ref: (i: number) => number,
+  samples = 4096,
+  atol = 1e-4,
+  rtol = 1e-4,
+): boolean {
   const m = Math.min(samples, y.length);
   for (let j = 0; j < m; j++) {
     // spread over the tensor, nudged so consecutive samples hit different columns
@@ -32,24 +38,90 @@ export function sampledClose(y: ArrayLike<number>, ref: (i: number) => number, s
 export function lastOutput() {
   let last: Tensor | null = null;
   return {
-    set(t: Tensor) { last?.dispose(); last = t; },
+    set(t: Tensor) {
+      last?.dispose();
+      last = t;
+    },
     get: () => last!,
-    dispose() { last?.dispose(); last = null; },
+    dispose() {
+      last?.dispose();
+      last = null;
+    },
   };
 }
 
 interface ConvShape {
   name: string;
-  B: number; Cin: number; H: number; W: number; Cout: number; k: number; s: number; p: number; G: number;
+  B: number;
+  Cin: number;
+  H: number;
+  W: number;
+  Cout: number;
+  k: number;
+  s: number;
+  p: number;
+  G: number;
   /** Spatial size when not full (null: always the real shape). */
   small: number | null;
 }
 
 const SHAPES: Array<ConvShape & { impls: Conv2dImpl[] }> = [
-  { name: 'patch embed', B: 1, Cin: 3, H: 1024, W: 1024, Cout: 96, k: 7, s: 4, p: 3, G: 1, small: 256, impls: ['direct', 'tiled'] },
-  { name: 'fuser depthwise', B: 1, Cin: 256, H: 64, W: 64, Cout: 256, k: 7, s: 1, p: 3, G: 256, small: null, impls: ['depthwise', 'direct'] },
-  { name: '1x1', B: 1, Cin: 256, H: 64, W: 64, Cout: 256, k: 1, s: 1, p: 0, G: 1, small: 32, impls: ['pointwise', 'direct', 'tiled'] },
-  { name: 'mask downsampler', B: 1, Cin: 16, H: 256, W: 256, Cout: 64, k: 3, s: 2, p: 1, G: 1, small: 128, impls: ['direct', 'tiled'] },
+  {
+    name: 'patch embed',
+    B: 1,
+    Cin: 3,
+    H: 1024,
+    W: 1024,
+    Cout: 96,
+    k: 7,
+    s: 4,
+    p: 3,
+    G: 1,
+    small: 256,
+    impls: ['direct', 'tiled'],
+  },
+  {
+    name: 'fuser depthwise',
+    B: 1,
+    Cin: 256,
+    H: 64,
+    W: 64,
+    Cout: 256,
+    k: 7,
+    s: 1,
+    p: 3,
+    G: 256,
+    small: null,
+    impls: ['depthwise', 'direct'],
+  },
+  {
+    name: '1x1',
+    B: 1,
+    Cin: 256,
+    H: 64,
+    W: 64,
+    Cout: 256,
+    k: 1,
+    s: 1,
+    p: 0,
+    G: 1,
+    small: 32,
+    impls: ['pointwise', 'direct', 'tiled'],
+  },
+  {
+    name: 'mask downsampler',
+    B: 1,
+    Cin: 16,
+    H: 256,
+    W: 256,
+    Cout: 64,
+    k: 3,
+    s: 2,
+    p: 1,
+    G: 1,
+    small: 128,
+    impls: ['direct', 'tiled'],
+  },
 ];
 
 function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
@@ -73,7 +145,10 @@ function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
       const out = lastOutput();
       const opts = { stride: c.s, padding: c.p, groups: c.G, impl };
       const ref = (i: number) => {
-        const ow = i % OW, oh = Math.floor(i / OW) % OH, co = Math.floor(i / (OW * OH)) % c.Cout, bb = Math.floor(i / (OW * OH * c.Cout));
+        const ow = i % OW,
+          oh = Math.floor(i / OW) % OH,
+          co = Math.floor(i / (OW * OH)) % c.Cout,
+          bb = Math.floor(i / (OW * OH * c.Cout));
         const g = Math.floor(co / (c.Cout / c.G));
         let s = bv[co];
         for (let ci = 0; ci < cinG; ci++)
@@ -98,10 +173,21 @@ function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
         onnx: {
           op: 'Conv',
           inputs: { X: { shape: xs, data: xv }, W: { shape: ws, data: wv }, B: { shape: [c.Cout], data: bv } },
-          attributes: { kernel_shape: [c.k, c.k], strides: [c.s, c.s], pads: [c.p, c.p, c.p, c.p], dilations: [1, 1], group: c.G },
+          attributes: {
+            kernel_shape: [c.k, c.k],
+            strides: [c.s, c.s],
+            pads: [c.p, c.p, c.p, c.p],
+            dilations: [1, 1],
+            group: c.G,
+          },
           outputShape: [c.B, c.Cout, OH, OW],
         },
-        dispose() { out.dispose(); x.dispose(); w.dispose(); b.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          w.dispose();
+          b.dispose();
+        },
       };
     },
   };

@@ -27,7 +27,9 @@ function upscaleCase(impl: ConvTranspose2dImpl): BenchCase {
       const [OH, OW] = [2 * H, 2 * W];
       const out = lastOutput();
       const ref = (i: number) => {
-        const ow = i % OW, oh = Math.floor(i / OW) % OH, co = Math.floor(i / (OW * OH)) % Cout;
+        const ow = i % OW,
+          oh = Math.floor(i / OW) % OH,
+          co = Math.floor(i / (OW * OH)) % Cout;
         const [ih, iw, kh, kw] = [oh >> 1, ow >> 1, oh & 1, ow & 1];
         let s = bv[co];
         for (let ci = 0; ci < Cin; ci++) s += xv[(ci * H + ih) * W + iw] * wv[((ci * Cout + co) * k + kh) * k + kw];
@@ -46,7 +48,12 @@ function upscaleCase(impl: ConvTranspose2dImpl): BenchCase {
           attributes: { kernel_shape: [k, k], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
           outputShape: [B, Cout, OH, OW],
         },
-        dispose() { out.dispose(); x.dispose(); w.dispose(); b.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          w.dispose();
+          b.dispose();
+        },
       };
     },
   };

@@ -21,12 +21,18 @@ export const benchData = seededArray;
 export function lastOutput() {
   let last: Tensor | null = null;
   return {
-    set(t: Tensor) { last?.dispose(); last = t; },
+    set(t: Tensor) {
+      last?.dispose();
+      last = t;
+    },
     get(): Tensor {
       if (!last) throw new Error('no run yet');
       return last;
     },
-    dispose() { last?.dispose(); last = null; },
+    dispose() {
+      last?.dispose();
+      last = null;
+    },
   };
 }
 
@@ -57,7 +63,11 @@ function geluCase(fullRows: number, cols: number): BenchCase {
           const y = await rt.read(out.get());
           const idx = checkIndices(n);
           // erf-based GELU in f32 vs the float64 erf form: within 2e-7 abs (test/kernels/elementwise.test.ts).
-          const r = allClose(idx.map((i) => y[i]), idx.map((i) => UNARY.gelu(xs[i])), { atol: 1e-6, rtol: 1e-5 });
+          const r = allClose(
+            idx.map((i) => y[i]),
+            idx.map((i) => UNARY.gelu(xs[i])),
+            { atol: 1e-6, rtol: 1e-5 },
+          );
           if (!r.ok) console.error(`elementwise gelu: ${r.msg}`);
           return r.ok;
         },
@@ -65,7 +75,10 @@ function geluCase(fullRows: number, cols: number): BenchCase {
         bytes: 2 * n * 4,
         downscaled: rows !== fullRows,
         onnx: { op: 'Gelu', inputs: { X: { shape: [rows, cols], data: xs } }, outputShape: [rows, cols] },
-        dispose() { out.dispose(); x.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
       };
     },
   };
@@ -88,7 +101,9 @@ function addCase(fullA: number[], bs: number[], what: string, smallRows = fullA[
       const r = as.length;
       const pb = [...new Array(r - bs.length).fill(1), ...bs];
       const bIndex = (i: number) => {
-        let rem = i, ib = 0, sb = 1;
+        let rem = i,
+          ib = 0,
+          sb = 1;
         for (let d = r - 1; d >= 0; d--) {
           const c = rem % as[d];
           rem = Math.floor(rem / as[d]);
@@ -104,7 +119,11 @@ function addCase(fullA: number[], bs: number[], what: string, smallRows = fullA[
           const y = await rt.read(out.get());
           const idx = checkIndices(na);
           // One f32 rounding of an exact sum: within half an ulp of the float64 value.
-          const res = allClose(idx.map((i) => y[i]), idx.map((i) => av[i] + bv[bIndex(i)]), { atol: 1e-7, rtol: 1e-6 });
+          const res = allClose(
+            idx.map((i) => y[i]),
+            idx.map((i) => av[i] + bv[bIndex(i)]),
+            { atol: 1e-7, rtol: 1e-6 },
+          );
           if (!res.ok) console.error(`elementwise add: ${res.msg}`);
           return res.ok;
         },
@@ -112,7 +131,11 @@ function addCase(fullA: number[], bs: number[], what: string, smallRows = fullA[
         bytes: (2 * na + nb) * 4,
         downscaled: as[0] !== fullA[0],
         onnx: { op: 'Add', inputs: { a: { shape: as, data: av }, b: { shape: bs, data: bv } }, outputShape: as },
-        dispose() { out.dispose(); a.dispose(); b.dispose(); },
+        dispose() {
+          out.dispose();
+          a.dispose();
+          b.dispose();
+        },
       };
     },
   };

@@ -21,15 +21,18 @@ const FIX = join(BENCH_DIR, '..', 'test', 'fixtures');
 function load(scale: number): { h: number; w: number; rgb: Uint8Array; mask: Uint8Array } {
   const img = readImage(join(FIX, 'video_clip', '00001.jpg'));
   const gt = decodeLabelPng(readFileSync(join(FIX, 'eval', 'clip', 'gt', '00001.png')));
-  const h = img.height * scale, w = img.width * scale;
+  const h = img.height * scale,
+    w = img.width * scale;
   const rgb = new Uint8Array(h * w * 3);
   const mask = new Uint8Array(h * w);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const sy = Math.floor(y / scale), sx = Math.floor(x / scale);
+      const sy = Math.floor(y / scale),
+        sx = Math.floor(x / scale);
       for (let c = 0; c < 3; c++) rgb[3 * (y * w + x) + c] = img.data[3 * (sy * img.width + sx) + c];
       let n = 0;
-      for (let dy = 0; dy < 4; dy++) for (let dx = 0; dx < 4; dx++) n += gt.data[(4 * sy + dy) * gt.width + 4 * sx + dx] ? 1 : 0;
+      for (let dy = 0; dy < 4; dy++)
+        for (let dx = 0; dx < 4; dx++) n += gt.data[(4 * sy + dy) * gt.width + 4 * sx + dx] ? 1 : 0;
       mask[y * w + x] = n >= 8 ? 1 : 0;
     }
   }
@@ -45,19 +48,33 @@ const refineCase: BenchCase = {
     const rgbT = rt.upload(packed, [h, w], 'u32', 'rgb');
     const maskT = rt.upload(Uint32Array.from(mask), [h, w], 'u32', 'mask');
     let out: ReturnType<typeof guidedRefineMask> | null = null;
-    const drop = () => { if (out) { out.mask.dispose(); out.soft.dispose(); out.aux.dispose(); } };
+    const drop = () => {
+      if (out) {
+        out.mask.dispose();
+        out.soft.dispose();
+        out.aux.dispose();
+      }
+    };
     return {
       shape: `${h}x${w} frame, radii 3 and 7`,
-      run: () => { drop(); out = guidedRefineMask(rt, rgbT, maskT); },
+      run: () => {
+        drop();
+        out = guidedRefineMask(rt, rgbT, maskT);
+      },
       check: async () => {
         const got = (await rt.read(out!.mask, 'raw')) as Uint32Array;
         const ref = guidedRefineRef(rgb, mask, h, w);
-        for (let i = 0; i < got.length; i++) if (got[i] !== ref.refined[i] && Math.abs(ref.soft[i] - 0.5) > 2e-5) return false;
+        for (let i = 0; i < got.length; i++)
+          if (got[i] !== ref.refined[i] && Math.abs(ref.soft[i] - 0.5) > 2e-5) return false;
         return true;
       },
       bytes: 31 * 4 * h * w,
       downscaled: !full,
-      dispose() { drop(); rgbT.dispose(); maskT.dispose(); },
+      dispose() {
+        drop();
+        rgbT.dispose();
+        maskT.dispose();
+      },
     };
   },
 };

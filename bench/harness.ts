@@ -72,10 +72,14 @@ const NOT_CASES = new Set(['types', 'harness', 'peers', 'onnx_builder']);
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
-export interface DiscoveredCase extends BenchCase { file: string }
+export interface DiscoveredCase extends BenchCase {
+  file: string;
+}
 
 /** Import every bench/<family>.ts exporting `cases`. Import failures are returned, not thrown. */
-export async function discoverCases(dir = BENCH_DIR): Promise<{ cases: DiscoveredCase[]; errors: Array<{ file: string; error: string }> }> {
+export async function discoverCases(
+  dir = BENCH_DIR,
+): Promise<{ cases: DiscoveredCase[]; errors: Array<{ file: string; error: string }> }> {
   const files = readdirSync(dir)
     .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !f.includes('.test.'))
     .filter((f) => !NOT_CASES.has(f.replace(/\.(ts|js|mjs)$/, '')))
@@ -98,7 +102,11 @@ export async function discoverCases(dir = BENCH_DIR): Promise<{ cases: Discovere
 export function matchesFilter(filter: string | undefined, ...names: Array<string | undefined>): boolean {
   if (!filter) return true;
   const hay = names.filter(Boolean).join(' ').toLowerCase();
-  return filter.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean).some((f) => hay.includes(f));
+  return filter
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
+    .some((f) => hay.includes(f));
 }
 
 export function median(xs: number[]): number {
@@ -109,7 +117,10 @@ export function median(xs: number[]): number {
 }
 
 /** Time `once` repeatedly: exactly `reps` times, or adaptively until ~1 s has passed or 10 reps. */
-export async function timeReps(once: () => Promise<{ ms: number; wallMs: number }>, reps?: number): Promise<{ ms: number; wallMs: number; reps: number }> {
+export async function timeReps(
+  once: () => Promise<{ ms: number; wallMs: number }>,
+  reps?: number,
+): Promise<{ ms: number; wallMs: number; reps: number }> {
   const ms: number[] = [];
   const wall: number[] = [];
   const t0 = performance.now();
@@ -123,7 +134,11 @@ export async function timeReps(once: () => Promise<{ ms: number; wallMs: number 
 }
 
 /** max |a - b| <= atol + rtol |b|; NaN/length mismatches fail. `atol` defaults to 1e-4 of max |b|. */
-export function allClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: { atol?: number; rtol?: number } = {}): { ok: boolean; maxAbs: number; msg: string } {
+export function allClose(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  tol: { atol?: number; rtol?: number } = {},
+): { ok: boolean; maxAbs: number; msg: string } {
   if (a.length !== b.length) return { ok: false, maxAbs: Infinity, msg: `length ${a.length} != ${b.length}` };
   let scale = 0;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
@@ -139,7 +154,13 @@ export function allClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: { atol
     }
     if (Number.isFinite(d)) maxAbs = Math.max(maxAbs, d);
   }
-  return { ok: bad === 0, maxAbs, msg: bad ? `${bad}/${a.length} outside atol ${atol.toExponential(2)} rtol ${rtol}; max abs ${maxAbs.toExponential(2)}; first ${first}` : `max abs ${maxAbs.toExponential(2)}` };
+  return {
+    ok: bad === 0,
+    maxAbs,
+    msg: bad
+      ? `${bad}/${a.length} outside atol ${atol.toExponential(2)} rtol ${rtol}; max abs ${maxAbs.toExponential(2)}; first ${first}`
+      : `max abs ${maxAbs.toExponential(2)}`,
+  };
 }
 
 export function adapterName(rt: Runtime): string {
@@ -175,7 +196,10 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
   const full = Boolean(opts.full);
   const adapter = adapterName(rt);
   const rows: BenchRow[] = [];
-  const push = (r: BenchRow) => { rows.push(r); opts.onRow?.(r); };
+  const push = (r: BenchRow) => {
+    rows.push(r);
+    opts.onRow?.(r);
+  };
 
   let cases: Array<BenchCase & { file?: string }>;
   if (opts.cases) cases = opts.cases;
@@ -185,7 +209,17 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
     for (const e of found.errors) {
       const relevant = matchesFilter(opts.filter, e.file);
       log(`bench: cannot load bench/${e.file}: ${e.error.split('\n')[0]}`);
-      if (relevant) push({ kernel: e.file, impl: 'ours', shape: '-', ms: NaN, ok: false, adapter, downscaled: !full, note: `import failed: ${e.error.split('\n')[0]}` });
+      if (relevant)
+        push({
+          kernel: e.file,
+          impl: 'ours',
+          shape: '-',
+          ms: NaN,
+          ok: false,
+          adapter,
+          downscaled: !full,
+          note: `import failed: ${e.error.split('\n')[0]}`,
+        });
     }
   }
   cases = cases.filter((c) => matchesFilter(opts.filter, c.file, c.kernel, c.impl));
@@ -215,17 +249,53 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       if (!ok) log(`bench: ${label} ${shape}: CHECK FAILED`);
       const t = await timeReps(() => timeOurs(rt, run!), opts.reps);
       const extra = run.extra ? await run.extra() : {};
-      push(withRates({ kernel: c.kernel, impl, shape, ms: t.ms, ok, adapter, downscaled: run.downscaled, timing, wallMs: t.wallMs, reps: t.reps, ...stageOf(run), ...extra }, run));
+      push(
+        withRates(
+          {
+            kernel: c.kernel,
+            impl,
+            shape,
+            ms: t.ms,
+            ok,
+            adapter,
+            downscaled: run.downscaled,
+            timing,
+            wallMs: t.wallMs,
+            reps: t.reps,
+            ...stageOf(run),
+            ...extra,
+          },
+          run,
+        ),
+      );
       if (peers && run.onnx) {
-        for (const r of await peers.runCase(c.kernel, run, opts.reps, ok)) push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
+        for (const r of await peers.runCase(c.kernel, run, opts.reps, ok))
+          push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
       }
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       log(`bench: ${label} failed: ${(e as Error).stack ?? msg}`);
-      push({ kernel: c.kernel, impl, shape: run?.shape ?? '-', ms: NaN, ok: false, adapter, downscaled: run?.downscaled ?? !full, note: msg.split('\n')[0] });
-      try { await rt.sync(); } catch { /* already reported */ }
+      push({
+        kernel: c.kernel,
+        impl,
+        shape: run?.shape ?? '-',
+        ms: NaN,
+        ok: false,
+        adapter,
+        downscaled: run?.downscaled ?? !full,
+        note: msg.split('\n')[0],
+      });
+      try {
+        await rt.sync();
+      } catch {
+        /* already reported */
+      }
     } finally {
-      try { run?.dispose(); } catch { /* ignore */ }
+      try {
+        run?.dispose();
+      } catch {
+        /* ignore */
+      }
     }
   }
   await peers?.dispose();
@@ -259,6 +329,10 @@ export function formatTable(rows: BenchRow[], rt: Runtime, opts: { full?: boolea
     [r.ref && r.ref !== 'ours' ? `vs ${r.ref}` : '', r.note ?? ''].filter(Boolean).join('; '),
   ]);
   const widths = cols.map((c, i) => Math.max(c.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i >= 3 && i <= 5 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((s, i) => (i >= 3 && i <= 5 ? s.padStart(widths[i]) : s.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [...header, '', line(cols), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }

@@ -15,7 +15,8 @@ import type { BenchCase, BenchRun } from './types.js';
 
 function load(which: 'gt' | 'pred', step: number): LabelMap {
   const m = decodeLabelPng(readFileSync(join(BENCH_DIR, '..', 'test', 'fixtures', 'eval', 'clip', which, '00001.png')));
-  const h = Math.floor(m.height / step), w = Math.floor(m.width / step);
+  const h = Math.floor(m.height / step),
+    w = Math.floor(m.width / step);
   const data = new Uint16Array(h * w);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -41,7 +42,10 @@ const jfCase = (variant: 'software' | 'hardware'): BenchCase => ({
     let out: ReturnType<typeof jfCounts> | null = null;
     return {
       shape: `${ids.length} objects x ${h}x${w}, r=${r}`,
-      run: () => { out?.dispose(); out = jfCounts(rt, p, g, t, r, { variant }); },
+      run: () => {
+        out?.dispose();
+        out = jfCounts(rt, p, g, t, r, { variant });
+      },
       check: async () => {
         const flat = (await rt.read(out!, 'raw')) as Uint32Array;
         const ref = countsForIds(pred, gt, ids, r);
@@ -49,7 +53,12 @@ const jfCase = (variant: 'software' | 'hardware'): BenchCase => ({
       },
       bytes: 32 * ids.length * h * w,
       downscaled: !full,
-      dispose() { out?.dispose(); p.dispose(); g.dispose(); t.dispose(); },
+      dispose() {
+        out?.dispose();
+        p.dispose();
+        g.dispose();
+        t.dispose();
+      },
     };
   },
 });

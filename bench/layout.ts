@@ -31,8 +31,16 @@ function permuteCase(): BenchCase {
         },
         bytes: 8 * xs.length,
         downscaled: !full,
-        onnx: { op: 'Transpose', inputs: { X: { shape, data: xs } }, attributes: { perm: [0, 2, 3, 1] }, outputShape: [1, s, s, 256] },
-        dispose() { out.dispose(); x.dispose(); },
+        onnx: {
+          op: 'Transpose',
+          inputs: { X: { shape, data: xs } },
+          attributes: { perm: [0, 2, 3, 1] },
+          outputShape: [1, s, s, 256],
+        },
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
       };
     },
   };
@@ -51,15 +59,22 @@ function windowCase(inverse: boolean): BenchCase {
       const x = rt.upload(xs, inverse ? winShape : gridShape, 'f32', 'x');
       const out = lastOutput();
       return {
-        shape: inverse ? `windows [${winShape.join(',')}] -> [${gridShape.join(',')}]` : `[${gridShape.join(',')}] -> windows ${ws}x${ws}`,
+        shape: inverse
+          ? `windows [${winShape.join(',')}] -> [${gridShape.join(',')}]`
+          : `[${gridShape.join(',')}] -> windows ${ws}x${ws}`,
         run: () => out.set(inverse ? windowUnpartition(rt, x, ws, [s, s]) : windowPartition(rt, x, ws)),
         async check() {
-          const ref = inverse ? windowUnpartitionRef(xs, winShape, ws, [s, s]).y : windowPartitionRef(xs, gridShape, ws).y;
+          const ref = inverse
+            ? windowUnpartitionRef(xs, winShape, ws, [s, s]).y
+            : windowPartitionRef(xs, gridShape, ws).y;
           return sampledClose(await rt.read(out.get()), (i) => ref[i], 4096, 0, 0);
         },
         bytes: 8 * xs.length,
         downscaled: !full,
-        dispose() { out.dispose(); x.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
       };
     },
   };
@@ -81,13 +96,28 @@ function concatCase(): BenchCase {
         shape: `2 x [${shape.join(',')}] along C`,
         run: () => out.set(concat(rt, [a, b], 1)),
         async check() {
-          const ref = concatRef([{ x: as, shape }, { x: bs, shape }], 1).y;
+          const ref = concatRef(
+            [
+              { x: as, shape },
+              { x: bs, shape },
+            ],
+            1,
+          ).y;
           return sampledClose(await rt.read(out.get()), (i) => ref[i], 4096, 0, 0);
         },
         bytes: 16 * as.length,
         downscaled: !full,
-        onnx: { op: 'Concat', inputs: { A: { shape, data: as }, B: { shape, data: bs } }, attributes: { axis: 1 }, outputShape: [1, 512, s, s] },
-        dispose() { out.dispose(); a.dispose(); b.dispose(); },
+        onnx: {
+          op: 'Concat',
+          inputs: { A: { shape, data: as }, B: { shape, data: bs } },
+          attributes: { axis: 1 },
+          outputShape: [1, 512, s, s],
+        },
+        dispose() {
+          out.dispose();
+          a.dispose();
+          b.dispose();
+        },
       };
     },
   };

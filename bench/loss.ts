@@ -16,7 +16,14 @@ import { add } from '../src/kernels/elementwise.js';
 import { diceLoss, l1Loss, maskIoU, sigmoidFocalLoss, structureTarget } from '../src/kernels/loss.js';
 import { maskedMean } from '../src/kernels/reduce.js';
 import {
-  diceBackwardRef, diceRef, focalBackwardRef, focalRef, l1Ref, maskedMeanBackwardRef, maskIoURef, structureTargetRef,
+  diceBackwardRef,
+  diceRef,
+  focalBackwardRef,
+  focalRef,
+  l1Ref,
+  maskedMeanBackwardRef,
+  maskIoURef,
+  structureTargetRef,
 } from '../test/ref/loss.js';
 import { seededArray } from '../test/helpers/rng.js';
 import { allClose } from './harness.js';
@@ -27,7 +34,8 @@ const side = (full: boolean) => (full ? 1024 : 256);
 /** A blob-like binary target: a disc covering about a quarter of the image. */
 function discMask(h: number, w: number): Float32Array {
   const out = new Float32Array(h * w);
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[i * w + j] = (i - 0.5 * h) ** 2 + (j - 0.45 * w) ** 2 < (0.28 * h) ** 2 ? 1 : 0;
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++) out[i * w + j] = (i - 0.5 * h) ** 2 + (j - 0.45 * w) ** 2 < (0.28 * h) ** 2 ? 1 : 0;
   return out;
 }
 
@@ -45,7 +53,8 @@ function forwardCase(op: RowOp): BenchCase {
     kernel: 'loss',
     impl: op,
     setup(rt: Runtime, { full }): BenchRun {
-      const s = side(full), n = s * s;
+      const s = side(full),
+        n = s * s;
       const xs = seededArray(M * n, 31, 8);
       const ts = discMask(s, s);
       const x = rt.upload(xs, [1, M, s, s], 'f32', 'logits');
@@ -53,14 +62,24 @@ function forwardCase(op: RowOp): BenchCase {
       let out: Tensor | null = null;
       return {
         shape: `${op} ${M}x${s}x${s} vs ${s}x${s}`,
-        run() { out?.dispose(); out = FWD[op](rt, x, t); },
+        run() {
+          out?.dispose();
+          out = FWD[op](rt, x, t);
+        },
         async check() {
           // f32 partial sums of <= 128 pixels, <= 1024 partials: ~1e-6 relative (test/kernels/loss.test.ts)
-          return report(op, allClose(await rt.read(out!), REF[op](xs, ts, M, n), { atol: 1e-6, rtol: op === 'mask_iou' ? 1e-7 : 2e-5 }));
+          return report(
+            op,
+            allClose(await rt.read(out!), REF[op](xs, ts, M, n), { atol: 1e-6, rtol: op === 'mask_iou' ? 1e-7 : 2e-5 }),
+          );
         },
         bytes: (M * n + n + M) * 4,
         downscaled: !full,
-        dispose() { out?.dispose(); x.dispose(); t.dispose(); },
+        dispose() {
+          out?.dispose();
+          x.dispose();
+          t.dispose();
+        },
       };
     },
   };
@@ -72,7 +91,8 @@ function trainingCase(): BenchCase {
     kernel: 'loss',
     impl: 'focal+dice.fwd+bwd',
     setup(rt: Runtime, { full }): BenchRun {
-      const s = side(full), n = s * s;
+      const s = side(full),
+        n = s * s;
       const xs = seededArray(M * n, 32, 8);
       const ts = discMask(s, s);
       const seedF = Float32Array.of(20 / M, 20 / M, 20 / M); // SAM 2.1 weights: focal x 20, dice x 1
@@ -115,7 +135,13 @@ function trainingCase(): BenchCase {
         // forward: 2 passes read logits + target; backward: 2 passes read them and write dx; one add of the two dx
         bytes: (4 * (M * n + n) + 2 * M * n + 3 * M * n) * 4,
         downscaled: !full,
-        dispose() { grad?.dispose(); x.dispose(); t.dispose(); dF.dispose(); dD.dispose(); },
+        dispose() {
+          grad?.dispose();
+          x.dispose();
+          t.dispose();
+          dF.dispose();
+          dD.dispose();
+        },
       };
     },
   };
@@ -132,12 +158,23 @@ function structureCase(): BenchCase {
       let out: Tensor | null = null;
       return {
         shape: `structure target 1x1x${s}x${s}`,
-        run() { out?.dispose(); out = structureTarget(rt, m); },
-        async check() { return report('structure_target', allClose(await rt.read(out!), structureTargetRef(ms, 1, s, s), { atol: 1e-7, rtol: 1e-6 })); },
+        run() {
+          out?.dispose();
+          out = structureTarget(rt, m);
+        },
+        async check() {
+          return report(
+            'structure_target',
+            allClose(await rt.read(out!), structureTargetRef(ms, 1, s, s), { atol: 1e-7, rtol: 1e-6 }),
+          );
+        },
         // two passes read the mask (3x3 stencil, cached), one writes the target
         bytes: 3 * s * s * 4,
         downscaled: !full,
-        dispose() { out?.dispose(); m.dispose(); },
+        dispose() {
+          out?.dispose();
+          m.dispose();
+        },
       };
     },
   };
@@ -148,7 +185,8 @@ function structureL1Case(): BenchCase {
     kernel: 'loss',
     impl: 'l1',
     setup(rt: Runtime, { full }): BenchRun {
-      const s = side(full), n = 4 * s * s;
+      const s = side(full),
+        n = 4 * s * s;
       const ps = seededArray(n, 33, 0.5, 0.5);
       const ts = seededArray(n, 34, 0.5, 0.5);
       const p = rt.upload(ps, [4, 1, s, s], 'f32', 'structure maps');
@@ -156,11 +194,20 @@ function structureL1Case(): BenchCase {
       let out: Tensor | null = null;
       return {
         shape: `structure L1 4x1x${s}x${s}`,
-        run() { out?.dispose(); out = l1Loss(rt, p, t); },
-        async check() { return report('l1', allClose(await rt.read(out!), [l1Ref(ps, ts)], { atol: 1e-7, rtol: 1e-5 })); },
+        run() {
+          out?.dispose();
+          out = l1Loss(rt, p, t);
+        },
+        async check() {
+          return report('l1', allClose(await rt.read(out!), [l1Ref(ps, ts)], { atol: 1e-7, rtol: 1e-5 }));
+        },
         bytes: 2 * n * 4,
         downscaled: !full,
-        dispose() { out?.dispose(); p.dispose(); t.dispose(); },
+        dispose() {
+          out?.dispose();
+          p.dispose();
+          t.dispose();
+        },
       };
     },
   };
@@ -188,7 +235,11 @@ function maskedMeanBackwardCase(): BenchCase {
           const tape = new Tape(rt);
           rt.tape = tape;
           let y: Tensor;
-          try { y = maskedMean(rt, x, m); } finally { rt.tape = null; }
+          try {
+            y = maskedMean(rt, x, m);
+          } finally {
+            rt.tape = null;
+          }
           tape.backward(y, dy, add);
           tape.dispose();
           y.dispose();
@@ -197,12 +248,20 @@ function maskedMeanBackwardCase(): BenchCase {
         async check() {
           const ref = maskedMeanBackwardRef(xs, ms, dys, 1, c, hw);
           const [gx, gm] = [await rt.read(grads[0]), await rt.read(grads[1])];
-          return report('masked_mean dx', allClose(gx, ref.dx, { atol: 1e-8, rtol: 1e-4 })) && report('masked_mean dm', allClose(gm, ref.dm, { rtol: 1e-4 }));
+          return (
+            report('masked_mean dx', allClose(gx, ref.dx, { atol: 1e-8, rtol: 1e-4 })) &&
+            report('masked_mean dm', allClose(gm, ref.dm, { rtol: 1e-4 }))
+          );
         },
         // forward reads x, m; backward: stats (m, y, dy), dx (m, dy -> dx), dm (x, dy -> dm)
         bytes: (3 * c * hw + 4 * hw + 3 * c) * 4,
         downscaled: !full,
-        dispose() { for (const g of grads) g.dispose(); x.dispose(); m.dispose(); dy.dispose(); },
+        dispose() {
+          for (const g of grads) g.dispose();
+          x.dispose();
+          m.dispose();
+          dy.dispose();
+        },
       };
     },
   };

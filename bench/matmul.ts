@@ -24,7 +24,14 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, atol = 1e-4, rtol = 1
 
 const CHECK_ROWS = 32;
 
-function linearCase(name: string, fullRows: number, inF: number, outF: number, act: Activation, variant: MatmulVariant): BenchCase {
+function linearCase(
+  name: string,
+  fullRows: number,
+  inF: number,
+  outF: number,
+  act: Activation,
+  variant: MatmulVariant,
+): BenchCase {
   return {
     kernel: 'matmul',
     impl: variant,
@@ -39,24 +46,41 @@ function linearCase(name: string, fullRows: number, inF: number, outF: number, a
       let y: Tensor | null = null;
       return {
         shape: `${name}: Linear ${rows}x${inF} -> ${outF}${act !== 'none' ? ` + ${act}` : ''}`,
-        run() { y?.dispose(); y = linear(rt, x, w, b, act, { variant }); },
+        run() {
+          y?.dispose();
+          y = linear(rt, x, w, b, act, { variant });
+        },
         async check() {
           const got = await rt.read(y!);
-          const ref = matmulRef(xs.subarray(0, CHECK_ROWS * inF), [CHECK_ROWS, inF], ws, [outF, inF], { transB: true, bias: bs, act });
+          const ref = matmulRef(xs.subarray(0, CHECK_ROWS * inF), [CHECK_ROWS, inF], ws, [outF, inF], {
+            transB: true,
+            bias: bs,
+            act,
+          });
           return close(got.subarray(0, CHECK_ROWS * outF), ref.y);
         },
         flops: 2 * rows * inF * outF,
         bytes: (rows * inF + outF * inF + outF + rows * outF) * 4,
         downscaled: rows !== fullRows,
-        onnx: act === 'none'
-          ? {
-            op: 'Gemm',
-            inputs: { A: { shape: [rows, inF], data: xs }, B: { shape: [outF, inF], data: ws }, bias: { shape: [outF], data: bs } },
-            attributes: { transB: 1 },
-            outputShape: [rows, outF],
-          }
-          : undefined,
-        dispose() { y?.dispose(); x.dispose(); w.dispose(); b.dispose(); },
+        onnx:
+          act === 'none'
+            ? {
+                op: 'Gemm',
+                inputs: {
+                  A: { shape: [rows, inF], data: xs },
+                  B: { shape: [outF, inF], data: ws },
+                  bias: { shape: [outF], data: bs },
+                },
+                attributes: { transB: 1 },
+                outputShape: [rows, outF],
+              }
+            : undefined,
+        dispose() {
+          y?.dispose();
+          x.dispose();
+          w.dispose();
+          b.dispose();
+        },
       };
     },
   };
@@ -76,7 +100,10 @@ function batchedCase(heads: number, fullN: number, d: number, variant: MatmulVar
       let y: Tensor | null = null;
       return {
         shape: `scores: ${heads}x${n}x${d} @ ${heads}x${d}x${n}`,
-        run() { y?.dispose(); y = matmul(rt, a, b, { variant }); },
+        run() {
+          y?.dispose();
+          y = matmul(rt, a, b, { variant });
+        },
         async check() {
           const got = await rt.read(y!);
           const ref = matmulRef(as.subarray(0, CHECK_ROWS * d), [CHECK_ROWS, d], bs.subarray(0, d * n), [d, n]);
@@ -90,7 +117,11 @@ function batchedCase(heads: number, fullN: number, d: number, variant: MatmulVar
           inputs: { A: { shape: [heads, n, d], data: as }, X: { shape: [heads, d, n], data: bs } },
           outputShape: [heads, n, n],
         },
-        dispose() { y?.dispose(); a.dispose(); b.dispose(); },
+        dispose() {
+          y?.dispose();
+          a.dispose();
+          b.dispose();
+        },
       };
     },
   };

@@ -8,10 +8,22 @@
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import {
-  groupNorm, groupNormBackward, groupNormForward, layerNorm, layerNorm2d, layerNormBackward, layerNormForward,
+  groupNorm,
+  groupNormBackward,
+  groupNormForward,
+  layerNorm,
+  layerNorm2d,
+  layerNormBackward,
+  layerNormForward,
   type LayerNormVariant,
 } from '../src/kernels/norm.js';
-import { groupNormBackwardRef, groupNormRef, layerNorm2dRef, layerNormBackwardRef, layerNormRef } from '../test/ref/norm.js';
+import {
+  groupNormBackwardRef,
+  groupNormRef,
+  layerNorm2dRef,
+  layerNormBackwardRef,
+  layerNormRef,
+} from '../test/ref/norm.js';
 import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
@@ -27,9 +39,15 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length, atol = 
 function lastOutputs() {
   let last: Array<Tensor | null> = [];
   return {
-    set(ts: Array<Tensor | null>) { for (const t of last) t?.dispose(); last = ts; },
+    set(ts: Array<Tensor | null>) {
+      for (const t of last) t?.dispose();
+      last = ts;
+    },
     get: () => last,
-    dispose() { for (const t of last) t?.dispose(); last = []; },
+    dispose() {
+      for (const t of last) t?.dispose();
+      last = [];
+    },
   };
 }
 
@@ -71,7 +89,12 @@ function layerNormCase(fullRows: number, c: number, eps: number, variant: LayerN
           attributes: { axis: -1, epsilon: eps },
           outputShape: [rows, c],
         },
-        dispose() { out.dispose(); x.dispose(); wt.dispose(); bt.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          wt.dispose();
+          bt.dispose();
+        },
       };
     },
   };
@@ -102,13 +125,23 @@ function layerNormBackwardCase(fullRows: number, c: number, eps: number, variant
         async check() {
           const [dx, dw, db] = out.get();
           const ref = layerNormBackwardRef(xs, dys, rows, c, w, eps);
-          return close(await rt.read(dx!), ref.dx, Math.min(rows, CHECK_ROWS) * c)
-            && close(await rt.read(dw!), ref.dweight, c, 1e-3) && close(await rt.read(db!), ref.dbias, c, 1e-3);
+          return (
+            close(await rt.read(dx!), ref.dx, Math.min(rows, CHECK_ROWS) * c) &&
+            close(await rt.read(dw!), ref.dweight, c, 1e-3) &&
+            close(await rt.read(db!), ref.dbias, c, 1e-3)
+          );
         },
         // x, dy in; dx out (+ stats, w, dw, db: negligible)
         bytes: 3 * rows * c * 4,
         downscaled: rows !== fullRows,
-        dispose() { out.dispose(); x.dispose(); wt.dispose(); bt.dispose(); dy.dispose(); fwd.stats!.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          wt.dispose();
+          bt.dispose();
+          dy.dispose();
+          fwd.stats!.dispose();
+        },
       };
     },
   };
@@ -131,11 +164,18 @@ function layerNorm2dCase(b: number, c: number, h: number, w: number, eps: number
       return {
         shape: `LayerNorm2d ${b}x${c}x${h}x${w}`,
         run: () => out.set([layerNorm2d(rt, x, wt, bt, eps)]),
-        async check() { return close(await rt.read(out.get()[0]!), layerNorm2dRef(xs, shape, wv, bv, eps).y); },
+        async check() {
+          return close(await rt.read(out.get()[0]!), layerNorm2dRef(xs, shape, wv, bv, eps).y);
+        },
         bytes: (2 * n + 2 * c) * 4,
         downscaled: false,
         // no single ONNX op normalises over the channel axis per pixel (LayerNormalization(axis=1) spans C,H,W)
-        dispose() { out.dispose(); x.dispose(); wt.dispose(); bt.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          wt.dispose();
+          bt.dispose();
+        },
       };
     },
   };
@@ -158,12 +198,19 @@ function groupNormCase(b: number, c: number, h: number, w: number, groups: numbe
       return {
         shape: `GroupNorm ${b}x${c}x${h}x${w} groups=${groups}`,
         run: () => out.set([groupNorm(rt, x, groups, wt, bt, eps)]),
-        async check() { return close(await rt.read(out.get()[0]!), groupNormRef(xs, shape, groups, wv, bv, eps).y); },
+        async check() {
+          return close(await rt.read(out.get()[0]!), groupNormRef(xs, shape, groups, wv, bv, eps).y);
+        },
         bytes: (2 * n + 2 * c) * 4,
         downscaled: false,
         // No peer row: ONNX GroupNormalization scales per GROUP before opset 21 and the per-channel
         // (PyTorch) form needs opset 21, which onnxruntime 1.30 refused to build here (both EPs).
-        dispose() { out.dispose(); x.dispose(); wt.dispose(); bt.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          wt.dispose();
+          bt.dispose();
+        },
       };
     },
   };
@@ -195,11 +242,22 @@ function groupNormBackwardCase(b: number, c: number, h: number, w: number, group
         async check() {
           const [dx, dw, db] = out.get();
           const ref = groupNormBackwardRef(xs, dys, shape, groups, wv, eps);
-          return close(await rt.read(dx!), ref.dx) && close(await rt.read(dw!), ref.dweight, c, 1e-3) && close(await rt.read(db!), ref.dbias, c, 1e-3);
+          return (
+            close(await rt.read(dx!), ref.dx) &&
+            close(await rt.read(dw!), ref.dweight, c, 1e-3) &&
+            close(await rt.read(db!), ref.dbias, c, 1e-3)
+          );
         },
         bytes: 3 * n * 4,
         downscaled: false,
-        dispose() { out.dispose(); x.dispose(); wt.dispose(); bt.dispose(); dy.dispose(); fwd.stats!.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          wt.dispose();
+          bt.dispose();
+          dy.dispose();
+          fwd.stats!.dispose();
+        },
       };
     },
   };

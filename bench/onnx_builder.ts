@@ -20,7 +20,14 @@
 //     'Attention' (q, k, v; attribute scale), 'MaskedMean' (x [B,C,N], m [B,N]; eps), 'Gelu'
 //     (erf form; onnxruntime fuses it back into one Gelu kernel).
 
-export type OnnxAttr = number | string | number[] | { float: number } | { int: number } | { floats: number[] } | { ints: number[] };
+export type OnnxAttr =
+  | number
+  | string
+  | number[]
+  | { float: number }
+  | { int: number }
+  | { floats: number[] }
+  | { ints: number[] };
 
 export interface OnnxOpDesc {
   op: string;
@@ -57,23 +64,33 @@ class Writer {
     this.chunks.push(Number(x));
     return this;
   }
-  tag(field: number, wire: number): this { return this.varint((field << 3) | wire); }
+  tag(field: number, wire: number): this {
+    return this.varint((field << 3) | wire);
+  }
   raw(b: Uint8Array): this {
     this.flushChunks();
     this.bufs.push(b);
     return this;
   }
   /** Field of wire type 0 (int32/int64/enum). */
-  int(field: number, v: number | bigint): this { return this.tag(field, 0).varint(v); }
+  int(field: number, v: number | bigint): this {
+    return this.tag(field, 0).varint(v);
+  }
   /** Field of wire type 5 (float). */
   float(field: number, v: number): this {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, v, true);
     return this.tag(field, 5).raw(b);
   }
-  bytes(field: number, b: Uint8Array): this { return this.tag(field, 2).varint(b.byteLength).raw(b); }
-  string(field: number, s: string): this { return this.bytes(field, new TextEncoder().encode(s)); }
-  message(field: number, m: Writer): this { return this.bytes(field, m.finish()); }
+  bytes(field: number, b: Uint8Array): this {
+    return this.tag(field, 2).varint(b.byteLength).raw(b);
+  }
+  string(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+  message(field: number, m: Writer): this {
+    return this.bytes(field, m.finish());
+  }
   packedInts(field: number, vs: ArrayLike<number>): this {
     const w = new Writer();
     for (let i = 0; i < vs.length; i++) w.varint(vs[i]);
@@ -90,7 +107,10 @@ class Writer {
     const n = this.bufs.reduce((a, b) => a + b.byteLength, 0);
     const out = new Uint8Array(n);
     let o = 0;
-    for (const b of this.bufs) { out.set(b, o); o += b.byteLength; }
+    for (const b of this.bufs) {
+      out.set(b, o);
+      o += b.byteLength;
+    }
     return out;
   }
 }
@@ -100,7 +120,12 @@ const DT_FLOAT = 1;
 const DT_INT64 = 7;
 const AT = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 
-interface Tensor64 { name: string; dims: number[]; dtype: 'f32' | 'i64'; data: ArrayLike<number> }
+interface Tensor64 {
+  name: string;
+  dims: number[];
+  dtype: 'f32' | 'i64';
+  data: ArrayLike<number>;
+}
 
 function tensorProto(t: Tensor64): Writer {
   const w = new Writer();
@@ -148,7 +173,13 @@ function attribute(name: string, v: unknown): Writer {
   throw new Error(`onnx attribute '${name}': unsupported value ${JSON.stringify(v)}`);
 }
 
-interface NodeDesc { op: string; inputs: string[]; outputs: string[]; attributes?: Record<string, unknown>; domain?: string }
+interface NodeDesc {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attributes?: Record<string, unknown>;
+  domain?: string;
+}
 
 function nodeProto(n: NodeDesc, i: number): Writer {
   const w = new Writer();
@@ -190,7 +221,13 @@ export function encodeModel(g: GraphDesc): Uint8Array {
 const CONST_FLOAT = new Set(['W', 'weight', 'B', 'bias', 'Scale', 'gamma', 'beta', 'roi', 'scales']);
 const CONST_INT64 = new Set(['axes', 'sizes', 'shape', 'pads', 'starts', 'ends', 'steps', 'K', 'split', 'repeats']);
 
-type Composite = (x: string[], desc: OnnxOpDesc, out: string, add: (n: NodeDesc) => void, konst: (name: string, dtype: 'f32' | 'i64', dims: number[], data: number[]) => string) => void;
+type Composite = (
+  x: string[],
+  desc: OnnxOpDesc,
+  out: string,
+  add: (n: NodeDesc) => void,
+  konst: (name: string, dtype: 'f32' | 'i64', dims: number[], data: number[]) => string,
+) => void;
 
 /** Small subgraphs for ops that ONNX (opset 17) spells with several nodes. */
 const COMPOSITES: Record<string, Composite> = {
@@ -212,8 +249,18 @@ const COMPOSITES: Record<string, Composite> = {
     const eps = Number(desc.attributes?.eps ?? 1e-6);
     add({ op: 'Unsqueeze', inputs: [m, konst('axis1', 'i64', [1], [1])], outputs: ['m3'] });
     add({ op: 'Mul', inputs: [x, 'm3'], outputs: ['xm'] });
-    add({ op: 'ReduceSum', inputs: ['xm', konst('axis2', 'i64', [1], [2])], outputs: ['num'], attributes: { keepdims: 0 } });
-    add({ op: 'ReduceSum', inputs: [m, konst('axis1b', 'i64', [1], [1])], outputs: ['den0'], attributes: { keepdims: 1 } });
+    add({
+      op: 'ReduceSum',
+      inputs: ['xm', konst('axis2', 'i64', [1], [2])],
+      outputs: ['num'],
+      attributes: { keepdims: 0 },
+    });
+    add({
+      op: 'ReduceSum',
+      inputs: [m, konst('axis1b', 'i64', [1], [1])],
+      outputs: ['den0'],
+      attributes: { keepdims: 1 },
+    });
     add({ op: 'Max', inputs: ['den0', konst('eps', 'f32', [], [eps])], outputs: ['den'] });
     add({ op: 'Div', inputs: ['num', 'den'], outputs: [out] });
   },
@@ -237,7 +284,10 @@ export function buildOnnxModel(desc: OnnxOpDesc, opts: { opset?: number } = {}):
   const names: string[] = [];
   for (const [name, t] of Object.entries(desc.inputs)) {
     const empty = t.data.length === 0 && (t.shape.length === 0 || t.shape.some((d) => d === 0));
-    if (empty) { names.push(''); continue; }
+    if (empty) {
+      names.push('');
+      continue;
+    }
     if (CONST_INT64.has(name)) initializers.push({ name, dims: t.shape, dtype: 'i64', data: t.data });
     else if (CONST_FLOAT.has(name)) initializers.push({ name, dims: t.shape, dtype: 'f32', data: t.data });
     else {
@@ -259,6 +309,12 @@ export function buildOnnxModel(desc: OnnxOpDesc, opts: { opset?: number } = {}):
   } else {
     nodes.push({ op: desc.op, inputs: names, outputs: [out], attributes: desc.attributes });
   }
-  const bytes = encodeModel({ nodes, inputs: graphInputs, initializers, outputs: [{ name: out, shape: desc.outputShape }], opset: opts.opset });
+  const bytes = encodeModel({
+    nodes,
+    inputs: graphInputs,
+    initializers,
+    outputs: [{ name: out, shape: desc.outputShape }],
+    opset: opts.opset,
+  });
   return { bytes, feeds, outputName: out, ops: nodes.map((n) => n.op) };
 }

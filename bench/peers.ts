@@ -43,8 +43,16 @@ export interface PeerSet {
 }
 
 // Minimal structural view of the onnxruntime JS API (common to -web and -node).
-interface OrtTensor { data: unknown; dims: readonly number[]; dispose(): void; getData?(releaseData?: boolean): Promise<unknown> }
-interface OrtSession { run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>; release(): Promise<void> }
+interface OrtTensor {
+  data: unknown;
+  dims: readonly number[];
+  dispose(): void;
+  getData?(releaseData?: boolean): Promise<unknown>;
+}
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
 interface Ort {
   InferenceSession: { create(bytes: Uint8Array, opts?: Record<string, unknown>): Promise<OrtSession> };
   Tensor: {
@@ -54,7 +62,8 @@ interface Ort {
   env: { logLevel?: string; wasm: { numThreads?: number }; webgpu?: unknown };
 }
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : typeof e === 'number' ? `wasm exception ${e}` : String(e)).split('\n')[0];
+const errText = (e: unknown) =>
+  (e instanceof Error ? e.message : typeof e === 'number' ? `wasm exception ${e}` : String(e)).split('\n')[0];
 
 /** Import a module whose name is not visible to the type checker (optional dependency). */
 async function importOptional(name: string): Promise<unknown> {
@@ -68,7 +77,14 @@ function shimWriteBuffer(): void {
   const Q = (globalThis as { GPUQueue?: { prototype: GPUQueue } }).GPUQueue;
   if (!Q) return;
   const orig = Q.prototype.writeBuffer;
-  Q.prototype.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number) {
+  Q.prototype.writeBuffer = function (
+    this: GPUQueue,
+    buffer: GPUBuffer,
+    offset: number,
+    data: BufferSource | SharedArrayBuffer,
+    dataOffset?: number,
+    size?: number,
+  ) {
     const view = data as ArrayBufferView;
     if (view && view.buffer instanceof SharedArrayBuffer) {
       const el = (view as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
@@ -91,13 +107,18 @@ function shimNavigator(device: GPUDevice): void {
     info: (device as unknown as { adapterInfo?: unknown }).adapterInfo,
     requestDevice: async () => device,
   };
-  const gpu = { requestAdapter: async () => adapterLike, getPreferredCanvasFormat: () => 'rgba8unorm', wgslLanguageFeatures: new Set<string>() };
+  const gpu = {
+    requestAdapter: async () => adapterLike,
+    getPreferredCanvasFormat: () => 'rgba8unorm',
+    wgslLanguageFeatures: new Set<string>(),
+  };
   const nav = Object.assign(Object.create(g.navigator ?? null) as object, { gpu });
   Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
 }
 
 async function loadOrtWeb(rt: Runtime): Promise<Ort> {
-  if (typeof (globalThis as { GPUDevice?: unknown }).GPUDevice === 'undefined') throw new Error('no GPUDevice global (Dawn globals not installed)');
+  if (typeof (globalThis as { GPUDevice?: unknown }).GPUDevice === 'undefined')
+    throw new Error('no GPUDevice global (Dawn globals not installed)');
   shimWriteBuffer();
   shimNavigator(rt.device);
   const ort = (await import('onnxruntime-web/webgpu')) as unknown as Ort;
@@ -121,7 +142,8 @@ function fnv(h: number, bytes: Uint8Array): number {
 function descKey(desc: OnnxOpDesc, built: BuiltModel): string {
   const shapes = Object.entries(desc.inputs).map(([k, v]) => `${k}:${v.shape.join('x')}`);
   let h = 2166136261;
-  for (const [k, v] of Object.entries(desc.inputs)) if (!(k in built.feeds)) h = fnv(h, new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+  for (const [k, v] of Object.entries(desc.inputs))
+    if (!(k in built.feeds)) h = fnv(h, new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
   return `${desc.op}(${shapes.join(',')})${JSON.stringify(desc.attributes ?? {})}->${desc.outputShape.join('x')}#${h.toString(16)}`;
 }
 
@@ -131,17 +153,25 @@ function largestTensorBytes(desc: OnnxOpDesc): number {
   for (const v of Object.values(desc.inputs)) m = Math.max(m, v.data.length * 4);
   if (desc.op === 'Attention') {
     const [q, k] = Object.values(desc.inputs);
-    if (q && k) m = Math.max(m, (q.shape.slice(0, -1).reduce((a, b) => a * b, 1) * k.shape[k.shape.length - 2] * 4));
+    if (q && k) m = Math.max(m, q.shape.slice(0, -1).reduce((a, b) => a * b, 1) * k.shape[k.shape.length - 2] * 4);
   }
   return m;
 }
 
 const asF32 = (d: unknown): Float32Array => (d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>));
 
-interface Result { name: string; rows: PeerRow[]; out: Float32Array | null }
+interface Result {
+  name: string;
+  rows: PeerRow[];
+  out: Float32Array | null;
+}
 
 // ---------------------------------------------------------------- the peer set
-export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => process.stderr.write(s + '\n'), which: string[] = ['ort-web', 'ort-node']): Promise<PeerSet> {
+export async function loadPeers(
+  rt: Runtime,
+  log: (s: string) => void = (s) => process.stderr.write(s + '\n'),
+  which: string[] = ['ort-web', 'ort-node'],
+): Promise<PeerSet> {
   let web: Ort | null = null;
   let node: Ort | null = null;
   if (which.includes('ort-web')) {
@@ -155,7 +185,9 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
     try {
       node = await loadOrtNode();
     } catch (e) {
-      log(`bench: peer ort-node unavailable (${errText(e)}); it is an optionalDependency whose install script package.json denies: npm i onnxruntime-node`);
+      log(
+        `bench: peer ort-node unavailable (${errText(e)}); it is an optionalDependency whose install script package.json denies: npm i onnxruntime-node`,
+      );
     }
   }
   const sessions = new Map<string, OrtSession>();
@@ -163,7 +195,13 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
   const seen = new Set<string>();
   let webDisabled = '';
 
-  async function session(ort: Ort, key: string, bytes: Uint8Array, opts: Record<string, unknown>, what: string): Promise<OrtSession> {
+  async function session(
+    ort: Ort,
+    key: string,
+    bytes: Uint8Array,
+    opts: Record<string, unknown>,
+    what: string,
+  ): Promise<OrtSession> {
     let s = sessions.get(key);
     if (s) return s;
     const t0 = performance.now();
@@ -175,17 +213,29 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
 
   async function releaseAll(): Promise<void> {
     for (const s of sessions.values()) {
-      try { await s.release(); } catch { /* ignore */ }
+      try {
+        await s.release();
+      } catch {
+        /* ignore */
+      }
     }
     sessions.clear();
     for (const b of gpuBuffers) b.destroy();
     gpuBuffers.length = 0;
   }
 
-  const cpuFeeds = (ort: Ort, built: BuiltModel) => Object.fromEntries(Object.entries(built.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)]));
+  const cpuFeeds = (ort: Ort, built: BuiltModel) =>
+    Object.fromEntries(Object.entries(built.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)]));
 
   /** e2e: CPU tensors in, CPU tensor out. */
-  async function runE2e(name: string, ort: Ort, key: string, built: BuiltModel, sessOpts: Record<string, unknown>, reps?: number): Promise<{ ms: number; reps: number; out: Float32Array }> {
+  async function runE2e(
+    name: string,
+    ort: Ort,
+    key: string,
+    built: BuiltModel,
+    sessOpts: Record<string, unknown>,
+    reps?: number,
+  ): Promise<{ ms: number; reps: number; out: Float32Array }> {
     const s = await session(ort, `${name}|${key}`, built.bytes, sessOpts, name);
     const feeds = cpuFeeds(ort, built);
     const t0 = performance.now();
@@ -202,13 +252,32 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
   }
 
   /** GPU-resident ORT-web: inputs uploaded once, outputs kept on the GPU. */
-  async function runWebGpu(ort: Ort, key: string, built: BuiltModel, reps?: number): Promise<{ ms: number; reps: number; out: Float32Array }> {
+  async function runWebGpu(
+    ort: Ort,
+    key: string,
+    built: BuiltModel,
+    reps?: number,
+  ): Promise<{ ms: number; reps: number; out: Float32Array }> {
     if (!ort.Tensor.fromGpuBuffer) throw new Error('Tensor.fromGpuBuffer missing');
     const device = rt.device;
-    const s = await session(ort, `ort-web:gpu|${key}`, built.bytes, { executionProviders: [{ name: 'webgpu', device }], graphOptimizationLevel: 'all', preferredOutputLocation: 'gpu-buffer' }, 'ort-web:gpu');
+    const s = await session(
+      ort,
+      `ort-web:gpu|${key}`,
+      built.bytes,
+      {
+        executionProviders: [{ name: 'webgpu', device }],
+        graphOptimizationLevel: 'all',
+        preferredOutputLocation: 'gpu-buffer',
+      },
+      'ort-web:gpu',
+    );
     const feeds: Record<string, OrtTensor> = {};
     for (const [k, v] of Object.entries(built.feeds)) {
-      const buf = device.createBuffer({ size: Math.max(16, Math.ceil(v.data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: `ort feed ${k}` });
+      const buf = device.createBuffer({
+        size: Math.max(16, Math.ceil(v.data.byteLength / 16) * 16),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+        label: `ort feed ${k}`,
+      });
       device.queue.writeBuffer(buf, 0, v.data as Float32Array<ArrayBuffer>);
       gpuBuffers.push(buf);
       feeds[k] = ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: v.shape });
@@ -239,7 +308,9 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
       if (!desc || (!web && !node)) return [];
       let built: BuiltModel;
       try {
-        built = desc.model ? { bytes: desc.model, feeds: desc.inputs, outputName: desc.outputName ?? 'output', ops: [desc.op] } : buildOnnxModel(desc);
+        built = desc.model
+          ? { bytes: desc.model, feeds: desc.inputs, outputName: desc.outputName ?? 'output', ops: [desc.op] }
+          : buildOnnxModel(desc);
       } catch (e) {
         log(`bench:   peers: cannot build ONNX model for ${desc.op}: ${errText(e)}`);
         return [];
@@ -251,43 +322,114 @@ export async function loadPeers(rt: Runtime, log: (s: string) => void = (s) => p
       const label = `${desc.op}${built.ops.length > 1 ? ` (${built.ops.join('>')})` : ''}`;
       const results: Result[] = [];
       const big = largestTensorBytes(desc) > Number(rt.limits.maxStorageBufferBindingSize);
-      const bigNote = big ? `a tensor exceeds maxStorageBufferBindingSize (${Math.round(Number(rt.limits.maxStorageBufferBindingSize) / 2 ** 20)} MiB): ORT-web may be silently wrong` : '';
+      const bigNote = big
+        ? `a tensor exceeds maxStorageBufferBindingSize (${Math.round(Number(rt.limits.maxStorageBufferBindingSize) / 2 ** 20)} MiB): ORT-web may be silently wrong`
+        : '';
 
-      const attempt = async (name: string, f: () => Promise<{ ms: number; reps: number; out: Float32Array }>, timing: string): Promise<void> => {
+      const attempt = async (
+        name: string,
+        f: () => Promise<{ ms: number; reps: number; out: Float32Array }>,
+        timing: string,
+      ): Promise<void> => {
         try {
           const r = await f();
-          results.push({ name, out: r.out, rows: [{ kernel, impl: name, shape, ms: r.ms, reps: r.reps, ok: true, timing, note: [built.ops.length > 1 ? `graph ${built.ops.join('>')}` : '', name.startsWith('ort-web') ? bigNote : ''].filter(Boolean).join('; ') || undefined }] });
+          results.push({
+            name,
+            out: r.out,
+            rows: [
+              {
+                kernel,
+                impl: name,
+                shape,
+                ms: r.ms,
+                reps: r.reps,
+                ok: true,
+                timing,
+                note:
+                  [
+                    built.ops.length > 1 ? `graph ${built.ops.join('>')}` : '',
+                    name.startsWith('ort-web') ? bigNote : '',
+                  ]
+                    .filter(Boolean)
+                    .join('; ') || undefined,
+              },
+            ],
+          });
         } catch (e) {
           const msg = errText(e);
           log(`bench:   ${name} failed on ${label} ${shape}: ${msg}`);
           if (name.startsWith('ort-web')) {
             webDisabled = msg;
-            log('bench:   ort-web switched off for the remaining cases (ORT-web refuses new WebGPU sessions after a failed one)');
+            log(
+              'bench:   ort-web switched off for the remaining cases (ORT-web refuses new WebGPU sessions after a failed one)',
+            );
           }
-          results.push({ name, out: null, rows: [{ kernel, impl: name, shape, ms: NaN, ok: false, timing, note: `${label}: ${msg}` }] });
+          results.push({
+            name,
+            out: null,
+            rows: [{ kernel, impl: name, shape, ms: NaN, ok: false, timing, note: `${label}: ${msg}` }],
+          });
         }
       };
 
       if (web && !webDisabled) {
         log(`bench:   ort-web ${label} ${shape}`);
-        await attempt('ort-web', () => runE2e('ort-web', web!, key, built, { executionProviders: [{ name: 'webgpu', device: rt.device }], graphOptimizationLevel: 'all' }, reps), 'wall-e2e');
+        await attempt(
+          'ort-web',
+          () =>
+            runE2e(
+              'ort-web',
+              web!,
+              key,
+              built,
+              { executionProviders: [{ name: 'webgpu', device: rt.device }], graphOptimizationLevel: 'all' },
+              reps,
+            ),
+          'wall-e2e',
+        );
         if (!webDisabled) await attempt('ort-web:gpu', () => runWebGpu(web!, key, built, reps), 'wall-gpu');
       }
       if (node) {
         log(`bench:   ort-node ${label} ${shape}`);
-        await attempt('ort-node', () => runE2e('ort-node', node!, key, built, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' }, reps), 'wall-e2e');
+        await attempt(
+          'ort-node',
+          () =>
+            runE2e(
+              'ort-node',
+              node!,
+              key,
+              built,
+              {
+                executionProviders: ['cpu'],
+                intraOpNumThreads: 1,
+                interOpNumThreads: 1,
+                executionMode: 'sequential',
+                graphOptimizationLevel: 'all',
+              },
+              reps,
+            ),
+          'wall-e2e',
+        );
       }
 
       // Correctness of the peers (see header).
       let ours: Float32Array | null = null;
       if (typeof run.output === 'function' && oursOk) {
-        try { ours = await run.output(); } catch (e) { log(`bench:   cannot read our output for the peer check: ${errText(e)}`); }
+        try {
+          ours = await run.output();
+        } catch (e) {
+          log(`bench:   cannot read our output for the peer check: ${errText(e)}`);
+        }
       }
       const nodeOut = results.find((r) => r.name === 'ort-node')?.out ?? null;
       for (const r of results) {
         const row = r.rows[0];
         if (!r.out) continue;
-        const [ref, refName] = ours ? [ours, 'ours'] : r.name !== 'ort-node' && nodeOut ? [nodeOut, 'ort-node'] : [null, 'none'];
+        const [ref, refName] = ours
+          ? [ours, 'ours']
+          : r.name !== 'ort-node' && nodeOut
+            ? [nodeOut, 'ort-node']
+            : [null, 'none'];
         row.ref = refName;
         if (!ref) continue;
         const c = allClose(r.out, ref, { atol: 1e-4 * maxAbs(ref) + 1e-6, rtol: 1e-3 });

@@ -28,11 +28,13 @@ function qpoolCase(layout: PoolLayout): BenchCase {
       const out = lastOutput();
       const ref = (i: number) => {
         // output i in the layout's order -> (c, oh, ow), max over the NCHW copy
-        const [c, oh, ow] = layout === 'NHWC'
-          ? [i % C, Math.floor(i / (C * OW)) % OH, Math.floor(i / C) % OW]
-          : [Math.floor(i / (OH * OW)) % C, Math.floor(i / OW) % OH, i % OW];
+        const [c, oh, ow] =
+          layout === 'NHWC'
+            ? [i % C, Math.floor(i / (C * OW)) % OH, Math.floor(i / C) % OW]
+            : [Math.floor(i / (OH * OW)) % C, Math.floor(i / OW) % OH, i % OW];
         let m = -Infinity;
-        for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) m = Math.max(m, nchw[(c * H + 2 * oh + a) * W + 2 * ow + b]);
+        for (let a = 0; a < 2; a++)
+          for (let b = 0; b < 2; b++) m = Math.max(m, nchw[(c * H + 2 * oh + a) * W + 2 * ow + b]);
         return m;
       };
       return {
@@ -47,7 +49,10 @@ function qpoolCase(layout: PoolLayout): BenchCase {
           attributes: { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], ceil_mode: 0 },
           outputShape: [B, C, OH, OW],
         },
-        dispose() { out.dispose(); x.dispose(); },
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
       };
     },
   };

@@ -17,7 +17,13 @@ const CHECK = 512;
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Reduce axis `axis` of a rank-2 or rank-3 [outer, r, inner] view with sum or mean. */
-function reduceCase(fullShape: number[], axis: number, op: 'sum' | 'mean', what: string, smallRows = fullShape[0]): BenchCase {
+function reduceCase(
+  fullShape: number[],
+  axis: number,
+  op: 'sum' | 'mean',
+  what: string,
+  smallRows = fullShape[0],
+): BenchCase {
   return {
     kernel: 'reduce',
     setup(rt: Runtime, { full }): BenchRunWithOutput {
@@ -37,7 +43,8 @@ function reduceCase(fullShape: number[], axis: number, op: 'sum' | 'mean', what:
           const n = Math.min(outer * inner, CHECK);
           const want = new Float64Array(n);
           for (let j = 0; j < n; j++) {
-            const o = Math.floor(j / inner), i = j % inner;
+            const o = Math.floor(j / inner),
+              i = j % inner;
             let s = 0;
             for (let k = 0; k < r; k++) s += xs[(o * r + k) * inner + i];
             want[j] = op === 'mean' ? s / r : s;
@@ -53,10 +60,24 @@ function reduceCase(fullShape: number[], axis: number, op: 'sum' | 'mean', what:
         bytes: (prod(shape) + outer * inner) * 4,
         flops: prod(shape),
         downscaled: shape[0] !== fullShape[0],
-        onnx: op === 'sum'
-          ? { op: 'ReduceSum', inputs: { X: { shape, data: xs }, axes: { shape: [1], data: Float32Array.of(axis) } }, attributes: { keepdims: 0 }, outputShape: outShape }
-          : { op: 'ReduceMean', inputs: { X: { shape, data: xs } }, attributes: { axes: [axis], keepdims: 0 }, outputShape: outShape },
-        dispose() { out.dispose(); x.dispose(); },
+        onnx:
+          op === 'sum'
+            ? {
+                op: 'ReduceSum',
+                inputs: { X: { shape, data: xs }, axes: { shape: [1], data: Float32Array.of(axis) } },
+                attributes: { keepdims: 0 },
+                outputShape: outShape,
+              }
+            : {
+                op: 'ReduceMean',
+                inputs: { X: { shape, data: xs } },
+                attributes: { axes: [axis], keepdims: 0 },
+                outputShape: outShape,
+              },
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
       };
     },
   };
@@ -82,8 +103,12 @@ function maskedMeanCase(b: number, c: number, n: number): BenchCase {
           const want = new Float64Array(k);
           for (let i = 0; i < k; i++) {
             const bi = Math.floor(i / c);
-            let num = 0, den = 0;
-            for (let j = 0; j < n; j++) { num += xs[i * n + j] * ms[bi * n + j]; den += ms[bi * n + j]; }
+            let num = 0,
+              den = 0;
+            for (let j = 0; j < n; j++) {
+              num += xs[i * n + j] * ms[bi * n + j];
+              den += ms[bi * n + j];
+            }
             want[i] = num / Math.max(den, eps);
           }
           // f32 accumulation of n = 4096 products (numerator error ~2e-4) over a denominator of ~n/4:
@@ -96,8 +121,17 @@ function maskedMeanCase(b: number, c: number, n: number): BenchCase {
         bytes: (b * c * n + b * n + b * c) * 4,
         flops: 2 * b * c * n,
         downscaled: false,
-        onnx: { op: 'MaskedMean', inputs: { x: { shape: [b, c, n], data: xs }, m: { shape: [b, n], data: ms } }, attributes: { eps }, outputShape: [b, c] },
-        dispose() { out.dispose(); x.dispose(); m.dispose(); },
+        onnx: {
+          op: 'MaskedMean',
+          inputs: { x: { shape: [b, c, n], data: xs }, m: { shape: [b, n], data: ms } },
+          attributes: { eps },
+          outputShape: [b, c],
+        },
+        dispose() {
+          out.dispose();
+          x.dispose();
+          m.dispose();
+        },
       };
     },
   };

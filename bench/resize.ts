@@ -24,11 +24,41 @@ interface ResizeShape {
 }
 
 const SHAPES: ResizeShape[] = [
-  { name: 'preprocess', mode: 'bilinear', antialias: true, full: { c: 3, inHW: [1080, 1920], outHW: [1024, 1024] }, small: { c: 3, inHW: [270, 480], outHW: [256, 256] } },
-  { name: 'mask logits x4', mode: 'bilinear', antialias: false, full: { c: 3, inHW: [64, 64], outHW: [256, 256] }, small: null },
-  { name: 'mask to frame', mode: 'bilinear', antialias: false, full: { c: 3, inHW: [256, 256], outHW: [1080, 1920] }, small: { c: 3, inHW: [256, 256], outHW: [270, 480] } },
-  { name: 'fpn x2', mode: 'nearest', antialias: false, full: { c: 256, inHW: [32, 32], outHW: [64, 64] }, small: { c: 256, inHW: [16, 16], outHW: [32, 32] } },
-  { name: 'pos_embed', mode: 'bicubic', antialias: false, full: { c: 96, inHW: [7, 7], outHW: [256, 256] }, small: { c: 96, inHW: [7, 7], outHW: [64, 64] } },
+  {
+    name: 'preprocess',
+    mode: 'bilinear',
+    antialias: true,
+    full: { c: 3, inHW: [1080, 1920], outHW: [1024, 1024] },
+    small: { c: 3, inHW: [270, 480], outHW: [256, 256] },
+  },
+  {
+    name: 'mask logits x4',
+    mode: 'bilinear',
+    antialias: false,
+    full: { c: 3, inHW: [64, 64], outHW: [256, 256] },
+    small: null,
+  },
+  {
+    name: 'mask to frame',
+    mode: 'bilinear',
+    antialias: false,
+    full: { c: 3, inHW: [256, 256], outHW: [1080, 1920] },
+    small: { c: 3, inHW: [256, 256], outHW: [270, 480] },
+  },
+  {
+    name: 'fpn x2',
+    mode: 'nearest',
+    antialias: false,
+    full: { c: 256, inHW: [32, 32], outHW: [64, 64] },
+    small: { c: 256, inHW: [16, 16], outHW: [32, 32] },
+  },
+  {
+    name: 'pos_embed',
+    mode: 'bicubic',
+    antialias: false,
+    full: { c: 96, inHW: [7, 7], outHW: [256, 256] },
+    small: { c: 96, inHW: [7, 7], outHW: [64, 64] },
+  },
 ];
 
 /** Indices spread over the output, as bench/conv2d.ts sampledClose picks them. */
@@ -65,22 +95,32 @@ function resizeCase(s: ResizeShape): BenchCase {
         flops: 2 * outN * taps(0) * taps(1),
         bytes: 4 * (xs.length + outN),
         downscaled,
-        onnx: s.antialias ? undefined : {
-          op: 'Resize',
-          inputs: {
-            X: { shape, data: xs },
-            roi: { shape: [0], data: new Float32Array(0) },
-            scales: { shape: [0], data: new Float32Array(0) },
-            sizes: { shape: [4], data: Float32Array.from([1, c, outHW[0], outHW[1]]) },
-          },
-          attributes: s.mode === 'nearest'
-            ? { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }
-            : s.mode === 'bilinear'
-              ? { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }
-              : { mode: 'cubic', coordinate_transformation_mode: 'pytorch_half_pixel', cubic_coeff_a: { float: -0.75 } },
-          outputShape: [1, c, outHW[0], outHW[1]],
+        onnx: s.antialias
+          ? undefined
+          : {
+              op: 'Resize',
+              inputs: {
+                X: { shape, data: xs },
+                roi: { shape: [0], data: new Float32Array(0) },
+                scales: { shape: [0], data: new Float32Array(0) },
+                sizes: { shape: [4], data: Float32Array.from([1, c, outHW[0], outHW[1]]) },
+              },
+              attributes:
+                s.mode === 'nearest'
+                  ? { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }
+                  : s.mode === 'bilinear'
+                    ? { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }
+                    : {
+                        mode: 'cubic',
+                        coordinate_transformation_mode: 'pytorch_half_pixel',
+                        cubic_coeff_a: { float: -0.75 },
+                      },
+              outputShape: [1, c, outHW[0], outHW[1]],
+            },
+        dispose() {
+          out.dispose();
+          x.dispose();
         },
-        dispose() { out.dispose(); x.dispose(); },
       };
     },
   };

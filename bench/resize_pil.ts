@@ -15,34 +15,48 @@ import type { BenchCase, BenchRun } from './types.js';
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
-export const cases: BenchCase[] = [{
-  kernel: 'resize_pil',
-  setup(rt: Runtime, { full }): BenchRun {
-    const [w, h, S] = full ? [960, 544, 1024] : [240, 136, 256];
-    let s = 7;
-    const data = new Uint8Array(w * h * 3);
-    for (let i = 0; i < data.length; i++) { s = (s * 1103515245 + 12345) >>> 0; data[i] = (s >>> 16) & 255; }
-    const img = { width: w, height: h, data };
-    const x = rt.upload(packRgb(img), [h, w], 'u32', 'frame');
-    const packed = lastOutput();
-    const out = lastOutput();
-    const taps = (i: number, o: number) => { const a = pilBicubicAxis(i, o); let t = 0; for (let d = 0; d < o; d++) t += a.bounds[2 * d + 1]; return t; };
-    return {
-      shape: `${w}x${h} RGB -> ${S}x${S} bicubic (PIL) -> f32 3x${S}x${S}`,
-      run() {
-        const r = resizePil(rt, x, [S, S]);
-        packed.set(r);
-        out.set(normalizePacked(rt, r, MEAN, STD));
-      },
-      async check() {
-        const got = unpackRgb(await rt.read(packed.get(), 'raw'), S, S);
-        const want = resizePilRef(img, S, S);
-        return got.data.every((v, i) => v === want.data[i]);
-      },
-      flops: 2 * 3 * (h * taps(w, S) + S * taps(h, S)),
-      bytes: 4 * (w * h + S * S) + 12 * S * S,
-      downscaled: !full,
-      dispose() { x.dispose(); packed.dispose(); out.dispose(); },
-    };
+export const cases: BenchCase[] = [
+  {
+    kernel: 'resize_pil',
+    setup(rt: Runtime, { full }): BenchRun {
+      const [w, h, S] = full ? [960, 544, 1024] : [240, 136, 256];
+      let s = 7;
+      const data = new Uint8Array(w * h * 3);
+      for (let i = 0; i < data.length; i++) {
+        s = (s * 1103515245 + 12345) >>> 0;
+        data[i] = (s >>> 16) & 255;
+      }
+      const img = { width: w, height: h, data };
+      const x = rt.upload(packRgb(img), [h, w], 'u32', 'frame');
+      const packed = lastOutput();
+      const out = lastOutput();
+      const taps = (i: number, o: number) => {
+        const a = pilBicubicAxis(i, o);
+        let t = 0;
+        for (let d = 0; d < o; d++) t += a.bounds[2 * d + 1];
+        return t;
+      };
+      return {
+        shape: `${w}x${h} RGB -> ${S}x${S} bicubic (PIL) -> f32 3x${S}x${S}`,
+        run() {
+          const r = resizePil(rt, x, [S, S]);
+          packed.set(r);
+          out.set(normalizePacked(rt, r, MEAN, STD));
+        },
+        async check() {
+          const got = unpackRgb(await rt.read(packed.get(), 'raw'), S, S);
+          const want = resizePilRef(img, S, S);
+          return got.data.every((v, i) => v === want.data[i]);
+        },
+        flops: 2 * 3 * (h * taps(w, S) + S * taps(h, S)),
+        bytes: 4 * (w * h + S * S) + 12 * S * S,
+        downscaled: !full,
+        dispose() {
+          x.dispose();
+          packed.dispose();
+          out.dispose();
+        },
+      };
+    },
   },
-}];
+];

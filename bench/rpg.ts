@@ -13,11 +13,16 @@
 // longer f32 sums at 64x64). Bytes: d token + prototype reads, d feats writes, per-row metadata.
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
-import { type RpgFpsVariant, rpgObjectTokens, rpgPlaceholderBackward, rpgPrototypesBackward, rpgTokensBackward } from '../src/kernels/rpg.js';
+import {
+  type RpgFpsVariant,
+  rpgObjectTokens,
+  rpgPlaceholderBackward,
+  rpgPrototypesBackward,
+  rpgTokensBackward,
+} from '../src/kernels/rpg.js';
 import { rpgTokensBackwardRef, rpgTokensRef } from '../test/ref/rpg.js';
 import { rng, within } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
-
 
 function masks(frames: number, side: number, seed: number): Float32Array {
   const r = rng(seed);
@@ -29,10 +34,11 @@ function masks(frames: number, side: number, seed: number): Float32Array {
     const rx = (side * side * cover) / (Math.PI * ry);
     const cy = side * (0.3 + 0.4 * r.uniform());
     const cx = side * (0.3 + 0.4 * r.uniform());
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
-      const inside = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1;
-      fg[f * hw + y * side + x] = inside ? 0.5 + 0.5 * r.uniform() : 0.49 * r.uniform();
-    }
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) {
+        const inside = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1;
+        fg[f * hw + y * side + x] = inside ? 0.5 + 0.5 * r.uniform() : 0.49 * r.uniform();
+      }
   }
   return fg;
 }
@@ -103,13 +109,19 @@ function rpgBackwardCase(): BenchCase {
         run: () => {
           for (const t of last) t.dispose();
           const dp = rpgTokensBackward(rt, st.microProtos, st.macroCount, dT, 3);
-          last = [rpgPrototypesBackward(rt, fT.shape, st.microAssign, st.microCentres, st.microCounts, dp, 3), rpgPlaceholderBackward(rt, st.macroCount, dT, 3, pT.shape)];
+          last = [
+            rpgPrototypesBackward(rt, fT.shape, st.microAssign, st.microCentres, st.microCounts, dp, 3),
+            rpgPlaceholderBackward(rt, st.macroCount, dT, 3, pT.shape),
+          ];
           dp.dispose();
         },
         check: async () => {
           const ref = rpgTokensRef(feats, C, fg, F, [side, side], placeholder);
           const want = rpgTokensBackwardRef(C, rows, ref.frames, hw, dtokens);
-          return within(await rt.read(last[0]), want.dfeats, 1e-5, 1e-4) && within(await rt.read(last[1]), want.dplaceholder, 1e-5, 1e-4);
+          return (
+            within(await rt.read(last[0]), want.dfeats, 1e-5, 1e-4) &&
+            within(await rt.read(last[1]), want.dplaceholder, 1e-5, 1e-4)
+          );
         },
         bytes: 4 * (2 * F * 3 * 4 * C + rows * C + rows * 3 * (2 + 2 * 4) * Math.ceil(C / 4)),
         downscaled: !full,

@@ -46,8 +46,13 @@ let ctxPromise: Promise<Ctx> | null = null;
 let ctxKey = '';
 
 const GOLDEN_KEYS = [
-  'image/input_image', 'image/image_embed_with_no_mem', 'image/high_res_feat0', 'image/high_res_feat1',
-  'image/click1/prompt.point_coords_in', 'image/click1/decoder.all_mask_logits', 'image/click1/decoder.all_iou',
+  'image/input_image',
+  'image/image_embed_with_no_mem',
+  'image/high_res_feat0',
+  'image/high_res_feat1',
+  'image/click1/prompt.point_coords_in',
+  'image/click1/decoder.all_mask_logits',
+  'image/click1/decoder.all_iou',
 ];
 
 /** Model + inputs, loaded once per runtime and size (both stages share them). */
@@ -79,7 +84,10 @@ function context(rt: Runtime, full: boolean): Promise<Ctx> {
     if (full) {
       input = new Float32Array(3 * S * S);
       let s = 12345;
-      for (let i = 0; i < input.length; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; input[i] = (s / 2 ** 32) * 4 - 2; }
+      for (let i = 0; i < input.length; i++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        input[i] = (s / 2 ** 32) * 4 - 2;
+      }
       click = [0.45 * S, 0.55 * S];
     } else {
       input = golden.get('image/input_image')!;
@@ -88,7 +96,9 @@ function context(rt: Runtime, full: boolean): Promise<Ctx> {
     }
     return { rt, full, cfg, model, golden, input, click };
   })();
-  ctxPromise.catch(() => { ctxPromise = null; });
+  ctxPromise.catch(() => {
+    ctxPromise = null;
+  });
   return ctxPromise;
 }
 
@@ -136,7 +146,11 @@ const imageEncoder: BenchCase = {
       async check() {
         const [embed, h0, h1] = await Promise.all(last.map((t) => rt.read(t)));
         if (full) return [embed, h0, h1].every((a, i) => finiteOf(a, last[i].size));
-        return close(embed, c.golden.get('image/image_embed_with_no_mem')!) && close(h0, c.golden.get('image/high_res_feat0')!) && close(h1, c.golden.get('image/high_res_feat1')!);
+        return (
+          close(embed, c.golden.get('image/image_embed_with_no_mem')!) &&
+          close(h0, c.golden.get('image/high_res_feat0')!) &&
+          close(h1, c.golden.get('image/high_res_feat1')!)
+        );
       },
       output: () => rt.read(last[0]),
       dispose() {
@@ -145,7 +159,14 @@ const imageEncoder: BenchCase = {
       },
     };
     const onnx = full ? null : peerModel('image_encoder');
-    if (onnx) run.onnx = { op: 'sam21_image_encoder', model: onnx, inputs: { image: { shape: [1, 3, S, S], data: c.input } }, outputName: 'image_embed', outputShape: embedShape(c) };
+    if (onnx)
+      run.onnx = {
+        op: 'sam21_image_encoder',
+        model: onnx,
+        inputs: { image: { shape: [1, 3, S, S], data: c.input } },
+        outputName: 'image_embed',
+        outputShape: embedShape(c),
+      };
     return run;
   },
 };
@@ -175,7 +196,11 @@ const promptDecoder: BenchCase = {
       for (const t of out) t.dispose();
       feats = { embed, h0, h1 };
     } else {
-      feats = { embed: c.golden.get('image/image_embed_with_no_mem')!, h0: c.golden.get('image/high_res_feat0')!, h1: c.golden.get('image/high_res_feat1')! };
+      feats = {
+        embed: c.golden.get('image/image_embed_with_no_mem')!,
+        h0: c.golden.get('image/high_res_feat0')!,
+        h1: c.golden.get('image/high_res_feat1')!,
+      };
     }
     const shapes = { embed: [1, C, g, g], h0: [1, C / 8, 4 * g, 4 * g], h1: [1, C / 4, 2 * g, 2 * g] };
     const embed = untrack(rt.upload(feats.embed, shapes.embed, 'f32', 'bench embed'));
@@ -193,7 +218,10 @@ const promptDecoder: BenchCase = {
         const out = rt.scope(() => {
           const pe = m.sam_prompt_encoder;
           const sparse = pe.sparse(rt, { coords, labels: Int32Array.of(1) });
-          const d = m.sam_mask_decoder.predict(rt, embed, pe.denseEmbeddingPe(rt), sparse, pe.dense(rt, null), [h0, h1]);
+          const d = m.sam_mask_decoder.predict(rt, embed, pe.denseEmbeddingPe(rt), sparse, pe.dense(rt, null), [
+            h0,
+            h1,
+          ]);
           return [d.masks, d.iou];
         });
         last = out.map((t) => untrack(t));
@@ -202,7 +230,10 @@ const promptDecoder: BenchCase = {
         const [masks, iou] = await Promise.all(last.map((t) => rt.read(t)));
         if (full) return finiteOf(masks, last[0].size) && finiteOf(iou, last[1].size);
         // mask logits 1e-3 absolute (golden README)
-        return close(masks, c.golden.get('image/click1/decoder.all_mask_logits')!, 1e-3) && close(iou, c.golden.get('image/click1/decoder.all_iou')!);
+        return (
+          close(masks, c.golden.get('image/click1/decoder.all_mask_logits')!, 1e-3) &&
+          close(iou, c.golden.get('image/click1/decoder.all_iou')!)
+        );
       },
       // the ONNX graph returns the multimask outputs 1..3
       output: async () => (await rt.read(last[0])).slice(lowHW * lowHW),
@@ -213,11 +244,16 @@ const promptDecoder: BenchCase = {
     const onnx = full ? null : peerModel('prompt_decoder');
     if (onnx) {
       run.onnx = {
-        op: 'sam21_prompt_decoder', model: onnx, outputName: 'low_res_masks', outputShape: [1, 3, lowHW, lowHW],
+        op: 'sam21_prompt_decoder',
+        model: onnx,
+        outputName: 'low_res_masks',
+        outputShape: [1, 3, lowHW, lowHW],
         inputs: {
-          image_embed: { shape: shapes.embed, data: feats.embed }, high_res_feats_0: { shape: shapes.h0, data: feats.h0 },
+          image_embed: { shape: shapes.embed, data: feats.embed },
+          high_res_feats_0: { shape: shapes.h0, data: feats.h0 },
           high_res_feats_1: { shape: shapes.h1, data: feats.h1 },
-          point_coords: { shape: [1, 2, 2], data: Float32Array.of(c.click[0], c.click[1], 0, 0) }, point_labels: { shape: [1, 2], data: Float32Array.of(1, -1) },
+          point_coords: { shape: [1, 2, 2], data: Float32Array.of(c.click[0], c.click[1], 0, 0) },
+          point_labels: { shape: [1, 2], data: Float32Array.of(1, -1) },
         },
       };
     }

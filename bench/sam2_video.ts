@@ -34,10 +34,23 @@ const ROOT = join(BENCH_DIR, '..');
 const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
 const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers', 'sam21_reduced');
 
-interface Ctx { model: SAM2; g: Map<string, Float32Array> }
+interface Ctx {
+  model: SAM2;
+  g: Map<string, Float32Array>;
+}
 let ctx: Promise<Ctx> | null = null;
-const KEYS = ['memattn.curr_in_HWxBxC', 'memattn.curr_pos_HWxBxC', 'memattn.memory_NxBxC', 'memattn.memory_pos_NxBxC', 'memattn.num_obj_ptr_tokens', 'memattn.out_HWxBxC',
-  'memenc.pix_feat_in', 'memenc.pred_masks_high_res_in', 'memenc.maskmem_features_f32', 'input_image'];
+const KEYS = [
+  'memattn.curr_in_HWxBxC',
+  'memattn.curr_pos_HWxBxC',
+  'memattn.memory_NxBxC',
+  'memattn.memory_pos_NxBxC',
+  'memattn.num_obj_ptr_tokens',
+  'memattn.out_HWxBxC',
+  'memenc.pix_feat_in',
+  'memenc.pred_masks_high_res_in',
+  'memenc.maskmem_features_f32',
+  'input_image',
+];
 
 function context(rt: Runtime): Promise<Ctx> {
   ctx ??= (async () => {
@@ -67,7 +80,10 @@ function close(what: string, got: Float32Array, want: Float32Array): boolean {
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = ((s / 2 ** 32) * 2 - 1) * scale; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = ((s / 2 ** 32) * 2 - 1) * scale;
+  }
   return a;
 }
 
@@ -94,22 +110,42 @@ const memoryAttention: BenchCase = {
     const { hw, C, mem, ptrTokens, n } = bankShapes(m);
     // correctness on the golden call (B = 1: sequence-first N x 1 x C is the same memory as 1 x N x C)
     const gm = g.get('memattn.memory_NxBxC')!;
-    const gOut = rt.scope(() => m.memory_attention.forward(rt,
-      rt.upload(g.get('memattn.curr_in_HWxBxC')!, [1, hw, C]), rt.upload(g.get('memattn.curr_pos_HWxBxC')!, [1, hw, C]),
-      rt.upload(gm, [1, gm.length / mem, mem]), rt.upload(g.get('memattn.memory_pos_NxBxC')!, [1, gm.length / mem, mem]),
-      g.get('memattn.num_obj_ptr_tokens')![0]));
+    const gOut = rt.scope(() =>
+      m.memory_attention.forward(
+        rt,
+        rt.upload(g.get('memattn.curr_in_HWxBxC')!, [1, hw, C]),
+        rt.upload(g.get('memattn.curr_pos_HWxBxC')!, [1, hw, C]),
+        rt.upload(gm, [1, gm.length / mem, mem]),
+        rt.upload(g.get('memattn.memory_pos_NxBxC')!, [1, gm.length / mem, mem]),
+        g.get('memattn.num_obj_ptr_tokens')![0],
+      ),
+    );
     const goldenOk = close('memory_attention (golden frame 2)', await rt.read(gOut), g.get('memattn.out_HWxBxC')!);
     gOut.dispose();
-    const inputs = { curr: seeded(hw * C, 1), curr_pos: seeded(hw * C, 2), memory: seeded(n * mem, 3), memory_pos: seeded(n * mem, 4) };
+    const inputs = {
+      curr: seeded(hw * C, 1),
+      curr_pos: seeded(hw * C, 2),
+      memory: seeded(n * mem, 3),
+      memory_pos: seeded(n * mem, 4),
+    };
     const t = {
-      curr: untrack(rt.upload(inputs.curr, [1, hw, C])), currPos: untrack(rt.upload(inputs.curr_pos, [1, hw, C])),
-      memory: untrack(rt.upload(inputs.memory, [1, n, mem])), memoryPos: untrack(rt.upload(inputs.memory_pos, [1, n, mem])),
+      curr: untrack(rt.upload(inputs.curr, [1, hw, C])),
+      currPos: untrack(rt.upload(inputs.curr_pos, [1, hw, C])),
+      memory: untrack(rt.upload(inputs.memory, [1, n, mem])),
+      memoryPos: untrack(rt.upload(inputs.memory_pos, [1, n, mem])),
     };
     let last: Tensor | null = null;
     const ma = m.cfg.memory_attention;
     // per layer: self-attn (4 projections + attention) + cross (q, out: C x C; k, v: mem -> C; attention) + FFN
     const attnFlops = (nq: number, nk: number) => 4 * nq * nk * C;
-    const flops = ma.num_layers * (2 * hw * C * C * 4 + attnFlops(hw, hw) + 2 * hw * C * C * 2 + 2 * n * mem * C * 2 + attnFlops(hw, n) + 2 * 2 * hw * C * ma.dim_feedforward);
+    const flops =
+      ma.num_layers *
+      (2 * hw * C * C * 4 +
+        attnFlops(hw, hw) +
+        2 * hw * C * C * 2 +
+        2 * n * mem * C * 2 +
+        attnFlops(hw, n) +
+        2 * 2 * hw * C * ma.dim_feedforward);
     const run: BenchRunWithOutput = {
       shape: `${hw} queries x ${n} memory tokens (7 memories + ${ptrTokens} pointer tokens), C ${C}`,
       stage: 'memory_attention',
@@ -117,20 +153,33 @@ const memoryAttention: BenchCase = {
       flops,
       run() {
         last?.dispose();
-        last = untrack(rt.scope(() => m.memory_attention.forward(rt, t.curr, t.currPos, t.memory, t.memoryPos, ptrTokens)));
+        last = untrack(
+          rt.scope(() => m.memory_attention.forward(rt, t.curr, t.currPos, t.memory, t.memoryPos, ptrTokens)),
+        );
       },
       async check() {
         const out = await rt.read(last!);
         return goldenOk && out.every(Number.isFinite);
       },
       output: () => rt.read(last!),
-      dispose() { last?.dispose(); for (const x of Object.values(t)) x.dispose(); },
+      dispose() {
+        last?.dispose();
+        for (const x of Object.values(t)) x.dispose();
+      },
     };
     const onnx = peer('memory_attention');
     if (onnx) {
       run.onnx = {
-        op: 'sam21_memory_attention', model: onnx, outputName: 'pix_feat_with_mem', outputShape: [hw, 1, C],
-        inputs: { curr: { shape: [hw, 1, C], data: inputs.curr }, curr_pos: { shape: [hw, 1, C], data: inputs.curr_pos }, memory: { shape: [n, 1, mem], data: inputs.memory }, memory_pos: { shape: [n, 1, mem], data: inputs.memory_pos } },
+        op: 'sam21_memory_attention',
+        model: onnx,
+        outputName: 'pix_feat_with_mem',
+        outputShape: [hw, 1, C],
+        inputs: {
+          curr: { shape: [hw, 1, C], data: inputs.curr },
+          curr_pos: { shape: [hw, 1, C], data: inputs.curr_pos },
+          memory: { shape: [n, 1, mem], data: inputs.memory },
+          memory_pos: { shape: [n, 1, mem], data: inputs.memory_pos },
+        },
       };
     }
     return run;
@@ -156,16 +205,38 @@ const memoryEncoder: BenchCase = {
       run() {
         last?.dispose();
         // sigmoid x20 - 10 then the encoder (propagated frames: not binarised; object present here)
-        last = untrack(rt.scope(() => m.memory_encoder.forward(rt, pix, affine(rt, unary(rt, masks, 'sigmoid'), c.base.sigmoid_scale_for_mem_enc, c.base.sigmoid_bias_for_mem_enc))));
+        last = untrack(
+          rt.scope(() =>
+            m.memory_encoder.forward(
+              rt,
+              pix,
+              affine(
+                rt,
+                unary(rt, masks, 'sigmoid'),
+                c.base.sigmoid_scale_for_mem_enc,
+                c.base.sigmoid_bias_for_mem_enc,
+              ),
+            ),
+          ),
+        );
       },
-      async check() { return close('memory_encoder', await rt.read(last!), g.get('memenc.maskmem_features_f32')!); },
+      async check() {
+        return close('memory_encoder', await rt.read(last!), g.get('memenc.maskmem_features_f32')!);
+      },
       output: () => rt.read(last!),
-      dispose() { last?.dispose(); pix.dispose(); masks.dispose(); },
+      dispose() {
+        last?.dispose();
+        pix.dispose();
+        masks.dispose();
+      },
     };
     const onnx = peer('memory_encoder');
     if (onnx) {
       run.onnx = {
-        op: 'sam21_memory_encoder', model: onnx, outputName: 'maskmem_features', outputShape: [1, c.memory_encoder.out_dim, h, h],
+        op: 'sam21_memory_encoder',
+        model: onnx,
+        outputName: 'maskmem_features',
+        outputShape: [1, c.memory_encoder.out_dim, h, h],
         inputs: {
           pix_feat: { shape: [1, C, h, h], data: g.get('memenc.pix_feat_in')! },
           pred_masks_high_res: { shape: [1, 1, S, S], data: g.get('memenc.pred_masks_high_res_in')! },
@@ -196,34 +267,50 @@ const trackedFrame: BenchCase = {
       downscaled: true,
       run() {
         for (const t of last) t.dispose();
-        last = rt.scope(() => {
-          const f = m.encodeImage(rt, img);
-          const curr = permute(rt, f.visionFeats.reshape([1, C, hw]), [0, 2, 1]);
-          const pos = permute(rt, f.visionPos.reshape([1, C, hw]), [0, 2, 1]);
-          const x = m.memory_attention.forward(rt, curr, pos, memory, memoryPos, ptrTokens);
-          const pix = permute(rt, x, [0, 2, 1]).reshape([1, C, h, h]);
-          const pe = m.sam_prompt_encoder;
-          const sparse = pe.sparse(rt, { coords: new Float32Array(2), labels: Int32Array.of(-1) });
-          const d = m.sam_mask_decoder.predict(rt, pix, pe.denseEmbeddingPe(rt), sparse, pe.dense(rt, null), f.highRes);
-          const [, , lh, lw] = d.masks.shape;
-          const best = slice(rt, d.masks, [0, 1, 0, 0], [1, 1, lh, lw]); // a multimask output
-          const up = resize(rt, best, [S, S], { mode: 'bilinear' });
-          const high = m.memory_encoder.forward(rt, f.visionFeats, affine(rt, unary(rt, up, 'sigmoid'), 20, -10));
-          return [d.masks, high];
-        }).map((t) => untrack(t));
+        last = rt
+          .scope(() => {
+            const f = m.encodeImage(rt, img);
+            const curr = permute(rt, f.visionFeats.reshape([1, C, hw]), [0, 2, 1]);
+            const pos = permute(rt, f.visionPos.reshape([1, C, hw]), [0, 2, 1]);
+            const x = m.memory_attention.forward(rt, curr, pos, memory, memoryPos, ptrTokens);
+            const pix = permute(rt, x, [0, 2, 1]).reshape([1, C, h, h]);
+            const pe = m.sam_prompt_encoder;
+            const sparse = pe.sparse(rt, { coords: new Float32Array(2), labels: Int32Array.of(-1) });
+            const d = m.sam_mask_decoder.predict(
+              rt,
+              pix,
+              pe.denseEmbeddingPe(rt),
+              sparse,
+              pe.dense(rt, null),
+              f.highRes,
+            );
+            const [, , lh, lw] = d.masks.shape;
+            const best = slice(rt, d.masks, [0, 1, 0, 0], [1, 1, lh, lw]); // a multimask output
+            const up = resize(rt, best, [S, S], { mode: 'bilinear' });
+            const high = m.memory_encoder.forward(rt, f.visionFeats, affine(rt, unary(rt, up, 'sigmoid'), 20, -10));
+            return [d.masks, high];
+          })
+          .map((t) => untrack(t));
       },
       async check() {
         const outs = await Promise.all(last.map((t) => rt.read(t)));
         return outs.every((o) => o.every(Number.isFinite));
       },
-      dispose() { for (const t of [...last, img, memory, memoryPos]) t.dispose(); },
+      dispose() {
+        for (const t of [...last, img, memory, memoryPos]) t.dispose();
+      },
     };
     return run;
   },
 };
 
 /** One click per object on frame 0 of the golden clip (200x150). */
-const CLICKS = [{ x: 90, y: 82.5 }, { x: 60, y: 40 }, { x: 150, y: 60 }, { x: 30, y: 110 }];
+const CLICKS = [
+  { x: 90, y: 82.5 },
+  { x: 60, y: 40 },
+  { x: 150, y: 60 },
+  { x: 30, y: 110 },
+];
 /** Frames streamed before timing: the bank (7 frames) and the pointers (16) are full after them. */
 const WARM = 17;
 const STAGES: TrackStage[] = ['image_encoder', 'memory', 'memory_attention', 'decoder', 'memory_encoder', 'output'];
@@ -246,11 +333,26 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
       const { model: m } = await context(rt);
       const imgs = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
       let i = 0;
-      const next = () => { const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8); i++; return imgs[k]; }; // ping-pong
+      const next = () => {
+        const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8);
+        i++;
+        return imgs[k];
+      }; // ping-pong
       let hook: ((stage: TrackStage) => Promise<void>) | null = null;
-      const make = (batchObjects: boolean) => new VideoPredictor(rt, m, {
-        numFrames: null, width: imgs[0].width, height: imgs[0].height, frame: async (f) => { throw new Error(`frame ${f} is gone`); },
-      }, { batchObjects, onStage: (_f, st) => hook?.(st) });
+      const make = (batchObjects: boolean) =>
+        new VideoPredictor(
+          rt,
+          m,
+          {
+            numFrames: null,
+            width: imgs[0].width,
+            height: imgs[0].height,
+            frame: async (f) => {
+              throw new Error(`frame ${f} is gone`);
+            },
+          },
+          { batchObjects, onStage: (_f, st) => hook?.(st) },
+        );
       const batched = mode !== 'per_object';
       const pred = make(batched);
       const other = n > 1 ? make(!batched) : null;
@@ -265,7 +367,10 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
         const r = await pred.push(img);
         if (other && f <= 3) {
           const same = sameResults(r.results, (await other.push(img)).results);
-          if (!same) process.stderr.write(`bench: sam2_video ${n} objects: batched and per-object results differ on frame ${f}\n`);
+          if (!same)
+            process.stderr.write(
+              `bench: sam2_video ${n} objects: batched and per-object results differ on frame ${f}\n`,
+            );
           ok &&= same;
         }
       }
@@ -275,8 +380,12 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
         shape: `${m.cfg.name} ${m.cfg.image_size}x${m.cfg.image_size}, ${n} object${n > 1 ? 's' : ''}${n > 1 ? (batched ? ' as one batch' : ' one at a time') : ''}, full bank, streamed`,
         stage: 'tracked_frame',
         downscaled: true,
-        async run() { last = (await pred.push(next())).results; },
-        async check() { return ok && last.length === n && last.every((r) => r.logits.every(Number.isFinite)); },
+        async run() {
+          last = (await pred.push(next())).results;
+        },
+        async check() {
+          return ok && last.length === n && last.every((r) => r.logits.every(Number.isFinite));
+        },
         async extra() {
           // stage split: sync after each stage of 3 more frames (wall clock; per object, stages repeat)
           const ms = new Map<TrackStage, number>();
@@ -300,13 +409,21 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); ${dispatches} dispatches/frame`;
           return { stages, dispatches, objects: n, note };
         },
-        dispose() { pred.reset(); },
+        dispose() {
+          pred.reset();
+        },
       };
     },
   };
 }
 
 export const cases: BenchCase[] = [
-  memoryAttention, memoryEncoder, trackedFrame,
-  trackObjects(1, null), trackObjects(2, 'batched'), trackObjects(2, 'per_object'), trackObjects(4, 'batched'), trackObjects(4, 'per_object'),
+  memoryAttention,
+  memoryEncoder,
+  trackedFrame,
+  trackObjects(1, null),
+  trackObjects(2, 'batched'),
+  trackObjects(2, 'per_object'),
+  trackObjects(4, 'batched'),
+  trackObjects(4, 'per_object'),
 ];

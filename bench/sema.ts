@@ -21,7 +21,6 @@ import { semaStructureRef } from '../test/ref/sema.js';
 import { rng, within } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-
 const ok = (got: ArrayLike<number>, want: ArrayLike<number>) => {
   let scale = 0;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
@@ -58,31 +57,81 @@ const semaCase: BenchCase = {
     const edges = r.array(N, 0.02).map(Math.abs);
     const k = Float32Array.from({ length: M * memDim }, () => r.normal());
     const v = Float32Array.from({ length: M * memDim }, () => r.normal());
-    const ins = [rt.upload(tCa, [1, N, C]), rt.upload(tMain, [1, N, C]), rt.upload(edges, [1, 1, side, side]), rt.upload(k, [1, M, memDim]), rt.upload(v, [1, M, memDim])];
+    const ins = [
+      rt.upload(tCa, [1, N, C]),
+      rt.upload(tMain, [1, N, C]),
+      rt.upload(edges, [1, 1, side, side]),
+      rt.upload(k, [1, M, memDim]),
+      rt.upload(v, [1, M, memDim]),
+    ];
     const cs = ma.ropeCs(rt, N);
     let last: { out: Tensor; xo: Tensor | null } | null = null;
-    const drop = () => { if (last) { last.out.dispose(); last.xo?.dispose(); } };
-    const flops = 2 * C * N * (9 + 25 + 49) + 2 * 3 * C * C * N + 2 * 3 * C * C * N + 4 * N * C * C + 4 * M * memDim * C + 4 * N * M * C + 2 * 9 * C * N;
+    const drop = () => {
+      if (last) {
+        last.out.dispose();
+        last.xo?.dispose();
+      }
+    };
+    const flops =
+      2 * C * N * (9 + 25 + 49) +
+      2 * 3 * C * C * N +
+      2 * 3 * C * C * N +
+      4 * N * C * C +
+      4 * M * memDim * C +
+      4 * N * M * C +
+      2 * 9 * C * N;
     return {
       shape: `C ${C}, ${side}x${side} grid, ${M} memory tokens (${frames} frames + ${nPtr} ptr), x${up} map`,
       run: () => {
         drop();
         last = rt.scope(() => {
           let xo: Tensor | null = null;
-          const o = L.structure(rt, ins[0], ins[1], ins[2], ins[3], ins[4], cs, nPtr, full ? (n, t) => { if (n === 'xattn_structure_out_BxNxC') xo = t; } : undefined);
+          const o = L.structure(
+            rt,
+            ins[0],
+            ins[1],
+            ins[2],
+            ins[3],
+            ins[4],
+            cs,
+            nPtr,
+            full
+              ? (n, t) => {
+                  if (n === 'xattn_structure_out_BxNxC') xo = t;
+                }
+              : undefined,
+          );
           return { out: o.out, xo };
         });
       },
       check: async () => {
         const got = await rt.read(last!.out);
         if (!full) {
-          const ref = semaStructureRef((n) => host.get(n)!, tCa, tMain, edges, k, v, await rt.read(cs), { h: side, w: side, C, memDim, heads: spec.sema.heads, groups: spec.sema.groupNormGroups, eps: spec.sema.groupNormEps, up, M, nPtr });
+          const ref = semaStructureRef((n) => host.get(n)!, tCa, tMain, edges, k, v, await rt.read(cs), {
+            h: side,
+            w: side,
+            C,
+            memDim,
+            heads: spec.sema.heads,
+            groups: spec.sema.groupNormGroups,
+            eps: spec.sema.groupNormEps,
+            up,
+            M,
+            nPtr,
+          });
           return ok(got, ref.out);
         }
         const xo = await rt.read(last!.xo!);
         const xmap = new Float64Array(C * N);
         for (let c = 0; c < C; c++) for (let n = 0; n < N; n++) xmap[c * N + n] = xo[n * C + c];
-        const logits = conv2dRef(xmap, [1, C, side, side], host.get('structure_head.weight')!, [1, C, 3, 3], host.get('structure_head.bias')!, { padding: 1 }).y;
+        const logits = conv2dRef(
+          xmap,
+          [1, C, side, side],
+          host.get('structure_head.weight')!,
+          [1, C, 3, 3],
+          host.get('structure_head.bias')!,
+          { padding: 1 },
+        ).y;
         const upl = resizeRef(logits, [1, 1, side, side], [side * up, side * up], 'bilinear').map(UNARY.sigmoid);
         const gate = resizeRef(upl, [1, 1, side * up, side * up], [side, side], 'bilinear');
         const want = Float64Array.from(tMain, (x, i) => x * (1 + 0.8 * gate[Math.floor(i / C)]));

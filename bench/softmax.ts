@@ -52,13 +52,18 @@ function softmaxCase(fullRows: number, n: number, variant: SoftmaxVariant, backw
         onnx: backward
           ? undefined
           : {
-            // ONNX Softmax has no scale: the peer gets the pre-scaled logits
-            op: 'Softmax',
-            inputs: { X: { shape: [rows, n], data: xs.map((v) => v * scale) } },
-            attributes: { axis: -1 },
-            outputShape: [rows, n],
-          },
-        dispose() { out?.dispose(); x.dispose(); y?.dispose(); dy?.dispose(); },
+              // ONNX Softmax has no scale: the peer gets the pre-scaled logits
+              op: 'Softmax',
+              inputs: { X: { shape: [rows, n], data: xs.map((v) => v * scale) } },
+              attributes: { axis: -1 },
+              outputShape: [rows, n],
+            },
+        dispose() {
+          out?.dispose();
+          x.dispose();
+          y?.dispose();
+          dy?.dispose();
+        },
       };
     },
   };

@@ -49,7 +49,8 @@ async function goldenLossOk(rt: Runtime, model: SAM2): Promise<boolean> {
       const { frames, steps } = await runGoldenCycle(rt, model, g, v);
       const g0 = rt.upload(await g.readTensor('target.G0'), [1, 1, 256, 256]);
       const pseudo = new Map<number, ReturnType<typeof rt.upload>>();
-      for (const t of [1, 2, 3]) pseudo.set(t, rt.upload(await g.readTensor(`step${t}/target.pseudo_label`), [1, 1, 256, 256]));
+      for (const t of [1, 2, 3])
+        pseudo.set(t, rt.upload(await g.readTensor(`step${t}/target.pseudo_label`), [1, 1, 256, 256]));
       const loss = await cycleLoss(rt, steps, frames, g0, (t) => pseudo.get(t)!);
       const got = (await rt.read(loss.total))[0];
       const want = (await g.readTensor('loss.total'))[0];
@@ -75,9 +76,19 @@ function trainStep(impl: string, freeze: string[]): BenchCase {
       } else model = await goldenModel(rt);
       const ok = full ? true : await goldenLossOk(rt, model);
       const data = readTrainDataset(CLIP, 'robot');
-      const trainer = new Trainer(rt, model, data.videos, { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, {
-        steps: 1000, clipLength: 7, freeze, promptMode: 'box', seed: 1,
-      });
+      const trainer = new Trainer(
+        rt,
+        model,
+        data.videos,
+        { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
+        {
+          steps: 1000,
+          clipLength: 7,
+          freeze,
+          promptMode: 'box',
+          seed: 1,
+        },
+      );
       const nParams = trainer.params.reduce((a, p) => a + p.tensor.size, 0);
       let last: Awaited<ReturnType<Trainer['trainStep']>> | null = null;
       let peak = 0;
@@ -89,9 +100,17 @@ function trainStep(impl: string, freeze: string[]): BenchCase {
           last = await trainer.trainStep();
           peak = Math.max(peak, last.peakBytes);
         },
-        async check() { return ok && last !== null && Number.isFinite(last.loss.total) && Number.isFinite(last.gradNorm); },
-        extra: () => ({ peakBytes: peak, loss: last?.loss.total, note: `peak pool ${(peak / 2 ** 20).toFixed(1)} MiB per step` }),
-        dispose() { trainer.dispose(); },
+        async check() {
+          return ok && last !== null && Number.isFinite(last.loss.total) && Number.isFinite(last.gradNorm);
+        },
+        extra: () => ({
+          peakBytes: peak,
+          loss: last?.loss.total,
+          note: `peak pool ${(peak / 2 ** 20).toFixed(1)} MiB per step`,
+        }),
+        dispose() {
+          trainer.dispose();
+        },
       };
     },
   };

@@ -16,7 +16,10 @@ export interface BenchRun {
   downscaled: boolean;
   /** Peer ops for side-by-side rows: an ONNX op description (see bench/peers.ts when it exists). */
   onnx?: {
-    op: string; inputs: Record<string, { shape: number[]; data: Float32Array }>; attributes?: Record<string, unknown>; outputShape: number[];
+    op: string;
+    inputs: Record<string, { shape: number[]; data: Float32Array }>;
+    attributes?: Record<string, unknown>;
+    outputShape: number[];
     /** A whole ONNX model (e.g. ../shared/peers/sam21_reduced) instead of a generated one: every `inputs` entry is fed. */
     model?: Uint8Array;
     /** The model output compared and timed (with `model`). */
@@ -29,8 +32,8 @@ export interface BenchRun {
   dispose(): void;
 }
 export interface BenchCase {
-  kernel: string;          // family name
-  impl?: string;           // variant name, e.g. 'software' | 'tiled'
+  kernel: string; // family name
+  impl?: string; // variant name, e.g. 'software' | 'tiled'
   /** Build inputs for this adapter; `full` = true means use the real 1024-px SAM 2.1 tiny shape. */
   setup(rt: Runtime, opts: { full: boolean }): BenchRun | Promise<BenchRun>;
 }

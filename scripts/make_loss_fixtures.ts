@@ -24,22 +24,67 @@ const out = join(PACKAGE_ROOT, 'test', 'fixtures', 'grad');
 mkdirSync(out, { recursive: true });
 
 const IMAGE = [
-  'out.multimask_logits', 'target.mask_lowres', 'out.iou_pred', 'out.object_score_logits',
-  'loss.focal_per_mask', 'loss.dice_per_mask', 'loss.actual_iou_per_mask', 'loss.combo_per_mask', 'loss.selected_index',
-  'loss.mask_focal', 'loss.dice', 'loss.iou_mse', 'loss.class_bce', 'loss.total',
+  'out.multimask_logits',
+  'target.mask_lowres',
+  'out.iou_pred',
+  'out.object_score_logits',
+  'loss.focal_per_mask',
+  'loss.dice_per_mask',
+  'loss.actual_iou_per_mask',
+  'loss.combo_per_mask',
+  'loss.selected_index',
+  'loss.mask_focal',
+  'loss.dice',
+  'loss.iou_mse',
+  'loss.class_bce',
+  'loss.total',
 ];
-const STEP_ALL = ['source_frame', 'low_res_multimasks', 'iou_pred', 'object_score_logits', 'best_iou_index', 'loss.selected_index'];
-const STEP_CYC = ['loss.focal_per_mask', 'loss.dice_per_mask', 'loss.actual_iou_per_mask', 'loss.combo_per_mask', 'loss.mask_focal', 'loss.dice', 'loss.iou_l1', 'loss.class_bce'];
-const STEP_MID = ['sem.mask_16x16_bilinear', 'sem.feat', 'loss.cosine', 'loss.semantic', 'patch.prob_16x16', 'loss.patch_iou'];
+const STEP_ALL = [
+  'source_frame',
+  'low_res_multimasks',
+  'iou_pred',
+  'object_score_logits',
+  'best_iou_index',
+  'loss.selected_index',
+];
+const STEP_CYC = [
+  'loss.focal_per_mask',
+  'loss.dice_per_mask',
+  'loss.actual_iou_per_mask',
+  'loss.combo_per_mask',
+  'loss.mask_focal',
+  'loss.dice',
+  'loss.iou_l1',
+  'loss.class_bce',
+];
+const STEP_MID = [
+  'sem.mask_16x16_bilinear',
+  'sem.feat',
+  'loss.cosine',
+  'loss.semantic',
+  'patch.prob_16x16',
+  'loss.patch_iou',
+];
 const CYCLE = [
-  'input.clip_source_frames', 'target.G0', 'target.G0_16x16_bilinear', 'sem.anchor_feat',
+  'input.clip_source_frames',
+  'target.G0',
+  'target.G0_16x16_bilinear',
+  'sem.anchor_feat',
   ...[0, 1, 2, 3, 4].flatMap((t) => [
     ...STEP_ALL.map((k) => `step${t}/${k}`),
     ...(t === 0 || t === 4 ? STEP_CYC : STEP_MID).map((k) => `step${t}/${k}`),
     ...(t === 1 || t === 2 ? [`step${t}/target.pseudo_label`] : []),
   ]),
-  'loss.sum_loss_mask', 'loss.sum_loss_dice', 'loss.sum_loss_iou', 'loss.sum_loss_class', 'loss.sum_loss_semantic', 'loss.sum_loss_patch',
-  'loss.L_cyc', 'loss.L_sem', 'loss.L_patch', 'loss.total',
+  'loss.sum_loss_mask',
+  'loss.sum_loss_dice',
+  'loss.sum_loss_iou',
+  'loss.sum_loss_class',
+  'loss.sum_loss_semantic',
+  'loss.sum_loss_patch',
+  'loss.L_cyc',
+  'loss.L_sem',
+  'loss.L_patch',
+  'loss.total',
 ];
 
 const image = await openWeights(join(src, 'image_loss.safetensors'));
@@ -47,7 +92,8 @@ const cycle = await openWeights(join(src, 'cycle_loss.safetensors'));
 
 const l1 = await cycle.readRaw('step1/target.pseudo_label');
 const l3 = await cycle.readRaw('step3/target.pseudo_label');
-if (l1.length !== l3.length || l1.some((v, i) => v !== l3[i])) throw new Error('step 3 pseudo label differs from step 1: copy it too');
+if (l1.length !== l3.length || l1.some((v, i) => v !== l3[i]))
+  throw new Error('step 3 pseudo label differs from step 1: copy it too');
 
 const sources = new Map<string, { file: WeightsFile; key: string }>();
 for (const k of IMAGE) sources.set(`image/${k}`, { file: image, key: k });
@@ -57,10 +103,17 @@ const entries: SafetensorsEntry[] = [...sources].map(([name, { file, key }]) => 
   if (!info) throw new Error(`${key} missing from the golden file`);
   return { name, dtype: info.dtype, shape: info.shape };
 });
-const { bytes } = await writeSafetensorsFile(join(out, 'loss_golden.safetensors'), entries, async (e) => {
-  const s = sources.get(e.name)!;
-  return s.file.readRaw(s.key);
-}, { metadata: { source: 'shared/golden/grad/{image,cycle}_loss.safetensors', script: 'scripts/make_loss_fixtures.ts' } });
+const { bytes } = await writeSafetensorsFile(
+  join(out, 'loss_golden.safetensors'),
+  entries,
+  async (e) => {
+    const s = sources.get(e.name)!;
+    return s.file.readRaw(s.key);
+  },
+  {
+    metadata: { source: 'shared/golden/grad/{image,cycle}_loss.safetensors', script: 'scripts/make_loss_fixtures.ts' },
+  },
+);
 await image.close();
 await cycle.close();
 console.log(`loss_golden.safetensors: ${entries.length} tensors, ${(bytes / 1024).toFixed(0)} KiB`);

@@ -20,7 +20,8 @@ import { openWeights } from '../src/node/weights_file.js';
 
 const shared = process.argv[2] ?? join(PACKAGE_ROOT, '..', 'shared');
 const f = await openWeights(join(shared, 'golden', 'robotseg', 'auto_video.safetensors'));
-const DROP = /memattn\.(curr_in|curr_pos|memory_NxBxC|memory_pos|L\d\.out_BxNxC|out_HWxBxC)|maskmem_features_f32|heads\.low_res_masks/;
+const DROP =
+  /memattn\.(curr_in|curr_pos|memory_NxBxC|memory_pos|L\d\.out_BxNxC|out_HWxBxC)|maskmem_features_f32|heads\.low_res_masks/;
 const F16 = /decoder\.all_mask_logits|out\.video_res_logits/;
 const keys = [...f.header.keys()].filter((k) => !DROP.test(k) && !/frame0\/pix_feat_with_mem/.test(k));
 const dtypeOf = (k: string): WeightDType => {
@@ -31,8 +32,16 @@ const dtypeOf = (k: string): WeightDType => {
 };
 const entries: SafetensorsEntry[] = keys.map((k) => ({ name: k, dtype: dtypeOf(k), shape: f.header.get(k)!.shape }));
 const out = join(PACKAGE_ROOT, 'test', 'fixtures', 'robotseg', 'auto_video.safetensors');
-const { bytes } = await writeSafetensorsFile(out, entries, async (e) => (e.dtype === f.header.get(e.name)!.dtype ? f.readRaw(e.name) : f.readTensor(e.name)), {
-  metadata: { source: 'shared/golden/robotseg/auto_video.safetensors', trimmed: 'scripts/make_robotseg_auto_fixtures.ts' },
-});
+const { bytes } = await writeSafetensorsFile(
+  out,
+  entries,
+  async (e) => (e.dtype === f.header.get(e.name)!.dtype ? f.readRaw(e.name) : f.readTensor(e.name)),
+  {
+    metadata: {
+      source: 'shared/golden/robotseg/auto_video.safetensors',
+      trimmed: 'scripts/make_robotseg_auto_fixtures.ts',
+    },
+  },
+);
 await f.close();
 console.log(`auto_video.safetensors: ${keys.length} tensors, ${(bytes / 1024).toFixed(0)} KiB`);

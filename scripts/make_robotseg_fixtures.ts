@@ -22,12 +22,23 @@ const src = join(shared, 'golden', 'robotseg');
 const out = join(PACKAGE_ROOT, 'test', 'fixtures', 'robotseg');
 mkdirSync(out, { recursive: true });
 
-async function trim(file: string, dest: string, keep: (key: string) => boolean, rename: (key: string) => string = (k) => k): Promise<void> {
+async function trim(
+  file: string,
+  dest: string,
+  keep: (key: string) => boolean,
+  rename: (key: string) => string = (k) => k,
+): Promise<void> {
   const f: WeightsFile = await openWeights(join(src, file));
   const keys = [...f.header.keys()].filter(keep);
-  const entries: SafetensorsEntry[] = keys.map((k) => ({ name: rename(k), dtype: f.header.get(k)!.dtype, shape: f.header.get(k)!.shape }));
+  const entries: SafetensorsEntry[] = keys.map((k) => ({
+    name: rename(k),
+    dtype: f.header.get(k)!.dtype,
+    shape: f.header.get(k)!.shape,
+  }));
   const byName = new Map(keys.map((k) => [rename(k), k]));
-  const { bytes } = await writeSafetensorsFile(join(out, dest), entries, async (e) => f.readRaw(byName.get(e.name)!), { metadata: { source: `shared/golden/robotseg/${file}` } });
+  const { bytes } = await writeSafetensorsFile(join(out, dest), entries, async (e) => f.readRaw(byName.get(e.name)!), {
+    metadata: { source: `shared/golden/robotseg/${file}` },
+  });
   await f.close();
   console.log(`${dest}: ${keys.length} tensors, ${(bytes / 1024).toFixed(0)} KiB`);
 }

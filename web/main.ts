@@ -62,7 +62,16 @@ interface Hooks {
   error: string | null;
   errors: string[];
   adapter: Record<string, unknown> | null;
-  weights: { name: string; format: string; tensors: number; bytes: number; config: string; configSource: string; hasRobotSeg: boolean; loadMs: number } | null;
+  weights: {
+    name: string;
+    format: string;
+    tensors: number;
+    bytes: number;
+    config: string;
+    configSource: string;
+    hasRobotSeg: boolean;
+    loadMs: number;
+  } | null;
   source: { kind: string; width: number; height: number; frames: number; rgbHash: string[] } | null;
   /** Image encodes completed (increments after each setImage + sync). */
   encoded: number;
@@ -83,7 +92,18 @@ interface Hooks {
 }
 
 const hooks: Hooks = {
-  status: 'starting', error: null, errors: [], adapter: null, weights: null, source: null, encoded: 0, results: [], timings: {}, framesShown: 0, recordStream: false, stream: [],
+  status: 'starting',
+  error: null,
+  errors: [],
+  adapter: null,
+  weights: null,
+  source: null,
+  encoded: 0,
+  results: [],
+  timings: {},
+  framesShown: 0,
+  recordStream: false,
+  stream: [],
   idle: () => queue.then(() => undefined),
 };
 (window as unknown as { __robotseg: Hooks }).__robotseg = hooks;
@@ -136,7 +156,10 @@ let pending = 0;
 function run<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
   pending++;
   const p = queue.then(async () => {
-    if (hooks.status === 'ready' || hooks.status === 'idle' || hooks.status === 'error') { hooks.status = 'busy'; hooks.error = null; }
+    if (hooks.status === 'ready' || hooks.status === 'idle' || hooks.status === 'error') {
+      hooks.status = 'busy';
+      hooks.error = null;
+    }
     setStatus(`${label}…`);
     try {
       const r = await fn();
@@ -156,12 +179,42 @@ function run<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
 // ------------------------------------------------------------------------------------ sources
 
 type Box = [number, number, number, number];
-interface Prompts { points: Point[]; box: Box | null }
+interface Prompts {
+  points: Point[];
+  box: Box | null;
+}
 
 type Source =
-  | { kind: 'image'; img: RgbImage; encoded: boolean; predictor: ImagePredictor | null; prompts: Prompts; result: ImagePrediction | null; auto: FrameResult | null }
-  | { kind: 'frames'; imgs: RgbImage[]; shown: number; vp: VideoPredictor | null; masks: Map<number, Map<number, FrameResult>>; prompts: Map<number, Map<number, Prompts>> }
-  | { kind: 'video'; el: HTMLVideoElement; live: boolean; stream: MediaStream | null; vp: VideoPredictor | null; frame: RgbImage | null; framePushed: boolean; frameIndex: number; results: FrameResult[]; prompts: Map<number, Prompts>; playing: boolean };
+  | {
+      kind: 'image';
+      img: RgbImage;
+      encoded: boolean;
+      predictor: ImagePredictor | null;
+      prompts: Prompts;
+      result: ImagePrediction | null;
+      auto: FrameResult | null;
+    }
+  | {
+      kind: 'frames';
+      imgs: RgbImage[];
+      shown: number;
+      vp: VideoPredictor | null;
+      masks: Map<number, Map<number, FrameResult>>;
+      prompts: Map<number, Map<number, Prompts>>;
+    }
+  | {
+      kind: 'video';
+      el: HTMLVideoElement;
+      live: boolean;
+      stream: MediaStream | null;
+      vp: VideoPredictor | null;
+      frame: RgbImage | null;
+      framePushed: boolean;
+      frameIndex: number;
+      results: FrameResult[];
+      prompts: Map<number, Prompts>;
+      playing: boolean;
+    };
 
 let source: Source | null = null;
 let objId = 1;
@@ -191,10 +244,20 @@ function describeSource(): void {
   $<HTMLButtonElement>('track').disabled = source?.kind !== 'frames';
   $<HTMLButtonElement>('play').disabled = source?.kind !== 'video';
   $('frame-row').hidden = source?.kind !== 'frames';
-  if (!source) { info.textContent = 'no input'; hooks.source = null; return; }
+  if (!source) {
+    info.textContent = 'no input';
+    hooks.source = null;
+    return;
+  }
   if (source.kind === 'image') {
     info.textContent = `image ${source.img.width}x${source.img.height}`;
-    hooks.source = { kind: 'image', width: source.img.width, height: source.img.height, frames: 1, rgbHash: [hashRgb(source.img)] };
+    hooks.source = {
+      kind: 'image',
+      width: source.img.width,
+      height: source.img.height,
+      frames: 1,
+      rgbHash: [hashRgb(source.img)],
+    };
   } else if (source.kind === 'frames') {
     const { width, height } = source.imgs[0];
     info.textContent = `${source.imgs.length} frames ${width}x${height}`;
@@ -205,7 +268,13 @@ function describeSource(): void {
     $('frame-label').textContent = `frame ${source.shown + 1} / ${source.imgs.length}`;
   } else {
     info.textContent = `${source.live ? 'webcam' : 'video'} ${source.el.videoWidth}x${source.el.videoHeight}`;
-    hooks.source = { kind: source.live ? 'webcam' : 'video', width: source.el.videoWidth, height: source.el.videoHeight, frames: 0, rgbHash: [] };
+    hooks.source = {
+      kind: source.live ? 'webcam' : 'video',
+      width: source.el.videoWidth,
+      height: source.el.videoHeight,
+      frames: 0,
+      rgbHash: [],
+    };
     $('play').textContent = source.playing ? 'Pause' : 'Play';
   }
 }
@@ -214,7 +283,15 @@ async function openImage(img: RgbImage): Promise<void> {
   disposeSource();
   objId = 1;
   $('object-label').textContent = 'object 1';
-  source = { kind: 'image', img, encoded: false, predictor: null, prompts: { points: [], box: null }, result: null, auto: null };
+  source = {
+    kind: 'image',
+    img,
+    encoded: false,
+    predictor: null,
+    prompts: { points: [], box: null },
+    result: null,
+    auto: null,
+  };
   describeSource();
   fitCanvas(img.width, img.height);
   redraw();
@@ -247,8 +324,15 @@ async function predictImage(): Promise<void> {
   timing('prompt + decode', ms);
   s.result = r;
   report({
-    kind: 'image', prompt, multimask: r.multimask, best: r.best, iou: Array.from(r.iou), objectScore: r.objectScore,
-    lowRes: r.lowRes, masks: r.masks, decodeMs: ms,
+    kind: 'image',
+    prompt,
+    multimask: r.multimask,
+    best: r.best,
+    iou: Array.from(r.iou),
+    objectScore: r.objectScore,
+    lowRes: r.lowRes,
+    masks: r.masks,
+    decodeMs: ms,
   });
   redraw();
 }
@@ -273,7 +357,8 @@ function framesSource(imgs: RgbImage[]): FrameSource {
 async function openFrames(imgs: RgbImage[]): Promise<void> {
   const { width, height } = imgs[0];
   const bad = imgs.findIndex((im) => im.width !== width || im.height !== height);
-  if (bad >= 0) throw new Error(`frame ${bad} is ${imgs[bad].width}x${imgs[bad].height}, frame 0 is ${width}x${height}`);
+  if (bad >= 0)
+    throw new Error(`frame ${bad} is ${imgs[bad].width}x${imgs[bad].height}, frame 0 is ${width}x${height}`);
   disposeSource();
   objId = 1;
   $('object-label').textContent = 'object 1';
@@ -289,7 +374,17 @@ function frameVp(s: Extract<Source, { kind: 'frames' }>): VideoPredictor {
 }
 
 function recordFrame(via: FrameReport['via'], frame: number, r: FrameResult, ms: number, prompt: Prompts | null): void {
-  report({ kind: 'frame', via, frame, objId: r.objId, prompt: prompt && { points: prompt.points.slice(), box: prompt.box }, lowRes: r.lowRes, mask: r.mask, objectScore: r.objectScore, ms });
+  report({
+    kind: 'frame',
+    via,
+    frame,
+    objId: r.objId,
+    prompt: prompt && { points: prompt.points.slice(), box: prompt.box },
+    lowRes: r.lowRes,
+    mask: r.mask,
+    objectScore: r.objectScore,
+    ms,
+  });
 }
 
 async function trackFrames(): Promise<void> {
@@ -305,7 +400,10 @@ async function trackFrames(): Promise<void> {
       const ms = performance.now() - t0;
       timing('track frame', ms);
       const m = new Map<number, FrameResult>();
-      for (const r of results) { m.set(r.objId, r); recordFrame('track', frame, r, ms, null); }
+      for (const r of results) {
+        m.set(r.objId, r);
+        recordFrame('track', frame, r, ms, null);
+      }
       s.masks.set(frame, m);
       s.shown = frame;
       describeSource();
@@ -329,7 +427,19 @@ async function openVideo(el: HTMLVideoElement, live: boolean, stream: MediaStrea
     el.onerror = () => reject(new Error(`cannot play this video (${el.error?.message ?? 'unsupported format'})`));
   });
   if (live) await el.play();
-  source = { kind: 'video', el, live, stream, vp: null, frame: null, framePushed: false, frameIndex: -1, results: [], prompts: new Map(), playing: false };
+  source = {
+    kind: 'video',
+    el,
+    live,
+    stream,
+    vp: null,
+    frame: null,
+    framePushed: false,
+    frameIndex: -1,
+    results: [],
+    prompts: new Map(),
+    playing: false,
+  };
   describeSource();
   fitCanvas(el.videoWidth, el.videoHeight);
   grabVideoFrame();
@@ -347,7 +457,15 @@ function grabVideoFrame(): RgbImage | null {
 }
 
 function videoVp(s: Extract<Source, { kind: 'video' }>): VideoPredictor {
-  if (!s.vp) s.vp = new VideoPredictor(rt!, model!, { numFrames: null, width: s.el.videoWidth, height: s.el.videoHeight, frame: async (i) => { throw new Error(`frame ${i} of a live stream is gone`); } });
+  if (!s.vp)
+    s.vp = new VideoPredictor(rt!, model!, {
+      numFrames: null,
+      width: s.el.videoWidth,
+      height: s.el.videoHeight,
+      frame: async (i) => {
+        throw new Error(`frame ${i} of a live stream is gone`);
+      },
+    });
   return s.vp;
 }
 
@@ -360,7 +478,8 @@ async function pushVideoFrame(grab = true): Promise<void> {
   const t0 = performance.now();
   const { frame, results } = await videoVp(s).push(img);
   const ms = performance.now() - t0;
-  if (hooks.recordStream) hooks.stream.push({ type: 'push', frame, width: img.width, height: img.height, rgbBase64: toBase64(img.data) });
+  if (hooks.recordStream)
+    hooks.stream.push({ type: 'push', frame, width: img.width, height: img.height, rgbBase64: toBase64(img.data) });
   timing('stream frame', ms);
   s.frameIndex = frame;
   if (s.frame === img) s.framePushed = true;
@@ -374,7 +493,10 @@ function togglePlay(): void {
   if (!s || s.kind !== 'video') return;
   s.playing = !s.playing;
   describeSource();
-  if (!s.playing) { if (!s.live) s.el.pause(); return; }
+  if (!s.playing) {
+    if (!s.live) s.el.pause();
+    return;
+  }
   if (!s.live) void s.el.play();
   const loop = async () => {
     let frames = 0;
@@ -382,7 +504,10 @@ function togglePlay(): void {
     while (source === s && s.playing && !(s.el.ended && !s.live)) {
       if (!s.vp || s.vp.objectIds.length === 0) {
         // nothing to track yet: show the video; a click pushes the shown frame and prompts on it
-        if (pending === 0) { grabVideoFrame(); redraw(); }
+        if (pending === 0) {
+          grabVideoFrame();
+          redraw();
+        }
       } else {
         await run('streaming', () => pushVideoFrame(true));
         if (hooks.status === 'error') break;
@@ -391,7 +516,10 @@ function togglePlay(): void {
       }
       await new Promise((r) => requestAnimationFrame(r));
     }
-    if (source === s) { s.playing = false; describeSource(); }
+    if (source === s) {
+      s.playing = false;
+      describeSource();
+    }
   };
   void loop();
 }
@@ -402,7 +530,8 @@ function currentPrompts(): Prompts | null {
   const s = source;
   if (!s) return null;
   if (s.kind === 'image') return s.prompts;
-  const map = s.kind === 'frames' ? (s.prompts.get(s.shown) ?? s.prompts.set(s.shown, new Map()).get(s.shown)!) : s.prompts;
+  const map =
+    s.kind === 'frames' ? (s.prompts.get(s.shown) ?? s.prompts.set(s.shown, new Map()).get(s.shown)!) : s.prompts;
   if (!map.has(objId)) map.set(objId, { points: [], box: null });
   return map.get(objId)!;
 }
@@ -410,11 +539,20 @@ function currentPrompts(): Prompts | null {
 async function addPrompt(p: { point?: Point; box?: Box }): Promise<void> {
   const s = source;
   if (!s) return;
-  if (!model) { fail(new Error('load weights first')); return; }
-  if (autoMode()) { setStatus('automatic mode: choose a target and press Find (switch to clicks / box to prompt by hand)'); return; }
+  if (!model) {
+    fail(new Error('load weights first'));
+    return;
+  }
+  if (autoMode()) {
+    setStatus('automatic mode: choose a target and press Find (switch to clicks / box to prompt by hand)');
+    return;
+  }
   const pr = currentPrompts()!;
   if (p.point) pr.points.push(p.point);
-  if (p.box) { pr.box = p.box; pr.points = []; }
+  if (p.box) {
+    pr.box = p.box;
+    pr.points = [];
+  }
   redraw();
   if (s.kind === 'image') {
     if (s.encoded) await run('decoding', predictImage);
@@ -433,7 +571,8 @@ async function addPrompt(p: { point?: Point; box?: Box }): Promise<void> {
       if (!s.framePushed) await pushVideoFrame(false);
       frame = s.frameIndex;
       vp = videoVp(s);
-      if (hooks.recordStream) hooks.stream.push({ type: 'prompt', frame, objId, points: p.point ? [p.point] : [], box: p.box ?? null });
+      if (hooks.recordStream)
+        hooks.stream.push({ type: 'prompt', frame, objId, points: p.point ? [p.point] : [], box: p.box ?? null });
     }
     const r = await vp.addPoints(frame, objId, p.box ? { box: p.box } : { points: [p.point!] });
     const ms = performance.now() - t0;
@@ -453,9 +592,21 @@ function clearPrompts(): void {
   void run('clearing', async () => {
     const s = source;
     if (!s) return;
-    if (s.kind === 'image') { s.prompts = { points: [], box: null }; s.result = null; s.auto = null; }
-    else if (s.kind === 'frames') { s.vp?.reset(); s.masks.clear(); s.prompts.clear(); }
-    else { s.vp?.reset(); s.results = []; s.prompts.clear(); s.frameIndex = -1; s.framePushed = false; }
+    if (s.kind === 'image') {
+      s.prompts = { points: [], box: null };
+      s.result = null;
+      s.auto = null;
+    } else if (s.kind === 'frames') {
+      s.vp?.reset();
+      s.masks.clear();
+      s.prompts.clear();
+    } else {
+      s.vp?.reset();
+      s.results = [];
+      s.prompts.clear();
+      s.frameIndex = -1;
+      s.framePushed = false;
+    }
     objId = 1;
     $('object-label').textContent = 'object 1';
     redraw();
@@ -473,13 +624,22 @@ function enableAuto(vocab: string[] | null): void {
   const sel = $<HTMLSelectElement>('auto-target');
   if (vocab) {
     const keep = sel.value;
-    sel.replaceChildren(...vocab.map((c) => { const o = document.createElement('option'); o.value = c; o.textContent = TARGET_LABELS[c] ?? c; return o; }));
+    sel.replaceChildren(
+      ...vocab.map((c) => {
+        const o = document.createElement('option');
+        o.value = c;
+        o.textContent = TARGET_LABELS[c] ?? c;
+        return o;
+      }),
+    );
     sel.value = vocab.includes(keep) ? keep : vocab.includes('robot') ? 'robot' : vocab[0];
   } else if (autoMode()) {
     (document.querySelector('input[name=mode][value=prompts]') as HTMLInputElement).checked = true;
   }
   for (const id of ['mode-auto', 'auto-target', 'auto-run']) $<HTMLInputElement>(id).disabled = !vocab;
-  $('auto-wrap').title = vocab ? 'RobotSeg automatic mode: segment the selected target without prompts' : 'needs RobotSeg weights';
+  $('auto-wrap').title = vocab
+    ? 'RobotSeg automatic mode: segment the selected target without prompts'
+    : 'needs RobotSeg weights';
 }
 
 /** RobotSeg's add_new_robot on the shown frame (an image is a one-frame video). */
@@ -494,7 +654,12 @@ function findTarget(): Promise<unknown> {
     let r: FrameResult;
     if (s.kind === 'image') {
       const img = s.img;
-      const vp = new VideoPredictor(rt, model, { numFrames: 1, width: img.width, height: img.height, frame: async () => img });
+      const vp = new VideoPredictor(rt, model, {
+        numFrames: 1,
+        width: img.width,
+        height: img.height,
+        frame: async () => img,
+      });
       try {
         frame = 0;
         r = await vp.addTarget(0, 1, category);
@@ -518,7 +683,18 @@ function findTarget(): Promise<unknown> {
     }
     const ms = performance.now() - t0;
     timing('automatic (frame)', ms);
-    report({ kind: 'frame', via: 'auto', frame, objId: r.objId, category, prompt: null, lowRes: r.lowRes, mask: r.mask, objectScore: r.objectScore, ms });
+    report({
+      kind: 'frame',
+      via: 'auto',
+      frame,
+      objId: r.objId,
+      category,
+      prompt: null,
+      lowRes: r.lowRes,
+      mask: r.mask,
+      objectScore: r.objectScore,
+      ms,
+    });
     redraw();
   });
 }
@@ -547,7 +723,11 @@ function drawMask(mask: Uint8Array, w: number, h: number, color: [number, number
   const id = mctx.createImageData(w, h);
   for (let i = 0; i < w * h; i++) {
     if (!mask[i]) continue;
-    const edge = (i % w > 0 && !mask[i - 1]) || (i % w < w - 1 && !mask[i + 1]) || (i >= w && !mask[i - w]) || (i < w * (h - 1) && !mask[i + w]);
+    const edge =
+      (i % w > 0 && !mask[i - 1]) ||
+      (i % w < w - 1 && !mask[i + 1]) ||
+      (i >= w && !mask[i - w]) ||
+      (i < w * (h - 1) && !mask[i + w]);
     id.data.set([color[0], color[1], color[2], edge ? 255 : 120], 4 * i);
   }
   mctx.putImageData(id, 0, 0);
@@ -618,7 +798,8 @@ function redraw(): void {
 
 // ------------------------------------------------------------------------------------ pointer input
 
-let drag: { x0: number; y0: number; x1: number; y1: number; moved: boolean; button: number; shift: boolean } | null = null;
+let drag: { x0: number; y0: number; x1: number; y1: number; moved: boolean; button: number; shift: boolean } | null =
+  null;
 
 function sourceSize(): [number, number] | null {
   const s = source;
@@ -654,7 +835,10 @@ view.addEventListener('pointerup', (e) => {
   d.x1 = e.clientX - r.left;
   d.y1 = e.clientY - r.top;
   const [w, h] = size;
-  const toImg = (x: number, y: number): [number, number] => [Math.min(w, Math.max(0, (x * w) / r.width)), Math.min(h, Math.max(0, (y * h) / r.height))];
+  const toImg = (x: number, y: number): [number, number] => [
+    Math.min(w, Math.max(0, (x * w) / r.width)),
+    Math.min(h, Math.max(0, (y * h) / r.height)),
+  ];
   if (d.moved) {
     const [ax, ay] = toImg(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1));
     const [bx, by] = toImg(Math.max(d.x0, d.x1), Math.max(d.y0, d.y1));
@@ -689,8 +873,15 @@ function loadWeights(what: string | File): Promise<unknown> {
     hooks.status = 'loading';
     hooks.error = null;
     // drop everything bound to the previous model
-    if (source?.kind === 'image') { source.predictor?.dispose(); source.predictor = null; source.encoded = false; }
-    if (source && source.kind !== 'image') { source.vp?.reset(); source.vp = null; }
+    if (source?.kind === 'image') {
+      source.predictor?.dispose();
+      source.predictor = null;
+      source.encoded = false;
+    }
+    if (source && source.kind !== 'image') {
+      source.vp?.reset();
+      source.vp = null;
+    }
     weights?.store.destroy();
     model = null;
     weights = null;
@@ -701,18 +892,32 @@ function loadWeights(what: string | File): Promise<unknown> {
     const t0 = performance.now();
     const onProgress = (p: LoadProgress) => {
       progressEl.value = p.fraction;
-      const bytes = p.totalBytes ? `${formatBytes(p.bytesLoaded)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytesLoaded);
+      const bytes = p.totalBytes
+        ? `${formatBytes(p.bytesLoaded)} / ${formatBytes(p.totalBytes)}`
+        : formatBytes(p.bytesLoaded);
       info.textContent = `${name}: ${bytes}, ${p.tensorsDone}/${p.tensorsTotal || '?'} tensors`;
     };
     const cfg = await configArg();
-    const loaded = await loadSam2(rt, what, { config: cfg, onProgress, onConfig: (r) => { info.textContent = `${name}: config ${r.config.name} (${r.source})`; } });
+    const loaded = await loadSam2(rt, what, {
+      config: cfg,
+      onProgress,
+      onConfig: (r) => {
+        info.textContent = `${name}: config ${r.config.name} (${r.source})`;
+      },
+    });
     const ms = performance.now() - t0;
     timing('weights load', ms);
     model = loaded.model;
     weights = loaded.weights;
     hooks.weights = {
-      name, format: weights.format, tensors: weights.store.entries.size, bytes: weights.bytes, config: loaded.config.name,
-      configSource: loaded.source, hasRobotSeg: weights.hasRobotSeg, loadMs: ms,
+      name,
+      format: weights.format,
+      tensors: weights.store.entries.size,
+      bytes: weights.bytes,
+      config: loaded.config.name,
+      configSource: loaded.source,
+      hasRobotSeg: weights.hasRobotSeg,
+      loadMs: ms,
     };
     info.textContent = `${name}: ${weights.format}, ${weights.store.entries.size} tensors, ${formatBytes(weights.store.bytes)} on the GPU (${weights.store.arenas.length} arena${weights.store.arenas.length > 1 ? 's' : ''}), config ${loaded.config.name} (${loaded.source})`;
     enableAuto(model instanceof RobotSeg ? model.spec.classVocab : null);
@@ -757,7 +962,8 @@ $<HTMLInputElement>('open-file').addEventListener('change', async (e) => {
 });
 $('webcam').addEventListener('click', async () => {
   try {
-    if (!navigator.mediaDevices?.getUserMedia) throw new Error('no camera access in this browser (needs https or localhost)');
+    if (!navigator.mediaDevices?.getUserMedia)
+      throw new Error('no camera access in this browser (needs https or localhost)');
     const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
     const el = document.createElement('video');
     el.srcObject = stream;
@@ -787,7 +993,13 @@ for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[na
     if (r.value === 'prompts' && r.checked && source?.kind === 'image' && !source.encoded && model) void encodeImage();
   });
 }
-window.addEventListener('resize', () => { const s = sourceSize(); if (s) { fitCanvas(s[0], s[1]); redraw(); } });
+window.addEventListener('resize', () => {
+  const s = sourceSize();
+  if (s) {
+    fitCanvas(s[0], s[1]);
+    redraw();
+  }
+});
 
 // ------------------------------------------------------------------------------------ start
 
@@ -803,8 +1015,15 @@ async function start(): Promise<void> {
   try {
     rt = await createBrowserRuntime();
     const a = rt.adapter;
-    hooks.adapter = { ...a, features: [...rt.features], maxStorageBuffersPerShaderStage: rt.limits.maxStorageBuffersPerShaderStage, maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize, maxBufferSize: rt.limits.maxBufferSize };
-    $('adapter').textContent = `WebGPU: ${a.vendor || '?'} ${a.architecture || ''} ${a.description || ''}${a.software ? ' (software adapter: slow)' : ''}; f16 ${rt.hasF16 ? 'yes' : 'no'}`;
+    hooks.adapter = {
+      ...a,
+      features: [...rt.features],
+      maxStorageBuffersPerShaderStage: rt.limits.maxStorageBuffersPerShaderStage,
+      maxStorageBufferBindingSize: rt.limits.maxStorageBufferBindingSize,
+      maxBufferSize: rt.limits.maxBufferSize,
+    };
+    $('adapter').textContent =
+      `WebGPU: ${a.vendor || '?'} ${a.architecture || ''} ${a.description || ''}${a.software ? ' (software adapter: slow)' : ''}; f16 ${rt.hasF16 ? 'yes' : 'no'}`;
     hooks.status = 'idle';
     setStatus('load weights to start');
   } catch (e) {

@@ -23,7 +23,9 @@ function noNodeModules(): Plugin {
     resolveId(id, importer) {
       const bare = id.startsWith('node:') ? id.slice(5) : id;
       if (id.startsWith('node:') || NODE_BUILTINS.has(bare.split('/')[0])) {
-        this.error(`browser bundle imports the Node module '${id}' (from ${importer ?? '?'}): the browser entry must not reach src/node or Node APIs`);
+        this.error(
+          `browser bundle imports the Node module '${id}' (from ${importer ?? '?'}): the browser entry must not reach src/node or Node APIs`,
+        );
       }
       if (importer && /[\\/]src[\\/]node[\\/]/.test(resolve(dirname(importer), id))) {
         this.error(`browser bundle imports ${id} from ${importer}: src/node/* is Node-only`);
@@ -33,7 +35,10 @@ function noNodeModules(): Plugin {
   };
 }
 
-const MOUNTS: Array<[string, string]> = [['/fixtures/', join(ROOT, 'test', 'fixtures')], ['/weights/', join(ROOT, 'weights')]];
+const MOUNTS: Array<[string, string]> = [
+  ['/fixtures/', join(ROOT, 'test', 'fixtures')],
+  ['/weights/', join(ROOT, 'weights')],
+];
 
 export function serveMounts(req: IncomingMessage, res: ServerResponse, next: () => void): void {
   const url = decodeURIComponent((req.url ?? '').split('?')[0]);
@@ -41,7 +46,10 @@ export function serveMounts(req: IncomingMessage, res: ServerResponse, next: () 
     if (!url.startsWith(prefix)) continue;
     const file = normalize(join(dir, url.slice(prefix.length)));
     if (!file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) break;
-    res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : file.endsWith('.png') ? 'image/png' : 'application/octet-stream');
+    res.setHeader(
+      'Content-Type',
+      file.endsWith('.json') ? 'application/json' : file.endsWith('.png') ? 'image/png' : 'application/octet-stream',
+    );
     res.setHeader('Content-Length', String(statSync(file).size));
     createReadStream(file).pipe(res);
     return;
@@ -52,8 +60,12 @@ export function serveMounts(req: IncomingMessage, res: ServerResponse, next: () 
 function mounts(): Plugin {
   return {
     name: 'robotseg-mounts',
-    configureServer(server) { server.middlewares.use(serveMounts); },
-    configurePreviewServer(server) { server.middlewares.use(serveMounts); },
+    configureServer(server) {
+      server.middlewares.use(serveMounts);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(serveMounts);
+    },
   };
 }
 

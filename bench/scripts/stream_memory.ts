@@ -21,8 +21,12 @@ const rt = await createNodeRuntime();
 const model = await goldenModel(rt);
 const imgs: RgbImage[] = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
 const pred = new VideoPredictor(rt, model, {
-  numFrames: null, width: imgs[0].width, height: imgs[0].height,
-  frame: async (i) => { throw new Error(`frame ${i} is gone (stream)`); },
+  numFrames: null,
+  width: imgs[0].width,
+  height: imgs[0].height,
+  frame: async (i) => {
+    throw new Error(`frame ${i} is gone (stream)`);
+  },
 });
 const golden = await goldenFile('video.safetensors');
 const check = async (frame: number, logits: Float32Array) => {
@@ -47,7 +51,13 @@ for (let i = 1; i < N; i++) {
   if (i % 100 === 0 || i === N - 1) {
     await rt.sync();
     const now = performance.now();
-    const row = { frame: i, msPerFrame: (now - t) / (i % 100 === 0 ? 100 : i % 100), liveBytes: rt.pool.liveBytes, heldBytes: rt.pool.liveBytes + rt.pool.cachedBytes, peakBytes: rt.pool.peakBytes };
+    const row = {
+      frame: i,
+      msPerFrame: (now - t) / (i % 100 === 0 ? 100 : i % 100),
+      liveBytes: rt.pool.liveBytes,
+      heldBytes: rt.pool.liveBytes + rt.pool.cachedBytes,
+      peakBytes: rt.pool.peakBytes,
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
     t = now;

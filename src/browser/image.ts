@@ -19,7 +19,16 @@ function scratch(width: number, height: number): Ctx2D {
 }
 
 function sizeOf(src: CanvasImageSource): [number, number] {
-  const s = src as { videoWidth?: number; videoHeight?: number; naturalWidth?: number; naturalHeight?: number; displayWidth?: number; displayHeight?: number; width?: number | SVGAnimatedLength; height?: number | SVGAnimatedLength };
+  const s = src as {
+    videoWidth?: number;
+    videoHeight?: number;
+    naturalWidth?: number;
+    naturalHeight?: number;
+    displayWidth?: number;
+    displayHeight?: number;
+    width?: number | SVGAnimatedLength;
+    height?: number | SVGAnimatedLength;
+  };
   if (s.videoWidth) return [s.videoWidth, s.videoHeight!];
   if (s.naturalWidth) return [s.naturalWidth, s.naturalHeight!];
   if (s.displayWidth) return [s.displayWidth, s.displayHeight!];

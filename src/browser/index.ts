@@ -5,11 +5,16 @@
 import { describeAdapter, requestDevice } from '../graph/device.js';
 import { Runtime } from '../graph/runtime.js';
 
-const modules = import.meta.glob('../../shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+const modules = import.meta.glob('../../shaders/**/*.wgsl', {
+  query: '?raw',
+  import: 'default',
+  eager: true,
+}) as Record<string, string>;
 
 export function bundledShaders(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [path, src] of Object.entries(modules)) out[path.replace(/^.*\/shaders\//, '').replace(/\.wgsl$/, '')] = src;
+  for (const [path, src] of Object.entries(modules))
+    out[path.replace(/^.*\/shaders\//, '').replace(/\.wgsl$/, '')] = src;
   return out;
 }
 
@@ -28,13 +33,22 @@ export interface BrowserRuntimeOptions {
  * (SwiftShader, WARP) select the software kernel variants.
  */
 export async function createBrowserRuntime(gpuOrOpts: GPU | BrowserRuntimeOptions = {}): Promise<Runtime> {
-  const opts: BrowserRuntimeOptions = 'requestAdapter' in gpuOrOpts ? { gpu: gpuOrOpts as GPU } : (gpuOrOpts as BrowserRuntimeOptions);
+  const opts: BrowserRuntimeOptions =
+    'requestAdapter' in gpuOrOpts ? { gpu: gpuOrOpts as GPU } : (gpuOrOpts as BrowserRuntimeOptions);
   const gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
-  if (!gpu) throw new Error('WebGPU is not available in this browser (navigator.gpu is undefined; it needs a secure context: https or localhost)');
+  if (!gpu)
+    throw new Error(
+      'WebGPU is not available in this browser (navigator.gpu is undefined; it needs a secure context: https or localhost)',
+    );
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned no adapter');
   const device = await requestDevice(adapter);
-  return new Runtime({ device, adapter: describeAdapter(adapter, 'browser'), shaders: bundledShaders(), flushEvery: opts.flushEvery });
+  return new Runtime({
+    device,
+    adapter: describeAdapter(adapter, 'browser'),
+    shaders: bundledShaders(),
+    flushEvery: opts.flushEvery,
+  });
 }
 
 export * from '../index.js';
@@ -43,7 +57,13 @@ export * from './weights.js';
 export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from '../graph/image.js';
 export { drawOverlay, PALETTE, type OverlayPrompt } from '../graph/overlay.js';
 export { type WeightEntry, WeightStore, uploadWeights, type UploadOptions } from '../graph/weights.js';
-export { type WeightsFile, WeightsFormatError, type ByteSource, bytesSource, formatBytes } from '../graph/weights_io.js';
+export {
+  type WeightsFile,
+  WeightsFormatError,
+  type ByteSource,
+  bytesSource,
+  formatBytes,
+} from '../graph/weights_io.js';
 export { openSafetensors, openSafetensorsStream, serializeSafetensors, SafetensorsFile } from '../graph/safetensors.js';
 export { readCheckpoint, CheckpointFile } from '../convert/pt.js';
 export { BUILTIN_CONFIGS, parseConfig, SAM21_HIERA_T, type Sam2Config, validateConfig } from '../model/config.js';
@@ -51,5 +71,16 @@ export { ConfigError, resolveConfig, ROBOTSEG_KEY, type ResolvedConfig } from '.
 export { SAM2, type ImageFeatures } from '../model/sam2.js';
 export { RobotSeg } from '../model/robotseg.js';
 export { isRobotSegConfig } from '../model/robotseg_config.js';
-export { ImagePredictor, type ImagePrediction, type ImagePrompt, type Point, preprocessImage } from '../model/image_predictor.js';
-export { VideoPredictor, type FrameResult, type FrameSource, type VideoPredictorOptions } from '../model/video_predictor.js';
+export {
+  ImagePredictor,
+  type ImagePrediction,
+  type ImagePrompt,
+  type Point,
+  preprocessImage,
+} from '../model/image_predictor.js';
+export {
+  VideoPredictor,
+  type FrameResult,
+  type FrameSource,
+  type VideoPredictorOptions,
+} from '../model/video_predictor.js';

@@ -64,7 +64,10 @@ class Progress {
   tensorsDone = 0;
   tensorsTotal = 0;
   /** How bytes map to the overall fraction: 'stream' (bytes are the whole story), 'then-upload', 'upload'. */
-  constructor(private cb: ProgressCallback | undefined, private mode: 'stream' | 'then-upload' | 'upload') {}
+  constructor(
+    private cb: ProgressCallback | undefined,
+    private mode: 'stream' | 'then-upload' | 'upload',
+  ) {}
 
   bytes(loaded: number, total: number): void {
     this.bytesLoaded = loaded;
@@ -78,7 +81,9 @@ class Progress {
     this.emit('upload', key);
   }
 
-  done(): void { this.emit('done'); }
+  done(): void {
+    this.emit('done');
+  }
 
   private emit(phase: LoadProgress['phase'], key?: string): void {
     if (!this.cb) return;
@@ -89,14 +94,26 @@ class Progress {
     else if (this.mode === 'stream') fraction = this.totalBytes ? Math.min(b, 0.999) : t;
     else if (this.mode === 'then-upload') fraction = phase === 'download' ? 0.9 * b : 0.9 + 0.1 * t;
     else fraction = t;
-    this.cb({ phase, bytesLoaded: this.bytesLoaded, totalBytes: this.totalBytes, tensorsDone: this.tensorsDone, tensorsTotal: this.tensorsTotal, key, fraction });
+    this.cb({
+      phase,
+      bytesLoaded: this.bytesLoaded,
+      totalBytes: this.totalBytes,
+      tensorsDone: this.tensorsDone,
+      tensorsTotal: this.tensorsTotal,
+      key,
+      fraction,
+    });
   }
 }
 
 const isPt = (head: Uint8Array) => (head[0] === 0x50 && head[1] === 0x4b) || (head[0] === 0x80 && head[1] <= 5);
 
 /** Open a URL: headers (and for .pt the whole body) are read; tensors stream during the upload. */
-export async function openWeightsFromUrl(url: string, onProgress?: ProgressCallback, init?: RequestInit): Promise<OpenedWeights> {
+export async function openWeightsFromUrl(
+  url: string,
+  onProgress?: ProgressCallback,
+  init?: RequestInit,
+): Promise<OpenedWeights> {
   const res = await fetch(url, init);
   if (!res.ok) throw new Error(`weights ${url}: HTTP ${res.status} ${res.statusText}`);
   if (!res.body) throw new Error(`weights ${url}: the response has no body`);
@@ -123,19 +140,36 @@ export async function openWeightsFromUrl(url: string, onProgress?: ProgressCallb
   let sent = false;
   const stream = new ReadableStream<Uint8Array>({
     async pull(c) {
-      if (!sent) { sent = true; if (first.byteLength) { c.enqueue(first); return; } }
+      if (!sent) {
+        sent = true;
+        if (first.byteLength) {
+          c.enqueue(first);
+          return;
+        }
+      }
       const { value, done } = await reader.read();
       if (done) c.close();
       else c.enqueue(value);
     },
-    cancel(reason) { return reader.cancel(reason); },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
   });
-  const file = await openSafetensorsStream(stream, { name: url, totalBytes: total || undefined, sequential: true, onProgress: (n, t) => progress.bytes(n, t) });
+  const file = await openSafetensorsStream(stream, {
+    name: url,
+    totalBytes: total || undefined,
+    sequential: true,
+    onProgress: (n, t) => progress.bytes(n, t),
+  });
   return { file, name: url, bytes: total, progress };
 }
 
 /** Open a user-picked File (or any Blob), an ArrayBuffer or bytes: random access, nothing read ahead. */
-export async function openWeightsFromFile(file: Blob | ArrayBuffer | Uint8Array, onProgress?: ProgressCallback, name?: string): Promise<OpenedWeights> {
+export async function openWeightsFromFile(
+  file: Blob | ArrayBuffer | Uint8Array,
+  onProgress?: ProgressCallback,
+  name?: string,
+): Promise<OpenedWeights> {
   const label = name ?? (typeof File !== 'undefined' && file instanceof File ? file.name : 'memory');
   const progress = new Progress(onProgress, 'upload');
   const src = file instanceof Blob ? blobSource(file, label) : bytesSource(file, label);
@@ -151,25 +185,49 @@ export async function openWeightsFromFile(file: Blob | ArrayBuffer | Uint8Array,
 }
 
 /** Upload an opened file's tensors to the GPU (closes the file). */
-export async function uploadOpenedWeights(rt: Runtime, w: OpenedWeights, opts: { dtype?: 'f32' | 'f16' } = {}): Promise<LoadedWeights> {
+export async function uploadOpenedWeights(
+  rt: Runtime,
+  w: OpenedWeights,
+  opts: { dtype?: 'f32' | 'f16' } = {},
+): Promise<LoadedWeights> {
   const shapes = new Map([...w.file.header].map(([k, t]) => [k, t.shape]));
   let store: WeightStore;
   try {
-    store = await uploadWeights(rt, w.file, { dtype: opts.dtype, onProgress: (d, n, key) => w.progress.tensors(d, n, key) });
+    store = await uploadWeights(rt, w.file, {
+      dtype: opts.dtype,
+      onProgress: (d, n, key) => w.progress.tensors(d, n, key),
+    });
   } finally {
     await w.file.close();
   }
   w.progress.done();
-  return { store, format: w.file.format, name: w.name, shapes, metadata: w.file.metadata, bytes: w.bytes || w.progress.bytesLoaded, hasRobotSeg: shapes.has(ROBOTSEG_KEY) };
+  return {
+    store,
+    format: w.file.format,
+    name: w.name,
+    shapes,
+    metadata: w.file.metadata,
+    bytes: w.bytes || w.progress.bytesLoaded,
+    hasRobotSeg: shapes.has(ROBOTSEG_KEY),
+  };
 }
 
 /** Stream a checkpoint from a URL to the GPU. `onProgress` sees bytes and tensors. */
-export async function loadWeightsFromUrl(rt: Runtime, url: string, onProgress?: ProgressCallback, init?: RequestInit): Promise<LoadedWeights> {
+export async function loadWeightsFromUrl(
+  rt: Runtime,
+  url: string,
+  onProgress?: ProgressCallback,
+  init?: RequestInit,
+): Promise<LoadedWeights> {
   return uploadOpenedWeights(rt, await openWeightsFromUrl(url, onProgress, init));
 }
 
 /** Upload a user-picked File / Blob / ArrayBuffer checkpoint (.safetensors or .pt). */
-export async function loadWeightsFromFile(rt: Runtime, file: Blob | ArrayBuffer | Uint8Array, onProgress?: ProgressCallback): Promise<LoadedWeights> {
+export async function loadWeightsFromFile(
+  rt: Runtime,
+  file: Blob | ArrayBuffer | Uint8Array,
+  onProgress?: ProgressCallback,
+): Promise<LoadedWeights> {
   return uploadOpenedWeights(rt, await openWeightsFromFile(file, onProgress));
 }
 
@@ -208,8 +266,15 @@ export interface LoadSam2Options {
  * One call: open (URL string, File/Blob or bytes), resolve the config from the header (fails fast,
  * before the upload), upload, build the model.
  */
-export async function loadSam2(rt: Runtime, weights: string | Blob | ArrayBuffer | Uint8Array, opts: LoadSam2Options = {}): Promise<{ model: SAM2; weights: LoadedWeights } & ResolvedConfig> {
-  const opened = typeof weights === 'string' ? await openWeightsFromUrl(weights, opts.onProgress) : await openWeightsFromFile(weights, opts.onProgress);
+export async function loadSam2(
+  rt: Runtime,
+  weights: string | Blob | ArrayBuffer | Uint8Array,
+  opts: LoadSam2Options = {},
+): Promise<{ model: SAM2; weights: LoadedWeights } & ResolvedConfig> {
+  const opened =
+    typeof weights === 'string'
+      ? await openWeightsFromUrl(weights, opts.onProgress)
+      : await openWeightsFromFile(weights, opts.onProgress);
   let resolved: ResolvedConfig;
   try {
     const shapes = new Map([...opened.file.header].map(([k, t]) => [k, t.shape]));
@@ -240,7 +305,8 @@ export function blobSource(blob: Blob, name: string, onRead?: (bytesRead: number
       checkRange(offset, length, blob.size, name);
       if (length === 0) return new Uint8Array(0);
       const bytes = new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
-      if (bytes.byteLength !== length) throw new WeightsFormatError(`${name}: read ${bytes.byteLength} of ${length} bytes at ${offset}`);
+      if (bytes.byteLength !== length)
+        throw new WeightsFormatError(`${name}: read ${bytes.byteLength} of ${length} bytes at ${offset}`);
       read = Math.min(blob.size, read + length);
       onRead?.(read);
       return bytes;
@@ -253,11 +319,19 @@ function concat(parts: Uint8Array[], n: number): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(n);
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
   return out;
 }
 
-async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, first: Uint8Array, total: number, onBytes: (n: number) => void): Promise<Uint8Array> {
+async function readAll(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: Uint8Array,
+  total: number,
+  onBytes: (n: number) => void,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [first];
   let n = first.byteLength;
   onBytes(n);

@@ -7,7 +7,13 @@ import type { Command } from 'commander';
 import { createNodeRuntime } from '../node/runtime.js';
 import { UserError } from './errors.js';
 
-interface BenchOptions { json?: string; filter?: string; full?: boolean; reps?: string; peers: boolean }
+interface BenchOptions {
+  json?: string;
+  filter?: string;
+  full?: boolean;
+  reps?: string;
+  peers: boolean;
+}
 
 export function registerBench(program: Command): void {
   program
@@ -22,7 +28,8 @@ export function registerBench(program: Command): void {
       let reps: number | undefined;
       if (opts.reps !== undefined) {
         reps = Number(opts.reps);
-        if (!Number.isInteger(reps) || reps < 1) throw new UserError(`--reps must be a positive integer, got '${opts.reps}'`);
+        if (!Number.isInteger(reps) || reps < 1)
+          throw new UserError(`--reps must be a positive integer, got '${opts.reps}'`);
       }
       const { runBench, formatTable } = await import('../../bench/harness.js');
       const rt = await createNodeRuntime();
@@ -32,7 +39,9 @@ export function registerBench(program: Command): void {
         if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
         const failed = rows.filter((r) => !r.ok);
         if (failed.length) {
-          process.stderr.write(`bench: ${failed.length} row(s) failed: ${failed.map((r) => `${r.kernel} ${r.impl} ${r.shape}`).join('; ')}\n`);
+          process.stderr.write(
+            `bench: ${failed.length} row(s) failed: ${failed.map((r) => `${r.kernel} ${r.impl} ${r.shape}`).join('; ')}\n`,
+          );
           process.exitCode = 1;
         } else if (rows.length === 0) {
           process.exitCode = 1;

@@ -9,7 +9,10 @@ import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { readCheckpointFile } from '../node/weights_file.js';
 import { oneLine, UserError } from './errors.js';
 
-interface ConvertOptions { dtype: string; config?: string }
+interface ConvertOptions {
+  dtype: string;
+  config?: string;
+}
 
 export function registerConvert(program: Command): void {
   program
@@ -35,7 +38,9 @@ export async function convertCheckpoint(input: string, output: string, opts: Con
     const metadata: Record<string, string> = { format: 'pt', source: basename(input) };
     if (config !== undefined) metadata.config = config;
     const entries = [...ckpt.header].map(([name, t]) => ({ name, dtype, shape: t.shape }));
-    const { bytes } = await userErrors(() => writeSafetensorsFile(output, entries, (e) => tensorData(ckpt, e.name, dtype), { metadata }));
+    const { bytes } = await userErrors(() =>
+      writeSafetensorsFile(output, entries, (e) => tensorData(ckpt, e.name, dtype), { metadata }),
+    );
     return `converted ${input} -> ${output}: ${entries.length} tensors, ${formatBytes(bytes)} (${opts.dtype})`;
   } finally {
     await ckpt.close();
@@ -86,4 +91,3 @@ async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
     throw e;
   }
 }
-

@@ -19,7 +19,15 @@ import { resize } from '../kernels/resize.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
 import { cliRuntime, UserError } from './errors.js';
 
-interface EdgesOpts { out: string; low?: string; high?: string; blur?: string; robotseg?: boolean; size: string; stretch?: boolean }
+interface EdgesOpts {
+  out: string;
+  low?: string;
+  high?: string;
+  blur?: string;
+  robotseg?: boolean;
+  size: string;
+  stretch?: boolean;
+}
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
@@ -33,18 +41,38 @@ export function registerEdges(program: Command): void {
   const { low, high } = DEFAULT_THRESHOLDS.opencv;
   program
     .command('edges')
-    .description('Canny edge map of an image on the GPU (OpenCV cv2.Canny semantics; --robotseg for RobotSeg\'s SEMA map)')
+    .description(
+      "Canny edge map of an image on the GPU (OpenCV cv2.Canny semantics; --robotseg for RobotSeg's SEMA map)",
+    )
     .argument('<image>', 'input PNG or JPEG')
     .requiredOption('--out <file>', 'output PNG (8-bit gray)')
     .option('--low <L>', `low threshold, in OpenCV units (L1 Sobel gradient of the 0-255 gray; default ${low})`)
-    .option('--high <H>', `high threshold (default ${high}); pixels above it start edges, weak pixels (> low) joined to them are kept`)
-    .option('--blur <sigma>', 'Gaussian blur before Canny, as cv2.GaussianBlur(gray, (0,0), sigma) (default: none, like cv2.Canny)')
-    .option('--robotseg', 'write RobotSeg\'s SEMA edge map instead (kornia canny NMS magnitude of the normalised model input, clamped to [0,1], x255)')
-    .option('--size <N>', 'with --robotseg: model input size, the image is resized to N x N as RobotSeg does (0 keeps the image size)', '1024')
-    .option('--stretch', 'with --robotseg: scale the map so its maximum is 255 (the raw map is dark: about 0.05 at most on normal images)')
+    .option(
+      '--high <H>',
+      `high threshold (default ${high}); pixels above it start edges, weak pixels (> low) joined to them are kept`,
+    )
+    .option(
+      '--blur <sigma>',
+      'Gaussian blur before Canny, as cv2.GaussianBlur(gray, (0,0), sigma) (default: none, like cv2.Canny)',
+    )
+    .option(
+      '--robotseg',
+      "write RobotSeg's SEMA edge map instead (kornia canny NMS magnitude of the normalised model input, clamped to [0,1], x255)",
+    )
+    .option(
+      '--size <N>',
+      'with --robotseg: model input size, the image is resized to N x N as RobotSeg does (0 keeps the image size)',
+      '1024',
+    )
+    .option(
+      '--stretch',
+      'with --robotseg: scale the map so its maximum is 255 (the raw map is dark: about 0.05 at most on normal images)',
+    )
     .action(async (image: string, opts: EdgesOpts) => {
       if (opts.robotseg && (opts.low !== undefined || opts.high !== undefined || opts.blur !== undefined)) {
-        throw new UserError('--low/--high/--blur do not apply to --robotseg: its map is the NMS magnitude, which thresholds and hysteresis do not change (and the 5x5 sigma-1 blur is fixed)');
+        throw new UserError(
+          '--low/--high/--blur do not apply to --robotseg: its map is the NMS magnitude, which thresholds and hysteresis do not change (and the 5x5 sigma-1 blur is fixed)',
+        );
       }
       if (!opts.robotseg && opts.stretch) throw new UserError('--stretch applies to --robotseg only');
       const lo = opts.low !== undefined ? num('--low', opts.low) : low;
@@ -55,7 +83,8 @@ export function registerEdges(program: Command): void {
         if (!(blur > 0 && blur <= 100)) throw new UserError(`--blur ${opts.blur}: sigma must be in (0, 100]`);
       }
       const size = num('--size', opts.size);
-      if (!Number.isInteger(size) || size < 0 || size > 8192) throw new UserError(`--size ${opts.size}: must be an integer in [0, 8192]`);
+      if (!Number.isInteger(size) || size < 0 || size > 8192)
+        throw new UserError(`--size ${opts.size}: must be an integer in [0, 8192]`);
 
       let img: RgbImage;
       try {
@@ -71,7 +100,9 @@ export function registerEdges(program: Command): void {
         try {
           writeMaskPng(opts.out, width, height, values, 1);
         } catch (e) {
-          throw new UserError(`cannot write '${opts.out}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          throw new UserError(
+            `cannot write '${opts.out}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          );
         }
         process.stdout.write(`${opts.out}: ${width}x${height}, ${summary}\n`);
       } finally {

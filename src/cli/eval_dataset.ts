@@ -59,12 +59,16 @@ export interface DatasetEvalOpts {
 
 /** `--x a,b --x c` -> [a, b, c] (trimmed, non-empty). */
 export function listArg(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 export function parseSettings(values: string[] | undefined): Setting[] {
   const list = listArg(values);
-  if (list.length === 0) throw new UserError(`give --setting ${SETTINGS.join('|')} (comma-separated or repeated for several)`);
+  if (list.length === 0)
+    throw new UserError(`give --setting ${SETTINGS.join('|')} (comma-separated or repeated for several)`);
   const out: Setting[] = [];
   for (const v of list) {
     const s = v.toUpperCase() as Setting;
@@ -78,7 +82,9 @@ export function parseSettings(values: string[] | undefined): Setting[] {
 export function parseEvalTargets(values: string[] | undefined): string[] {
   const list = listArg(values);
   if (list.length === 0) return ['robot'];
-  for (const t of list) if (!(ROBOT_TARGETS as readonly string[]).includes(t)) throw new UserError(`--target '${t}': expected ${ROBOT_TARGETS.join(', ')} (comma-separated or repeated)`);
+  for (const t of list)
+    if (!(ROBOT_TARGETS as readonly string[]).includes(t))
+      throw new UserError(`--target '${t}': expected ${ROBOT_TARGETS.join(', ')} (comma-separated or repeated)`);
   if (new Set(list).size !== list.length) throw new UserError(`--target ${list.join(',')}: a target is repeated`);
   return list;
 }
@@ -94,12 +100,20 @@ interface Plan {
   height: number;
 }
 
-const log = (quiet: boolean | undefined, s: string) => { if (!quiet) process.stderr.write(s); };
+const log = (quiet: boolean | undefined, s: string) => {
+  if (!quiet) process.stderr.write(s);
+};
 
 /** GT of one object of one video, decoded on demand as 0/1 masks (a few recent frames cached). */
 class GtReader {
   private cache = new Map<number, Uint8Array | null>();
-  constructor(private video: string, private frames: VideoSample['frames'], private key: string, private width: number, private height: number) {}
+  constructor(
+    private video: string,
+    private frames: VideoSample['frames'],
+    private key: string,
+    private width: number,
+    private height: number,
+  ) {}
 
   get = (t: number): Uint8Array | null => {
     if (this.cache.has(t)) return this.cache.get(t)!;
@@ -108,7 +122,9 @@ class GtReader {
     if (path) {
       const lm = readLabelFile(path);
       if (lm.width !== this.width || lm.height !== this.height) {
-        throw new EvalInputError(`${this.video}: mask ${path} is ${lm.width}x${lm.height}, the frames are ${this.width}x${this.height}`);
+        throw new EvalInputError(
+          `${this.video}: mask ${path} is ${lm.width}x${lm.height}, the frames are ${this.width}x${this.height}`,
+        );
       }
       m = Uint8Array.from(lm.data, (v) => (v !== 0 ? 1 : 0));
     }
@@ -120,8 +136,12 @@ class GtReader {
 
 function openSource(v: VideoSample, frames: VideoSample['frames']): OpenedFrameSource {
   const dir = dirname(frames[0].image);
-  if (frames.some((f) => dirname(f.image) !== dir)) throw new EvalInputError(`${v.name}: frames are spread over several folders`);
-  return openFrameFiles(dir, frames.map((f) => basename(f.image)));
+  if (frames.some((f) => dirname(f.image) !== dir))
+    throw new EvalInputError(`${v.name}: frames are spread over several folders`);
+  return openFrameFiles(
+    dir,
+    frames.map((f) => basename(f.image)),
+  );
 }
 
 /** Run the command; returns the text for stdout. */
@@ -130,10 +150,15 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
   const settings = parseSettings(o.setting);
   const targets = parseEvalTargets(o.target);
   const protocol = (o.protocol ?? 'sav') as Protocol;
-  if (protocol !== 'sav' && protocol !== 'davis') throw new UserError(`--protocol ${o.protocol}: use sav (RobotSeg, default here) or davis`);
-  if (o.resize !== undefined && o.resize !== 'image' && o.resize !== 'official-video') throw new UserError(`--resize '${o.resize}': expected official-video (default here) or image`);
+  if (protocol !== 'sav' && protocol !== 'davis')
+    throw new UserError(`--protocol ${o.protocol}: use sav (RobotSeg, default here) or davis`);
+  if (o.resize !== undefined && o.resize !== 'image' && o.resize !== 'official-video')
+    throw new UserError(`--resize '${o.resize}': expected official-video (default here) or image`);
   const resize = (o.resize ?? 'official-video') as 'image' | 'official-video';
-  if (!o.weights) throw new UserError('--weights FILE is required to evaluate a dataset (or score saved masks with --pred DIR --gt DIR)');
+  if (!o.weights)
+    throw new UserError(
+      '--weights FILE is required to evaluate a dataset (or score saved masks with --pred DIR --gt DIR)',
+    );
 
   // 2. dataset and plans (GT scanned up to each start frame)
   const warnings: string[] = [];
@@ -146,7 +171,9 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
       const key = CATEGORY_DIRS[target];
       const having = videos.filter((v) => v.frames.some((f) => f.masks[key]));
       if (having.length === 0) {
-        throw new EvalInputError(`dataset '${dataset}' has no ground truth for --target ${target}: no video has an object folder ${key} (or '${target}') with PNG masks`);
+        throw new EvalInputError(
+          `dataset '${dataset}' has no ground truth for --target ${target}: no video has an object folder ${key} (or '${target}') with PNG masks`,
+        );
       }
       for (const v of videos) {
         if (!having.includes(v)) {
@@ -163,9 +190,18 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
         const start = startFrame(frames.length, gt.get);
         if (start < 0) {
           // --out still gets (empty) masks, so `eval --pred` finds every sequence of the GT
-          if (o.out) for (const setting of settings) writeMasks(o.out, settings.length > 1 ? setting : null, { video: v, target, key, frames, start, width, height }, new Map());
+          if (o.out)
+            for (const setting of settings)
+              writeMasks(
+                o.out,
+                settings.length > 1 ? setting : null,
+                { video: v, target, key, frames, start, width, height },
+                new Map(),
+              );
           skipped.push({ video: v.name, target, reason: 'ground truth empty on every frame' });
-          warnings.push(`${v.name}: the ${target} ground truth (${key}) is empty on every frame, so no prompt can be simulated and the SA-V evaluator reports nothing for it; skipped`);
+          warnings.push(
+            `${v.name}: the ${target} ground truth (${key}) is empty on every frame, so no prompt can be simulated and the SA-V evaluator reports nothing for it; skipped`,
+          );
           continue;
         }
         plans.push({ video: v, target, key, frames, start, width, height });
@@ -186,18 +222,24 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
   } catch (e) {
     const err = e as Error & { code?: string };
     if (err instanceof ConfigError) throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string') throw new UserError(`weights ${o.weights}: ${oneLine(err.message)}`);
+    if (err instanceof WeightsFormatError || typeof err.code === 'string')
+      throw new UserError(`weights ${o.weights}: ${oneLine(err.message)}`);
     throw e;
   }
   const robot = isRobotSegConfig(resolved.config);
   if (settings.includes('AU') && !robot) {
-    throw new UserError(`--setting AU (automatic mode, no prompt) needs RobotSeg weights; '${o.weights}' is SAM 2.1 (config ${resolved.config.name}); 1C, 3C, BB and OI work with it`);
+    throw new UserError(
+      `--setting AU (automatic mode, no prompt) needs RobotSeg weights; '${o.weights}' is SAM 2.1 (config ${resolved.config.name}); 1C, 3C, BB and OI work with it`,
+    );
   }
   const rt = await cliRuntime();
   try {
     const t0 = performance.now();
     const loaded = await loadModelWithStore(rt, o.weights, resolved.config);
-    log(o.quiet, `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)}, config ${resolved.config.name} (${robot ? 'RobotSeg' : 'SAM 2.1'}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    log(
+      o.quiet,
+      `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)}, config ${resolved.config.name} (${robot ? 'RobotSeg' : 'SAM 2.1'}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
     const backend: CountBackend = o.cpu ? cpuBackend : new GpuCountBackend(rt);
     let report: Awaited<ReturnType<typeof runAll>>;
     try {
@@ -210,8 +252,16 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
     loaded.store.destroy();
     if (o.json) {
       const json = {
-        dataset, weights: o.weights, config: resolved.config.name, model: robot ? 'robotseg' : 'sam2.1', protocol, keep_first_last: true,
-        refine: Boolean(o.refine), resize, ...report.json, skipped,
+        dataset,
+        weights: o.weights,
+        config: resolved.config.name,
+        model: robot ? 'robotseg' : 'sam2.1',
+        protocol,
+        keep_first_last: true,
+        refine: Boolean(o.refine),
+        resize,
+        ...report.json,
+        skipped,
       };
       writeFileSync(o.json, JSON.stringify(json, null, 1) + '\n');
       log(o.quiet, `wrote ${o.json}\n`);
@@ -222,22 +272,42 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
   }
 }
 
-interface RunOpts extends DatasetEvalOpts { protocol: Protocol; resize: 'image' | 'official-video' }
+interface RunOpts extends DatasetEvalOpts {
+  protocol: Protocol;
+  resize: 'image' | 'official-video';
+}
 
 interface VideoRecord {
-  start_frame: number; frames: number; seconds: number; prompts: SettingRun['prompts']; corrections: SettingRun['corrections'];
+  start_frame: number;
+  frames: number;
+  seconds: number;
+  prompts: SettingRun['prompts'];
+  corrections: SettingRun['corrections'];
   refine?: RefineStats['counts'];
 }
 
-async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Setting[], targets: string[], plans: Plan[], o: RunOpts, backend: CountBackend):
-  Promise<{ text: string; json: Record<string, unknown> }> {
+async function runAll(
+  rt: Runtime,
+  model: SAM2,
+  robot: boolean,
+  settings: Setting[],
+  targets: string[],
+  plans: Plan[],
+  o: RunOpts,
+  backend: CountBackend,
+): Promise<{ text: string; json: Record<string, unknown> }> {
   const total = settings.length * plans.reduce((s, p) => s + p.frames.length - p.start, 0);
   const tty = process.stderr.isTTY && !o.quiet;
   const bar = tty
-    ? new cliProgress.SingleBar({
-      stream: process.stderr, hideCursor: false, etaBuffer: 50,
-      format: '{what} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}',
-    }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          hideCursor: false,
+          etaBuffer: 50,
+          format: '{what} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}',
+        },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   bar?.start(total, 0, { what: `${settings[0]} ${plans[0].target} ${plans[0].video.name}`, rate: '-' });
   const videoLines: string[] = [];
@@ -264,18 +334,44 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
           const masks = new Map(run.frames.map((f) => [f.frame, f.mask]));
           if (o.out) writeMasks(o.out, settings.length > 1 ? setting : null, p, masks);
           const gtFile = new Map<string, number>();
-          p.frames.forEach((f, i) => { const m = f.masks[p.key]; if (m) gtFile.set(basename(m), i); });
-          const seq = predictedSequence(p.video.name, p.width, p.height, [{
-            key: p.key, gtFrames: [...gtFile.keys()].sort(), pred: (file) => masks.get(gtFile.get(file)!) ?? null,
-          }], (file) => readLabelFile(p.frames[gtFile.get(file)!].masks[p.key]));
-          const part = await evaluate([seq], backend, { protocol: o.protocol, keepFirstLast: true, boundTh: meta.boundTh });
+          p.frames.forEach((f, i) => {
+            const m = f.masks[p.key];
+            if (m) gtFile.set(basename(m), i);
+          });
+          const seq = predictedSequence(
+            p.video.name,
+            p.width,
+            p.height,
+            [
+              {
+                key: p.key,
+                gtFrames: [...gtFile.keys()].sort(),
+                pred: (file) => masks.get(gtFile.get(file)!) ?? null,
+              },
+            ],
+            (file) => readLabelFile(p.frames[gtFile.get(file)!].masks[p.key]),
+          );
+          const part = await evaluate([seq], backend, {
+            protocol: o.protocol,
+            keepFirstLast: true,
+            boundTh: meta.boundTh,
+          });
           parts.push(part);
-          videos[p.video.name] = { start_frame: p.start, frames: run.frames.length, seconds, prompts: run.prompts, corrections: run.corrections, ...(run.refine ? { refine: run.refine.counts } : {}) };
+          videos[p.video.name] = {
+            start_frame: p.start,
+            frames: run.frames.length,
+            seconds,
+            prompts: run.prompts,
+            corrections: run.corrections,
+            ...(run.refine ? { refine: run.refine.counts } : {}),
+          };
           if (run.refine) refineAll.push(run.refine);
           const jf = part.sav ? `J&F ${pyFixed(part.sav.JF, 1)}` : `J&F ${pyFixed(part.JF_mean, 3)}`;
-          const msg = `[${setting} ${target}] ${p.video.name}: start frame ${p.start}, ${run.frames.length} frames in ${seconds.toFixed(1)} s ` +
+          const msg =
+            `[${setting} ${target}] ${p.video.name}: start frame ${p.start}, ${run.frames.length} frames in ${seconds.toFixed(1)} s ` +
             `(${(run.frames.length / seconds).toFixed(2)} frames/s)${run.corrections.length ? `, ${run.corrections.filter((c) => c.accepted).length}/${run.corrections.length} corrections kept` : ''}, ${jf}`;
-          if (bar) videoLines.push(msg); else log(o.quiet, `${msg}\n`);
+          if (bar) videoLines.push(msg);
+          else log(o.quiet, `${msg}\n`);
         }
         results.set(`${setting}\t${target}`, { result: combineResults(parts, meta), videos });
       }
@@ -287,42 +383,72 @@ async function runAll(rt: Runtime, model: SAM2, robot: boolean, settings: Settin
   const secs = (performance.now() - tStart) / 1000;
   if (o.refine) {
     const total = new RefineStats();
-    for (const r of refineAll) for (const [k, v] of Object.entries(r.counts)) total.counts[k as keyof RefineStats['counts']] += v;
+    for (const r of refineAll)
+      for (const [k, v] of Object.entries(r.counts)) total.counts[k as keyof RefineStats['counts']] += v;
     log(o.quiet, `${total}\n`);
   }
-  log(o.quiet, `ran ${done} frames in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`);
+  log(
+    o.quiet,
+    `ran ${done} frames in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`,
+  );
 
   const json: Record<string, Record<string, unknown>> = {};
   const summary: Array<Record<string, unknown>> = [];
   for (const [k, { result, videos }] of results) {
     const [setting, target] = k.split('\t');
-    lines.push(`== setting ${setting}, target ${target} (${CATEGORY_DIRS[target]}), ${robot ? 'RobotSeg' : 'SAM 2.1'} weights${o.refine ? ', guided-filter refinement' : ''}`);
+    lines.push(
+      `== setting ${setting}, target ${target} (${CATEGORY_DIRS[target]}), ${robot ? 'RobotSeg' : 'SAM 2.1'} weights${o.refine ? ', guided-filter refinement' : ''}`,
+    );
     lines.push(formatTable(result).trimEnd(), '');
     (json[setting] ??= {})[target] = { ...resultJson(result, true), videos };
-    summary.push({ setting, target, J: result.J_mean, F: result.F_mean, JF: result.JF_mean, objects: result.objects.length });
+    summary.push({
+      setting,
+      target,
+      J: result.J_mean,
+      F: result.F_mean,
+      JF: result.JF_mean,
+      objects: result.objects.length,
+    });
   }
   if (results.size > 1) {
     const scale = o.protocol === 'sav' ? 100 : 1;
     const d = o.protocol === 'sav' ? 1 : 3;
     lines.push(`Summary (${o.protocol === 'sav' ? 'SA-V evaluator, 0-100' : 'DAVIS, 0-1'}):`);
-    lines.push(`${'setting'.padEnd(8)}${'target'.padEnd(9)}${'J&F'.padStart(7)}${'J'.padStart(7)}${'F'.padStart(7)}${'videos'.padStart(8)}`);
+    lines.push(
+      `${'setting'.padEnd(8)}${'target'.padEnd(9)}${'J&F'.padStart(7)}${'J'.padStart(7)}${'F'.padStart(7)}${'videos'.padStart(8)}`,
+    );
     for (const s of summary) {
       const r = results.get(`${s.setting}\t${s.target}`)!.result;
       const [jf, j, f] = r.sav ? [r.sav.JF, r.sav.J, r.sav.F] : [r.JF_mean * scale, r.J_mean * scale, r.F_mean * scale];
-      lines.push(`${String(s.setting).padEnd(8)}${String(s.target).padEnd(9)}${pyFixed(jf, d).padStart(7)}${pyFixed(j, d).padStart(7)}${pyFixed(f, d).padStart(7)}${String(s.objects).padStart(8)}`);
+      lines.push(
+        `${String(s.setting).padEnd(8)}${String(s.target).padEnd(9)}${pyFixed(jf, d).padStart(7)}${pyFixed(j, d).padStart(7)}${pyFixed(f, d).padStart(7)}${String(s.objects).padStart(8)}`,
+      );
     }
   }
   return { text: lines.join('\n') + '\n', json: { settings: json, summary, seconds: secs, frames: done } };
 }
 
-async function runVideo(rt: Runtime, model: SAM2, robot: boolean, setting: Setting, p: Plan, o: RunOpts, onFrame: () => void): Promise<SettingRun & { refine: RefineStats | null }> {
+async function runVideo(
+  rt: Runtime,
+  model: SAM2,
+  robot: boolean,
+  setting: Setting,
+  p: Plan,
+  o: RunOpts,
+  onFrame: () => void,
+): Promise<SettingRun & { refine: RefineStats | null }> {
   const src = openSource(p.video, p.frames);
   const pred = new VideoPredictor(rt, model, src, { resize: o.resize });
   const gt = new GtReader(p.video.name, p.frames, p.key, p.width, p.height);
   try {
     const run = await runSetting(pred, {
-      setting, numFrames: p.frames.length, width: p.width, height: p.height, gt: gt.get,
-      category: robot ? p.target : null, onFrame,
+      setting,
+      numFrames: p.frames.length,
+      width: p.width,
+      height: p.height,
+      gt: gt.get,
+      category: robot ? p.target : null,
+      onFrame,
     });
     const stats = new RefineStats();
     if (o.refine) {

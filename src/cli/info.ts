@@ -14,7 +14,9 @@ export function registerInfo(program: Command): void {
         adapter: rt.adapter,
         features: [...rt.features].sort(),
         engineFeatures: { f16: rt.hasF16, subgroups: rt.hasSubgroups, timestampQuery: rt.hasTimestamps },
-        kernelVariants: rt.adapter.software ? 'software (register-blocked, no workgroup barriers)' : 'hardware (workgroup-memory tiling)',
+        kernelVariants: rt.adapter.software
+          ? 'software (register-blocked, no workgroup barriers)'
+          : 'hardware (workgroup-memory tiling)',
         limits: limitsReport(rt.limits),
       };
       if (opts.json) {

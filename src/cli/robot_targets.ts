@@ -18,7 +18,10 @@ export function parseTargets(v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
   const names = v.split(',').map((s) => s.trim());
   for (const n of names) {
-    if (!(ROBOT_TARGETS as readonly string[]).includes(n)) throw new UserError(`--target '${v}': '${n}' is not a robot target (expected ${ROBOT_TARGETS.join(', ')}, comma-separated)`);
+    if (!(ROBOT_TARGETS as readonly string[]).includes(n))
+      throw new UserError(
+        `--target '${v}': '${n}' is not a robot target (expected ${ROBOT_TARGETS.join(', ')}, comma-separated)`,
+      );
   }
   if (new Set(names).size !== names.length) throw new UserError(`--target '${v}': a target is repeated`);
   return names;
@@ -33,11 +36,24 @@ export interface RobotImageResult {
  * Segment one image with RobotSeg: a one-frame video, one object per target. No prompt: automatic
  * mode (add_new_robot); with points / a box (one target only): the clicks combined with the class token.
  */
-export async function robotSegmentImage(rt: Runtime, model: RobotSeg, img: RgbImage, targets: string[],
-  prompt: { points?: Point[]; box?: [number, number, number, number] }): Promise<RobotImageResult[]> {
+export async function robotSegmentImage(
+  rt: Runtime,
+  model: RobotSeg,
+  img: RgbImage,
+  targets: string[],
+  prompt: { points?: Point[]; box?: [number, number, number, number] },
+): Promise<RobotImageResult[]> {
   const hasPrompt = Boolean(prompt.points?.length || prompt.box);
-  if (hasPrompt && targets.length > 1) throw new UserError(`clicks or a box with ${targets.length} targets: give one --target with a prompt (or no prompt for the automatic mode)`);
-  const pred = new VideoPredictor(rt, model, { numFrames: 1, width: img.width, height: img.height, frame: async () => img });
+  if (hasPrompt && targets.length > 1)
+    throw new UserError(
+      `clicks or a box with ${targets.length} targets: give one --target with a prompt (or no prompt for the automatic mode)`,
+    );
+  const pred = new VideoPredictor(rt, model, {
+    numFrames: 1,
+    width: img.width,
+    height: img.height,
+    frame: async () => img,
+  });
   try {
     const out: RobotImageResult[] = [];
     for (const [k, target] of targets.entries()) {

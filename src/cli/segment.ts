@@ -21,7 +21,13 @@ import type { Command } from 'commander';
 import { drawOverlay } from '../graph/overlay.js';
 import type { RgbImage } from '../graph/image.js';
 import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
-import { ImagePredictor, type ImagePrediction, type ImagePrompt, type Point, validatePrompt } from '../model/image_predictor.js';
+import {
+  ImagePredictor,
+  type ImagePrediction,
+  type ImagePrompt,
+  type Point,
+  validatePrompt,
+} from '../model/image_predictor.js';
 import { ConfigError } from '../model/resolve_config.js';
 import { argmax } from '../model/select.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
@@ -58,10 +64,21 @@ export function registerSegment(program: Command): void {
     .description('segment an image with SAM 2.1 from clicks, a box and/or a previous mask')
     .argument('<image>', 'input PNG or JPEG')
     .requiredOption('--weights <file>', 'checkpoint: .safetensors or official .pt')
-    .option('--config <name|file>', 'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)')
-    .option('--point <x,y[,label]>', 'click in image pixels; label 1 = foreground (default), 0 = background (repeatable)', collect, [])
+    .option(
+      '--config <name|file>',
+      'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)',
+    )
+    .option(
+      '--point <x,y[,label]>',
+      'click in image pixels; label 1 = foreground (default), 0 = background (repeatable)',
+      collect,
+      [],
+    )
     .option('--box <x0,y0,x1,y1>', 'box in image pixels')
-    .option('--mask-input <file>', 'mask prompt: a .safetensors written by --save-tensors (its best low_res_logits row)')
+    .option(
+      '--mask-input <file>',
+      'mask prompt: a .safetensors written by --save-tensors (its best low_res_logits row)',
+    )
     .option('--multimask', 'return 3 masks (default: with no prompt or a single click)')
     .option('--no-multimask', 'return one mask')
     .option('--out <mask.png>', 'the mask with the highest predicted IoU (8-bit PNG, 0/255, image size)')
@@ -69,8 +86,14 @@ export function registerSegment(program: Command): void {
     .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
     .option('--quiet', 'no progress on stderr')
-    .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)')
-    .option('--refine', "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)")
+    .option(
+      '--target <list>',
+      'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)',
+    )
+    .option(
+      '--refine',
+      "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)",
+    )
     .action(async (image: string, opts: SegmentOpts) => {
       process.stdout.write(`${await runSegment(image, opts)}\n`);
     });
@@ -80,7 +103,8 @@ export function registerSegment(program: Command): void {
 
 function numbers(flag: string, v: string, counts: number[]): number[] {
   const parts = v.split(',').map((s) => s.trim());
-  if (!counts.includes(parts.length)) throw new UserError(`${flag} '${v}': expected ${counts.join(' or ')} comma-separated numbers`);
+  if (!counts.includes(parts.length))
+    throw new UserError(`${flag} '${v}': expected ${counts.join(' or ')} comma-separated numbers`);
   return parts.map((s) => {
     const x = s === '' ? NaN : Number(s);
     if (!Number.isFinite(x)) throw new UserError(`${flag} '${v}': '${s}' is not a finite number`);
@@ -90,7 +114,8 @@ function numbers(flag: string, v: string, counts: number[]): number[] {
 
 export function parsePoint(v: string): Point {
   const [x, y, label = 1] = numbers('--point', v, [2, 3]);
-  if (label !== 0 && label !== 1) throw new UserError(`--point '${v}': label must be 1 (foreground) or 0 (background), got ${label}`);
+  if (label !== 0 && label !== 1)
+    throw new UserError(`--point '${v}': label must be 1 (foreground) or 0 (background), got ${label}`);
   return { x, y, label };
 }
 
@@ -104,14 +129,14 @@ function checkWritable(flag: string, path: string | undefined): void {
   if (path === undefined) return;
   if (path === '') throw new UserError(`${flag}: empty path`);
   const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${flag} ${path}: directory ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new UserError(`${flag} ${path}: directory ${dir} does not exist`);
 }
 
 function checkReadable(what: string, path: string): void {
   if (!existsSync(path)) throw new UserError(`cannot read ${what} '${path}': no such file`);
   if (!statSync(path).isFile()) throw new UserError(`cannot read ${what} '${path}': not a file`);
 }
-
 
 /** Errors from files and configs become one-line UserErrors; anything else is a bug and passes. */
 async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -121,7 +146,8 @@ async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const err = e as Error & { code?: string };
     if (err instanceof UserError) throw err;
     if (err instanceof ConfigError) throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string') throw new UserError(`${what}: ${oneLine(err.message)}`);
+    if (err instanceof WeightsFormatError || typeof err.code === 'string')
+      throw new UserError(`${what}: ${oneLine(err.message)}`);
     throw e;
   }
 }
@@ -133,19 +159,24 @@ export async function readMaskInput(path: string): Promise<{ logits: Float32Arra
     const f = await openWeights(path);
     try {
       const info = f.header.get('low_res_logits');
-      if (!info) throw new UserError(`--mask-input ${path}: no 'low_res_logits' tensor (write one with --save-tensors)`);
+      if (!info)
+        throw new UserError(`--mask-input ${path}: no 'low_res_logits' tensor (write one with --save-tensors)`);
       const [n, h, w] = info.shape;
-      if (info.shape.length !== 3 || h !== w || n < 1) throw new UserError(`--mask-input ${path}: low_res_logits must be [N, h, h], got [${info.shape.join(', ')}]`);
+      if (info.shape.length !== 3 || h !== w || n < 1)
+        throw new UserError(`--mask-input ${path}: low_res_logits must be [N, h, h], got [${info.shape.join(', ')}]`);
       const all = await f.readTensor('low_res_logits');
       let row = 0;
       if (n > 1) {
-        if (!f.header.has('iou_scores')) throw new UserError(`--mask-input ${path}: ${n} masks but no 'iou_scores' to pick the best`);
+        if (!f.header.has('iou_scores'))
+          throw new UserError(`--mask-input ${path}: ${n} masks but no 'iou_scores' to pick the best`);
         const iou = await f.readTensor('iou_scores');
-        if (iou.length !== n) throw new UserError(`--mask-input ${path}: iou_scores has ${iou.length} values for ${n} masks`);
+        if (iou.length !== n)
+          throw new UserError(`--mask-input ${path}: iou_scores has ${iou.length} values for ${n} masks`);
         row = argmax(iou);
       }
       const logits = all.slice(row * h * w, (row + 1) * h * w);
-      if (logits.some((v) => !Number.isFinite(v))) throw new UserError(`--mask-input ${path}: low_res_logits holds non-finite values`);
+      if (logits.some((v) => !Number.isFinite(v)))
+        throw new UserError(`--mask-input ${path}: low_res_logits holds non-finite values`);
       return { logits, side: h, row };
     } finally {
       await f.close();
@@ -170,7 +201,9 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   checkWritable('--overlay', opts.overlay);
   checkWritable('--save-tensors', opts.saveTensors);
   if (!existsSync(opts.weights)) {
-    throw new UserError(`cannot read weights '${opts.weights}': no such file (the official SAM 2.1 tiny checkpoint: bash scripts/get-weights.sh downloads and converts it into weights/)`);
+    throw new UserError(
+      `cannot read weights '${opts.weights}': no such file (the official SAM 2.1 tiny checkpoint: bash scripts/get-weights.sh downloads and converts it into weights/)`,
+    );
   }
   checkReadable('weights', opts.weights);
 
@@ -190,14 +223,23 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   const mask = opts.maskInput === undefined ? undefined : await readMaskInput(opts.maskInput);
 
   // 3. weights header + config (cheap), then the mask size against the config
-  const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights, opts.config));
+  const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
+    openModelWeights(opts.weights, opts.config),
+  );
   await file.close();
   const robot = isRobotSegConfig(config);
-  if (targets && !robot) throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
-  if (robot && (mask || opts.saveTensors || opts.multimask !== undefined)) throw new UserError('RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)');
+  if (targets && !robot)
+    throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+  if (robot && (mask || opts.saveTensors || opts.multimask !== undefined))
+    throw new UserError(
+      'RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)',
+    );
   const lowSide = (4 * config.image_size) / config.backbone_stride;
   if (mask) {
-    if (mask.side !== lowSide) throw new UserError(`--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`);
+    if (mask.side !== lowSide)
+      throw new UserError(
+        `--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`,
+      );
     prompt.maskInput = mask.logits;
   }
 
@@ -206,30 +248,60 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   try {
     const t0 = performance.now();
     const tty = process.stderr.isTTY;
-    const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights, config, {
-      onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
-    }));
+    const loaded = await userErrors(`weights ${opts.weights}`, () =>
+      loadModelWithStore(rt, opts.weights, config, {
+        onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
+      }),
+    );
     const tLoad = performance.now() - t0;
-    log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${(tLoad / 1000).toFixed(1)} s\n`);
+    log(
+      opts.quiet,
+      `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${(tLoad / 1000).toFixed(1)} s\n`,
+    );
     if (loaded.model instanceof RobotSeg) {
       const t1 = performance.now();
       const res = await robotSegmentImage(rt, loaded.model, img, targets ?? [DEFAULT_TARGET], prompt);
       if (opts.refine) {
         const stats = new RefineStats();
-        for (const r of res) { const g = await guidedRefineDetailed(rt, img, r.result.mask); r.result.mask = g.mask; stats.add(g.status); }
+        for (const r of res) {
+          const g = await guidedRefineDetailed(rt, img, r.result.mask);
+          r.result.mask = g.mask;
+          stats.add(g.status);
+        }
         log(opts.quiet, `${stats}\n`);
       }
-      log(opts.quiet, `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${config.image_size}x${config.image_size})\n`);
+      log(
+        opts.quiet,
+        `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${config.image_size}x${config.image_size})\n`,
+      );
       const written: string[] = [];
-      if (opts.out) { writeMaskPng(opts.out, img.width, img.height, res[0].result.mask); written.push(opts.out); }
+      if (opts.out) {
+        writeMaskPng(opts.out, img.width, img.height, res[0].result.mask);
+        written.push(opts.out);
+      }
       if (opts.outAll) {
         for (const r of res) writeMaskPng(`${opts.outAll}${r.target}.png`, img.width, img.height, r.result.mask);
         written.push(`${opts.outAll}{${res.map((r) => r.target).join(',')}}.png`);
       }
-      if (opts.overlay) { writeRgbPng(opts.overlay, drawOverlay(img, res.map((r) => r.result.mask), { points: prompt.points, box: prompt.box })); written.push(opts.overlay); }
+      if (opts.overlay) {
+        writeRgbPng(
+          opts.overlay,
+          drawOverlay(
+            img,
+            res.map((r) => r.result.mask),
+            { points: prompt.points, box: prompt.box },
+          ),
+        );
+        written.push(opts.overlay);
+      }
       loaded.store.destroy();
-      return `${basename(imagePath)} ${img.width}x${img.height}: ` + res.map((r) => `${r.target} ${count(r.result.mask)} px (object score ${r.result.objectScore.toFixed(2)})`).join(', ') +
-        `${written.length ? `; wrote ${written.join(', ')}` : ''}`;
+      return (
+        `${basename(imagePath)} ${img.width}x${img.height}: ` +
+        res
+          .map((r) => `${r.target} ${count(r.result.mask)} px (object score ${r.result.objectScore.toFixed(2)})`)
+          .join(', ') +
+        `${written.length ? `; wrote ${written.join(', ')}` : ''}`
+      );
     }
     const pred = new ImagePredictor(rt, loaded.model);
     const t1 = performance.now();
@@ -239,18 +311,27 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     const t2 = performance.now();
     const res = await pred.predict(prompt);
     const tDec = performance.now() - t2;
-    log(opts.quiet, `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`);
+    log(
+      opts.quiet,
+      `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`,
+    );
     if (opts.refine) {
       const stats = new RefineStats();
-      for (let i = 0; i < res.masks.length; i++) { const g = await guidedRefineDetailed(rt, img, res.masks[i]); res.masks[i] = g.mask; stats.add(g.status); }
+      for (let i = 0; i < res.masks.length; i++) {
+        const g = await guidedRefineDetailed(rt, img, res.masks[i]);
+        res.masks[i] = g.mask;
+        stats.add(g.status);
+      }
       log(opts.quiet, `${stats}\n`);
     }
     const written = await writeOutputs(img, prompt, res, opts, { image: basename(imagePath), config: config.name });
     pred.dispose();
     loaded.store.destroy();
     const ious = Array.from(res.iou, (v) => v.toFixed(3)).join(', ');
-    return `${basename(imagePath)} ${img.width}x${img.height}: ${res.logits.length} mask${res.logits.length > 1 ? 's' : ''} (iou ${ious}), best ${res.best}, ` +
-      `${count(res.masks[res.best])} px, object score ${res.objectScore.toFixed(2)}${written.length ? `; wrote ${written.join(', ')}` : ''}`;
+    return (
+      `${basename(imagePath)} ${img.width}x${img.height}: ${res.logits.length} mask${res.logits.length > 1 ? 's' : ''} (iou ${ious}), best ${res.best}, ` +
+      `${count(res.masks[res.best])} px, object score ${res.objectScore.toFixed(2)}${written.length ? `; wrote ${written.join(', ')}` : ''}`
+    );
   } finally {
     rt.destroy();
   }
@@ -258,7 +339,13 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
 
 const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
-async function writeOutputs(img: RgbImage, prompt: ImagePrompt, res: ImagePrediction, opts: SegmentOpts, meta: Record<string, string>): Promise<string[]> {
+async function writeOutputs(
+  img: RgbImage,
+  prompt: ImagePrompt,
+  res: ImagePrediction,
+  opts: SegmentOpts,
+  meta: Record<string, string>,
+): Promise<string[]> {
   const { width: W, height: H } = res;
   const written: string[] = [];
   if (opts.out) {
@@ -279,11 +366,17 @@ async function writeOutputs(img: RgbImage, prompt: ImagePrompt, res: ImagePredic
     const cat = (rows: Float32Array[]) => {
       const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
       let o = 0;
-      for (const r of rows) { out.set(r, o); o += r.length; }
+      for (const r of rows) {
+        out.set(r, o);
+        o += r.length;
+      }
       return out;
     };
     const data: Record<string, Float32Array> = {
-      low_res_logits: cat(res.lowRes), iou_scores: res.iou, object_score_logits: Float32Array.of(res.objectScore), logits: cat(res.logits),
+      low_res_logits: cat(res.lowRes),
+      iou_scores: res.iou,
+      object_score_logits: Float32Array.of(res.objectScore),
+      logits: cat(res.logits),
     };
     const entries = [
       { name: 'low_res_logits', dtype: 'F32' as const, shape: [n, h, w] },
@@ -292,8 +385,15 @@ async function writeOutputs(img: RgbImage, prompt: ImagePrompt, res: ImagePredic
       { name: 'logits', dtype: 'F32' as const, shape: [n, H, W] },
     ];
     const metadata = {
-      ...meta, format: 'robotseg-segment', multimask: String(res.multimask), best: String(res.best),
-      prompt: JSON.stringify({ points: prompt.points ?? [], box: prompt.box ?? null, mask_input: Boolean(prompt.maskInput) }),
+      ...meta,
+      format: 'robotseg-segment',
+      multimask: String(res.multimask),
+      best: String(res.best),
+      prompt: JSON.stringify({
+        points: prompt.points ?? [],
+        box: prompt.box ?? null,
+        mask_input: Boolean(prompt.maskInput),
+      }),
     };
     await writeSafetensorsFile(opts.saveTensors, entries, async (e) => data[e.name], { metadata });
     written.push(opts.saveTensors);

@@ -68,26 +68,50 @@ export interface PromptArg {
 export function registerTrack(program: Command): void {
   const order: PromptArg[] = [];
   // commander calls the parsers in argv order: record the prompts' order there
-  const rec = (kind: PromptArg['kind']) => (value: string, prev: string[] = []) => { order.push({ kind, value }); return [...prev, value]; };
+  const rec =
+    (kind: PromptArg['kind']) =>
+    (value: string, prev: string[] = []) => {
+      order.push({ kind, value });
+      return [...prev, value];
+    };
   program
     .command('track')
     .description('track robots (or any objects) through a video with SAM 2.1 from prompts on some frames')
     .argument('<source>', 'a folder of JPEG/PNG frames (name order) or a video file (needs ffmpeg)')
     .option('--weights <file>', 'checkpoint: .safetensors or official .pt (required)')
-    .option('--config <name|file>', 'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)')
+    .option(
+      '--config <name|file>',
+      'model config: built-in name (sam2.1_hiera_t) or JSON file (default: embedded in the weights, else inferred)',
+    )
     .option('--obj <id>', 'object id (integer >= 0) for the prompts that follow (default 1)', rec('obj'))
-    .option('--point <F:x,y[,label]>', 'click on frame F in frame pixels; label 1 = foreground (default), 0 = background (repeatable)', rec('point'))
+    .option(
+      '--point <F:x,y[,label]>',
+      'click on frame F in frame pixels; label 1 = foreground (default), 0 = background (repeatable)',
+      rec('point'),
+    )
     .option('--box <F:x0,y0,x1,y1>', 'box on frame F in frame pixels (one per object and frame)', rec('box'))
     .option('--mask <F:file.png>', 'mask prompt on frame F: nonzero pixels are the object (frame size)', rec('mask'))
     .option('--reverse', 'propagate backward from the latest prompted frame')
     .option('--max-frames <n>', 'use only the first N frames of SOURCE')
     .option('--out <dir>', 'output folder: <basename>.png per frame (one object) or <obj>/<basename>.png (required)')
-    .option('--overlay <dir|file.mp4>', 'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)')
-    .option('--fps <n>', 'frame rate of an --overlay video (default: the source video\'s, or 10 for folders)')
+    .option(
+      '--overlay <dir|file.mp4>',
+      'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)',
+    )
+    .option('--fps <n>', "frame rate of an --overlay video (default: the source video's, or 10 for folders)")
     .option('--quiet', 'no progress on stderr')
-    .option('--target <list>', 'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)')
-    .option('--resize <mode>', "frame preprocessing: image (antialiased bilinear on floats, as the goldens; default) or official-video (PIL bicubic on uint8, as the official video loader)")
-    .option('--refine', "RobotSeg's guided-filter boundary refinement of the saved masks (all but the first tracked frame's, as RobotSeg's evaluation)")
+    .option(
+      '--target <list>',
+      'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)',
+    )
+    .option(
+      '--resize <mode>',
+      'frame preprocessing: image (antialiased bilinear on floats, as the goldens; default) or official-video (PIL bicubic on uint8, as the official video loader)',
+    )
+    .option(
+      '--refine',
+      "RobotSeg's guided-filter boundary refinement of the saved masks (all but the first tracked frame's, as RobotSeg's evaluation)",
+    )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
       process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
@@ -110,7 +134,8 @@ export type PromptPlan = Map<number, Map<number, FramePrompt>>;
 function splitFrame(flag: string, v: string, what: string): { frame: number; rest: string } {
   const c = v.indexOf(':');
   const f = c < 0 ? '' : v.slice(0, c).trim();
-  if (c < 0 || !/^\d+$/.test(f)) throw new UserError(`--${flag} '${v}': expected F:${what} with F a frame index (0, 1, …)`);
+  if (c < 0 || !/^\d+$/.test(f))
+    throw new UserError(`--${flag} '${v}': expected F:${what} with F a frame index (0, 1, …)`);
   return { frame: Number(f), rest: v.slice(c + 1) };
 }
 
@@ -139,8 +164,10 @@ export function parsePrompts(args: PromptArg[]): PromptPlan {
   };
   for (const { kind, value: v } of args) {
     if (kind === 'obj') {
-      if (!objUsed) throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
-      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) throw new UserError(`--obj '${v}': expected an integer id >= 0`);
+      if (!objUsed)
+        throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
+      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v)))
+        throw new UserError(`--obj '${v}': expected an integer id >= 0`);
       obj = Number(v);
       objArg = v;
       objUsed = false;
@@ -151,7 +178,10 @@ export function parsePrompts(args: PromptArg[]): PromptPlan {
       const { frame, rest } = splitFrame('box', v, 'x0,y0,x1,y1');
       const box = withArg('--box', v, rest, () => parseBox(rest));
       const p = at(frame);
-      if (p.box) throw new UserError(`--box '${v}': object ${obj} already has a box on frame ${frame} (one box per object and frame)`);
+      if (p.box)
+        throw new UserError(
+          `--box '${v}': object ${obj} already has a box on frame ${frame} (one box per object and frame)`,
+        );
       p.box = box;
     } else {
       const { frame, rest } = splitFrame('mask', v, 'file.png');
@@ -161,18 +191,20 @@ export function parsePrompts(args: PromptArg[]): PromptPlan {
       p.maskFile = rest;
     }
   }
-  if (!objUsed) throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
-  if (plan.size === 0) throw new UserError('no prompt: give at least one --point F:X,Y, --box F:X0,Y0,X1,Y1 or --mask F:FILE.png');
+  if (!objUsed)
+    throw new UserError(`--obj ${objArg} has no prompts after it (give --point, --box or --mask after each --obj)`);
+  if (plan.size === 0)
+    throw new UserError('no prompt: give at least one --point F:X,Y, --box F:X0,Y0,X1,Y1 or --mask F:FILE.png');
   return plan;
 }
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag} '${v}': expected a positive integer`);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1)
+    throw new UserError(`${flag} '${v}': expected a positive integer`);
   return n;
 }
-
 
 /** Make (or check) an output folder. */
 function ensureDir(flag: string, dir: string): void {
@@ -184,18 +216,27 @@ function ensureDir(flag: string, dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new UserError(`${flag} ${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UserError(
+      `${flag} ${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }
 
 /** Check every prompt against the source (frame exists, inside the frame) and read the mask files. */
-function checkPrompts(plan: PromptPlan, src: OpenedFrameSource, sourceArg: string): Map<number, Map<number, Uint8Array>> {
+function checkPrompts(
+  plan: PromptPlan,
+  src: OpenedFrameSource,
+  sourceArg: string,
+): Map<number, Map<number, Uint8Array>> {
   const masks = new Map<number, Map<number, Uint8Array>>();
   const n = src.numFrames;
   for (const [obj, frames] of plan) {
     for (const [f, p] of frames) {
       const what = `object ${obj}, frame ${f}`;
-      if (f >= n) throw new UserError(`${what}: frame ${f} does not exist ('${sourceArg}' has ${n} frame${n === 1 ? '' : 's'}: 0 to ${n - 1})`);
+      if (f >= n)
+        throw new UserError(
+          `${what}: frame ${f} does not exist ('${sourceArg}' has ${n} frame${n === 1 ? '' : 's'}: 0 to ${n - 1})`,
+        );
       try {
         validatePrompt({ points: p.points, box: p.box }, src.width, src.height);
       } catch (e) {
@@ -208,7 +249,10 @@ function checkPrompts(plan: PromptPlan, src: OpenedFrameSource, sourceArg: strin
         } catch (e) {
           throw new UserError(`--mask ${f}:${p.maskFile}: ${oneLine((e as Error).message)}`);
         }
-        if (m.width !== src.width || m.height !== src.height) throw new UserError(`--mask ${f}:${p.maskFile}: the mask is ${m.width}x${m.height}, the frames are ${src.width}x${src.height}`);
+        if (m.width !== src.width || m.height !== src.height)
+          throw new UserError(
+            `--mask ${f}:${p.maskFile}: the mask is ${m.width}x${m.height}, the frames are ${src.width}x${src.height}`,
+          );
         let o = masks.get(obj);
         if (!o) masks.set(obj, (o = new Map()));
         o.set(f, m.data);
@@ -225,8 +269,10 @@ async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
   } catch (e) {
     const err = e as Error & { code?: string };
     if (err instanceof UserError) throw err;
-    if (err instanceof ConfigError || err instanceof FrameSourceError || err instanceof VideoWriteError) throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string') throw new UserError(`${what}: ${oneLine(err.message)}`);
+    if (err instanceof ConfigError || err instanceof FrameSourceError || err instanceof VideoWriteError)
+      throw new UserError(oneLine(err.message));
+    if (err instanceof WeightsFormatError || typeof err.code === 'string')
+      throw new UserError(`${what}: ${oneLine(err.message)}`);
     throw e;
   }
 }
@@ -237,11 +283,19 @@ async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
 class Outputs {
   private video: VideoWriter | null = null;
   private readonly names: readonly string[];
-  constructor(readonly src: OpenedFrameSource, readonly outDir: string, readonly objIds: number[], readonly overlay: string | undefined,
-    readonly prompts: PromptPlan, fps: number, readonly dirNames?: ReadonlyMap<number, string>) {
+  constructor(
+    readonly src: OpenedFrameSource,
+    readonly outDir: string,
+    readonly objIds: number[],
+    readonly overlay: string | undefined,
+    readonly prompts: PromptPlan,
+    fps: number,
+    readonly dirNames?: ReadonlyMap<number, string>,
+  ) {
     const names = src.names;
     if (objIds.length > 1) for (const id of objIds) ensureDir('--out', join(outDir, this.dirName(id)));
-    if (overlay && isVideoPath(overlay)) this.video = new VideoWriter(overlay, src.width, src.height, fps, src.numFrames);
+    if (overlay && isVideoPath(overlay))
+      this.video = new VideoWriter(overlay, src.width, src.height, fps, src.numFrames);
     this.names = names;
   }
 
@@ -264,7 +318,11 @@ class Outputs {
     this.objIds.forEach((id, k) => writeMaskPng(this.maskPath(id, t), W, H, masks[k]));
     if (!this.overlay) return;
     const img = await this.src.frame(t);
-    const drawn = overlayFrame(img, masks, this.objIds.map((id) => this.prompts.get(id)?.get(t)));
+    const drawn = overlayFrame(
+      img,
+      masks,
+      this.objIds.map((id) => this.prompts.get(id)?.get(t)),
+    );
     if (this.video) await this.video.put(t, drawn);
     else writeRgbPng(join(this.overlay, `${this.names[t]}.png`), drawn);
   }
@@ -300,13 +358,14 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   // 1. arguments (no file read yet)
   let targets = parseTargets(opts.target);
   // no prompt is the automatic mode with RobotSeg weights: checked once the config is known
-  const plan = promptArgs.length === 0 ? new Map() as PromptPlan : parsePrompts(promptArgs);
+  const plan = promptArgs.length === 0 ? (new Map() as PromptPlan) : parsePrompts(promptArgs);
   const maxFrames = positiveInt('--max-frames', opts.maxFrames);
   if (opts.resize !== undefined && opts.resize !== 'image' && opts.resize !== 'official-video') {
     throw new UserError(`--resize '${opts.resize}': expected image or official-video`);
   }
   const fpsArg = opts.fps === undefined ? undefined : Number(opts.fps);
-  if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0)) throw new UserError(`--fps '${opts.fps}': expected a positive number`);
+  if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0))
+    throw new UserError(`--fps '${opts.fps}': expected a positive number`);
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
   if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
   if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
@@ -314,8 +373,10 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   const overlayVideo = opts.overlay !== undefined && isVideoPath(opts.overlay);
   if (overlayVideo) {
     const dir = dirname(resolve(opts.overlay!));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--overlay ${opts.overlay}: directory ${dir} does not exist`);
-    if (!hasTool(process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg')) throw new UserError('ffmpeg not found: install it (apt-get install ffmpeg) to write --overlay video files');
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new UserError(`--overlay ${opts.overlay}: directory ${dir} does not exist`);
+    if (!hasTool(process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg'))
+      throw new UserError('ffmpeg not found: install it (apt-get install ffmpeg) to write --overlay video files');
   }
 
   // 2. the frames and the prompts against them
@@ -326,35 +387,58 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     if (opts.overlay !== undefined && !overlayVideo) ensureDir('--overlay', opts.overlay);
 
     // 3. weights header + config (cheap, fails fast), then the GPU
-    const { file, config, source } = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights!, opts.config));
+    const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
+      openModelWeights(opts.weights!, opts.config),
+    );
     await file.close();
     const robot = isRobotSegConfig(config);
-    if (targets && !robot) throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+    if (targets && !robot)
+      throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
     if (plan.size === 0 && !robot) parsePrompts([]); // SAM 2.1 needs a prompt: throws the usual message
     if (robot && plan.size === 0) targets ??= [DEFAULT_TARGET];
-    if (plan.size > 0 && targets && targets.length > 1) throw new UserError(`--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`);
+    if (plan.size > 0 && targets && targets.length > 1)
+      throw new UserError(
+        `--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`,
+      );
     const auto = robot && plan.size === 0 ? targets! : null;
     const rt = await userErrors('WebGPU', () => createNodeRuntime());
     let outputs: Outputs | null = null;
     try {
       const t0 = performance.now();
       const tty = process.stderr.isTTY;
-      const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config, {
-        onProgress: tty ? (d, n) => { if (d === n || d % 32 === 0) log(opts.quiet, `\rloading weights: ${d}/${n} tensors`); } : undefined,
-      }));
-      log(opts.quiet, `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-      log(opts.quiet, `${src.kind === 'folder' ? 'folder' : 'video'} ${sourceArg}: ${src.numFrames} frames, ${src.width}x${src.height}\n`);
+      const loaded = await userErrors(`weights ${opts.weights}`, () =>
+        loadModelWithStore(rt, opts.weights!, config, {
+          onProgress: tty
+            ? (d, n) => {
+                if (d === n || d % 32 === 0) log(opts.quiet, `\rloading weights: ${d}/${n} tensors`);
+              }
+            : undefined,
+        }),
+      );
+      log(
+        opts.quiet,
+        `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
+      log(
+        opts.quiet,
+        `${src.kind === 'folder' ? 'folder' : 'video'} ${sourceArg}: ${src.numFrames} frames, ${src.width}x${src.height}\n`,
+      );
 
       const objIds = auto ? auto.map((_, k) => k + 1) : [...plan.keys()];
       const fps = fpsArg ?? src.fps ?? 10;
       const dirNames = auto ? new Map(auto.map((t, k) => [k + 1, t])) : undefined;
       outputs = new Outputs(src, opts.out, objIds, opts.overlay, plan, fps, dirNames);
-      const summary = await userErrors(sourceArg, () => track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts, auto ?? undefined, targets?.[0]));
+      const summary = await userErrors(sourceArg, () =>
+        track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts, auto ?? undefined, targets?.[0]),
+      );
       await userErrors(`--overlay ${opts.overlay}`, () => outputs!.finish());
       loaded.store.destroy();
-      const where = objIds.length > 1 ? `${opts.out}/{${objIds.map((id) => outputs!.dirName(id)).join(',')}}/` : `${opts.out}/`;
-      return `${sourceArg}: ${src.numFrames} frames ${src.width}x${src.height}, ${objIds.length} object${objIds.length > 1 ? 's' : ''} (${objIds.join(', ')}), ` +
-        `${summary}; wrote ${src.numFrames * objIds.length} masks to ${where}${opts.overlay ? ` and the overlay to ${opts.overlay}` : ''}`;
+      const where =
+        objIds.length > 1 ? `${opts.out}/{${objIds.map((id) => outputs!.dirName(id)).join(',')}}/` : `${opts.out}/`;
+      return (
+        `${sourceArg}: ${src.numFrames} frames ${src.width}x${src.height}, ${objIds.length} object${objIds.length > 1 ? 's' : ''} (${objIds.join(', ')}), ` +
+        `${summary}; wrote ${src.numFrames * objIds.length} masks to ${where}${opts.overlay ? ` and the overlay to ${opts.overlay}` : ''}`
+      );
     } finally {
       outputs?.abort();
       rt.destroy();
@@ -365,9 +449,20 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
 }
 
 /** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
-async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: PromptPlan, maskPrompts: Map<number, Map<number, Uint8Array>>, outputs: Outputs, opts: TrackOpts,
-  autoTargets?: string[], category?: string): Promise<string> {
-  const pred = new VideoPredictor(rt, model, src, { resize: opts.resize === 'official-video' ? 'official-video' : 'image' });
+async function track(
+  rt: Runtime,
+  model: SAM2,
+  src: OpenedFrameSource,
+  plan: PromptPlan,
+  maskPrompts: Map<number, Map<number, Uint8Array>>,
+  outputs: Outputs,
+  opts: TrackOpts,
+  autoTargets?: string[],
+  category?: string,
+): Promise<string> {
+  const pred = new VideoPredictor(rt, model, src, {
+    resize: opts.resize === 'official-video' ? 'official-video' : 'image',
+  });
   const reverse = Boolean(opts.reverse);
   const tp = performance.now();
   // RobotSeg automatic mode: every target starts on frame 0 (the end frame with --reverse)
@@ -384,7 +479,8 @@ async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: Pro
       const m = maskPrompts.get(obj)?.get(f);
       if (m) await pred.addMask(f, obj, m);
       if (autoTargets) continue;
-      if (p.points.length || p.box) await pred.addPoints(f, obj, { points: p.points, box: p.box, ...(category ? { category } : {}) });
+      if (p.points.length || p.box)
+        await pred.addPoints(f, obj, { points: p.points, box: p.box, ...(category ? { category } : {}) });
     }
   }
   const tPrompt = performance.now() - tp;
@@ -392,16 +488,24 @@ async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: Pro
   const start = reverse ? Math.max(...prompted) : Math.min(...prompted);
   const n = src.numFrames;
   // frames outside the pass: empty masks (and the plain frame in the overlay)
-  const skipped = reverse ? Array.from({ length: n - 1 - start }, (_, k) => start + 1 + k) : Array.from({ length: start }, (_, k) => k);
+  const skipped = reverse
+    ? Array.from({ length: n - 1 - start }, (_, k) => start + 1 + k)
+    : Array.from({ length: start }, (_, k) => k);
   for (const t of skipped) await outputs.write(t, []);
   const total = reverse ? start + 1 : n - start;
 
-  const bar = !opts.quiet && process.stderr.isTTY
-    ? new cliProgress.SingleBar({
-      stream: process.stderr, hideCursor: false, etaBuffer: 20,
-      format: `tracking${reverse ? ' (reverse)' : ''} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}`,
-    }, cliProgress.Presets.shades_classic)
-    : null;
+  const bar =
+    !opts.quiet && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            hideCursor: false,
+            etaBuffer: 20,
+            format: `tracking${reverse ? ' (reverse)' : ''} |{bar}| {value}/{total} frames | {rate} frames/s | ETA {eta_formatted}`,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
   bar?.start(total, 0, { rate: '-' });
   const t0 = performance.now();
   let done = 0;
@@ -427,7 +531,10 @@ async function track(rt: Runtime, model: SAM2, src: OpenedFrameSource, plan: Pro
   const secs = (performance.now() - t0) / 1000;
   const rate = done / secs;
   if (opts.refine) log(opts.quiet, `${refineStats}\n`);
-  log(opts.quiet, `prompts on ${new Set(prompted).size} frame(s) in ${(tPrompt / 1000).toFixed(1)} s; tracked ${done} frames in ${secs.toFixed(1)} s (${rate.toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`);
+  log(
+    opts.quiet,
+    `prompts on ${new Set(prompted).size} frame(s) in ${(tPrompt / 1000).toFixed(1)} s; tracked ${done} frames in ${secs.toFixed(1)} s (${rate.toFixed(2)} frames/s, ${rt.adapter.description || rt.adapter.device || 'WebGPU'})\n`,
+  );
   const from = `${reverse ? 'backward' : 'forward'} from frame ${start}`;
   return `tracked ${done} frames ${from} at ${rate.toFixed(2)} frames/s${skipped.length ? `, ${skipped.length} frame${skipped.length > 1 ? 's' : ''} outside the pass left empty` : ''}`;
 }

@@ -58,27 +58,62 @@ const PROMPTS = ['mixed', 'click', 'box', 'mask', 'auto'];
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('fine-tune SAM 2.1 / RobotSeg on a VRS-layout dataset from one annotated frame per video (cycle, semantic and patch losses)')
-    .argument('<dataset>', 'VRS layout: JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png (only the first annotated frame is read)')
+    .description(
+      'fine-tune SAM 2.1 / RobotSeg on a VRS-layout dataset from one annotated frame per video (cycle, semantic and patch losses)',
+    )
+    .argument(
+      '<dataset>',
+      'VRS layout: JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png (only the first annotated frame is read)',
+    )
     .option('--weights <file>', 'initial checkpoint: .safetensors or official .pt (required)')
-    .option('--out <file.safetensors>', 'trained weights (required); the resumable checkpoint goes beside it as <stem>.ckpt.safetensors')
+    .option(
+      '--out <file.safetensors>',
+      'trained weights (required); the resumable checkpoint goes beside it as <stem>.ckpt.safetensors',
+    )
     .option('--config <name|file>', 'model config (default: embedded in the weights, else inferred)')
     .option('--steps <n>', 'optimiser steps (the cosine schedule spans them)', '100')
     .option('--lr <x>', `start learning rate outside the image encoder (default ${ROBOTSEG_OPTIM.lr})`)
     .option('--lr-encoder <x>', `start learning rate of image_encoder.* (default ${ROBOTSEG_OPTIM.lrEncoder})`)
-    .option('--freeze <prefix>', 'key prefix that gets no gradient, e.g. image_encoder (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--target <t>', `which annotation folder trains (${ROBOT_TARGETS.join(', ')}); RobotSeg weights also use its class token`, 'robot')
+    .option(
+      '--freeze <prefix>',
+      'key prefix that gets no gradient, e.g. image_encoder (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      '--target <t>',
+      `which annotation folder trains (${ROBOT_TARGETS.join(', ')}); RobotSeg weights also use its class token`,
+      'robot',
+    )
     .option('--log <file.jsonl>', 'one JSON line per step: losses, learning rates, gradient norm, time, peak memory')
     .option('--resume <ckpt>', 'continue from a checkpoint written by an earlier run (<stem>.ckpt.safetensors)')
     .option('--save-every <n>', 'write the checkpoint every N steps (default: only at the end)')
-    .option('--clip-length <n>', 'cycle clip length, odd (RobotSeg: 7 = [0, s, 2s, 3s, 2s, s, 0])', String(DEFAULT_TRAIN_OPTIONS.clipLength))
+    .option(
+      '--clip-length <n>',
+      'cycle clip length, odd (RobotSeg: 7 = [0, s, 2s, 3s, 2s, s, 0])',
+      String(DEFAULT_TRAIN_OPTIONS.clipLength),
+    )
     .option('--accumulate <n>', 'clips per optimiser step (gradient accumulation)', '1')
-    .option('--prompt <mode>', `first-frame prompt: ${PROMPTS.join(', ')} (mixed = RobotSeg's 40% category / 40% points / 20% mask)`, 'mixed')
-    .option('--corrections <n>', 'correction clicks after a click / box prompt, each supervised (RobotSeg: 3)', String(DEFAULT_TRAIN_OPTIONS.correctionClicks))
-    .option('--pseudo <dir>', 'pseudo labels <dir>/<video>/<frame stem>.png (default: derived from the image encoder\'s features)')
+    .option(
+      '--prompt <mode>',
+      `first-frame prompt: ${PROMPTS.join(', ')} (mixed = RobotSeg's 40% category / 40% points / 20% mask)`,
+      'mixed',
+    )
+    .option(
+      '--corrections <n>',
+      'correction clicks after a click / box prompt, each supervised (RobotSeg: 3)',
+      String(DEFAULT_TRAIN_OPTIONS.correctionClicks),
+    )
+    .option(
+      '--pseudo <dir>',
+      "pseudo labels <dir>/<video>/<frame stem>.png (default: derived from the image encoder's features)",
+    )
     .option('--seed <n>', 'seed of clip, prompt and click sampling', String(DEFAULT_TRAIN_OPTIONS.seed))
     .option('--max-grad-norm <x>', `global gradient-norm clip, 0 = off (default ${DEFAULT_TRAIN_OPTIONS.maxGradNorm})`)
-    .option('--weight-decay <x>', `AdamW weight decay (default ${ROBOTSEG_OPTIM.weightDecay}; 0 for biases and LayerNorm)`)
+    .option(
+      '--weight-decay <x>',
+      `AdamW weight decay (default ${ROBOTSEG_OPTIM.weightDecay}; 0 for biases and LayerNorm)`,
+    )
     .option('--layer-decay <x>', `layer-wise lr decay on the Hiera trunk (default ${ROBOTSEG_OPTIM.layerDecay})`)
     .option('--quiet', 'no progress on stderr')
     .action(async (dataset: string, opts: TrainOpts) => {
@@ -98,22 +133,44 @@ const ckptPath = (out: string) => out.replace(/(\.safetensors)?$/i, '.ckpt.safet
 /** Parse and check every option; no GPU work. */
 export function trainOptions(opts: TrainOpts, isRobotSeg: boolean): Partial<TrainOptions> {
   const steps = num('--steps', opts.steps, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1')!;
-  const clipLength = num('--clip-length', opts.clipLength, (x) => Number.isInteger(x) && x >= 1 && x % 2 === 1, 'an odd integer >= 1')!;
+  const clipLength = num(
+    '--clip-length',
+    opts.clipLength,
+    (x) => Number.isInteger(x) && x >= 1 && x % 2 === 1,
+    'an odd integer >= 1',
+  )!;
   const accumulate = num('--accumulate', opts.accumulate, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1')!;
   const seed = num('--seed', opts.seed, (x) => Number.isInteger(x), 'an integer')!;
-  const correctionClicks = num('--corrections', opts.corrections, (x) => Number.isInteger(x) && x >= 0, 'an integer >= 0')!;
-  if (!PROMPTS.includes(opts.prompt)) throw new UserError(`--prompt '${opts.prompt}': expected one of ${PROMPTS.join(', ')}`);
-  if (!(ROBOT_TARGETS as readonly string[]).includes(opts.target)) throw new UserError(`--target '${opts.target}': expected one of ${ROBOT_TARGETS.join(', ')}`);
-  if (opts.prompt === 'auto' && !isRobotSeg) throw new UserError("--prompt auto (category only) needs RobotSeg weights; SAM 2.1 trains with click, box, mask or mixed");
+  const correctionClicks = num(
+    '--corrections',
+    opts.corrections,
+    (x) => Number.isInteger(x) && x >= 0,
+    'an integer >= 0',
+  )!;
+  if (!PROMPTS.includes(opts.prompt))
+    throw new UserError(`--prompt '${opts.prompt}': expected one of ${PROMPTS.join(', ')}`);
+  if (!(ROBOT_TARGETS as readonly string[]).includes(opts.target))
+    throw new UserError(`--target '${opts.target}': expected one of ${ROBOT_TARGETS.join(', ')}`);
+  if (opts.prompt === 'auto' && !isRobotSeg)
+    throw new UserError(
+      '--prompt auto (category only) needs RobotSeg weights; SAM 2.1 trains with click, box, mask or mixed',
+    );
   const pos = (x: number) => x >= 0;
   const optim = {
     lr: num('--lr', opts.lr, (x) => x > 0, 'a positive number') ?? ROBOTSEG_OPTIM.lr,
     lrEncoder: num('--lr-encoder', opts.lrEncoder, (x) => x > 0, 'a positive number') ?? ROBOTSEG_OPTIM.lrEncoder,
     weightDecay: num('--weight-decay', opts.weightDecay, pos, 'a number >= 0') ?? ROBOTSEG_OPTIM.weightDecay,
-    layerDecay: num('--layer-decay', opts.layerDecay, (x) => x > 0 && x <= 1, 'a number in (0, 1]') ?? ROBOTSEG_OPTIM.layerDecay,
+    layerDecay:
+      num('--layer-decay', opts.layerDecay, (x) => x > 0 && x <= 1, 'a number in (0, 1]') ?? ROBOTSEG_OPTIM.layerDecay,
   };
   return {
-    steps, clipLength, accumulate, seed, optim, freeze: opts.freeze, correctionClicks,
+    steps,
+    clipLength,
+    accumulate,
+    seed,
+    optim,
+    freeze: opts.freeze,
+    correctionClicks,
     maxGradNorm: num('--max-grad-norm', opts.maxGradNorm, pos, 'a number >= 0') ?? DEFAULT_TRAIN_OPTIONS.maxGradNorm,
     promptMode: opts.prompt as PromptMode,
     category: isRobotSeg ? opts.target : null,
@@ -124,20 +181,24 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   if (!opts.weights) throw new UserError('give --weights FILE (the initial checkpoint)');
   if (!opts.out) throw new UserError('give --out FILE.safetensors');
   const out = resolve(opts.out);
-  if (!existsSync(dirname(out))) throw new UserError(`cannot write ${opts.out}: directory ${dirname(out)} does not exist`);
+  if (!existsSync(dirname(out)))
+    throw new UserError(`cannot write ${opts.out}: directory ${dirname(out)} does not exist`);
   if (resolve(opts.weights) === out) throw new UserError('--out would overwrite the initial weights');
   if (opts.resume && !existsSync(opts.resume)) throw new UserError(`--resume ${opts.resume}: no such file`);
   const saveEvery = num('--save-every', opts.saveEvery, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
   // dataset first: a bad dataset fails before the GPU is touched
   let data;
   try {
-    if (!existsSync(dataset) || !statSync(dataset).isDirectory()) throw new TrainDataError(`dataset '${dataset}' is not a folder`);
+    if (!existsSync(dataset) || !statSync(dataset).isDirectory())
+      throw new TrainDataError(`dataset '${dataset}' is not a folder`);
     data = readTrainDataset(dataset, opts.target, opts.pseudo);
   } catch (e) {
     if (e instanceof TrainDataError) throw new UserError(e.message.replace(/\n\s*/g, '; '));
     throw e;
   }
-  const log = (s: string) => { if (!opts.quiet) process.stderr.write(s); };
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(s);
+  };
   for (const s of data.skipped) log(`note: skipping ${s}\n`);
   const rt = await cliRuntime();
   try {
@@ -152,21 +213,36 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
     const options = trainOptions(opts, model instanceof RobotSeg);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(rt, model, data.videos, { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, options);
+      trainer = new Trainer(
+        rt,
+        model,
+        data.videos,
+        { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
+        options,
+      );
     } catch (e) {
       throw new UserError((e as Error).message);
     }
     if (opts.resume) await resume(rt, model, trainer, opts.resume);
     const nParams = trainer.params.reduce((a, p) => a + p.tensor.size, 0);
-    log(`training ${trainer.params.length} tensors (${(nParams / 1e6).toFixed(2)}M values${options.freeze?.length ? `; frozen: ${options.freeze.join(', ')}` : ''}) of ${loaded.config.name} on ${data.videos.length} video(s), target ${opts.target}, ${rt.adapter.description || rt.adapter.device || 'WebGPU'}\n`);
+    log(
+      `training ${trainer.params.length} tensors (${(nParams / 1e6).toFixed(2)}M values${options.freeze?.length ? `; frozen: ${options.freeze.join(', ')}` : ''}) of ${loaded.config.name} on ${data.videos.length} video(s), target ${opts.target}, ${rt.adapter.description || rt.adapter.device || 'WebGPU'}\n`,
+    );
     if (opts.log && !opts.resume) writeFileSync(opts.log, '');
     const total = options.steps!;
-    const bar = !opts.quiet && process.stderr.isTTY
-      ? new cliProgress.SingleBar({
-        stream: process.stderr, hideCursor: false, etaBuffer: 10,
-        format: 'training |{bar}| {value}/{total} steps | loss {loss} (cyc {cyc} sem {sem} patch {patch}) | {sps} s/step | ETA {eta_formatted}',
-      }, cliProgress.Presets.shades_classic)
-      : null;
+    const bar =
+      !opts.quiet && process.stderr.isTTY
+        ? new cliProgress.SingleBar(
+            {
+              stream: process.stderr,
+              hideCursor: false,
+              etaBuffer: 10,
+              format:
+                'training |{bar}| {value}/{total} steps | loss {loss} (cyc {cyc} sem {sem} patch {patch}) | {sps} s/step | ETA {eta_formatted}',
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : null;
     const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(4));
     bar?.start(total, trainer.step, { loss: '-', cyc: '-', sem: '-', patch: '-', sps: '-' });
     let last: StepLog | null = null;
@@ -176,9 +252,19 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
       while (trainer.step < total) {
         last = await trainer.trainStep();
         if (opts.log) appendFileSync(opts.log, `${JSON.stringify(last)}\n`);
-        bar?.update(trainer.step, { loss: f(last.loss.total), cyc: f(last.loss.cycle), sem: f(last.loss.semantic), patch: f(last.loss.patch), sps: (last.ms / 1000).toFixed(1) });
-        if (!bar && !opts.quiet) log(`step ${last.step}/${total}: loss ${f(last.loss.total)} (cycle ${f(last.loss.cycle)}, semantic ${f(last.loss.semantic)}, patch ${f(last.loss.patch)}) grad-norm ${last.gradNorm.toExponential(2)} ${(last.ms / 1000).toFixed(1)} s\n`);
-        if (saveEvery && trainer.step % saveEvery === 0 && trainer.step < total) await saveCheckpoint(trainer, loaded.config, out);
+        bar?.update(trainer.step, {
+          loss: f(last.loss.total),
+          cyc: f(last.loss.cycle),
+          sem: f(last.loss.semantic),
+          patch: f(last.loss.patch),
+          sps: (last.ms / 1000).toFixed(1),
+        });
+        if (!bar && !opts.quiet)
+          log(
+            `step ${last.step}/${total}: loss ${f(last.loss.total)} (cycle ${f(last.loss.cycle)}, semantic ${f(last.loss.semantic)}, patch ${f(last.loss.patch)}) grad-norm ${last.gradNorm.toExponential(2)} ${(last.ms / 1000).toFixed(1)} s\n`,
+          );
+        if (saveEvery && trainer.step % saveEvery === 0 && trainer.step < total)
+          await saveCheckpoint(trainer, loaded.config, out);
       }
     } finally {
       bar?.stop();
@@ -195,13 +281,19 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   }
 }
 
-const modelEntries = async (trainer: Trainer) => [...(await trainer.stateDict())].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+const modelEntries = async (trainer: Trainer) =>
+  [...(await trainer.stateDict())].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
 
 async function saveWeights(trainer: Trainer, config: SAM2['cfg'], out: string): Promise<number> {
   const entries = await modelEntries(trainer);
   const meta = { format: 'robotseg-train', config: JSON.stringify(config), step: String(trainer.step) };
   const byName = new Map(entries.map((e) => [e.name, e.data]));
-  const { bytes } = await writeSafetensorsFile(out, entries.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape })), async (e) => byName.get(e.name)!, { metadata: meta });
+  const { bytes } = await writeSafetensorsFile(
+    out,
+    entries.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape })),
+    async (e) => byName.get(e.name)!,
+    { metadata: meta },
+  );
   return bytes;
 }
 
@@ -211,23 +303,37 @@ async function saveCheckpoint(trainer: Trainer, config: SAM2['cfg'], out: string
   const all = [...model, ...[...optim.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }))];
   const byName = new Map(all.map((e) => [e.name, e.data]));
   const meta = {
-    format: 'robotseg-train-checkpoint', config: JSON.stringify(config), step: String(optim.step),
+    format: 'robotseg-train-checkpoint',
+    config: JSON.stringify(config),
+    step: String(optim.step),
     options: JSON.stringify({ ...trainer.opts, weights: undefined }),
   };
-  await writeSafetensorsFile(ckptPath(out), all.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape })), async (e) => byName.get(e.name)!, { metadata: meta });
+  await writeSafetensorsFile(
+    ckptPath(out),
+    all.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape })),
+    async (e) => byName.get(e.name)!,
+    { metadata: meta },
+  );
 }
 
 /** Model weights, AdamW moments and the step from a checkpoint written by saveCheckpoint. */
 async function resume(rt: Runtime, model: SAM2, trainer: Trainer, path: string): Promise<void> {
   const file = await openWeights(path);
   try {
-    if (file.metadata?.format !== 'robotseg-train-checkpoint') throw new UserError(`--resume ${path}: not a robotseg train checkpoint (metadata format '${file.metadata?.format ?? 'none'}'); give the <stem>.ckpt.safetensors written by robotseg train`);
+    if (file.metadata?.format !== 'robotseg-train-checkpoint')
+      throw new UserError(
+        `--resume ${path}: not a robotseg train checkpoint (metadata format '${file.metadata?.format ?? 'none'}'); give the <stem>.ckpt.safetensors written by robotseg train`,
+      );
     const step = Number(file.metadata.step);
-    if (!Number.isInteger(step) || step < 0) throw new UserError(`--resume ${path}: bad step '${file.metadata.step}' in the metadata`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new UserError(`--resume ${path}: bad step '${file.metadata.step}' in the metadata`);
     for (const [key, p] of model.namedParams()) {
       const h = file.header.get(key);
       if (!h) throw new UserError(`--resume ${path}: no tensor '${key}' (a checkpoint of another model?)`);
-      if (h.shape.join() !== p.shape.join()) throw new UserError(`--resume ${path}: '${key}' is [${h.shape.join(', ')}], the model's is [${p.shape.join(', ')}]`);
+      if (h.shape.join() !== p.shape.join())
+        throw new UserError(
+          `--resume ${path}: '${key}' is [${h.shape.join(', ')}], the model's is [${p.shape.join(', ')}]`,
+        );
       rt.write(p.t, await file.readTensor(key));
     }
     const optim = new Map<string, Float32Array>();

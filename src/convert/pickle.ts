@@ -9,7 +9,16 @@
 
 import { WeightsFormatError } from '../graph/weights_io.js';
 
-export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | object;
+export type PyValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | PyValue[]
+  | Map<PyValue, PyValue>
+  | object;
 
 export interface PickleHooks {
   /** Resolve module.name to an allow-listed marker; throw for anything else. */
@@ -45,23 +54,35 @@ class Reader {
   }
   need(n: number): number {
     if (n < 0 || this.pos + n > this.bytes.byteLength) {
-      throw new PickleError(`pickle is truncated: needs ${n} bytes at offset ${this.pos} but only ${this.bytes.byteLength - this.pos} remain`);
+      throw new PickleError(
+        `pickle is truncated: needs ${n} bytes at offset ${this.pos} but only ${this.bytes.byteLength - this.pos} remain`,
+      );
     }
     const at = this.pos;
     this.pos += n;
     return at;
   }
-  u8(): number { return this.bytes[this.need(1)]; }
-  u16(): number { return this.dv.getUint16(this.need(2), true); }
-  u32(): number { return this.dv.getUint32(this.need(4), true); }
-  i32(): number { return this.dv.getInt32(this.need(4), true); }
+  u8(): number {
+    return this.bytes[this.need(1)];
+  }
+  u16(): number {
+    return this.dv.getUint16(this.need(2), true);
+  }
+  u32(): number {
+    return this.dv.getUint32(this.need(4), true);
+  }
+  i32(): number {
+    return this.dv.getInt32(this.need(4), true);
+  }
   u64(): number {
     const lo = this.u32();
     const hi = this.u32();
     if (hi >= 0x200000) throw new PickleError(`pickle: 64-bit length ${hi} * 2^32 is not plausible`);
     return hi * 2 ** 32 + lo;
   }
-  f64be(): number { return this.dv.getFloat64(this.need(8), false); }
+  f64be(): number {
+    return this.dv.getFloat64(this.need(8), false);
+  }
   take(n: number): Uint8Array {
     const at = this.need(n);
     return this.bytes.subarray(at, at + n);
@@ -104,7 +125,10 @@ class Machine {
   private op = 0;
   private opAt = 0;
 
-  constructor(private r: Reader, private hooks: PickleHooks) {}
+  constructor(
+    private r: Reader,
+    private hooks: PickleHooks,
+  ) {}
 
   run(): PyValue {
     while (this.r.pos < this.r.bytes.byteLength) {
@@ -117,10 +141,14 @@ class Machine {
   }
 
   private fail(msg: string): never {
-    throw new PickleError(`pickle: ${msg} (opcode ${OP_NAMES[this.op] ?? '0x' + this.op.toString(16)} at offset ${this.opAt})`);
+    throw new PickleError(
+      `pickle: ${msg} (opcode ${OP_NAMES[this.op] ?? '0x' + this.op.toString(16)} at offset ${this.opAt})`,
+    );
   }
 
-  private push(v: Slot): void { this.stack.push(v); }
+  private push(v: Slot): void {
+    this.stack.push(v);
+  }
 
   private pop(): Slot {
     if (this.stack.length === 0) this.fail('stack underflow');
@@ -171,57 +199,155 @@ class Machine {
   private step(op: number): void {
     const r = this.r;
     switch (op) {
-      case 0x80: { const v = r.u8(); if (v > 5) this.fail(`unsupported protocol ${v}`); return; } // PROTO
-      case 0x95: r.u64(); return; // FRAME: a framing hint; the data follows inline
-      case 0x28: return this.push(MARK); // MARK
-      case 0x4e: return this.push(null); // NONE
-      case 0x88: return this.push(true); // NEWTRUE
-      case 0x89: return this.push(false); // NEWFALSE
-      case 0x4a: return this.push(r.i32()); // BININT
-      case 0x4b: return this.push(r.u8()); // BININT1
-      case 0x4d: return this.push(r.u16()); // BININT2
-      case 0x8a: return this.push(decodeLong(r.take(r.u8()))); // LONG1
-      case 0x8b: { const n = r.i32(); if (n < 0) this.fail('negative LONG4 length'); return this.push(decodeLong(r.take(n))); } // LONG4
-      case 0x47: return this.push(r.f64be()); // BINFLOAT
-      case 0x58: return this.push(utf8.decode(r.take(r.u32()))); // BINUNICODE
-      case 0x8c: return this.push(utf8.decode(r.take(r.u8()))); // SHORT_BINUNICODE
-      case 0x8d: return this.push(utf8.decode(r.take(r.u64()))); // BINUNICODE8
-      case 0x54: { const n = r.i32(); if (n < 0) this.fail('negative BINSTRING length'); return this.push(latin1(r.take(n))); } // BINSTRING
-      case 0x55: return this.push(latin1(r.take(r.u8()))); // SHORT_BINSTRING
-      case 0x42: return this.push(r.take(r.u32()).slice()); // BINBYTES
-      case 0x43: return this.push(r.take(r.u8()).slice()); // SHORT_BINBYTES
-      case 0x7d: return this.push(new Map()); // EMPTY_DICT
-      case 0x5d: return this.push([]); // EMPTY_LIST
-      case 0x29: return this.push([]); // EMPTY_TUPLE
-      case 0x74: return this.push(this.popMark()); // TUPLE
-      case 0x85: return this.push([this.popValue()]); // TUPLE1
-      case 0x86: { const b = this.popValue(); const a = this.popValue(); return this.push([a, b]); } // TUPLE2
-      case 0x87: { const c = this.popValue(); const b = this.popValue(); const a = this.popValue(); return this.push([a, b, c]); } // TUPLE3
-      case 0x6c: return this.push(this.popMark()); // LIST
-      case 0x64: { const items = this.popMark(); const d = new Map(); this.setItems(d, items); return this.push(d); } // DICT
-      case 0x73: { const v = this.popValue(); const k = this.popValue(); this.dictOf(this.top()).set(k, v); return; } // SETITEM
-      case 0x75: { const items = this.popMark(); this.setItems(this.dictOf(this.top()), items); return; } // SETITEMS
-      case 0x61: { const v = this.popValue(); this.listOf(this.top()).push(v); return; } // APPEND
-      case 0x65: { const items = this.popMark(); const list = this.listOf(this.top()); for (const v of items) list.push(v); return; } // APPENDS
-      case 0x71: this.memo.set(r.u8(), this.top()); return; // BINPUT
-      case 0x72: this.memo.set(r.u32(), this.top()); return; // LONG_BINPUT
-      case 0x94: this.memo.set(this.memo.size, this.top()); return; // MEMOIZE
-      case 0x68: return this.push(this.memoGet(r.u8())); // BINGET
-      case 0x6a: return this.push(this.memoGet(r.u32())); // LONG_BINGET
-      case 0x30: this.pop(); return; // POP
-      case 0x31: this.popMark(); return; // POP_MARK
-      case 0x32: return this.push(this.top()); // DUP
-      case 0x63: { const module = r.line(); const name = r.line(); return this.push(this.hooks.findClass(module, name)); } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
+      case 0x80: {
+        const v = r.u8();
+        if (v > 5) this.fail(`unsupported protocol ${v}`);
+        return;
+      } // PROTO
+      case 0x95:
+        r.u64();
+        return; // FRAME: a framing hint; the data follows inline
+      case 0x28:
+        return this.push(MARK); // MARK
+      case 0x4e:
+        return this.push(null); // NONE
+      case 0x88:
+        return this.push(true); // NEWTRUE
+      case 0x89:
+        return this.push(false); // NEWFALSE
+      case 0x4a:
+        return this.push(r.i32()); // BININT
+      case 0x4b:
+        return this.push(r.u8()); // BININT1
+      case 0x4d:
+        return this.push(r.u16()); // BININT2
+      case 0x8a:
+        return this.push(decodeLong(r.take(r.u8()))); // LONG1
+      case 0x8b: {
+        const n = r.i32();
+        if (n < 0) this.fail('negative LONG4 length');
+        return this.push(decodeLong(r.take(n)));
+      } // LONG4
+      case 0x47:
+        return this.push(r.f64be()); // BINFLOAT
+      case 0x58:
+        return this.push(utf8.decode(r.take(r.u32()))); // BINUNICODE
+      case 0x8c:
+        return this.push(utf8.decode(r.take(r.u8()))); // SHORT_BINUNICODE
+      case 0x8d:
+        return this.push(utf8.decode(r.take(r.u64()))); // BINUNICODE8
+      case 0x54: {
+        const n = r.i32();
+        if (n < 0) this.fail('negative BINSTRING length');
+        return this.push(latin1(r.take(n)));
+      } // BINSTRING
+      case 0x55:
+        return this.push(latin1(r.take(r.u8()))); // SHORT_BINSTRING
+      case 0x42:
+        return this.push(r.take(r.u32()).slice()); // BINBYTES
+      case 0x43:
+        return this.push(r.take(r.u8()).slice()); // SHORT_BINBYTES
+      case 0x7d:
+        return this.push(new Map()); // EMPTY_DICT
+      case 0x5d:
+        return this.push([]); // EMPTY_LIST
+      case 0x29:
+        return this.push([]); // EMPTY_TUPLE
+      case 0x74:
+        return this.push(this.popMark()); // TUPLE
+      case 0x85:
+        return this.push([this.popValue()]); // TUPLE1
+      case 0x86: {
+        const b = this.popValue();
+        const a = this.popValue();
+        return this.push([a, b]);
+      } // TUPLE2
+      case 0x87: {
+        const c = this.popValue();
+        const b = this.popValue();
+        const a = this.popValue();
+        return this.push([a, b, c]);
+      } // TUPLE3
+      case 0x6c:
+        return this.push(this.popMark()); // LIST
+      case 0x64: {
+        const items = this.popMark();
+        const d = new Map();
+        this.setItems(d, items);
+        return this.push(d);
+      } // DICT
+      case 0x73: {
+        const v = this.popValue();
+        const k = this.popValue();
+        this.dictOf(this.top()).set(k, v);
+        return;
+      } // SETITEM
+      case 0x75: {
+        const items = this.popMark();
+        this.setItems(this.dictOf(this.top()), items);
+        return;
+      } // SETITEMS
+      case 0x61: {
+        const v = this.popValue();
+        this.listOf(this.top()).push(v);
+        return;
+      } // APPEND
+      case 0x65: {
+        const items = this.popMark();
+        const list = this.listOf(this.top());
+        for (const v of items) list.push(v);
+        return;
+      } // APPENDS
+      case 0x71:
+        this.memo.set(r.u8(), this.top());
+        return; // BINPUT
+      case 0x72:
+        this.memo.set(r.u32(), this.top());
+        return; // LONG_BINPUT
+      case 0x94:
+        this.memo.set(this.memo.size, this.top());
+        return; // MEMOIZE
+      case 0x68:
+        return this.push(this.memoGet(r.u8())); // BINGET
+      case 0x6a:
+        return this.push(this.memoGet(r.u32())); // LONG_BINGET
+      case 0x30:
+        this.pop();
+        return; // POP
+      case 0x31:
+        this.popMark();
+        return; // POP_MARK
+      case 0x32:
+        return this.push(this.top()); // DUP
+      case 0x63: {
+        const module = r.line();
+        const name = r.line();
+        return this.push(this.hooks.findClass(module, name));
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = this.popValue();
         const module = this.popValue();
         if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two strings');
         return this.push(this.hooks.findClass(module as string, name as string));
       }
-      case 0x52: { const args = this.popValue(); const fn = this.popValue(); return this.push(this.hooks.call(fn, this.tuple(args))); } // REDUCE
-      case 0x81: { const args = this.popValue(); const cls = this.popValue(); return this.push(this.hooks.newObj(cls, this.tuple(args))); } // NEWOBJ
-      case 0x62: { const state = this.popValue(); const obj = this.popValue(); return this.push(this.hooks.build(obj, state)); } // BUILD
-      case 0x51: return this.push(this.hooks.persistentLoad(this.popValue())); // BINPERSID
+      case 0x52: {
+        const args = this.popValue();
+        const fn = this.popValue();
+        return this.push(this.hooks.call(fn, this.tuple(args)));
+      } // REDUCE
+      case 0x81: {
+        const args = this.popValue();
+        const cls = this.popValue();
+        return this.push(this.hooks.newObj(cls, this.tuple(args)));
+      } // NEWOBJ
+      case 0x62: {
+        const state = this.popValue();
+        const obj = this.popValue();
+        return this.push(this.hooks.build(obj, state));
+      } // BUILD
+      case 0x51:
+        return this.push(this.hooks.persistentLoad(this.popValue())); // BINPERSID
       default:
         this.fail('unsupported opcode');
     }
@@ -234,11 +360,51 @@ class Machine {
 }
 
 Object.assign(OP_NAMES, {
-  0x80: 'PROTO', 0x95: 'FRAME', 0x28: 'MARK', 0x4e: 'NONE', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x4a: 'BININT', 0x4b: 'BININT1',
-  0x4d: 'BININT2', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x47: 'BINFLOAT', 0x58: 'BINUNICODE', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8',
-  0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x7d: 'EMPTY_DICT', 0x5d: 'EMPTY_LIST',
-  0x29: 'EMPTY_TUPLE', 0x74: 'TUPLE', 0x85: 'TUPLE1', 0x86: 'TUPLE2', 0x87: 'TUPLE3', 0x6c: 'LIST', 0x64: 'DICT', 0x73: 'SETITEM',
-  0x75: 'SETITEMS', 0x61: 'APPEND', 0x65: 'APPENDS', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x94: 'MEMOIZE', 0x68: 'BINGET',
-  0x6a: 'LONG_BINGET', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x63: 'GLOBAL', 0x93: 'STACK_GLOBAL', 0x52: 'REDUCE',
-  0x81: 'NEWOBJ', 0x62: 'BUILD', 0x51: 'BINPERSID', 0x2e: 'STOP',
+  0x80: 'PROTO',
+  0x95: 'FRAME',
+  0x28: 'MARK',
+  0x4e: 'NONE',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4d: 'BININT2',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x47: 'BINFLOAT',
+  0x58: 'BINUNICODE',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x7d: 'EMPTY_DICT',
+  0x5d: 'EMPTY_LIST',
+  0x29: 'EMPTY_TUPLE',
+  0x74: 'TUPLE',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x6c: 'LIST',
+  0x64: 'DICT',
+  0x73: 'SETITEM',
+  0x75: 'SETITEMS',
+  0x61: 'APPEND',
+  0x65: 'APPENDS',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x94: 'MEMOIZE',
+  0x68: 'BINGET',
+  0x6a: 'LONG_BINGET',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x63: 'GLOBAL',
+  0x93: 'STACK_GLOBAL',
+  0x52: 'REDUCE',
+  0x81: 'NEWOBJ',
+  0x62: 'BUILD',
+  0x51: 'BINPERSID',
+  0x2e: 'STOP',
 });

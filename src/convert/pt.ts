@@ -25,10 +25,29 @@ import { ZipArchive, type ZipEntry, ZipError, readLocalHeader } from './zip.js';
 
 /** torch.<X>Storage -> dtype name (only F32/F16/BF16 can be loaded; the rest are named in errors). */
 const STORAGE_DTYPES: Record<string, string> = {
-  FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64', LongStorage: 'I64',
-  IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  DoubleStorage: 'F64',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
-const ELEMENT_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+const ELEMENT_BYTES: Record<string, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 const LOADABLE = new Set(['F32', 'F16', 'BF16']);
 /** Largest data.pkl we read (the SAM 2.1 large index is well under 1 MB). */
 const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
@@ -49,10 +68,19 @@ class TorchGlobal {
   constructor(readonly qualname: string) {}
 }
 class StorageRef {
-  constructor(readonly key: string, readonly dtype: string, readonly numel: number) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: string,
+    readonly numel: number,
+  ) {}
 }
 class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 const isCount = (v: PyValue): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -70,7 +98,9 @@ function torchHooks(): PickleHooks {
       const q = `${module}.${name}`.replace(/[^\x20-\x7e]/g, '?');
       if (module === 'torch' && name in STORAGE_DTYPES) return new TorchGlobal(q);
       if (ALLOWED_FUNCTIONS.has(q)) return new TorchGlobal(q);
-      return fail(`refuses global '${q}': only tensors and state dicts are loaded (allowed: ${[...ALLOWED_FUNCTIONS].join(', ')}, torch.*Storage); nothing is executed`);
+      return fail(
+        `refuses global '${q}': only tensors and state dicts are loaded (allowed: ${[...ALLOWED_FUNCTIONS].join(', ')}, torch.*Storage); nothing is executed`,
+      );
     },
     call: (fn, args) => callAllowed(fn, args),
     newObj(cls, args) {
@@ -83,13 +113,20 @@ function torchHooks(): PickleHooks {
       return fail('BUILD on an unsupported object');
     },
     persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== 'storage') fail(`unsupported persistent id ${describe(pid)}`);
+      if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== 'storage')
+        fail(`unsupported persistent id ${describe(pid)}`);
       const [, type, key, , n] = pid as PyValue[];
-      if (!(type instanceof TorchGlobal) || !type.qualname.startsWith('torch.') || !(type.qualname.slice(6) in STORAGE_DTYPES)) fail(`persistent id names no storage type: ${describe(type)}`);
+      if (
+        !(type instanceof TorchGlobal) ||
+        !type.qualname.startsWith('torch.') ||
+        !(type.qualname.slice(6) in STORAGE_DTYPES)
+      )
+        fail(`persistent id names no storage type: ${describe(type)}`);
       if (typeof key !== 'string' || !isCount(n)) fail(`bad storage reference ${describe(pid)}`);
       const dtype = STORAGE_DTYPES[(type as TorchGlobal).qualname.slice(6)];
       const old = storages.get(key as string);
-      if (old && (old.dtype !== dtype || old.numel !== n)) fail(`storage '${key}' is referenced with two different types or sizes`);
+      if (old && (old.dtype !== dtype || old.numel !== n))
+        fail(`storage '${key}' is referenced with two different types or sizes`);
       const ref = old ?? new StorageRef(key as string, dtype, n as number);
       storages.set(key as string, ref);
       return ref;
@@ -100,9 +137,11 @@ function torchHooks(): PickleHooks {
 function callAllowed(fn: PyValue, args: PyValue[]): PyValue {
   if (!(fn instanceof TorchGlobal)) return fail(`call of a non-callable ${describe(fn)}`);
   switch (fn.qualname) {
-    case 'collections.OrderedDict': return orderedDict(args);
+    case 'collections.OrderedDict':
+      return orderedDict(args);
     case 'torch._utils._rebuild_tensor':
-    case 'torch._utils._rebuild_tensor_v2': return rebuildTensor(args);
+    case 'torch._utils._rebuild_tensor_v2':
+      return rebuildTensor(args);
     case 'torch._utils._rebuild_parameter':
     case 'torch._utils._rebuild_parameter_with_state':
       if (!(args[0] instanceof TensorRef)) fail('_rebuild_parameter without a tensor');
@@ -110,7 +149,8 @@ function callAllowed(fn: PyValue, args: PyValue[]): PyValue {
     case 'torch.Size':
       if (!isCounts(args[0] ?? null)) fail('torch.Size of non-integers');
       return args[0];
-    default: return fail(`'${fn.qualname}' cannot be called`);
+    default:
+      return fail(`'${fn.qualname}' cannot be called`);
   }
 }
 
@@ -142,7 +182,10 @@ function describe(v: PyValue, depth = 0): string {
   if (v instanceof Map) return `dict(${v.size})`;
   if (Array.isArray(v)) {
     if (depth > 2) return '(…)';
-    return `(${v.slice(0, 6).map((x) => describe(x, depth + 1)).join(', ')}${v.length > 6 ? ', …' : ''})`;
+    return `(${v
+      .slice(0, 6)
+      .map((x) => describe(x, depth + 1))
+      .join(', ')}${v.length > 6 ? ', …' : ''})`;
   }
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
   if (v === null || typeof v !== 'object') return String(v);
@@ -247,7 +290,9 @@ export class CheckpointFile implements WeightsFile {
     return rawToF32(await this.readRaw(key), this.header.get(key)!.dtype);
   }
 
-  close(): Promise<void> { return this.zip.source.close(); }
+  close(): Promise<void> {
+    return this.zip.source.close();
+  }
 }
 
 /** Check every tensor against its storage entry and describe it (dtype, shape, file range). */
@@ -259,11 +304,17 @@ function buildHeader(zip: ZipArchive, prefix: string, tensors: Map<string, Tenso
     const el = ELEMENT_BYTES[s.dtype];
     const entry: ZipEntry | undefined = zip.get(`${prefix}data/${s.key}`);
     if (!entry) fail(`tensor '${key}': storage '${prefix}data/${s.key}' is missing from the archive`);
-    if (entry!.size < s.numel * el) fail(`tensor '${key}': storage '${s.key}' holds ${entry!.size} bytes but ${s.numel} ${s.dtype} elements need ${s.numel * el}`);
+    if (entry!.size < s.numel * el)
+      fail(
+        `tensor '${key}': storage '${s.key}' holds ${entry!.size} bytes but ${s.numel} ${s.dtype} elements need ${s.numel * el}`,
+      );
     if (viewSpan(t) > 0 && t.offset + viewSpan(t) > s.numel) {
-      fail(`tensor '${key}' ${shapeStr(t.shape)} (offset ${t.offset}, stride ${shapeStr(t.stride)}) reaches past its storage of ${s.numel} elements`);
+      fail(
+        `tensor '${key}' ${shapeStr(t.shape)} (offset ${t.offset}, stride ${shapeStr(t.stride)}) reaches past its storage of ${s.numel} elements`,
+      );
     }
-    if (numel(t.shape) * el > MAX_TENSOR_BYTES) fail(`tensor '${key}' ${shapeStr(t.shape)} is too large to materialise (${numel(t.shape) * el} bytes)`);
+    if (numel(t.shape) * el > MAX_TENSOR_BYTES)
+      fail(`tensor '${key}' ${shapeStr(t.shape)} is too large to materialise (${numel(t.shape) * el} bytes)`);
     const begin = entry!.localHeaderOffset + t.offset * el;
     rows.push([key, { dtype: s.dtype as WeightDType, shape: t.shape, begin, end: begin + numel(t.shape) * el }]);
   }
@@ -272,7 +323,9 @@ function buildHeader(zip: ZipArchive, prefix: string, tensors: Map<string, Tenso
 
 /** The `<archive>/` prefix: the directory that holds data.pkl. */
 function findPrefix(zip: ZipArchive): string {
-  const pkl = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl')).sort((a, b) => a.length - b.length)[0];
+  const pkl = [...zip.entries.keys()]
+    .filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))
+    .sort((a, b) => a.length - b.length)[0];
   if (!pkl) fail('no data.pkl in the archive: not a torch.save checkpoint');
   return pkl.slice(0, pkl.length - 'data.pkl'.length);
 }
@@ -288,7 +341,8 @@ async function checkByteOrder(zip: ZipArchive, prefix: string): Promise<void> {
 async function sniff(src: ByteSource): Promise<void> {
   if (src.size < 4) fail(`${src.name} is ${src.size} bytes: too small to be a checkpoint`);
   const head = await src.read(0, 4);
-  if (head[0] === 0x80 && head[1] <= 5) fail(`${src.name} uses the legacy (pre-1.6, non-zip) torch.save format; re-save it with a current PyTorch`);
+  if (head[0] === 0x80 && head[1] <= 5)
+    fail(`${src.name} uses the legacy (pre-1.6, non-zip) torch.save format; re-save it with a current PyTorch`);
   if (head[0] !== 0x50 || head[1] !== 0x4b) fail(`${src.name} is not a PyTorch zip checkpoint (no zip signature)`);
 }
 
@@ -304,7 +358,8 @@ async function diagnoseTruncated(src: ByteSource, cause: ZipError): Promise<neve
   } catch {
     throw new WeightsFormatError(`${src.name}: ${base} (${cause.message})`);
   }
-  if (!lh.name.endsWith('data.pkl') || lh.method !== 0) throw new WeightsFormatError(`${src.name}: ${base} (${cause.message})`);
+  if (!lh.name.endsWith('data.pkl') || lh.method !== 0)
+    throw new WeightsFormatError(`${src.name}: ${base} (${cause.message})`);
   const known = lh.compressedSize > 0 && !(lh.flags & 8) ? lh.compressedSize : Infinity;
   const avail = Math.min(src.size - lh.dataStart, known, MAX_PICKLE_BYTES);
   let tensors: Map<string, TensorRef>;
@@ -315,7 +370,9 @@ async function diagnoseTruncated(src: ByteSource, cause: ZipError): Promise<neve
   }
   const storages = new Map([...tensors.values()].map((t) => [t.storage.key, t.storage]));
   const need = [...storages.values()].reduce((a, s) => a + s.numel * (ELEMENT_BYTES[s.dtype] ?? 1), 0);
-  throw new WeightsFormatError(`${src.name}: ${base} but tensor data for ${tensors.size} keys needs ~${formatBytes(need)} (incomplete download?)`);
+  throw new WeightsFormatError(
+    `${src.name}: ${base} but tensor data for ${tensors.size} keys needs ~${formatBytes(need)} (incomplete download?)`,
+  );
 }
 
 async function openArchive(src: ByteSource): Promise<ZipArchive> {
@@ -323,7 +380,8 @@ async function openArchive(src: ByteSource): Promise<ZipArchive> {
     return await ZipArchive.open(src);
   } catch (e) {
     if (e instanceof ZipError && e.code === 'no-eocd') return diagnoseTruncated(src, e);
-    if (e instanceof ZipError && e.code === 'truncated') throw new WeightsFormatError(`${src.name}: checkpoint is truncated: ${e.message}`);
+    if (e instanceof ZipError && e.code === 'truncated')
+      throw new WeightsFormatError(`${src.name}: checkpoint is truncated: ${e.message}`);
     throw e;
   }
 }
@@ -343,7 +401,10 @@ async function open(src: ByteSource): Promise<CheckpointFile> {
  * Open a PyTorch checkpoint for tensor-by-tensor reading. Node paths: see src/node/weights_file.ts
  * (`openWeights`), which passes a positional-read file source.
  */
-export async function readCheckpoint(source: ByteSource | Uint8Array | ArrayBuffer, name?: string): Promise<CheckpointFile> {
+export async function readCheckpoint(
+  source: ByteSource | Uint8Array | ArrayBuffer,
+  name?: string,
+): Promise<CheckpointFile> {
   const src = source instanceof Uint8Array || source instanceof ArrayBuffer ? bytesSource(source, name) : source;
   return asFormatError(src.name, () => open(src));
 }

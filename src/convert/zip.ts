@@ -25,7 +25,10 @@ const MAX_INFLATE_BYTES = 2 ** 31 - 1;
 export type ZipErrorCode = 'no-eocd' | 'truncated' | 'corrupt' | 'unsupported';
 
 export class ZipError extends WeightsFormatError {
-  constructor(readonly code: ZipErrorCode, message: string) {
+  constructor(
+    readonly code: ZipErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ZipError';
   }
@@ -68,13 +71,16 @@ const utf8 = new TextDecoder('utf-8');
 
 /** Read the local file header at `offset` (also used to diagnose archives without a directory). */
 export async function readLocalHeader(src: ByteSource, offset: number): Promise<LocalHeader> {
-  if (offset + LOCAL_SIZE > src.size) throw new ZipError('truncated', `zip: local header at ${offset} runs past the end of the ${src.size}-byte file`);
+  if (offset + LOCAL_SIZE > src.size)
+    throw new ZipError('truncated', `zip: local header at ${offset} runs past the end of the ${src.size}-byte file`);
   const h = view(await src.read(offset, LOCAL_SIZE));
-  if (h.getUint32(0, true) !== SIG_LOCAL) throw new ZipError('corrupt', `zip: no local file header at offset ${offset}`);
+  if (h.getUint32(0, true) !== SIG_LOCAL)
+    throw new ZipError('corrupt', `zip: no local file header at offset ${offset}`);
   const nameLen = h.getUint16(26, true);
   const extraLen = h.getUint16(28, true);
   const dataStart = offset + LOCAL_SIZE + nameLen + extraLen;
-  if (dataStart > src.size) throw new ZipError('truncated', `zip: local header at ${offset} runs past the end of the ${src.size}-byte file`);
+  if (dataStart > src.size)
+    throw new ZipError('truncated', `zip: local header at ${offset} runs past the end of the ${src.size}-byte file`);
   const name = utf8.decode(await src.read(offset + LOCAL_SIZE, nameLen));
   return {
     name,
@@ -86,7 +92,11 @@ export async function readLocalHeader(src: ByteSource, offset: number): Promise<
   };
 }
 
-interface DirectoryLocation { offset: number; size: number; count: number }
+interface DirectoryLocation {
+  offset: number;
+  size: number;
+  count: number;
+}
 
 /** Find the EOCD (and zip64 records) and return where the central directory is. */
 async function locateDirectory(src: ByteSource): Promise<DirectoryLocation> {
@@ -97,16 +107,28 @@ async function locateDirectory(src: ByteSource): Promise<DirectoryLocation> {
   const dv = view(tail);
   const at = findEocd(dv);
   if (at < 0) throw new ZipError('no-eocd', `zip: no end-of-central-directory record in the last ${tailLen} bytes`);
-  if (dv.getUint16(at + 4, true) !== 0 || dv.getUint16(at + 6, true) !== 0) throw new ZipError('unsupported', 'zip: multi-disk archives are not supported');
-  let loc: DirectoryLocation = { count: dv.getUint16(at + 10, true), size: dv.getUint32(at + 12, true), offset: dv.getUint32(at + 16, true) };
-  if (at >= 20 && dv.getUint32(at - 20, true) === SIG_ZIP64_LOCATOR) loc = await readZip64End(src, u64(dv, at - 20 + 8, 'zip64 end offset'));
-  else if (loc.count === 0xffff || loc.size === 0xffffffff || loc.offset === 0xffffffff) throw new ZipError('corrupt', 'zip: EOCD says zip64 but there is no zip64 locator');
+  if (dv.getUint16(at + 4, true) !== 0 || dv.getUint16(at + 6, true) !== 0)
+    throw new ZipError('unsupported', 'zip: multi-disk archives are not supported');
+  let loc: DirectoryLocation = {
+    count: dv.getUint16(at + 10, true),
+    size: dv.getUint32(at + 12, true),
+    offset: dv.getUint32(at + 16, true),
+  };
+  if (at >= 20 && dv.getUint32(at - 20, true) === SIG_ZIP64_LOCATOR)
+    loc = await readZip64End(src, u64(dv, at - 20 + 8, 'zip64 end offset'));
+  else if (loc.count === 0xffff || loc.size === 0xffffffff || loc.offset === 0xffffffff)
+    throw new ZipError('corrupt', 'zip: EOCD says zip64 but there is no zip64 locator');
   const eocdAbs = tailStart + at;
   if (loc.offset + loc.size > eocdAbs) {
-    throw new ZipError('truncated', `zip: central directory [${loc.offset}, ${loc.offset + loc.size}) lies past its end record at ${eocdAbs} (truncated or corrupt archive)`);
+    throw new ZipError(
+      'truncated',
+      `zip: central directory [${loc.offset}, ${loc.offset + loc.size}) lies past its end record at ${eocdAbs} (truncated or corrupt archive)`,
+    );
   }
-  if (loc.count * CENTRAL_SIZE > loc.size) throw new ZipError('corrupt', `zip: ${loc.count} entries cannot fit a ${loc.size}-byte central directory`);
-  if (loc.size > MAX_DIRECTORY_BYTES) throw new ZipError('unsupported', `zip: central directory of ${loc.size} bytes is too large`);
+  if (loc.count * CENTRAL_SIZE > loc.size)
+    throw new ZipError('corrupt', `zip: ${loc.count} entries cannot fit a ${loc.size}-byte central directory`);
+  if (loc.size > MAX_DIRECTORY_BYTES)
+    throw new ZipError('unsupported', `zip: central directory of ${loc.size} bytes is too large`);
   return loc;
 }
 
@@ -122,11 +144,17 @@ function findEocd(dv: DataView): number {
 }
 
 async function readZip64End(src: ByteSource, offset: number): Promise<DirectoryLocation> {
-  if (offset + 56 > src.size) throw new ZipError('corrupt', `zip: zip64 end record offset ${offset} is outside the file`);
+  if (offset + 56 > src.size)
+    throw new ZipError('corrupt', `zip: zip64 end record offset ${offset} is outside the file`);
   const dv = view(await src.read(offset, 56));
   if (dv.getUint32(0, true) !== SIG_ZIP64_EOCD) throw new ZipError('corrupt', `zip: no zip64 end record at ${offset}`);
-  if (dv.getUint32(16, true) !== 0 || dv.getUint32(20, true) !== 0) throw new ZipError('unsupported', 'zip: multi-disk archives are not supported');
-  return { count: u64(dv, 32, 'entry count'), size: u64(dv, 40, 'directory size'), offset: u64(dv, 48, 'directory offset') };
+  if (dv.getUint32(16, true) !== 0 || dv.getUint32(20, true) !== 0)
+    throw new ZipError('unsupported', 'zip: multi-disk archives are not supported');
+  return {
+    count: u64(dv, 32, 'entry count'),
+    size: u64(dv, 40, 'directory size'),
+    offset: u64(dv, 48, 'directory offset'),
+  };
 }
 
 /** Parse the central directory records. */
@@ -135,12 +163,14 @@ function parseDirectory(dir: Uint8Array, count: number, fileSize: number): Map<s
   const entries = new Map<string, ZipEntry>();
   let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + CENTRAL_SIZE > dir.byteLength || dv.getUint32(p, true) !== SIG_CENTRAL) throw new ZipError('corrupt', `zip: central directory record ${i} is damaged`);
+    if (p + CENTRAL_SIZE > dir.byteLength || dv.getUint32(p, true) !== SIG_CENTRAL)
+      throw new ZipError('corrupt', `zip: central directory record ${i} is damaged`);
     const nameLen = dv.getUint16(p + 28, true);
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
-    if (end > dir.byteLength) throw new ZipError('corrupt', `zip: central directory record ${i} runs past the directory`);
+    if (end > dir.byteLength)
+      throw new ZipError('corrupt', `zip: central directory record ${i} runs past the directory`);
     const name = utf8.decode(dir.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
     const e: ZipEntry = {
       name,
@@ -152,7 +182,11 @@ function parseDirectory(dir: Uint8Array, count: number, fileSize: number): Map<s
       localHeaderOffset: dv.getUint32(p + 42, true),
     };
     applyZip64Extra(e, new DataView(dir.buffer, dir.byteOffset + p + CENTRAL_SIZE + nameLen, extraLen));
-    if (e.localHeaderOffset + LOCAL_SIZE > fileSize) throw new ZipError('truncated', `zip: entry '${name}' starts at ${e.localHeaderOffset}, past the end of the ${fileSize}-byte file`);
+    if (e.localHeaderOffset + LOCAL_SIZE > fileSize)
+      throw new ZipError(
+        'truncated',
+        `zip: entry '${name}' starts at ${e.localHeaderOffset}, past the end of the ${fileSize}-byte file`,
+      );
     if (entries.has(name)) throw new ZipError('corrupt', `zip: duplicate entry '${name}'`);
     entries.set(name, e);
     p = end;
@@ -188,7 +222,10 @@ export class ZipArchive {
   private dataStarts = new Map<string, number>();
   private inflated: { name: string; bytes: Uint8Array } | null = null;
 
-  private constructor(readonly source: ByteSource, readonly entries: Map<string, ZipEntry>) {}
+  private constructor(
+    readonly source: ByteSource,
+    readonly entries: Map<string, ZipEntry>,
+  ) {}
 
   static async open(src: ByteSource): Promise<ZipArchive> {
     const loc = await locateDirectory(src);
@@ -196,7 +233,9 @@ export class ZipArchive {
     return new ZipArchive(src, parseDirectory(dir, loc.count, src.size));
   }
 
-  get(name: string): ZipEntry | undefined { return this.entries.get(name); }
+  get(name: string): ZipEntry | undefined {
+    return this.entries.get(name);
+  }
 
   /** Absolute offset of an entry's data (reads its local header once). */
   async dataStart(e: ZipEntry): Promise<number> {
@@ -205,7 +244,10 @@ export class ZipArchive {
       const lh = await readLocalHeader(this.source, e.localHeaderOffset);
       start = lh.dataStart;
       if (start + e.compressedSize > this.source.size) {
-        throw new ZipError('truncated', `zip: entry '${e.name}' needs bytes up to ${start + e.compressedSize} but the file ends at ${this.source.size} (truncated)`);
+        throw new ZipError(
+          'truncated',
+          `zip: entry '${e.name}' needs bytes up to ${start + e.compressedSize} but the file ends at ${this.source.size} (truncated)`,
+        );
       }
       this.dataStarts.set(e.name, start);
     }
@@ -217,22 +259,34 @@ export class ZipArchive {
    * checks its CRC-32; deflated entries are inflated whole (the last one is cached).
    */
   async read(e: ZipEntry, offset = 0, length = e.size - offset): Promise<Uint8Array> {
-    if (offset < 0 || length < 0 || offset + length > e.size) throw new ZipError('corrupt', `zip: read [${offset}, ${offset + length}) outside entry '${e.name}' of ${e.size} bytes`);
+    if (offset < 0 || length < 0 || offset + length > e.size)
+      throw new ZipError(
+        'corrupt',
+        `zip: read [${offset}, ${offset + length}) outside entry '${e.name}' of ${e.size} bytes`,
+      );
     if (e.flags & 1) throw new ZipError('unsupported', `zip: entry '${e.name}' is encrypted`);
     const whole = offset === 0 && length === e.size;
     if (e.method === 0) {
-      if (e.compressedSize !== e.size) throw new ZipError('corrupt', `zip: stored entry '${e.name}' has compressed size ${e.compressedSize} != size ${e.size}`);
+      if (e.compressedSize !== e.size)
+        throw new ZipError(
+          'corrupt',
+          `zip: stored entry '${e.name}' has compressed size ${e.compressedSize} != size ${e.size}`,
+        );
       const bytes = await this.source.read((await this.dataStart(e)) + offset, length);
       if (whole) checkCrc(e, bytes);
       return bytes;
     }
     if (e.method === 8) return (await this.inflate(e)).subarray(offset, offset + length);
-    throw new ZipError('unsupported', `zip: entry '${e.name}' uses compression method ${e.method} (only stored and deflate are supported)`);
+    throw new ZipError(
+      'unsupported',
+      `zip: entry '${e.name}' uses compression method ${e.method} (only stored and deflate are supported)`,
+    );
   }
 
   private async inflate(e: ZipEntry): Promise<Uint8Array> {
     if (this.inflated?.name === e.name) return this.inflated.bytes;
-    if (e.size > MAX_INFLATE_BYTES) throw new ZipError('unsupported', `zip: deflated entry '${e.name}' of ${e.size} bytes is too large`);
+    if (e.size > MAX_INFLATE_BYTES)
+      throw new ZipError('unsupported', `zip: deflated entry '${e.name}' of ${e.size} bytes is too large`);
     const packed = await this.source.read(await this.dataStart(e), e.compressedSize);
     let bytes: Uint8Array;
     try {
@@ -240,7 +294,8 @@ export class ZipArchive {
     } catch (err) {
       throw new ZipError('corrupt', `zip: entry '${e.name}' does not inflate (${(err as Error).message})`);
     }
-    if (bytes.byteLength !== e.size) throw new ZipError('corrupt', `zip: entry '${e.name}' inflates to ${bytes.byteLength} bytes, expected ${e.size}`);
+    if (bytes.byteLength !== e.size)
+      throw new ZipError('corrupt', `zip: entry '${e.name}' inflates to ${bytes.byteLength} bytes, expected ${e.size}`);
     checkCrc(e, bytes);
     this.inflated = { name: e.name, bytes };
     return bytes;
@@ -249,7 +304,11 @@ export class ZipArchive {
 
 function checkCrc(e: ZipEntry, bytes: Uint8Array): void {
   const got = crc32(bytes);
-  if (got !== e.crc32) throw new ZipError('corrupt', `zip: entry '${e.name}' fails its CRC-32 check (stored ${hex(e.crc32)}, computed ${hex(got)})`);
+  if (got !== e.crc32)
+    throw new ZipError(
+      'corrupt',
+      `zip: entry '${e.name}' fails its CRC-32 check (stored ${hex(e.crc32)}, computed ${hex(got)})`,
+    );
 }
 
 const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
@@ -276,8 +335,15 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   const n8 = bytes.length - (bytes.length % 8);
   for (; i < n8; i += 8) {
     const a = (c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24))) >>> 0;
-    c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24] ^
-      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+    c =
+      t7[a & 0xff] ^
+      t6[(a >>> 8) & 0xff] ^
+      t5[(a >>> 16) & 0xff] ^
+      t4[a >>> 24] ^
+      t3[bytes[i + 4]] ^
+      t2[bytes[i + 5]] ^
+      t1[bytes[i + 6]] ^
+      t0[bytes[i + 7]];
   }
   for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

@@ -33,8 +33,15 @@ export function isEmpty(m: BinMask): boolean {
 }
 
 function checkSize(a: BinMask, b: BinMask, what: string): void {
-  if (a.width !== b.width || a.height !== b.height || a.data.length !== a.width * a.height || b.data.length !== b.width * b.height) {
-    throw new Error(`${what}: masks of ${a.width}x${a.height} and ${b.width}x${b.height} (data ${a.data.length}, ${b.data.length})`);
+  if (
+    a.width !== b.width ||
+    a.height !== b.height ||
+    a.data.length !== a.width * a.height ||
+    b.data.length !== b.width * b.height
+  ) {
+    throw new Error(
+      `${what}: masks of ${a.width}x${a.height} and ${b.width}x${b.height} (data ${a.data.length}, ${b.data.length})`,
+    );
   }
 }
 
@@ -61,7 +68,10 @@ export function centroidClick(gt: BinMask): Click {
     const dr = Math.floor(i / W) - mr;
     const dc = (i % W) - mc;
     const d = Math.sqrt(dr * dr + dc * dc); // np.sqrt((rows - mean_row) ** 2 + (cols - mean_col) ** 2)
-    if (d < best) { best = d; bi = i; } // strict: the first minimum wins (np.argmin)
+    if (d < best) {
+      best = d;
+      bi = i;
+    } // strict: the first minimum wins (np.argmin)
   }
   return { x: bi % W, y: Math.floor(bi / W), label: 1 };
 }
@@ -102,19 +112,26 @@ export function edtSquared(mask: BinMask): Float64Array {
     }
     let k = 0;
     v[0] = 0;
-    zNum[0] = -1; zDen[0] = 0; // -inf
-    zNum[1] = 1; zDen[1] = 0; // +inf
+    zNum[0] = -1;
+    zDen[0] = 0; // -inf
+    zNum[1] = 1;
+    zDen[1] = 0; // +inf
     for (let q = 1; q < n; q++) {
       for (;;) {
         const p = v[k];
         // intersection s = ((f[q] + q^2) - (f[p] + p^2)) / (2 (q - p)); integers, exact in float64
         const sNum = f[q] + q * q - (f[p] + p * p);
         const sDen = 2 * (q - p);
-        if (lessEq(sNum, sDen, zNum[k], zDen[k])) { k--; continue; }
+        if (lessEq(sNum, sDen, zNum[k], zDen[k])) {
+          k--;
+          continue;
+        }
         k++;
         v[k] = q;
-        zNum[k] = sNum; zDen[k] = sDen;
-        zNum[k + 1] = 1; zDen[k + 1] = 0;
+        zNum[k] = sNum;
+        zDen[k] = sDen;
+        zNum[k + 1] = 1;
+        zDen[k + 1] = 0;
         break;
       }
     }
@@ -150,7 +167,10 @@ function maxDistance(region: BinMask): { max: number; index: number } {
   let index = 0;
   for (let i = 0; i < d2.length; i++) {
     const d = Math.fround(Math.sqrt(d2[i]));
-    if (d > max) { max = d; index = i; }
+    if (d > max) {
+      max = d;
+      index = i;
+    }
   }
   return { max, index };
 }
@@ -177,7 +197,10 @@ export function ritmClick(gt: BinMask, pred: BinMask): Click {
 /** The BB prompt [x0, y0, x1, y1] with x1, y1 one past the last foreground pixel (throws on empty). */
 export function boxPrompt(gt: BinMask): [number, number, number, number] {
   const { width: W, height: H, data } = gt;
-  let x0 = W, y0 = H, x1 = -1, y1 = -1;
+  let x0 = W,
+    y0 = H,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       if (!data[y * W + x]) continue;

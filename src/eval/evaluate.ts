@@ -69,21 +69,43 @@ export interface EvalResult extends Summary {
   sequences: SequenceResult[];
   objects: ObjectResult[];
   /** sav protocol: the SA-V table numbers (per-object mean x 100, then averaged), 0-100. */
-  sav?: { J: number; F: number; JF: number; objects: Array<{ sequence: string; object: string; J: number; F: number; JF: number }> };
+  sav?: {
+    J: number;
+    F: number;
+    JF: number;
+    objects: Array<{ sequence: string; object: string; J: number; F: number; JF: number }>;
+  };
 }
 
-interface Track { frames: string[]; J: number[]; F: number[] }
+interface Track {
+  frames: string[];
+  J: number[];
+  F: number[];
+}
 
 /** Score prediction against ground truth over the given sequences. */
-export async function evaluate(sequences: SequenceSpec[], backend: CountBackend, opts: EvalOptions): Promise<EvalResult> {
+export async function evaluate(
+  sequences: SequenceSpec[],
+  backend: CountBackend,
+  opts: EvalOptions,
+): Promise<EvalResult> {
   const keep = opts.keepFirstLast ?? false;
   const boundTh = opts.boundTh ?? BOUND_TH;
-  const ctx: Ctx = { backend, keep, boundTh, batch: Math.max(1, opts.batchFrames ?? 8), warn: opts.onWarning ?? (() => {}), progress: opts.onProgress };
+  const ctx: Ctx = {
+    backend,
+    keep,
+    boundTh,
+    batch: Math.max(1, opts.batchFrames ?? 8),
+    warn: opts.onWarning ?? (() => {}),
+    progress: opts.onProgress,
+  };
   const seqResults: SequenceResult[] = [];
   for (const seq of sequences) {
     const objects =
       seq.layout === 'davis'
-        ? opts.protocol === 'davis' ? await davisLabelMaps(seq, ctx) : await savLabelMaps(seq, ctx)
+        ? opts.protocol === 'davis'
+          ? await davisLabelMaps(seq, ctx)
+          : await savLabelMaps(seq, ctx)
         : await perObjectFolders(seq, ctx, opts.protocol);
     for (const o of objects) if (opts.protocol === 'davis') addDavisStats(o);
     seqResults.push({ name: seq.name, objects, ...summarize(objects, opts.protocol) });
@@ -95,16 +117,25 @@ export async function evaluate(sequences: SequenceSpec[], backend: CountBackend,
  * The dataset-level result of already scored sequences (what evaluate() returns for all of them at
  * once): lets a caller score sequence by sequence and combine, e.g. `robotseg eval DATASET`.
  */
-export function combineResults(parts: EvalResult[], meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>): EvalResult {
+export function combineResults(
+  parts: EvalResult[],
+  meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>,
+): EvalResult {
   for (const p of parts) {
     if (p.protocol !== meta.protocol || p.keepFirstLast !== meta.keepFirstLast || p.boundTh !== meta.boundTh) {
       throw new Error('combineResults: the parts were scored with different protocols or options');
     }
   }
-  return aggregate(parts.flatMap((p) => p.sequences), meta);
+  return aggregate(
+    parts.flatMap((p) => p.sequences),
+    meta,
+  );
 }
 
-function aggregate(seqResults: SequenceResult[], meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>): EvalResult {
+function aggregate(
+  seqResults: SequenceResult[],
+  meta: Pick<EvalResult, 'protocol' | 'keepFirstLast' | 'boundTh' | 'backend'>,
+): EvalResult {
   const opts = { protocol: meta.protocol };
   const all = seqResults.flatMap((s) => s.objects);
   const result: EvalResult = { ...meta, ...summarize(all, opts.protocol), sequences: seqResults, objects: all };
@@ -163,8 +194,10 @@ function keptFrames(seq: string, frames: string[], keep: boolean, what: string):
   if (frames.length === 0) throw new EvalInputError(`${what} of sequence '${seq}' has no ground-truth PNG files`);
   const kept = selectFrames(frames, keep);
   if (kept.length === 0) {
-    throw new EvalInputError(`${what} of sequence '${seq}' has ${frames.length} annotated frame(s); the first and last are not scored, ` +
-      'so nothing is left (use --keep-first-last to score every frame)');
+    throw new EvalInputError(
+      `${what} of sequence '${seq}' has ${frames.length} annotated frame(s); the first and last are not scored, ` +
+        'so nothing is left (use --keep-first-last to score every frame)',
+    );
   }
   return kept;
 }
@@ -183,7 +216,9 @@ async function readPair(seq: SequenceSpec, frame: string, object?: string): Prom
 
 /** Run the backend on frame jobs in batches; `make` loads frame i and says which ids to score. */
 async function scoreFrames(
-  ctx: Ctx, seqName: string, frames: string[],
+  ctx: Ctx,
+  seqName: string,
+  frames: string[],
   make: (frame: string, index: number) => Promise<FrameJob>,
   take: (frame: string, job: FrameJob, J: number[], F: number[]) => void,
 ): Promise<void> {
@@ -209,27 +244,48 @@ async function davisLabelMaps(seq: SequenceSpec, ctx: Ctx): Promise<ObjectResult
   let n = 0;
   for (const v of first.data) n = Math.max(n, v);
   if (n === 0) {
-    ctx.warn(`sequence '${seq.name}': the first ground-truth frame ${seq.frames[0]} has no object, so the DAVIS protocol scores no object in it`);
+    ctx.warn(
+      `sequence '${seq.name}': the first ground-truth frame ${seq.frames[0]} has no object, so the DAVIS protocol scores no object in it`,
+    );
     return [];
   }
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const tracks: Track[] = ids.map(() => ({ frames: [], J: [], F: [] }));
   let ignored = 0;
-  await scoreFrames(ctx, seq.name, kept, async (frame) => {
-    const { gt: raw, pred } = await readPair(seq, frame);
-    const gt = voidToZero(raw);
-    for (const v of gt.data) if (v > n) { ignored = Math.max(ignored, v); break; }
-    let pmax = 0;
-    for (const v of pred.data) pmax = Math.max(pmax, v);
-    if (pmax > n) {
-      throw new EvalInputError(`prediction of sequence '${seq.name}' frame ${frame} has object id ${pmax}, but the first ground-truth frame has ` +
-        `${n} object(s) (the DAVIS toolkit aborts: "there is an index higher than the number of objects")`);
-    }
-    return { pred, gt, ids, radius: radiusOf(ctx, gt) };
-  }, (frame, _job, J, F) => {
-    ids.forEach((_, k) => { tracks[k].frames.push(frame); tracks[k].J.push(J[k]); tracks[k].F.push(F[k]); });
-  });
-  if (ignored) ctx.warn(`sequence '${seq.name}': ground-truth ids above ${n} (up to ${ignored}) appear after the first frame; DAVIS ignores them`);
+  await scoreFrames(
+    ctx,
+    seq.name,
+    kept,
+    async (frame) => {
+      const { gt: raw, pred } = await readPair(seq, frame);
+      const gt = voidToZero(raw);
+      for (const v of gt.data)
+        if (v > n) {
+          ignored = Math.max(ignored, v);
+          break;
+        }
+      let pmax = 0;
+      for (const v of pred.data) pmax = Math.max(pmax, v);
+      if (pmax > n) {
+        throw new EvalInputError(
+          `prediction of sequence '${seq.name}' frame ${frame} has object id ${pmax}, but the first ground-truth frame has ` +
+            `${n} object(s) (the DAVIS toolkit aborts: "there is an index higher than the number of objects")`,
+        );
+      }
+      return { pred, gt, ids, radius: radiusOf(ctx, gt) };
+    },
+    (frame, _job, J, F) => {
+      ids.forEach((_, k) => {
+        tracks[k].frames.push(frame);
+        tracks[k].J.push(J[k]);
+        tracks[k].F.push(F[k]);
+      });
+    },
+  );
+  if (ignored)
+    ctx.warn(
+      `sequence '${seq.name}': ground-truth ids above ${n} (up to ${ignored}) appear after the first frame; DAVIS ignores them`,
+    );
   return ids.map((id, k) => finish(seq.name, String(id), String(id), tracks[k]));
 }
 
@@ -244,7 +300,10 @@ function voidToZero(m: LabelMap): LabelMap {
 async function savLabelMaps(seq: SequenceSpec, ctx: Ctx): Promise<ObjectResult[]> {
   if (seq.frames.length === 0) throw new EvalInputError(`sequence '${seq.name}' has no ground-truth PNG files`);
   const kept = selectFrames(seq.frames, ctx.keep);
-  if (kept.length === 0) ctx.warn(`sequence '${seq.name}' has ${seq.frames.length} annotated frame(s) and none is scored (use --keep-first-last)`);
+  if (kept.length === 0)
+    ctx.warn(
+      `sequence '${seq.name}' has ${seq.frames.length} annotated frame(s) and none is scored (use --keep-first-last)`,
+    );
   const { tracks, inGt } = await cumulative(seq, ctx, kept, undefined, (m) => m);
   return [...inGt].sort((a, b) => a - b).map((id) => finish(seq.name, String(id), String(id), tracks.get(id)!));
 }
@@ -254,28 +313,38 @@ async function savLabelMaps(seq: SequenceSpec, ctx: Ctx): Promise<ObjectResult[]
  * prediction; each gets J and F for that frame. Returns the tracks and the ids ever seen in GT.
  */
 async function cumulative(
-  seq: SequenceSpec, ctx: Ctx, frames: string[], object: string | undefined, prep: (m: LabelMap, role: 'gt' | 'pred', frame: string) => LabelMap,
+  seq: SequenceSpec,
+  ctx: Ctx,
+  frames: string[],
+  object: string | undefined,
+  prep: (m: LabelMap, role: 'gt' | 'pred', frame: string) => LabelMap,
 ): Promise<{ tracks: Map<number, Track>; inGt: Set<number> }> {
   const inGt = new Set<number>();
   const inPred = new Set<number>();
   const tracks = new Map<number, Track>();
-  await scoreFrames(ctx, seq.name, frames, async (frame) => {
-    const pair = await readPair(seq, frame, object);
-    const gt = prep(pair.gt, 'gt', frame);
-    const pred = prep(pair.pred, 'pred', frame);
-    for (const id of idsOf(gt)) inGt.add(id);
-    for (const id of idsOf(pred)) inPred.add(id);
-    const ids = [...new Set([...inGt, ...inPred])].sort((a, b) => a - b);
-    return { pred, gt, ids, radius: radiusOf(ctx, gt) };
-  }, (frame, job, J, F) => {
-    job.ids.forEach((id, k) => {
-      let t = tracks.get(id);
-      if (!t) tracks.set(id, (t = { frames: [], J: [], F: [] }));
-      t.frames.push(frame);
-      t.J.push(J[k]);
-      t.F.push(F[k]);
-    });
-  });
+  await scoreFrames(
+    ctx,
+    seq.name,
+    frames,
+    async (frame) => {
+      const pair = await readPair(seq, frame, object);
+      const gt = prep(pair.gt, 'gt', frame);
+      const pred = prep(pair.pred, 'pred', frame);
+      for (const id of idsOf(gt)) inGt.add(id);
+      for (const id of idsOf(pred)) inPred.add(id);
+      const ids = [...new Set([...inGt, ...inPred])].sort((a, b) => a - b);
+      return { pred, gt, ids, radius: radiusOf(ctx, gt) };
+    },
+    (frame, job, J, F) => {
+      job.ids.forEach((id, k) => {
+        let t = tracks.get(id);
+        if (!t) tracks.set(id, (t = { frames: [], J: [], F: [] }));
+        t.frames.push(frame);
+        t.J.push(J[k]);
+        t.F.push(F[k]);
+      });
+    },
+  );
   return { tracks, inGt };
 }
 
@@ -287,24 +356,39 @@ async function perObjectFolders(seq: SequenceSpec, ctx: Ctx, protocol: Protocol)
     if (protocol === 'davis') {
       const kept = keptFrames(seq.name, obj.frames, ctx.keep, what);
       const t: Track = { frames: [], J: [], F: [] };
-      await scoreFrames(ctx, `${seq.name}/${obj.key}`, kept, async (frame) => {
-        const { gt, pred } = await readPair(seq, frame, obj.key);
-        return { pred: binarize(pred), gt: binarize(gt), ids: [1], radius: radiusOf(ctx, gt) };
-      }, (frame, _job, J, F) => { t.frames.push(frame); t.J.push(J[0]); t.F.push(F[0]); });
+      await scoreFrames(
+        ctx,
+        `${seq.name}/${obj.key}`,
+        kept,
+        async (frame) => {
+          const { gt, pred } = await readPair(seq, frame, obj.key);
+          return { pred: binarize(pred), gt: binarize(gt), ids: [1], radius: radiusOf(ctx, gt) };
+        },
+        (frame, _job, J, F) => {
+          t.frames.push(frame);
+          t.J.push(J[0]);
+          t.F.push(F[0]);
+        },
+      );
       out.push(finish(seq.name, obj.key, objectLabel(obj.key), t));
     } else {
-      if (obj.frames.length === 0) throw new EvalInputError(`${what} of sequence '${seq.name}' has no ground-truth PNG files`);
+      if (obj.frames.length === 0)
+        throw new EvalInputError(`${what} of sequence '${seq.name}' has no ground-truth PNG files`);
       const kept = selectFrames(obj.frames, ctx.keep);
       const { tracks, inGt } = await cumulative(seq, ctx, kept, obj.key, (m, role, frame) => {
         // sav_benchmark.get_gt_and_pred asserts one object per PNG: len(np.unique(a)) <= 2
         if (distinctCount(m) > 2) {
-          throw new EvalInputError(`${role === 'gt' ? 'ground truth' : 'prediction'} of sequence '${seq.name}' object ${obj.key} frame ${frame} ` +
-            'has more than 2 distinct values; the SA-V per-object layout holds one binary mask per PNG');
+          throw new EvalInputError(
+            `${role === 'gt' ? 'ground truth' : 'prediction'} of sequence '${seq.name}' object ${obj.key} frame ${frame} ` +
+              'has more than 2 distinct values; the SA-V per-object layout holds one binary mask per PNG',
+          );
         }
         return binarize(m);
       });
       if (!inGt.has(1)) {
-        ctx.warn(`sequence '${seq.name}' object ${obj.key}: the ground truth is empty in every scored frame; the SA-V evaluator reports no number for it (skipped)`);
+        ctx.warn(
+          `sequence '${seq.name}' object ${obj.key}: the ground truth is empty in every scored frame; the SA-V evaluator reports no number for it (skipped)`,
+        );
         continue;
       }
       out.push(finish(seq.name, obj.key, objectLabel(obj.key), tracks.get(1)!));

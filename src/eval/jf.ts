@@ -114,7 +114,9 @@ export function rowDistances(b: Uint8Array, h: number, w: number, cap: number): 
 
 /** Counts for one binary prediction / ground-truth pair (0/1 bytes, H x W) at dilation radius r. */
 export function countsFromBinary(p: Uint8Array, g: Uint8Array, h: number, w: number, r: number): JfCounts {
-  let inter = 0, sumP = 0, sumG = 0;
+  let inter = 0,
+    sumP = 0,
+    sumG = 0;
   for (let i = 0; i < h * w; i++) {
     inter += p[i] & g[i];
     sumP += p[i];
@@ -125,7 +127,10 @@ export function countsFromBinary(p: Uint8Array, g: Uint8Array, h: number, w: num
   const hw = diskHalfWidths(r);
   const dp = rowDistances(bp, h, w, r + 1);
   const dg = rowDistances(bg, h, w, r + 1);
-  let nP = 0, nG = 0, matchP = 0, matchG = 0;
+  let nP = 0,
+    nG = 0,
+    matchP = 0,
+    matchG = 0;
   const within = (dist: Uint16Array, x: number, y: number) => {
     for (let dy = -r; dy <= r; dy++) {
       const yy = y + dy;
@@ -136,8 +141,14 @@ export function countsFromBinary(p: Uint8Array, g: Uint8Array, h: number, w: num
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
-      if (bp[i]) { nP++; matchP += within(dg, x, y); }
-      if (bg[i]) { nG++; matchG += within(dp, x, y); }
+      if (bp[i]) {
+        nP++;
+        matchP += within(dg, x, y);
+      }
+      if (bg[i]) {
+        nG++;
+        matchG += within(dp, x, y);
+      }
     }
   }
   return { inter, sumP, sumG, nP, nG, matchP, matchG };
@@ -160,7 +171,9 @@ export function countsForIds(pred: LabelMap, gt: LabelMap, ids: readonly number[
 
 export function checkSameSize(pred: LabelMap, gt: LabelMap, what = 'prediction'): void {
   if (pred.width !== gt.width || pred.height !== gt.height) {
-    throw new Error(`${what} is ${pred.width}x${pred.height} but the ground truth is ${gt.width}x${gt.height} (the evaluators never resize)`);
+    throw new Error(
+      `${what} is ${pred.width}x${pred.height} but the ground truth is ${gt.width}x${gt.height} (the evaluators never resize)`,
+    );
   }
 }
 
@@ -188,5 +201,13 @@ export function boundaryF(c: JfCounts): number {
 /** Counts of entry k of a flat array with COUNT_STRIDE values per entry (the GPU output layout). */
 export function countsFromFlat(flat: ArrayLike<number>, k: number): JfCounts {
   const o = k * COUNT_STRIDE;
-  return { inter: flat[o], sumP: flat[o + 1], sumG: flat[o + 2], nP: flat[o + 3], nG: flat[o + 4], matchP: flat[o + 5], matchG: flat[o + 6] };
+  return {
+    inter: flat[o],
+    sumP: flat[o + 1],
+    sumG: flat[o + 2],
+    nP: flat[o + 3],
+    nG: flat[o + 4],
+    matchP: flat[o + 5],
+    matchG: flat[o + 6],
+  };
 }

@@ -24,7 +24,10 @@ export const MAX_GRAY_IDS = 32;
 export function davisPalette(): Array<[number, number, number]> {
   const pal: Array<[number, number, number]> = [];
   for (let i = 0; i < 256; i++) {
-    let r = 0, g = 0, b = 0, c = i;
+    let r = 0,
+      g = 0,
+      b = 0,
+      c = i;
     for (let j = 0; j < 8; j++) {
       r |= ((c >> 0) & 1) << (7 - j);
       g |= ((c >> 1) & 1) << (7 - j);
@@ -40,7 +43,9 @@ let paletteLookup: Map<number, number> | null = null;
 function davisColourIndex(): Map<number, number> {
   if (!paletteLookup) {
     paletteLookup = new Map();
-    davisPalette().forEach(([r, g, b], i) => { if (!paletteLookup!.has((r << 16) | (g << 8) | b)) paletteLookup!.set((r << 16) | (g << 8) | b, i); });
+    davisPalette().forEach(([r, g, b], i) => {
+      if (!paletteLookup!.has((r << 16) | (g << 8) | b)) paletteLookup!.set((r << 16) | (g << 8) | b, i);
+    });
   }
   return paletteLookup;
 }
@@ -72,8 +77,10 @@ export function samplesToLabels(png: PngSamples, name = 'mask'): LabelMap {
       for (let i = 0; i < n; i++) {
         const id = lut.get((s[3 * i] << 16) | (s[3 * i + 1] << 8) | s[3 * i + 2]);
         if (id === undefined) {
-          throw new Error(`${name}: not a mask (colour image; pixel (${i % width}, ${Math.floor(i / width)}) has colour ` +
-            `(${s[3 * i]}, ${s[3 * i + 1]}, ${s[3 * i + 2]}), which is not in the DAVIS palette; save masks as palette or 8-bit gray PNGs)`);
+          throw new Error(
+            `${name}: not a mask (colour image; pixel (${i % width}, ${Math.floor(i / width)}) has colour ` +
+              `(${s[3 * i]}, ${s[3 * i + 1]}, ${s[3 * i + 2]}), which is not in the DAVIS palette; save masks as palette or 8-bit gray PNGs)`,
+          );
         }
         data[i] = id;
       }
@@ -85,8 +92,10 @@ export function samplesToLabels(png: PngSamples, name = 'mask'): LabelMap {
   for (let i = 0; i < n; i++) {
     seen.add(gray[i]);
     if (seen.size > MAX_GRAY_IDS) {
-      throw new Error(`${name}: not a mask (more than ${MAX_GRAY_IDS} distinct gray levels: a photo or a soft mask? ` +
-        'masks hold object ids, or 0/255 for one object)');
+      throw new Error(
+        `${name}: not a mask (more than ${MAX_GRAY_IDS} distinct gray levels: a photo or a soft mask? ` +
+          'masks hold object ids, or 0/255 for one object)',
+      );
     }
   }
   const binary = maxVal > 1 && seen.has(maxVal) && [...seen].every((v) => v === 0 || v === maxVal);
@@ -125,6 +134,10 @@ export function idsOf(m: LabelMap): number[] {
 export function distinctCount(m: LabelMap): number {
   const seen = new Uint8Array(65536);
   let k = 0;
-  for (let i = 0; i < m.data.length; i++) if (!seen[m.data[i]]) { seen[m.data[i]] = 1; k++; }
+  for (let i = 0; i < m.data.length; i++)
+    if (!seen[m.data[i]]) {
+      seen[m.data[i]] = 1;
+      k++;
+    }
   return k;
 }

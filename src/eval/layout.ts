@@ -7,7 +7,9 @@ export class EvalInputError extends Error {}
 
 /** RobotSeg / VRS object folders: category -> 3-digit folder (tools/benchmark.py category2dir). */
 export const CATEGORY_DIRS: Readonly<Record<string, string>> = { arm: '000', gripper: '001', robot: '002' };
-const DIR_CATEGORIES: Record<string, string> = Object.fromEntries(Object.entries(CATEGORY_DIRS).map(([k, v]) => [v, k]));
+const DIR_CATEGORIES: Record<string, string> = Object.fromEntries(
+  Object.entries(CATEGORY_DIRS).map(([k, v]) => [v, k]),
+);
 
 /** A per-object folder: 3 digits (SA-V / VRS) or a category name. */
 export function isObjectDirName(name: string): boolean {
@@ -28,7 +30,9 @@ export function objectLabel(key: string): string {
 export function categoryKey(cat: string): string {
   if (cat in CATEGORY_DIRS) return CATEGORY_DIRS[cat];
   if (/^\d{3}$/.test(cat)) return cat;
-  throw new EvalInputError(`unknown category '${cat}' (use ${Object.keys(CATEGORY_DIRS).join(', ')} or a 3-digit object folder)`);
+  throw new EvalInputError(
+    `unknown category '${cat}' (use ${Object.keys(CATEGORY_DIRS).join(', ')} or a 3-digit object folder)`,
+  );
 }
 
 export function isPngName(name: string): boolean {
@@ -90,7 +94,11 @@ export function pairFrames(
   maskNames: Record<string, readonly string[]>,
   join: (kind: 'image' | 'mask', file: string, object?: string) => string,
 ): VideoSample {
-  const frames = sortFrames(imageNames).map((img) => ({ name: stem(img), image: join('image', img), masks: {} as Record<string, string> }));
+  const frames = sortFrames(imageNames).map((img) => ({
+    name: stem(img),
+    image: join('image', img),
+    masks: {} as Record<string, string>,
+  }));
   const byStem = new Map(frames.map((f) => [f.name, f]));
   for (const [obj, files] of Object.entries(maskNames)) {
     for (const f of files) {

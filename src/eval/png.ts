@@ -23,7 +23,13 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 // Adam7 passes: x0, y0, dx, dy.
 const ADAM7 = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
 ];
 
 export function isPng(bytes: Uint8Array): boolean {
@@ -35,7 +41,11 @@ export function decodePngSamples(bytes: Uint8Array, name = 'png'): PngSamples {
   if (!isPng(bytes)) throw new Error(`${name}: not a PNG file`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
-  let width = 0, height = 0, bitDepth = 0, colorType = -1, interlace = 0;
+  let width = 0,
+    height = 0,
+    bitDepth = 0,
+    colorType = -1,
+    interlace = 0;
   let palette: Array<[number, number, number]> | undefined;
   const idat: Uint8Array[] = [];
   let ended = false;
@@ -43,7 +53,8 @@ export function decodePngSamples(bytes: Uint8Array, name = 'png'): PngSamples {
     const len = dv.getUint32(pos);
     const type = String.fromCharCode(bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]);
     const start = pos + 8;
-    if (start + len + 4 > bytes.length) throw new Error(`${name}: corrupt PNG (chunk ${type} runs past the end of the file)`);
+    if (start + len + 4 > bytes.length)
+      throw new Error(`${name}: corrupt PNG (chunk ${type} runs past the end of the file)`);
     const data = bytes.subarray(start, start + len);
     if (type === 'IHDR') {
       width = dv.getUint32(start);
@@ -70,7 +81,10 @@ export function decodePngSamples(bytes: Uint8Array, name = 'png'): PngSamples {
   const total = idat.reduce((a, c) => a + c.length, 0);
   const z = new Uint8Array(total);
   let o = 0;
-  for (const c of idat) { z.set(c, o); o += c.length; }
+  for (const c of idat) {
+    z.set(c, o);
+    o += c.length;
+  }
   let raw: Uint8Array;
   try {
     raw = unzlibSync(z);
@@ -111,8 +125,10 @@ export function decodePngSamples(bytes: Uint8Array, name = 'png'): PngSamples {
 
 function sampleAt(line: Uint8Array, i: number, depth: number): number {
   switch (depth) {
-    case 8: return line[i];
-    case 16: return (line[2 * i] << 8) | line[2 * i + 1];
+    case 8:
+      return line[i];
+    case 16:
+      return (line[2 * i] << 8) | line[2 * i + 1];
     default: {
       const bit = i * depth;
       return (line[bit >> 3] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
@@ -123,9 +139,14 @@ function sampleAt(line: Uint8Array, i: number, depth: number): number {
 function unfilter(line: Uint8Array, prev: Uint8Array, ft: number, bpp: number, name: string): void {
   const n = line.length;
   switch (ft) {
-    case 0: return;
-    case 1: for (let i = bpp; i < n; i++) line[i] = (line[i] + line[i - bpp]) & 255; return;
-    case 2: for (let i = 0; i < n; i++) line[i] = (line[i] + prev[i]) & 255; return;
+    case 0:
+      return;
+    case 1:
+      for (let i = bpp; i < n; i++) line[i] = (line[i] + line[i - bpp]) & 255;
+      return;
+    case 2:
+      for (let i = 0; i < n; i++) line[i] = (line[i] + prev[i]) & 255;
+      return;
     case 3:
       for (let i = 0; i < n; i++) line[i] = (line[i] + (((i >= bpp ? line[i - bpp] : 0) + prev[i]) >> 1)) & 255;
       return;
@@ -135,10 +156,13 @@ function unfilter(line: Uint8Array, prev: Uint8Array, ft: number, bpp: number, n
         const b = prev[i];
         const c = i >= bpp ? prev[i - bpp] : 0;
         const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         line[i] = (line[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
       }
       return;
-    default: throw new Error(`${name}: corrupt PNG (filter type ${ft})`);
+    default:
+      throw new Error(`${name}: corrupt PNG (filter type ${ft})`);
   }
 }

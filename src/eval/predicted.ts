@@ -14,17 +14,28 @@ export interface PredictedObject {
   pred: (gtFile: string) => Uint8Array | null;
 }
 
-export function predictedSequence(name: string, width: number, height: number, objects: PredictedObject[], readGt: MaskReader): SequenceSpec {
+export function predictedSequence(
+  name: string,
+  width: number,
+  height: number,
+  objects: PredictedObject[],
+  readGt: MaskReader,
+): SequenceSpec {
   const byKey = new Map(objects.map((o) => [o.key, o]));
   return {
-    name, layout: 'objects', frames: [],
+    name,
+    layout: 'objects',
+    frames: [],
     objects: objects.map((o) => ({ key: o.key, frames: o.gtFrames })).sort((a, b) => (a.key < b.key ? -1 : 1)),
     readGt,
     readPred: (frame, object): LabelMap => {
       const m = byKey.get(object!)?.pred(frame) ?? null;
       const data = new Uint16Array(width * height);
       if (m) {
-        if (m.length !== width * height) throw new Error(`prediction of ${name}/${object} ${frame} has ${m.length} pixels, expected ${width}x${height}`);
+        if (m.length !== width * height)
+          throw new Error(
+            `prediction of ${name}/${object} ${frame} has ${m.length} pixels, expected ${width}x${height}`,
+          );
         for (let i = 0; i < m.length; i++) data[i] = m[i] ? 1 : 0;
       }
       return { width, height, data, fromPalette: false };

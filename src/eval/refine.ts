@@ -21,7 +21,11 @@ export async function guidedRefine(rt: Runtime, img: RgbImage, mask: Uint8Array)
 }
 
 /** guidedRefine with what happened: the relative area change of the refined mask and the outcome. */
-export async function guidedRefineDetailed(rt: Runtime, img: RgbImage, mask: Uint8Array): Promise<{ mask: Uint8Array; status: RefineStatus; areaChange: number }> {
+export async function guidedRefineDetailed(
+  rt: Runtime,
+  img: RgbImage,
+  mask: Uint8Array,
+): Promise<{ mask: Uint8Array; status: RefineStatus; areaChange: number }> {
   const { width: W, height: H } = img;
   if (mask.length !== W * H) throw new Error(`guidedRefine: mask has ${mask.length} pixels, the image is ${W}x${H}`);
   let area = 0;
@@ -29,14 +33,22 @@ export async function guidedRefineDetailed(rt: Runtime, img: RgbImage, mask: Uin
   const m01 = Uint8Array.from(mask, (v) => (v ? 1 : 0));
   if (area === 0) return { mask: m01, status: 'empty', areaChange: 0 };
   const rgb = new Uint32Array(W * H);
-  for (let i = 0; i < rgb.length; i++) rgb[i] = img.data[3 * i] | (img.data[3 * i + 1] << 8) | (img.data[3 * i + 2] << 16);
+  for (let i = 0; i < rgb.length; i++)
+    rgb[i] = img.data[3 * i] | (img.data[3 * i + 1] << 8) | (img.data[3 * i + 2] << 16);
   const out = await rt.scopeAsync(async () => {
-    const r = guidedRefineMask(rt, rt.upload(rgb, [H, W], 'u32', 'refine.rgb'), rt.upload(Uint32Array.from(m01), [H, W], 'u32', 'refine.mask'));
+    const r = guidedRefineMask(
+      rt,
+      rt.upload(rgb, [H, W], 'u32', 'refine.rgb'),
+      rt.upload(Uint32Array.from(m01), [H, W], 'u32', 'refine.mask'),
+    );
     return (await rt.read(r.mask, 'raw')) as Uint32Array;
   });
   let area2 = 0;
   let diff = 0;
-  for (let i = 0; i < out.length; i++) { area2 += out[i]; if (out[i] !== m01[i]) diff++; }
+  for (let i = 0; i < out.length; i++) {
+    area2 += out[i];
+    if (out[i] !== m01[i]) diff++;
+  }
   const areaChange = Math.abs(area2 - area) / area;
   if (areaChange > AREA_CHANGE_MAX) return { mask: m01, status: 'rejected', areaChange };
   return { mask: Uint8Array.from(out), status: diff ? 'changed' : 'unchanged', areaChange };
@@ -53,7 +65,9 @@ export class RefineStats {
   toString(): string {
     const c = this.counts;
     const n = c.changed + c.unchanged + c.rejected + c.empty;
-    return `guided-filter refinement of ${n} mask${n === 1 ? '' : 's'}: ${c.changed} changed, ${c.unchanged} unchanged, ` +
-      `${c.rejected} kept as they were (area change > ${AREA_CHANGE_MAX * 100} %), ${c.empty} empty`;
+    return (
+      `guided-filter refinement of ${n} mask${n === 1 ? '' : 's'}: ${c.changed} changed, ${c.unchanged} unchanged, ` +
+      `${c.rejected} kept as they were (area change > ${AREA_CHANGE_MAX * 100} %), ${c.empty} empty`
+    );
   }
 }

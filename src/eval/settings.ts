@@ -27,7 +27,11 @@ export type Setting = (typeof SETTINGS)[number];
 
 /** The part of VideoPredictor the settings use. */
 export interface PromptablePredictor {
-  addPoints(frame: number, objId: number, prompt: { points?: Click[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null }): Promise<{ mask: Uint8Array }>;
+  addPoints(
+    frame: number,
+    objId: number,
+    prompt: { points?: Click[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null },
+  ): Promise<{ mask: Uint8Array }>;
   addTarget(frame: number, objId: number, category: string): Promise<{ mask: Uint8Array }>;
   propagate(): AsyncGenerator<{ frame: number; results: Array<{ objId: number; mask: Uint8Array }> }>;
   preflight(): Promise<void>;
@@ -163,8 +167,17 @@ export async function runSetting(pred: PromptablePredictor, o: SettingOptions): 
  * re-submitting every click; then the best prefix of ALL clicks (by GT IoU; the rounds' IoUs are
  * those of the given clicks' prediction, if any, followed by each new round) is submitted again.
  */
-async function clickRounds(pred: PromptablePredictor, obj: number, frame: number, gt: BinMask, clicks: Click[], mask: Uint8Array,
-  rounds: number, cat: { category?: string }, bin: (d: Uint8Array) => BinMask): Promise<{ clicks: Click[]; ious: number[]; kept: number; mask: Uint8Array; iou: number }> {
+async function clickRounds(
+  pred: PromptablePredictor,
+  obj: number,
+  frame: number,
+  gt: BinMask,
+  clicks: Click[],
+  mask: Uint8Array,
+  rounds: number,
+  cat: { category?: string },
+  bin: (d: Uint8Array) => BinMask,
+): Promise<{ clicks: Click[]; ious: number[]; kept: number; mask: Uint8Array; iou: number }> {
   const all = [...clicks];
   const ious = clicks.length ? [maskIoU(bin(mask), gt)] : [];
   let cur = mask;
@@ -181,6 +194,7 @@ async function clickRounds(pred: PromptablePredictor, obj: number, frame: number
 
 /** The frame order SAM 2's loader uses: by integer value of the stems when all are integers, else as given. */
 export function frameOrder<T extends { name: string }>(frames: readonly T[]): T[] {
-  if (frames.every((f) => /^\d+$/.test(f.name))) return [...frames].sort((a, b) => Number(a.name) - Number(b.name) || (a.name < b.name ? -1 : 1));
+  if (frames.every((f) => /^\d+$/.test(f.name)))
+    return [...frames].sort((a, b) => Number(a.name) - Number(b.name) || (a.name < b.name ? -1 : 1));
   return [...frames];
 }

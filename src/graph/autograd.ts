@@ -44,7 +44,10 @@ export class Tape {
   recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void {
     const rt = this.rt;
     this.record({
-      op: rows ? 'narrow0' : 'reshape', inputs: [src], outputs: [view], saved: [],
+      op: rows ? 'narrow0' : 'reshape',
+      inputs: [src],
+      outputs: [view],
+      saved: [],
       backward: ([dy]) => {
         if (!dy) return [null];
         if (!rows) return [dy.reshape(src.shape)];
@@ -88,13 +91,22 @@ export class Tape {
       const gins = node.backward(gouts);
       node.outputs.forEach((o) => {
         const g = grads.get(o);
-        if (g && o !== loss && !o.requiresGrad) { g.dispose(); grads.delete(o); }
+        if (g && o !== loss && !o.requiresGrad) {
+          g.dispose();
+          grads.delete(o);
+        }
       });
       node.inputs.forEach((inp, k) => {
         const g = gins[k];
         if (!g) return;
-        if (!(inp.requiresGrad || inp.gradFn)) { g.dispose(); return; }
-        if (g.size !== inp.size) throw new Error(`backward of ${node.op}: gradient for input ${k} has ${g.size} elements, input has ${inp.size}`);
+        if (!(inp.requiresGrad || inp.gradFn)) {
+          g.dispose();
+          return;
+        }
+        if (g.size !== inp.size)
+          throw new Error(
+            `backward of ${node.op}: gradient for input ${k} has ${g.size} elements, input has ${inp.size}`,
+          );
         add(inp, g);
       });
     }
@@ -106,7 +118,10 @@ export class Tape {
           g.dispose();
           t.grad = sum;
         } else if (g.shape.join() === t.shape.join()) t.grad = g;
-        else { t.grad = g.reshape(t.shape); g.dispose(); }
+        else {
+          t.grad = g.reshape(t.shape);
+          g.dispose();
+        }
       } else if (t !== loss || g !== seed) g.dispose();
     }
   }

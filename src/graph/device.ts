@@ -29,7 +29,10 @@ export function describeAdapter(adapter: GPUAdapter, backend: string, source?: s
   const architecture = info?.architecture ?? '';
   const device = info?.device ?? '';
   const description = info?.description ?? '';
-  const isFallbackAdapter = Boolean((info as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const isFallbackAdapter = Boolean(
+    (info as unknown as { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
   const software = isFallbackAdapter || SOFTWARE_RE.test(`${vendor} ${architecture} ${device} ${description}`);
   return { vendor, architecture, device, description, backend, isFallbackAdapter, software, source };
 }

@@ -27,14 +27,18 @@ export function f32ToF16Bits(v: number): number {
     const half = 1 << (shift - 1);
     let m = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && (m & 1))) m++;
+    if (rem > half || (rem === half && m & 1)) m++;
     return sign | m;
   }
   let m = mant >>> 13;
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (m & 1))) {
+  if (rem > 0x1000 || (rem === 0x1000 && m & 1)) {
     m++;
-    if (m === 0x400) { m = 0; e++; if (e >= 0x1f) return sign | 0x7c00; }
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
   }
   return sign | (e << 10) | m;
 }
@@ -59,8 +63,9 @@ export function bf16BitsToF32(h: number): number {
 export function roundBf16(v: number): number {
   f32buf[0] = v;
   const x = u32buf[0];
-  if ((x & 0x7f800000) === 0x7f800000) { // inf / nan keep their bits
-    u32buf[0] = (x & 0xffff0000) | ((x & 0xffff) ? 0x400000 : 0);
+  if ((x & 0x7f800000) === 0x7f800000) {
+    // inf / nan keep their bits
+    u32buf[0] = (x & 0xffff0000) | (x & 0xffff ? 0x400000 : 0);
     return f32buf[0];
   }
   const lsb = (x >>> 16) & 1;

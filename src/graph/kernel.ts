@@ -117,21 +117,49 @@ export class KernelFamily {
       if (r.group !== 0) throw new Error(`kernel ${label}: only @group(0) is supported (got ${r.group} for ${r.name})`);
       if (r.resourceType === 0 /* Uniform */) {
         const members = new Map<string, MemberInfo>();
-        const struct = r.type as unknown as { members?: Array<{ name: string; offset: number; size: number; type: { name: string; format?: { name: string }; isArray?: boolean; count?: number; stride?: number } }> };
+        const struct = r.type as unknown as {
+          members?: Array<{
+            name: string;
+            offset: number;
+            size: number;
+            type: { name: string; format?: { name: string }; isArray?: boolean; count?: number; stride?: number };
+          }>;
+        };
         for (const m of struct.members ?? []) {
           if (m.type.isArray) {
-            const inner = scalarOf(m.type.format!.name, (m.type.format as unknown as { format?: { name: string } }).format?.name);
-            members.set(m.name, { name: m.name, offset: m.offset, scalar: inner.scalar, count: (m.type.count ?? 0) * inner.count, comps: inner.count, stride: m.type.stride ?? 16 });
+            const inner = scalarOf(
+              m.type.format!.name,
+              (m.type.format as unknown as { format?: { name: string } }).format?.name,
+            );
+            members.set(m.name, {
+              name: m.name,
+              offset: m.offset,
+              scalar: inner.scalar,
+              count: (m.type.count ?? 0) * inner.count,
+              comps: inner.count,
+              stride: m.type.stride ?? 16,
+            });
           } else {
             const s = scalarOf(m.type.name, m.type.format?.name);
-            members.set(m.name, { name: m.name, offset: m.offset, scalar: s.scalar, count: s.count, comps: s.count, stride: 4 * s.count });
+            members.set(m.name, {
+              name: m.name,
+              offset: m.offset,
+              scalar: s.scalar,
+              count: s.count,
+              comps: s.count,
+              stride: 4 * s.count,
+            });
           }
         }
         if (params) throw new Error(`kernel ${label}: more than one uniform binding`);
         params = { name: r.name, binding: r.binding, size: Math.ceil(r.type.size / 16) * 16, members };
         bindings.set(r.name, { name: r.name, binding: r.binding, kind: 'uniform' });
       } else if (r.resourceType === 1 /* Storage */) {
-        bindings.set(r.name, { name: r.name, binding: r.binding, kind: r.access === 'read' ? 'read-only-storage' : 'storage' });
+        bindings.set(r.name, {
+          name: r.name,
+          binding: r.binding,
+          kind: r.access === 'read' ? 'read-only-storage' : 'storage',
+        });
       } else {
         throw new Error(`kernel ${label}: unsupported resource ${r.name}`);
       }
@@ -140,7 +168,11 @@ export class KernelFamily {
     const device = this.rt.device;
     const layout = device.createBindGroupLayout({
       label,
-      entries: [...bindings.values()].map((b) => ({ binding: b.binding, visibility: 4 /* COMPUTE */, buffer: { type: b.kind } })),
+      entries: [...bindings.values()].map((b) => ({
+        binding: b.binding,
+        visibility: 4 /* COMPUTE */,
+        buffer: { type: b.kind },
+      })),
     });
     this.rt.beginCompileCheck();
     const module = device.createShaderModule({ label, code });
@@ -175,20 +207,27 @@ export class KernelFamily {
       const extra = t.byteOffset - aligned;
       const offName = `${name}_off`;
       if (v.params?.members.has(offName)) {
-        if (offName in given) throw new Error(`kernel ${label}: '${offName}' is set from the tensor view, not by the caller`);
+        if (offName in given)
+          throw new Error(`kernel ${label}: '${offName}' is set from the tensor view, not by the caller`);
         given[offName] = extra / BYTES[t.dtype];
       } else if (extra !== 0) {
-        throw new Error(`kernel ${label}: '${name}' is a view at byte offset ${t.byteOffset}, not ${align}-aligned, and the shader has no '${offName}' param`);
+        throw new Error(
+          `kernel ${label}: '${name}' is a view at byte offset ${t.byteOffset}, not ${align}-aligned, and the shader has no '${offName}' param`,
+        );
       }
       const size = Math.max(4, Math.ceil((extra + t.byteLength) / 4) * 4);
       if (size > maxBind) {
-        throw new Error(`kernel ${label}: '${name}' needs a ${size}-byte binding, over maxStorageBufferBindingSize ${maxBind}; split the tensor`);
+        throw new Error(
+          `kernel ${label}: '${name}' needs a ${size}-byte binding, over maxStorageBufferBindingSize ${maxBind}; split the tensor`,
+        );
       }
-      if (aligned + size > t.storage.byteLength) throw new Error(`kernel ${label}: binding '${name}' overruns its buffer`);
+      if (aligned + size > t.storage.byteLength)
+        throw new Error(`kernel ${label}: binding '${name}' overruns its buffer`);
       entries.push({ binding: b.binding, tensor: t, offset: aligned, size });
     }
     for (const name of Object.keys(spec.bindings)) {
-      if (!v.bindings.has(name)) throw new Error(`kernel ${label}: shader has no binding '${name}' (has ${[...v.bindings.keys()].join(', ')})`);
+      if (!v.bindings.has(name))
+        throw new Error(`kernel ${label}: shader has no binding '${name}' (has ${[...v.bindings.keys()].join(', ')})`);
     }
     let uniform: Uint8Array | null = null;
     if (v.params) uniform = packParams(v.params, given, label);
@@ -196,12 +235,29 @@ export class KernelFamily {
 
     const [gx, gy = 1, gz = 1] = spec.groups;
     const maxDim = this.rt.limits.maxComputeWorkgroupsPerDimension;
-    if (gx > maxDim || gy > maxDim || gz > maxDim) throw new Error(`kernel ${label}: ${gx}x${gy}x${gz} workgroups exceed ${maxDim} per dimension; fold with groups1d`);
-    this.rt.enqueue({ kind: 'dispatch', variant: v, label, entries, uniform, uniformBinding: v.params?.binding ?? -1, groups: [gx, gy, gz] });
+    if (gx > maxDim || gy > maxDim || gz > maxDim)
+      throw new Error(
+        `kernel ${label}: ${gx}x${gy}x${gz} workgroups exceed ${maxDim} per dimension; fold with groups1d`,
+      );
+    this.rt.enqueue({
+      kind: 'dispatch',
+      variant: v,
+      label,
+      entries,
+      uniform,
+      uniformBinding: v.params?.binding ?? -1,
+      groups: [gx, gy, gz],
+    });
   }
 }
 
-function resolveWorkgroupSize(code: string, entry: string, constants: Record<string, number>, reflected: unknown, label: string): [number, number, number] {
+function resolveWorkgroupSize(
+  code: string,
+  entry: string,
+  constants: Record<string, number>,
+  reflected: unknown,
+  label: string,
+): [number, number, number] {
   // Read @workgroup_size(...) of the entry and substitute override constants and their defaults.
   const re = new RegExp(`@workgroup_size\\(([^)]*)\\)\\s*fn\\s+${entry}\\b`);
   const m = re.exec(code);
@@ -209,15 +265,19 @@ function resolveWorkgroupSize(code: string, entry: string, constants: Record<str
     if (Array.isArray(reflected)) return [reflected[0] ?? 1, reflected[1] ?? 1, reflected[2] ?? 1];
     throw new Error(`kernel ${label}: cannot read @workgroup_size`);
   }
-  const dims = m[1].split(',').map((s) => s.trim()).filter(Boolean).map((tok) => {
-    if (/^\d+u?$/.test(tok)) return parseInt(tok, 10);
-    if (tok in constants) return constants[tok];
-    const d = new RegExp(`override\\s+${tok}\\s*(?::\\s*\\w+)?\\s*=\\s*(\\d+)`).exec(code);
-    if (d) return parseInt(d[1], 10);
-    const c = new RegExp(`const\\s+${tok}\\s*(?::\\s*\\w+)?\\s*=\\s*(\\d+)`).exec(code);
-    if (c) return parseInt(c[1], 10);
-    throw new Error(`kernel ${label}: workgroup size '${tok}' has no value`);
-  });
+  const dims = m[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((tok) => {
+      if (/^\d+u?$/.test(tok)) return parseInt(tok, 10);
+      if (tok in constants) return constants[tok];
+      const d = new RegExp(`override\\s+${tok}\\s*(?::\\s*\\w+)?\\s*=\\s*(\\d+)`).exec(code);
+      if (d) return parseInt(d[1], 10);
+      const c = new RegExp(`const\\s+${tok}\\s*(?::\\s*\\w+)?\\s*=\\s*(\\d+)`).exec(code);
+      if (c) return parseInt(c[1], 10);
+      throw new Error(`kernel ${label}: workgroup size '${tok}' has no value`);
+    });
   return [dims[0] ?? 1, dims[1] ?? 1, dims[2] ?? 1];
 }
 
@@ -232,18 +292,26 @@ export function packParams(p: NonNullable<Variant['params']>, values: Params, la
     }
     const val = values[name];
     const arr: readonly number[] = typeof val === 'number' ? [val] : typeof val === 'boolean' ? [val ? 1 : 0] : val;
-    if (arr.length !== m.count) throw new Error(`kernel ${label}: param '${name}' needs ${m.count} values, got ${arr.length}`);
+    if (arr.length !== m.count)
+      throw new Error(`kernel ${label}: param '${name}' needs ${m.count} values, got ${arr.length}`);
     arr.forEach((x, i) => {
       const at = m.offset + Math.floor(i / m.comps) * m.stride + (i % m.comps) * 4;
       switch (m.scalar) {
-        case 'f32': dv.setFloat32(at, x, true); break;
+        case 'f32':
+          dv.setFloat32(at, x, true);
+          break;
         case 'u32':
-          if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Error(`kernel ${label}: param '${name}' = ${x} is not a u32`);
-          dv.setUint32(at, x, true); break;
+          if (!Number.isInteger(x) || x < 0 || x > 0xffffffff)
+            throw new Error(`kernel ${label}: param '${name}' = ${x} is not a u32`);
+          dv.setUint32(at, x, true);
+          break;
         case 'i32':
-          if (!Number.isInteger(x) || x < -0x80000000 || x > 0x7fffffff) throw new Error(`kernel ${label}: param '${name}' = ${x} is not an i32`);
-          dv.setInt32(at, x, true); break;
-        default: throw new Error(`kernel ${label}: param '${name}' has unsupported type ${m.scalar}`);
+          if (!Number.isInteger(x) || x < -0x80000000 || x > 0x7fffffff)
+            throw new Error(`kernel ${label}: param '${name}' = ${x} is not an i32`);
+          dv.setInt32(at, x, true);
+          break;
+        default:
+          throw new Error(`kernel ${label}: param '${name}' has unsupported type ${m.scalar}`);
       }
     });
   }

@@ -2,7 +2,12 @@
 import type { RgbImage } from './image.js';
 
 export const PALETTE: Array<[number, number, number]> = [
-  [30, 144, 255], [255, 99, 71], [60, 179, 113], [255, 215, 0], [186, 85, 211], [0, 206, 209],
+  [30, 144, 255],
+  [255, 99, 71],
+  [60, 179, 113],
+  [255, 215, 0],
+  [186, 85, 211],
+  [0, 206, 209],
 ];
 
 export interface OverlayPrompt {
@@ -20,7 +25,8 @@ export function drawOverlay(img: RgbImage, masks: Uint8Array[], prompt: OverlayP
       for (let x = 0; x < w; x++) {
         const i = y * w + x;
         if (!m[i]) continue;
-        const edge = (x > 0 && !m[i - 1]) || (x < w - 1 && !m[i + 1]) || (y > 0 && !m[i - w]) || (y < h - 1 && !m[i + w]);
+        const edge =
+          (x > 0 && !m[i - 1]) || (x < w - 1 && !m[i + 1]) || (y > 0 && !m[i - w]) || (y < h - 1 && !m[i + w]);
         const a = edge ? 1 : alpha;
         out[3 * i] = Math.round(out[3 * i] * (1 - a) + r * a);
         out[3 * i + 1] = Math.round(out[3 * i + 1] * (1 - a) + g * a);
@@ -31,7 +37,9 @@ export function drawOverlay(img: RgbImage, masks: Uint8Array[], prompt: OverlayP
   const put = (x: number, y: number, c: [number, number, number]) => {
     if (x < 0 || y < 0 || x >= w || y >= h) return;
     const i = 3 * (y * w + x);
-    out[i] = c[0]; out[i + 1] = c[1]; out[i + 2] = c[2];
+    out[i] = c[0];
+    out[i + 1] = c[1];
+    out[i + 2] = c[2];
   };
   const rad = Math.max(3, Math.round(Math.min(w, h) / 100));
   for (const p of prompt.points ?? []) {
@@ -47,8 +55,14 @@ export function drawOverlay(img: RgbImage, masks: Uint8Array[], prompt: OverlayP
   if (prompt.box) {
     const [x0, y0, x1, y1] = prompt.box.map(Math.round);
     for (let t = 0; t < 2; t++) {
-      for (let x = x0; x <= x1; x++) { put(x, y0 + t, [0, 255, 0]); put(x, y1 - t, [0, 255, 0]); }
-      for (let y = y0; y <= y1; y++) { put(x0 + t, y, [0, 255, 0]); put(x1 - t, y, [0, 255, 0]); }
+      for (let x = x0; x <= x1; x++) {
+        put(x, y0 + t, [0, 255, 0]);
+        put(x, y1 - t, [0, 255, 0]);
+      }
+      for (let y = y0; y <= y1; y++) {
+        put(x0 + t, y, [0, 255, 0]);
+        put(x1 - t, y, [0, 255, 0]);
+      }
     }
   }
   return { width: w, height: h, data: out };

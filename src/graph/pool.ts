@@ -26,7 +26,10 @@ export class BufferPool {
   cachedBytes = 0;
   allocations = 0;
 
-  constructor(private device: GPUDevice, private maxBufferSize: number) {}
+  constructor(
+    private device: GPUDevice,
+    private maxBufferSize: number,
+  ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
     const size = sizeClass(bytes);

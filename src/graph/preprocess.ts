@@ -13,7 +13,8 @@ export function preprocessWgsl(
   seen = new Set<string>(),
 ): string {
   const src = sources[name];
-  if (src === undefined) throw new Error(`shader '${name}' not found (known: ${Object.keys(sources).sort().join(', ')})`);
+  if (src === undefined)
+    throw new Error(`shader '${name}' not found (known: ${Object.keys(sources).sort().join(', ')})`);
   seen.add(name);
   const out: string[] = [];
   // Stack of [thisBranchActive, anyBranchTaken, parentActive]

@@ -33,8 +33,20 @@ interface DispatchCmd {
   uniformBinding: number;
   groups: [number, number, number];
 }
-interface CopyCmd { kind: 'copy'; src: Tensor; dst: Tensor; bytes: number; srcOffset: number; dstOffset: number; label: string }
-interface ClearCmd { kind: 'clear'; dst: Tensor; label: string }
+interface CopyCmd {
+  kind: 'copy';
+  src: Tensor;
+  dst: Tensor;
+  bytes: number;
+  srcOffset: number;
+  dstOffset: number;
+  label: string;
+}
+interface ClearCmd {
+  kind: 'clear';
+  dst: Tensor;
+  label: string;
+}
 type Cmd = DispatchCmd | CopyCmd | ClearCmd;
 
 export interface RuntimeOptions {
@@ -93,16 +105,26 @@ export class Runtime {
   }
 
   /** Autograd tape; ops (and tensor views) record onto it while it is set (see autograd.ts). */
-  get tape(): Tape | null { return this.tape_; }
+  get tape(): Tape | null {
+    return this.tape_;
+  }
   set tape(t: Tape | null) {
     if (t || viewRecorder.tape === this.tape_) viewRecorder.tape = t;
     this.tape_ = t;
   }
 
-  get hasF16(): boolean { return this.builtinDefines.F16 === 1; }
-  get hasSubgroups(): boolean { return this.builtinDefines.SUBGROUPS === 1; }
-  get hasTimestamps(): boolean { return this.features.has('timestamp-query'); }
-  get isLost(): boolean { return this.lostInfo !== null; }
+  get hasF16(): boolean {
+    return this.builtinDefines.F16 === 1;
+  }
+  get hasSubgroups(): boolean {
+    return this.builtinDefines.SUBGROUPS === 1;
+  }
+  get hasTimestamps(): boolean {
+    return this.features.has('timestamp-query');
+  }
+  get isLost(): boolean {
+    return this.lostInfo !== null;
+  }
 
   private checkAlive(): void {
     if (this.lostInfo) throw new Error(this.lostInfo);
@@ -146,7 +168,8 @@ export class Runtime {
   /** Uninitialised tensor from the pool. */
   empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
     this.checkAlive();
-    if (dtype === 'f16' && !this.hasF16) throw new Error(`${label}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
+    if (dtype === 'f16' && !this.hasF16)
+      throw new Error(`${label}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
     const bytes = numel(shape) * BYTES[dtype];
     const buf = this.pool.acquire(bytes, label);
     return new Tensor(new Storage(buf, buf.size, this.pool), shape, dtype, 0, label);
@@ -160,9 +183,15 @@ export class Runtime {
   }
 
   /** Upload host data. f32 data for an f16 tensor is converted on the host. */
-  upload(data: ArrayLike<number> | HostArray, shape: readonly number[], dtype: DType = 'f32', label = 'upload'): Tensor {
+  upload(
+    data: ArrayLike<number> | HostArray,
+    shape: readonly number[],
+    dtype: DType = 'f32',
+    label = 'upload',
+  ): Tensor {
     const n = numel(shape);
-    if (data.length !== n) throw new Error(`${label}: ${data.length} values for shape ${shapeStr(shape)} (${n} elements)`);
+    if (data.length !== n)
+      throw new Error(`${label}: ${data.length} values for shape ${shapeStr(shape)} (${n} elements)`);
     const t = this.empty(shape, dtype, label);
     this.write(t, data);
     return t;
@@ -173,10 +202,18 @@ export class Runtime {
     if (data.length !== t.size) throw new Error(`${t.label}: write of ${data.length} values into ${t.size} elements`);
     let host: HostArray;
     switch (t.dtype) {
-      case 'f32': host = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>); break;
-      case 'f16': host = data instanceof Uint16Array ? data : f32ToF16Array(data as ArrayLike<number>); break;
-      case 'u32': host = data instanceof Uint32Array ? data : Uint32Array.from(data as ArrayLike<number>); break;
-      case 'i32': host = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>); break;
+      case 'f32':
+        host = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+        break;
+      case 'f16':
+        host = data instanceof Uint16Array ? data : f32ToF16Array(data as ArrayLike<number>);
+        break;
+      case 'u32':
+        host = data instanceof Uint32Array ? data : Uint32Array.from(data as ArrayLike<number>);
+        break;
+      case 'i32':
+        host = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>);
+        break;
     }
     if (host.byteLength === 0) return;
     // writeBuffer is ordered on the queue timeline: submit what is queued first so it runs before.
@@ -190,15 +227,26 @@ export class Runtime {
       bytes = padded;
     }
     // Dawn rejects SAB views; SharedArrayBuffer is undefined in browser pages without cross-origin isolation
-    if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer) bytes = new Uint8Array(bytes);
+    if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)
+      bytes = new Uint8Array(bytes);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes as Uint8Array<ArrayBuffer>);
   }
 
   /** Queue a tensor-to-tensor copy (same byte length). */
   copy(src: Tensor, dst: Tensor, label = 'copy'): void {
-    if (src.byteLength !== dst.byteLength) throw new Error(`${label}: copy of ${src.byteLength} bytes into ${dst.byteLength}`);
-    if (src.byteOffset % 4 || dst.byteOffset % 4 || src.byteLength % 4) throw new Error(`${label}: copies need 4-byte aligned offsets and sizes`);
-    this.enqueue({ kind: 'copy', src, dst, bytes: src.byteLength, srcOffset: src.byteOffset, dstOffset: dst.byteOffset, label });
+    if (src.byteLength !== dst.byteLength)
+      throw new Error(`${label}: copy of ${src.byteLength} bytes into ${dst.byteLength}`);
+    if (src.byteOffset % 4 || dst.byteOffset % 4 || src.byteLength % 4)
+      throw new Error(`${label}: copies need 4-byte aligned offsets and sizes`);
+    this.enqueue({
+      kind: 'copy',
+      src,
+      dst,
+      bytes: src.byteLength,
+      srcOffset: src.byteOffset,
+      dstOffset: dst.byteOffset,
+      label,
+    });
   }
 
   /** Wrap an external GPUBuffer (weights arena) without pool ownership. */
@@ -219,7 +267,8 @@ export class Runtime {
   async read(t: Tensor, raw?: 'raw'): Promise<HostArray> {
     if (t.isDisposed) throw new Error(`read of disposed tensor ${t}`);
     const bytes = Math.ceil(t.byteLength / 4) * 4;
-    if (bytes === 0) return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
+    if (bytes === 0)
+      return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ_USAGE, label: `readback ${t.label}` });
     try {
       this.flush();
@@ -231,13 +280,16 @@ export class Runtime {
       const copy = staging.getMappedRange().slice(0);
       staging.unmap();
       switch (t.dtype) {
-        case 'f32': return new Float32Array(copy, 0, t.size);
+        case 'f32':
+          return new Float32Array(copy, 0, t.size);
         case 'f16': {
           const h = new Uint16Array(copy, 0, t.size);
           return raw ? h : f16ToF32Array(h);
         }
-        case 'u32': return new Uint32Array(copy, 0, t.size);
-        case 'i32': return new Int32Array(copy, 0, t.size);
+        case 'u32':
+          return new Uint32Array(copy, 0, t.size);
+        case 'i32':
+          return new Int32Array(copy, 0, t.size);
       }
     } catch (e) {
       this.checkAlive();
@@ -273,10 +325,16 @@ export class Runtime {
     if (ubytes > 0) {
       if (!this.uniformArena || this.uniformArena.size < ubytes) {
         this.uniformArena?.destroy();
-        this.uniformArena = this.device.createBuffer({ size: Math.max(ubytes, 64 * 1024), usage: UNIFORM_USAGE, label: 'uniform arena' });
+        this.uniformArena = this.device.createBuffer({
+          size: Math.max(ubytes, 64 * 1024),
+          usage: UNIFORM_USAGE,
+          label: 'uniform arena',
+        });
       }
       const host = new Uint8Array(ubytes);
-      cmds.forEach((c, i) => { if (c.kind === 'dispatch' && c.uniform) host.set(c.uniform, uoffs[i]); });
+      cmds.forEach((c, i) => {
+        if (c.kind === 'dispatch' && c.uniform) host.set(c.uniform, uoffs[i]);
+      });
       this.device.queue.writeBuffer(this.uniformArena, 0, host);
     }
     this.device.pushErrorScope('out-of-memory');
@@ -289,18 +347,32 @@ export class Runtime {
       if (pass) return pass;
       const desc: GPUComputePassDescriptor = { label: 'batch' };
       if (prof && passIndex < 2048) {
-        desc.timestampWrites = { querySet: prof.querySet, beginningOfPassWriteIndex: 2 * passIndex, endOfPassWriteIndex: 2 * passIndex + 1 };
+        desc.timestampWrites = {
+          querySet: prof.querySet,
+          beginningOfPassWriteIndex: 2 * passIndex,
+          endOfPassWriteIndex: 2 * passIndex + 1,
+        };
         passIndex++;
       }
       return (pass = enc.beginComputePass(desc));
     };
-    const closePass = () => { pass?.end(); pass = null; };
+    const closePass = () => {
+      pass?.end();
+      pass = null;
+    };
     const labels: string[] = [];
     cmds.forEach((c, i) => {
       labels.push(c.label);
       if (c.kind === 'dispatch') {
-        const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({ binding: e.binding, resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size } }));
-        if (c.uniform) entries.push({ binding: c.uniformBinding, resource: { buffer: this.uniformArena!, offset: uoffs[i], size: c.uniform.byteLength } });
+        const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({
+          binding: e.binding,
+          resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size },
+        }));
+        if (c.uniform)
+          entries.push({
+            binding: c.uniformBinding,
+            resource: { buffer: this.uniformArena!, offset: uoffs[i], size: c.uniform.byteLength },
+          });
         const bg = this.device.createBindGroup({ label: c.label, layout: c.variant.layout, entries });
         const p = openPass();
         p.setPipeline(c.variant.pipeline);
@@ -375,7 +447,9 @@ export class Runtime {
         const errs = info.messages.filter((m) => m.type === 'error');
         if (!err && errs.length === 0) return null;
         const lines = code.split('\n');
-        const detail = errs.map((m) => `  line ${m.lineNum}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`).join('\n');
+        const detail = errs
+          .map((m) => `  line ${m.lineNum}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
+          .join('\n');
         return `kernel ${label} failed to compile: ${err?.message ?? ''}\n${detail}`;
       }),
     );

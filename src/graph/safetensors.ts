@@ -24,7 +24,18 @@ import {
 /** Largest header we accept (the reference implementation uses 100 MB as well). */
 export const MAX_HEADER_BYTES = 100_000_000;
 const SUPPORTED = new Set<string>(['F32', 'F16', 'BF16', 'I32', 'U8']);
-const KNOWN_UNSUPPORTED = new Set<string>(['F64', 'I64', 'I16', 'I8', 'U64', 'U32', 'U16', 'BOOL', 'F8_E4M3', 'F8_E5M2']);
+const KNOWN_UNSUPPORTED = new Set<string>([
+  'F64',
+  'I64',
+  'I16',
+  'I8',
+  'U64',
+  'U32',
+  'U16',
+  'BOOL',
+  'F8_E4M3',
+  'F8_E5M2',
+]);
 
 export interface SafetensorsHeader {
   tensors: Map<string, TensorInfo>;
@@ -39,8 +50,15 @@ export interface SafetensorsHeader {
  * Validate a decoded header. `dataSize` is the size of the data area when known (file size minus
  * 8 + N); null for a stream of unknown length (reads then fail if it ends early).
  */
-export function validateHeader(json: unknown, dataOffset: number, dataSize: number | null, name = 'safetensors'): SafetensorsHeader {
-  const fail = (msg: string): never => { throw new WeightsFormatError(`${name}: ${msg}`); };
+export function validateHeader(
+  json: unknown,
+  dataOffset: number,
+  dataSize: number | null,
+  name = 'safetensors',
+): SafetensorsHeader {
+  const fail = (msg: string): never => {
+    throw new WeightsFormatError(`${name}: ${msg}`);
+  };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('header is not a JSON object');
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
@@ -68,16 +86,22 @@ function validateEntry(key: string, entry: unknown, dataSize: number | null, fai
   const { dtype, shape, data_offsets: offs } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string') fail(`${t}: missing dtype`);
   if (!SUPPORTED.has(dtype as string)) {
-    fail(`${t}: ${KNOWN_UNSUPPORTED.has(dtype as string) ? 'unsupported' : 'unknown'} dtype ${dtype} (supported: F32, F16, BF16; I32 and U8 for non-weight data)`);
+    fail(
+      `${t}: ${KNOWN_UNSUPPORTED.has(dtype as string) ? 'unsupported' : 'unknown'} dtype ${dtype} (supported: F32, F16, BF16; I32 and U8 for non-weight data)`,
+    );
   }
   const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${t}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) fail(`${t}: data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    fail(`${t}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount))
+    fail(`${t}: data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
   const [begin, end] = offs as number[];
   if (end < begin) fail(`${t}: data_offsets [${begin}, ${end}] end before begin`);
-  if (dataSize !== null && end > dataSize) fail(`${t}: data_offsets [${begin}, ${end}] outside the data area of ${dataSize} bytes (file truncated?)`);
+  if (dataSize !== null && end > dataSize)
+    fail(`${t}: data_offsets [${begin}, ${end}] outside the data area of ${dataSize} bytes (file truncated?)`);
   const want = numel(shape as number[]) * WEIGHT_DTYPE_BYTES[dtype as WeightDType];
-  if (want !== end - begin) fail(`${t}: ${dtype} ${shapeStr(shape as number[])} needs ${want} bytes but data_offsets span ${end - begin}`);
+  if (want !== end - begin)
+    fail(`${t}: ${dtype} ${shapeStr(shape as number[])} needs ${want} bytes but data_offsets span ${end - begin}`);
   return { dtype: dtype as WeightDType, shape: [...(shape as number[])], begin, end };
 }
 
@@ -88,7 +112,9 @@ function checkOverlaps(tensors: Map<string, TensorInfo>, fail: (m: string) => ne
   for (let i = 0; i < ranges.length; i++) {
     const [key, t] = ranges[i];
     if (i > 0 && t.begin < ranges[i - 1][1].end) {
-      fail(`tensor '${key}': data_offsets [${t.begin}, ${t.end}] overlap tensor '${ranges[i - 1][0]}' [${ranges[i - 1][1].begin}, ${ranges[i - 1][1].end}]`);
+      fail(
+        `tensor '${key}': data_offsets [${t.begin}, ${t.end}] overlap tensor '${ranges[i - 1][0]}' [${ranges[i - 1][1].begin}, ${ranges[i - 1][1].end}]`,
+      );
     }
     maxEnd = Math.max(maxEnd, t.end);
   }
@@ -102,11 +128,20 @@ function sortByOffset(tensors: Map<string, TensorInfo>): Map<string, TensorInfo>
 /** Read and validate the header through a ByteSource (size may be Infinity for streams). */
 export async function readHeader(src: ByteSource): Promise<SafetensorsHeader> {
   const known = Number.isFinite(src.size);
-  if (known && src.size < 8) throw new WeightsFormatError(`${src.name}: ${src.size} bytes is too small for a safetensors file (needs an 8-byte header length)`);
+  if (known && src.size < 8)
+    throw new WeightsFormatError(
+      `${src.name}: ${src.size} bytes is too small for a safetensors file (needs an 8-byte header length)`,
+    );
   const lenBytes = await src.read(0, 8);
   const n = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
-  if (n < 2 || n > MAX_HEADER_BYTES) throw new WeightsFormatError(`${src.name}: header length ${n} is not plausible (must be 2..${MAX_HEADER_BYTES}); not a safetensors file?`);
-  if (known && 8 + n > src.size) throw new WeightsFormatError(`${src.name}: header length ${n} runs past the end of the ${src.size}-byte file (truncated?)`);
+  if (n < 2 || n > MAX_HEADER_BYTES)
+    throw new WeightsFormatError(
+      `${src.name}: header length ${n} is not plausible (must be 2..${MAX_HEADER_BYTES}); not a safetensors file?`,
+    );
+  if (known && 8 + n > src.size)
+    throw new WeightsFormatError(
+      `${src.name}: header length ${n} runs past the end of the ${src.size}-byte file (truncated?)`,
+    );
   const json = decodeHeaderJson(await src.read(8, n), src.name);
   return validateHeader(json, 8 + n, known ? src.size - 8 - n : null, src.name);
 }
@@ -133,7 +168,10 @@ export class SafetensorsFile implements WeightsFile {
   /** Absolute offset of the data area. */
   readonly dataOffset: number;
 
-  constructor(readonly source: ByteSource, h: SafetensorsHeader) {
+  constructor(
+    readonly source: ByteSource,
+    h: SafetensorsHeader,
+  ) {
     this.header = h.tensors;
     this.metadata = h.metadata;
     this.dataOffset = h.dataOffset;
@@ -154,11 +192,16 @@ export class SafetensorsFile implements WeightsFile {
     return rawToF32(await this.readRaw(key), this.info(key).dtype);
   }
 
-  close(): Promise<void> { return this.source.close(); }
+  close(): Promise<void> {
+    return this.source.close();
+  }
 }
 
 /** Open safetensors from a ByteSource (Node file: see src/node/safetensors_file.ts) or bytes. */
-export async function openSafetensors(source: ByteSource | Uint8Array | ArrayBuffer, name?: string): Promise<SafetensorsFile> {
+export async function openSafetensors(
+  source: ByteSource | Uint8Array | ArrayBuffer,
+  name?: string,
+): Promise<SafetensorsFile> {
   const src = source instanceof Uint8Array || source instanceof ArrayBuffer ? bytesSource(source, name) : source;
   const header = await asFormatError(src.name, () => readHeader(src));
   return new SafetensorsFile(src, header);
@@ -168,13 +211,18 @@ export async function openSafetensors(source: ByteSource | Uint8Array | ArrayBuf
  * Open safetensors from a stream (fetch(url).body). Resolves once the header has arrived; tensors
  * become readable as their bytes arrive. With `sequential`, read tensors in header order.
  */
-export async function openSafetensorsStream(stream: ReadableStream<Uint8Array>, opts: StreamOptions = {}): Promise<SafetensorsFile> {
+export async function openSafetensorsStream(
+  stream: ReadableStream<Uint8Array>,
+  opts: StreamOptions = {},
+): Promise<SafetensorsFile> {
   const src = new StreamSource(stream, opts);
   const header = await asFormatError(src.name, () => readHeader(src));
   const total = header.dataOffset + header.dataBytes;
   if (opts.totalBytes && opts.totalBytes < total) {
     await src.close();
-    throw new WeightsFormatError(`${src.name}: header needs ${total} bytes but the download is ${opts.totalBytes} bytes (truncated?)`);
+    throw new WeightsFormatError(
+      `${src.name}: header needs ${total} bytes but the download is ${opts.totalBytes} bytes (truncated?)`,
+    );
   }
   src.setSize(opts.totalBytes && opts.totalBytes >= total ? opts.totalBytes : total);
   return new SafetensorsFile(src, header);
@@ -205,9 +253,14 @@ const DTYPE_RANK: Record<WeightDType, number> = { I32: 4, F32: 3, BF16: 2, F16: 
  * Lay out a file: data sorted by dtype (F32, BF16, F16, as the reference orders its Dtype enum,
  * descending) then name, so every tensor is aligned to its element size.
  */
-export function planSafetensors(entries: readonly SafetensorsEntry[], metadata?: Record<string, string>): SafetensorsPlan {
+export function planSafetensors(
+  entries: readonly SafetensorsEntry[],
+  metadata?: Record<string, string>,
+): SafetensorsPlan {
   checkEntries(entries, metadata);
-  const sorted = [...entries].sort((a, b) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...entries].sort(
+    (a, b) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
   const json: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) json.__metadata__ = metadata;
   let off = 0;
@@ -233,8 +286,10 @@ function checkEntries(entries: readonly SafetensorsEntry[], metadata?: Record<st
     if (!e.name || e.name === '__metadata__') throw new Error(`safetensors writer: invalid tensor name '${e.name}'`);
     if (seen.has(e.name)) throw new Error(`safetensors writer: duplicate tensor name '${e.name}'`);
     seen.add(e.name);
-    if (!SUPPORTED.has(e.dtype)) throw new Error(`safetensors writer: tensor '${e.name}': unsupported dtype ${e.dtype}`);
-    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`safetensors writer: tensor '${e.name}': bad shape ${shapeStr(e.shape)}`);
+    if (!SUPPORTED.has(e.dtype))
+      throw new Error(`safetensors writer: tensor '${e.name}': unsupported dtype ${e.dtype}`);
+    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`safetensors writer: tensor '${e.name}': bad shape ${shapeStr(e.shape)}`);
   }
   for (const [k, v] of Object.entries(metadata ?? {})) {
     if (typeof v !== 'string') throw new Error(`safetensors writer: metadata '${k}' must be a string`);
@@ -246,13 +301,17 @@ export function encodeTensor(e: SafetensorsEntry, data: TensorData): Uint8Array 
   const want = numel(e.shape) * WEIGHT_DTYPE_BYTES[e.dtype];
   let out: Uint8Array;
   if (data instanceof Float32Array) {
-    if (data.length !== numel(e.shape)) throw new Error(`safetensors writer: tensor '${e.name}' ${shapeStr(e.shape)} got ${data.length} values`);
+    if (data.length !== numel(e.shape))
+      throw new Error(`safetensors writer: tensor '${e.name}' ${shapeStr(e.shape)} got ${data.length} values`);
     const conv = e.dtype === 'F32' ? data : e.dtype === 'F16' ? f32ToF16Array(data) : f32ToBf16Array(data);
     out = new Uint8Array(conv.buffer, conv.byteOffset, conv.byteLength);
   } else {
     out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
-  if (out.byteLength !== want) throw new Error(`safetensors writer: tensor '${e.name}' ${e.dtype} ${shapeStr(e.shape)} needs ${want} bytes, got ${out.byteLength}`);
+  if (out.byteLength !== want)
+    throw new Error(
+      `safetensors writer: tensor '${e.name}' ${e.dtype} ${shapeStr(e.shape)} needs ${want} bytes, got ${out.byteLength}`,
+    );
   return out;
 }
 
@@ -269,7 +328,10 @@ export function f32ToBf16Array(src: Float32Array): Uint16Array {
 }
 
 /** Serialize tensors into one safetensors byte array (small files, browsers, tests). */
-export function serializeSafetensors(tensors: ReadonlyArray<SafetensorsEntry & { data: TensorData }>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: ReadonlyArray<SafetensorsEntry & { data: TensorData }>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const plan = planSafetensors(tensors, metadata);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const out = new Uint8Array(plan.totalBytes);

@@ -13,7 +13,9 @@ export class Storage {
     private pool: BufferPool | null,
   ) {}
   /** Owned by the buffer pool (activations) rather than external (weight arenas). */
-  get pooled(): boolean { return this.pool !== null; }
+  get pooled(): boolean {
+    return this.pool !== null;
+  }
   retain(): void {
     if (this.refs <= 0) throw new Error(`use of released buffer '${this.buffer.label}'`);
     this.refs++;
@@ -38,7 +40,9 @@ export const deferred: Tensor[] = [];
  * The tape that records views (reshape / narrow0) while one is active: views need no kernel, but a
  * gradient must flow through them. Set by Runtime when its `tape` changes (tensors know no runtime).
  */
-export const viewRecorder: { tape: { recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void } | null } = { tape: null };
+export const viewRecorder: {
+  tape: { recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void } | null;
+} = { tape: null };
 
 const wantsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 
@@ -79,7 +83,8 @@ export function tensorsIn(v: unknown, out: Tensor[] = [], depth = 0): Tensor[] {
   if (v instanceof Tensor) out.push(v);
   else if (Array.isArray(v)) for (const x of v) tensorsIn(x, out, depth + 1);
   else if (v instanceof Map) for (const x of v.values()) tensorsIn(x, out, depth + 1);
-  else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) tensorsIn(x, out, depth + 1);
+  else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) tensorsIn(x, out, depth + 1);
   return out;
 }
 
@@ -102,17 +107,30 @@ export class Tensor {
   ) {
     const end = byteOffset + this.byteLength;
     if (end > storage.byteLength) {
-      throw new Error(`tensor '${label}' ${shapeStr(shape)} ${dtype} at offset ${byteOffset} overruns its buffer (${storage.byteLength} bytes)`);
+      throw new Error(
+        `tensor '${label}' ${shapeStr(shape)} ${dtype} at offset ${byteOffset} overruns its buffer (${storage.byteLength} bytes)`,
+      );
     }
-    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`tensor '${label}': bad shape ${shapeStr(shape)}`);
+    for (const d of shape)
+      if (!Number.isInteger(d) || d < 0) throw new Error(`tensor '${label}': bad shape ${shapeStr(shape)}`);
     if (storage.pooled && scopes.length) scopes[scopes.length - 1].push(this);
   }
 
-  get buffer(): GPUBuffer { return this.storage.buffer; }
-  get size(): number { return numel(this.shape); }
-  get byteLength(): number { return this.size * BYTES[this.dtype]; }
-  get rank(): number { return this.shape.length; }
-  get isDisposed(): boolean { return this.disposed; }
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  get byteLength(): number {
+    return this.size * BYTES[this.dtype];
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
 
   /** Same data, new shape (contiguous reshape: no copy). */
   reshape(shape: readonly number[]): Tensor {
@@ -126,10 +144,17 @@ export class Tensor {
   /** Contiguous sub-range along dim 0: rows [start, start+count). */
   narrow0(start: number, count: number): Tensor {
     const rows = this.shape[0];
-    if (start < 0 || count < 0 || start + count > rows) throw new Error(`narrow0(${start}, ${count}) outside ${shapeStr(this.shape)} of '${this.label}'`);
+    if (start < 0 || count < 0 || start + count > rows)
+      throw new Error(`narrow0(${start}, ${count}) outside ${shapeStr(this.shape)} of '${this.label}'`);
     const rowBytes = (this.size / Math.max(rows, 1)) * BYTES[this.dtype];
     this.storage.retain();
-    const v = new Tensor(this.storage, [count, ...this.shape.slice(1)], this.dtype, this.byteOffset + start * rowBytes, this.label);
+    const v = new Tensor(
+      this.storage,
+      [count, ...this.shape.slice(1)],
+      this.dtype,
+      this.byteOffset + start * rowBytes,
+      this.label,
+    );
     if (viewRecorder.tape && wantsGrad(this)) viewRecorder.tape.recordView(this, v, { start, total: rows });
     return v;
   }
@@ -140,7 +165,9 @@ export class Tensor {
     this.storage.release();
   }
 
-  toString(): string { return `Tensor(${this.label} ${shapeStr(this.shape)} ${this.dtype})`; }
+  toString(): string {
+    return `Tensor(${this.label} ${shapeStr(this.shape)} ${this.dtype})`;
+  }
 }
 
 /** Resolve a single -1 in a reshape target and check the element count. */

@@ -48,11 +48,17 @@ export class WeightStore {
     readonly arenas: readonly GPUBuffer[],
   ) {}
 
-  has(key: string): boolean { return this.entries.has(key); }
-  keys(): string[] { return [...this.entries.keys()]; }
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
 
   /** Total arena bytes. */
-  get bytes(): number { return this.arenas.reduce((a, b) => a + b.size, 0); }
+  get bytes(): number {
+    return this.arenas.reduce((a, b) => a + b.size, 0);
+  }
 
   entry(key: string): WeightEntry {
     const e = this.entries.get(key);
@@ -63,7 +69,10 @@ export class WeightStore {
   /** The tensor for `key`; throws for chunked weights (use entry(key).chunks). */
   get(key: string): Tensor {
     const e = this.entry(key);
-    if (!e.tensor) throw new Error(`weights: '${key}' ${shapeStr(e.shape)} is split into ${e.chunks!.length} row chunks (larger than one binding); use entry('${key}').chunks`);
+    if (!e.tensor)
+      throw new Error(
+        `weights: '${key}' ${shapeStr(e.shape)} is split into ${e.chunks!.length} row chunks (larger than one binding); use entry('${key}').chunks`,
+      );
     return e.tensor;
   }
 
@@ -77,7 +86,14 @@ export class WeightStore {
   }
 }
 
-interface Piece { key: string; rowStart: number; rows: number; bytes: number; arena: number; offset: number }
+interface Piece {
+  key: string;
+  rowStart: number;
+  rows: number;
+  bytes: number;
+  arena: number;
+  offset: number;
+}
 
 function selectKeys(st: WeightsFile, filter: UploadOptions['prefixFilter']): string[] {
   const keys = [...st.header.keys()];
@@ -88,7 +104,12 @@ function selectKeys(st: WeightsFile, filter: UploadOptions['prefixFilter']): str
 }
 
 /** Split tensors into pieces that fit `limit` and assign arenas greedily (256-byte aligned). */
-function planPieces(st: WeightsFile, keys: string[], elBytes: number, limit: number): { pieces: Piece[]; arenaBytes: number[] } {
+function planPieces(
+  st: WeightsFile,
+  keys: string[],
+  elBytes: number,
+  limit: number,
+): { pieces: Piece[]; arenaBytes: number[] } {
   const pieces: Piece[] = [];
   const arenaBytes: number[] = [0];
   const place = (key: string, rowStart: number, rows: number, bytes: number) => {
@@ -112,8 +133,12 @@ function planPieces(st: WeightsFile, keys: string[], elBytes: number, limit: num
     }
     const rowBytes = bytes / shape[0];
     const per = Math.floor(limit / rowBytes);
-    if (per < 1) throw new Error(`weights: one row of '${key}' ${shapeStr(shape)} (${rowBytes} bytes) exceeds the ${limit}-byte binding limit`);
-    for (let r = 0; r < shape[0]; r += per) place(key, r, Math.min(per, shape[0] - r), Math.min(per, shape[0] - r) * rowBytes);
+    if (per < 1)
+      throw new Error(
+        `weights: one row of '${key}' ${shapeStr(shape)} (${rowBytes} bytes) exceeds the ${limit}-byte binding limit`,
+      );
+    for (let r = 0; r < shape[0]; r += per)
+      place(key, r, Math.min(per, shape[0] - r), Math.min(per, shape[0] - r) * rowBytes);
   }
   return { pieces, arenaBytes };
 }
@@ -122,7 +147,8 @@ function planPieces(st: WeightsFile, keys: string[], elBytes: number, limit: num
 async function hostBytes(st: WeightsFile, key: string, dtype: 'f32' | 'f16'): Promise<Uint8Array> {
   const raw = await st.readRaw(key);
   const src = st.header.get(key)!.dtype;
-  if (!FLOAT_DTYPES.has(src)) throw new Error(`weights: tensor '${key}' has dtype ${src}; weights must be F32, F16 or BF16`);
+  if (!FLOAT_DTYPES.has(src))
+    throw new Error(`weights: tensor '${key}' has dtype ${src}; weights must be F32, F16 or BF16`);
   const host = dtype === 'f32' ? rawToF32(raw, src) : rawToF16Bits(raw, src);
   return new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
 }
@@ -143,7 +169,8 @@ function writePiece(rt: Runtime, buf: GPUBuffer, offset: number, data: Uint8Arra
  */
 export async function uploadWeights(rt: Runtime, st: WeightsFile, opts: UploadOptions = {}): Promise<WeightStore> {
   const dtype = opts.dtype ?? 'f32';
-  if (dtype === 'f16' && !rt.hasF16) throw new Error("weights: dtype f16 needs the 'shader-f16' feature, which this adapter lacks");
+  if (dtype === 'f16' && !rt.hasF16)
+    throw new Error("weights: dtype f16 needs the 'shader-f16' feature, which this adapter lacks");
   const hw = Math.min(Number(rt.limits.maxStorageBufferBindingSize), Number(rt.limits.maxBufferSize));
   const limit = Math.floor(Math.min(hw, opts.maxBindingBytes ?? Infinity) / ALIGN) * ALIGN;
   if (limit < ALIGN) throw new Error(`weights: binding limit ${opts.maxBindingBytes} is below ${ALIGN} bytes`);
@@ -162,7 +189,12 @@ export async function uploadWeights(rt: Runtime, st: WeightsFile, opts: UploadOp
 }
 
 async function streamPieces(
-  rt: Runtime, st: WeightsFile, keys: string[], pieces: Piece[], arenas: GPUBuffer[], dtype: 'f32' | 'f16',
+  rt: Runtime,
+  st: WeightsFile,
+  keys: string[],
+  pieces: Piece[],
+  arenas: GPUBuffer[],
+  dtype: 'f32' | 'f16',
   onProgress?: UploadOptions['onProgress'],
 ): Promise<Map<string, WeightEntry>> {
   const byKey = new Map<string, Piece[]>();
@@ -180,7 +212,15 @@ async function streamPieces(
       return rt.wrap(arenas[p.arena], pshape, dtype, p.offset, parts.length === 1 ? key : `${key}[chunk ${i}]`);
     });
     const chunked = parts.length > 1;
-    entries.set(key, { key, shape: [...shape], dtype, tensor: chunked ? null : tensors[0], chunked, chunks: chunked ? tensors : null, rowsPerChunk: chunked ? parts[0].rows : shape[0] ?? 1 });
+    entries.set(key, {
+      key,
+      shape: [...shape],
+      dtype,
+      tensor: chunked ? null : tensors[0],
+      chunked,
+      chunks: chunked ? tensors : null,
+      rowsPerChunk: chunked ? parts[0].rows : (shape[0] ?? 1),
+    });
     onProgress?.(++done, keys.length, key);
   }
   return entries;
@@ -213,7 +253,8 @@ export function strictCheck(
   for (const [key, shape] of available) {
     if (!want.has(key)) errors.push(`unknown key '${key}' ${shapeStr(shape)} (not used by the model)`);
   }
-  if (available.size !== expected.length) errors.push(`tensor count: checkpoint has ${available.size}, model expects ${expected.length}`);
+  if (available.size !== expected.length)
+    errors.push(`tensor count: checkpoint has ${available.size}, model expects ${expected.length}`);
   return errors;
 }
 
@@ -225,7 +266,10 @@ export function assertStrict(
 ): void {
   const errors = strictCheck(expected, available);
   if (errors.length === 0) return;
-  const shown = errors.slice(0, 12).map((e) => `  ${e}`).join('\n');
+  const shown = errors
+    .slice(0, 12)
+    .map((e) => `  ${e}`)
+    .join('\n');
   const more = errors.length > 12 ? `\n  … and ${errors.length - 12} more` : '';
   throw new Error(`${what}: checkpoint does not match the model (${errors.length} problems):\n${shown}${more}`);
 }

@@ -107,12 +107,17 @@ export class StreamSource implements ByteSource {
   private done = false;
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(stream: ReadableStream<Uint8Array>, private opts: StreamOptions = {}) {
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    private opts: StreamOptions = {},
+  ) {
     this.reader = stream.getReader();
     this.name = opts.name ?? 'stream';
   }
 
-  get bytesLoaded(): number { return this.received; }
+  get bytesLoaded(): number {
+    return this.received;
+  }
 
   setSize(size: number): void {
     this.size = size;
@@ -134,7 +139,9 @@ export class StreamSource implements ByteSource {
   private async readNow(offset: number, length: number): Promise<Uint8Array> {
     checkRange(offset, length, this.size, this.name);
     if (offset < this.dropped) {
-      throw new WeightsFormatError(`${this.name}: sequential stream already released bytes before ${this.dropped}; cannot read offset ${offset} again`);
+      throw new WeightsFormatError(
+        `${this.name}: sequential stream already released bytes before ${this.dropped}; cannot read offset ${offset} again`,
+      );
     }
     const end = offset + length;
     while (this.received < end) await this.pull(end);
@@ -149,7 +156,10 @@ export class StreamSource implements ByteSource {
   }
 
   private async pull(needed: number): Promise<void> {
-    if (this.done) throw new WeightsFormatError(`${this.name}: stream ended at ${this.received} bytes but ${needed} are needed (download truncated?)`);
+    if (this.done)
+      throw new WeightsFormatError(
+        `${this.name}: stream ended at ${this.received} bytes but ${needed} are needed (download truncated?)`,
+      );
     const { value, done } = await this.reader.read();
     if (done) {
       this.done = true;
@@ -158,7 +168,7 @@ export class StreamSource implements ByteSource {
     if (!(value instanceof Uint8Array)) throw new WeightsFormatError(`${this.name}: stream produced a non-byte chunk`);
     this.chunks.push({ start: this.received, bytes: value });
     this.received += value.byteLength;
-    const total = Number.isFinite(this.size) ? this.size : this.opts.totalBytes ?? 0;
+    const total = Number.isFinite(this.size) ? this.size : (this.opts.totalBytes ?? 0);
     this.opts.onProgress?.(this.received, total);
   }
 
@@ -176,7 +186,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function rawToF32(raw: Uint8Array, dtype: WeightDType): Float32Array {
   if (!LITTLE_ENDIAN) throw new WeightsFormatError('big-endian hosts are not supported');
   const n = raw.byteLength / WEIGHT_DTYPE_BYTES[dtype];
-  if (!Number.isInteger(n)) throw new WeightsFormatError(`${raw.byteLength} bytes is not a whole number of ${dtype} values`);
+  if (!Number.isInteger(n))
+    throw new WeightsFormatError(`${raw.byteLength} bytes is not a whole number of ${dtype} values`);
   if (dtype === 'F32') return new Float32Array(new Uint8Array(raw).buffer); // copy: aligned, not aliasing the source
   if (dtype === 'I32') return Float32Array.from(new Int32Array(new Uint8Array(raw).buffer));
   if (dtype === 'U8') return Float32Array.from(raw);

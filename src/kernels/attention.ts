@@ -66,27 +66,52 @@ function asStrided(x: AttentionInput, what: string): StridedInput {
  * per token) as `parts` inputs of [B, N, C], without a copy.
  */
 export function splitPacked(x: Tensor, parts = 3): StridedInput[] {
-  if (x.rank !== 3 || x.shape[2] % parts !== 0) throw new Error(`splitPacked: ${shapeStr(x.shape)} must be [B, N, ${parts}*C]`);
+  if (x.rank !== 3 || x.shape[2] % parts !== 0)
+    throw new Error(`splitPacked: ${shapeStr(x.shape)} must be [B, N, ${parts}*C]`);
   const [b, n, pc] = x.shape;
   const c = pc / parts;
-  return Array.from({ length: parts }, (_, p) => ({ tensor: x, shape: [b, n, c] as const, batchStride: n * pc, tokenStride: pc, offset: p * c }));
+  return Array.from({ length: parts }, (_, p) => ({
+    tensor: x,
+    shape: [b, n, c] as const,
+    batchStride: n * pc,
+    tokenStride: pc,
+    offset: p * c,
+  }));
 }
 
 function checkView(s: StridedInput, what: string, dh: number): void {
   const t = s.tensor;
   if (t.dtype !== 'f32') throw new Error(`attention: ${what} must be f32, got ${t.dtype}`);
   const [b, n, c] = s.shape;
-  for (const [k, v] of [['batchStride', s.batchStride], ['tokenStride', s.tokenStride], ['offset', s.offset]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v % 4 !== 0) throw new Error(`attention: ${what} ${k} ${v} must be a non-negative multiple of 4`);
+  for (const [k, v] of [
+    ['batchStride', s.batchStride],
+    ['tokenStride', s.tokenStride],
+    ['offset', s.offset],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v % 4 !== 0)
+      throw new Error(`attention: ${what} ${k} ${v} must be a non-negative multiple of 4`);
   }
-  if (t.byteOffset % 16 !== 0) throw new Error(`attention: ${what} view at byte offset ${t.byteOffset} is not 16-byte aligned (Dh ${dh} is read as vec4)`);
+  if (t.byteOffset % 16 !== 0)
+    throw new Error(
+      `attention: ${what} view at byte offset ${t.byteOffset} is not 16-byte aligned (Dh ${dh} is read as vec4)`,
+    );
   if (b > 0 && n > 0 && c > 0) {
     const last = s.offset + (b - 1) * s.batchStride + (n - 1) * s.tokenStride + c;
-    if (last > t.size) throw new Error(`attention: ${what} view [${b}, ${n}, ${c}] (strides ${s.batchStride}, ${s.tokenStride}, offset ${s.offset}) overruns ${t} (${t.size} elements)`);
+    if (last > t.size)
+      throw new Error(
+        `attention: ${what} view [${b}, ${n}, ${c}] (strides ${s.batchStride}, ${s.tokenStride}, offset ${s.offset}) overruns ${t} (${t.size} elements)`,
+      );
   }
 }
 
-interface Geometry { B: number; Nq: number; Nk: number; H: number; Dh: number; C: number }
+interface Geometry {
+  B: number;
+  Nq: number;
+  Nk: number;
+  H: number;
+  Dh: number;
+  C: number;
+}
 
 function validate(q: StridedInput, k: StridedInput, v: StridedInput, heads: number, mask: Tensor | null): Geometry {
   const [B, Nq, C] = q.shape;
@@ -95,10 +120,15 @@ function validate(q: StridedInput, k: StridedInput, v: StridedInput, heads: numb
   const desc = `q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]`;
   if (Ck !== C || Cv !== C) throw new Error(`attention: channel dims differ: ${desc}`);
   if (Nv !== Nk) throw new Error(`attention: k and v token counts differ: ${desc}`);
-  if ((Bk !== B && Bk !== 1) || (Bv !== B && Bv !== 1)) throw new Error(`attention: batch dims differ: ${desc} (k / v may have batch 1 to broadcast)`);
-  if (!Number.isInteger(heads) || heads < 1 || C % heads !== 0) throw new Error(`attention: ${heads} heads do not divide ${C} channels (${desc})`);
+  if ((Bk !== B && Bk !== 1) || (Bv !== B && Bv !== 1))
+    throw new Error(`attention: batch dims differ: ${desc} (k / v may have batch 1 to broadcast)`);
+  if (!Number.isInteger(heads) || heads < 1 || C % heads !== 0)
+    throw new Error(`attention: ${heads} heads do not divide ${C} channels (${desc})`);
   const Dh = C / heads;
-  if (Dh % 4 !== 0 || Dh < 4 || Dh > MAX_HEAD_DIM) throw new Error(`attention: head dim ${Dh} (${C} channels / ${heads} heads) must be a multiple of 4 in [4, ${MAX_HEAD_DIM}]`);
+  if (Dh % 4 !== 0 || Dh < 4 || Dh > MAX_HEAD_DIM)
+    throw new Error(
+      `attention: head dim ${Dh} (${C} channels / ${heads} heads) must be a multiple of 4 in [4, ${MAX_HEAD_DIM}]`,
+    );
   checkView(q, 'q', Dh);
   checkView(k, 'k', Dh);
   checkView(v, 'v', Dh);
@@ -128,7 +158,13 @@ function viewParams(name: 'q' | 'k' | 'v', s: StridedInput, B: number): Record<s
 }
 
 /** softmax(q k^T * scale + mask) v per head; see the header for layouts. */
-export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: AttentionInput, opts: AttentionOptions): Tensor {
+export function attention(
+  rt: Runtime,
+  q: AttentionInput,
+  k: AttentionInput,
+  v: AttentionInput,
+  opts: AttentionOptions,
+): Tensor {
   const qs = asStrided(q, 'q');
   const ks = asStrided(k, 'k');
   const vs = asStrided(v, 'v');
@@ -139,8 +175,10 @@ export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: 
   const variant = opts.variant ?? defaultVariant(rt);
   const inputs = [q, k, v];
   const wants = rt.tape?.wants(inputs.filter(isTensor)) ?? false;
-  if (wants && !inputs.every(isTensor)) throw new Error('attention: autograd needs q, k and v as plain [B, N, C] tensors (not strided views)');
-  if (wants && (ks.shape[0] !== B || vs.shape[0] !== B)) throw new Error(`attention: autograd needs k and v with batch ${B} (got ${ks.shape[0]}, ${vs.shape[0]})`);
+  if (wants && !inputs.every(isTensor))
+    throw new Error('attention: autograd needs q, k and v as plain [B, N, C] tensors (not strided views)');
+  if (wants && (ks.shape[0] !== B || vs.shape[0] !== B))
+    throw new Error(`attention: autograd needs k and v with batch ${B} (got ${ks.shape[0]}, ${vs.shape[0]})`);
 
   if (B * Nq * C === 0 || Nk === 0) {
     // No keys: every row is "fully masked" and gets zeros.
@@ -163,8 +201,14 @@ export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: 
   if (mask) bindings.mask = mask;
   if (stats) bindings.stats = stats;
   const params: Record<string, number> = {
-    B, H, Nq, Nk, scale,
-    ...viewParams('q', qs, B), ...viewParams('k', ks, B), ...viewParams('v', vs, B),
+    B,
+    H,
+    Nq,
+    Nk,
+    scale,
+    ...viewParams('q', qs, B),
+    ...viewParams('k', ks, B),
+    ...viewParams('v', vs, B),
   };
   if (mask) params.mask_bs = mask.shape[0] === 1 ? 0 : Nk;
   // x: blocks of WG * QB queries; (b, h) folded over y and z
@@ -185,12 +229,25 @@ export function attention(rt: Runtime, q: AttentionInput, k: AttentionInput, v: 
   return out;
 }
 
-function recordAttention(rt: Runtime, g: Geometry, scale: number, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, out: Tensor, stats: Tensor | null): void {
+function recordAttention(
+  rt: Runtime,
+  g: Geometry,
+  scale: number,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  out: Tensor,
+  stats: Tensor | null,
+): void {
   const saved = [q, k, v, out];
   if (stats) saved.push(stats);
   if (mask) saved.push(mask);
   rt.tape!.record({
-    op: 'attention', inputs: [q, k, v], outputs: [out], saved,
+    op: 'attention',
+    inputs: [q, k, v],
+    outputs: [out],
+    saved,
     backward: ([dout]) => {
       if (!dout) return [null, null, null];
       return attentionBackward(rt, g, scale, q, k, v, mask, out, stats, dout);
@@ -199,12 +256,28 @@ function recordAttention(rt: Runtime, g: Geometry, scale: number, q: Tensor, k: 
 }
 
 /** dq, dk, dv of attention for the upstream gradient dout [B, Nq, H*Dh] (contiguous inputs). */
-function attentionBackward(rt: Runtime, g: Geometry, scale: number, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, out: Tensor, stats: Tensor | null, dout: Tensor): Tensor[] {
+function attentionBackward(
+  rt: Runtime,
+  g: Geometry,
+  scale: number,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  out: Tensor,
+  stats: Tensor | null,
+  dout: Tensor,
+): Tensor[] {
   const { B, Nq, Nk, H, Dh, C } = g;
-  if (dout.size !== B * Nq * C) throw new Error(`attention backward: dout ${shapeStr(dout.shape)} for output [${B}, ${Nq}, ${C}]`);
+  if (dout.size !== B * Nq * C)
+    throw new Error(`attention backward: dout ${shapeStr(dout.shape)} for output [${B}, ${Nq}, ${C}]`);
   if (!stats || B * Nq * C === 0 || Nk === 0) {
     // no keys or no outputs: every gradient is zero
-    return [rt.zeros(q.shape, 'f32', 'attention.dq'), rt.zeros(k.shape, 'f32', 'attention.dk'), rt.zeros(v.shape, 'f32', 'attention.dv')];
+    return [
+      rt.zeros(q.shape, 'f32', 'attention.dq'),
+      rt.zeros(k.shape, 'f32', 'attention.dk'),
+      rt.zeros(v.shape, 'f32', 'attention.dv'),
+    ];
   }
   let dO = dout;
   if (dout.byteOffset % 16 !== 0) {
@@ -212,10 +285,20 @@ function attentionBackward(rt: Runtime, g: Geometry, scale: number, q: Tensor, k
     rt.copy(dout, dO);
   }
   const base: Record<string, number> = {
-    B, H, Nq, Nk, scale,
-    q_start: 0, q_bs: Nq * C, q_ts: C,
-    k_start: 0, k_bs: Nk * C, k_ts: C,
-    v_start: 0, v_bs: Nk * C, v_ts: C,
+    B,
+    H,
+    Nq,
+    Nk,
+    scale,
+    q_start: 0,
+    q_bs: Nq * C,
+    q_ts: C,
+    k_start: 0,
+    k_bs: Nk * C,
+    k_ts: C,
+    v_start: 0,
+    v_bs: Nk * C,
+    v_ts: C,
   };
   if (mask) base.mask_bs = mask.shape[0] === 1 ? 0 : Nk;
   const common: Record<string, number> = { D4: Dh / 4, BK: BK_SOFTWARE, QB: 1 };

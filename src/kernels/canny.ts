@@ -44,7 +44,8 @@ export const DEFAULT_THRESHOLDS: Record<CannyMode, { low: number; high: number }
  * x = i - ksize//2 (+0.5 for even sizes), divided by its float32 sum.
  */
 export function gaussianKernelKornia(ksize: number, sigma: number): Float32Array {
-  if (!Number.isInteger(ksize) || ksize < 1) throw new Error(`gaussianKernelKornia: kernel size ${ksize} is not a positive integer`);
+  if (!Number.isInteger(ksize) || ksize < 1)
+    throw new Error(`gaussianKernelKornia: kernel size ${ksize} is not a positive integer`);
   if (!(sigma > 0)) throw new Error(`gaussianKernelKornia: sigma ${sigma} must be > 0`);
   const f = Math.fround;
   const s = f(sigma);
@@ -67,7 +68,8 @@ export function gaussianKernelKornia(ksize: number, sigma: number): Float32Array
  * integer weights that sum to 256.
  */
 export function gaussianKernelOpenCV8U(sigma: number): Int32Array {
-  if (!(sigma > 0) || !Number.isFinite(sigma)) throw new Error(`gaussianKernelOpenCV8U: sigma ${sigma} must be a finite number > 0`);
+  if (!(sigma > 0) || !Number.isFinite(sigma))
+    throw new Error(`gaussianKernelOpenCV8U: sigma ${sigma} must be a finite number > 0`);
   const n = Math.round(sigma * 3 * 2 + 1) | 1;
   const scale2x = -0.5 / (sigma * sigma);
   const half = (n - 1) / 2;
@@ -101,7 +103,8 @@ function roundHalfEven(x: number): number {
 
 /** OpenCV's integer thresholds: swapped when low > high, then floored (m > low is weak, m > high strong). */
 export function opencvThresholds(low: number, high: number): { low: number; high: number } {
-  if (!Number.isFinite(low) || !Number.isFinite(high)) throw new Error(`canny: thresholds must be finite numbers, got low ${low} high ${high}`);
+  if (!Number.isFinite(low) || !Number.isFinite(high))
+    throw new Error(`canny: thresholds must be finite numbers, got low ${low} high ${high}`);
   const [a, b] = low > high ? [high, low] : [low, high];
   return { low: Math.floor(a), high: Math.floor(b) };
 }
@@ -112,13 +115,15 @@ function check4d(op: string, t: Tensor, channels?: number[]): [number, number, n
   if (t.dtype !== 'f32') throw new Error(`${op}: expects f32, got ${t.dtype} for ${shapeStr(t.shape)}`);
   if (t.rank !== 4) throw new Error(`${op}: expects an NCHW tensor [B, C, H, W], got ${shapeStr(t.shape)}`);
   const [b, c, h, w] = t.shape as [number, number, number, number];
-  if (channels && !channels.includes(c)) throw new Error(`${op}: expects ${channels.join(' or ')} channels, got ${shapeStr(t.shape)}`);
+  if (channels && !channels.includes(c))
+    throw new Error(`${op}: expects ${channels.join(' or ')} channels, got ${shapeStr(t.shape)}`);
   return [b, c, h, w];
 }
 
 function sameShape(op: string, ...ts: Tensor[]): void {
   const s = ts[0].shape.join();
-  for (const t of ts) if (t.shape.join() !== s) throw new Error(`${op}: shapes differ: ${ts.map((u) => shapeStr(u.shape)).join(' vs ')}`);
+  for (const t of ts)
+    if (t.shape.join() !== s) throw new Error(`${op}: shapes differ: ${ts.map((u) => shapeStr(u.shape)).join(' vs ')}`);
 }
 
 // ------------------------------------------------------------------------------------------ stages
@@ -136,25 +141,31 @@ export function cannyGray(rt: Runtime, x: Tensor, mode: CannyMode): Tensor {
   if (n === 0) return gray;
   if (mode === 'opencv') {
     rt.kernel('canny').run({
-      defines: { GRAY_CV: 1 }, constants: { WG },
+      defines: { GRAY_CV: 1 },
+      constants: { WG },
       bindings: { x, gray },
       params: { n, hw: h * w, channels: c },
-      groups: rt.groups1d(n, WG), label: 'canny.gray_cv',
+      groups: rt.groups1d(n, WG),
+      label: 'canny.gray_cv',
     });
     return gray;
   }
   const flag = rt.zeros([1], 'u32', 'canny.max_flag');
   rt.kernel('canny').run({
-    defines: { ANY_GT: 1 }, constants: { WG },
+    defines: { ANY_GT: 1 },
+    constants: { WG },
     bindings: { x, flag },
     params: { n: x.size, chunk: ANY_CHUNK, thresh: SAFE_GRAY_MAX },
-    groups: rt.groups1d(Math.ceil(x.size / ANY_CHUNK), WG), label: 'canny.any_gt',
+    groups: rt.groups1d(Math.ceil(x.size / ANY_CHUNK), WG),
+    label: 'canny.any_gt',
   });
   rt.kernel('canny').run({
-    defines: { GRAY_KORNIA: 1 }, constants: { WG },
+    defines: { GRAY_KORNIA: 1 },
+    constants: { WG },
     bindings: { x, flag, gray },
     params: { n, hw: h * w },
-    groups: rt.groups1d(n, WG), label: 'canny.gray_kornia',
+    groups: rt.groups1d(n, WG),
+    label: 'canny.gray_kornia',
   });
   flag.dispose();
   return gray;
@@ -165,21 +176,31 @@ export function cannyGray(rt: Runtime, x: Tensor, mode: CannyMode): Tensor {
  * border (kornia's gaussian_blur2d order). roundU8: OpenCV's fixed-point uint8 blur (integer weights
  * summing to 256, result (acc + 2^15) >> 16).
  */
-export function cannyBlur(rt: Runtime, x: Tensor, weights: ArrayLike<number>, opts: { roundU8?: boolean } = {}): Tensor {
+export function cannyBlur(
+  rt: Runtime,
+  x: Tensor,
+  weights: ArrayLike<number>,
+  opts: { roundU8?: boolean } = {},
+): Tensor {
   const [b, c, h, w] = check4d('canny blur', x, [1]);
   const k = weights.length;
   if (k < 1 || k % 2 !== 1) throw new Error(`canny blur: kernel size ${k} must be odd`);
   const n = b * c * h * w;
   const tmp = rt.empty(x.shape, 'f32', 'canny.blur_h');
   const y = rt.empty(x.shape, 'f32', 'canny.blur');
-  if (n === 0) { tmp.dispose(); return y; }
+  if (n === 0) {
+    tmp.dispose();
+    return y;
+  }
   const wts = rt.upload(Float32Array.from(weights), [k], 'f32', 'canny.blur_weights');
   const run = (src: Tensor, dst: Tensor, axis: number, round: boolean) =>
     rt.kernel('canny').run({
-      defines: { BLUR: 1 }, constants: { WG },
+      defines: { BLUR: 1 },
+      constants: { WG },
       bindings: { x: src, wts, y: dst },
       params: { n, h, w, ksize: k, axis, round_u8: round ? 1 : 0 },
-      groups: rt.groups1d(n, WG), label: `canny.blur_${axis === 0 ? 'h' : 'v'}`,
+      groups: rt.groups1d(n, WG),
+      label: `canny.blur_${axis === 0 ? 'h' : 'v'}`,
     });
   run(x, tmp, 0, false);
   run(tmp, y, 1, !!opts.roundU8);
@@ -206,10 +227,12 @@ export function cannySobel(rt: Runtime, x: Tensor, mode: CannyMode): SobelOutput
   const magnitude = rt.empty(x.shape, 'f32', 'canny.magnitude');
   if (n > 0) {
     rt.kernel('canny').run({
-      defines: { SOBEL: 1 }, constants: { WG },
+      defines: { SOBEL: 1 },
+      constants: { WG },
       bindings: { x, gx, gy, mag: magnitude },
       params: { n, h, w, l1: mode === 'opencv' ? 1 : 0, eps: KORNIA_EPS },
-      groups: rt.groups1d(n, WG), label: `canny.sobel_${mode}`,
+      groups: rt.groups1d(n, WG),
+      label: `canny.sobel_${mode}`,
     });
   }
   return { gx, gy, magnitude };
@@ -226,8 +249,14 @@ export interface NmsOutput {
 
 /** Non-maximum suppression and double threshold. Thresholds are in the mode's units (see opencvThresholds). */
 export function cannyNms(
-  rt: Runtime, gx: Tensor, gy: Tensor, magnitude: Tensor, mode: CannyMode,
-  low: number, high: number, opts: { clamp01?: boolean } = {},
+  rt: Runtime,
+  gx: Tensor,
+  gy: Tensor,
+  magnitude: Tensor,
+  mode: CannyMode,
+  low: number,
+  high: number,
+  opts: { clamp01?: boolean } = {},
 ): NmsOutput {
   const [b, , h, w] = check4d('canny nms', magnitude, [1]);
   check4d('canny nms', gx, [1]);
@@ -244,10 +273,12 @@ export function cannyNms(
   }
   if (n > 0) {
     rt.kernel('canny').run({
-      defines: { NMS: 1, [mode === 'opencv' ? 'OPENCV' : 'KORNIA']: 1 }, constants: { WG },
+      defines: { NMS: 1, [mode === 'opencv' ? 'OPENCV' : 'KORNIA']: 1 },
+      constants: { WG },
       bindings,
       params: { n, h, w, low, high, clamp01: opts.clamp01 ? 1 : 0 },
-      groups: rt.groups1d(n, WG), label: `canny.nms_${mode}`,
+      groups: rt.groups1d(n, WG),
+      label: `canny.nms_${mode}`,
     });
   }
   return out;
@@ -265,11 +296,17 @@ export interface HysteresisOptions {
  * at once on the GPU.
  */
 export function cannyHysteresis(rt: Runtime, state: Tensor, passes: number, opts: HysteresisOptions = {}): Tensor {
-  if (state.dtype !== 'u32' || state.rank !== 4 || state.shape[1] !== 1) throw new Error(`canny hysteresis: expects a u32 state map [B, 1, H, W], got ${state.dtype} ${shapeStr(state.shape)}`);
-  if (!Number.isInteger(passes) || passes < 1) throw new Error(`canny hysteresis: passes ${passes} must be a positive integer`);
+  if (state.dtype !== 'u32' || state.rank !== 4 || state.shape[1] !== 1)
+    throw new Error(
+      `canny hysteresis: expects a u32 state map [B, 1, H, W], got ${state.dtype} ${shapeStr(state.shape)}`,
+    );
+  if (!Number.isInteger(passes) || passes < 1)
+    throw new Error(`canny hysteresis: passes ${passes} must be a positive integer`);
   const chunk = opts.chunk ?? 32;
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`canny hysteresis: chunk ${chunk} must be a positive integer`);
-  if (state.byteOffset % rt.limits.minStorageBufferOffsetAlignment !== 0) throw new Error(`canny hysteresis: state must not be an unaligned view (${state})`);
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new Error(`canny hysteresis: chunk ${chunk} must be a positive integer`);
+  if (state.byteOffset % rt.limits.minStorageBufferOffsetAlignment !== 0)
+    throw new Error(`canny hysteresis: state must not be an unaligned view (${state})`);
   const [b, , h, w] = state.shape as [number, number, number, number];
   const init = new Uint32Array(passes + 1);
   init[0] = 1;
@@ -279,10 +316,12 @@ export function cannyHysteresis(rt: Runtime, state: Tensor, passes: number, opts
   if (n === 0) return flags;
   for (let j = 1; j <= passes; j++) {
     rt.kernel('canny').run({
-      defines: { HYST: 1 }, constants: { WG },
+      defines: { HYST: 1 },
+      constants: { WG },
       bindings: { state, flags },
       params: { n, h, w, chunk, chunks_per_row: chunksPerRow, pass_idx: j },
-      groups: rt.groups1d(n, WG), label: 'canny.hysteresis',
+      groups: rt.groups1d(n, WG),
+      label: 'canny.hysteresis',
     });
   }
   return flags;
@@ -292,7 +331,11 @@ export function cannyHysteresis(rt: Runtime, state: Tensor, passes: number, opts
  * Run hysteresis passes until one changes nothing, reading the change flag back every `batch` passes
  * (4 bytes per read). Returns the number of passes that did work (the last, empty one not counted).
  */
-export async function cannyHysteresisConverge(rt: Runtime, state: Tensor, opts: HysteresisOptions & { batch?: number; maxPasses?: number } = {}): Promise<number> {
+export async function cannyHysteresisConverge(
+  rt: Runtime,
+  state: Tensor,
+  opts: HysteresisOptions & { batch?: number; maxPasses?: number } = {},
+): Promise<number> {
   const batch = opts.batch ?? 4;
   // every pass that changes something claims at least one pixel (1 -> 3 or 2 -> 3), so this bound is safe
   const maxPasses = opts.maxPasses ?? 2 * state.size + 2;
@@ -311,14 +354,17 @@ export async function cannyHysteresisConverge(rt: Runtime, state: Tensor, opts: 
 
 /** Edge map f32 [B, 1, H, W]: `scale` where state >= 2 (strong after hysteresis), else 0. */
 export function cannyEdges(rt: Runtime, state: Tensor, scale = 1): Tensor {
-  if (state.dtype !== 'u32' || state.rank !== 4) throw new Error(`canny edges: expects a u32 state map [B, 1, H, W], got ${state.dtype} ${shapeStr(state.shape)}`);
+  if (state.dtype !== 'u32' || state.rank !== 4)
+    throw new Error(`canny edges: expects a u32 state map [B, 1, H, W], got ${state.dtype} ${shapeStr(state.shape)}`);
   const edges = rt.empty(state.shape, 'f32', 'canny.edges');
   if (edges.size > 0) {
     rt.kernel('canny').run({
-      defines: { FINAL: 1 }, constants: { WG },
+      defines: { FINAL: 1 },
+      constants: { WG },
       bindings: { state, edges },
       params: { n: edges.size, scale },
-      groups: rt.groups1d(edges.size, WG), label: 'canny.edges',
+      groups: rt.groups1d(edges.size, WG),
+      label: 'canny.edges',
     });
   }
   return edges;
@@ -365,11 +411,21 @@ export interface CannyResult {
   dispose(): void;
 }
 
-interface Front { gray: Tensor; blurred: Tensor; gx: Tensor; gy: Tensor; magnitude: Tensor; nms: NmsOutput; thresholded: Tensor; mode: CannyMode }
+interface Front {
+  gray: Tensor;
+  blurred: Tensor;
+  gx: Tensor;
+  gy: Tensor;
+  magnitude: Tensor;
+  nms: NmsOutput;
+  thresholded: Tensor;
+  mode: CannyMode;
+}
 
 function front(rt: Runtime, x: Tensor, opts: CannyOptions): Front {
   const mode = opts.mode ?? 'opencv';
-  if (mode !== 'opencv' && mode !== 'kornia') throw new Error(`canny: unknown mode '${mode as string}' (opencv | kornia)`);
+  if (mode !== 'opencv' && mode !== 'kornia')
+    throw new Error(`canny: unknown mode '${mode as string}' (opencv | kornia)`);
   let { low, high } = { ...DEFAULT_THRESHOLDS[mode], ...dropUndefined({ low: opts.low, high: opts.high }) };
   if (mode === 'opencv') ({ low, high } = opencvThresholds(low, high));
   else if (!(low <= high)) throw new Error(`canny: low threshold ${low} must be <= high threshold ${high} (kornia)`);
@@ -390,11 +446,33 @@ function front(rt: Runtime, x: Tensor, opts: CannyOptions): Front {
 function finish(rt: Runtime, f: Front, passes: number, flags?: Tensor): CannyResult {
   const edges = cannyEdges(rt, f.nms.state, f.mode === 'opencv' ? 255 : 1);
   f.nms.state.dispose();
-  const all = [f.gray, f.blurred, f.gx, f.gy, f.magnitude, f.thresholded, edges, f.nms.magnitudeNms, f.nms.direction, flags];
+  const all = [
+    f.gray,
+    f.blurred,
+    f.gx,
+    f.gy,
+    f.magnitude,
+    f.thresholded,
+    edges,
+    f.nms.magnitudeNms,
+    f.nms.direction,
+    flags,
+  ];
   return {
-    gray: f.gray, blurred: f.blurred, gx: f.gx, gy: f.gy, magnitude: f.magnitude, thresholded: f.thresholded, edges,
-    magnitudeNms: f.nms.magnitudeNms, direction: f.nms.direction, passes, flags,
-    dispose: () => { for (const t of new Set(all)) t?.dispose(); },
+    gray: f.gray,
+    blurred: f.blurred,
+    gx: f.gx,
+    gy: f.gy,
+    magnitude: f.magnitude,
+    thresholded: f.thresholded,
+    edges,
+    magnitudeNms: f.nms.magnitudeNms,
+    direction: f.nms.direction,
+    passes,
+    flags,
+    dispose: () => {
+      for (const t of new Set(all)) t?.dispose();
+    },
   };
 }
 

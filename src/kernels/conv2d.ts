@@ -23,10 +23,24 @@ export interface Conv2dOptions {
 
 /** Everything the kernels need about one convolution; shared with conv_transpose2d. */
 export interface ConvGeom {
-  B: number; Cin: number; H: number; W: number;
-  Cout: number; OH: number; OW: number; KH: number; KW: number;
-  sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  G: number; cin_g: number; cout_g: number;
+  B: number;
+  Cin: number;
+  H: number;
+  W: number;
+  Cout: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  G: number;
+  cin_g: number;
+  cout_g: number;
 }
 
 const WG = 64;
@@ -45,16 +59,23 @@ const DW_MAX_K = 15;
 /** Expand an int-or-pair option, checking it is an integer >= min. */
 export function pairOpt(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min))
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
   return p;
 }
 
 export function checkF32(op: string, ...ts: Array<Tensor | null | undefined>): void {
-  for (const t of ts) if (t && t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} for ${t}`);
+  for (const t of ts)
+    if (t && t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} for ${t}`);
 }
 
 /** Validate shapes and options; returns the geometry (throws naming the shapes). */
-export function conv2dGeometry(xs: readonly number[], ws: readonly number[], bs: readonly number[] | null, o: Conv2dOptions = {}): ConvGeom {
+export function conv2dGeometry(
+  xs: readonly number[],
+  ws: readonly number[],
+  bs: readonly number[] | null,
+  o: Conv2dOptions = {},
+): ConvGeom {
   const op = 'conv2d';
   if (xs.length !== 4) throw new Error(`${op}: input must be [B, Cin, H, W], got ${shapeStr(xs)}`);
   if (ws.length !== 4) throw new Error(`${op}: weight must be [Cout, Cin/groups, KH, KW], got ${shapeStr(ws)}`);
@@ -62,19 +83,27 @@ export function conv2dGeometry(xs: readonly number[], ws: readonly number[], bs:
   if (!Number.isInteger(G) || G < 1) throw new Error(`${op}: groups must be a positive integer, got ${G}`);
   const [B, Cin, H, W] = xs;
   const [Cout, cinG, KH, KW] = ws;
-  if (Cin < 1 || H < 1 || W < 1) throw new Error(`${op}: input ${shapeStr(xs)} has an empty channel or spatial dimension`);
+  if (Cin < 1 || H < 1 || W < 1)
+    throw new Error(`${op}: input ${shapeStr(xs)} has an empty channel or spatial dimension`);
   if (Cout < 1 || KH < 1 || KW < 1) throw new Error(`${op}: weight ${shapeStr(ws)} has an empty dimension`);
   if (Cin % G !== 0) throw new Error(`${op}: groups ${G} does not divide the ${Cin} input channels of ${shapeStr(xs)}`);
-  if (Cout % G !== 0) throw new Error(`${op}: groups ${G} does not divide the ${Cout} output channels of weight ${shapeStr(ws)}`);
-  if (cinG * G !== Cin) throw new Error(`${op}: input ${shapeStr(xs)} has ${Cin} channels but weight ${shapeStr(ws)} with groups ${G} expects ${cinG * G}`);
-  if (bs && (bs.length !== 1 || bs[0] !== Cout)) throw new Error(`${op}: bias must be [${Cout}] for weight ${shapeStr(ws)}, got ${shapeStr(bs)}`);
+  if (Cout % G !== 0)
+    throw new Error(`${op}: groups ${G} does not divide the ${Cout} output channels of weight ${shapeStr(ws)}`);
+  if (cinG * G !== Cin)
+    throw new Error(
+      `${op}: input ${shapeStr(xs)} has ${Cin} channels but weight ${shapeStr(ws)} with groups ${G} expects ${cinG * G}`,
+    );
+  if (bs && (bs.length !== 1 || bs[0] !== Cout))
+    throw new Error(`${op}: bias must be [${Cout}] for weight ${shapeStr(ws)}, got ${shapeStr(bs)}`);
   const [sh, sw] = pairOpt(op, 'stride', o.stride, 1, 1);
   const [ph, pw] = pairOpt(op, 'padding', o.padding, 0, 0);
   const [dh, dw] = pairOpt(op, 'dilation', o.dilation, 1, 1);
   const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
   if (OH < 1 || OW < 1) {
-    throw new Error(`${op}: input ${shapeStr(xs)} with padding [${ph}, ${pw}] is smaller than weight ${shapeStr(ws)} dilated by [${dh}, ${dw}]`);
+    throw new Error(
+      `${op}: input ${shapeStr(xs)} with padding [${ph}, ${pw}] is smaller than weight ${shapeStr(ws)} dilated by [${dh}, ${dw}]`,
+    );
   }
   return { B, Cin, H, W, Cout, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw, G, cin_g: cinG, cout_g: Cout / G };
 }
@@ -85,7 +114,8 @@ export function geomParams(g: ConvGeom): Record<string, number> {
 }
 
 const isDepthwise = (g: ConvGeom) => g.cin_g === 1 && g.cout_g === 1;
-const isPointwise = (g: ConvGeom) => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.G === 1;
+const isPointwise = (g: ConvGeom) =>
+  g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.G === 1;
 
 /**
  * The variant 'auto' picks: depthwise for 1-in-1-out groups; on real GPUs the workgroup-tiled GEMM when a
@@ -99,14 +129,23 @@ export function conv2dImplFor(rt: Runtime, g: ConvGeom): Exclude<Conv2dImpl, 'au
 }
 
 /** y = conv2d(x, weight) + bias. x [B, Cin, H, W], weight [Cout, Cin/groups, KH, KW], bias [Cout]. */
-export function conv2d(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: Conv2dOptions = {},
+): Tensor {
   checkF32('conv2d', x, weight, bias);
   const g = conv2dGeometry(x.shape, weight.shape, bias?.shape ?? null, opts);
   const y = conv2dForward(rt, x, weight, bias, g, opts.impl ?? 'auto');
   const inputs = bias ? [x, weight, bias] : [x, weight];
   if (rt.tape?.wants(inputs)) {
     rt.tape.record({
-      op: 'conv2d', inputs, outputs: [y], saved: [x, weight],
+      op: 'conv2d',
+      inputs,
+      outputs: [y],
+      saved: [x, weight],
       backward: ([dy]) => {
         if (!dy) return inputs.map(() => null);
         const dx = needsGrad(x) ? conv2dInputGrad(rt, dy, weight, g) : null;
@@ -122,16 +161,30 @@ export function conv2d(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | nu
 export const needsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 
 /** conv2d without autograd, on a validated geometry. */
-export function conv2dForward(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeom, impl: Conv2dImpl = 'auto'): Tensor {
+export function conv2dForward(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  g: ConvGeom,
+  impl: Conv2dImpl = 'auto',
+): Tensor {
   const y = rt.empty([g.B, g.Cout, g.OH, g.OW], 'f32', 'conv2d');
   if (y.size === 0) return y;
   const which = impl === 'auto' ? conv2dImplFor(rt, g) : impl;
-  if (which === 'depthwise' && !isDepthwise(g)) throw new Error(`conv2d: impl 'depthwise' needs Cin/groups = Cout/groups = 1, got weight [${g.Cout}, ${g.cin_g}, ${g.KH}, ${g.KW}] with groups ${g.G}`);
-  if (which === 'pointwise' && !isPointwise(g)) throw new Error(`conv2d: impl 'pointwise' needs a 1x1 kernel, stride 1, no padding and groups 1`);
+  if (which === 'depthwise' && !isDepthwise(g))
+    throw new Error(
+      `conv2d: impl 'depthwise' needs Cin/groups = Cout/groups = 1, got weight [${g.Cout}, ${g.cin_g}, ${g.KH}, ${g.KW}] with groups ${g.G}`,
+    );
+  if (which === 'pointwise' && !isPointwise(g))
+    throw new Error(`conv2d: impl 'pointwise' needs a 1x1 kernel, stride 1, no padding and groups 1`);
   const defines: Record<string, number> = { [which.toUpperCase()]: 1 };
   const bindings: Record<string, Tensor> = { x, w: weight, y };
   const params: Record<string, number> = { ...geomParams(g), n: 0 };
-  if (bias) { defines.HAS_BIAS = 1; bindings.bias = bias; } else params.bias_off = 0;
+  if (bias) {
+    defines.HAS_BIAS = 1;
+    bindings.bias = bias;
+  } else params.bias_off = 0;
   let groups: [number, number, number];
   switch (which) {
     case 'direct': {
@@ -162,15 +215,38 @@ export function conv2dForward(rt: Runtime, x: Tensor, weight: Tensor, bias: Tens
       groups = rt.groups1d(params.n, 1);
       break;
   }
-  rt.kernel('conv2d').run({ defines, constants: which === 'tiled' ? {} : { WG }, bindings, params, groups, label: `conv2d.${which}` });
+  rt.kernel('conv2d').run({
+    defines,
+    constants: which === 'tiled' ? {} : { WG },
+    bindings,
+    params,
+    groups,
+    label: `conv2d.${which}`,
+  });
   return y;
 }
 
 /** dx [B, Cin, H, W] = conv_transpose2d(dy, w) with the output padding that restores H, W. */
 export function conv2dInputGrad(rt: Runtime, dy: Tensor, weight: Tensor, g: ConvGeom): Tensor {
   const t: ConvTranspose2dGeom = {
-    B: g.B, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW,
-    sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw, G: g.G, cin_g: g.cout_g, cout_g: g.cin_g,
+    B: g.B,
+    Cin: g.Cout,
+    H: g.OH,
+    W: g.OW,
+    Cout: g.Cin,
+    OH: g.H,
+    OW: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    sh: g.sh,
+    sw: g.sw,
+    ph: g.ph,
+    pw: g.pw,
+    dh: g.dh,
+    dw: g.dw,
+    G: g.G,
+    cin_g: g.cout_g,
+    cout_g: g.cin_g,
   };
   return convTranspose2dForward(rt, dy, weight, null, t);
 }

@@ -7,7 +7,18 @@ import type { Tensor } from '../graph/tensor.js';
 import { shapeStr } from '../graph/dtype.js';
 import { reduceToShape } from './reduce.js';
 
-export type UnaryOp = 'relu' | 'gelu' | 'sigmoid' | 'identity' | 'exp' | 'tanh' | 'abs' | 'sqrt' | 'neg' | 'round_bf16' | 'step';
+export type UnaryOp =
+  | 'relu'
+  | 'gelu'
+  | 'sigmoid'
+  | 'identity'
+  | 'exp'
+  | 'tanh'
+  | 'abs'
+  | 'sqrt'
+  | 'neg'
+  | 'round_bf16'
+  | 'step';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
 const DIFFERENTIABLE_UNARY = new Set<UnaryOp>(['relu', 'gelu', 'sigmoid', 'identity']);
 const WG = 128;
@@ -36,7 +47,10 @@ export function unary(rt: Runtime, x: Tensor, op: UnaryOp, opts: { alpha?: numbe
   if (rt.tape?.wants([x])) {
     if (!DIFFERENTIABLE_UNARY.has(op)) throw new Error(`autograd: '${op}' has no backward kernel`);
     const node: Node = {
-      op, inputs: [x], outputs: [y], saved: [x],
+      op,
+      inputs: [x],
+      outputs: [y],
+      saved: [x],
       backward: ([dy]) => [dy ? unaryBackward(rt, x, dy, op, alpha, beta) : null],
     };
     rt.tape.record(node);
@@ -75,7 +89,8 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op =
   for (let i = 0; i < r; i++) {
     const da = a[a.length - r + i] ?? 1;
     const db = b[b.length - r + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
+    if (da !== db && da !== 1 && db !== 1)
+      throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
     out.push(da === 1 ? db : da);
   }
   return out;
@@ -104,7 +119,11 @@ function pack8(v: number[], fill: number): number[] {
  * Merge adjacent output dims that both operands traverse contiguously (or both broadcast), so the
  * kernel's index loop runs over as few dims as possible (e.g. [B, H, W, C] + [C] -> [BHW, C]).
  */
-export function collapseDims(shape: number[], as: number[], bs: number[]): { shape: number[]; as: number[]; bs: number[] } {
+export function collapseDims(
+  shape: number[],
+  as: number[],
+  bs: number[],
+): { shape: number[]; as: number[]; bs: number[] } {
   const out = { shape: [shape[0]], as: [as[0]], bs: [bs[0]] };
   for (let i = 1; i < shape.length; i++) {
     const k = out.shape.length - 1;
@@ -112,9 +131,21 @@ export function collapseDims(shape: number[], as: number[], bs: number[]): { sha
     const aOk = mergeable(out.as, as[i]) || (out.as[k] === 0 && as[i] === 0);
     const bOk = mergeable(out.bs, bs[i]) || (out.bs[k] === 0 && bs[i] === 0);
     if (shape[i] === 1) continue; // size-1 dims never matter
-    if (out.shape[k] === 1) { out.shape[k] = shape[i]; out.as[k] = as[i]; out.bs[k] = bs[i]; continue; }
-    if (aOk && bOk) { out.shape[k] *= shape[i]; out.as[k] = as[i]; out.bs[k] = bs[i]; }
-    else { out.shape.push(shape[i]); out.as.push(as[i]); out.bs.push(bs[i]); }
+    if (out.shape[k] === 1) {
+      out.shape[k] = shape[i];
+      out.as[k] = as[i];
+      out.bs[k] = bs[i];
+      continue;
+    }
+    if (aOk && bOk) {
+      out.shape[k] *= shape[i];
+      out.as[k] = as[i];
+      out.bs[k] = bs[i];
+    } else {
+      out.shape.push(shape[i]);
+      out.as.push(as[i]);
+      out.bs.push(bs[i]);
+    }
   }
   return out;
 }
@@ -132,7 +163,13 @@ function leadingBlock(t: readonly number[], out: readonly number[]): number {
 }
 
 /** y = alpha * op(a, b) + beta, broadcasting. */
-export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { alpha?: number; beta?: number } = {}): Tensor {
+export function binary(
+  rt: Runtime,
+  a: Tensor,
+  b: Tensor,
+  op: BinaryOp,
+  opts: { alpha?: number; beta?: number } = {},
+): Tensor {
   checkF32(op, a, b);
   const shape = broadcastShapes(a.shape, b.shape, op);
   if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} > ${MAX_RANK}`);
@@ -162,7 +199,10 @@ export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { 
       constants: { WG },
       bindings: { a, b, y },
       params: {
-        n, rank: c.shape.length, alpha, beta,
+        n,
+        rank: c.shape.length,
+        alpha,
+        beta,
         shape: pack8(c.shape, 1),
         a_strides: pack8(c.as, 0),
         b_strides: pack8(c.bs, 0),
@@ -175,7 +215,10 @@ export function binary(rt: Runtime, a: Tensor, b: Tensor, op: BinaryOp, opts: { 
     if (op !== 'add' && op !== 'sub' && op !== 'mul') throw new Error(`autograd: '${op}' has no backward`);
     const saved = op === 'mul' ? [a, b] : [];
     rt.tape.record({
-      op, inputs: [a, b], outputs: [y], saved,
+      op,
+      inputs: [a, b],
+      outputs: [y],
+      saved,
       backward: ([dy]) => {
         if (!dy) return [null, null];
         let ga: Tensor, gb: Tensor;
@@ -211,13 +254,20 @@ export function clamp(rt: Runtime, x: Tensor, lo: number, hi: number): Tensor {
   const y = rt.empty(x.shape, 'f32', 'clamp');
   if (x.size > 0) {
     rt.kernel('elementwise').run({
-      defines: { CLAMP: 1 }, constants: { WG }, bindings: { x, y }, params: { n: x.size, lo, hi },
-      groups: rt.groups1d(x.size, WG), label: 'elementwise.clamp',
+      defines: { CLAMP: 1 },
+      constants: { WG },
+      bindings: { x, y },
+      params: { n: x.size, lo, hi },
+      groups: rt.groups1d(x.size, WG),
+      label: 'elementwise.clamp',
     });
   }
   if (rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'clamp', inputs: [x], outputs: [y], saved: [x],
+      op: 'clamp',
+      inputs: [x],
+      outputs: [y],
+      saved: [x],
       backward: ([dy]) => [dy ? clampBackward(rt, x, dy, lo, hi) : null],
     });
   }
@@ -231,8 +281,12 @@ export function clampBackward(rt: Runtime, x: Tensor, dy: Tensor, lo: number, hi
   const dx = rt.empty(x.shape, 'f32', 'clamp_backward');
   if (x.size > 0) {
     rt.kernel('elementwise').run({
-      defines: { CLAMP_BACKWARD: 1 }, constants: { WG }, bindings: { x, dy, dx }, params: { n: x.size, lo, hi },
-      groups: rt.groups1d(x.size, WG), label: 'elementwise.clamp_backward',
+      defines: { CLAMP_BACKWARD: 1 },
+      constants: { WG },
+      bindings: { x, dy, dx },
+      params: { n: x.size, lo, hi },
+      groups: rt.groups1d(x.size, WG),
+      label: 'elementwise.clamp_backward',
     });
   }
   return dx;

@@ -11,9 +11,15 @@ export const MAX_FILL_AREA = 1024;
  * Components (8-connected) of `logits <= 0` (or `> 0` with foreground) with area <= maxArea, per
  * [H, W] map (leading dims are maps), set to `value`. sam2 video: maxArea 8, value 0.1.
  */
-export function fillHoles(rt: Runtime, x: Tensor, maxArea: number, opts: { value?: number; foreground?: boolean } = {}): Tensor {
+export function fillHoles(
+  rt: Runtime,
+  x: Tensor,
+  maxArea: number,
+  opts: { value?: number; foreground?: boolean } = {},
+): Tensor {
   if (x.rank < 2) throw new Error(`fillHoles: ${shapeStr(x.shape)} needs at least [H, W]`);
-  if (!Number.isInteger(maxArea) || maxArea < 1 || maxArea > MAX_FILL_AREA) throw new Error(`fillHoles: max area ${maxArea} must be an integer in [1, ${MAX_FILL_AREA}]`);
+  if (!Number.isInteger(maxArea) || maxArea < 1 || maxArea > MAX_FILL_AREA)
+    throw new Error(`fillHoles: max area ${maxArea} must be an integer in [1, ${MAX_FILL_AREA}]`);
   const h = x.shape[x.rank - 2];
   const w = x.shape[x.rank - 1];
   const b = x.size / Math.max(h * w, 1);

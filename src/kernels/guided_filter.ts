@@ -19,7 +19,14 @@ function grayLut(rt: Runtime): Tensor {
   let t = lutCache.get(rt);
   if (!t) {
     // untracked: a scope around the first call must not dispose the cached table
-    t = untrack(rt.upload(Float32Array.from({ length: 256 }, (_, g) => Math.fround(g / 255)), [256], 'f32', 'guided_filter.lut'));
+    t = untrack(
+      rt.upload(
+        Float32Array.from({ length: 256 }, (_, g) => Math.fround(g / 255)),
+        [256],
+        'f32',
+        'guided_filter.lut',
+      ),
+    );
     lutCache.set(rt, t);
   }
   return t;
@@ -39,9 +46,12 @@ export interface GuidedRefineOutputs {
  * new tensors (caller disposes).
  */
 export function guidedRefineMask(rt: Runtime, rgb: Tensor, mask: Tensor): GuidedRefineOutputs {
-  if (rgb.dtype !== 'u32' || mask.dtype !== 'u32') throw new Error(`guidedRefineMask: rgb and mask must be u32 (got ${rgb.dtype}, ${mask.dtype})`);
+  if (rgb.dtype !== 'u32' || mask.dtype !== 'u32')
+    throw new Error(`guidedRefineMask: rgb and mask must be u32 (got ${rgb.dtype}, ${mask.dtype})`);
   if (rgb.rank !== 2 || mask.rank !== 2 || rgb.shape[0] !== mask.shape[0] || rgb.shape[1] !== mask.shape[1]) {
-    throw new Error(`guidedRefineMask: rgb ${shapeStr(rgb.shape)} and mask ${shapeStr(mask.shape)} must be equal [H, W]`);
+    throw new Error(
+      `guidedRefineMask: rgb ${shapeStr(rgb.shape)} and mask ${shapeStr(mask.shape)} must be equal [H, W]`,
+    );
   }
   const [h, w] = mask.shape;
   const hw = h * w;
@@ -56,30 +66,89 @@ export function guidedRefineMask(rt: Runtime, rgb: Tensor, mask: Tensor): Guided
   const ab = rt.empty([4, h, w], 'f32', 'guided_filter.ab');
   const abm = rt.empty([4, h, w], 'f32', 'guided_filter.ab_means');
   const px = rt.groups1d(hw, WG);
-  k.run({ defines: { GRAY: 1 }, constants: { WG }, bindings: { rgb, mask, lut: grayLut(rt), planes }, params: { hw }, groups: px, label: 'guided_filter.gray' });
+  k.run({
+    defines: { GRAY: 1 },
+    constants: { WG },
+    bindings: { rgb, mask, lut: grayLut(rt), planes },
+    params: { hw },
+    groups: px,
+    label: 'guided_filter.gray',
+  });
 
   /** Box means of planes [sb, sb + n) of src into [db, db + n) of dst, radius r (tmp holds the row sums). */
   const box = (src: Tensor, sb: number, dst: Tensor, db: number, n: number, r: number) => {
-    k.run({ defines: { BOX_ROWS: 1 }, constants: { WG }, bindings: { src, dst: tmp }, params: { h, w, k: n, r, src_base: sb, dst_base: 0 }, groups: rt.groups1d(n * h, WG), label: `guided_filter.box_rows r=${r}` });
+    k.run({
+      defines: { BOX_ROWS: 1 },
+      constants: { WG },
+      bindings: { src, dst: tmp },
+      params: { h, w, k: n, r, src_base: sb, dst_base: 0 },
+      groups: rt.groups1d(n * h, WG),
+      label: `guided_filter.box_rows r=${r}`,
+    });
     const scale = Math.fround(1 / ((2 * r + 1) * (2 * r + 1)));
-    k.run({ defines: { BOX_COLS: 1 }, constants: { WG }, bindings: { src: tmp, dst }, params: { h, w, k: n, r, src_base: 0, dst_base: db, scale }, groups: rt.groups1d(n * w, WG), label: `guided_filter.box_cols r=${r}` });
+    k.run({
+      defines: { BOX_COLS: 1 },
+      constants: { WG },
+      bindings: { src: tmp, dst },
+      params: { h, w, k: n, r, src_base: 0, dst_base: db, scale },
+      groups: rt.groups1d(n * w, WG),
+      label: `guided_filter.box_cols r=${r}`,
+    });
   };
-  for (const [r, dstBase] of [[GF_SMALL, 0], [GF_LARGE, 2]] as const) {
+  for (const [r, dstBase] of [
+    [GF_SMALL, 0],
+    [GF_LARGE, 2],
+  ] as const) {
     box(planes, 0, means, 0, 4, r);
-    k.run({ defines: { COEF: 1 }, constants: { WG }, bindings: { means, ab }, params: { hw, eps: GF_EPS, dst_base: dstBase }, groups: px, label: `guided_filter.coef r=${r}` });
+    k.run({
+      defines: { COEF: 1 },
+      constants: { WG },
+      bindings: { means, ab },
+      params: { hw, eps: GF_EPS, dst_base: dstBase },
+      groups: px,
+      label: `guided_filter.coef r=${r}`,
+    });
     box(ab, dstBase, abm, dstBase, 2, r);
   }
   // local thickness: chamfer distance, then its (2 * 7 + 1)^2 max; band: 7x7 dilation and erosion of the mask
-  k.run({ defines: { CHAMFER: 1 }, constants: { WG }, bindings: { planes, dst: aux }, params: { h, w, p_plane: 2, dst_plane: 0 }, groups: px, label: 'guided_filter.chamfer' });
+  k.run({
+    defines: { CHAMFER: 1 },
+    constants: { WG },
+    bindings: { planes, dst: aux },
+    params: { h, w, p_plane: 2, dst_plane: 0 },
+    groups: px,
+    label: 'guided_filter.chamfer',
+  });
   const morph = (op: 'max' | 'min', src: Tensor, sb: number, db: number, r: number) => {
     const defines: Record<string, number> = op === 'min' ? { MIN: 1 } : {};
-    k.run({ defines: { MORPH_ROWS: 1, ...defines }, constants: { WG }, bindings: { src, dst: tmp }, params: { h, w, k: 1, r, src_base: sb, dst_base: 0 }, groups: rt.groups1d(h, WG), label: `guided_filter.${op}_rows r=${r}` });
-    k.run({ defines: { MORPH_COLS: 1, ...defines }, constants: { WG }, bindings: { src: tmp, dst: aux }, params: { h, w, k: 1, r, src_base: 0, dst_base: db }, groups: rt.groups1d(w, WG), label: `guided_filter.${op}_cols r=${r}` });
+    k.run({
+      defines: { MORPH_ROWS: 1, ...defines },
+      constants: { WG },
+      bindings: { src, dst: tmp },
+      params: { h, w, k: 1, r, src_base: sb, dst_base: 0 },
+      groups: rt.groups1d(h, WG),
+      label: `guided_filter.${op}_rows r=${r}`,
+    });
+    k.run({
+      defines: { MORPH_COLS: 1, ...defines },
+      constants: { WG },
+      bindings: { src: tmp, dst: aux },
+      params: { h, w, k: 1, r, src_base: 0, dst_base: db },
+      groups: rt.groups1d(w, WG),
+      label: `guided_filter.${op}_cols r=${r}`,
+    });
   };
   morph('max', aux, 0, 1, GF_LARGE);
   morph('max', planes, 2, 2, BAND);
   morph('min', planes, 2, 3, BAND);
-  k.run({ defines: { FINAL: 1 }, constants: { WG }, bindings: { planes, abm, aux, out, soft }, params: { hw }, groups: px, label: 'guided_filter.final' });
+  k.run({
+    defines: { FINAL: 1 },
+    constants: { WG },
+    bindings: { planes, abm, aux, out, soft },
+    params: { hw },
+    groups: px,
+    label: 'guided_filter.final',
+  });
   for (const t of [planes, tmp, means, ab, abm]) t.dispose();
   return { mask: out, soft, aux };
 }

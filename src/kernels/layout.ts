@@ -72,10 +72,17 @@ function elemDefines(rt: Runtime, dtype: DType, op: string): Record<string, numb
 }
 
 /** Queue one strided gather of x into y (y_base / ys address y's elements). */
-function gather(rt: Runtime, x: Tensor, y: Tensor, dims: Dim[], opts: { yBase?: number; fill?: number; op: string }): void {
+function gather(
+  rt: Runtime,
+  x: Tensor,
+  y: Tensor,
+  dims: Dim[],
+  opts: { yBase?: number; fill?: number; op: string },
+): void {
   if (dims.some((d) => d.e === 0)) return;
   const ds = simplify(dims);
-  if (ds.length > LAYOUT_MAX_RANK) throw new Error(`${opts.op}: needs ${ds.length} non-contiguous dims, more than ${LAYOUT_MAX_RANK}`);
+  if (ds.length > LAYOUT_MAX_RANK)
+    throw new Error(`${opts.op}: needs ${ds.length} non-contiguous dims, more than ${LAYOUT_MAX_RANK}`);
   const check = ds.some((d) => d.lo > 0 || d.e - d.lo > d.ext);
   const tile = ds.some((d) => d.mod < d.ext);
   const last = ds.length - 1;
@@ -88,22 +95,47 @@ function gather(rt: Runtime, x: Tensor, y: Tensor, dims: Dim[], opts: { yBase?: 
   const n = outer * bchunks * chunks;
   rt.kernel('layout').run({
     defines: {
-      GATHER: 1, ...(check ? { CHECK: 1 } : {}), ...(tile ? { TILE: 1 } : {}), ...(bdim >= 0 ? { BLOCK: 1 } : {}),
+      GATHER: 1,
+      ...(check ? { CHECK: 1 } : {}),
+      ...(tile ? { TILE: 1 } : {}),
+      ...(bdim >= 0 ? { BLOCK: 1 } : {}),
       ...elemDefines(rt, x.dtype, opts.op),
     },
     constants: { WG },
     bindings: { x, y },
     params: {
-      n, rank: ds.length, inner, chunks,
-      bdim: bdim >= 0 ? bdim : ds.length, bchunks,
+      n,
+      rank: ds.length,
+      inner,
+      chunks,
+      bdim: bdim >= 0 ? bdim : ds.length,
+      bchunks,
       y_base: opts.yBase ?? 0,
       fill: fillBits(opts.fill ?? 0, x.dtype),
-      shape: pack8(ds.map((d) => d.e), 1),
-      xs: pack8(ds.map((d) => d.xs), 0),
-      ys: pack8(ds.map((d) => d.ys), 0),
-      lo: pack8(ds.map((d) => d.lo), 0),
-      ext: pack8(ds.map((d) => d.ext), 1),
-      modv: pack8(ds.map((d) => Math.max(d.mod, 1)), 1),
+      shape: pack8(
+        ds.map((d) => d.e),
+        1,
+      ),
+      xs: pack8(
+        ds.map((d) => d.xs),
+        0,
+      ),
+      ys: pack8(
+        ds.map((d) => d.ys),
+        0,
+      ),
+      lo: pack8(
+        ds.map((d) => d.lo),
+        0,
+      ),
+      ext: pack8(
+        ds.map((d) => d.ext),
+        1,
+      ),
+      modv: pack8(
+        ds.map((d) => Math.max(d.mod, 1)),
+        1,
+      ),
     },
     groups: rt.groups1d(n, WG),
     label: `layout.${opts.op}`,
@@ -113,7 +145,8 @@ function gather(rt: Runtime, x: Tensor, y: Tensor, dims: Dim[], opts: { yBase?: 
 const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
 
 function checkRank(op: string, x: Tensor): void {
-  if (x.rank > LAYOUT_MAX_RANK) throw new Error(`${op}: rank ${x.rank} of ${shapeStr(x.shape)} exceeds ${LAYOUT_MAX_RANK}`);
+  if (x.rank > LAYOUT_MAX_RANK)
+    throw new Error(`${op}: rank ${x.rank} of ${shapeStr(x.shape)} exceeds ${LAYOUT_MAX_RANK}`);
 }
 
 // ------------------------------------------------------------------ permute
@@ -129,33 +162,61 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
   const y = rt.empty(outShape, x.dtype, 'permute');
   const xs = stridesOf(x.shape);
   const ys = stridesOf(outShape);
-  gather(rt, x, y, outShape.map((e, d) => ({ e, xs: xs[p[d]], ys: ys[d], lo: 0, ext: e, mod: e })), { op: 'permute' });
+  gather(
+    rt,
+    x,
+    y,
+    outShape.map((e, d) => ({ e, xs: xs[p[d]], ys: ys[d], lo: 0, ext: e, mod: e })),
+    { op: 'permute' },
+  );
   if (isFloat(x) && rt.tape?.wants([x])) {
     const inv = new Array(r);
     p.forEach((a, d) => (inv[a] = d));
-    rt.tape.record({ op: 'permute', inputs: [x], outputs: [y], saved: [], backward: ([dy]) => [dy ? permute(rt, dy, inv) : null] });
+    rt.tape.record({
+      op: 'permute',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [dy ? permute(rt, dy, inv) : null],
+    });
   }
   return y;
 }
 
 // ------------------------------------------------------------------ pad / slice
 /** Pad (or crop, with negative amounts) every dim; the one kernel behind pad and slice. */
-function padRaw(rt: Runtime, x: Tensor, before: readonly number[], after: readonly number[], value: number, op: string): Tensor {
+function padRaw(
+  rt: Runtime,
+  x: Tensor,
+  before: readonly number[],
+  after: readonly number[],
+  value: number,
+  op: string,
+): Tensor {
   const outShape = x.shape.map((s, d) => s + before[d] + after[d]);
   const y = rt.empty(outShape, x.dtype, op);
   const xs = stridesOf(x.shape);
   const ys = stridesOf(outShape);
-  gather(rt, x, y, outShape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: before[d], ext: x.shape[d], mod: x.shape[d] })), { op, fill: value });
+  gather(
+    rt,
+    x,
+    y,
+    outShape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: before[d], ext: x.shape[d], mod: x.shape[d] })),
+    { op, fill: value },
+  );
   return y;
 }
 
 function checkPads(op: string, x: Tensor, before: readonly number[], after: readonly number[]): void {
   checkRank(op, x);
   if (before.length !== x.rank || after.length !== x.rank || [...before, ...after].some((v) => !Number.isInteger(v))) {
-    throw new Error(`${op}: needs ${x.rank} integer amounts before and after for ${shapeStr(x.shape)}, got [${before.join(', ')}] and [${after.join(', ')}]`);
+    throw new Error(
+      `${op}: needs ${x.rank} integer amounts before and after for ${shapeStr(x.shape)}, got [${before.join(', ')}] and [${after.join(', ')}]`,
+    );
   }
   x.shape.forEach((s, d) => {
-    if (s + before[d] + after[d] < 0) throw new Error(`${op}: dim ${d} of ${shapeStr(x.shape)} would get size ${s + before[d] + after[d]}`);
+    if (s + before[d] + after[d] < 0)
+      throw new Error(`${op}: dim ${d} of ${shapeStr(x.shape)} would get size ${s + before[d] + after[d]}`);
   });
 }
 
@@ -168,8 +229,22 @@ export function pad(rt: Runtime, x: Tensor, before: readonly number[], after: re
   const y = padRaw(rt, x, before, after, value, 'pad');
   if (isFloat(x) && rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'pad', inputs: [x], outputs: [y], saved: [],
-      backward: ([dy]) => [dy ? padRaw(rt, dy, before.map((v) => -v), after.map((v) => -v), 0, 'pad_backward') : null],
+      op: 'pad',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [
+        dy
+          ? padRaw(
+              rt,
+              dy,
+              before.map((v) => -v),
+              after.map((v) => -v),
+              0,
+              'pad_backward',
+            )
+          : null,
+      ],
     });
   }
   return y;
@@ -178,16 +253,43 @@ export function pad(rt: Runtime, x: Tensor, before: readonly number[], after: re
 /** Crop: y = x[starts[0] : starts[0] + sizes[0], ...] (a copy). */
 export function slice(rt: Runtime, x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   checkRank('slice', x);
-  if (starts.length !== x.rank || sizes.length !== x.rank || x.shape.some((s, d) => !Number.isInteger(starts[d]) || !Number.isInteger(sizes[d]) || starts[d] < 0 || sizes[d] < 0 || starts[d] + sizes[d] > s)) {
-    throw new Error(`slice: starts [${starts.join(', ')}] sizes [${sizes.join(', ')}] do not fit in ${shapeStr(x.shape)}`);
+  if (
+    starts.length !== x.rank ||
+    sizes.length !== x.rank ||
+    x.shape.some(
+      (s, d) =>
+        !Number.isInteger(starts[d]) ||
+        !Number.isInteger(sizes[d]) ||
+        starts[d] < 0 ||
+        sizes[d] < 0 ||
+        starts[d] + sizes[d] > s,
+    )
+  ) {
+    throw new Error(
+      `slice: starts [${starts.join(', ')}] sizes [${sizes.join(', ')}] do not fit in ${shapeStr(x.shape)}`,
+    );
   }
   const before = starts.map((s) => -s);
   const after = x.shape.map((s, d) => -(s - starts[d] - sizes[d]));
   const y = padRaw(rt, x, before, after, 0, 'slice');
   if (isFloat(x) && rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'slice', inputs: [x], outputs: [y], saved: [],
-      backward: ([dy]) => [dy ? padRaw(rt, dy, starts, after.map((v) => -v), 0, 'slice_backward') : null],
+      op: 'slice',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [
+        dy
+          ? padRaw(
+              rt,
+              dy,
+              starts,
+              after.map((v) => -v),
+              0,
+              'slice_backward',
+            )
+          : null,
+      ],
     });
   }
   return y;
@@ -204,7 +306,9 @@ export function concat(rt: Runtime, tensors: readonly Tensor[], axis: number): T
   if (!Number.isInteger(a) || a < 0 || a >= r) throw new Error(`concat: axis ${axis} outside rank ${r}`);
   for (const t of tensors) {
     if (t.dtype !== t0.dtype || t.rank !== r || t.shape.some((s, d) => d !== a && s !== t0.shape[d])) {
-      throw new Error(`concat along ${a}: ${tensors.map((u) => `${shapeStr(u.shape)} ${u.dtype}`).join(', ')} do not agree`);
+      throw new Error(
+        `concat along ${a}: ${tensors.map((u) => `${shapeStr(u.shape)} ${u.dtype}`).join(', ')} do not agree`,
+      );
     }
   }
   const outShape = [...t0.shape];
@@ -214,12 +318,21 @@ export function concat(rt: Runtime, tensors: readonly Tensor[], axis: number): T
   let at = 0;
   for (const t of tensors) {
     const xs = stridesOf(t.shape);
-    gather(rt, t, y, t.shape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: 0, ext: e, mod: e })), { op: 'concat', yBase: at * ys[a] });
+    gather(
+      rt,
+      t,
+      y,
+      t.shape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: 0, ext: e, mod: e })),
+      { op: 'concat', yBase: at * ys[a] },
+    );
     at += t.shape[a];
   }
   if (isFloat(t0) && rt.tape?.wants(tensors)) {
     rt.tape.record({
-      op: 'concat', inputs: [...tensors], outputs: [y], saved: [],
+      op: 'concat',
+      inputs: [...tensors],
+      outputs: [y],
+      saved: [],
       backward: ([dy]) => {
         if (!dy) return tensors.map(() => null);
         let off = 0;
@@ -248,17 +361,27 @@ function tileShapes(shape: readonly number[], reps: readonly number[]): { inShap
 
 /** torch.Tensor.tile(reps): y.shape[d] = x.shape[d] * reps[d]; y[c] = x[c % x.shape]. */
 export function tile(rt: Runtime, x: Tensor, reps: readonly number[]): Tensor {
-  if (reps.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`tile: reps [${reps.join(', ')}] must be non-negative integers`);
+  if (reps.some((v) => !Number.isInteger(v) || v < 0))
+    throw new Error(`tile: reps [${reps.join(', ')}] must be non-negative integers`);
   const { inShape, reps: rp } = tileShapes(x.shape, reps);
   if (inShape.length > LAYOUT_MAX_RANK) throw new Error(`tile: rank ${inShape.length} exceeds ${LAYOUT_MAX_RANK}`);
   const outShape = inShape.map((s, d) => s * rp[d]);
   const y = rt.empty(outShape, x.dtype, 'tile');
   const xs = stridesOf(inShape);
   const ys = stridesOf(outShape);
-  gather(rt, x, y, outShape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: 0, ext: e, mod: inShape[d] })), { op: 'tile' });
+  gather(
+    rt,
+    x,
+    y,
+    outShape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: 0, ext: e, mod: inShape[d] })),
+    { op: 'tile' },
+  );
   if (isFloat(x) && rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'tile', inputs: [x], outputs: [y], saved: [],
+      op: 'tile',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
       backward: ([dy]) => [dy ? tileSum(rt, dy, x.shape, reps) : null],
     });
   }
@@ -267,7 +390,8 @@ export function tile(rt: Runtime, x: Tensor, reps: readonly number[]): Tensor {
 
 /** torch.Tensor.repeat(reps) (same as tile for tensors; reps must cover every dim). */
 export function repeat(rt: Runtime, x: Tensor, reps: readonly number[]): Tensor {
-  if (reps.length < x.rank) throw new Error(`repeat: ${reps.length} reps for ${shapeStr(x.shape)}; need at least ${x.rank}`);
+  if (reps.length < x.rank)
+    throw new Error(`repeat: ${reps.length} reps for ${shapeStr(x.shape)}; need at least ${x.rank}`);
   return tile(rt, x, reps);
 }
 
@@ -276,19 +400,25 @@ export function tileSum(rt: Runtime, dy: Tensor, shape: readonly number[], reps:
   if (dy.dtype !== 'f32') throw new Error(`tile backward: expects f32, got ${dy.dtype}`);
   const ts = tileShapes(shape, reps);
   const outShape = ts.inShape.map((s, d) => s * ts.reps[d]);
-  if (numel(outShape) !== dy.size) throw new Error(`tile backward: dy ${shapeStr(dy.shape)} is not ${shapeStr(shape)} tiled by [${reps.join(', ')}]`);
+  if (numel(outShape) !== dy.size)
+    throw new Error(`tile backward: dy ${shapeStr(dy.shape)} is not ${shapeStr(shape)} tiled by [${reps.join(', ')}]`);
   const y = rt.empty(shape, 'f32', 'tile_backward');
   const total = numel(ts.reps);
   if (y.size > 0) {
     if (total === 0) throw new Error('tile backward: zero reps with a non-empty input');
-    if (ts.inShape.length > LAYOUT_MAX_RANK) throw new Error(`tile backward: rank ${ts.inShape.length} exceeds ${LAYOUT_MAX_RANK}`);
+    if (ts.inShape.length > LAYOUT_MAX_RANK)
+      throw new Error(`tile backward: rank ${ts.inShape.length} exceeds ${LAYOUT_MAX_RANK}`);
     rt.kernel('layout').run({
       defines: { TILE_SUM: 1 },
       constants: { WG },
       bindings: { x: dy, y },
       params: {
-        n: y.size, rank: ts.inShape.length, reps_total: total,
-        shape: pack8(ts.inShape, 1), reps: pack8(ts.reps, 1), xs: pack8(stridesOf(outShape), 0),
+        n: y.size,
+        rank: ts.inShape.length,
+        reps_total: total,
+        shape: pack8(ts.inShape, 1),
+        reps: pack8(ts.reps, 1),
+        xs: pack8(stridesOf(outShape), 0),
       },
       groups: rt.groups1d(y.size, WG),
       label: 'layout.tile_backward',
@@ -303,7 +433,17 @@ export function windowPaddedHW(h: number, w: number, window: number): [number, n
   return [Math.ceil(h / window) * window, Math.ceil(w / window) * window];
 }
 
-function windowRun(rt: Runtime, x: Tensor, y: Tensor, partition: boolean, h: number, w: number, c: number, ws: number, op: string): void {
+function windowRun(
+  rt: Runtime,
+  x: Tensor,
+  y: Tensor,
+  partition: boolean,
+  h: number,
+  w: number,
+  c: number,
+  ws: number,
+  op: string,
+): void {
   if (y.size === 0) return;
   const [hp, wp] = windowPaddedHW(h, w, ws);
   const cchunks = Math.ceil(c / 4); // shader const WRUN
@@ -324,14 +464,18 @@ function windowRun(rt: Runtime, x: Tensor, y: Tensor, partition: boolean, h: num
  */
 export function windowPartition(rt: Runtime, x: Tensor, window: number): Tensor {
   if (x.rank !== 4) throw new Error(`windowPartition: expects [B, H, W, C], got ${shapeStr(x.shape)}`);
-  if (!Number.isInteger(window) || window <= 0) throw new Error(`windowPartition: window ${window} must be a positive integer`);
+  if (!Number.isInteger(window) || window <= 0)
+    throw new Error(`windowPartition: window ${window} must be a positive integer`);
   const [b, h, w, c] = x.shape;
   const [hp, wp] = windowPaddedHW(h, w, window);
   const y = rt.empty([b * (hp / window) * (wp / window), window, window, c], x.dtype, 'window_partition');
   windowRun(rt, x, y, true, h, w, c, window, 'window_partition');
   if (isFloat(x) && rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'window_partition', inputs: [x], outputs: [y], saved: [],
+      op: 'window_partition',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
       backward: ([dy]) => [dy ? windowUnpartition(rt, dy, window, [h, w]) : null],
     });
   }
@@ -346,8 +490,16 @@ export function windowUnpartition(rt: Runtime, windows: Tensor, window: number, 
   const [h, w] = hw;
   const [hp, wp] = windowPaddedHW(h, w, window);
   const per = (hp / window) * (wp / window);
-  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0 || (per > 0 ? windows.shape[0] % per !== 0 : windows.shape[0] !== 0)) {
-    throw new Error(`windowUnpartition: ${shapeStr(windows.shape)} does not hold whole images of ${per} windows for ${h}x${w}`);
+  if (
+    !Number.isInteger(h) ||
+    !Number.isInteger(w) ||
+    h < 0 ||
+    w < 0 ||
+    (per > 0 ? windows.shape[0] % per !== 0 : windows.shape[0] !== 0)
+  ) {
+    throw new Error(
+      `windowUnpartition: ${shapeStr(windows.shape)} does not hold whole images of ${per} windows for ${h}x${w}`,
+    );
   }
   const b = per > 0 ? windows.shape[0] / per : 0;
   const c = windows.shape[3];
@@ -355,7 +507,10 @@ export function windowUnpartition(rt: Runtime, windows: Tensor, window: number, 
   windowRun(rt, windows, y, false, h, w, c, window, 'window_unpartition');
   if (isFloat(windows) && rt.tape?.wants([windows])) {
     rt.tape.record({
-      op: 'window_unpartition', inputs: [windows], outputs: [y], saved: [],
+      op: 'window_unpartition',
+      inputs: [windows],
+      outputs: [y],
+      saved: [],
       backward: ([dy]) => [dy ? windowPartition(rt, dy, window) : null],
     });
   }
@@ -367,7 +522,8 @@ export function windowUnpartition(rt: Runtime, windows: Tensor, window: number, 
 export function cast(rt: Runtime, x: Tensor, dtype: 'f32' | 'f16'): Tensor {
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new Error(`cast: only f32 <-> f16, got ${x.dtype} -> ${dtype}`);
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`cast: only f32 <-> f16, got ${x.dtype} -> ${dtype}`);
-  if (dtype === 'f16' && !rt.hasF16) throw new Error(`cast to f16 needs the 'shader-f16' feature, which this adapter lacks`);
+  if (dtype === 'f16' && !rt.hasF16)
+    throw new Error(`cast to f16 needs the 'shader-f16' feature, which this adapter lacks`);
   let y: Tensor;
   if (x.dtype === dtype) {
     y = rt.empty(x.shape, dtype, 'cast');
@@ -377,22 +533,36 @@ export function cast(rt: Runtime, x: Tensor, dtype: 'f32' | 'f16'): Tensor {
     const words = Math.ceil(x.size / 2);
     if (words > 0) {
       rt.kernel('layout').run({
-        defines: { CAST_F32_F16: 1 }, constants: { WG }, bindings: { x, y },
-        params: { n: x.size, words }, groups: rt.groups1d(words, WG), label: 'layout.cast_f16',
+        defines: { CAST_F32_F16: 1 },
+        constants: { WG },
+        bindings: { x, y },
+        params: { n: x.size, words },
+        groups: rt.groups1d(words, WG),
+        label: 'layout.cast_f16',
       });
     }
   } else {
     y = rt.empty(x.shape, 'f32', 'cast_f32');
     if (x.size > 0) {
       rt.kernel('layout').run({
-        defines: { CAST_F16_F32: 1 }, constants: { WG }, bindings: { x, y },
-        params: { n: x.size }, groups: rt.groups1d(x.size, WG), label: 'layout.cast_f32',
+        defines: { CAST_F16_F32: 1 },
+        constants: { WG },
+        bindings: { x, y },
+        params: { n: x.size },
+        groups: rt.groups1d(x.size, WG),
+        label: 'layout.cast_f32',
       });
     }
   }
   if (rt.tape?.wants([x])) {
     const from = x.dtype as 'f32' | 'f16';
-    rt.tape.record({ op: `cast_${dtype}`, inputs: [x], outputs: [y], saved: [], backward: ([dy]) => [dy ? cast(rt, dy, from) : null] });
+    rt.tape.record({
+      op: `cast_${dtype}`,
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [dy ? cast(rt, dy, from) : null],
+    });
   }
   return y;
 }

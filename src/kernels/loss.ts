@@ -43,7 +43,11 @@ const MAX_PARTS = 1024;
 
 type RowOp = 'focal' | 'dice' | 'mask_iou' | 'soft_iou' | 'l1' | 'mse';
 
-interface RowParams { alpha: number; gamma: number; smooth: number }
+interface RowParams {
+  alpha: number;
+  gamma: number;
+  smooth: number;
+}
 
 /** Rows (M), row length (N) and the per-row output shape of a mask tensor. */
 export function maskRows(x: Tensor, what: string): { m: number; n: number; outShape: number[] } {
@@ -67,10 +71,18 @@ function checkF32(what: string, ...ts: Tensor[]): void {
 function targetStride(what: string, x: Tensor, t: Tensor, m: number, n: number): number {
   if (t.size === n) return 0;
   if (t.size === m * n) return n;
-  throw new Error(`${what}: target ${shapeStr(t.shape)} has ${t.size} elements; input ${shapeStr(x.shape)} needs ${n} (one mask for all ${m} rows) or ${m * n} (one per row)`);
+  throw new Error(
+    `${what}: target ${shapeStr(t.shape)} has ${t.size} elements; input ${shapeStr(x.shape)} needs ${n} (one mask for all ${m} rows) or ${m * n} (one per row)`,
+  );
 }
 
-interface RowResult { loss: Tensor; stats: Tensor; m: number; n: number; tStride: number }
+interface RowResult {
+  loss: Tensor;
+  stats: Tensor;
+  m: number;
+  n: number;
+  tStride: number;
+}
 
 /** Forward of a row loss: PARTIAL + FINISH. Returns the loss and the per-row sums (stats, [M, 4]). */
 function rowForward(rt: Runtime, op: RowOp, x: Tensor, t: Tensor, p: RowParams): RowResult {
@@ -105,7 +117,15 @@ function rowForward(rt: Runtime, op: RowOp, x: Tensor, t: Tensor, p: RowParams):
 }
 
 /** d loss / d x (and d loss / d t for l1 / mse) given d(objective) / d loss [M]. */
-function rowBackward(rt: Runtime, op: RowOp, x: Tensor, t: Tensor, r: Omit<RowResult, 'loss'>, dloss: Tensor, p: RowParams): [Tensor, Tensor | null] {
+function rowBackward(
+  rt: Runtime,
+  op: RowOp,
+  x: Tensor,
+  t: Tensor,
+  r: Omit<RowResult, 'loss'>,
+  dloss: Tensor,
+  p: RowParams,
+): [Tensor, Tensor | null] {
   if (dloss.size !== r.m) throw new Error(`${op} backward: gradient has ${dloss.size} elements, the loss has ${r.m}`);
   const two = op === 'l1' || op === 'mse';
   const dx = rt.empty(x.shape, 'f32', `${op}_backward.dx`);
@@ -128,7 +148,10 @@ function rowLoss(rt: Runtime, op: RowOp, x: Tensor, t: Tensor, p: RowParams): Te
   const r = rowForward(rt, op, x, t, p);
   if (op !== 'mask_iou' && rt.tape?.wants([x, t])) {
     rt.tape.record({
-      op: `loss_${op}`, inputs: [x, t], outputs: [r.loss], saved: [x, t, r.stats],
+      op: `loss_${op}`,
+      inputs: [x, t],
+      outputs: [r.loss],
+      saved: [x, t, r.stats],
       backward: ([dl]) => (dl ? rowBackward(rt, op, x, t, r, dl, p) : [null, null]),
     });
     // Only the tape holds stats now (released by Tape.dispose); out of every scope so nothing
@@ -178,7 +201,8 @@ export function softIoULoss(rt: Runtime, p: Tensor, t: Tensor, eps = 1e-6): Tens
 }
 
 function checkPair(what: string, a: Tensor, b: Tensor): void {
-  if (a.size !== b.size) throw new Error(`${what}: operands ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ in size`);
+  if (a.size !== b.size)
+    throw new Error(`${what}: operands ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ in size`);
 }
 
 /** mean |a - b| -> [1], gradient w.r.t. both. */
@@ -209,13 +233,20 @@ export function l2Normalize(rt: Runtime, x: Tensor, eps = 1e-12): Tensor {
   const y = rt.empty(x.shape, 'f32', 'l2_normalize');
   if (rows > 0) {
     rt.kernel('loss').run({
-      defines: { NORMALIZE: 1 }, constants: { WG }, bindings: { x, y }, params: { rows, c, eps },
-      groups: rt.groups1d(rows, WG), label: 'loss.l2_normalize',
+      defines: { NORMALIZE: 1 },
+      constants: { WG },
+      bindings: { x, y },
+      params: { rows, c, eps },
+      groups: rt.groups1d(rows, WG),
+      label: 'loss.l2_normalize',
     });
   }
   if (rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'l2_normalize', inputs: [x], outputs: [y], saved: [x],
+      op: 'l2_normalize',
+      inputs: [x],
+      outputs: [y],
+      saved: [x],
       backward: ([dy]) => [dy ? l2NormalizeBackward(rt, x, dy, eps) : null],
     });
   }
@@ -229,8 +260,12 @@ export function l2NormalizeBackward(rt: Runtime, x: Tensor, dy: Tensor, eps = 1e
   const dx = rt.empty(x.shape, 'f32', 'l2_normalize_backward');
   if (rows > 0) {
     rt.kernel('loss').run({
-      defines: { NORMALIZE: 1, GRAD: 1 }, constants: { WG }, bindings: { x, dy, dx }, params: { rows, c, eps },
-      groups: rt.groups1d(rows, WG), label: 'loss.l2_normalize.backward',
+      defines: { NORMALIZE: 1, GRAD: 1 },
+      constants: { WG },
+      bindings: { x, dy, dx },
+      params: { rows, c, eps },
+      groups: rt.groups1d(rows, WG),
+      label: 'loss.l2_normalize.backward',
     });
   }
   return dx;
@@ -239,19 +274,27 @@ export function l2NormalizeBackward(rt: Runtime, x: Tensor, dy: Tensor, eps = 1e
 /** F.cosine_similarity(a, b, dim=-1, eps) (torch 1.13 semantics, see the header): [..., C] -> [...]. */
 export function cosineSimilarity(rt: Runtime, a: Tensor, b: Tensor, eps = 1e-8): Tensor {
   checkF32('cosineSimilarity', a, b);
-  if (a.shape.join() !== b.shape.join()) throw new Error(`cosineSimilarity: a ${shapeStr(a.shape)} and b ${shapeStr(b.shape)} must have the same shape`);
+  if (a.shape.join() !== b.shape.join())
+    throw new Error(`cosineSimilarity: a ${shapeStr(a.shape)} and b ${shapeStr(b.shape)} must have the same shape`);
   const { rows, c } = lastDimRows('cosineSimilarity', a);
   const outShape = a.rank === 1 ? [1] : a.shape.slice(0, -1);
   const y = rt.empty(outShape, 'f32', 'cosine_similarity');
   if (rows > 0) {
     rt.kernel('loss').run({
-      defines: { COSINE: 1 }, constants: { WG }, bindings: { a, b, y }, params: { rows, c, eps2: eps * eps },
-      groups: rt.groups1d(rows, WG), label: 'loss.cosine',
+      defines: { COSINE: 1 },
+      constants: { WG },
+      bindings: { a, b, y },
+      params: { rows, c, eps2: eps * eps },
+      groups: rt.groups1d(rows, WG),
+      label: 'loss.cosine',
     });
   }
   if (rt.tape?.wants([a, b])) {
     rt.tape.record({
-      op: 'cosine_similarity', inputs: [a, b], outputs: [y], saved: [a, b],
+      op: 'cosine_similarity',
+      inputs: [a, b],
+      outputs: [y],
+      saved: [a, b],
       backward: ([dy]) => (dy ? cosineSimilarityBackward(rt, a, b, dy, eps) : [null, null]),
     });
   }
@@ -266,8 +309,12 @@ export function cosineSimilarityBackward(rt: Runtime, a: Tensor, b: Tensor, dy: 
   const db = rt.empty(b.shape, 'f32', 'cosine_backward.db');
   if (rows > 0) {
     rt.kernel('loss').run({
-      defines: { COSINE: 1, GRAD: 1 }, constants: { WG }, bindings: { a, b, dy, da, db }, params: { rows, c, eps2: eps * eps },
-      groups: rt.groups1d(rows, WG), label: 'loss.cosine.backward',
+      defines: { COSINE: 1, GRAD: 1 },
+      constants: { WG },
+      bindings: { a, b, dy, da, db },
+      params: { rows, c, eps2: eps * eps },
+      groups: rt.groups1d(rows, WG),
+      label: 'loss.cosine.backward',
     });
   }
   return [da, db];
@@ -293,7 +340,16 @@ export function structureTarget(rt: Runtime, mask: Tensor): Tensor {
   const partial = rt.empty([planes * parts], 'f32', 'structure_target.partial');
   const mx = rt.empty([planes], 'f32', 'structure_target.max');
   const run = (stage: string, bindings: Record<string, Tensor>, params: Record<string, number>, n: number) =>
-    rt.kernel('loss').run({ defines: { STRUCT: 1, [stage]: 1 }, constants: { WG }, bindings, params, groups: rt.groups1d(n, WG), label: `loss.structure_target.${stage.toLowerCase()}` });
+    rt
+      .kernel('loss')
+      .run({
+        defines: { STRUCT: 1, [stage]: 1 },
+        constants: { WG },
+        bindings,
+        params,
+        groups: rt.groups1d(n, WG),
+        label: `loss.structure_target.${stage.toLowerCase()}`,
+      });
   run('PARTIAL', { x: mask, partial }, { planes, h, w, parts }, planes * parts);
   run('FINISH', { partial, mx }, { planes, parts }, planes);
   run('APPLY', { x: mask, mx, y }, { planes, h, w }, planes * h * w);

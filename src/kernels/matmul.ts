@@ -47,17 +47,28 @@ function defaultVariant(rt: Runtime): MatmulVariant {
 }
 
 function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
-  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got A ${a.dtype} and B ${b.dtype}`);
-  if (a.rank < 2 || b.rank < 2) throw new Error(`${op}: A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} must both have rank >= 2`);
+  if (a.dtype !== 'f32' || b.dtype !== 'f32')
+    throw new Error(`${op}: expects f32 tensors, got A ${a.dtype} and B ${b.dtype}`);
+  if (a.rank < 2 || b.rank < 2)
+    throw new Error(`${op}: A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} must both have rank >= 2`);
   const [a0, a1] = a.shape.slice(-2);
   const [b0, b1] = b.shape.slice(-2);
   const [M, Ka] = transA ? [a1, a0] : [a0, a1];
   const [Kb, N] = transB ? [b1, b0] : [b0, b1];
   if (Ka !== Kb) {
-    throw new Error(`${op}: inner dims differ: A ${shapeStr(a.shape)}${transA ? '^T' : ''} has K=${Ka}, B ${shapeStr(b.shape)}${transB ? '^T' : ''} has K=${Kb}`);
+    throw new Error(
+      `${op}: inner dims differ: A ${shapeStr(a.shape)}${transA ? '^T' : ''} has K=${Ka}, B ${shapeStr(b.shape)}${transB ? '^T' : ''} has K=${Kb}`,
+    );
   }
-  const batchShape = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), `${op} batch dims of A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)}`);
-  if (batchShape.length > MAX_BATCH_DIMS) throw new Error(`${op}: ${batchShape.length} batch dims (A ${shapeStr(a.shape)}, B ${shapeStr(b.shape)}); at most ${MAX_BATCH_DIMS} supported`);
+  const batchShape = broadcastShapes(
+    a.shape.slice(0, -2),
+    b.shape.slice(0, -2),
+    `${op} batch dims of A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)}`,
+  );
+  if (batchShape.length > MAX_BATCH_DIMS)
+    throw new Error(
+      `${op}: ${batchShape.length} batch dims (A ${shapeStr(a.shape)}, B ${shapeStr(b.shape)}); at most ${MAX_BATCH_DIMS} supported`,
+    );
   return { M, N, K: Ka, batchShape, outShape: [...batchShape, M, N] };
 }
 
@@ -76,12 +87,19 @@ interface CoreOptions {
 }
 
 /** One dispatch, no autograd. Returns the output and (savePre) the pre-activation. */
-function matmulCore(rt: Runtime, a: Tensor, b: Tensor, o: CoreOptions, op = 'matmul'): { y: Tensor; pre: Tensor | null } {
+function matmulCore(
+  rt: Runtime,
+  a: Tensor,
+  b: Tensor,
+  o: CoreOptions,
+  op = 'matmul',
+): { y: Tensor; pre: Tensor | null } {
   const p = plan(a, b, o.transA, o.transB, op);
   const { M, N, K } = p;
   if (o.bias) {
     if (o.bias.dtype !== 'f32') throw new Error(`${op}: bias must be f32, got ${o.bias.dtype}`);
-    if (o.bias.rank !== 1 || o.bias.shape[0] !== N) throw new Error(`${op}: bias ${shapeStr(o.bias.shape)} must be [${N}] (N of the output ${shapeStr(p.outShape)})`);
+    if (o.bias.rank !== 1 || o.bias.shape[0] !== N)
+      throw new Error(`${op}: bias ${shapeStr(o.bias.shape)} must be [${N}] (N of the output ${shapeStr(p.outShape)})`);
   }
   if (!['none', 'relu', 'gelu'].includes(o.act)) throw new Error(`${op}: unknown activation '${o.act}'`);
   const y = rt.empty(p.outShape, 'f32', op);
@@ -106,7 +124,14 @@ function matmulCore(rt: Runtime, a: Tensor, b: Tensor, o: CoreOptions, op = 'mat
 
   const defines: Record<string, number> = {};
   if (variant === 'tiled') defines.TILED = 1;
-  else if (K > 0 && K % 4 === 0 && a.byteOffset % 16 === 0 && b.byteOffset % 16 === 0 && (!o.transA || M % 4 === 0) && (o.transB || N % 4 === 0)) {
+  else if (
+    K > 0 &&
+    K % 4 === 0 &&
+    a.byteOffset % 16 === 0 &&
+    b.byteOffset % 16 === 0 &&
+    (!o.transA || M % 4 === 0) &&
+    (o.transB || N % 4 === 0)
+  ) {
     // vec4 loads: K, and the vec4 dim of a transposed A / plain B, are multiples of 4
     defines.VEC4 = 1;
     if (o.transA) defines.A_VM = 1;
@@ -118,19 +143,29 @@ function matmulCore(rt: Runtime, a: Tensor, b: Tensor, o: CoreOptions, op = 'mat
   const bindings: Record<string, Tensor> = { a, b, c: y };
   if (o.bias) bindings.bias = o.bias;
   if (pre) bindings.pre = pre;
-  const groups: [number, number, number] = variant === 'tiled'
-    ? [Math.ceil(N / TILE), Math.ceil(rows / TILE), batch]
-    : rt.groups1d(batch * Math.ceil(rows / 4) * Math.ceil(N / 4), WG);
-  if (groups[1] > rt.limits.maxComputeWorkgroupsPerDimension) throw new Error(`${op}: ${rows} rows exceed the tiled dispatch limit`);
+  const groups: [number, number, number] =
+    variant === 'tiled'
+      ? [Math.ceil(N / TILE), Math.ceil(rows / TILE), batch]
+      : rt.groups1d(batch * Math.ceil(rows / 4) * Math.ceil(N / 4), WG);
+  if (groups[1] > rt.limits.maxComputeWorkgroupsPerDimension)
+    throw new Error(`${op}: ${rows} rows exceed the tiled dispatch limit`);
   rt.kernel('matmul').run({
     defines,
     constants: variant === 'tiled' ? {} : { WG },
     bindings,
     params: {
-      M: rows, N, K, batch, alpha: o.alpha,
-      a_rs: o.transA ? 1 : K, a_cs: o.transA ? M : 1,
-      b_rs: o.transB ? 1 : N, b_cs: o.transB ? K : 1,
-      bshape: bs, a_bs: pad4(aStr, 0), b_bs: pad4(bStr, 0),
+      M: rows,
+      N,
+      K,
+      batch,
+      alpha: o.alpha,
+      a_rs: o.transA ? 1 : K,
+      a_cs: o.transA ? M : 1,
+      b_rs: o.transB ? 1 : N,
+      b_cs: o.transB ? K : 1,
+      bshape: bs,
+      a_bs: pad4(aStr, 0),
+      b_bs: pad4(bStr, 0),
     },
     groups,
     label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
@@ -164,12 +199,22 @@ export function matmul(rt: Runtime, a: Tensor, b: Tensor, opts: MatmulOptions = 
  * nn.Linear: y[..., out] = act(x[..., in] @ weight[out, in]^T + bias[out]).
  * Any number of leading dims (folded into rows, one 2-D product).
  */
-export function linear(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | null = null, act: Activation = 'none', opts: { variant?: MatmulVariant } = {}): Tensor {
+export function linear(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  act: Activation = 'none',
+  opts: { variant?: MatmulVariant } = {},
+): Tensor {
   if (x.rank < 1) throw new Error(`linear: x ${shapeStr(x.shape)} needs rank >= 1`);
   if (weight.rank !== 2) throw new Error(`linear: weight ${shapeStr(weight.shape)} must be [out, in]`);
   const inF = x.shape[x.rank - 1];
   const [outF, wIn] = weight.shape;
-  if (wIn !== inF) throw new Error(`linear: x ${shapeStr(x.shape)} has ${inF} input features, weight ${shapeStr(weight.shape)} expects ${wIn}`);
+  if (wIn !== inF)
+    throw new Error(
+      `linear: x ${shapeStr(x.shape)} has ${inF} input features, weight ${shapeStr(weight.shape)} expects ${wIn}`,
+    );
   const rows = numel(x.shape.slice(0, -1));
   const xShape2 = [rows, inF];
   const wants = rt.tape?.wants([x, weight, bias]) ?? false;
@@ -194,14 +239,26 @@ export function linear(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor | nu
  * are reshaped back to the recorded inputs' shapes.
  */
 function recordMatmul(
-  rt: Runtime, op: string, a: Tensor, b: Tensor, bias: Tensor | null, y: Tensor,
-  aShape: readonly number[], bShape: readonly number[], outShape: readonly number[], pre: Tensor | null, o: CoreOptions,
+  rt: Runtime,
+  op: string,
+  a: Tensor,
+  b: Tensor,
+  bias: Tensor | null,
+  y: Tensor,
+  aShape: readonly number[],
+  bShape: readonly number[],
+  outShape: readonly number[],
+  pre: Tensor | null,
+  o: CoreOptions,
 ): void {
   const saved = [a, b];
   if (pre) saved.push(pre);
   const inputs = bias ? [a, b, bias] : [a, b];
   rt.tape!.record({
-    op, inputs, outputs: [y], saved,
+    op,
+    inputs,
+    outputs: [y],
+    saved,
     backward: ([dy]) => {
       if (!dy) return inputs.map(() => null);
       const need = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
@@ -211,10 +268,19 @@ function recordMatmul(
       const av = a.reshape(aShape);
       const bv = b.reshape(bShape);
       const core = (x: Tensor, w: Tensor, transA: boolean, transB: boolean) =>
-        matmulCore(rt, x, w, { transA, transB, bias: null, act: 'none', alpha: o.alpha, variant: o.variant, savePre: false }, `${op}_backward`).y;
+        matmulCore(
+          rt,
+          x,
+          w,
+          { transA, transB, bias: null, act: 'none', alpha: o.alpha, variant: o.variant, savePre: false },
+          `${op}_backward`,
+        ).y;
       const toShape = (g: Tensor, shape: readonly number[], orig: readonly number[]): Tensor => {
         let r = g;
-        if (g.shape.join() !== shape.join()) { r = reduceToShape(rt, g, shape); g.dispose(); }
+        if (g.shape.join() !== shape.join()) {
+          r = reduceToShape(rt, g, shape);
+          g.dispose();
+        }
         const out = r.reshape(orig);
         r.dispose();
         return out;

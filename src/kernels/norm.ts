@@ -26,11 +26,21 @@ export interface GroupNormOptions {
   partials?: number;
   vec4?: boolean;
 }
-export interface LayerNorm2dOptions { vec4?: boolean }
+export interface LayerNorm2dOptions {
+  vec4?: boolean;
+}
 
 /** Gradients of a normalisation op (null where not requested). */
-export interface NormGrads { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null }
-export interface WantGrads { x?: boolean; weight?: boolean; bias?: boolean }
+export interface NormGrads {
+  dx: Tensor | null;
+  dweight: Tensor | null;
+  dbias: Tensor | null;
+}
+export interface WantGrads {
+  x?: boolean;
+  weight?: boolean;
+  bias?: boolean;
+}
 
 // ---------------------------------------------------------------------------------------- validation
 
@@ -41,7 +51,10 @@ function checkF32(op: string, ts: Record<string, Tensor>): void {
 }
 
 function checkAffine(op: string, x: Tensor, c: number, weight: Tensor, bias: Tensor | null): void {
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && (t.rank !== 1 || t.shape[0] !== c)) {
       throw new Error(`${op}: ${name} ${shapeStr(t.shape)} does not match x ${shapeStr(x.shape)} (expected [${c}])`);
     }
@@ -54,7 +67,8 @@ function checkEps(op: string, eps: number): void {
 
 function checkDy(op: string, x: Tensor, dy: Tensor): void {
   if (dy.dtype !== 'f32') throw new Error(`${op}: dy must be f32, got ${dy.dtype}`);
-  if (dy.shape.join() !== x.shape.join()) throw new Error(`${op}: dy ${shapeStr(dy.shape)} does not match x ${shapeStr(x.shape)}`);
+  if (dy.shape.join() !== x.shape.join())
+    throw new Error(`${op}: dy ${shapeStr(dy.shape)} does not match x ${shapeStr(x.shape)}`);
 }
 
 const aligned16 = (...ts: Tensor[]) => ts.every((t) => t.byteOffset % 16 === 0);
@@ -62,9 +76,21 @@ const needsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
 
 /** Record a norm op on the tape; the tape becomes the only owner of the internal stats tensor. */
-function record(rt: Runtime, op: string, x: Tensor, weight: Tensor, bias: Tensor, y: Tensor, stats: Tensor, bwd: (dy: Tensor, want: WantGrads) => NormGrads): void {
+function record(
+  rt: Runtime,
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  y: Tensor,
+  stats: Tensor,
+  bwd: (dy: Tensor, want: WantGrads) => NormGrads,
+): void {
   const node: Node = {
-    op, inputs: [x, weight, bias], outputs: [y], saved: [x, weight, stats],
+    op,
+    inputs: [x, weight, bias],
+    outputs: [y],
+    saved: [x, weight, stats],
     backward: ([dy]) => {
       if (!dy) return [null, null, null];
       const g = bwd(dy, { x: needsGrad(x), weight: needsGrad(weight), bias: needsGrad(bias) });
@@ -92,7 +118,16 @@ function lnPlan(rt: Runtime, op: string, x: Tensor, opts: LayerNormOptions) {
   return { c, rows, variant, vec4, wg };
 }
 
-function lnRun(rt: Runtime, section: string, plan: ReturnType<typeof lnPlan>, vec4: boolean, bindings: Record<string, Tensor>, params: Record<string, number>, stats: boolean, label: string): void {
+function lnRun(
+  rt: Runtime,
+  section: string,
+  plan: ReturnType<typeof lnPlan>,
+  vec4: boolean,
+  bindings: Record<string, Tensor>,
+  params: Record<string, number>,
+  stats: boolean,
+  label: string,
+): void {
   const wgrow = plan.variant === 'workgroup';
   rt.kernel('norm').run({
     defines: { [section]: 1, VEC4: vec4 ? 1 : 0, WGROW: wgrow ? 1 : 0, STATS: stats ? 1 : 0 },
@@ -105,7 +140,15 @@ function lnRun(rt: Runtime, section: string, plan: ReturnType<typeof lnPlan>, ve
 }
 
 /** LayerNorm forward; `withStats` also returns stats [2, rows] (mean, rstd) for backward. */
-export function layerNormForward(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor, eps: number, withStats: boolean, opts: LayerNormOptions = {}): { y: Tensor; stats: Tensor | null } {
+export function layerNormForward(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  withStats: boolean,
+  opts: LayerNormOptions = {},
+): { y: Tensor; stats: Tensor | null } {
   const op = 'layerNorm';
   checkF32(op, { x, weight, bias });
   checkEps(op, eps);
@@ -115,8 +158,16 @@ export function layerNormForward(rt: Runtime, x: Tensor, weight: Tensor, bias: T
   const stats = withStats ? rt.empty([2, plan.rows], 'f32', 'layer_norm.stats') : null;
   if (x.size > 0) {
     const vec4 = plan.vec4 && aligned16(x, weight, bias, y);
-    lnRun(rt, 'LN_FWD', plan, vec4, stats ? { x, w: weight, b: bias, y, stats } : { x, w: weight, b: bias, y },
-      { rows: plan.rows, c: plan.c, eps }, !!stats, `norm.layer_norm.${plan.variant}`);
+    lnRun(
+      rt,
+      'LN_FWD',
+      plan,
+      vec4,
+      stats ? { x, w: weight, b: bias, y, stats } : { x, w: weight, b: bias, y },
+      { rows: plan.rows, c: plan.c, eps },
+      !!stats,
+      `norm.layer_norm.${plan.variant}`,
+    );
   }
   return { y, stats };
 }
@@ -125,15 +176,33 @@ export function layerNormForward(rt: Runtime, x: Tensor, weight: Tensor, bias: T
  * torch.nn.functional.layer_norm over the last dim: x [..., C], weight [C], bias [C].
  * eps: 1e-6 in Hiera, 1e-5 in torch / transformers defaults.
  */
-export function layerNorm(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5, opts: LayerNormOptions = {}): Tensor {
+export function layerNorm(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps = 1e-5,
+  opts: LayerNormOptions = {},
+): Tensor {
   const rec = !!rt.tape?.wants([x, weight, bias]);
   const { y, stats } = layerNormForward(rt, x, weight, bias, eps, rec, opts);
-  if (rec) record(rt, 'layer_norm', x, weight, bias, y, stats!, (dy, want) => layerNormBackward(rt, x, weight, stats!, dy, want, opts));
+  if (rec)
+    record(rt, 'layer_norm', x, weight, bias, y, stats!, (dy, want) =>
+      layerNormBackward(rt, x, weight, stats!, dy, want, opts),
+    );
   return y;
 }
 
 /** LayerNorm backward from the forward's stats [2, rows]. */
-export function layerNormBackward(rt: Runtime, x: Tensor, weight: Tensor, stats: Tensor, dy: Tensor, want: WantGrads = { x: true, weight: true, bias: true }, opts: LayerNormOptions = {}): NormGrads {
+export function layerNormBackward(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  want: WantGrads = { x: true, weight: true, bias: true },
+  opts: LayerNormOptions = {},
+): NormGrads {
   const op = 'layerNormBackward';
   checkF32(op, { x, weight, stats });
   checkDy(op, x, dy);
@@ -145,10 +214,28 @@ export function layerNormBackward(rt: Runtime, x: Tensor, weight: Tensor, stats:
     dx = rt.empty(x.shape, 'f32', 'layer_norm.dx');
     if (x.size > 0) {
       const vec4 = plan.vec4 && aligned16(x, weight, dy, dx);
-      lnRun(rt, 'LN_BWD', plan, vec4, { x, w: weight, dy, stats, dx }, { rows: plan.rows, c: plan.c }, false, `norm.layer_norm_backward.${plan.variant}`);
+      lnRun(
+        rt,
+        'LN_BWD',
+        plan,
+        vec4,
+        { x, w: weight, dy, stats, dx },
+        { rows: plan.rows, c: plan.c },
+        false,
+        `norm.layer_norm_backward.${plan.variant}`,
+      );
     }
   }
-  const { dweight, dbias } = affineGrads(rt, x, dy, stats, { kind: 'rows', rows: plan.rows, c: plan.c }, want, 'layer_norm', false);
+  const { dweight, dbias } = affineGrads(
+    rt,
+    x,
+    dy,
+    stats,
+    { kind: 'rows', rows: plan.rows, c: plan.c },
+    want,
+    'layer_norm',
+    false,
+  );
   return { dx, dweight, dbias };
 }
 
@@ -161,7 +248,15 @@ function ln2dShape(op: string, x: Tensor) {
 }
 
 /** LayerNorm2d forward; `withStats` also returns stats [2, B*H*W] (mean, rstd per pixel). */
-export function layerNorm2dForward(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor, eps: number, withStats: boolean, opts: LayerNorm2dOptions = {}): { y: Tensor; stats: Tensor | null } {
+export function layerNorm2dForward(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  withStats: boolean,
+  opts: LayerNorm2dOptions = {},
+): { y: Tensor; stats: Tensor | null } {
   const op = 'layerNorm2d';
   checkF32(op, { x, weight, bias });
   checkEps(op, eps);
@@ -187,15 +282,33 @@ export function layerNorm2dForward(rt: Runtime, x: Tensor, weight: Tensor, bias:
  * SAM's LayerNorm2d: x [B, C, H, W]; mean and biased variance over C at each (b, h, w), then
  * y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]. SAM uses eps 1e-6.
  */
-export function layerNorm2d(rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6, opts: LayerNorm2dOptions = {}): Tensor {
+export function layerNorm2d(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps = 1e-6,
+  opts: LayerNorm2dOptions = {},
+): Tensor {
   const rec = !!rt.tape?.wants([x, weight, bias]);
   const { y, stats } = layerNorm2dForward(rt, x, weight, bias, eps, rec, opts);
-  if (rec) record(rt, 'layer_norm2d', x, weight, bias, y, stats!, (dy, want) => layerNorm2dBackward(rt, x, weight, stats!, dy, want, opts));
+  if (rec)
+    record(rt, 'layer_norm2d', x, weight, bias, y, stats!, (dy, want) =>
+      layerNorm2dBackward(rt, x, weight, stats!, dy, want, opts),
+    );
   return y;
 }
 
 /** LayerNorm2d backward from the forward's stats [2, B*H*W]. */
-export function layerNorm2dBackward(rt: Runtime, x: Tensor, weight: Tensor, stats: Tensor, dy: Tensor, want: WantGrads = { x: true, weight: true, bias: true }, opts: LayerNorm2dOptions = {}): NormGrads {
+export function layerNorm2dBackward(
+  rt: Runtime,
+  x: Tensor,
+  weight: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  want: WantGrads = { x: true, weight: true, bias: true },
+  opts: LayerNorm2dOptions = {},
+): NormGrads {
   const op = 'layerNorm2dBackward';
   checkF32(op, { x, weight, stats });
   checkDy(op, x, dy);
@@ -217,7 +330,16 @@ export function layerNorm2dBackward(rt: Runtime, x: Tensor, weight: Tensor, stat
       });
     }
   }
-  const { dweight, dbias } = affineGrads(rt, x, dy, stats, { kind: 'nchw', nb: s.b, c: s.c, hw: s.hw, sb: s.hw, sg: 0, sp: 1, cpg: 1, ns: s.npix }, want, 'layer_norm2d', opts.vec4 !== false);
+  const { dweight, dbias } = affineGrads(
+    rt,
+    x,
+    dy,
+    stats,
+    { kind: 'nchw', nb: s.b, c: s.c, hw: s.hw, sb: s.hw, sg: 0, sp: 1, cpg: 1, ns: s.npix },
+    want,
+    'layer_norm2d',
+    opts.vec4 !== false,
+  );
   return { dx, dweight, dbias };
 }
 
@@ -227,7 +349,9 @@ function gnPlan(op: string, x: Tensor, groups: number, opts: GroupNormOptions) {
   if (x.rank < 2) throw new Error(`${op}: x must be [B, C, ...], got ${shapeStr(x.shape)}`);
   const [b, c] = x.shape;
   if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) {
-    throw new Error(`${op}: ${groups} groups must be a positive divisor of the ${c} channels of x ${shapeStr(x.shape)}`);
+    throw new Error(
+      `${op}: ${groups} groups must be a positive divisor of the ${c} channels of x ${shapeStr(x.shape)}`,
+    );
   }
   const hw = numel(x.shape.slice(2));
   const cpg = c / groups;
@@ -250,7 +374,16 @@ function applyParams(pl: ReturnType<typeof gnPlan>, vec4: boolean) {
 }
 
 /** GroupNorm forward; `withStats` also returns stats [2, B*G] (mean, rstd per group). */
-export function groupNormForward(rt: Runtime, x: Tensor, groups: number, weight: Tensor, bias: Tensor, eps: number, withStats: boolean, opts: GroupNormOptions = {}): { y: Tensor; stats: Tensor | null } {
+export function groupNormForward(
+  rt: Runtime,
+  x: Tensor,
+  groups: number,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  withStats: boolean,
+  opts: GroupNormOptions = {},
+): { y: Tensor; stats: Tensor | null } {
   const op = 'groupNorm';
   checkF32(op, { x, weight, bias });
   checkEps(op, eps);
@@ -295,15 +428,35 @@ export function groupNormForward(rt: Runtime, x: Tensor, groups: number, weight:
 }
 
 /** torch.nn.GroupNorm(groups, C, eps): x [B, C, *], statistics over (C/groups, *) per sample and group. */
-export function groupNorm(rt: Runtime, x: Tensor, groups: number, weight: Tensor, bias: Tensor, eps = 1e-5, opts: GroupNormOptions = {}): Tensor {
+export function groupNorm(
+  rt: Runtime,
+  x: Tensor,
+  groups: number,
+  weight: Tensor,
+  bias: Tensor,
+  eps = 1e-5,
+  opts: GroupNormOptions = {},
+): Tensor {
   const rec = !!rt.tape?.wants([x, weight, bias]);
   const { y, stats } = groupNormForward(rt, x, groups, weight, bias, eps, rec, opts);
-  if (rec) record(rt, 'group_norm', x, weight, bias, y, stats!, (dy, want) => groupNormBackward(rt, x, groups, weight, stats!, dy, want, opts));
+  if (rec)
+    record(rt, 'group_norm', x, weight, bias, y, stats!, (dy, want) =>
+      groupNormBackward(rt, x, groups, weight, stats!, dy, want, opts),
+    );
   return y;
 }
 
 /** GroupNorm backward from the forward's stats [2, B*G]. */
-export function groupNormBackward(rt: Runtime, x: Tensor, groups: number, weight: Tensor, stats: Tensor, dy: Tensor, want: WantGrads = { x: true, weight: true, bias: true }, opts: GroupNormOptions = {}): NormGrads {
+export function groupNormBackward(
+  rt: Runtime,
+  x: Tensor,
+  groups: number,
+  weight: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  want: WantGrads = { x: true, weight: true, bias: true },
+  opts: GroupNormOptions = {},
+): NormGrads {
   const op = 'groupNormBackward';
   checkF32(op, { x, weight, stats });
   checkDy(op, x, dy);
@@ -342,7 +495,16 @@ export function groupNormBackward(rt: Runtime, x: Tensor, groups: number, weight
       sumGx.dispose();
     }
   }
-  const { dweight, dbias } = affineGrads(rt, x, dy, stats, { kind: 'nchw', nb: pl.b, c: pl.c, hw: pl.hw, sb: pl.g, sg: 1, sp: 0, cpg: pl.cpg, ns: pl.ng }, want, 'group_norm', opts.vec4 !== false);
+  const { dweight, dbias } = affineGrads(
+    rt,
+    x,
+    dy,
+    stats,
+    { kind: 'nchw', nb: pl.b, c: pl.c, hw: pl.hw, sb: pl.g, sg: 1, sp: 0, cpg: pl.cpg, ns: pl.ng },
+    want,
+    'group_norm',
+    opts.vec4 !== false,
+  );
   return { dx, dweight, dbias };
 }
 
@@ -358,7 +520,16 @@ type DwbLayout =
  * dweight[c] = sum dy * xhat, dbias[c] = sum dy over everything but c. Two stages: partial sums
  * (chunks of rows for LayerNorm, ~32 units of one NCHW row per invocation), then a column sum.
  */
-function affineGrads(rt: Runtime, x: Tensor, dy: Tensor, stats: Tensor, lay: DwbLayout, want: WantGrads, name: string, allowVec4: boolean): { dweight: Tensor | null; dbias: Tensor | null } {
+function affineGrads(
+  rt: Runtime,
+  x: Tensor,
+  dy: Tensor,
+  stats: Tensor,
+  lay: DwbLayout,
+  want: WantGrads,
+  name: string,
+  allowVec4: boolean,
+): { dweight: Tensor | null; dbias: Tensor | null } {
   if (want.weight === false && want.bias === false) return { dweight: null, dbias: null };
   const c = lay.c;
   let dweight: Tensor;
@@ -404,8 +575,14 @@ function affineGrads(rt: Runtime, x: Tensor, dy: Tensor, stats: Tensor, lay: Dwb
     colsum(rt, part, c, nk, dweight, dbias, `norm.${name}_backward.dwb_sum`);
     part.dispose();
   }
-  if (want.weight === false) { dweight.dispose(); return { dweight: null, dbias }; }
-  if (want.bias === false) { dbias.dispose(); return { dweight, dbias: null }; }
+  if (want.weight === false) {
+    dweight.dispose();
+    return { dweight: null, dbias };
+  }
+  if (want.bias === false) {
+    dbias.dispose();
+    return { dweight, dbias: null };
+  }
   return { dweight, dbias };
 }
 

@@ -35,7 +35,9 @@ function checkNoAlias(rt: Runtime, what: string, writable: Record<string, Tensor
       const [a0, a1] = range(w);
       const [b0, b1] = range(o);
       if (a0 < b1 && b0 < a1) {
-        throw new Error(`${what}: '${wn}' (bytes ${w.byteOffset}..${w.byteOffset + w.byteLength}) and '${on}' (bytes ${o.byteOffset}..${o.byteOffset + o.byteLength}) share buffer '${w.buffer.label}' within ${align}-byte binding alignment; WebGPU forbids a writable binding overlapping another`);
+        throw new Error(
+          `${what}: '${wn}' (bytes ${w.byteOffset}..${w.byteOffset + w.byteLength}) and '${on}' (bytes ${o.byteOffset}..${o.byteOffset + o.byteLength}) share buffer '${w.buffer.label}' within ${align}-byte binding alignment; WebGPU forbids a writable binding overlapping another`,
+        );
       }
     }
   }
@@ -59,11 +61,25 @@ export interface AdamWOptions {
  * p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps).
  * All four tensors need the same number of elements (any shapes).
  */
-export function adamw(rt: Runtime, param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq: Tensor, opts: AdamWOptions): void {
+export function adamw(
+  rt: Runtime,
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  opts: AdamWOptions,
+): void {
   checkF32('adamw', param, grad, expAvg, expAvgSq);
   const n = param.size;
-  for (const [name, t] of [['grad', grad], ['expAvg', expAvg], ['expAvgSq', expAvgSq]] as const) {
-    if (t.size !== n) throw new Error(`adamw: ${name} ${shapeStr(t.shape)} has ${t.size} elements, param ${shapeStr(param.shape)} has ${n}`);
+  for (const [name, t] of [
+    ['grad', grad],
+    ['expAvg', expAvg],
+    ['expAvgSq', expAvgSq],
+  ] as const) {
+    if (t.size !== n)
+      throw new Error(
+        `adamw: ${name} ${shapeStr(t.shape)} has ${t.size} elements, param ${shapeStr(param.shape)} has ${n}`,
+      );
   }
   const { lr, weightDecay: wd, step } = opts;
   const beta1 = opts.beta1 ?? 0.9;
@@ -74,10 +90,12 @@ export function adamw(rt: Runtime, param: Tensor, grad: Tensor, expAvg: Tensor, 
   if (!(beta1 >= 0 && beta1 < 1)) throw new Error(`adamw: invalid beta1 ${beta1} (need 0 <= beta1 < 1)`);
   if (!(beta2 >= 0 && beta2 < 1)) throw new Error(`adamw: invalid beta2 ${beta2} (need 0 <= beta2 < 1)`);
   if (!(wd >= 0)) throw new Error(`adamw: invalid weight decay ${wd}`);
-  if (!Number.isInteger(step) || step < 1) throw new Error(`adamw: step must be an integer >= 1 (1-based, after the increment), got ${step}`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new Error(`adamw: step must be an integer >= 1 (1-based, after the increment), got ${step}`);
   if (opts.gradScale) {
     checkF32('adamw gradScale', opts.gradScale);
-    if (opts.gradScale.size !== 1) throw new Error(`adamw: gradScale must have 1 element, got ${shapeStr(opts.gradScale.shape)}`);
+    if (opts.gradScale.size !== 1)
+      throw new Error(`adamw: gradScale must have 1 element, got ${shapeStr(opts.gradScale.shape)}`);
   }
   const bound = { param, grad, expAvg, expAvgSq, ...(opts.gradScale ? { gradScale: opts.gradScale } : {}) };
   checkNoAlias(rt, 'adamw', { param, expAvg, expAvgSq }, bound);
@@ -92,8 +110,15 @@ export function adamw(rt: Runtime, param: Tensor, grad: Tensor, expAvg: Tensor, 
     constants: { WG },
     bindings: { param, grad, exp_avg: expAvg, exp_avg_sq: expAvgSq, ...(scale ? { scale } : {}) },
     params: {
-      n, decay: 1 - lr * wd, beta1, one_m_beta1: 1 - beta1, beta2, one_m_beta2: 1 - beta2,
-      step_size: lr / bc1, bc2_sqrt: Math.sqrt(bc2), eps,
+      n,
+      decay: 1 - lr * wd,
+      beta1,
+      one_m_beta1: 1 - beta1,
+      beta2,
+      one_m_beta2: 1 - beta2,
+      step_size: lr / bc1,
+      bc2_sqrt: Math.sqrt(bc2),
+      eps,
     },
     groups: rt.groups1d(vec4 ? n / 4 : n, WG),
     label: `optim.adamw${scale ? '.scaled' : ''}${vec4 ? '.vec4' : ''}`,
@@ -114,12 +139,22 @@ export function gradNormSq(rt: Runtime, grads: readonly Tensor[]): Tensor {
   let base = 0;
   grads.forEach((x, i) => {
     rt.kernel('optim').run({
-      defines: { SUMSQ: 1 }, constants: { WG }, bindings: { x, partial }, params: { n: x.size, parts: parts[i], base },
-      groups: rt.groups1d(parts[i], WG), label: 'optim.sumsq',
+      defines: { SUMSQ: 1 },
+      constants: { WG },
+      bindings: { x, partial },
+      params: { n: x.size, parts: parts[i], base },
+      groups: rt.groups1d(parts[i], WG),
+      label: 'optim.sumsq',
     });
     base += parts[i];
   });
-  rt.kernel('optim').run({ defines: { SUM: 1 }, bindings: { partial, total }, params: { count }, groups: [1], label: 'optim.sum' });
+  rt.kernel('optim').run({
+    defines: { SUM: 1 },
+    bindings: { partial, total },
+    params: { count },
+    groups: [1],
+    label: 'optim.sum',
+  });
   partial.dispose();
   return total;
 }
@@ -134,7 +169,13 @@ export function clipCoef(rt: Runtime, normSq: Tensor, maxNorm: number): { coef: 
   if (!(maxNorm > 0)) throw new Error(`clipCoef: maxNorm must be > 0, got ${maxNorm}`);
   const coef = rt.empty([1], 'f32', 'clip_coef');
   const norm = rt.empty([1], 'f32', 'grad_norm');
-  rt.kernel('optim').run({ defines: { CLIP_COEF: 1 }, bindings: { norm_sq: normSq, coef, norm }, params: { max_norm: maxNorm }, groups: [1], label: 'optim.clip_coef' });
+  rt.kernel('optim').run({
+    defines: { CLIP_COEF: 1 },
+    bindings: { norm_sq: normSq, coef, norm },
+    params: { max_norm: maxNorm },
+    groups: [1],
+    label: 'optim.clip_coef',
+  });
   return { coef, norm };
 }
 
@@ -149,14 +190,19 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
 /** dst += alpha * src in place (gradient accumulation). Same element count, any shapes. */
 export function accumulate(rt: Runtime, dst: Tensor, src: Tensor, alpha = 1): void {
   checkF32('accumulate', dst, src);
-  if (dst.size !== src.size) throw new Error(`accumulate: dst ${shapeStr(dst.shape)} and src ${shapeStr(src.shape)} differ in size`);
+  if (dst.size !== src.size)
+    throw new Error(`accumulate: dst ${shapeStr(dst.shape)} and src ${shapeStr(src.shape)} differ in size`);
   checkNoAlias(rt, 'accumulate', { dst }, { dst, src });
   const n = dst.size;
   if (n === 0) return;
   const vec4 = n % 4 === 0 && dst.byteOffset % 16 === 0 && src.byteOffset % 16 === 0;
   rt.kernel('optim').run({
-    defines: { ACCUMULATE: 1, ...(vec4 ? { VEC4: 1 } : {}) }, constants: { WG }, bindings: { dst, src }, params: { n, alpha },
-    groups: rt.groups1d(vec4 ? n / 4 : n, WG), label: `optim.accumulate${vec4 ? '.vec4' : ''}`,
+    defines: { ACCUMULATE: 1, ...(vec4 ? { VEC4: 1 } : {}) },
+    constants: { WG },
+    bindings: { dst, src },
+    params: { n, alpha },
+    groups: rt.groups1d(vec4 ? n / 4 : n, WG),
+    label: `optim.accumulate${vec4 ? '.vec4' : ''}`,
   });
 }
 
@@ -171,9 +217,12 @@ export function scaleInPlace(rt: Runtime, t: Tensor, s: number | Tensor): void {
   if (t.size === 0) return;
   const tensor = typeof s !== 'number';
   rt.kernel('optim').run({
-    defines: { SCALE: 1, ...(tensor ? { SCALE_TENSOR: 1 } : {}) }, constants: { WG },
-    bindings: tensor ? { t, s } : { t }, params: tensor ? { n: t.size } : { n: t.size, s },
-    groups: rt.groups1d(t.size, WG), label: 'optim.scale',
+    defines: { SCALE: 1, ...(tensor ? { SCALE_TENSOR: 1 } : {}) },
+    constants: { WG },
+    bindings: tensor ? { t, s } : { t },
+    params: tensor ? { n: t.size } : { n: t.size, s },
+    groups: rt.groups1d(t.size, WG),
+    label: 'optim.scale',
   });
 }
 

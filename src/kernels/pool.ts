@@ -30,8 +30,20 @@ export interface AvgPool2dOptions {
 }
 
 interface PoolGeom {
-  B: number; C: number; H: number; W: number; OH: number; OW: number;
-  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
   nhwc: boolean;
 }
 
@@ -44,14 +56,23 @@ function outSize(n: number, k: number, p: number, s: number, d: number, ceil: bo
   return o;
 }
 
-function poolGeometry(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOptions, dilation: Pair | undefined, maxPadOf: (k: number, d: number) => number): PoolGeom {
+function poolGeometry(
+  op: string,
+  x: Tensor,
+  o: MaxPool2dOptions | AvgPool2dOptions,
+  dilation: Pair | undefined,
+  maxPadOf: (k: number, d: number) => number,
+): PoolGeom {
   checkF32(op, x);
   const layout = o.layout ?? 'NCHW';
-  if (layout !== 'NCHW' && layout !== 'NHWC') throw new Error(`${op}: layout must be 'NCHW' or 'NHWC', got ${String(layout)}`);
+  if (layout !== 'NCHW' && layout !== 'NHWC')
+    throw new Error(`${op}: layout must be 'NCHW' or 'NHWC', got ${String(layout)}`);
   const nhwc = layout === 'NHWC';
-  if (x.rank !== 4) throw new Error(`${op}: input must be ${nhwc ? '[B, H, W, C]' : '[B, C, H, W]'}, got ${shapeStr(x.shape)}`);
+  if (x.rank !== 4)
+    throw new Error(`${op}: input must be ${nhwc ? '[B, H, W, C]' : '[B, C, H, W]'}, got ${shapeStr(x.shape)}`);
   const [B, C, H, W] = nhwc ? [x.shape[0], x.shape[3], x.shape[1], x.shape[2]] : x.shape;
-  if (C < 1 || H < 1 || W < 1) throw new Error(`${op}: input ${shapeStr(x.shape)} (${layout}) has an empty channel or spatial dimension`);
+  if (C < 1 || H < 1 || W < 1)
+    throw new Error(`${op}: input ${shapeStr(x.shape)} (${layout}) has an empty channel or spatial dimension`);
   const [kh, kw] = pairOpt(op, 'kernel', o.kernel, 1, 1);
   const [sh, sw] = pairOpt(op, 'stride', o.stride ?? o.kernel, 1, 1);
   const [ph, pw] = pairOpt(op, 'padding', o.padding, 0, 0);
@@ -62,7 +83,8 @@ function poolGeometry(op: string, x: Tensor, o: MaxPool2dOptions | AvgPool2dOpti
   const ceil = o.ceilMode ?? false;
   const OH = outSize(H, kh, ph, sh, dh, ceil);
   const OW = outSize(W, kw, pw, sw, dw, ceil);
-  if (OH < 1 || OW < 1) throw new Error(`${op}: input ${shapeStr(x.shape)} (${layout}) is smaller than the kernel [${kh}, ${kw}]`);
+  if (OH < 1 || OW < 1)
+    throw new Error(`${op}: input ${shapeStr(x.shape)} (${layout}) is smaller than the kernel [${kh}, ${kw}]`);
   return { B, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, nhwc };
 }
 
@@ -84,7 +106,10 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): Tenso
   if (!rt.tape?.wants([x])) return maxForward(rt, x, g, false).y;
   const { y, idx } = maxForward(rt, x, g, true);
   rt.tape.record({
-    op: 'max_pool2d', inputs: [x], outputs: [y], saved: [idx!],
+    op: 'max_pool2d',
+    inputs: [x],
+    outputs: [y],
+    saved: [idx!],
     backward: ([dy]) => [dy ? maxPool2dBackwardWith(rt, idx!, dy, g) : null],
   });
   untrack(idx!).storage.release(); // the tape now holds idx (released by Tape.dispose), no scope does
@@ -105,8 +130,12 @@ export function maxPool2dBackward(rt: Runtime, indices: Tensor, dy: Tensor, x: T
 }
 
 // PyTorch: pad <= effective kernel / 2 for max pooling, kernel / 2 for average pooling.
-function maxPadMax(k: number, d: number): number { return Math.floor(((k - 1) * d + 1) / 2); }
-function avgPadMax(k: number): number { return Math.floor(k / 2); }
+function maxPadMax(k: number, d: number): number {
+  return Math.floor(((k - 1) * d + 1) / 2);
+}
+function avgPadMax(k: number): number {
+  return Math.floor(k / 2);
+}
 
 function maxForward(rt: Runtime, x: Tensor, g: PoolGeom, withIdx: boolean): { y: Tensor; idx: Tensor | null } {
   const shape = outShape(g);
@@ -134,7 +163,9 @@ function maxPool2dBackwardWith(rt: Runtime, idx: Tensor, dy: Tensor, g: PoolGeom
   checkF32('max_pool2d_backward', dy);
   const os = outShape(g);
   if (idx.dtype !== 'i32' || idx.size !== dy.size || dy.shape.join() !== os.join()) {
-    throw new Error(`max_pool2d_backward: dy ${shapeStr(dy.shape)} and indices ${shapeStr(idx.shape)} ${idx.dtype} must be ${shapeStr(os)} (indices i32)`);
+    throw new Error(
+      `max_pool2d_backward: dy ${shapeStr(dy.shape)} and indices ${shapeStr(idx.shape)} ${idx.dtype} must be ${shapeStr(os)} (indices i32)`,
+    );
   }
   const dx = rt.empty(inShape(g), 'f32', 'max_pool2d_backward');
   if (dx.size > 0) {
@@ -167,7 +198,10 @@ export function avgPool2d(rt: Runtime, x: Tensor, opts: AvgPool2dOptions): Tenso
   }
   if (rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'avg_pool2d', inputs: [x], outputs: [y], saved: [],
+      op: 'avg_pool2d',
+      inputs: [x],
+      outputs: [y],
+      saved: [],
       backward: ([dy]) => [dy ? avgBackward(rt, dy, g, includePad) : null],
     });
   }
@@ -176,7 +210,8 @@ export function avgPool2d(rt: Runtime, x: Tensor, opts: AvgPool2dOptions): Tenso
 
 function avgBackward(rt: Runtime, dy: Tensor, g: PoolGeom, includePad: boolean): Tensor {
   checkF32('avg_pool2d_backward', dy);
-  if (dy.shape.join() !== outShape(g).join()) throw new Error(`avg_pool2d_backward: dy ${shapeStr(dy.shape)} must be ${shapeStr(outShape(g))}`);
+  if (dy.shape.join() !== outShape(g).join())
+    throw new Error(`avg_pool2d_backward: dy ${shapeStr(dy.shape)} must be ${shapeStr(outShape(g))}`);
   const dx = rt.empty(inShape(g), 'f32', 'avg_pool2d_backward');
   if (dx.size > 0) {
     rt.kernel('pool').run({

@@ -16,11 +16,13 @@ export function reduce(rt: Runtime, x: Tensor, op: ReduceOp, axis: number, count
   if (x.dtype !== 'f32') throw new Error(`reduce ${op}: expects f32, got ${x.dtype}`);
   const r0 = x.rank;
   const a = axis < 0 ? axis + r0 : axis;
-  if (a < 0 || count < 0 || a + count > r0) throw new Error(`reduce ${op}: axes [${axis}, ${axis}+${count}) outside rank ${r0} of ${shapeStr(x.shape)}`);
+  if (a < 0 || count < 0 || a + count > r0)
+    throw new Error(`reduce ${op}: axes [${axis}, ${axis}+${count}) outside rank ${r0} of ${shapeStr(x.shape)}`);
   const outer = numel(x.shape.slice(0, a));
   const r = numel(x.shape.slice(a, a + count));
   const inner = numel(x.shape.slice(a + count));
-  if ((op === 'max' || op === 'min') && r === 0 && outer * inner > 0) throw new Error(`reduce ${op}: empty reduction over ${shapeStr(x.shape)}`);
+  if ((op === 'max' || op === 'min') && r === 0 && outer * inner > 0)
+    throw new Error(`reduce ${op}: empty reduction over ${shapeStr(x.shape)}`);
   const outShape = keepDims
     ? [...x.shape.slice(0, a), ...new Array(count).fill(1), ...x.shape.slice(a + count)]
     : [...x.shape.slice(0, a), ...x.shape.slice(a + count)];
@@ -38,15 +40,29 @@ export function reduce(rt: Runtime, x: Tensor, op: ReduceOp, axis: number, count
   if (rt.tape?.wants([x])) {
     if (op !== 'sum' && op !== 'mean') throw new Error(`autograd: reduce '${op}' has no backward`);
     rt.tape.record({
-      op: `reduce_${op}`, inputs: [x], outputs: [y], saved: [],
-      backward: ([dy]) => [dy ? expandAlong(rt, dy, [outer, 1, inner], [outer, r, inner], x.shape, op === 'mean' ? 1 / Math.max(r, 1) : 1) : null],
+      op: `reduce_${op}`,
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [
+        dy
+          ? expandAlong(rt, dy, [outer, 1, inner], [outer, r, inner], x.shape, op === 'mean' ? 1 / Math.max(r, 1) : 1)
+          : null,
+      ],
     });
   }
   return y;
 }
 
 // Broadcast dy [outer,1,inner] to [outer,r,inner] times scale, via the elementwise kernel.
-function expandAlong(rt: Runtime, dy: Tensor, from: number[], to: number[], shape: readonly number[], scale: number): Tensor {
+function expandAlong(
+  rt: Runtime,
+  dy: Tensor,
+  from: number[],
+  to: number[],
+  shape: readonly number[],
+  scale: number,
+): Tensor {
   const zeros = rt.zeros(to, 'f32', 'expand');
   const d = dy.reshape(from);
   // imported lazily to avoid a module cycle with elementwise.ts
@@ -59,9 +75,12 @@ function expandAlong(rt: Runtime, dy: Tensor, from: number[], to: number[], shap
 }
 
 let binaryFn: ((rt: Runtime, a: Tensor, b: Tensor, op: 'add', o: { alpha: number }) => Tensor) | null = null;
-export function registerBinary(f: typeof binaryFn): void { binaryFn = f; }
+export function registerBinary(f: typeof binaryFn): void {
+  binaryFn = f;
+}
 function binaryLazy(rt: Runtime, a: Tensor, b: Tensor, scale: number): Tensor {
-  if (!binaryFn) throw new Error('reduce backward: elementwise kernels not registered (import src/kernels/elementwise.ts)');
+  if (!binaryFn)
+    throw new Error('reduce backward: elementwise kernels not registered (import src/kernels/elementwise.ts)');
   return binaryFn(rt, a, b, 'add', { alpha: scale });
 }
 
@@ -107,7 +126,10 @@ export function maskedMean(rt: Runtime, x: Tensor, m: Tensor, eps = 1e-6): Tenso
   }
   if (rt.tape?.wants([x, m])) {
     rt.tape.record({
-      op: 'masked_mean', inputs: [x, m], outputs: [y], saved: [x, m, y],
+      op: 'masked_mean',
+      inputs: [x, m],
+      outputs: [y],
+      saved: [x, m, y],
       backward: ([dy]) => {
         if (!dy) return [null, null];
         const g = maskedMeanBackward(rt, x, m, y, dy, eps);
@@ -123,18 +145,37 @@ export function maskedMean(rt: Runtime, x: Tensor, m: Tensor, eps = 1e-6): Tenso
  *   dx[b,c,n] = dy[b,c] m[b,n] / D_b,   dm[b,n] = (sum_c dy[b,c] x[b,c,n] - [S_b >= eps] sum_c dy[b,c] y[b,c]) / D_b
  * with S_b = sum_n m[b,n], D_b = max(S_b, eps) (torch's clamp_min passes the gradient where S_b >= eps).
  */
-export function maskedMeanBackward(rt: Runtime, x: Tensor, m: Tensor, y: Tensor, dy: Tensor, eps = 1e-6): { dx: Tensor; dm: Tensor } {
+export function maskedMeanBackward(
+  rt: Runtime,
+  x: Tensor,
+  m: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  eps = 1e-6,
+): { dx: Tensor; dm: Tensor } {
   const [b, c, n] = x.shape;
   if (x.rank !== 3 || m.size !== b * n || y.size !== b * c || dy.size !== b * c) {
-    throw new Error(`maskedMeanBackward: x ${shapeStr(x.shape)} [B, C, N], m ${shapeStr(m.shape)} [B, N], y ${shapeStr(y.shape)} and dy ${shapeStr(dy.shape)} [B, C] do not agree`);
+    throw new Error(
+      `maskedMeanBackward: x ${shapeStr(x.shape)} [B, C, N], m ${shapeStr(m.shape)} [B, N], y ${shapeStr(y.shape)} and dy ${shapeStr(dy.shape)} [B, C] do not agree`,
+    );
   }
-  for (const t of [x, m, y, dy]) if (t.dtype !== 'f32') throw new Error(`maskedMeanBackward: expects f32, got ${t.dtype} for ${t}`);
+  for (const t of [x, m, y, dy])
+    if (t.dtype !== 'f32') throw new Error(`maskedMeanBackward: expects f32, got ${t.dtype} for ${t}`);
   const dx = rt.empty(x.shape, 'f32', 'masked_mean_backward.dx');
   const dm = rt.empty(m.shape, 'f32', 'masked_mean_backward.dm');
   if (b === 0) return { dx, dm };
   const stats = rt.empty([b, 2], 'f32', 'masked_mean_backward.stats');
   const run = (stage: string, bindings: Record<string, Tensor>, params: Record<string, number>, count: number) =>
-    rt.kernel('reduce').run({ defines: { MASKED_MEAN_GRAD: 1, [stage]: 1 }, constants: { WG }, bindings, params, groups: rt.groups1d(count, WG), label: `reduce.masked_mean_backward.${stage.toLowerCase()}` });
+    rt
+      .kernel('reduce')
+      .run({
+        defines: { MASKED_MEAN_GRAD: 1, [stage]: 1 },
+        constants: { WG },
+        bindings,
+        params,
+        groups: rt.groups1d(count, WG),
+        label: `reduce.masked_mean_backward.${stage.toLowerCase()}`,
+      });
   run('STATS', { m, y, dy, stats }, { b, c, n, eps }, b);
   if (b * c * n > 0) run('DX', { m, dy, stats, dx }, { b, c, n }, b * c * n);
   if (b * n > 0) run('DM', { x, dy, stats, dm }, { b, c, n }, b * n);

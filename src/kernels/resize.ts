@@ -46,7 +46,12 @@ function fromLists(lists: Array<Array<[number, number]>>): AxisTable {
   lists.forEach((l, d) => (ptr[d + 1] = ptr[d] + l.length));
   const idx = new Uint32Array(ptr[lists.length]);
   const w = new Float32Array(ptr[lists.length]);
-  lists.forEach((l, d) => l.forEach(([s, wt], k) => { idx[ptr[d] + k] = s; w[ptr[d] + k] = wt; }));
+  lists.forEach((l, d) =>
+    l.forEach(([s, wt], k) => {
+      idx[ptr[d] + k] = s;
+      w[ptr[d] + k] = wt;
+    }),
+  );
   return { ptr, idx, w };
 }
 
@@ -55,14 +60,23 @@ const cubic1 = (x: number, a: number) => f(f(f(f(f(f(a + 2) * x) - f(a + 3)) * x
 const cubic2 = (x: number, a: number) => f(f(f(f(f(f(a * x) - f(5 * a)) * x) + f(8 * a)) * x) - f(4 * a));
 
 /** One output index's taps without antialias (ATen HelperInterp{Nearest,Linear,Cubic}::compute_indices_weights). */
-function plainTaps(mode: ResizeMode, inSize: number, outSize: number, scale: number, o: number): Array<[number, number]> {
+function plainTaps(
+  mode: ResizeMode,
+  inSize: number,
+  outSize: number,
+  scale: number,
+  o: number,
+): Array<[number, number]> {
   if (mode === 'nearest') return [[Math.min(Math.floor(f(scale * o)), inSize - 1), 1]];
   if (mode === 'bilinear') {
     if (inSize === outSize) return [[o, 1]]; // ATen copies (weights 1 and 0 on the same pixel)
     const real = Math.max(scale * (o + 0.5) - 0.5, 0); // acc_type<float> = double
     const i0 = Math.trunc(real);
     const l1 = f(real - i0);
-    return [[i0, f(1 - l1)], [i0 < inSize - 1 ? i0 + 1 : i0, l1]];
+    return [
+      [i0, f(1 - l1)],
+      [i0 < inSize - 1 ? i0 + 1 : i0, l1],
+    ];
   }
   const real = f(f(scale * f(o + 0.5)) - 0.5); // cubic: not clamped at 0
   const i = Math.floor(real);
@@ -119,7 +133,12 @@ export function transposeTable(t: AxisTable, srcSize: number): AxisTable {
 interface Tables {
   i: Tensor;
   w: Tensor;
-  hPtr: number; hEnt: number; wPtr: number; wEnt: number; hWt: number; wWt: number;
+  hPtr: number;
+  hEnt: number;
+  wPtr: number;
+  wEnt: number;
+  hWt: number;
+  wWt: number;
   /** Taps per destination on each axis when constant and <= 4 (FIXED variant), else 0. */
   kh: number;
   kw: number;
@@ -143,7 +162,10 @@ function gpuTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tabl
   if (cache.size >= MAX_CACHED) {
     // Queued dispatches may still reference the old tables: submit them before the buffers are recycled.
     rt.flush();
-    for (const t of cache.values()) { t.i.dispose(); t.w.dispose(); }
+    for (const t of cache.values()) {
+      t.i.dispose();
+      t.w.dispose();
+    }
     cache.clear();
   }
   const hPtr = 0;
@@ -151,31 +173,59 @@ function gpuTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tabl
   const wPtr = hEnt + th.idx.length;
   const wEnt = wPtr + tw.ptr.length;
   const ints = new Uint32Array(wEnt + tw.idx.length);
-  ints.set(th.ptr, hPtr); ints.set(th.idx, hEnt); ints.set(tw.ptr, wPtr); ints.set(tw.idx, wEnt);
+  ints.set(th.ptr, hPtr);
+  ints.set(th.idx, hEnt);
+  ints.set(tw.ptr, wPtr);
+  ints.set(tw.idx, wEnt);
   const wts = new Float32Array(Math.max(th.w.length + tw.w.length, 1));
-  wts.set(th.w, 0); wts.set(tw.w, th.w.length);
+  wts.set(th.w, 0);
+  wts.set(tw.w, th.w.length);
   // untrack: the cache outlives any rt.scope() the first call ran in
   const t: Tables = {
     i: untrack(rt.upload(ints, [ints.length], 'u32', `resize tables ${key}`)),
     w: untrack(rt.upload(wts, [wts.length], 'f32', `resize weights ${key}`)),
-    hPtr, hEnt, wPtr, wEnt, hWt: 0, wWt: th.w.length,
-    kh: fixedTaps(th), kw: fixedTaps(tw),
+    hPtr,
+    hEnt,
+    wPtr,
+    wEnt,
+    hWt: 0,
+    wWt: th.w.length,
+    kh: fixedTaps(th),
+    kw: fixedTaps(tw),
   };
   cache.set(key, t);
   return t;
 }
 
-function tablesFor(rt: Runtime, mode: ResizeMode, aa: boolean, inHW: readonly number[], outHW: readonly number[], backward: boolean): Tables {
+function tablesFor(
+  rt: Runtime,
+  mode: ResizeMode,
+  aa: boolean,
+  inHW: readonly number[],
+  outHW: readonly number[],
+  backward: boolean,
+): Tables {
   const key = `${mode}${aa ? '+aa' : ''} ${inHW.join('x')}->${outHW.join('x')}${backward ? ' backward' : ''}`;
   const hit = tableCache.get(rt)?.get(key);
   if (hit) return hit;
   let th = resizeAxisTable(mode, aa, inHW[0], outHW[0]);
   let tw = resizeAxisTable(mode, aa, inHW[1], outHW[1]);
-  if (backward) { th = transposeTable(th, inHW[0]); tw = transposeTable(tw, inHW[1]); }
+  if (backward) {
+    th = transposeTable(th, inHW[0]);
+    tw = transposeTable(tw, inHW[1]);
+  }
   return gpuTables(rt, key, th, tw);
 }
 
-function run(rt: Runtime, x: Tensor, srcHW: readonly number[], dstHW: readonly number[], t: Tables, label: string, generic: boolean): Tensor {
+function run(
+  rt: Runtime,
+  x: Tensor,
+  srcHW: readonly number[],
+  dstHW: readonly number[],
+  t: Tables,
+  label: string,
+  generic: boolean,
+): Tensor {
   const [b, c] = x.shape;
   const y = rt.empty([b, c, dstHW[0], dstHW[1]], 'f32', label);
   const n = y.size;
@@ -186,8 +236,17 @@ function run(rt: Runtime, x: Tensor, srcHW: readonly number[], dstHW: readonly n
       constants: fixed ? { WG, KH: t.kh, KW: t.kw } : { WG },
       bindings: { x, tab_i: t.i, tab_w: t.w, y },
       params: {
-        n, src_h: srcHW[0], src_w: srcHW[1], dst_h: dstHW[0], dst_w: dstHW[1],
-        h_ptr: t.hPtr, h_ent: t.hEnt, w_ptr: t.wPtr, w_ent: t.wEnt, h_wt: t.hWt, w_wt: t.wWt,
+        n,
+        src_h: srcHW[0],
+        src_w: srcHW[1],
+        dst_h: dstHW[0],
+        dst_w: dstHW[1],
+        h_ptr: t.hPtr,
+        h_ent: t.hEnt,
+        w_ptr: t.wPtr,
+        w_ent: t.wEnt,
+        h_wt: t.hWt,
+        w_wt: t.wWt,
       },
       groups: rt.groups1d(n, WG),
       label: `resize.${label}`,
@@ -221,18 +280,30 @@ export function resize(rt: Runtime, x: Tensor, size: readonly [number, number], 
   const inHW = [x.shape[2], x.shape[3]];
   const label = `${mode}${aa ? '_aa' : ''}`;
   const empty = x.shape[0] * x.shape[1] === 0;
-  const y = empty ? rt.empty([x.shape[0], x.shape[1], size[0], size[1]], 'f32', label) : run(rt, x, inHW, size, tablesFor(rt, mode, aa, inHW, size, false), label, opts.variant === 'generic');
+  const y = empty
+    ? rt.empty([x.shape[0], x.shape[1], size[0], size[1]], 'f32', label)
+    : run(rt, x, inHW, size, tablesFor(rt, mode, aa, inHW, size, false), label, opts.variant === 'generic');
   if (rt.tape?.wants([x])) {
     rt.tape.record({
-      op: `resize_${label}`, inputs: [x], outputs: [y], saved: [],
-      backward: ([dy]) => [dy ? resizeBackward(rt, dy, inHW as [number, number], { mode, antialias: aa, variant: opts.variant }) : null],
+      op: `resize_${label}`,
+      inputs: [x],
+      outputs: [y],
+      saved: [],
+      backward: ([dy]) => [
+        dy ? resizeBackward(rt, dy, inHW as [number, number], { mode, antialias: aa, variant: opts.variant }) : null,
+      ],
     });
   }
   return y;
 }
 
 /** Gradient of resize: dx [B, C, inH, inW] from dy [B, C, outH, outW]. */
-export function resizeBackward(rt: Runtime, dy: Tensor, inSize: readonly [number, number], opts: ResizeOptions = {}): Tensor {
+export function resizeBackward(
+  rt: Runtime,
+  dy: Tensor,
+  inSize: readonly [number, number],
+  opts: ResizeOptions = {},
+): Tensor {
   const mode = opts.mode ?? 'nearest';
   const aa = opts.antialias ?? false;
   check(dy, inSize, mode, aa);

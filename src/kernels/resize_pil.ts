@@ -58,7 +58,8 @@ export function pilBicubicAxis(inSize: number, outSize: number): PilAxis {
     for (let x = 0; x < xmax; x++) {
       const v = ww !== 0 ? k[x] / ww : k[x];
       // (int)(+-0.5 + v * (1 << PRECISION_BITS)): round half away from zero via truncation
-      coef[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PIL_PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PIL_PRECISION_BITS));
+      coef[xx * ksize + x] =
+        v < 0 ? Math.trunc(-0.5 + v * (1 << PIL_PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PIL_PRECISION_BITS));
     }
     bounds[2 * xx] = xmin;
     bounds[2 * xx + 1] = Math.max(xmax, 0);
@@ -69,7 +70,8 @@ export function pilBicubicAxis(inSize: number, outSize: number): PilAxis {
 /** Interleaved RGB bytes -> one u32 per pixel (r | g << 8 | b << 16). */
 export function packRgb(img: RgbImage): Uint32Array {
   const n = img.width * img.height;
-  if (img.data.length !== 3 * n) throw new Error(`packRgb: ${img.data.length} bytes for a ${img.width}x${img.height} RGB image (expected ${3 * n})`);
+  if (img.data.length !== 3 * n)
+    throw new Error(`packRgb: ${img.data.length} bytes for a ${img.width}x${img.height} RGB image (expected ${3 * n})`);
   const out = new Uint32Array(n);
   const d = img.data;
   for (let i = 0; i < n; i++) out[i] = d[3 * i] | (d[3 * i + 1] << 8) | (d[3 * i + 2] << 16);
@@ -90,7 +92,12 @@ export function unpackRgb(px: ArrayLike<number>, width: number, height: number):
   return { width, height, data };
 }
 
-interface AxisGpu { tab: Tensor; ksize: number; bnd: number; coef: number }
+interface AxisGpu {
+  tab: Tensor;
+  ksize: number;
+  bnd: number;
+  coef: number;
+}
 const cache = new WeakMap<Runtime, Map<string, Tensor>>();
 const MAX_CACHED = 32;
 
@@ -173,9 +180,13 @@ export function resizePil(rt: Runtime, x: Tensor, size: readonly [number, number
  * table (so the GPU's division accuracy does not matter).
  */
 export function normalizePacked(rt: Runtime, x: Tensor, mean: ArrayLike<number>, std: ArrayLike<number>): Tensor {
-  if (x.dtype !== 'u32' || x.rank !== 2) throw new Error(`normalizePacked: expects a packed RGB u32 tensor [H, W], got ${x.dtype} ${shapeStr(x.shape)}`);
-  if (mean.length !== 3 || std.length !== 3) throw new Error(`normalizePacked: mean and std need 3 values, got ${mean.length} and ${std.length}`);
-  const lut = cached(rt, `lut ${Array.from(mean).join(',')} / ${Array.from(std).join(',')}`, () => rt.upload(normalizeLut(mean, std), [768], 'f32', 'resize_pil lut'));
+  if (x.dtype !== 'u32' || x.rank !== 2)
+    throw new Error(`normalizePacked: expects a packed RGB u32 tensor [H, W], got ${x.dtype} ${shapeStr(x.shape)}`);
+  if (mean.length !== 3 || std.length !== 3)
+    throw new Error(`normalizePacked: mean and std need 3 values, got ${mean.length} and ${std.length}`);
+  const lut = cached(rt, `lut ${Array.from(mean).join(',')} / ${Array.from(std).join(',')}`, () =>
+    rt.upload(normalizeLut(mean, std), [768], 'f32', 'resize_pil lut'),
+  );
   const [h, w] = x.shape;
   const y = rt.empty([1, 3, h, w], 'f32', 'normalize_packed');
   const n = 3 * h * w;

@@ -40,10 +40,12 @@ export function rope(rt: Runtime, x: Tensor, cs: Tensor, heads: number, nRope: n
   if (c % heads !== 0) throw new Error(`rope: ${heads} heads do not divide ${c} channels`);
   const dh = c / heads;
   if (dh % 2 !== 0) throw new Error(`rope: head dim ${dh} must be even`);
-  if (cs.rank !== 3 || cs.shape[1] !== dh / 2 || cs.shape[2] !== 2) throw new Error(`rope: table ${shapeStr(cs.shape)} must be [P, ${dh / 2}, 2]`);
+  if (cs.rank !== 3 || cs.shape[1] !== dh / 2 || cs.shape[2] !== 2)
+    throw new Error(`rope: table ${shapeStr(cs.shape)} must be [P, ${dh / 2}, 2]`);
   if (nRope < 0 || nRope > n) throw new Error(`rope: nRope ${nRope} outside [0, ${n}]`);
   const p = cs.shape[0];
-  if (nRope > 0 && nRope % p !== 0) throw new Error(`rope: ${nRope} rotated tokens are not a whole number of ${p}-token grids (repeat_freqs_k)`);
+  if (nRope > 0 && nRope % p !== 0)
+    throw new Error(`rope: ${nRope} rotated tokens are not a whole number of ${p}-token grids (repeat_freqs_k)`);
   const y = rt.empty(x.shape, 'f32', 'rope');
   const total = b * n * heads * (dh / 2);
   if (total > 0) {
@@ -56,7 +58,13 @@ export function rope(rt: Runtime, x: Tensor, cs: Tensor, heads: number, nRope: n
     });
   }
   if (rt.tape?.wants([x])) {
-    rt.tape.record({ op: 'rope', inputs: [x], outputs: [y], saved: [cs], backward: ([dy]) => [dy ? rope(rt, dy, cs, heads, nRope, sign === 1 ? -1 : 1) : null] });
+    rt.tape.record({
+      op: 'rope',
+      inputs: [x],
+      outputs: [y],
+      saved: [cs],
+      backward: ([dy]) => [dy ? rope(rt, dy, cs, heads, nRope, sign === 1 ? -1 : 1) : null],
+    });
   }
   return y;
 }

@@ -39,7 +39,10 @@ function checkK(op: string, k: number): void {
 }
 
 function checkGrid(op: string, grid: readonly [number, number]): void {
-  check(grid.length === 2 && grid.every((s) => Number.isInteger(s) && s >= 1 && s <= RPG_MAX_SIDE), `${op}: grid must be two integers in 1..${RPG_MAX_SIDE}, got [${grid.join(', ')}]`);
+  check(
+    grid.length === 2 && grid.every((s) => Number.isInteger(s) && s >= 1 && s <= RPG_MAX_SIDE),
+    `${op}: grid must be two integers in 1..${RPG_MAX_SIDE}, got [${grid.join(', ')}]`,
+  );
 }
 
 function checkDtype(op: string, t: Tensor, dtype: string, name: string): void {
@@ -50,7 +53,10 @@ function checkDtype(op: string, t: Tensor, dtype: string, name: string): void {
 function featRows(op: string, feats: Tensor): { rows: number; c: number } {
   checkDtype(op, feats, 'f32', 'features');
   if (feats.rank === 2) return { rows: feats.shape[0], c: feats.shape[1] };
-  check(feats.rank === 3 && feats.shape[0] === 1, `${op}: features must be [M, C] or [1, M, C], got ${shapeStr(feats.shape)}`);
+  check(
+    feats.rank === 3 && feats.shape[0] === 1,
+    `${op}: features must be [M, C] or [1, M, C], got ${shapeStr(feats.shape)}`,
+  );
   return { rows: feats.shape[1], c: feats.shape[2] };
 }
 
@@ -59,13 +65,22 @@ function featRows(op: string, feats: Tensor): { rows: number; c: number } {
  * set s when support >= thresh. Returns centres [S, k] i32 (padded with centre 0, -1 when empty) and
  * count [S] i32 (support cells). `variant` defaults to 'serial' on software adapters, else 'workgroup'.
  */
-export function rpgFps(rt: Runtime, support: Tensor, grid: readonly [number, number], k: number, opts: { thresh?: number; variant?: RpgFpsVariant } = {}): { centres: Tensor; count: Tensor } {
+export function rpgFps(
+  rt: Runtime,
+  support: Tensor,
+  grid: readonly [number, number],
+  k: number,
+  opts: { thresh?: number; variant?: RpgFpsVariant } = {},
+): { centres: Tensor; count: Tensor } {
   const op = 'rpgFps';
   checkK(op, k);
   checkGrid(op, grid);
   checkDtype(op, support, 'f32', 'support');
   const hw = grid[0] * grid[1];
-  check(support.rank === 2 && support.shape[1] === hw, `${op}: support must be [S, ${hw}] for grid ${grid[0]}x${grid[1]}, got ${shapeStr(support.shape)}`);
+  check(
+    support.rank === 2 && support.shape[1] === hw,
+    `${op}: support must be [S, ${hw}] for grid ${grid[0]}x${grid[1]}, got ${shapeStr(support.shape)}`,
+  );
   const sets = support.shape[0];
   const centres = rt.empty([sets, k], 'i32', 'rpg.centres');
   const count = rt.empty([sets], 'i32', 'rpg.count');
@@ -76,9 +91,22 @@ export function rpgFps(rt: Runtime, support: Tensor, grid: readonly [number, num
   if (variant === 'workgroup') {
     const maxDim = rt.limits.maxComputeWorkgroupsPerDimension;
     const gy = Math.ceil(sets / maxDim);
-    rt.kernel('rpg').run({ defines: { FPS: 1, FPS_WG: 1 }, bindings: { support, centres, count }, params, groups: [Math.ceil(sets / gy), gy, 1], label: 'rpg.fps_wg' });
+    rt.kernel('rpg').run({
+      defines: { FPS: 1, FPS_WG: 1 },
+      bindings: { support, centres, count },
+      params,
+      groups: [Math.ceil(sets / gy), gy, 1],
+      label: 'rpg.fps_wg',
+    });
   } else {
-    rt.kernel('rpg').run({ defines: { FPS: 1, FPS_WG: 0 }, constants: { WG }, bindings: { support, centres, count }, params, groups: rt.groups1d(sets, WG), label: 'rpg.fps' });
+    rt.kernel('rpg').run({
+      defines: { FPS: 1, FPS_WG: 0 },
+      constants: { WG },
+      bindings: { support, centres, count },
+      params,
+      groups: rt.groups1d(sets, WG),
+      label: 'rpg.fps',
+    });
   }
   return { centres, count };
 }
@@ -88,19 +116,39 @@ export function rpgFps(rt: Runtime, support: Tensor, grid: readonly [number, num
  * Two dispatches: normalised centres (CNORM), then the per-cell argmin (ASSIGN).
  * Set s uses frame s / setsPerFrame of feats; centres / count as rpgFps returns them.
  */
-export function rpgAssign(rt: Runtime, feats: Tensor, support: Tensor, centres: Tensor, count: Tensor, setsPerFrame: number, opts: { thresh?: number } = {}): Tensor {
+export function rpgAssign(
+  rt: Runtime,
+  feats: Tensor,
+  support: Tensor,
+  centres: Tensor,
+  count: Tensor,
+  setsPerFrame: number,
+  opts: { thresh?: number } = {},
+): Tensor {
   const op = 'rpgAssign';
   const { rows, c } = featRows(op, feats);
   checkDtype(op, support, 'f32', 'support');
   checkDtype(op, centres, 'i32', 'centres');
   checkDtype(op, count, 'i32', 'count');
-  check(support.rank === 2 && centres.rank === 2 && count.rank === 1, `${op}: support [S, hw], centres [S, k], count [S] expected, got ${shapeStr(support.shape)}, ${shapeStr(centres.shape)}, ${shapeStr(count.shape)}`);
+  check(
+    support.rank === 2 && centres.rank === 2 && count.rank === 1,
+    `${op}: support [S, hw], centres [S, k], count [S] expected, got ${shapeStr(support.shape)}, ${shapeStr(centres.shape)}, ${shapeStr(count.shape)}`,
+  );
   const [sets, hw] = support.shape;
   const k = centres.shape[1];
   checkK(op, k);
-  check(centres.shape[0] === sets && count.shape[0] === sets, `${op}: centres ${shapeStr(centres.shape)} and count ${shapeStr(count.shape)} must have ${sets} sets like support ${shapeStr(support.shape)}`);
-  check(Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0, `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`);
-  check((sets / setsPerFrame) * hw <= rows, `${op}: ${sets / setsPerFrame} frames of ${hw} cells need ${(sets / setsPerFrame) * hw} feature rows, features ${shapeStr(feats.shape)} have ${rows}`);
+  check(
+    centres.shape[0] === sets && count.shape[0] === sets,
+    `${op}: centres ${shapeStr(centres.shape)} and count ${shapeStr(count.shape)} must have ${sets} sets like support ${shapeStr(support.shape)}`,
+  );
+  check(
+    Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0,
+    `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`,
+  );
+  check(
+    (sets / setsPerFrame) * hw <= rows,
+    `${op}: ${sets / setsPerFrame} frames of ${hw} cells need ${(sets / setsPerFrame) * hw} feature rows, features ${shapeStr(feats.shape)} have ${rows}`,
+  );
   check(c >= 1, `${op}: features have no channels`);
   const assign = rt.empty([sets, hw], 'i32', 'rpg.assign');
   if (sets * hw === 0) return assign;
@@ -127,17 +175,32 @@ export function rpgAssign(rt: Runtime, feats: Tensor, support: Tensor, centres: 
 }
 
 /** Cluster means of the raw features: protos [S, k, C] f32 (empty cluster: its centre's feature), counts [S, k] i32. */
-export function rpgPrototypes(rt: Runtime, feats: Tensor, assign: Tensor, centres: Tensor, setsPerFrame: number): { protos: Tensor; counts: Tensor } {
+export function rpgPrototypes(
+  rt: Runtime,
+  feats: Tensor,
+  assign: Tensor,
+  centres: Tensor,
+  setsPerFrame: number,
+): { protos: Tensor; counts: Tensor } {
   const op = 'rpgPrototypes';
   const { rows, c } = featRows(op, feats);
   checkDtype(op, assign, 'i32', 'assign');
   checkDtype(op, centres, 'i32', 'centres');
-  check(assign.rank === 2 && centres.rank === 2 && centres.shape[0] === assign.shape[0], `${op}: assign [S, hw] and centres [S, k] expected, got ${shapeStr(assign.shape)}, ${shapeStr(centres.shape)}`);
+  check(
+    assign.rank === 2 && centres.rank === 2 && centres.shape[0] === assign.shape[0],
+    `${op}: assign [S, hw] and centres [S, k] expected, got ${shapeStr(assign.shape)}, ${shapeStr(centres.shape)}`,
+  );
   const [sets, hw] = assign.shape;
   const k = centres.shape[1];
   checkK(op, k);
-  check(Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0, `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`);
-  check((sets / setsPerFrame) * hw <= rows, `${op}: features ${shapeStr(feats.shape)} have fewer than ${(sets / setsPerFrame) * hw} rows`);
+  check(
+    Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0,
+    `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`,
+  );
+  check(
+    (sets / setsPerFrame) * hw <= rows,
+    `${op}: features ${shapeStr(feats.shape)} have fewer than ${(sets / setsPerFrame) * hw} rows`,
+  );
   const protos = rt.empty([sets, k, c], 'f32', 'rpg.protos');
   const counts = rt.empty([sets, k], 'i32', 'rpg.counts');
   if (sets * c === 0) return { protos, counts };
@@ -154,15 +217,27 @@ export function rpgPrototypes(rt: Runtime, feats: Tensor, assign: Tensor, centre
 }
 
 /** Region supports [F*R, hw] f32 0/1 from the foreground, the macro assignment and macro cluster counts. */
-export function rpgRegionSupport(rt: Runtime, fg: Tensor, macroAssign: Tensor, macroCounts: Tensor, opts: { thresh?: number } = {}): Tensor {
+export function rpgRegionSupport(
+  rt: Runtime,
+  fg: Tensor,
+  macroAssign: Tensor,
+  macroCounts: Tensor,
+  opts: { thresh?: number } = {},
+): Tensor {
   const op = 'rpgRegionSupport';
   checkDtype(op, fg, 'f32', 'fg');
   checkDtype(op, macroAssign, 'i32', 'macro assign');
   checkDtype(op, macroCounts, 'i32', 'macro counts');
-  check(fg.rank === 2 && macroAssign.rank === 2 && macroCounts.rank === 2, `${op}: fg [F, hw], assign [F, hw], counts [F, R] expected, got ${shapeStr(fg.shape)}, ${shapeStr(macroAssign.shape)}, ${shapeStr(macroCounts.shape)}`);
+  check(
+    fg.rank === 2 && macroAssign.rank === 2 && macroCounts.rank === 2,
+    `${op}: fg [F, hw], assign [F, hw], counts [F, R] expected, got ${shapeStr(fg.shape)}, ${shapeStr(macroAssign.shape)}, ${shapeStr(macroCounts.shape)}`,
+  );
   const [frames, hw] = fg.shape;
   const regions = macroCounts.shape[1];
-  check(macroAssign.shape[0] === frames && macroAssign.shape[1] === hw && macroCounts.shape[0] === frames, `${op}: assign ${shapeStr(macroAssign.shape)} / counts ${shapeStr(macroCounts.shape)} do not match fg ${shapeStr(fg.shape)}`);
+  check(
+    macroAssign.shape[0] === frames && macroAssign.shape[1] === hw && macroCounts.shape[0] === frames,
+    `${op}: assign ${shapeStr(macroAssign.shape)} / counts ${shapeStr(macroCounts.shape)} do not match fg ${shapeStr(fg.shape)}`,
+  );
   const support = rt.empty([frames * regions, hw], 'f32', 'rpg.region_support');
   if (support.size === 0) return support;
   rt.kernel('rpg').run({
@@ -180,16 +255,31 @@ export function rpgRegionSupport(rt: Runtime, fg: Tensor, macroAssign: Tensor, m
  * Object tokens [1, F*R, k*C]: token f*R + r = concat_j normalize(protos[f*R + r, j]), or the
  * placeholder [1, k*C] for every token of a frame whose frameCount (macro support size) is 0.
  */
-export function rpgTokens(rt: Runtime, protos: Tensor, frameCount: Tensor, placeholder: Tensor, regions: number): Tensor {
+export function rpgTokens(
+  rt: Runtime,
+  protos: Tensor,
+  frameCount: Tensor,
+  placeholder: Tensor,
+  regions: number,
+): Tensor {
   const op = 'rpgTokens';
   checkDtype(op, protos, 'f32', 'protos');
   checkDtype(op, frameCount, 'i32', 'frame count');
   checkDtype(op, placeholder, 'f32', 'placeholder');
-  check(protos.rank === 3 && frameCount.rank === 1, `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`);
+  check(
+    protos.rank === 3 && frameCount.rank === 1,
+    `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`,
+  );
   const [fr, k, c] = protos.shape;
   const frames = frameCount.shape[0];
-  check(Number.isInteger(regions) && regions >= 1 && fr === frames * regions, `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`);
-  check(placeholder.size === k * c, `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${k}x${c} = ${k * c} values`);
+  check(
+    Number.isInteger(regions) && regions >= 1 && fr === frames * regions,
+    `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`,
+  );
+  check(
+    placeholder.size === k * c,
+    `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${k}x${c} = ${k * c} values`,
+  );
   const tokens = rt.empty([1, fr, k * c], 'f32', 'rpg.tokens');
   if (fr * k === 0) return tokens;
   rt.kernel('rpg').run({
@@ -238,16 +328,31 @@ export interface RpgIntermediates {
  * token, e.g. [1, F*R, k*C]) through F.normalize (eps 1e-12: the norm's gradient only where
  * |proto| >= eps); zeros for the prototypes of frames whose frameCount is 0 (placeholder tokens).
  */
-export function rpgTokensBackward(rt: Runtime, protos: Tensor, frameCount: Tensor, dtokens: Tensor, regions: number): Tensor {
+export function rpgTokensBackward(
+  rt: Runtime,
+  protos: Tensor,
+  frameCount: Tensor,
+  dtokens: Tensor,
+  regions: number,
+): Tensor {
   const op = 'rpgTokensBackward';
   checkDtype(op, protos, 'f32', 'protos');
   checkDtype(op, frameCount, 'i32', 'frame count');
   checkDtype(op, dtokens, 'f32', 'token gradient');
-  check(protos.rank === 3 && frameCount.rank === 1, `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`);
+  check(
+    protos.rank === 3 && frameCount.rank === 1,
+    `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`,
+  );
   const [fr, k, c] = protos.shape;
   const frames = frameCount.shape[0];
-  check(Number.isInteger(regions) && regions >= 1 && fr === frames * regions, `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`);
-  check(dtokens.size === protos.size, `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${fr} x ${k * c} = ${protos.size} values like the tokens`);
+  check(
+    Number.isInteger(regions) && regions >= 1 && fr === frames * regions,
+    `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`,
+  );
+  check(
+    dtokens.size === protos.size,
+    `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${fr} x ${k * c} = ${protos.size} values like the tokens`,
+  );
   const dprotos = rt.empty([fr, k, c], 'f32', 'rpg.dprotos');
   if (protos.size === 0) return dprotos;
   rt.kernel('rpg').run({
@@ -267,24 +372,49 @@ export function rpgTokensBackward(rt: Runtime, protos: Tensor, frameCount: Tenso
  * cluster mean passes d proto / count to each assigned cell; an empty cluster passes d proto to its
  * centre cell (none for centre -1). Rows past the sets' frames (object pointers) get 0.
  */
-export function rpgPrototypesBackward(rt: Runtime, featShape: readonly number[], assign: Tensor, centres: Tensor, counts: Tensor, dprotos: Tensor, setsPerFrame: number): Tensor {
+export function rpgPrototypesBackward(
+  rt: Runtime,
+  featShape: readonly number[],
+  assign: Tensor,
+  centres: Tensor,
+  counts: Tensor,
+  dprotos: Tensor,
+  setsPerFrame: number,
+): Tensor {
   const op = 'rpgPrototypesBackward';
   checkDtype(op, assign, 'i32', 'assign');
   checkDtype(op, centres, 'i32', 'centres');
   checkDtype(op, counts, 'i32', 'counts');
   checkDtype(op, dprotos, 'f32', 'prototype gradient');
   const rank = featShape.length;
-  check((rank === 2 || (rank === 3 && featShape[0] === 1)) && featShape.every((d) => Number.isInteger(d) && d >= 0), `${op}: features must be [M, C] or [1, M, C], got ${shapeStr(featShape)}`);
+  check(
+    (rank === 2 || (rank === 3 && featShape[0] === 1)) && featShape.every((d) => Number.isInteger(d) && d >= 0),
+    `${op}: features must be [M, C] or [1, M, C], got ${shapeStr(featShape)}`,
+  );
   const rows = featShape[rank - 2];
   const c = featShape[rank - 1];
-  check(assign.rank === 2 && centres.rank === 2 && counts.rank === 2 && dprotos.rank === 3, `${op}: assign [S, hw], centres [S, k], counts [S, k], d protos [S, k, C] expected, got ${shapeStr(assign.shape)}, ${shapeStr(centres.shape)}, ${shapeStr(counts.shape)}, ${shapeStr(dprotos.shape)}`);
+  check(
+    assign.rank === 2 && centres.rank === 2 && counts.rank === 2 && dprotos.rank === 3,
+    `${op}: assign [S, hw], centres [S, k], counts [S, k], d protos [S, k, C] expected, got ${shapeStr(assign.shape)}, ${shapeStr(centres.shape)}, ${shapeStr(counts.shape)}, ${shapeStr(dprotos.shape)}`,
+  );
   const [sets, hw] = assign.shape;
   const k = centres.shape[1];
   checkK(op, k);
-  check(centres.shape[0] === sets && counts.shape.join() === centres.shape.join() && dprotos.shape.join() === [sets, k, c].join(), `${op}: centres ${shapeStr(centres.shape)}, counts ${shapeStr(counts.shape)} and d protos ${shapeStr(dprotos.shape)} must be [${sets}, ${k}] / [${sets}, ${k}, ${c}] for assign ${shapeStr(assign.shape)} and ${c} channels`);
-  check(Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0, `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`);
+  check(
+    centres.shape[0] === sets &&
+      counts.shape.join() === centres.shape.join() &&
+      dprotos.shape.join() === [sets, k, c].join(),
+    `${op}: centres ${shapeStr(centres.shape)}, counts ${shapeStr(counts.shape)} and d protos ${shapeStr(dprotos.shape)} must be [${sets}, ${k}] / [${sets}, ${k}, ${c}] for assign ${shapeStr(assign.shape)} and ${c} channels`,
+  );
+  check(
+    Number.isInteger(setsPerFrame) && setsPerFrame >= 1 && sets % setsPerFrame === 0,
+    `${op}: ${sets} sets are not a whole number of frames of ${setsPerFrame}`,
+  );
   const frames = sets / setsPerFrame;
-  check(frames * hw <= rows, `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(featShape)} have ${rows}`);
+  check(
+    frames * hw <= rows,
+    `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(featShape)} have ${rows}`,
+  );
   if (sets === 0 || hw === 0) return rt.zeros(featShape, 'f32', 'rpg.dfeats');
   const dfeats = rt.empty(featShape, 'f32', 'rpg.dfeats');
   if (dfeats.size === 0) return dfeats;
@@ -304,14 +434,26 @@ export function rpgPrototypesBackward(rt: Runtime, featShape: readonly number[],
  * d placeholder (shape `placeholderShape`, d = its size values) from d tokens [1, F*R, d]: the sum of
  * the gradients of every token of every frame whose frameCount is 0 (they all are the placeholder).
  */
-export function rpgPlaceholderBackward(rt: Runtime, frameCount: Tensor, dtokens: Tensor, regions: number, placeholderShape: readonly number[]): Tensor {
+export function rpgPlaceholderBackward(
+  rt: Runtime,
+  frameCount: Tensor,
+  dtokens: Tensor,
+  regions: number,
+  placeholderShape: readonly number[],
+): Tensor {
   const op = 'rpgPlaceholderBackward';
   checkDtype(op, frameCount, 'i32', 'frame count');
   checkDtype(op, dtokens, 'f32', 'token gradient');
-  check(frameCount.rank === 1 && Number.isInteger(regions) && regions >= 1, `${op}: frameCount [F] and regions >= 1 expected, got ${shapeStr(frameCount.shape)}, ${regions}`);
+  check(
+    frameCount.rank === 1 && Number.isInteger(regions) && regions >= 1,
+    `${op}: frameCount [F] and regions >= 1 expected, got ${shapeStr(frameCount.shape)}, ${regions}`,
+  );
   const frames = frameCount.shape[0];
   const d = placeholderShape.reduce((a, b) => a * b, 1);
-  check(dtokens.size === frames * regions * d, `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${frames} x ${regions} x ${d} values`);
+  check(
+    dtokens.size === frames * regions * d,
+    `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${frames} x ${regions} x ${d} values`,
+  );
   if (d === 0 || frames === 0) return rt.zeros(placeholderShape, 'f32', 'rpg.dplaceholder');
   const dplaceholder = rt.empty(placeholderShape, 'f32', 'rpg.dplaceholder');
   rt.kernel('rpg').run({
@@ -328,11 +470,27 @@ export function rpgPlaceholderBackward(rt: Runtime, frameCount: Tensor, dtokens:
 const needsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 
 /** What the backward of rpgObjectTokens needs (the micro level and the frame foreground counts). */
-interface RpgSaved { microAssign: Tensor; microCentres: Tensor; microCounts: Tensor; microProtos: Tensor; macroCount: Tensor }
+interface RpgSaved {
+  microAssign: Tensor;
+  microCentres: Tensor;
+  microCounts: Tensor;
+  microProtos: Tensor;
+  macroCount: Tensor;
+}
 
-function recordObjectTokens(rt: Runtime, feats: Tensor, placeholder: Tensor, tokens: Tensor, sv: RpgSaved, R: number): void {
+function recordObjectTokens(
+  rt: Runtime,
+  feats: Tensor,
+  placeholder: Tensor,
+  tokens: Tensor,
+  sv: RpgSaved,
+  R: number,
+): void {
   rt.tape!.record({
-    op: 'rpg_object_tokens', inputs: [feats, placeholder], outputs: [tokens], saved: Object.values(sv),
+    op: 'rpg_object_tokens',
+    inputs: [feats, placeholder],
+    outputs: [tokens],
+    saved: Object.values(sv),
     backward: ([dt]) => {
       if (!dt) return [null, null];
       let dfeats: Tensor | null = null;
@@ -341,7 +499,9 @@ function recordObjectTokens(rt: Runtime, feats: Tensor, placeholder: Tensor, tok
         dfeats = rpgPrototypesBackward(rt, feats.shape, sv.microAssign, sv.microCentres, sv.microCounts, dprotos, R);
         dprotos.dispose();
       }
-      const dplaceholder = needsGrad(placeholder) ? rpgPlaceholderBackward(rt, sv.macroCount, dt, R, placeholder.shape) : null;
+      const dplaceholder = needsGrad(placeholder)
+        ? rpgPlaceholderBackward(rt, sv.macroCount, dt, R, placeholder.shape)
+        : null;
       return [dfeats, dplaceholder];
     },
   });
@@ -357,7 +517,13 @@ function recordObjectTokens(rt: Runtime, feats: Tensor, placeholder: Tensor, tok
  * placeholder], output tokens) is recorded; the tape keeps views of the micro level and the frame
  * counts until it is disposed (independent of the returned stages). fg gets no gradient.
  */
-export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placeholder: Tensor, opts: RpgOptions & { keep?: boolean }): { tokens: Tensor; stages: RpgIntermediates | null } {
+export function rpgObjectTokens(
+  rt: Runtime,
+  feats: Tensor,
+  fg: Tensor,
+  placeholder: Tensor,
+  opts: RpgOptions & { keep?: boolean },
+): { tokens: Tensor; stages: RpgIntermediates | null } {
   const op = 'rpgObjectTokens';
   const R = opts.regions ?? 3;
   const S = opts.micro ?? 4;
@@ -368,8 +534,14 @@ export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placehol
   check(fg.rank === 2 && fg.shape[1] === hw, `${op}: fg must be [frames, ${hw}], got ${shapeStr(fg.shape)}`);
   const { rows, c } = featRows(op, feats);
   const frames = fg.shape[0];
-  check(frames * hw <= rows, `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(feats.shape)} have ${rows}`);
-  check(placeholder.size === S * c, `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${S} x ${c} = ${S * c} values`);
+  check(
+    frames * hw <= rows,
+    `${op}: ${frames} frames of ${hw} cells need ${frames * hw} feature rows, features ${shapeStr(feats.shape)} have ${rows}`,
+  );
+  check(
+    placeholder.size === S * c,
+    `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${S} x ${c} = ${S * c} values`,
+  );
   checkDtype(op, placeholder, 'f32', 'placeholder');
   const mac = rpgFps(rt, fg, opts.grid, R, { thresh, variant: opts.fpsVariant });
   const macroAssign = rpgAssign(rt, feats, fg, mac.centres, mac.count, 1, { thresh });
@@ -380,15 +552,30 @@ export function rpgObjectTokens(rt: Runtime, feats: Tensor, fg: Tensor, placehol
   const micP = rpgPrototypes(rt, feats, microAssign, mic.centres, R);
   const tokens = rpgTokens(rt, micP.protos, mac.count, placeholder, R);
   const stages: RpgIntermediates = {
-    macroCentres: mac.centres, macroCount: mac.count, macroAssign, macroProtos: macP.protos, macroCounts: macP.counts,
-    regionSupport, microCentres: mic.centres, microCount: mic.count, microAssign, microProtos: micP.protos, microCounts: micP.counts,
+    macroCentres: mac.centres,
+    macroCount: mac.count,
+    macroAssign,
+    macroProtos: macP.protos,
+    macroCounts: macP.counts,
+    regionSupport,
+    microCentres: mic.centres,
+    microCount: mic.count,
+    microAssign,
+    microProtos: micP.protos,
+    microCounts: micP.counts,
   };
   if (rt.tape?.wants([feats, placeholder])) {
     // The tape holds views of its own (same buffers): the stages stay the caller's (keep) or are
     // disposed below either way. Each view's own reference is dropped after recording (the tape
     // retained the buffer), and views leave every scope so only Tape.dispose releases them.
     const view = (t: Tensor) => t.reshape(t.shape);
-    const saved: RpgSaved = { microAssign: view(microAssign), microCentres: view(mic.centres), microCounts: view(micP.counts), microProtos: view(micP.protos), macroCount: view(mac.count) };
+    const saved: RpgSaved = {
+      microAssign: view(microAssign),
+      microCentres: view(mic.centres),
+      microCounts: view(micP.counts),
+      microProtos: view(micP.protos),
+      macroCount: view(mac.count),
+    };
     recordObjectTokens(rt, feats, placeholder, tokens, saved, R);
     for (const t of Object.values(saved)) untrack(t).storage.release();
   }

@@ -23,7 +23,15 @@ function pickVariant(rt: Runtime, n: number, v?: SoftmaxVariant): SoftmaxVariant
   return rt.adapter.software || n < 512 ? 'row' : 'workgroup';
 }
 
-function dispatch(rt: Runtime, variant: SoftmaxVariant, backward: boolean, rows: number, n: number, scale: number, bindings: Record<string, Tensor>): void {
+function dispatch(
+  rt: Runtime,
+  variant: SoftmaxVariant,
+  backward: boolean,
+  rows: number,
+  n: number,
+  scale: number,
+  bindings: Record<string, Tensor>,
+): void {
   const vec4 = n % 4 === 0 && Object.values(bindings).every((t) => t.byteOffset % 16 === 0);
   const defines: Record<string, number> = {};
   if (variant === 'workgroup') defines.WORKGROUP = 1;
@@ -52,7 +60,10 @@ export function softmax(rt: Runtime, x: Tensor, opts: SoftmaxOptions = {}): Tens
   if (y.size > 0) dispatch(rt, variant, false, rows, n, scale, { x, y });
   if (rt.tape?.wants([x])) {
     rt.tape.record({
-      op: 'softmax', inputs: [x], outputs: [y], saved: [y],
+      op: 'softmax',
+      inputs: [x],
+      outputs: [y],
+      saved: [y],
       backward: ([dy]) => [dy ? softmaxBackward(rt, y, dy, scale, variant) : null],
     });
   }
@@ -61,8 +72,10 @@ export function softmax(rt: Runtime, x: Tensor, opts: SoftmaxOptions = {}): Tens
 
 /** dx = scale * y * (dy - sum(dy * y)) over the last dim. */
 export function softmaxBackward(rt: Runtime, y: Tensor, dy: Tensor, scale = 1, variant?: SoftmaxVariant): Tensor {
-  if (y.dtype !== 'f32' || dy.dtype !== 'f32') throw new Error(`softmax_backward: expects f32, got y ${y.dtype} and dy ${dy.dtype}`);
-  if (y.size !== dy.size || y.shape[y.rank - 1] !== dy.shape[dy.rank - 1]) throw new Error(`softmax_backward: y ${shapeStr(y.shape)} vs dy ${shapeStr(dy.shape)}`);
+  if (y.dtype !== 'f32' || dy.dtype !== 'f32')
+    throw new Error(`softmax_backward: expects f32, got y ${y.dtype} and dy ${dy.dtype}`);
+  if (y.size !== dy.size || y.shape[y.rank - 1] !== dy.shape[dy.rank - 1])
+    throw new Error(`softmax_backward: y ${shapeStr(y.shape)} vs dy ${shapeStr(dy.shape)}`);
   const n = y.shape[y.rank - 1];
   const rows = n === 0 ? 0 : y.size / n;
   const dx = rt.empty(y.shape, 'f32', 'softmax_backward');

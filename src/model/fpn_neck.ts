@@ -26,7 +26,8 @@ export class FpnNeck extends Module {
 
   /** xs: trunk outputs high-res first (NCHW). Returns FPN levels high-res first. */
   forward(rt: Runtime, xs: Tensor[]): Tensor[] {
-    if (xs.length !== this.convs.length) throw new Error(`FpnNeck: ${xs.length} trunk outputs for ${this.convs.length} laterals`);
+    if (xs.length !== this.convs.length)
+      throw new Error(`FpnNeck: ${xs.length} trunk outputs for ${this.convs.length} laterals`);
     const n = this.convs.length - 1;
     const out: Tensor[] = new Array(xs.length);
     let prev: Tensor | null = null;

@@ -71,7 +71,12 @@ class MultiScaleBlock extends Module {
   norm2: LayerNorm;
   mlp: MLP;
   proj: Linear | undefined;
-  constructor(readonly spec: HieraBlockSpec, mlpRatio: number, eps: number, readonly qStride: number) {
+  constructor(
+    readonly spec: HieraBlockSpec,
+    mlpRatio: number,
+    eps: number,
+    readonly qStride: number,
+  ) {
     super();
     this.norm1 = new LayerNorm(spec.dimIn, eps);
     this.attn = new MultiScaleAttention(spec);
@@ -147,7 +152,8 @@ export class Hiera extends Module {
     let pe = training ? undefined : this.posCache.get(key);
     if (!pe) {
       const win = this.cfg.window_spec[0];
-      if (h % win || w % win) throw new Error(`Hiera: token grid ${h}x${w} must be a multiple of the window embed ${win}`);
+      if (h % win || w % win)
+        throw new Error(`Hiera: token grid ${h}x${w} must be a multiple of the window embed ${win}`);
       pe = rt.scope(() => {
         const up = resize(rt, this.pos_embed.t, [h, w], { mode: 'bicubic' }); // [1, C, h, w]
         const tiled = tile(rt, this.pos_embed_window.t, [1, 1, h / win, w / win]); // [1, C, h, w]

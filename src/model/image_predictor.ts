@@ -10,7 +10,11 @@ import type { Sam2Config } from './config.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
 import { argmax, selectMasks } from './select.js';
 
-export interface Point { x: number; y: number; label: number }
+export interface Point {
+  x: number;
+  y: number;
+  label: number;
+}
 
 export interface ImagePrompt {
   /** Clicks in original-image pixels; label 1 foreground (default), 0 background. */
@@ -44,17 +48,20 @@ export interface ImagePrediction {
 export function validatePrompt(p: ImagePrompt, width: number, height: number): void {
   const inImage = (x: number, y: number, what: string) => {
     if (!Number.isFinite(x) || !Number.isFinite(y)) throw new Error(`${what} (${x}, ${y}) is not a finite coordinate`);
-    if (x < 0 || y < 0 || x > width || y > height) throw new Error(`${what} (${x}, ${y}) is outside the ${width}x${height} image`);
+    if (x < 0 || y < 0 || x > width || y > height)
+      throw new Error(`${what} (${x}, ${y}) is outside the ${width}x${height} image`);
   };
   for (const pt of p.points ?? []) {
     inImage(pt.x, pt.y, 'point');
-    if (pt.label !== 0 && pt.label !== 1) throw new Error(`point label ${pt.label} must be 1 (foreground) or 0 (background)`);
+    if (pt.label !== 0 && pt.label !== 1)
+      throw new Error(`point label ${pt.label} must be 1 (foreground) or 0 (background)`);
   }
   if (p.box) {
     const [x0, y0, x1, y1] = p.box;
     inImage(x0, y0, 'box corner');
     inImage(x1, y1, 'box corner');
-    if (!(x1 > x0 && y1 > y0)) throw new Error(`box [${p.box.join(', ')}] is empty or inverted (need x1 > x0 and y1 > y0)`);
+    if (!(x1 > x0 && y1 > y0))
+      throw new Error(`box [${p.box.join(', ')}] is empty or inverted (need x1 > x0 and y1 > y0)`);
   }
 }
 
@@ -76,7 +83,10 @@ export class ImagePredictor {
   private embed: Tensor | null = null;
   private size: [number, number] = [0, 0];
 
-  constructor(readonly rt: Runtime, readonly model: SAM2) {}
+  constructor(
+    readonly rt: Runtime,
+    readonly model: SAM2,
+  ) {}
 
   preprocess(img: RgbImage): Tensor {
     return preprocessImage(this.rt, this.model.cfg, img);
@@ -120,7 +130,10 @@ export class ImagePredictor {
       pts.push(x0, y0, x1, y1);
       labels.push(2, 3);
     }
-    for (const pt of p.points ?? []) { pts.push(pt.x, pt.y); labels.push(pt.label); }
+    for (const pt of p.points ?? []) {
+      pts.push(pt.x, pt.y);
+      labels.push(pt.label);
+    }
     const coords = new Float32Array(pts.length);
     for (let i = 0; i < pts.length; i += 2) {
       coords[i] = f(f(pts[i] / W) * S);
@@ -130,7 +143,8 @@ export class ImagePredictor {
     const multimask = p.multimask ?? nUser <= 1;
     const grid = S / cfg.backbone_stride;
     const lowHW = 4 * grid;
-    if (p.maskInput && p.maskInput.length !== lowHW * lowHW) throw new Error(`mask input has ${p.maskInput.length} values, expected ${lowHW}x${lowHW}`);
+    if (p.maskInput && p.maskInput.length !== lowHW * lowHW)
+      throw new Error(`mask input has ${p.maskInput.length} values, expected ${lowHW}x${lowHW}`);
 
     const out = rt.scope(() => {
       const pe = model.sam_prompt_encoder;
@@ -152,20 +166,40 @@ export class ImagePredictor {
       const big = resize(rt, d.masks, [H, W], { mode: 'bilinear' });
       return { masks: d.masks, iou: d.iou, obj: d.objectScore, big };
     });
-    const [allLow, iouAll, obj, allBig] = await Promise.all([rt.read(out.masks), rt.read(out.iou), rt.read(out.obj), rt.read(out.big)]);
+    const [allLow, iouAll, obj, allBig] = await Promise.all([
+      rt.read(out.masks),
+      rt.read(out.iou),
+      rt.read(out.obj),
+      rt.read(out.big),
+    ]);
     for (const t of [out.masks, out.iou, out.obj, out.big]) t.dispose();
 
     const m = model.sam_mask_decoder.numMaskTokens;
     const hw = lowHW * lowHW;
     const lows = Array.from({ length: m }, (_, i) => allLow.subarray(i * hw, (i + 1) * hw));
     const pp = cfg.postprocessing;
-    const sel = selectMasks(lows, iouAll, multimask, { on: pp.dynamic_multimask_via_stability, delta: pp.dynamic_multimask_stability_delta, thresh: pp.dynamic_multimask_stability_thresh });
+    const sel = selectMasks(lows, iouAll, multimask, {
+      on: pp.dynamic_multimask_via_stability,
+      delta: pp.dynamic_multimask_stability_delta,
+      thresh: pp.dynamic_multimask_stability_thresh,
+    });
     const thr = pp.image_mask_threshold;
     const logits = sel.maskIdx.map((i) => allBig.slice(i * H * W, (i + 1) * H * W));
     const masks = logits.map((l) => Uint8Array.from(l, (v) => (v > thr ? 1 : 0)));
     const lowRes = sel.maskIdx.map((i) => Float32Array.from(lows[i], (v) => Math.min(32, Math.max(-32, v))));
     const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
-    return { logits, masks, lowRes, iou, objectScore: obj[0], multimask, width: W, height: H, lowResSize: [lowHW, lowHW], best: argmax(iou) };
+    return {
+      logits,
+      masks,
+      lowRes,
+      iou,
+      objectScore: obj[0],
+      multimask,
+      width: W,
+      height: H,
+      lowResSize: [lowHW, lowHW],
+      best: argmax(iou),
+    };
   }
 
   dispose(): void {

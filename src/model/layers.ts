@@ -12,7 +12,11 @@ import { Module, Param } from './module.js';
 export class Linear extends Module {
   weight: Param;
   bias: Param | undefined;
-  constructor(readonly inF: number, readonly outF: number, bias = true) {
+  constructor(
+    readonly inF: number,
+    readonly outF: number,
+    bias = true,
+  ) {
     super();
     this.weight = new Param([outF, inF]);
     this.bias = bias ? new Param([outF]) : undefined;
@@ -26,7 +30,10 @@ export class Linear extends Module {
 export class LayerNorm extends Module {
   weight: Param;
   bias: Param;
-  constructor(readonly dim: number, readonly eps: number) {
+  constructor(
+    readonly dim: number,
+    readonly eps: number,
+  ) {
     super();
     this.weight = new Param([dim]);
     this.bias = new Param([dim]);
@@ -40,7 +47,10 @@ export class LayerNorm extends Module {
 export class LayerNorm2d extends Module {
   weight: Param;
   bias: Param;
-  constructor(readonly dim: number, readonly eps = 1e-6) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
     super();
     this.weight = new Param([dim]);
     this.bias = new Param([dim]);
@@ -54,7 +64,13 @@ export class LayerNorm2d extends Module {
 export class Conv2d extends Module {
   weight: Param;
   bias: Param | undefined;
-  constructor(readonly cin: number, readonly cout: number, readonly k: number, readonly opts: Conv2dOptions = {}, bias = true) {
+  constructor(
+    readonly cin: number,
+    readonly cout: number,
+    readonly k: number,
+    readonly opts: Conv2dOptions = {},
+    bias = true,
+  ) {
     super();
     const groups = opts.groups ?? 1;
     this.weight = new Param([cout, cin / groups, k, k]);
@@ -69,7 +85,12 @@ export class Conv2d extends Module {
 export class ConvTranspose2d extends Module {
   weight: Param;
   bias: Param;
-  constructor(readonly cin: number, readonly cout: number, readonly k: number, readonly stride: number) {
+  constructor(
+    readonly cin: number,
+    readonly cout: number,
+    readonly k: number,
+    readonly stride: number,
+  ) {
     super();
     this.weight = new Param([cin, cout, k, k]);
     this.bias = new Param([cout]);
@@ -82,7 +103,14 @@ export class ConvTranspose2d extends Module {
 /** sam2 MLP: `layers.i` Linear, activation between layers, optional sigmoid on the output. */
 export class MLP extends Module {
   layers: Linear[];
-  constructor(inDim: number, hidden: number, outDim: number, numLayers: number, readonly act: Activation = 'relu', readonly sigmoidOutput = false) {
+  constructor(
+    inDim: number,
+    hidden: number,
+    outDim: number,
+    numLayers: number,
+    readonly act: Activation = 'relu',
+    readonly sigmoidOutput = false,
+  ) {
     super();
     const dims = [inDim, ...new Array(numLayers - 1).fill(hidden), outDim];
     this.layers = Array.from({ length: numLayers }, (_, i) => new Linear(dims[i], dims[i + 1]));

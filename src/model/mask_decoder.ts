@@ -44,22 +44,45 @@ export class MaskDecoder extends Module {
     super();
     const c = cfg.prompt_embed_dim;
     this.numMaskTokens = cfg.num_multimask_outputs + 1;
-    this.transformer = new TwoWayTransformer(cfg.two_way_depth, c, cfg.two_way_heads, cfg.two_way_mlp_dim, cfg.attention_downsample_rate);
+    this.transformer = new TwoWayTransformer(
+      cfg.two_way_depth,
+      c,
+      cfg.two_way_heads,
+      cfg.two_way_mlp_dim,
+      cfg.attention_downsample_rate,
+    );
     this.iou_token = new Embedding(1, c);
     this.mask_tokens = new Embedding(this.numMaskTokens, c);
     this.obj_score_token = new Embedding(1, c);
-    this.output_upscaling = [new ConvTranspose2d(c, c / 4, 2, 2), new LayerNorm2d(c / 4), null, new ConvTranspose2d(c / 4, c / 8, 2, 2), null];
+    this.output_upscaling = [
+      new ConvTranspose2d(c, c / 4, 2, 2),
+      new LayerNorm2d(c / 4),
+      null,
+      new ConvTranspose2d(c / 4, c / 8, 2, 2),
+      null,
+    ];
     this.conv_s0 = new Conv2d(c, c / 8, 1);
     this.conv_s1 = new Conv2d(c, c / 4, 1);
     this.output_hypernetworks_mlps = Array.from({ length: this.numMaskTokens }, () => new MLP(c, c, c / 8, 3));
-    this.iou_prediction_head = new MLP(c, cfg.iou_head_hidden_dim, this.numMaskTokens, cfg.iou_head_depth, 'relu', true);
+    this.iou_prediction_head = new MLP(
+      c,
+      cfg.iou_head_hidden_dim,
+      this.numMaskTokens,
+      cfg.iou_head_depth,
+      'relu',
+      true,
+    );
     this.pred_obj_score_head = new MLP(c, c, 1, 3);
   }
 
   /** The 6 output tokens [obj_score, iou, mask x4] as [1, 6, C]. */
   outputTokens(rt: Runtime): Tensor {
     const c = this.cfg.prompt_embed_dim;
-    return concat(rt, [this.obj_score_token.weight.t, this.iou_token.weight.t, this.mask_tokens.weight.t], 0).reshape([1, 2 + this.numMaskTokens, c]);
+    return concat(rt, [this.obj_score_token.weight.t, this.iou_token.weight.t, this.mask_tokens.weight.t], 0).reshape([
+      1,
+      2 + this.numMaskTokens,
+      c,
+    ]);
   }
 
   /**
@@ -68,11 +91,24 @@ export class MaskDecoder extends Module {
    * highRes [feat_s0 [1, C/8, 4h, 4w], feat_s1 [1, C/4, 2h, 2w]] (the frame's, shared). `tokensOverride`
    * [B or 1, n, C] (RobotSeg) replaces the 6 output tokens; the sparse prompts follow them.
    */
-  predict(rt: Runtime, image: Tensor, imagePe: Tensor, sparse: Tensor, dense: Tensor, highRes: [Tensor, Tensor], tokensOverride?: Tensor): DecoderOutput {
+  predict(
+    rt: Runtime,
+    image: Tensor,
+    imagePe: Tensor,
+    sparse: Tensor,
+    dense: Tensor,
+    highRes: [Tensor, Tensor],
+    tokensOverride?: Tensor,
+  ): DecoderOutput {
     const c = this.cfg.prompt_embed_dim;
     const [B, , h, w] = image.shape;
-    for (const [what, t] of [['sparse', sparse], ['dense', dense], ['tokens', tokensOverride]] as const) {
-      if (t && t.shape[0] !== B && t.shape[0] !== 1) throw new Error(`mask decoder: ${what} [${t.shape.join(', ')}] must have batch ${B} (the image's) or 1`);
+    for (const [what, t] of [
+      ['sparse', sparse],
+      ['dense', dense],
+      ['tokens', tokensOverride],
+    ] as const) {
+      if (t && t.shape[0] !== B && t.shape[0] !== 1)
+        throw new Error(`mask decoder: ${what} [${t.shape.join(', ')}] must have batch ${B} (the image's) or 1`);
     }
     let out = tokensOverride ?? this.outputTokens(rt);
     let sp = sparse;

@@ -17,7 +17,11 @@ export class RoPEAttention extends Module {
   k_proj: Linear;
   v_proj: Linear;
   out_proj: Linear;
-  constructor(readonly dim: number, readonly heads: number, kvInDim = dim) {
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    kvInDim = dim,
+  ) {
     super();
     this.q_proj = new Linear(dim, dim);
     this.k_proj = new Linear(kvInDim, dim);
@@ -30,7 +34,15 @@ export class RoPEAttention extends Module {
    * Nk - numKExclude keys (repeated per memory frame), then attention and out_proj. keyMask: additive
    * [B, Nk] (padded memories of a batch of objects), null for none.
    */
-  forward(rt: Runtime, q: Tensor, k: Tensor, v: Tensor, cs: Tensor, numKExclude = 0, keyMask: Tensor | null = null): Tensor {
+  forward(
+    rt: Runtime,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    cs: Tensor,
+    numKExclude = 0,
+    keyMask: Tensor | null = null,
+  ): Tensor {
     const qp = rope(rt, this.q_proj.forward(rt, q), cs, this.heads, q.shape[1]);
     const kp = rope(rt, this.k_proj.forward(rt, k), cs, this.heads, k.shape[1] - numKExclude);
     const vp = this.v_proj.forward(rt, v);
@@ -68,14 +80,23 @@ export class MemoryAttentionLayer extends Module {
     this.norm3 = new LayerNorm(d, 1e-5);
   }
 
-  forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
+  forward(
+    rt: Runtime,
+    tgt: Tensor,
+    memory: Tensor,
+    memoryPos: Tensor,
+    cs: Tensor,
+    numObjPtrTokens: number,
+    extra: MemoryAttentionExtras = {},
+  ): Tensor {
     const c = this.cfg;
     // self-attention: no pos on q / k (pos_enc_at_attn false)
     let a = this.norm1.forward(rt, tgt);
     tgt = add(rt, tgt, this.self_attn.forward(rt, a, a, a, cs));
     // cross-attention: keys = memory + memory_pos, values = memory
     a = this.norm2.forward(rt, tgt);
-    if (c.pos_enc_at_cross_attn_queries) throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
+    if (c.pos_enc_at_cross_attn_queries)
+      throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
     const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
     tgt = add(rt, tgt, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, extra.keyMask ?? null));
     a = this.norm3.forward(rt, tgt);
@@ -100,7 +121,8 @@ export class MemoryAttention extends Module {
     let t = this.tables.get(nq);
     if (!t) {
       const side = Math.round(Math.sqrt(nq));
-      if (side * side !== nq) throw new Error(`memory attention: ${nq} query tokens are not a square grid (RoPE assumes one)`);
+      if (side * side !== nq)
+        throw new Error(`memory attention: ${nq} query tokens are not a square grid (RoPE assumes one)`);
       const dh = this.cfg.d_model / this.cfg.num_heads;
       t = untrack(rt.upload(ropeTable(dh, side, side, this.cfg.rope_theta), [nq, dh / 2, 2], 'f32', 'rope_table'));
       this.tables.set(nq, t);
@@ -112,7 +134,15 @@ export class MemoryAttention extends Module {
    * curr [B, HW, C], currPos [B or 1, HW, C]; memory [B, M, memDim], memoryPos [B or 1, M, memDim]
    * (the last numObjPtrTokens tokens are object pointers: no RoPE); -> [B, HW, C].
    */
-  forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
+  forward(
+    rt: Runtime,
+    curr: Tensor,
+    currPos: Tensor,
+    memory: Tensor,
+    memoryPos: Tensor,
+    numObjPtrTokens: number,
+    extra: MemoryAttentionExtras = {},
+  ): Tensor {
     if (this.cfg.pos_enc_at_attn) throw new Error('memory attention: pos_enc_at_attn=true is not supported');
     checkBatch(curr, currPos, memory, memoryPos, extra.keyMask ?? null);
     const cs = this.ropeCs(rt, curr.shape[1]);
@@ -123,10 +153,26 @@ export class MemoryAttention extends Module {
 }
 
 /** Batch agreement of the memory-attention inputs (positions may broadcast from batch 1). */
-export function checkBatch(curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, keyMask: Tensor | null): void {
+export function checkBatch(
+  curr: Tensor,
+  currPos: Tensor,
+  memory: Tensor,
+  memoryPos: Tensor,
+  keyMask: Tensor | null,
+): void {
   const B = curr.shape[0];
-  const desc = () => `curr [${curr.shape.join(', ')}], curr_pos [${currPos.shape.join(', ')}], memory [${memory.shape.join(', ')}], memory_pos [${memoryPos.shape.join(', ')}]${keyMask ? `, key mask [${keyMask.shape.join(', ')}]` : ''}`;
-  const ok = curr.rank === 3 && memory.rank === 3 && memory.shape[0] === B && (currPos.shape[0] === B || currPos.shape[0] === 1) && (memoryPos.shape[0] === B || memoryPos.shape[0] === 1)
-    && memoryPos.shape[1] === memory.shape[1] && (!keyMask || (keyMask.rank === 2 && keyMask.shape[0] === B && keyMask.shape[1] === memory.shape[1]));
-  if (!ok) throw new Error(`memory attention: inputs disagree: ${desc()} (expected [B, HW, C], [B or 1, HW, C], [B, M, memDim], [B or 1, M, memDim], mask [B, M])`);
+  const desc = () =>
+    `curr [${curr.shape.join(', ')}], curr_pos [${currPos.shape.join(', ')}], memory [${memory.shape.join(', ')}], memory_pos [${memoryPos.shape.join(', ')}]${keyMask ? `, key mask [${keyMask.shape.join(', ')}]` : ''}`;
+  const ok =
+    curr.rank === 3 &&
+    memory.rank === 3 &&
+    memory.shape[0] === B &&
+    (currPos.shape[0] === B || currPos.shape[0] === 1) &&
+    (memoryPos.shape[0] === B || memoryPos.shape[0] === 1) &&
+    memoryPos.shape[1] === memory.shape[1] &&
+    (!keyMask || (keyMask.rank === 2 && keyMask.shape[0] === B && keyMask.shape[1] === memory.shape[1]));
+  if (!ok)
+    throw new Error(
+      `memory attention: inputs disagree: ${desc()} (expected [B, HW, C], [B or 1, HW, C], [B, M, memDim], [B or 1, M, memDim], mask [B, M])`,
+    );
 }

@@ -18,7 +18,11 @@ class MaskDownSampler extends Module {
     let cin = 1;
     for (let i = 0; i < n; i++) {
       const cout = cin * cfg.stride * cfg.stride;
-      this.encoder.push(new Conv2d(cin, cout, cfg.kernel_size, { stride: cfg.stride, padding: cfg.padding }), new LayerNorm2d(cout), null);
+      this.encoder.push(
+        new Conv2d(cin, cout, cfg.kernel_size, { stride: cfg.stride, padding: cfg.padding }),
+        new LayerNorm2d(cout),
+        null,
+      );
       cin = cout;
     }
     this.encoder.push(new Conv2d(cin, cfg.embed_dim, 1));

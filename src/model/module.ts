@@ -58,7 +58,8 @@ export function checkStateDict(expected: Array<[string, Param]>, available: Map<
       errs.push(`shape mismatch for '${k}': checkpoint has ${shapeStr(got)}, model expects ${shapeStr(shape)}`);
     }
   }
-  for (const [k, shape] of available) if (!want.has(k)) errs.push(`unknown key '${k}' ${shapeStr(shape)} (not a parameter of this model)`);
+  for (const [k, shape] of available)
+    if (!want.has(k)) errs.push(`unknown key '${k}' ${shapeStr(shape)} (not a parameter of this model)`);
   return errs;
 }
 
@@ -68,8 +69,11 @@ export function loadStrict(root: Module, src: WeightSource, what = 'checkpoint')
   const errs = checkStateDict(params, src.shapes());
   if (errs.length) {
     const more = errs.length > 5 ? `\n  … and ${errs.length - 5} more` : '';
-    throw new Error(`${what} does not fit the model (${errs.length} problem${errs.length > 1 ? 's' : ''}):\n  ${errs.slice(0, 5).join('\n  ')}${more}`);
+    throw new Error(
+      `${what} does not fit the model (${errs.length} problem${errs.length > 1 ? 's' : ''}):\n  ${errs.slice(0, 5).join('\n  ')}${more}`,
+    );
   }
   for (const [k, p] of params) p.tensor = src.get(k);
-  if (params.length !== src.shapes().size) throw new Error(`${what}: loaded ${params.length} tensors but it holds ${src.shapes().size}`);
+  if (params.length !== src.shapes().size)
+    throw new Error(`${what}: loaded ${params.length} tensors but it holds ${src.shapes().size}`);
 }

@@ -13,7 +13,8 @@ import type { Sam2Config } from './config.js';
 export function preprocessOfficialVideo(rt: Runtime, cfg: Sam2Config, img: RgbImage): Tensor {
   const S = cfg.image_size;
   const { mean, std } = cfg.preprocess;
-  if (img.width <= 0 || img.height <= 0) throw new Error(`preprocessOfficialVideo: empty ${img.width}x${img.height} image`);
+  if (img.width <= 0 || img.height <= 0)
+    throw new Error(`preprocessOfficialVideo: empty ${img.width}x${img.height} image`);
   return rt.scope(() => {
     const x = rt.upload(packRgb(img), [img.height, img.width], 'u32', 'frame rgb');
     const r = resizePil(rt, x, [S, S]);

@@ -40,15 +40,24 @@ export class PromptEncoder extends Module {
   private gauss: Float32Array | null = null;
   private densePe: Tensor | null = null;
 
-  constructor(readonly dim: number, readonly gridHW: [number, number], readonly inputSize: number, maskInChans: number) {
+  constructor(
+    readonly dim: number,
+    readonly gridHW: [number, number],
+    readonly inputSize: number,
+    maskInChans: number,
+  ) {
     super();
     this.pe_layer = new PositionEmbeddingRandom(dim / 2);
     this.point_embeddings = [0, 1, 2, 3].map(() => new Embedding(1, dim));
     this.not_a_point_embed = new Embedding(1, dim);
     const q = maskInChans / 4;
     this.mask_downscaling = [
-      new Conv2d(1, q, 2, { stride: 2 }), new LayerNorm2d(q), null,
-      new Conv2d(q, maskInChans, 2, { stride: 2 }), new LayerNorm2d(maskInChans), null,
+      new Conv2d(1, q, 2, { stride: 2 }),
+      new LayerNorm2d(q),
+      null,
+      new Conv2d(q, maskInChans, 2, { stride: 2 }),
+      new LayerNorm2d(maskInChans),
+      null,
       new Conv2d(maskInChans, dim, 1),
     ];
     this.no_mask_embed = new Embedding(1, dim);
@@ -68,7 +77,9 @@ export class PromptEncoder extends Module {
   denseEmbeddingPe(rt: Runtime): Tensor {
     if (!this.densePe) {
       const [h, w] = this.gridHW;
-      this.densePe = untrack(rt.upload(fourierDensePE(this.requireGauss(), this.dim / 2, h, w), [1, this.dim, h, w], 'f32', 'dense_pe'));
+      this.densePe = untrack(
+        rt.upload(fourierDensePE(this.requireGauss(), this.dim / 2, h, w), [1, this.dim, h, w], 'f32', 'dense_pe'),
+      );
     }
     return this.densePe;
   }
@@ -89,14 +100,19 @@ export class PromptEncoder extends Module {
       norm[2 * i + 1] = f(f(p.coords[2 * i + 1] + 0.5) / this.inputSize);
       labels[i] = p.labels[i];
     }
-    if (pad) { norm[2 * (n - 1)] = f(0.5 / this.inputSize); norm[2 * (n - 1) + 1] = f(0.5 / this.inputSize); }
+    if (pad) {
+      norm[2 * (n - 1)] = f(0.5 / this.inputSize);
+      norm[2 * (n - 1) + 1] = f(0.5 / this.inputSize);
+    }
     const pe = fourierEncodePoints(norm, this.requireGauss(), this.dim / 2);
     for (let i = 0; i < n; i++) {
       const l = labels[i];
       if (l < -1 || l > 3) throw new Error(`point label ${l} is not one of -1, 0, 1, 2, 3`);
       if (l === -1) pe.fill(0, i * this.dim, (i + 1) * this.dim); // padding points get no PE
     }
-    const rows = Array.from(labels, (l) => (l === -1 ? this.not_a_point_embed.weight.t : this.point_embeddings[l].weight.t));
+    const rows = Array.from(labels, (l) =>
+      l === -1 ? this.not_a_point_embed.weight.t : this.point_embeddings[l].weight.t,
+    );
     const table = concat(rt, rows, 0); // [n, C]
     const peT = rt.upload(pe, [n, this.dim], 'f32', 'point_pe');
     return add(rt, peT, table).reshape([1, n, this.dim]);
@@ -112,7 +128,15 @@ export class PromptEncoder extends Module {
     if (mask.rank !== 4 || mask.shape[1] !== 1 || mask.shape[2] !== 4 * h || mask.shape[3] !== 4 * w) {
       throw new Error(`mask prompt must be [B, 1, ${4 * h}, ${4 * w}], got [${mask.shape.join(', ')}]`);
     }
-    const [c0, n1, , c3, n4, , c6] = this.mask_downscaling as [Conv2d, LayerNorm2d, null, Conv2d, LayerNorm2d, null, Conv2d];
+    const [c0, n1, , c3, n4, , c6] = this.mask_downscaling as [
+      Conv2d,
+      LayerNorm2d,
+      null,
+      Conv2d,
+      LayerNorm2d,
+      null,
+      Conv2d,
+    ];
     let x = gelu(rt, n1.forward(rt, c0.forward(rt, mask)));
     x = gelu(rt, n4.forward(rt, c3.forward(rt, x)));
     return c6.forward(rt, x);

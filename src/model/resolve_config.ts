@@ -49,9 +49,11 @@ export function firstMismatch(cfg: Sam2Config, shapes: Shapes): { problem: strin
   for (const [k, got] of shapes) {
     const exp = want.get(k);
     if (!exp) problems.push(`unexpected key '${k}' ${shapeStr(got)}`);
-    else if (exp.length !== got.length || exp.some((d, i) => d !== got[i])) problems.push(`'${k}' has shape ${shapeStr(got)}, ${cfg.name} expects ${shapeStr(exp)}`);
+    else if (exp.length !== got.length || exp.some((d, i) => d !== got[i]))
+      problems.push(`'${k}' has shape ${shapeStr(got)}, ${cfg.name} expects ${shapeStr(exp)}`);
   }
-  for (const [k, exp] of want) if (!shapes.has(k)) problems.push(`missing key '${k}' (${cfg.name} expects ${shapeStr(exp)})`);
+  for (const [k, exp] of want)
+    if (!shapes.has(k)) problems.push(`missing key '${k}' (${cfg.name} expects ${shapeStr(exp)})`);
   return problems.length ? { problem: problems[0], count: problems.length } : null;
 }
 
@@ -65,8 +67,16 @@ export interface InferredLayout {
 }
 
 export const NOT_IN_WEIGHTS = [
-  'image_size', 'trunk.num_heads', 'trunk.head_mul', 'trunk.q_pool', 'trunk.window_spec (after stage 1)', 'trunk.global_att_blocks',
-  'neck.fpn_top_down_levels', 'neck.scalp', 'memory_attention.num_heads', 'sam_heads.two_way_heads',
+  'image_size',
+  'trunk.num_heads',
+  'trunk.head_mul',
+  'trunk.q_pool',
+  'trunk.window_spec (after stage 1)',
+  'trunk.global_att_blocks',
+  'neck.fpn_top_down_levels',
+  'neck.scalp',
+  'memory_attention.num_heads',
+  'sam_heads.two_way_heads',
 ];
 
 /** Count consecutive indexed children `prefix.<i>.<suffix>` present in `shapes`. */
@@ -102,7 +112,10 @@ export function inferLayout(shapes: Shapes): InferredLayout {
   const nConvs = countIndexed(shapes, 'image_encoder.neck.convs', 'conv.weight');
   if (nConvs) {
     v['neck.d_model'] = s('image_encoder.neck.convs.0.conv.weight')![0];
-    v['neck.backbone_channel_list'] = Array.from({ length: nConvs }, (_, i) => s(`image_encoder.neck.convs.${i}.conv.weight`)![1]);
+    v['neck.backbone_channel_list'] = Array.from(
+      { length: nConvs },
+      (_, i) => s(`image_encoder.neck.convs.${i}.conv.weight`)![1],
+    );
   }
   const MA = 'memory_attention.layers';
   const maLayers = countIndexed(shapes, MA, 'self_attn.q_proj.weight');
@@ -165,19 +178,29 @@ function closestBuiltin(inf: InferredLayout, robot = false): Sam2Config {
   let bestDiff = Infinity;
   for (const cfg of Object.values(BUILTIN_CONFIGS)) {
     if (isRobotSegConfig(cfg) !== robot) continue; // a RobotSeg layout is compared with RobotSeg built-ins only
-    const diff = Object.entries(inf.values).filter(([k, v]) => JSON.stringify(configValue(cfg, k)) !== JSON.stringify(v)).length;
-    if (diff < bestDiff) { best = cfg; bestDiff = diff; }
+    const diff = Object.entries(inf.values).filter(
+      ([k, v]) => JSON.stringify(configValue(cfg, k)) !== JSON.stringify(v),
+    ).length;
+    if (diff < bestDiff) {
+      best = cfg;
+      bestDiff = diff;
+    }
   }
   return best!;
 }
 
-const fmtValues = (v: Record<string, unknown>) => Object.entries(v).map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(', ');
+const fmtValues = (v: Record<string, unknown>) =>
+  Object.entries(v)
+    .map(([k, x]) => `${k}=${JSON.stringify(x)}`)
+    .join(', ');
 
 /** A built-in config with exactly this layout, or a ConfigError explaining why none fits. */
 export function inferConfig(shapes: Shapes): Sam2Config {
   if (!shapes.has('image_encoder.trunk.patch_embed.proj.weight')) {
     const first = shapes.keys().next().value;
-    throw new ConfigError(`not a SAM 2 checkpoint: no key 'image_encoder.trunk.patch_embed.proj.weight'${first ? ` (first key '${first}')` : ' (no tensors)'}; pass --config NAME|FILE if the keys are right`);
+    throw new ConfigError(
+      `not a SAM 2 checkpoint: no key 'image_encoder.trunk.patch_embed.proj.weight'${first ? ` (first key '${first}')` : ' (no tensors)'}; pass --config NAME|FILE if the keys are right`,
+    );
   }
   for (const cfg of Object.values(BUILTIN_CONFIGS)) if (!firstMismatch(cfg, shapes)) return cfg;
   const inf = inferLayout(shapes);
@@ -185,8 +208,8 @@ export function inferConfig(shapes: Shapes): Sam2Config {
   const mm = firstMismatch(near, shapes)!;
   throw new ConfigError(
     `the checkpoint matches no known config (built-in: ${Object.keys(BUILTIN_CONFIGS).join(', ')}); against ${near.name}: ${mm.problem}` +
-    `${mm.count > 1 ? ` (and ${mm.count - 1} more)` : ''}. From its shapes: ${fmtValues(inf.values)}; not stored in weights: ${inf.notInWeights.join(', ')}. ` +
-    'Pass --config NAME|FILE (a JSON config like shared/golden/config.json)',
+      `${mm.count > 1 ? ` (and ${mm.count - 1} more)` : ''}. From its shapes: ${fmtValues(inf.values)}; not stored in weights: ${inf.notInWeights.join(', ')}. ` +
+      'Pass --config NAME|FILE (a JSON config like shared/golden/config.json)',
   );
 }
 
@@ -196,21 +219,36 @@ export function checkConfigFits(cfg: Sam2Config, shapes: Shapes, from: string): 
   try {
     mm = firstMismatch(cfg, shapes);
   } catch (e) {
-    throw new ConfigError(`${from} '${cfg.name}' cannot build a model: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}`);
+    throw new ConfigError(
+      `${from} '${cfg.name}' cannot build a model: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}`,
+    );
   }
-  if (mm) throw new ConfigError(`${from} '${cfg.name}' does not fit the checkpoint: ${mm.problem}${mm.count > 1 ? ` (and ${mm.count - 1} more)` : ''}`);
+  if (mm)
+    throw new ConfigError(
+      `${from} '${cfg.name}' does not fit the checkpoint: ${mm.problem}${mm.count > 1 ? ` (and ${mm.count - 1} more)` : ''}`,
+    );
 }
 
 /**
  * Resolve the config for a checkpoint: explicit > embedded metadata > inferred. `explicit` is an
  * already parsed config (see parseConfig). Throws ConfigError (one line) on any problem.
  */
-export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, string>>, explicit?: Sam2Config): ResolvedConfig {
+export function resolveConfig(
+  shapes: Shapes,
+  metadata: Readonly<Record<string, string>>,
+  explicit?: Sam2Config,
+): ResolvedConfig {
   const robot = shapes.has(ROBOTSEG_KEY);
   // a RobotSeg layout (class-token bank) needs a config with a robotseg block, and the reverse
   const kindCheck = (cfg: Sam2Config, from: string) => {
-    if (robot && !isRobotSegConfig(cfg)) throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}') but ${from} '${cfg.name}' is a SAM 2.1 config without a 'robotseg' block (built-in RobotSeg config: robotseg_hiera_t)`);
-    if (!robot && isRobotSegConfig(cfg)) throw new ConfigError(`${from} '${cfg.name}' is a RobotSeg config but the checkpoint has no '${ROBOTSEG_KEY}' (a SAM 2.1 checkpoint; make a RobotSeg starting point with robotseg init-robotseg)`);
+    if (robot && !isRobotSegConfig(cfg))
+      throw new ConfigError(
+        `RobotSeg checkpoint (key '${ROBOTSEG_KEY}') but ${from} '${cfg.name}' is a SAM 2.1 config without a 'robotseg' block (built-in RobotSeg config: robotseg_hiera_t)`,
+      );
+    if (!robot && isRobotSegConfig(cfg))
+      throw new ConfigError(
+        `${from} '${cfg.name}' is a RobotSeg config but the checkpoint has no '${ROBOTSEG_KEY}' (a SAM 2.1 checkpoint; make a RobotSeg starting point with robotseg init-robotseg)`,
+      );
   };
   if (explicit) {
     try {
@@ -229,7 +267,9 @@ export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, 
     try {
       cfg = parseConfig(meta);
     } catch (e) {
-      throw new ConfigError(`the config embedded in the file's metadata is invalid: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; pass --config NAME|FILE`);
+      throw new ConfigError(
+        `the config embedded in the file's metadata is invalid: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; pass --config NAME|FILE`,
+      );
     }
     kindCheck(cfg, 'the embedded config');
     checkConfigFits(cfg, shapes, 'the embedded config');
@@ -239,8 +279,10 @@ export function resolveConfig(shapes: Shapes, metadata: Readonly<Record<string, 
   try {
     return { config: inferConfig(shapes), source: 'inferred' };
   } catch (e) {
-    if (robot && e instanceof ConfigError) throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}'): ${e.message}`);
-    if (unknownName && e instanceof ConfigError) throw new ConfigError(`the file's metadata names config '${unknownName}', which is not built in; ${e.message}`);
+    if (robot && e instanceof ConfigError)
+      throw new ConfigError(`RobotSeg checkpoint (key '${ROBOTSEG_KEY}'): ${e.message}`);
+    if (unknownName && e instanceof ConfigError)
+      throw new ConfigError(`the file's metadata names config '${unknownName}', which is not built in; ${e.message}`);
     throw e;
   }
 }

@@ -18,7 +18,10 @@ import { SemaMemoryAttention } from './sema.js';
 export class RobotSegMaskDecoder extends MaskDecoder {
   robot_token_embedding: Embedding;
 
-  constructor(cfg: Sam2Config['sam_heads'], readonly spec: RobotSegSpec) {
+  constructor(
+    cfg: Sam2Config['sam_heads'],
+    readonly spec: RobotSegSpec,
+  ) {
     super(cfg);
     this.robot_token_embedding = new Embedding(spec.classVocab.length, cfg.prompt_embed_dim);
   }

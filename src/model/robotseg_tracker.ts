@@ -36,10 +36,18 @@ export class RobotSegTracker extends Tracker {
   }
 
   protected override attend(f: ImageFeatures, a: AssembledBatch, tap?: Tap): Tensor {
-    if (!f.edges) throw new Error('RobotSeg tracker: the frame features carry no edge grid (compute it with edgeGrid when encoding the frame)');
-    const semaTap = tap && ((n: string, t: Tensor) => tap(`memattn.${n.replace('out_modulated_BxNxC', 'out_BxNxC')}`, t));
+    if (!f.edges)
+      throw new Error(
+        'RobotSeg tracker: the frame features carry no edge grid (compute it with edgeGrid when encoding the frame)',
+      );
+    const semaTap =
+      tap && ((n: string, t: Tensor) => tap(`memattn.${n.replace('out_modulated_BxNxC', 'out_BxNxC')}`, t));
     // one edge grid [1, 1, h, w] per frame, broadcast over the batch of objects
-    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, { keyMask: a.keyMask, edges: f.edges, tap: semaTap });
+    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, {
+      keyMask: a.keyMask,
+      edges: f.edges,
+      tap: semaTap,
+    });
   }
 
   /**
@@ -49,14 +57,24 @@ export class RobotSegTracker extends Tracker {
    * `objectTokensOverride` [1, n, C] replaces the RPG output (teacher forcing in tests); the computed
    * tokens are still tapped as 'rpg.tokens_out'.
    */
-  robotTokens(a: AssembledBatch | null, b: number, category: string, tap?: Tap, objectTokensOverride?: (computed: Tensor) => Tensor | null): { tokens: Tensor; objectTokens: Tensor } {
+  robotTokens(
+    a: AssembledBatch | null,
+    b: number,
+    category: string,
+    tap?: Tap,
+    objectTokensOverride?: (computed: Tensor) => Tensor | null,
+  ): { tokens: Tensor; objectTokens: Tensor } {
     const rt = this.rt;
     const m = this.model;
     const frames = a ? a.selections[b].frames : [];
     let objectTokens: Tensor;
     if (!a || frames.length === 0) objectTokens = m.robot_prompt_generator.forward(rt, null, null).tokens;
     else {
-      const fg = rpgForegroundProb(rt, frames.map((fr) => fr.predMasks), m.spec.grid);
+      const fg = rpgForegroundProb(
+        rt,
+        frames.map((fr) => fr.predMasks),
+        m.spec.grid,
+      );
       objectTokens = m.robot_prompt_generator.forward(rt, a.memory.narrow0(b, 1), fg).tokens;
     }
     tap?.('rpg.tokens_out', objectTokens);
@@ -70,8 +88,17 @@ export class RobotSegTracker extends Tracker {
    * with a category: features (no_mem_embed on an initial conditioning frame, else SEMA memory
    * attention) and the decoder's leading tokens.
    */
-  conditionRobot(t: number, isInitCond: boolean, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, category: string, tap?: Tap,
-    objectTokensOverride?: (computed: Tensor) => Tensor | null): RobotConditioned {
+  conditionRobot(
+    t: number,
+    isInitCond: boolean,
+    f: ImageFeatures,
+    bank: MemoryView,
+    numFrames: number,
+    reverse: boolean,
+    category: string,
+    tap?: Tap,
+    objectTokensOverride?: (computed: Tensor) => Tensor | null,
+  ): RobotConditioned {
     const rt = this.rt;
     return rt.scope(() => {
       if (isInitCond) {

@@ -32,7 +32,11 @@ export class RobotPromptGenerator extends Module {
   /** The R placeholder tokens of a call without memory: [1, R, d]. */
   noMemoryTokens(rt: Runtime): Tensor {
     const w = this.no_memory_prompt_embeddings_fg.weight.t; // [1, d]
-    return concat(rt, new Array(this.spec.rpg.regions).fill(w), 0).reshape([1, this.spec.rpg.regions, this.spec.rpg.embedDim]);
+    return concat(rt, new Array(this.spec.rpg.regions).fill(w), 0).reshape([
+      1,
+      this.spec.rpg.regions,
+      this.spec.rpg.embedDim,
+    ]);
   }
 
   /**
@@ -46,13 +50,26 @@ export class RobotPromptGenerator extends Module {
    * no_memory_prompt_embeddings_fg (frames without foreground, and the no-memory copies); fg is a
    * constant (it only feeds thresholds), as are the FPS picks and assignments.
    */
-  forward(rt: Runtime, memory: Tensor | null, fg: Tensor | null, opts: RpgForwardOptions = {}): { tokens: Tensor; stages: RpgIntermediates | null } {
+  forward(
+    rt: Runtime,
+    memory: Tensor | null,
+    fg: Tensor | null,
+    opts: RpgForwardOptions = {},
+  ): { tokens: Tensor; stages: RpgIntermediates | null } {
     if (memory === null || fg === null || fg.shape[0] === 0) return { tokens: this.noMemoryTokens(rt), stages: null };
     const s = this.spec;
     const memDim = memory.shape[memory.rank - 1];
-    if (memDim !== s.memDim) throw new Error(`robot prompt generator: memory has ${memDim} channels, expected memDim ${s.memDim} ([1, M, ${s.memDim}])`);
+    if (memDim !== s.memDim)
+      throw new Error(
+        `robot prompt generator: memory has ${memDim} channels, expected memDim ${s.memDim} ([1, M, ${s.memDim}])`,
+      );
     return rpgObjectTokens(rt, memory, fg, this.no_memory_prompt_embeddings_fg.weight.t, {
-      grid: s.grid, regions: s.rpg.regions, micro: s.rpg.micro, thresh: s.rpg.maskThresh, fpsVariant: opts.fpsVariant, keep: opts.keep,
+      grid: s.grid,
+      regions: s.rpg.regions,
+      micro: s.rpg.micro,
+      thresh: s.rpg.maskThresh,
+      fpsVariant: opts.fpsVariant,
+      keep: opts.keep,
     });
   }
 }
@@ -68,7 +85,8 @@ export function rpgForegroundProb(rt: Runtime, predMasks: readonly Tensor[], gri
   const hw = grid[0] * grid[1];
   if (predMasks.length === 0) return rt.empty([0, hw], 'f32', 'rpg.fg');
   for (const m of predMasks) {
-    if (m.rank !== 4 || m.shape[0] !== 1 || m.shape[1] !== 1) throw new Error(`rpgForegroundProb: pred masks must be [1, 1, H, W], got [${m.shape.join(', ')}]`);
+    if (m.rank !== 4 || m.shape[0] !== 1 || m.shape[1] !== 1)
+      throw new Error(`rpgForegroundProb: pred masks must be [1, 1, H, W], got [${m.shape.join(', ')}]`);
   }
   const tape = rt.tape;
   rt.tape = null;

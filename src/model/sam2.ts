@@ -101,7 +101,11 @@ export class SAM2 extends Module {
     const fpn = this.image_encoder.neck.forward(rt, stages);
     fpn.forEach((f, i) => {
       tap?.(`neck.fpn${i}`, f);
-      if (tap) tap(`neck.pos${i}`, rt.upload(this.levelPe(f.shape[1], f.shape[2], f.shape[3]), f.shape, 'f32', `neck.pos${i}`));
+      if (tap)
+        tap(
+          `neck.pos${i}`,
+          rt.upload(this.levelPe(f.shape[1], f.shape[2], f.shape[3]), f.shape, 'f32', `neck.pos${i}`),
+        );
     });
     return fpn.slice(0, fpn.length - this.cfg.neck.scalp);
   }
@@ -116,7 +120,11 @@ export class SAM2 extends Module {
     tap?.('backbone_fpn1_after_conv_s', s1);
     tap?.('backbone_fpn2_after_conv_s', l2);
     const [, c, h, w] = l2.shape;
-    return { visionFeats: l2, visionPos: rt.upload(this.levelPe(c, h, w), [1, c, h, w], 'f32', 'vision_pos'), highRes: [s0, s1] };
+    return {
+      visionFeats: l2,
+      visionPos: rt.upload(this.levelPe(c, h, w), [1, c, h, w], 'f32', 'vision_pos'),
+      highRes: [s0, s1],
+    };
   }
 
   private levelPe(c: number, h: number, w: number): Float32Array {

@@ -27,7 +27,12 @@ export interface Selection {
  * The pointer token is 1..M-1 with multimask (use_multimask_token_for_obj_ptr), else 0 (even when the
  * stability fallback picked another mask: checklist 11).
  */
-export function selectMasks(all: Float32Array[], iou: ArrayLike<number>, multimask: boolean, dynamic: { on: boolean; delta: number; thresh: number }): Selection {
+export function selectMasks(
+  all: Float32Array[],
+  iou: ArrayLike<number>,
+  multimask: boolean,
+  dynamic: { on: boolean; delta: number; thresh: number },
+): Selection {
   const m = all.length;
   const multi = Array.from({ length: m - 1 }, (_, i) => i + 1);
   if (multimask) return { maskIdx: multi, tokenIdx: multi };

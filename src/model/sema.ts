@@ -20,7 +20,13 @@ import { groupNorm } from '../kernels/norm.js';
 import { resize } from '../kernels/resize.js';
 import type { Sam2Config } from './config.js';
 import { Conv2d } from './layers.js';
-import { checkBatch, MemoryAttention, type MemoryAttentionExtras, MemoryAttentionLayer, RoPEAttention } from './memory_attention.js';
+import {
+  checkBatch,
+  MemoryAttention,
+  type MemoryAttentionExtras,
+  MemoryAttentionLayer,
+  RoPEAttention,
+} from './memory_attention.js';
 import { Module, Param } from './module.js';
 import type { RobotSegSpec } from './robotseg_config.js';
 
@@ -31,7 +37,11 @@ export type SemaTap = (name: string, t: Tensor) => void;
 export class GroupNorm extends Module {
   weight: Param;
   bias: Param;
-  constructor(readonly groups: number, readonly channels: number, readonly eps: number) {
+  constructor(
+    readonly groups: number,
+    readonly channels: number,
+    readonly eps: number,
+  ) {
     super();
     this.weight = new Param([channels]);
     this.bias = new Param([channels]);
@@ -46,7 +56,12 @@ export class DwSeparableBranch extends Module {
   dw: Conv2d;
   pw: Conv2d;
   norm: GroupNorm;
-  constructor(readonly channels: number, readonly k: number, groups: number, eps: number) {
+  constructor(
+    readonly channels: number,
+    readonly k: number,
+    groups: number,
+    eps: number,
+  ) {
     super();
     this.dw = new Conv2d(channels, channels, k, { groups: channels, padding: k >> 1 }, false);
     this.pw = new Conv2d(channels, channels, 1);
@@ -74,7 +89,11 @@ export class MultiScalePyramid extends Module {
   conv5: DwSeparableBranch;
   conv7: DwSeparableBranch;
   fuse: Conv2d;
-  constructor(readonly channels: number, groups: number, eps: number) {
+  constructor(
+    readonly channels: number,
+    groups: number,
+    eps: number,
+  ) {
     super();
     this.conv3 = new DwSeparableBranch(channels, 3, groups, eps);
     this.conv5 = new DwSeparableBranch(channels, 5, groups, eps);
@@ -83,7 +102,11 @@ export class MultiScalePyramid extends Module {
   }
   /** x [B, C, h, w] -> [B, C, h, w]. */
   forward(rt: Runtime, x: Tensor, tap?: SemaTap): Tensor {
-    const cat = concat(rt, [this.conv3.forward(rt, x, tap), this.conv5.forward(rt, x, tap), this.conv7.forward(rt, x, tap)], 1);
+    const cat = concat(
+      rt,
+      [this.conv3.forward(rt, x, tap), this.conv5.forward(rt, x, tap), this.conv7.forward(rt, x, tap)],
+      1,
+    );
     tap?.('ms.concat', cat);
     const f = this.fuse.forward(rt, cat);
     tap?.('ms.fuse_out_pre_gelu', f);
@@ -109,7 +132,14 @@ export interface StructureOutput {
  * [B, 1, h, w], x up)), back to h x w) (align_corners False, no antialias); alpha [] (structure_strength).
  * Differentiable in tMain, logits and alpha (composed of ops with backward kernels).
  */
-export function semaGate(rt: Runtime, tMain: Tensor, logits: Tensor, alpha: Tensor, up: number, tap?: SemaTap): { out: Tensor; upLogits: Tensor; gate: Tensor } {
+export function semaGate(
+  rt: Runtime,
+  tMain: Tensor,
+  logits: Tensor,
+  alpha: Tensor,
+  up: number,
+  tap?: SemaTap,
+): { out: Tensor; upLogits: Tensor; gate: Tensor } {
   const [B, , h, w] = logits.shape;
   const N = h * w;
   const upLogits = resize(rt, logits, [h * up, w * up], { mode: 'bilinear' });
@@ -129,7 +159,10 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
   ms_pyramid: MultiScalePyramid;
   structure_head: Conv2d;
 
-  constructor(cfg: Sam2Config['memory_attention'], readonly spec: RobotSegSpec) {
+  constructor(
+    cfg: Sam2Config['memory_attention'],
+    readonly spec: RobotSegSpec,
+  ) {
     super(cfg);
     const d = cfg.d_model;
     if (spec.dModel !== d) throw new Error(`SEMA: spec d_model ${spec.dModel} != memory attention d_model ${d}`);
@@ -145,13 +178,33 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
    * k = memory + memory_pos and v = memory [B, M, memDim], cs = the layer's RoPE table
    * [N, C/heads/2, 2], numObjPtrTokens trailing pointer tokens of k / v, keyMask [B, M] (padding).
    */
-  structure(rt: Runtime, tCa: Tensor, tMain: Tensor, edges: Tensor, k: Tensor, v: Tensor, cs: Tensor, numObjPtrTokens: number, tap?: SemaTap, keyMask: Tensor | null = null): StructureOutput {
+  structure(
+    rt: Runtime,
+    tCa: Tensor,
+    tMain: Tensor,
+    edges: Tensor,
+    k: Tensor,
+    v: Tensor,
+    cs: Tensor,
+    numObjPtrTokens: number,
+    tap?: SemaTap,
+    keyMask: Tensor | null = null,
+  ): StructureOutput {
     if (tCa.rank !== 3 || tMain.rank !== 3 || tCa.shape.some((d, i) => d !== tMain.shape[i])) {
-      throw new Error(`SEMA: t_ca [${tCa.shape.join(', ')}] and t_main [${tMain.shape.join(', ')}] must both be [B, N, C]`);
+      throw new Error(
+        `SEMA: t_ca [${tCa.shape.join(', ')}] and t_main [${tMain.shape.join(', ')}] must both be [B, N, C]`,
+      );
     }
     const [B, N, C] = tCa.shape;
-    if (edges.rank !== 4 || (edges.shape[0] !== B && edges.shape[0] !== 1) || edges.shape[1] !== 1 || edges.shape[2] * edges.shape[3] !== N) {
-      throw new Error(`SEMA: edges [${edges.shape.join(', ')}] must be [${B === 1 ? '1' : `${B} or 1`}, 1, h, w] with h*w = ${N} tokens`);
+    if (
+      edges.rank !== 4 ||
+      (edges.shape[0] !== B && edges.shape[0] !== 1) ||
+      edges.shape[1] !== 1 ||
+      edges.shape[2] * edges.shape[3] !== N
+    ) {
+      throw new Error(
+        `SEMA: edges [${edges.shape.join(', ')}] must be [${B === 1 ? '1' : `${B} or 1`}, 1, h, w] with h*w = ${N} tokens`,
+      );
     }
     const [, , h, w] = edges.shape;
     const up = this.spec.sema.upsample;
@@ -178,17 +231,29 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
    * branch on t_ca. extra.edges [B or 1, 1, h, w] is required (the frame's edge grid, shared by all
    * layers and objects).
    */
-  override forward(rt: Runtime, tgt: Tensor, memory: Tensor, memoryPos: Tensor, cs: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
+  override forward(
+    rt: Runtime,
+    tgt: Tensor,
+    memory: Tensor,
+    memoryPos: Tensor,
+    cs: Tensor,
+    numObjPtrTokens: number,
+    extra: MemoryAttentionExtras = {},
+  ): Tensor {
     const { edges, tap } = extra;
     const keyMask = extra.keyMask ?? null;
-    if (!edges) throw new Error('SEMA memory-attention layer: the edge grid of the current frame is required (robotsegEdgeGrid of the model input)');
+    if (!edges)
+      throw new Error(
+        'SEMA memory-attention layer: the edge grid of the current frame is required (robotsegEdgeGrid of the model input)',
+      );
     const c = this.cfg;
     tap?.('tgt_in_BxNxC', tgt);
     let a = this.norm1.forward(rt, tgt);
     const tSa = add(rt, tgt, this.self_attn.forward(rt, a, a, a, cs));
     tap?.('t_sa_BxNxC', tSa);
     a = this.norm2.forward(rt, tSa);
-    if (c.pos_enc_at_cross_attn_queries) throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
+    if (c.pos_enc_at_cross_attn_queries)
+      throw new Error('memory attention: pos_enc_at_cross_attn_queries=true is not supported');
     const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
     const tCa = add(rt, tSa, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, keyMask));
     tap?.('t_ca_BxNxC', tCa);
@@ -205,7 +270,10 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
 export class SemaMemoryAttention extends MemoryAttention {
   declare layers: SemaMemoryAttentionLayer[];
 
-  constructor(cfg: Sam2Config['memory_attention'], readonly spec: RobotSegSpec) {
+  constructor(
+    cfg: Sam2Config['memory_attention'],
+    readonly spec: RobotSegSpec,
+  ) {
     super(cfg);
     this.layers = Array.from({ length: cfg.num_layers }, () => new SemaMemoryAttentionLayer(cfg, spec));
   }
@@ -220,15 +288,30 @@ export class SemaMemoryAttention extends MemoryAttention {
    * extra.edges [B or 1, 1, h, w] (edgeGrid of the current frame's model input), extra.keyMask [B, M]
    * -> [B, HW, C]. extra.tap sees `L<i>.<name>` for every layer intermediate.
    */
-  override forward(rt: Runtime, curr: Tensor, currPos: Tensor, memory: Tensor, memoryPos: Tensor, numObjPtrTokens: number, extra: MemoryAttentionExtras = {}): Tensor {
+  override forward(
+    rt: Runtime,
+    curr: Tensor,
+    currPos: Tensor,
+    memory: Tensor,
+    memoryPos: Tensor,
+    numObjPtrTokens: number,
+    extra: MemoryAttentionExtras = {},
+  ): Tensor {
     if (this.cfg.pos_enc_at_attn) throw new Error('memory attention: pos_enc_at_attn=true is not supported');
     const { edges, tap } = extra;
-    if (!edges) throw new Error('SEMA memory attention: the edge grid of the current frame is required (SemaMemoryAttention.edgeGrid of the model input)');
+    if (!edges)
+      throw new Error(
+        'SEMA memory attention: the edge grid of the current frame is required (SemaMemoryAttention.edgeGrid of the model input)',
+      );
     checkBatch(curr, currPos, memory, memoryPos, extra.keyMask ?? null);
     const cs = this.ropeCs(rt, curr.shape[1]);
     let x = this.cfg.pos_enc_at_input ? add(rt, curr, affine(rt, currPos, 0.1)) : curr;
     this.layers.forEach((layer, i) => {
-      x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens, { keyMask: extra.keyMask, edges, tap: tap && ((n, t) => tap(`L${i}.${n}`, t)) });
+      x = layer.forward(rt, x, memory, memoryPos, cs, numObjPtrTokens, {
+        keyMask: extra.keyMask,
+        edges,
+        tap: tap && ((n, t) => tap(`L${i}.${n}`, t)),
+      });
     });
     return this.norm.forward(rt, x);
   }

@@ -113,7 +113,10 @@ export class Tracker {
   /** Memory positional encoding + temporal encoding per slot, token-major [1, hw, memDim] (constants). */
   private slotPos = new Map<string, Tensor>();
 
-  constructor(readonly rt: Runtime, readonly model: SAM2) {}
+  constructor(
+    readonly rt: Runtime,
+    readonly model: SAM2,
+  ) {}
 
   /** Release cached constants (recomputed on demand). */
   dispose(): void {
@@ -126,7 +129,14 @@ export class Tracker {
    * points: one prompt for the batch (null: the padding point); maskInput [B or 1, 1, 4h, 4w] or null;
    * tokensOverride [B or 1, n, C] (RobotSeg) replaces the output tokens.
    */
-  decode(pix: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, tap?: Tap, tokensOverride?: Tensor): DecodedBatch {
+  decode(
+    pix: Tensor,
+    f: ImageFeatures,
+    points: PointPrompt | null,
+    maskInput: Tensor | null,
+    tap?: Tap,
+    tokensOverride?: Tensor,
+  ): DecodedBatch {
     const rt = this.rt;
     const pe = this.model.sam_prompt_encoder;
     // no points -> a single padding point (label -1), and the encoder pads again
@@ -138,10 +148,19 @@ export class Tracker {
     tap?.('decoder.image_embeddings_in', pix);
     // RobotSeg: [obj_score, iou, mask x4, class, object tokens] replace the 6 output tokens
     if (tap && tokensOverride) {
-      const sp = tokensOverride.shape[0] === sparse.shape[0] ? sparse : tile(rt, sparse, [tokensOverride.shape[0], 1, 1]);
+      const sp =
+        tokensOverride.shape[0] === sparse.shape[0] ? sparse : tile(rt, sparse, [tokensOverride.shape[0], 1, 1]);
       tap('decoder.tokens_in', concat(rt, [tokensOverride, sp], 1));
     }
-    const out = this.model.sam_mask_decoder.predict(rt, pix, pe.denseEmbeddingPe(rt), sparse, dense, f.highRes, tokensOverride);
+    const out = this.model.sam_mask_decoder.predict(
+      rt,
+      pix,
+      pe.denseEmbeddingPe(rt),
+      sparse,
+      dense,
+      f.highRes,
+      tokensOverride,
+    );
     tap?.('decoder.transformer_queries_out', out.queries);
     if (tokensOverride) tap?.('decoder.tokens_out', out.queries);
     tap?.('decoder.all_mask_logits', out.masks);
@@ -162,7 +181,11 @@ export class Tracker {
     const m = this.model;
     const [B, M, h4, w4] = d.masks.shape;
     const pp = m.cfg.postprocessing;
-    const dynamic = { on: pp.dynamic_multimask_via_stability, delta: pp.dynamic_multimask_stability_delta, thresh: pp.dynamic_multimask_stability_thresh };
+    const dynamic = {
+      on: pp.dynamic_multimask_via_stability,
+      delta: pp.dynamic_multimask_stability_delta,
+      thresh: pp.dynamic_multimask_stability_thresh,
+    };
     // one readback of the scalars [B, M + 1] = (iou x M, object score); the logits only when the
     // stability test needs them (single-mask output with dynamic multimask)
     const scalars = rt.scope(() => concat(rt, [d.iou, d.obj], 1));
@@ -180,7 +203,9 @@ export class Tracker {
     for (let b = 0; b < B; b++) {
       const iouAll = sc.subarray(b * (M + 1), b * (M + 1) + M);
       const objectScore = sc[b * (M + 1) + M];
-      const lows = Array.from({ length: M }, (_, i) => (allLow ? allLow.subarray((b * M + i) * hw4, (b * M + i + 1) * hw4) : new Float32Array(0)));
+      const lows = Array.from({ length: M }, (_, i) =>
+        allLow ? allLow.subarray((b * M + i) * hw4, (b * M + i + 1) * hw4) : new Float32Array(0),
+      );
       const sel = selectMasks(lows, iouAll, multimask, dynamic);
       const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
       // best of the returned masks (argmax IoU when multimask) and its token
@@ -196,9 +221,22 @@ export class Tracker {
     }
     const S = m.cfg.image_size;
     const out = rt.scope(() => {
-      if (tap) tap('heads.ious', rt.upload(ious.flatMap((v) => [...v]), [B, ious[0].length], 'f32', 'heads.ious'));
+      if (tap)
+        tap(
+          'heads.ious',
+          rt.upload(
+            ious.flatMap((v) => [...v]),
+            [B, ious[0].length],
+            'f32',
+            'heads.ious',
+          ),
+        );
       const masks = d.masks.reshape([B, M, hw4]);
-      const low = add(rt, matmul(rt, rt.upload(wMask, [B, 1, M], 'f32', 'heads.mask_select'), masks), rt.upload(bias, [B, 1, 1], 'f32', 'heads.no_obj')).reshape([B, 1, h4, w4]);
+      const low = add(
+        rt,
+        matmul(rt, rt.upload(wMask, [B, 1, M], 'f32', 'heads.mask_select'), masks),
+        rt.upload(bias, [B, 1, 1], 'f32', 'heads.no_obj'),
+      ).reshape([B, 1, h4, w4]);
       const high = resize(rt, low, [S, S], { mode: 'bilinear' });
       const c = d.tokens.shape[2];
       const token = matmul(rt, rt.upload(wTok, [B, 1, M], 'f32', 'heads.token_select'), d.tokens).reshape([B, c]);
@@ -207,8 +245,25 @@ export class Tracker {
       const keepT = rt.upload(keep, [B, 1], 'f32', 'heads.present');
       const ptr = add(rt, mul(rt, ptr0, keepT), mul(rt, m.no_obj_ptr.t, affine(rt, keepT, -1, 1)));
       if (tap) {
-        const multi = concat(rt, sels.map((idx, b) => concat(rt, idx.map((i) => slice(rt, d.masks, [b, i, 0, 0], [1, 1, h4, w4])), 1)), 0);
-        tap('heads.low_res_multimasks', add(rt, mul(rt, multi, keepT.reshape([B, 1, 1, 1])), bias.some((v) => v !== 0) ? rt.upload(bias, [B, 1, 1, 1]) : rt.zeros([1, 1, 1, 1])));
+        const multi = concat(
+          rt,
+          sels.map((idx, b) =>
+            concat(
+              rt,
+              idx.map((i) => slice(rt, d.masks, [b, i, 0, 0], [1, 1, h4, w4])),
+              1,
+            ),
+          ),
+          0,
+        );
+        tap(
+          'heads.low_res_multimasks',
+          add(
+            rt,
+            mul(rt, multi, keepT.reshape([B, 1, 1, 1])),
+            bias.some((v) => v !== 0) ? rt.upload(bias, [B, 1, 1, 1]) : rt.zeros([1, 1, 1, 1]),
+          ),
+        );
         tap('heads.low_res_masks', low);
         tap('heads.high_res_masks', high);
         tap('heads.obj_ptr', ptr);
@@ -220,7 +275,15 @@ export class Tracker {
   }
 
   /** _forward_sam_heads for one object: decoder on (memory-conditioned) features with points and/or a mask prompt. */
-  async samHeads(pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null, multimask: boolean, tap?: Tap, tokensOverride?: Tensor): Promise<HeadsOutput> {
+  async samHeads(
+    pixFeat: Tensor,
+    f: ImageFeatures,
+    points: PointPrompt | null,
+    maskInput: Tensor | null,
+    multimask: boolean,
+    tap?: Tap,
+    tokensOverride?: Tensor,
+  ): Promise<HeadsOutput> {
     const d = this.rt.scope(() => this.decode(pixFeat, f, points, maskInput, tap, tokensOverride));
     const h = await this.heads(d, multimask, tap);
     return { lowRes: h.lowRes, highRes: h.highRes, objPtr: h.objPtr, objectScore: h.objectScores[0], iou: h.ious[0] };
@@ -252,7 +315,15 @@ export class Tracker {
    * _prepare_memory_conditioned_features for frame t of one object. Returns [1, C, h, w]: level-2
    * features + no_mem_embed on an initial conditioning frame, else memory attention over the bank.
    */
-  memoryConditioned(t: number, isInitCond: boolean, f: ImageFeatures, bank: MemoryView, numFrames: number, reverse: boolean, tap?: Tap): Tensor {
+  memoryConditioned(
+    t: number,
+    isInitCond: boolean,
+    f: ImageFeatures,
+    bank: MemoryView,
+    numFrames: number,
+    reverse: boolean,
+    tap?: Tap,
+  ): Tensor {
     if (isInitCond) return this.model.imageEmbedWithNoMem(this.rt, f);
     return this.rt.scope(() => this.attendBatch(f, this.assembleBatch(t, f, [bank], numFrames, reverse, tap), tap));
   }
@@ -270,7 +341,9 @@ export class Tracker {
   protected attend(f: ImageFeatures, a: AssembledBatch, tap?: Tap): Tensor {
     void f;
     void tap;
-    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, { keyMask: a.keyMask });
+    return this.model.memory_attention.forward(this.rt, a.curr, a.currPos, a.memory, a.memoryPos, a.numPtrTokens, {
+      keyMask: a.keyMask,
+    });
   }
 
   /** Which memories frame t of an object attends to (the official bank rules; host only). */
@@ -295,13 +368,19 @@ export class Tracker {
     // object pointers: cond frames in the past (or future when reversed), then t-1, t-2, ...
     const maxPtrs = Math.min(numFrames, cfg.base.max_obj_ptrs_in_encoder);
     for (const [ft, fr] of condEntries) {
-      if (reverse ? ft >= t : ft <= t) { sel.ptrs.push(fr.objPtr); sel.dists.push((t - ft) * sign); }
+      if (reverse ? ft >= t : ft <= t) {
+        sel.ptrs.push(fr.objPtr);
+        sel.dists.push((t - ft) * sign);
+      }
     }
     for (let dt = 1; dt < maxPtrs; dt++) {
       const ft = reverse ? t + dt : t - dt;
       if (ft < 0 || ft >= numFrames) break;
       const fr = bank.nonCond.get(ft);
-      if (fr) { sel.ptrs.push(fr.objPtr); sel.dists.push(dt); }
+      if (fr) {
+        sel.ptrs.push(fr.objPtr);
+        sel.dists.push(dt);
+      }
     }
     return sel;
   }
@@ -319,7 +398,11 @@ export class Tracker {
       const nMem = m.cfg.base.num_maskmem;
       t = rt.scope(() => {
         const memPos = m.memory_encoder.posEnc(rt, h, w); // [1, memDim, h, w]
-        const tpos = slice(rt, m.maskmem_tpos_enc.t, [nMem - slot - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([1, 1, memDim]);
+        const tpos = slice(rt, m.maskmem_tpos_enc.t, [nMem - slot - 1, 0, 0, 0], [1, 1, 1, memDim]).reshape([
+          1,
+          1,
+          memDim,
+        ]);
         return add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos); // (1, D, hw) -> (1, hw, D)
       });
       if (!training) this.slotPos.set(key, untrack(t));
@@ -331,7 +414,14 @@ export class Tracker {
    * The memory-attention inputs of frame t for a batch of objects (call inside a scope); see the file
    * header for the padded layout.
    */
-  assembleBatch(t: number, f: ImageFeatures, banks: readonly MemoryView[], numFrames: number, reverse: boolean, tap?: Tap): AssembledBatch {
+  assembleBatch(
+    t: number,
+    f: ImageFeatures,
+    banks: readonly MemoryView[],
+    numFrames: number,
+    reverse: boolean,
+    tap?: Tap,
+  ): AssembledBatch {
     const rt = this.rt;
     const m = this.model;
     const cfg = m.cfg;
@@ -374,18 +464,28 @@ export class Tracker {
         let ptrPos: Tensor | null = null;
         if (s.ptrs.length) {
           const n = s.ptrs.length;
-          const posHost = sine1d(s.dists.map((d) => Math.fround(d / (maxPtrs - 1))), C);
+          const posHost = sine1d(
+            s.dists.map((d) => Math.fround(d / (maxPtrs - 1))),
+            C,
+          );
           const pe = m.obj_ptr_tpos_proj.forward(rt, rt.upload(posHost, [n, C], 'f32', 'ptr_tpos')); // [P, memDim]
           // each part of a pointer gets the same pos
           ptrPos = add(rt, rt.zeros([n, split, memDim]), pe.reshape([n, 1, memDim])).reshape([1, n * split, memDim]);
         }
-        r = row(s.slots.map((slot) => this.slotPosition(h, w, slot)), s.frames.length, ptrPos, s.ptrs.length);
+        r = row(
+          s.slots.map((slot) => this.slotPosition(h, w, slot)),
+          s.frames.length,
+          ptrPos,
+          s.ptrs.length,
+        );
         posRows.set(key, r);
       }
       return r;
     };
     const shared = new Set(sels.map(layoutKey)).size === 1;
-    const memoryPos = shared ? concat(rt, posRow(sels[0]), 1) : concat(rt, sels.flatMap(posRow), 1).reshape([B, M, memDim]);
+    const memoryPos = shared
+      ? concat(rt, posRow(sels[0]), 1)
+      : concat(rt, sels.flatMap(posRow), 1).reshape([B, M, memDim]);
     let keyMask: Tensor | null = null;
     if (padded) {
       const mask = new Float32Array(B * M);
@@ -409,7 +509,13 @@ export class Tracker {
    * _encode_new_memory for a batch: highRes [B, 1, S, S] logits, objectScores per object ->
    * maskmem features [B, memDim, h, w] rounded to bfloat16. The frame's features are shared.
    */
-  encodeMemory(f: ImageFeatures, highRes: Tensor, objectScores: readonly number[], fromPoints: boolean, tap?: Tap): Tensor {
+  encodeMemory(
+    f: ImageFeatures,
+    highRes: Tensor,
+    objectScores: readonly number[],
+    fromPoints: boolean,
+    tap?: Tap,
+  ): Tensor {
     const rt = this.rt;
     const m = this.model;
     const cfg = m.cfg;
@@ -418,13 +524,23 @@ export class Tracker {
     return rt.scope(() => {
       const binarize = cfg.postprocessing.video_binarize_mask_from_pts_for_mem_enc && fromPoints;
       const prob = binarize ? unary(rt, highRes, 'step') : unary(rt, highRes, 'sigmoid');
-      const scaled = affine(rt, affine(rt, prob, cfg.base.sigmoid_scale_for_mem_enc), 1, cfg.base.sigmoid_bias_for_mem_enc);
+      const scaled = affine(
+        rt,
+        affine(rt, prob, cfg.base.sigmoid_scale_for_mem_enc),
+        1,
+        cfg.base.sigmoid_bias_for_mem_enc,
+      );
       tap?.('memenc.mask_for_mem_in', scaled);
       let feats = m.memory_encoder.forward(rt, f.visionFeats, scaled); // pix_feat_proj once, broadcast over B
       tap?.('memenc.raw_vision_features', feats);
       // (1 - is_obj) * no_obj_embed_spatial per object: + 1 * embed or + 0 (exact either way)
       const d = feats.shape[1];
-      const absent = rt.upload(objectScores.map((s) => (s > 0 ? 0 : 1)), [B, 1, 1, 1], 'f32', 'memenc.no_obj');
+      const absent = rt.upload(
+        objectScores.map((s) => (s > 0 ? 0 : 1)),
+        [B, 1, 1, 1],
+        'f32',
+        'memenc.no_obj',
+      );
       feats = add(rt, feats, mul(rt, absent, m.no_obj_embed_spatial.t.reshape([1, d, 1, 1])));
       tap?.('memenc.maskmem_features_f32', feats);
       const stored = unary(rt, feats, 'round_bf16');

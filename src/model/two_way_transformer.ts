@@ -13,7 +13,12 @@ export class Attention extends Module {
   k_proj: Linear;
   v_proj: Linear;
   out_proj: Linear;
-  constructor(readonly dim: number, readonly heads: number, downsample = 1, kvInDim = dim) {
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    downsample = 1,
+    kvInDim = dim,
+  ) {
     super();
     const internal = dim / downsample;
     if (internal % heads !== 0) throw new Error(`Attention: heads ${heads} must divide internal dim ${internal}`);
@@ -39,7 +44,13 @@ class TwoWayAttentionBlock extends Module {
   norm3: LayerNorm;
   norm4: LayerNorm;
   cross_attn_image_to_token: Attention;
-  constructor(c: number, heads: number, mlpDim: number, downsample: number, readonly skipFirstLayerPe: boolean) {
+  constructor(
+    c: number,
+    heads: number,
+    mlpDim: number,
+    downsample: number,
+    readonly skipFirstLayerPe: boolean,
+  ) {
     super();
     this.self_attn = new Attention(c, heads);
     this.norm1 = new LayerNorm(c, 1e-5);
@@ -76,7 +87,10 @@ export class TwoWayTransformer extends Module {
   norm_final_attn: LayerNorm;
   constructor(depth: number, c: number, heads: number, mlpDim: number, downsample: number) {
     super();
-    this.layers = Array.from({ length: depth }, (_, i) => new TwoWayAttentionBlock(c, heads, mlpDim, downsample, i === 0));
+    this.layers = Array.from(
+      { length: depth },
+      (_, i) => new TwoWayAttentionBlock(c, heads, mlpDim, downsample, i === 0),
+    );
     this.final_attn_token_to_image = new Attention(c, heads, downsample);
     this.norm_final_attn = new LayerNorm(c, 1e-5);
   }
@@ -88,7 +102,10 @@ export class TwoWayTransformer extends Module {
     for (const layer of this.layers) [queries, keys] = layer.forward(rt, queries, keys, tokens, imagePe);
     const q = add(rt, queries, tokens);
     const k = add(rt, keys, imagePe);
-    queries = this.norm_final_attn.forward(rt, add(rt, queries, this.final_attn_token_to_image.forward(rt, q, k, keys)));
+    queries = this.norm_final_attn.forward(
+      rt,
+      add(rt, queries, this.final_attn_token_to_image.forward(rt, q, k, keys)),
+    );
     return [queries, keys];
   }
 }

@@ -102,7 +102,12 @@ export class VideoPredictor {
   /** Frames pushed so far in streaming mode. */
   private streamLength = 0;
 
-  constructor(readonly rt: Runtime, readonly model: SAM2, readonly source: FrameSource, readonly opts: VideoPredictorOptions = {}) {
+  constructor(
+    readonly rt: Runtime,
+    readonly model: SAM2,
+    readonly source: FrameSource,
+    readonly opts: VideoPredictorOptions = {},
+  ) {
     this.tracker = model instanceof RobotSeg ? new RobotSegTracker(rt, model) : new Tracker(rt, model);
     this.batchObjects = opts.batchObjects ?? true;
     if (source.numFrames !== null && source.numFrames < 1) throw new Error('video has no frames');
@@ -123,21 +128,34 @@ export class VideoPredictor {
   }
 
   private checkFrame(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.numFrames) throw new Error(`frame ${i} does not exist (video has ${this.numFrames} frames)`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.numFrames)
+      throw new Error(`frame ${i} does not exist (video has ${this.numFrames} frames)`);
   }
 
   private async features(i: number, img?: RgbImage): Promise<ImageFeatures> {
     if (this.featCache?.idx === i) return this.featCache.f;
     const frame = img ?? (await this.source.frame(i));
     if (frame.width !== this.source.width || frame.height !== this.source.height) {
-      throw new Error(`frame ${i} is ${frame.width}x${frame.height}, the video is ${this.source.width}x${this.source.height}`);
+      throw new Error(
+        `frame ${i} is ${frame.width}x${frame.height}, the video is ${this.source.width}x${this.source.height}`,
+      );
     }
     const rt = this.rt;
     const tap = this.tapFor(i);
     const f = rt.scope(() => {
-      const x = this.opts.resize === 'official-video' ? preprocessOfficialVideo(rt, this.model.cfg, frame) : preprocessImage(rt, this.model.cfg, frame);
+      const x =
+        this.opts.resize === 'official-video'
+          ? preprocessOfficialVideo(rt, this.model.cfg, frame)
+          : preprocessImage(rt, this.model.cfg, frame);
       tap?.('input_image', x);
-      const enc = this.model.encodeImage(rt, x, tap && ((n, t) => { if (n.startsWith('backbone_fpn')) tap(n, t); }));
+      const enc = this.model.encodeImage(
+        rt,
+        x,
+        tap &&
+          ((n, t) => {
+            if (n.startsWith('backbone_fpn')) tap(n, t);
+          }),
+      );
       if (this.tracker instanceof RobotSegTracker) enc.edges = this.tracker.edgeGrid(x); // once per frame, shared by all layers and objects
       return enc;
     });
@@ -156,31 +174,68 @@ export class VideoPredictor {
 
   private obj(id: number): ObjectState {
     let o = this.objects.get(id);
-    if (!o) this.objects.set(id, (o = { cond: new Map(), nonCond: new Map(), tempNonCond: new Map(), tracked: new Map(), points: new Map(), pendingMemory: new Set(), category: null }));
+    if (!o)
+      this.objects.set(
+        id,
+        (o = {
+          cond: new Map(),
+          nonCond: new Map(),
+          tempNonCond: new Map(),
+          tracked: new Map(),
+          points: new Map(),
+          pendingMemory: new Set(),
+          category: null,
+        }),
+      );
     return o;
   }
 
   /** RobotSeg: check a category against the model (a SAM 2.1 model has none). */
   private checkCategory(category: string | null | undefined): void {
     if (category === undefined || category === null) return;
-    if (!(this.model instanceof RobotSeg)) throw new Error(`a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${this.model.cfg.name})`);
+    if (!(this.model instanceof RobotSeg))
+      throw new Error(
+        `a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${this.model.cfg.name})`,
+      );
     const vocab = this.model.spec.classVocab;
-    if (!vocab.includes(category)) throw new Error(`unknown robot target '${category}' (expected one of: ${vocab.join(', ')})`);
+    if (!vocab.includes(category))
+      throw new Error(`unknown robot target '${category}' (expected one of: ${vocab.join(', ')})`);
   }
 
   /**
    * Memory-conditioned features of a frame for an object and, for a RobotSeg object with a category,
    * the decoder's leading tokens (class + RPG object tokens). Caller disposes both.
    */
-  private condition(frame: number, isInit: boolean, f: ImageFeatures, o: ObjectState, objId: number, reverse: boolean, tap?: Tap): { pix: Tensor; tokens: Tensor | null } {
+  private condition(
+    frame: number,
+    isInit: boolean,
+    f: ImageFeatures,
+    o: ObjectState,
+    objId: number,
+    reverse: boolean,
+    tap?: Tap,
+  ): { pix: Tensor; tokens: Tensor | null } {
     const bank = memoryView(o);
     if (o.category !== null && this.tracker instanceof RobotSegTracker) {
       const force = this.opts.objectTokens;
-      const r = this.tracker.conditionRobot(frame, isInit, f, bank, this.ptrFrames(), reverse, o.category, tap, force && ((c) => force(frame, objId, c)));
+      const r = this.tracker.conditionRobot(
+        frame,
+        isInit,
+        f,
+        bank,
+        this.ptrFrames(),
+        reverse,
+        o.category,
+        tap,
+        force && ((c) => force(frame, objId, c)),
+      );
       r.objectTokens.dispose();
       return { pix: r.pix, tokens: r.tokens };
     }
-    return { pix: this.tracker.memoryConditioned(frame, isInit, f, bank, this.ptrFrames(), reverse, tap), tokens: null };
+    return {
+      pix: this.tracker.memoryConditioned(frame, isInit, f, bank, this.ptrFrames(), reverse, tap),
+      tokens: null,
+    };
   }
 
   /**
@@ -224,7 +279,11 @@ export class VideoPredictor {
    * default): the frames that follow see it only after preflight() (called by propagate() and push()),
    * and on a frame that is already a conditioning frame preflight() drops it, as SAM 2 does.
    */
-  async addPoints(frame: number, objId: number, prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null }): Promise<FrameResult> {
+  async addPoints(
+    frame: number,
+    objId: number,
+    prompt: { points?: Point[]; box?: [number, number, number, number]; clearOld?: boolean; category?: string | null },
+  ): Promise<FrameResult> {
     this.checkFrame(frame);
     this.checkCategory(prompt.category);
     const { width: W, height: H } = this.source;
@@ -236,8 +295,14 @@ export class VideoPredictor {
     if (prompt.category !== undefined) o.category = prompt.category; // RobotSeg: prompts combined with the class token
     const coords: number[] = [];
     const labels: number[] = [];
-    if (prompt.box) { coords.push(prompt.box[0], prompt.box[1], prompt.box[2], prompt.box[3]); labels.push(2, 3); }
-    for (const p of prompt.points ?? []) { coords.push(p.x, p.y); labels.push(p.label); }
+    if (prompt.box) {
+      coords.push(prompt.box[0], prompt.box[1], prompt.box[2], prompt.box[3]);
+      labels.push(2, 3);
+    }
+    for (const p of prompt.points ?? []) {
+      coords.push(p.x, p.y);
+      labels.push(p.label);
+    }
     const scaled = Float32Array.from(coords, (v, i) => f32(f32(v / (i % 2 === 0 ? W : H)) * S));
     const prev = prompt.box || prompt.clearOld ? null : o.points.get(frame);
     const pts: PointPrompt = prev
@@ -352,7 +417,10 @@ export class VideoPredictor {
         // corrections of tracked frames (SAM 2 consolidates non-cond temp outputs first)
         for (const [frame, s] of [...o.tempNonCond]) {
           o.tempNonCond.delete(frame);
-          if (o.cond.has(frame)) { disposeFrame(s); continue; } // SAM 2 adds it, then pops it (cond wins)
+          if (o.cond.has(frame)) {
+            disposeFrame(s);
+            continue;
+          } // SAM 2 adds it, then pops it (cond wins)
           await this.encodeFromMask(frame, objId, s);
           const old = o.nonCond.get(frame);
           if (old) disposeFrame(old);
@@ -389,7 +457,8 @@ export class VideoPredictor {
       if (have) {
         o.tracked.set(frame, reverse);
         results.set(objId, await this.output(objId, have, this.tapFor(frame, [objId]), 'out.video_res_logits'));
-      } else if (o.cond.size > 0) { // (objects without prompts yet are skipped)
+      } else if (o.cond.size > 0) {
+        // (objects without prompts yet are skipped)
         o.tracked.set(frame, reverse);
         todo.push([objId, o]);
       }
@@ -397,7 +466,8 @@ export class VideoPredictor {
     if (todo.length) {
       const f = await this.features(frame, img);
       const batches = this.batchObjects ? [this.decoderOrder(frame, reverse, todo)] : todo.map((x) => [x]);
-      for (const batch of batches) for (const r of await this.trackBatch(frame, reverse, f, batch)) results.set(r.objId, r);
+      for (const batch of batches)
+        for (const r of await this.trackBatch(frame, reverse, f, batch)) results.set(r.objId, r);
     }
     return [...this.objects.keys()].filter((id) => results.has(id)).map((id) => results.get(id)!);
   }
@@ -406,9 +476,15 @@ export class VideoPredictor {
    * Objects ordered so that those sharing a decoder token layout are adjacent (plain SAM 2.1 objects;
    * RobotSeg objects with a category per number of memory frames: the RPG gives R tokens per frame).
    */
-  private decoderOrder(frame: number, reverse: boolean, todo: Array<[number, ObjectState]>): Array<[number, ObjectState]> {
+  private decoderOrder(
+    frame: number,
+    reverse: boolean,
+    todo: Array<[number, ObjectState]>,
+  ): Array<[number, ObjectState]> {
     const key = ([, o]: [number, ObjectState]) =>
-      o.category === null || !(this.tracker instanceof RobotSegTracker) ? 'sam' : `robot:${this.tracker.selectMemory(frame, o, this.ptrFrames(), reverse).frames.length}`;
+      o.category === null || !(this.tracker instanceof RobotSegTracker)
+        ? 'sam'
+        : `robot:${this.tracker.selectMemory(frame, o, this.ptrFrames(), reverse).frames.length}`;
     const keys = [...new Set(todo.map(key))];
     return [...todo].sort((x, y) => keys.indexOf(key(x)) - keys.indexOf(key(y))); // stable
   }
@@ -418,7 +494,12 @@ export class VideoPredictor {
    * decoder call per token layout, one readback of their scores, one memory-encoder call, one
    * hole-filling and output readback. Every object's bank gets views into the batched results.
    */
-  private async trackBatch(frame: number, reverse: boolean, f: ImageFeatures, batch: Array<[number, ObjectState]>): Promise<FrameResult[]> {
+  private async trackBatch(
+    frame: number,
+    reverse: boolean,
+    f: ImageFeatures,
+    batch: Array<[number, ObjectState]>,
+  ): Promise<FrameResult[]> {
     const rt = this.rt;
     const ids = batch.map(([id]) => id);
     const B = batch.length;
@@ -427,10 +508,20 @@ export class VideoPredictor {
     const robot = this.tracker instanceof RobotSegTracker ? this.tracker : null;
     // memory of every object, and the RobotSeg decoder tokens (RPG over each object's own memories)
     const prep = rt.scope(() => {
-      const a = this.tracker.assembleBatch(frame, f, batch.map(([, o]) => o), this.ptrFrames(), reverse, tap);
+      const a = this.tracker.assembleBatch(
+        frame,
+        f,
+        batch.map(([, o]) => o),
+        this.ptrFrames(),
+        reverse,
+        tap,
+      );
       const force = this.opts.objectTokens;
-      const tokens = batch.map(([id, o], b) => (o.category === null || !robot ? null
-        : robot.robotTokens(a, b, o.category, this.tapFor(frame, [id]), force && ((c) => force(frame, id, c))).tokens));
+      const tokens = batch.map(([id, o], b) =>
+        o.category === null || !robot
+          ? null
+          : robot.robotTokens(a, b, o.category, this.tapFor(frame, [id]), force && ((c) => force(frame, id, c))).tokens,
+      );
       return { a, tokens };
     });
     await stage('memory');
@@ -454,7 +545,12 @@ export class VideoPredictor {
         return this.tracker.decode(px, f, null, null, this.tapFor(frame, ids.slice(start, start + n)), tok);
       });
       if (parts.length === 1) return parts[0];
-      const cat = (k: 'masks' | 'iou' | 'tokens' | 'obj') => concat(rt, parts.map((p) => p[k]), 0);
+      const cat = (k: 'masks' | 'iou' | 'tokens' | 'obj') =>
+        concat(
+          rt,
+          parts.map((p) => p[k]),
+          0,
+        );
       return { masks: cat('masks'), iou: cat('iou'), tokens: cat('tokens'), obj: cat('obj') };
     });
     pix.dispose();
@@ -470,7 +566,12 @@ export class VideoPredictor {
     if (area > 0) heads.lowRes.dispose();
     batch.forEach(([, o], b) => {
       // views into the batched tensors: their buffers live until every object has dropped the frame
-      const s: StoredFrame = { maskmem: untrack(mem.narrow0(b, 1)), objPtr: untrack(heads.objPtr.narrow0(b, 1)), objectScore: heads.objectScores[b], predMasks: untrack(filled.narrow0(b, 1)) };
+      const s: StoredFrame = {
+        maskmem: untrack(mem.narrow0(b, 1)),
+        objPtr: untrack(heads.objPtr.narrow0(b, 1)),
+        objectScore: heads.objectScores[b],
+        predMasks: untrack(filled.narrow0(b, 1)),
+      };
       const old = o.nonCond.get(frame);
       if (old) disposeFrame(old);
       o.nonCond.set(frame, s);
@@ -488,7 +589,10 @@ export class VideoPredictor {
     for (const m of [o.nonCond, o.tempNonCond]) {
       for (const [t, s] of m) {
         const dist = reverse ? t - frame : frame - t;
-        if (dist >= keep || dist < 0 && -dist > keep) { disposeFrame(s); m.delete(t); }
+        if (dist >= keep || (dist < 0 && -dist > keep)) {
+          disposeFrame(s);
+          m.delete(t);
+        }
       }
     }
   }
@@ -499,7 +603,14 @@ export class VideoPredictor {
   }
 
   /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped); two readbacks. */
-  private async outputBatch(ids: number[], predMasks: Tensor, objPtr: Tensor, scores: readonly number[], tap: Tap | undefined, tapName: string): Promise<FrameResult[]> {
+  private async outputBatch(
+    ids: number[],
+    predMasks: Tensor,
+    objPtr: Tensor,
+    scores: readonly number[],
+    tap: Tap | undefined,
+    tapName: string,
+  ): Promise<FrameResult[]> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
@@ -511,7 +622,13 @@ export class VideoPredictor {
     const nl = lowRes.length / ids.length;
     return ids.map((objId, b) => {
       const lg = logits.subarray(b * W * H, (b + 1) * W * H);
-      return { objId, lowRes: lowRes.subarray(b * nl, (b + 1) * nl), logits: lg, mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)), objectScore: scores[b] };
+      return {
+        objId,
+        lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
+        logits: lg,
+        mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)),
+        objectScore: scores[b],
+      };
     });
   }
 
@@ -519,15 +636,20 @@ export class VideoPredictor {
    * propagate_in_video: from the first prompted frame (or `start`) to the end (or the start, in
    * reverse), yielding every frame's results for all objects.
    */
-  async *propagate(opts: { start?: number; reverse?: boolean; maxFrames?: number } = {}): AsyncGenerator<{ frame: number; results: FrameResult[] }> {
-    if (this.source.numFrames === null) throw new Error('propagate needs a video of known length; use push() for streams');
+  async *propagate(
+    opts: { start?: number; reverse?: boolean; maxFrames?: number } = {},
+  ): AsyncGenerator<{ frame: number; results: FrameResult[] }> {
+    if (this.source.numFrames === null)
+      throw new Error('propagate needs a video of known length; use push() for streams');
     const condFrames = [...this.objects.values()].flatMap((o) => [...o.cond.keys()]);
     if (condFrames.length === 0) throw new Error('propagate: add points, a box or a mask on some frame first');
     await this.encodePending();
     const reverse = opts.reverse ?? false;
     const start = opts.start ?? (reverse ? Math.max(...condFrames) : Math.min(...condFrames));
     this.checkFrame(start);
-    const end = reverse ? Math.max(0, start - (opts.maxFrames ?? Infinity) + 1) : Math.min(this.numFrames - 1, start + (opts.maxFrames ?? Infinity) - 1);
+    const end = reverse
+      ? Math.max(0, start - (opts.maxFrames ?? Infinity) + 1)
+      : Math.min(this.numFrames - 1, start + (opts.maxFrames ?? Infinity) - 1);
     for (let t = start; reverse ? t >= end : t <= end; t += reverse ? -1 : 1) {
       yield { frame: t, results: await this.trackFrame(t, reverse) };
     }
@@ -554,7 +676,13 @@ export class VideoPredictor {
       o.points.delete(frame);
       o.pendingMemory.delete(frame);
       o.tracked.delete(frame);
-      for (const m of [o.cond, o.nonCond, o.tempNonCond]) { const s = m.get(frame); if (s) { disposeFrame(s); m.delete(frame); } }
+      for (const m of [o.cond, o.nonCond, o.tempNonCond]) {
+        const s = m.get(frame);
+        if (s) {
+          disposeFrame(s);
+          m.delete(frame);
+        }
+      }
     }
   }
 
@@ -607,7 +735,12 @@ function clampTensor(rt: Runtime, x: Tensor, c: number): Tensor {
  */
 export function maskToInput(rt: Runtime, mask: Uint8Array, W: number, H: number, S: number): Tensor {
   return rt.scope(() => {
-    const m = rt.upload(Float32Array.from(mask, (v) => (v ? 1 : 0)), [1, 1, H, W], 'f32', 'mask_prompt');
+    const m = rt.upload(
+      Float32Array.from(mask, (v) => (v ? 1 : 0)),
+      [1, 1, H, W],
+      'f32',
+      'mask_prompt',
+    );
     return affineStep(rt, resize(rt, m, [S, S], { mode: 'bilinear', antialias: true }));
   });
 }

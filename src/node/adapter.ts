@@ -28,7 +28,7 @@ export const INSTALL_HINT = [
   '    the Vulkan loader: `apt-get install libvulkan1`), or system-wide:',
   '    `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`',
   '  - SwiftShader: `apt-get install chromium libvulkan1` (ships /usr/lib/chromium/vk_swiftshader_icd.json)',
-  'Or point VK_ICD_FILENAMES at a Vulkan ICD json. Mesa < 23 lavapipe (Debian bookworm\'s own) is rejected by Dawn.',
+  "Or point VK_ICD_FILENAMES at a Vulkan ICD json. Mesa < 23 lavapipe (Debian bookworm's own) is rejected by Dawn.",
 ].join('\n');
 
 let webgpuModule: typeof import('webgpu') | null = null;
@@ -52,7 +52,11 @@ export function softwareIcds(kind?: 'lavapipe' | 'swiftshader'): string[] {
     for (const f of readdirSync(dir).sort()) if (/^lvp_icd.*\.json$/.test(f)) lvp.push(join(dir, f));
   }
   const ss: string[] = [];
-  for (const f of ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json', '/opt/google/chrome/vk_swiftshader_icd.json']) {
+  for (const f of [
+    '/usr/lib/chromium/vk_swiftshader_icd.json',
+    '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+    '/opt/google/chrome/vk_swiftshader_icd.json',
+  ]) {
     if (existsSync(f)) ss.push(f);
   }
   if (kind === 'lavapipe') return lvp;
@@ -61,7 +65,13 @@ export function softwareIcds(kind?: 'lavapipe' | 'swiftshader'): string[] {
 }
 
 function hasVulkanLoader(): boolean {
-  for (const d of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu']) {
+  for (const d of [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib/x86_64-linux-gnu',
+  ]) {
     if (existsSync(join(d, 'libvulkan.so.1'))) return true;
   }
   return Boolean(process.env.LD_LIBRARY_PATH?.split(':').some((d) => d && existsSync(join(d, 'libvulkan.so.1'))));
@@ -71,7 +81,12 @@ function hasVulkanLoader(): boolean {
 // devices still use (seen as random pthread assertion crashes). Keep every instance we create.
 const instances: GPU[] = [];
 
-async function tryAdapter(flags: string[], backend: string, source?: string, wantHardware = false): Promise<NodeAdapter | null> {
+async function tryAdapter(
+  flags: string[],
+  backend: string,
+  source?: string,
+  wantHardware = false,
+): Promise<NodeAdapter | null> {
   const { create } = await dawn();
   const gpu = create(flags);
   instances.push(gpu);
@@ -91,9 +106,15 @@ async function tryAdapter(flags: string[], backend: string, source?: string, wan
 /** System Vulkan ICD files of hardware drivers (everything but software rasterisers). */
 function hardwareIcds(): string[] {
   const out: string[] = [];
-  for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/local/nvidia/share/vulkan/icd.d']) {
+  for (const dir of [
+    '/usr/share/vulkan/icd.d',
+    '/etc/vulkan/icd.d',
+    '/usr/local/share/vulkan/icd.d',
+    '/usr/local/nvidia/share/vulkan/icd.d',
+  ]) {
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) if (f.endsWith('.json') && !/lvp|swiftshader/i.test(f)) out.push(join(dir, f));
+    for (const f of readdirSync(dir).sort())
+      if (f.endsWith('.json') && !/lvp|swiftshader/i.test(f)) out.push(join(dir, f));
   }
   return out;
 }
@@ -105,7 +126,8 @@ function hardwareIcds(): string[] {
  */
 export async function acquireNodeAdapter(): Promise<NodeAdapter> {
   const force = process.env.ROBOTSEG_ADAPTER;
-  if (force && !['hardware', 'lavapipe', 'swiftshader'].includes(force)) throw new Error(`ROBOTSEG_ADAPTER='${force}': use hardware, lavapipe or swiftshader`);
+  if (force && !['hardware', 'lavapipe', 'swiftshader'].includes(force))
+    throw new Error(`ROBOTSEG_ADAPTER='${force}': use hardware, lavapipe or swiftshader`);
   const userIcd = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   if (userIcd && !force) {
     const a = await tryAdapter(['backend=vulkan'], 'vulkan', userIcd);
@@ -117,9 +139,13 @@ export async function acquireNodeAdapter(): Promise<NodeAdapter> {
     if (a) return a;
     throw new Error(`no WebGPU adapter found on ${process.platform}`);
   }
-  if (!hasVulkanLoader()) throw new Error(`The Vulkan loader libvulkan.so.1 is missing (apt-get install libvulkan1).\n${INSTALL_HINT}`);
+  if (!hasVulkanLoader())
+    throw new Error(`The Vulkan loader libvulkan.so.1 is missing (apt-get install libvulkan1).\n${INSTALL_HINT}`);
   const hw = force === 'lavapipe' || force === 'swiftshader' ? [] : hardwareIcds();
-  const sw = force === 'hardware' ? [] : softwareIcds(force === 'lavapipe' || force === 'swiftshader' ? force : undefined).filter(icdLibraryExists);
+  const sw =
+    force === 'hardware'
+      ? []
+      : softwareIcds(force === 'lavapipe' || force === 'swiftshader' ? force : undefined).filter(icdLibraryExists);
   // First try hardware + the best software ICD in one instance; then the other software ICDs.
   const attempts = sw.length ? sw.map((icd, i) => (i === 0 ? [...hw, icd] : [icd])) : [hw];
   for (const icds of attempts) {

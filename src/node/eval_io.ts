@@ -11,8 +11,16 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { decodeLabelPng, type LabelMap } from '../eval/labels.js';
 import {
-  EvalInputError, type Layout, type SequenceSpec, type VideoSample,
-  categoryKey, isObjectDirName, isPngName, objectKey, pairFrames, sortFrames,
+  EvalInputError,
+  type Layout,
+  type SequenceSpec,
+  type VideoSample,
+  categoryKey,
+  isObjectDirName,
+  isPngName,
+  objectKey,
+  pairFrames,
+  sortFrames,
 } from '../eval/layout.js';
 
 function isDir(p: string): boolean {
@@ -28,7 +36,9 @@ function list(dir: string): { files: string[]; dirs: string[] } {
   try {
     names = readdirSync(dir);
   } catch (e) {
-    throw new EvalInputError(`cannot read folder '${dir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new EvalInputError(
+      `cannot read folder '${dir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const files: string[] = [];
   const dirs: string[] = [];
@@ -46,7 +56,9 @@ export function readLabelFile(path: string): LabelMap {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new EvalInputError(`cannot read mask '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new EvalInputError(
+      `cannot read mask '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   try {
     return decodeLabelPng(bytes, path);
@@ -77,7 +89,8 @@ function classify(dir: string, force?: Layout): Kind {
   const pngs = files.filter(isPngName);
   if (force === 'davis') return pngs.length ? { layout: 'davis', objects: [] } : { layout: 'root' };
   const objDirs = dirs.filter(isObjectDirName);
-  const objSeq = dirs.length > 0 && objDirs.length === dirs.length && objDirs.some((o) => list(join(dir, o)).files.some(isPngName));
+  const objSeq =
+    dirs.length > 0 && objDirs.length === dirs.length && objDirs.some((o) => list(join(dir, o)).files.some(isPngName));
   if (force === 'objects') return objSeq ? { layout: 'objects', objects: objDirs } : { layout: 'root' };
   if (pngs.length) return { layout: 'davis', objects: [] };
   if (objSeq) return { layout: 'objects', objects: objDirs };
@@ -111,7 +124,8 @@ export function openEvalFolders(predDir: string, gtDir: string, opts: OpenOption
   const kind = classify(gtRoot, opts.layout);
   if (kind.layout !== 'root') {
     let name = basename(gtRoot);
-    if (['Annotations', 'mask', '480p'].includes(name)) name = basename(resolve(gtRoot, name === '480p' ? '../..' : '..'));
+    if (['Annotations', 'mask', '480p'].includes(name))
+      name = basename(resolve(gtRoot, name === '480p' ? '../..' : '..'));
     return { dataset: false, gtRoot, predRoot, sequences: [sequence(name, gtRoot, predRoot, kind, only)], notes };
   }
   const { dirs } = list(gtRoot);
@@ -120,21 +134,38 @@ export function openEvalFolders(predDir: string, gtDir: string, opts: OpenOption
   for (const s of dirs) {
     const k = classify(join(gtRoot, s), opts.layout);
     if (k.layout === 'root') {
-      throw new EvalInputError(`ground-truth folder '${join(gtRoot, s)}' holds neither PNG masks nor object folders (000, 001, 002, arm, gripper, robot)`);
+      throw new EvalInputError(
+        `ground-truth folder '${join(gtRoot, s)}' holds neither PNG masks nor object folders (000, 001, 002, arm, gripper, robot)`,
+      );
     }
-    if (!isDir(join(predRoot, s))) { missing.push(s); continue; }
+    if (!isDir(join(predRoot, s))) {
+      missing.push(s);
+      continue;
+    }
     seqs.push(sequence(s, join(gtRoot, s), join(predRoot, s), k, only));
   }
-  if (dirs.length === 0) throw new EvalInputError(`ground-truth folder '${gtRoot}' has no PNG masks and no sequence folders`);
+  if (dirs.length === 0)
+    throw new EvalInputError(`ground-truth folder '${gtRoot}' has no PNG masks and no sequence folders`);
   if (missing.length) {
-    throw new EvalInputError(`prediction folder '${predRoot}' lacks ${missing.length} sequence(s) of the ground truth: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+    throw new EvalInputError(
+      `prediction folder '${predRoot}' lacks ${missing.length} sequence(s) of the ground truth: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`,
+    );
   }
   const extra = list(predRoot).dirs.filter((d) => !dirs.includes(d));
-  if (extra.length) notes.push(`prediction folders without ground truth, not scored: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ', …' : ''}`);
+  if (extra.length)
+    notes.push(
+      `prediction folders without ground truth, not scored: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ', …' : ''}`,
+    );
   return { dataset: true, gtRoot, predRoot, sequences: seqs, notes };
 }
 
-function sequence(name: string, gtDir: string, predDir: string, kind: Kind & { layout: Layout }, only?: string): SequenceSpec {
+function sequence(
+  name: string,
+  gtDir: string,
+  predDir: string,
+  kind: Kind & { layout: Layout },
+  only?: string,
+): SequenceSpec {
   const predFile = (dir: string, frame: string, what: string) => {
     const p = join(dir, frame);
     if (!existsSync(p)) throw new EvalInputError(`missing prediction for ${what} frame ${frame}: ${p} not found`);
@@ -143,10 +174,15 @@ function sequence(name: string, gtDir: string, predDir: string, kind: Kind & { l
   if (kind.layout === 'davis') {
     const pk = classify(predDir);
     if (pk.layout === 'objects') {
-      throw new EvalInputError(`sequence '${name}': the ground truth holds one label PNG per frame but the prediction '${predDir}' holds object folders; use the same layout for both`);
+      throw new EvalInputError(
+        `sequence '${name}': the ground truth holds one label PNG per frame but the prediction '${predDir}' holds object folders; use the same layout for both`,
+      );
     }
     return {
-      name, layout: 'davis', frames: list(gtDir).files.filter(isPngName), objects: [],
+      name,
+      layout: 'davis',
+      frames: list(gtDir).files.filter(isPngName),
+      objects: [],
       readGt: (frame) => readLabelFile(join(gtDir, frame)),
       readPred: (frame) => predFile(predDir, frame, `sequence '${name}'`),
     };
@@ -165,15 +201,21 @@ function sequence(name: string, gtDir: string, predDir: string, kind: Kind & { l
     if (flatPred) return predDir;
     const p = predByKey.get(key);
     if (!p) {
-      throw new EvalInputError(`sequence '${name}': prediction folder '${predDir}' has no object folder ${key} ` +
-        `(has: ${[...predByKey.keys()].join(', ') || 'none'}); score one object with --category`);
+      throw new EvalInputError(
+        `sequence '${name}': prediction folder '${predDir}' has no object folder ${key} ` +
+          `(has: ${[...predByKey.keys()].join(', ') || 'none'}); score one object with --category`,
+      );
     }
     return p;
   };
   const gtDirOf = new Map(gtObjs.map((o) => [o.key, join(gtDir, o.dir)]));
   return {
-    name, layout: 'objects', frames: [],
-    objects: gtObjs.map((o) => ({ key: o.key, frames: list(join(gtDir, o.dir)).files.filter(isPngName) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+    name,
+    layout: 'objects',
+    frames: [],
+    objects: gtObjs
+      .map((o) => ({ key: o.key, frames: list(join(gtDir, o.dir)).files.filter(isPngName) }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
     readGt: (frame, obj) => readLabelFile(join(gtDirOf.get(obj!)!, frame)),
     readPred: (frame, obj) => predFile(predPath(obj!), frame, `sequence '${name}' object ${obj}`),
   };
@@ -190,7 +232,8 @@ const IMAGE_RE = /\.(jpe?g|png)$/i;
 export function readVrsDataset(root: string): VideoSample[] {
   const img = join(root, 'JPEGImages');
   const ann = join(root, 'Annotations');
-  if (!isDir(img) || !isDir(ann)) throw new EvalInputError(`'${root}' is not a VRS folder (needs JPEGImages/ and Annotations/)`);
+  if (!isDir(img) || !isDir(ann))
+    throw new EvalInputError(`'${root}' is not a VRS folder (needs JPEGImages/ and Annotations/)`);
   return list(img).dirs.map((v) => videoSample(v, join(img, v), join(ann, v)));
 }
 
@@ -201,13 +244,20 @@ export function readVrsDataset(root: string): VideoSample[] {
  */
 export function readRoboEngineTest(root: string): VideoSample[] {
   if (existsSync(join(root, 'image_original.png'))) {
-    const frame = { name: 'image_original', image: join(root, 'image_original.png'), masks: {} as Record<string, string> };
+    const frame = {
+      name: 'image_original',
+      image: join(root, 'image_original.png'),
+      masks: {} as Record<string, string>,
+    };
     if (existsSync(join(root, 'image_mask_robot.png'))) frame.masks['002'] = join(root, 'image_mask_robot.png');
     return [{ name: basename(resolve(root)), frames: [frame] }];
   }
   const img = join(root, 'image');
   const ann = join(root, 'mask');
-  if (!isDir(img) || !isDir(ann)) throw new EvalInputError(`'${root}' is not a RoboEngine test folder (needs image/ and mask/, or image_original.png)`);
+  if (!isDir(img) || !isDir(ann))
+    throw new EvalInputError(
+      `'${root}' is not a RoboEngine test folder (needs image/ and mask/, or image_original.png)`,
+    );
   return list(img).dirs.map((v) => videoSample(v, join(img, v), join(ann, v)));
 }
 
@@ -221,7 +271,9 @@ function videoSample(name: string, imgDir: string, annDir: string): VideoSample 
     if (dirs.length === 0 && files.some(isPngName)) masks['002'] = files.filter(isPngName);
   }
   const flat = !Object.keys(masks).some((k) => isDir(join(annDir, k)));
-  return pairFrames(name, images, masks, (kind, file, obj) => (kind === 'image' ? join(imgDir, file) : flat ? join(annDir, file) : join(annDir, obj!, file)));
+  return pairFrames(name, images, masks, (kind, file, obj) =>
+    kind === 'image' ? join(imgDir, file) : flat ? join(annDir, file) : join(annDir, obj!, file),
+  );
 }
 
 /**
@@ -231,11 +283,13 @@ function videoSample(name: string, imgDir: string, annDir: string): VideoSample 
  */
 export function readModelDataset(root: string): { layout: 'vrs' | 'roboengine'; videos: VideoSample[] } {
   if (!isDir(root)) throw new EvalInputError(`dataset '${root}' is not a folder`);
-  if (isDir(join(root, 'JPEGImages')) || isDir(join(root, 'Annotations'))) return { layout: 'vrs', videos: readVrsDataset(root) };
+  if (isDir(join(root, 'JPEGImages')) || isDir(join(root, 'Annotations')))
+    return { layout: 'vrs', videos: readVrsDataset(root) };
   if (isDir(join(root, 'image')) || isDir(join(root, 'mask')) || existsSync(join(root, 'image_original.png'))) {
     return { layout: 'roboengine', videos: readRoboEngineTest(root) };
   }
-  throw new EvalInputError(`dataset '${root}' is neither a VRS folder (JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png) ` +
-    'nor a RoboEngine test folder (image/<seq>/ and mask/<seq>/<obj>/, or image_original.png with image_mask_robot.png)');
+  throw new EvalInputError(
+    `dataset '${root}' is neither a VRS folder (JPEGImages/<video>/*.jpg and Annotations/<video>/<000|001|002>/*.png) ` +
+      'nor a RoboEngine test folder (image/<seq>/ and mask/<seq>/<obj>/, or image_original.png with image_mask_robot.png)',
+  );
 }
-

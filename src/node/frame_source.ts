@@ -75,14 +75,21 @@ class FolderSource implements OpenedFrameSource {
   readonly fps = null;
   private last: { i: number; img: RgbImage } | null = null;
 
-  private constructor(readonly path: string, private readonly files: string[], readonly width: number, readonly height: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly files: string[],
+    readonly width: number,
+    readonly height: number,
+  ) {}
 
   static open(dir: string, opts: FrameSourceOptions): FolderSource {
     let entries: string[];
     try {
       entries = readdirSync(dir);
     } catch (e) {
-      throw new FrameSourceError(`cannot list folder '${dir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new FrameSourceError(
+        `cannot list folder '${dir}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     let files = entries
       .filter((n) => !n.startsWith('.') && FRAME_EXTENSIONS.includes(extname(n).toLowerCase()))
@@ -100,7 +107,10 @@ class FolderSource implements OpenedFrameSource {
     for (const f of files) {
       const stem = stemOf(f);
       const other = seen.get(stem);
-      if (other !== undefined) throw new FrameSourceError(`frames '${other}' and '${f}' in '${dir}' have the same name; outputs would collide`);
+      if (other !== undefined)
+        throw new FrameSourceError(
+          `frames '${other}' and '${f}' in '${dir}' have the same name; outputs would collide`,
+        );
       seen.set(stem, f);
     }
     // size of the first frame (decoded), then every other frame's header against it
@@ -113,7 +123,9 @@ class FolderSource implements OpenedFrameSource {
     for (let i = 1; i < files.length; i++) {
       const size = imageHeaderSize(join(dir, files[i]));
       if (size && (size.width !== first.width || size.height !== first.height)) {
-        throw new FrameSourceError(`frame ${i} '${files[i]}' is ${size.width}x${size.height}, the first frame '${files[0]}' is ${first.width}x${first.height}: all frames must have the same size`);
+        throw new FrameSourceError(
+          `frame ${i} '${files[i]}' is ${size.width}x${size.height}, the first frame '${files[0]}' is ${first.width}x${first.height}: all frames must have the same size`,
+        );
       }
     }
     const src = new FolderSource(dir, files, first.width, first.height);
@@ -143,7 +155,9 @@ class FolderSource implements OpenedFrameSource {
       throw new FrameSourceError(`${this.describe(i)}: ${oneLine((e as Error).message)}`);
     }
     if (img.width !== this.width || img.height !== this.height) {
-      throw new FrameSourceError(`${this.describe(i)} is ${img.width}x${img.height}, the first frame '${this.files[0]}' is ${this.width}x${this.height}: all frames must have the same size`);
+      throw new FrameSourceError(
+        `${this.describe(i)} is ${img.width}x${img.height}, the first frame '${this.files[0]}' is ${this.width}x${this.height}: all frames must have the same size`,
+      );
     }
     this.last = { i, img };
     return img;
@@ -163,7 +177,8 @@ const stemOf = (file: string) => basename(file, extname(file));
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 function checkIndex(src: OpenedFrameSource, i: number): void {
-  if (!Number.isInteger(i) || i < 0 || i >= src.numFrames) throw new FrameSourceError(`frame ${i} does not exist ('${src.path}' has ${src.numFrames} frames)`);
+  if (!Number.isInteger(i) || i < 0 || i >= src.numFrames)
+    throw new FrameSourceError(`frame ${i} does not exist ('${src.path}' has ${src.numFrames} frames)`);
 }
 
 /**
@@ -203,8 +218,14 @@ function jpegSize(head: Buffer, fd: number): { width: number; height: number } |
     const m = byteAt(pos, 4);
     if (!m || m[0] !== 0xff) return null;
     const marker = m[1];
-    if (marker === 0xff) { pos++; continue; } // fill byte
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { pos += 2; continue; }
+    if (marker === 0xff) {
+      pos++;
+      continue;
+    } // fill byte
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      pos += 2;
+      continue;
+    }
     if (marker === 0xd9 || marker === 0xda) return null; // end / start of scan before any SOF
     const len = m.readUInt16BE(2);
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
@@ -235,12 +256,15 @@ export function hasTool(exe: string): boolean {
 function probe(ffprobe: string, args: string[], path: string): string {
   const r = spawnSync(ffprobe, ['-v', 'error', ...args, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new FrameSourceError(MISSING_FFMPEG.replace('ffmpeg not found', `ffmpeg not found (no '${ffprobe}')`));
+    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new FrameSourceError(MISSING_FFMPEG.replace('ffmpeg not found', `ffmpeg not found (no '${ffprobe}')`));
     throw new FrameSourceError(`${path}: ffprobe failed: ${r.error.message}`);
   }
   if (r.status !== 0) {
     const msg = lastLine(r.stderr) || `exit code ${r.status}`;
-    throw new FrameSourceError(`'${path}' is not a folder of frames nor a video file ffmpeg can read (ffprobe: ${msg})`);
+    throw new FrameSourceError(
+      `'${path}' is not a folder of frames nor a video file ffmpeg can read (ffprobe: ${msg})`,
+    );
   }
   return r.stdout;
 }
@@ -271,31 +295,74 @@ class VideoFileSource implements OpenedFrameSource {
   private cache = new Map<number, RgbImage>();
   private readonly cacheFrames: number;
 
-  private constructor(readonly path: string, private readonly ffmpeg: string, readonly width: number, readonly height: number,
-    readonly numFrames: number, readonly fps: number | null, cacheBytes: number) {
+  private constructor(
+    readonly path: string,
+    private readonly ffmpeg: string,
+    readonly width: number,
+    readonly height: number,
+    readonly numFrames: number,
+    readonly fps: number | null,
+    cacheBytes: number,
+  ) {
     this.cacheFrames = Math.max(2, Math.floor(cacheBytes / (width * height * 3)));
   }
 
   static open(path: string, opts: FrameSourceOptions): VideoFileSource {
     const { ffmpeg, ffprobe } = tools(opts);
-    if (!hasTool(ffmpeg)) throw new FrameSourceError(ffmpeg === 'ffmpeg' ? MISSING_FFMPEG : `${MISSING_FFMPEG} (tried '${ffmpeg}')`);
-    const info = JSON.parse(probe(ffprobe, ['-select_streams', 'v:0', '-show_entries',
-      'stream=width,height,nb_frames,avg_frame_rate,r_frame_rate:stream_side_data=rotation', '-of', 'json'], path)) as {
-      streams?: Array<{ width?: number; height?: number; nb_frames?: string; avg_frame_rate?: string; r_frame_rate?: string; side_data_list?: Array<{ rotation?: number }> }>;
+    if (!hasTool(ffmpeg))
+      throw new FrameSourceError(ffmpeg === 'ffmpeg' ? MISSING_FFMPEG : `${MISSING_FFMPEG} (tried '${ffmpeg}')`);
+    const info = JSON.parse(
+      probe(
+        ffprobe,
+        [
+          '-select_streams',
+          'v:0',
+          '-show_entries',
+          'stream=width,height,nb_frames,avg_frame_rate,r_frame_rate:stream_side_data=rotation',
+          '-of',
+          'json',
+        ],
+        path,
+      ),
+    ) as {
+      streams?: Array<{
+        width?: number;
+        height?: number;
+        nb_frames?: string;
+        avg_frame_rate?: string;
+        r_frame_rate?: string;
+        side_data_list?: Array<{ rotation?: number }>;
+      }>;
     };
     const s = info.streams?.[0];
     if (!s || !s.width || !s.height) throw new FrameSourceError(`'${path}' has no video stream`);
     let frames = Number(s.nb_frames);
     if (!Number.isInteger(frames) || frames <= 0) {
       // containers without a frame count (mkv, webm): count the packets (no decoding)
-      frames = Number(probe(ffprobe, ['-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0'], path).trim().split(/[\n,]/)[0]);
+      frames = Number(
+        probe(
+          ffprobe,
+          ['-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0'],
+          path,
+        )
+          .trim()
+          .split(/[\n,]/)[0],
+      );
     }
     if (!Number.isInteger(frames) || frames <= 0) throw new FrameSourceError(`'${path}': the video has no frames`);
     if (opts.maxFrames !== undefined) frames = Math.min(frames, opts.maxFrames);
     // ffmpeg applies the display rotation when decoding: a quarter turn swaps the sides
     const rot = Math.abs(s.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? 0) % 180;
     const [w, h] = rot === 90 ? [s.height, s.width] : [s.width, s.height];
-    return new VideoFileSource(path, ffmpeg, w, h, frames, parseRate(s.avg_frame_rate) ?? parseRate(s.r_frame_rate), opts.cacheBytes ?? 64 << 20);
+    return new VideoFileSource(
+      path,
+      ffmpeg,
+      w,
+      h,
+      frames,
+      parseRate(s.avg_frame_rate) ?? parseRate(s.r_frame_rate),
+      opts.cacheBytes ?? 64 << 20,
+    );
   }
 
   get names(): string[] {
@@ -340,11 +407,30 @@ class VideoFileSource implements OpenedFrameSource {
     this.stopDecoder();
     const args = ['-hide_banner', '-nostdin', '-v', 'error', '-i', this.path, '-map', '0:v:0'];
     if (start > 0) args.push('-vf', `select=gte(n\\,${start})`);
-    args.push('-vsync', 'passthrough', '-frames:v', String(this.numFrames - start), '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
+    args.push(
+      '-vsync',
+      'passthrough',
+      '-frames:v',
+      String(this.numFrames - start),
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    );
     const proc = spawn(this.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const dec: Decoder = { proc, iter: proc.stdout[Symbol.asyncIterator](), pending: [], pendingBytes: 0, next: start, stderr: '' };
+    const dec: Decoder = {
+      proc,
+      iter: proc.stdout[Symbol.asyncIterator](),
+      pending: [],
+      pendingBytes: 0,
+      next: start,
+      stderr: '',
+    };
     proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (d: string) => { dec.stderr = (dec.stderr + d).slice(-4000); });
+    proc.stderr.on('data', (d: string) => {
+      dec.stderr = (dec.stderr + d).slice(-4000);
+    });
     proc.on('error', () => {}); // reported through the stdout iterator / exit code
     this.dec = dec;
   }
@@ -362,7 +448,9 @@ class VideoFileSource implements OpenedFrameSource {
       if (r.done) {
         const code = await exitCode(dec);
         const why = lastLine(dec.stderr) || (code ? `ffmpeg exit code ${code}` : 'end of stream');
-        throw new FrameSourceError(`'${this.path}': the decoder stopped before frame ${dec.next} of ${this.numFrames} (${why})`);
+        throw new FrameSourceError(
+          `'${this.path}': the decoder stopped before frame ${dec.next} of ${this.numFrames} (${why})`,
+        );
       }
       dec.pending.push(r.value);
       dec.pendingBytes += r.value.length;

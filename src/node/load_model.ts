@@ -20,7 +20,10 @@ export function readConfigArg(arg: string): Sam2Config {
   if (arg in BUILTIN_CONFIGS) return BUILTIN_CONFIGS[arg];
   let text = arg;
   if (!arg.trimStart().startsWith('{')) {
-    if (!existsSync(arg)) throw new ConfigError(`--config ${arg}: neither a built-in config (${Object.keys(BUILTIN_CONFIGS).join(', ')}) nor an existing file`);
+    if (!existsSync(arg))
+      throw new ConfigError(
+        `--config ${arg}: neither a built-in config (${Object.keys(BUILTIN_CONFIGS).join(', ')}) nor an existing file`,
+      );
     if (!statSync(arg).isFile()) throw new ConfigError(`--config ${arg}: not a file`);
     text = readFileSync(arg, 'utf8');
   }
@@ -46,7 +49,10 @@ export interface LoadedModel extends ResolvedConfig {
 }
 
 /** Open the weights and resolve the config without touching the GPU. Caller closes the file. */
-export async function openModelWeights(weightsPath: string, configArg?: string | Sam2Config): Promise<{ file: WeightsFile } & ResolvedConfig> {
+export async function openModelWeights(
+  weightsPath: string,
+  configArg?: string | Sam2Config,
+): Promise<{ file: WeightsFile } & ResolvedConfig> {
   const explicit = typeof configArg === 'string' ? readConfigArg(configArg) : configArg;
   const file = await openWeights(weightsPath);
   try {
@@ -68,7 +74,12 @@ export async function openModelWeights(weightsPath: string, configArg?: string |
 }
 
 /** Load a SAM 2.1 or RobotSeg checkpoint onto `rt` (a RobotSeg config gives a RobotSeg), returning the model with its weights and config source. */
-export async function loadModelWithStore(rt: Runtime, weightsPath: string, configArg?: string | Sam2Config, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModelWithStore(
+  rt: Runtime,
+  weightsPath: string,
+  configArg?: string | Sam2Config,
+  opts: LoadModelOptions = {},
+): Promise<LoadedModel> {
   const { file, config, source } = await openModelWeights(weightsPath, configArg);
   opts.onConfig?.({ config, source });
   let store: WeightStore;
@@ -88,6 +99,11 @@ export async function loadModelWithStore(rt: Runtime, weightsPath: string, confi
 }
 
 /** loadModel(rt, weightsPath, configArg?) -> SAM2 (the weights stay alive with the runtime). */
-export async function loadModel(rt: Runtime, weightsPath: string, configArg?: string | Sam2Config, opts: LoadModelOptions = {}): Promise<SAM2> {
+export async function loadModel(
+  rt: Runtime,
+  weightsPath: string,
+  configArg?: string | Sam2Config,
+  opts: LoadModelOptions = {},
+): Promise<SAM2> {
   return (await loadModelWithStore(rt, weightsPath, configArg, opts)).model;
 }

@@ -3,7 +3,14 @@
 
 import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { type SafetensorsEntry, SafetensorsFile, type TensorData, encodeTensor, openSafetensors, planSafetensors } from '../graph/safetensors.js';
+import {
+  type SafetensorsEntry,
+  SafetensorsFile,
+  type TensorData,
+  encodeTensor,
+  openSafetensors,
+  planSafetensors,
+} from '../graph/safetensors.js';
 import { type ByteSource, checkRange } from '../graph/weights_io.js';
 
 /** Largest single fs read (Node caps one read at 2 GiB). */
@@ -29,7 +36,10 @@ export async function fileSource(path: string): Promise<ByteSource> {
       return readFully(fh, offset, length, path);
     },
     async close() {
-      if (!closed) { closed = true; await fh.close(); }
+      if (!closed) {
+        closed = true;
+        await fh.close();
+      }
     },
   };
 }
@@ -40,7 +50,8 @@ async function readFully(fh: FileHandle, offset: number, length: number, path: s
   while (done < length) {
     const want = Math.min(length - done, MAX_READ);
     const { bytesRead } = await fh.read(out, done, want, offset + done);
-    if (bytesRead === 0) throw new Error(`${path}: unexpected end of file at ${offset + done} (file changed while reading?)`);
+    if (bytesRead === 0)
+      throw new Error(`${path}: unexpected end of file at ${offset + done} (file changed while reading?)`);
     done += bytesRead;
   }
   return out;

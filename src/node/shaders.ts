@@ -15,7 +15,12 @@ export function loadShaderLibrary(dir = SHADER_DIR): Record<string, string> {
     for (const f of readdirSync(d).sort()) {
       const p = join(d, f);
       if (statSync(p).isDirectory()) walk(p);
-      else if (f.endsWith('.wgsl')) out[relative(dir, p).replace(/\\/g, '/').replace(/\.wgsl$/, '')] = readFileSync(p, 'utf8');
+      else if (f.endsWith('.wgsl'))
+        out[
+          relative(dir, p)
+            .replace(/\\/g, '/')
+            .replace(/\.wgsl$/, '')
+        ] = readFileSync(p, 'utf8');
     }
   };
   walk(dir);

@@ -5,7 +5,16 @@
 // Everything is checked before training starts: a bad dataset is a TrainDataError naming the file.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { EvalInputError, type VideoSample, categoryKey, isObjectDirName, isPngName, objectLabel, pairFrames, stem } from '../eval/layout.js';
+import {
+  EvalInputError,
+  type VideoSample,
+  categoryKey,
+  isObjectDirName,
+  isPngName,
+  objectLabel,
+  pairFrames,
+  stem,
+} from '../eval/layout.js';
 import type { TrainVideo } from '../train/data.js';
 import { readVrsDataset } from './eval_io.js';
 import { imageHeaderSize } from './frame_source.js';
@@ -43,13 +52,20 @@ export function readTrainDataset(root: string, target: string, pseudoRoot?: stri
     throw e;
   }
   if (samples.length === 0) throw new TrainDataError(`'${root}' has no videos under JPEGImages/`);
-  if (pseudoRoot && !(existsSync(pseudoRoot) && statSync(pseudoRoot).isDirectory())) throw new TrainDataError(`pseudo-label folder '${pseudoRoot}' does not exist`);
+  if (pseudoRoot && !(existsSync(pseudoRoot) && statSync(pseudoRoot).isDirectory()))
+    throw new TrainDataError(`pseudo-label folder '${pseudoRoot}' does not exist`);
   const videos: TrainVideo[] = [];
   const skipped: string[] = [];
   for (const s of samples) {
-    if (s.frames.length === 0) { skipped.push(`${s.name}: no frames`); continue; }
+    if (s.frames.length === 0) {
+      skipped.push(`${s.name}: no frames`);
+      continue;
+    }
     const anchor = s.frames.findIndex((f) => f.masks[key] !== undefined);
-    if (anchor < 0) { skipped.push(`${s.name}: no annotation for ${objectLabel(key)}`); continue; }
+    if (anchor < 0) {
+      skipped.push(`${s.name}: no annotation for ${objectLabel(key)}`);
+      continue;
+    }
     const maskPath = s.frames[anchor].masks[key];
     let mask;
     try {
@@ -57,19 +73,30 @@ export function readTrainDataset(root: string, target: string, pseudoRoot?: stri
     } catch (e) {
       throw new TrainDataError(`${s.name}: ${(e as Error).message}`);
     }
-    if (!mask.data.some((v) => v)) { skipped.push(`${s.name}: the first annotated mask (${maskPath}) is empty`); continue; }
+    if (!mask.data.some((v) => v)) {
+      skipped.push(`${s.name}: the first annotated mask (${maskPath}) is empty`);
+      continue;
+    }
     for (const f of s.frames.slice(anchor)) {
       const sz = sizeOf(f.image);
       if (sz.width !== mask.width || sz.height !== mask.height) {
-        throw new TrainDataError(`${s.name}: frame '${f.image}' is ${sz.width}x${sz.height} but the annotated mask '${maskPath}' is ${mask.width}x${mask.height}`);
+        throw new TrainDataError(
+          `${s.name}: frame '${f.image}' is ${sz.width}x${sz.height} but the annotated mask '${maskPath}' is ${mask.width}x${mask.height}`,
+        );
       }
     }
     const frames = s.frames.map((f) => f.image);
     const video: TrainVideo = { name: s.name, frames, anchor, mask: maskPath };
-    if (pseudoRoot) video.pseudo = readPseudo(join(pseudoRoot, s.name), s.frames.map((f) => f.name), mask);
+    if (pseudoRoot)
+      video.pseudo = readPseudo(
+        join(pseudoRoot, s.name),
+        s.frames.map((f) => f.name),
+        mask,
+      );
     videos.push(video);
   }
-  if (videos.length === 0) throw new TrainDataError(`no video of '${root}' can train ${objectLabel(key)}:\n  ${skipped.join('\n  ')}`);
+  if (videos.length === 0)
+    throw new TrainDataError(`no video of '${root}' can train ${objectLabel(key)}:\n  ${skipped.join('\n  ')}`);
   return { videos, skipped, target: key };
 }
 
@@ -91,19 +118,28 @@ function singleVideo(root: string): VideoSample[] | null {
   if (objectDirs.length) for (const d of objectDirs) masks[d] = readdirSync(join(ann, d)).filter(isPngName).sort();
   else masks['002'] = annEntries.filter(isPngName).sort(); // a flat folder of masks: the robot
   const name = basename(resolve(root));
-  return [pairFrames(name, images, masks, (kind, file, obj) => (kind === 'image' ? join(img, file) : objectDirs.length ? join(ann, obj!, file) : join(ann, file)))];
+  return [
+    pairFrames(name, images, masks, (kind, file, obj) =>
+      kind === 'image' ? join(img, file) : objectDirs.length ? join(ann, obj!, file) : join(ann, file),
+    ),
+  ];
 }
 
 function readPseudo(dir: string, stems: string[], size: { width: number; height: number }): Map<number, string> {
   const out = new Map<number, string>();
   if (!existsSync(dir)) return out;
   const byStem = new Map(stems.map((s, i) => [s, i]));
-  for (const f of readdirSync(dir).filter((n) => /\.png$/i.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /\.png$/i.test(n))
+    .sort()) {
     const i = byStem.get(stem(f));
     if (i === undefined) throw new TrainDataError(`pseudo label '${join(dir, f)}' matches no frame of the video`);
     const p = join(dir, f);
     const sz = sizeOf(p);
-    if (sz.width !== size.width || sz.height !== size.height) throw new TrainDataError(`pseudo label '${p}' is ${sz.width}x${sz.height}, the video is ${size.width}x${size.height}`);
+    if (sz.width !== size.width || sz.height !== size.height)
+      throw new TrainDataError(
+        `pseudo label '${p}' is ${sz.width}x${sz.height}, the video is ${size.width}x${size.height}`,
+      );
     out.set(i, p);
   }
   return out;

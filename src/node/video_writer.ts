@@ -34,20 +34,55 @@ export class VideoWriter {
   private readonly exited: Promise<number | null>;
 
   /** Start the encoder for `numFrames` frames of width x height at fps. */
-  constructor(readonly path: string, readonly width: number, readonly height: number, readonly fps: number, readonly numFrames: number, ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg') {
-    const args = ['-hide_banner', '-nostdin', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', '-',
-      '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', ...encoderArgs(ffmpeg, path), path];
+  constructor(
+    readonly path: string,
+    readonly width: number,
+    readonly height: number,
+    readonly fps: number,
+    readonly numFrames: number,
+    ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg',
+  ) {
+    const args = [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${width}x${height}`,
+      '-r',
+      String(fps),
+      '-i',
+      '-',
+      '-vf',
+      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+      ...encoderArgs(ffmpeg, path),
+      path,
+    ];
     this.proc = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
-    this.proc.on('error', (e) => { this.failed = e; });
-    this.proc.stdin.on('error', (e) => { this.failed ??= e; });
+    this.proc.stderr.on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
+    this.proc.on('error', (e) => {
+      this.failed = e;
+    });
+    this.proc.stdin.on('error', (e) => {
+      this.failed ??= e;
+    });
     this.exited = new Promise((res) => this.proc.once('close', (code) => res(code)));
   }
 
   /** Frame i (0-based, each exactly once). */
   async put(i: number, img: RgbImage): Promise<void> {
-    if (img.width !== this.width || img.height !== this.height) throw new VideoWriteError(`${this.path}: frame ${i} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`);
+    if (img.width !== this.width || img.height !== this.height)
+      throw new VideoWriteError(
+        `${this.path}: frame ${i} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`,
+      );
     if (i !== this.nextIndex) {
       this.tmp ??= mkdtempSync(join(tmpdir(), 'robotseg-video-'));
       writeFileSync(join(this.tmp, `${i}.rgb`), img.data);
@@ -69,7 +104,11 @@ export class VideoWriter {
     const ok = this.proc.stdin.write(data);
     if (!ok) {
       await new Promise<void>((res) => {
-        const done = () => { this.proc.stdin.off('drain', done); this.proc.off('close', done); res(); };
+        const done = () => {
+          this.proc.stdin.off('drain', done);
+          this.proc.off('close', done);
+          res();
+        };
         this.proc.stdin.once('drain', done);
         this.proc.once('close', done);
       });
@@ -85,7 +124,10 @@ export class VideoWriter {
   /** Flush and wait for the encoder; throws when frames are missing or ffmpeg failed. */
   async finish(): Promise<void> {
     try {
-      if (this.nextIndex !== this.numFrames) throw new VideoWriteError(`${this.path}: frame ${this.nextIndex} was never written (${this.numFrames} frames expected)`);
+      if (this.nextIndex !== this.numFrames)
+        throw new VideoWriteError(
+          `${this.path}: frame ${this.nextIndex} was never written (${this.numFrames} frames expected)`,
+        );
       this.proc.stdin.end();
       const code = await this.exited;
       if (code !== 0 || this.failed) throw this.error();
@@ -96,7 +138,8 @@ export class VideoWriter {
 
   /** Stop the encoder (if still running) and remove temporary frames. */
   abort(): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null && !this.proc.stdin.writableEnded) this.proc.kill('SIGKILL');
+    if (this.proc.exitCode === null && this.proc.signalCode === null && !this.proc.stdin.writableEnded)
+      this.proc.kill('SIGKILL');
     if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
     this.tmp = null;
   }

@@ -88,7 +88,13 @@ export interface StepPrediction {
 }
 
 /** _encode_new_memory in training mode: σ(high-res logits)·scale + bias (never binarised), float32. */
-export function encodeMemoryTrain(rt: Runtime, model: SAM2, f: ImageFeatures, highRes: Tensor, objectPresent: boolean): Tensor {
+export function encodeMemoryTrain(
+  rt: Runtime,
+  model: SAM2,
+  f: ImageFeatures,
+  highRes: Tensor,
+  objectPresent: boolean,
+): Tensor {
   const base = model.cfg.base;
   const scaled = unary(rt, highRes, 'sigmoid');
   const mask = affine(rt, scaled, base.sigmoid_scale_for_mem_enc, base.sigmoid_bias_for_mem_enc);
@@ -103,10 +109,19 @@ export function encodeMemoryTrain(rt: Runtime, model: SAM2, f: ImageFeatures, hi
  * ImageFeatures object for repeated frames, so their gradients add up); `sources[step]` its index.
  * Step 0 is the initial conditioning frame with the prompt; the others have none (multimask, memory).
  */
-export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[], sources: number[], prompt: CyclePrompt, opts: CycleOptions = {}): Promise<CycleStep[]> {
-  if (frames.length !== sources.length || frames.length === 0) throw new Error(`runCycle: ${frames.length} frame features for ${sources.length} clip steps`);
+export async function runCycle(
+  rt: Runtime,
+  model: SAM2,
+  frames: ImageFeatures[],
+  sources: number[],
+  prompt: CyclePrompt,
+  opts: CycleOptions = {},
+): Promise<CycleStep[]> {
+  if (frames.length !== sources.length || frames.length === 0)
+    throw new Error(`runCycle: ${frames.length} frame features for ${sources.length} clip steps`);
   const category = opts.category ?? null;
-  if (category !== null && !(model instanceof RobotSeg)) throw new Error(`a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${model.cfg.name})`);
+  if (category !== null && !(model instanceof RobotSeg))
+    throw new Error(`a robot target ('${category}') needs RobotSeg weights; this model is SAM 2.1 (${model.cfg.name})`);
   const tracker = model instanceof RobotSeg ? new RobotSegTracker(rt, model) : new Tracker(rt, model);
   const cond = new Map<number, StoredFrame>();
   const nonCond = new Map<number, StoredFrame>();
@@ -142,46 +157,92 @@ export async function runCycle(rt: Runtime, model: SAM2, frames: ImageFeatures[]
     const earlier: StepPrediction[] = [];
     let clicks = points ?? undefined;
     if (init && points && (opts.corrections ?? 0) > 0) {
-      if (!opts.gt || !opts.random) throw new Error('runCycle: correction clicks need the ground truth (gt) and a random generator');
+      if (!opts.gt || !opts.random)
+        throw new Error('runCycle: correction clicks need the ground truth (gt) and a random generator');
       for (let k = 0; k < opts.corrections!; k++) {
         earlier.push({ lowRes: step.lowRes, highRes: step.highRes, iou: step.iou, objectScore: step.objectScore });
         const fromGt = opts.random() < (opts.gtClickProb ?? 0);
         const pred = fromGt ? null : Uint8Array.from(await rt.read(step.bestHigh), (v) => (v > 0 ? 1 : 0));
         const c = errorClick(opts.random, opts.gt, pred, S);
-        clicks = { coords: Float32Array.from([...clicks!.coords, c.x, c.y]), labels: Int32Array.from([...clicks!.labels, c.label]) };
+        clicks = {
+          coords: Float32Array.from([...clicks!.coords, c.x, c.y]),
+          labels: Int32Array.from([...clicks!.labels, c.label]),
+        };
         // the previous low-res logits are the mask prompt (not detached); no class / object tokens
         step = await samHeads(rt, model, tracker, f, pix, clicks, S, useMultimask(model, true, clicks), step.bestLow);
       }
     }
     const maskmem = encodeMemoryTrain(rt, model, f, step.bestHigh, step.objectScoreHost > 0);
-    const stored: StoredFrame = { maskmem, objPtr: step.objPtr, objectScore: step.objectScoreHost, predMasks: step.bestLow };
+    const stored: StoredFrame = {
+      maskmem,
+      objPtr: step.objPtr,
+      objectScore: step.objectScoreHost,
+      predMasks: step.bestLow,
+    };
     (init ? cond : nonCond).set(t, stored);
     out.push({
-      step: t, source: sources[t], lowRes: step.lowRes, highRes: step.highRes, iou: step.iou, objectScore: step.objectScore,
-      iouHost: step.iouHost, objectScoreHost: step.objectScoreHost, best: step.best, pixFeatWithMem: pix,
-      objPtr: step.objPtr, maskmem, memoryTokens, structureLogits, earlier, clicks,
+      step: t,
+      source: sources[t],
+      lowRes: step.lowRes,
+      highRes: step.highRes,
+      iou: step.iou,
+      objectScore: step.objectScore,
+      iouHost: step.iouHost,
+      objectScoreHost: step.objectScoreHost,
+      best: step.best,
+      pixFeatWithMem: pix,
+      objPtr: step.objPtr,
+      maskmem,
+      memoryTokens,
+      structureLogits,
+      earlier,
+      clicks,
     });
   }
   return out;
 }
 
 interface HeadsResult {
-  lowRes: Tensor; highRes: Tensor; iou: Tensor; objectScore: Tensor; iouHost: Float32Array; objectScoreHost: number;
-  best: number; bestLow: Tensor; bestHigh: Tensor; objPtr: Tensor;
+  lowRes: Tensor;
+  highRes: Tensor;
+  iou: Tensor;
+  objectScore: Tensor;
+  iouHost: Float32Array;
+  objectScoreHost: number;
+  best: number;
+  bestLow: Tensor;
+  bestHigh: Tensor;
+  objPtr: Tensor;
 }
 
 /** SAM2Base._use_multimask: multimask on an initial conditioning frame (or when tracking) with 0..1 clicks. */
 function useMultimask(model: SAM2, init: boolean, points: PointPrompt | null): boolean {
   const b = model.cfg.base;
   const n = points ? points.labels.length : 0;
-  return Boolean(b.multimask_output_in_sam) && (init || Boolean(b.multimask_output_for_tracking)) && Number(b.multimask_min_pt_num) <= n && n <= Number(b.multimask_max_pt_num);
+  return (
+    Boolean(b.multimask_output_in_sam) &&
+    (init || Boolean(b.multimask_output_for_tracking)) &&
+    Number(b.multimask_min_pt_num) <= n &&
+    n <= Number(b.multimask_max_pt_num)
+  );
 }
 
 /**
  * _forward_sam_heads in training mode: candidates (the 3 multimask outputs, or the single-mask output),
  * best by predicted IoU, NO_OBJ rule, pointer from the chosen mask token.
  */
-async function samHeads(rt: Runtime, model: SAM2, tracker: Tracker, f: ImageFeatures, pix: Tensor, points: PointPrompt | null, S: number, multimask: boolean, maskInput: Tensor | null = null, tokens?: Tensor): Promise<HeadsResult> {
+async function samHeads(
+  rt: Runtime,
+  model: SAM2,
+  tracker: Tracker,
+  f: ImageFeatures,
+  pix: Tensor,
+  points: PointPrompt | null,
+  S: number,
+  multimask: boolean,
+  maskInput: Tensor | null = null,
+  tokens?: Tensor,
+): Promise<HeadsResult> {
   const d = decodeMasks(rt, tracker, pix, f, points, maskInput, tokens);
   const [, M, h4, w4] = d.masks.shape;
   const c = d.maskTokens.shape[2];
@@ -201,11 +262,29 @@ async function samHeads(rt: Runtime, model: SAM2, tracker: Tracker, f: ImageFeat
   const token = slice(rt, d.maskTokens, [0, first + best, 0], [1, 1, c]).reshape([1, c]); // use_multimask_token_for_obj_ptr
   let objPtr = model.obj_ptr_proj.forward(rt, token);
   if (!present) objPtr = add(rt, affine(rt, objPtr, 0), model.no_obj_ptr.t); // fixed_no_obj_ptr
-  return { lowRes, highRes, iou, objectScore: d.objectScore, iouHost, objectScoreHost, best, bestLow, bestHigh, objPtr };
+  return {
+    lowRes,
+    highRes,
+    iou,
+    objectScore: d.objectScore,
+    iouHost,
+    objectScoreHost,
+    best,
+    bestLow,
+    bestHigh,
+    objPtr,
+  };
 }
 
 /** _use_mask_as_output: the 0/1 mask [1, 1, S, S] is the output; the pointer comes from the decoder. */
-async function maskAsOutput(rt: Runtime, model: SAM2, tracker: Tracker, f: ImageFeatures, pix: Tensor, mask01: Tensor): Promise<HeadsResult> {
+async function maskAsOutput(
+  rt: Runtime,
+  model: SAM2,
+  tracker: Tracker,
+  f: ImageFeatures,
+  pix: Tensor,
+  mask01: Tensor,
+): Promise<HeadsResult> {
   const S = model.cfg.image_size;
   const highRes = affine(rt, mask01, 20, -10);
   const lowRes = resize(rt, highRes, [S / 4, S / 4], { mode: 'bilinear', antialias: true });
@@ -219,5 +298,16 @@ async function maskAsOutput(rt: Runtime, model: SAM2, tracker: Tracker, f: Image
   const objectScoreHost = any ? 10 : -10; // 20 * is_obj - 10
   const objectScore = rt.upload([objectScoreHost], [1, 1], 'f32', 'object_score');
   const iou = rt.upload([1], [1, 1], 'f32', 'iou');
-  return { lowRes, highRes, iou, objectScore, iouHost: Float32Array.from([1]), objectScoreHost, best: 0, bestLow: lowRes, bestHigh: highRes, objPtr };
+  return {
+    lowRes,
+    highRes,
+    iou,
+    objectScore,
+    iouHost: Float32Array.from([1]),
+    objectScoreHost,
+    best: 0,
+    bestLow: lowRes,
+    bestHigh: highRes,
+    objPtr,
+  };
 }

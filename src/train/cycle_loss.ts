@@ -16,7 +16,16 @@ import { sigmoid } from '../kernels/elementwise.js';
 import { slice } from '../kernels/layout.js';
 import type { ImageFeatures } from '../model/sam2.js';
 import type { CycleStep } from './cycle.js';
-import { type MaskLossWeights, type MultimaskLoss, multimaskLoss, patchLoss, ROBOTSEG_MASK_WEIGHTS, semanticFeature, semanticLoss, weightedSum } from './losses.js';
+import {
+  type MaskLossWeights,
+  type MultimaskLoss,
+  multimaskLoss,
+  patchLoss,
+  ROBOTSEG_MASK_WEIGHTS,
+  semanticFeature,
+  semanticLoss,
+  weightedSum,
+} from './losses.js';
 
 export interface CycleLossWeights {
   cyc: number;
@@ -27,7 +36,14 @@ export interface CycleLossWeights {
   superviseAllIou: boolean;
 }
 
-export const ROBOTSEG_CYCLE_WEIGHTS: CycleLossWeights = { cyc: 1, sem: 1, patch: 1, mask: ROBOTSEG_MASK_WEIGHTS, iouLoss: 'l1', superviseAllIou: false };
+export const ROBOTSEG_CYCLE_WEIGHTS: CycleLossWeights = {
+  cyc: 1,
+  sem: 1,
+  patch: 1,
+  mask: ROBOTSEG_MASK_WEIGHTS,
+  iouLoss: 'l1',
+  superviseAllIou: false,
+};
 
 export interface CycleLoss {
   total: Tensor;
@@ -47,7 +63,14 @@ export interface CycleLoss {
  * [1, 1, S, S] (0/1 f32, S = the model input size); pseudo(t): step t's pseudo label [1, 1, h, w] or
  * [1, 1, S, S] (0/1), for the intermediate steps.
  */
-export async function cycleLoss(rt: Runtime, steps: CycleStep[], frames: ImageFeatures[], g0: Tensor, pseudo: (step: number) => Tensor, w: CycleLossWeights = ROBOTSEG_CYCLE_WEIGHTS): Promise<CycleLoss> {
+export async function cycleLoss(
+  rt: Runtime,
+  steps: CycleStep[],
+  frames: ImageFeatures[],
+  g0: Tensor,
+  pseudo: (step: number) => Tensor,
+  w: CycleLossWeights = ROBOTSEG_CYCLE_WEIGHTS,
+): Promise<CycleLoss> {
   const T = steps.length;
   const supervised = T === 1 ? [0] : [0, T - 1];
   const mask: CycleLoss['mask'] = [];
@@ -55,11 +78,18 @@ export async function cycleLoss(rt: Runtime, steps: CycleStep[], frames: ImageFe
     const s = steps[t];
     // every decoder call of the step is supervised (correction clicks: SAM 2's multistep loss sums them)
     for (const p of [...s.earlier, s]) {
-      const l = await multimaskLoss(rt, p.highRes, p.iou, p.objectScore, g0, { weights: w.mask, iouLoss: w.iouLoss, superviseAllIou: w.superviseAllIou });
+      const l = await multimaskLoss(rt, p.highRes, p.iou, p.objectScore, g0, {
+        weights: w.mask,
+        iouLoss: w.iouLoss,
+        superviseAllIou: w.superviseAllIou,
+      });
       mask.push({ step: t, ...l });
     }
   }
-  const cyc = weightedSum(rt, mask.map((m) => [1, m.total] as [number, Tensor]));
+  const cyc = weightedSum(
+    rt,
+    mask.map((m) => [1, m.total] as [number, Tensor]),
+  );
   const anchor = semanticFeature(rt, frames[0].visionFeats, g0).feat; // not detached
   const semantic: CycleLoss['semantic'] = [];
   const patches: CycleLoss['patches'] = [];
@@ -74,8 +104,18 @@ export async function cycleLoss(rt: Runtime, steps: CycleStep[], frames: ImageFe
     const pl = patchLoss(rt, best, pseudo(t), [h, ww]);
     patches.push({ step: t, loss: pl.loss, prob16: pl.prob16 });
   }
-  const sem = weightedSum(rt, semantic.map((s) => [1, s.loss] as [number, Tensor]));
-  const patch = weightedSum(rt, patches.map((p) => [1, p.loss] as [number, Tensor]));
-  const total = weightedSum(rt, [[w.cyc, cyc], [w.sem, sem], [w.patch, patch]]);
+  const sem = weightedSum(
+    rt,
+    semantic.map((s) => [1, s.loss] as [number, Tensor]),
+  );
+  const patch = weightedSum(
+    rt,
+    patches.map((p) => [1, p.loss] as [number, Tensor]),
+  );
+  const total = weightedSum(rt, [
+    [w.cyc, cyc],
+    [w.sem, sem],
+    [w.patch, patch],
+  ]);
   return { total, cyc, sem, patch, mask, semantic, patches, anchor };
 }

@@ -25,7 +25,8 @@ export interface TrainVideo {
  * A single frame (or clipLen 1) gives [0].
  */
 export function sampleCycleOffsets(next: () => number, available: number, clipLen: number): number[] {
-  if (!Number.isInteger(clipLen) || clipLen < 1 || clipLen % 2 === 0) throw new Error(`clip length ${clipLen} must be an odd number >= 1 (a palindrome [0, s, 2s, ..., s, 0])`);
+  if (!Number.isInteger(clipLen) || clipLen < 1 || clipLen % 2 === 0)
+    throw new Error(`clip length ${clipLen} must be an odd number >= 1 (a palindrome [0, s, 2s, ..., s, 0])`);
   if (available < 1) throw new Error('cycle clip: the video range is empty');
   if (available === 1 || clipLen === 1) return [0];
   const k = (clipLen - 1) / 2;
@@ -58,15 +59,25 @@ export function samplePrompt(next: () => number, mode: PromptMode, isVideo: bool
  * false-positive regions of `pred` against `gt` (both [H*W] 0/1, row length `width`; pred null = all
  * background), positive in a miss; when pred equals gt, a negative click uniformly in the background.
  */
-export function errorClick(next: () => number, gt: Uint8Array, pred: Uint8Array | null, width: number): { x: number; y: number; label: number } {
+export function errorClick(
+  next: () => number,
+  gt: Uint8Array,
+  pred: Uint8Array | null,
+  width: number,
+): { x: number; y: number; label: number } {
   const cells: number[] = [];
   let correct = true;
-  for (let i = 0; i < gt.length; i++) if ((pred ? pred[i] : 0) !== gt[i]) { correct = false; break; }
+  for (let i = 0; i < gt.length; i++)
+    if ((pred ? pred[i] : 0) !== gt[i]) {
+      correct = false;
+      break;
+    }
   for (let i = 0; i < gt.length; i++) {
     const p = pred ? pred[i] : 0;
     if (p !== gt[i] || (correct && !gt[i])) cells.push(i);
   }
-  if (cells.length === 0) throw new Error('correction click: the ground truth covers the whole image and the prediction matches it');
+  if (cells.length === 0)
+    throw new Error('correction click: the ground truth covers the whole image and the prediction matches it');
   const i = cells[Math.min(cells.length - 1, Math.floor(next() * cells.length))];
   const label = gt[i] && !(pred ? pred[i] : 0) ? 1 : 0;
   return { x: i % width, y: Math.floor(i / width), label };

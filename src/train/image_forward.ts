@@ -24,13 +24,27 @@ export interface DecoderOutputs {
  * no_mem_embed, or memory-conditioned), points in network-input pixels (null = no click: one padding
  * point, as SAM 2 does), an optional mask prompt [1, 1, 4h, 4w] and optional RobotSeg leading tokens.
  */
-export function decodeMasks(rt: Runtime, tracker: Tracker, pixFeat: Tensor, f: ImageFeatures, points: PointPrompt | null, maskInput: Tensor | null = null, tokens?: Tensor): DecoderOutputs {
+export function decodeMasks(
+  rt: Runtime,
+  tracker: Tracker,
+  pixFeat: Tensor,
+  f: ImageFeatures,
+  points: PointPrompt | null,
+  maskInput: Tensor | null = null,
+  tokens?: Tensor,
+): DecoderOutputs {
   const d = tracker.decode(pixFeat, f, points, maskInput, undefined, tokens);
   return { masks: d.masks, iou: d.iou, objectScore: d.obj, maskTokens: d.tokens };
 }
 
 /** img [1, 3, S, S] normalised -> decoder outputs of the image predictor (no memory). */
-export function imageForward(rt: Runtime, model: SAM2, img: Tensor, points: PointPrompt | null, maskInput: Tensor | null = null): DecoderOutputs & { features: ImageFeatures } {
+export function imageForward(
+  rt: Runtime,
+  model: SAM2,
+  img: Tensor,
+  points: PointPrompt | null,
+  maskInput: Tensor | null = null,
+): DecoderOutputs & { features: ImageFeatures } {
   const features = model.encodeImage(rt, img);
   const pix = model.imageEmbedWithNoMem(rt, features); // [1, C, h, w]
   return { ...decodeMasks(rt, new Tracker(rt, model), pix, features, points, maskInput), features };

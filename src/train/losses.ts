@@ -12,11 +12,26 @@ import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { add, affine, sigmoid } from '../kernels/elementwise.js';
 import { slice } from '../kernels/layout.js';
-import { bceWithLogits, cosineSimilarity, diceLoss, l1Loss, l2Normalize, maskIoU, mseLoss, sigmoidFocalLoss, softIoULoss } from '../kernels/loss.js';
+import {
+  bceWithLogits,
+  cosineSimilarity,
+  diceLoss,
+  l1Loss,
+  l2Normalize,
+  maskIoU,
+  mseLoss,
+  sigmoidFocalLoss,
+  softIoULoss,
+} from '../kernels/loss.js';
 import { maskedMean } from '../kernels/reduce.js';
 import { resize } from '../kernels/resize.js';
 
-export interface MaskLossWeights { focal: number; dice: number; iou: number; class: number }
+export interface MaskLossWeights {
+  focal: number;
+  dice: number;
+  iou: number;
+  class: number;
+}
 /** RobotSeg's cycle weights (focal 5, dice 1, IoU L1 1, object BCE 1); SAM 2.1's image training uses focal 20. */
 export const ROBOTSEG_MASK_WEIGHTS: MaskLossWeights = { focal: 5, dice: 1, iou: 1, class: 1 };
 
@@ -56,9 +71,17 @@ export function weightedSum(rt: Runtime, terms: Array<[number, Tensor]>): Tensor
  * candidates [1, K, H, W] logits, iouPred [1, K] (after sigmoid), objScore [1, 1] logit,
  * target [1, 1, H, W] 0/1 (f32). One object (num_objects = 1). Reads back the per-mask losses once.
  */
-export async function multimaskLoss(rt: Runtime, candidates: Tensor, iouPred: Tensor, objScore: Tensor, target: Tensor, opts: MultimaskLossOptions): Promise<MultimaskLoss> {
+export async function multimaskLoss(
+  rt: Runtime,
+  candidates: Tensor,
+  iouPred: Tensor,
+  objScore: Tensor,
+  target: Tensor,
+  opts: MultimaskLossOptions,
+): Promise<MultimaskLoss> {
   const [, K, H, W] = candidates.shape;
-  if (target.size !== H * W) throw new Error(`multimaskLoss: target [${target.shape.join(', ')}] is not one ${H}x${W} mask`);
+  if (target.size !== H * W)
+    throw new Error(`multimaskLoss: target [${target.shape.join(', ')}] is not one ${H}x${W} mask`);
   if (iouPred.size !== K) throw new Error(`multimaskLoss: ${iouPred.size} IoU predictions for ${K} candidates`);
   const x = candidates.reshape([K, H * W]);
   const t = target.reshape([H * W]);
@@ -75,10 +98,27 @@ export async function multimaskLoss(rt: Runtime, candidates: Tensor, iouPred: Te
   const lossDice = affine(rt, pick(dice), targetObj);
   const ious = iouPred.reshape([K]);
   const iouFn = opts.iouLoss === 'l1' ? l1Loss : mseLoss;
-  const lossIou = affine(rt, opts.superviseAllIou ? iouFn(rt, ious, actual) : iouFn(rt, pick(ious), pick(actual)), targetObj);
+  const lossIou = affine(
+    rt,
+    opts.superviseAllIou ? iouFn(rt, ious, actual) : iouFn(rt, pick(ious), pick(actual)),
+    targetObj,
+  );
   const cls = bceWithLogits(rt, objScore.reshape([1, 1]), rt.upload([targetObj], [1], 'f32', 'target_obj')); // [1]
-  const total = weightedSum(rt, [[w.focal, lossFocal], [w.dice, lossDice], [w.iou, lossIou], [w.class, cls]]);
-  return { total, focal: lossFocal, dice: lossDice, iou: lossIou, cls, selected: k, perMask: { focal: fh, dice: dh, actualIou: ah } };
+  const total = weightedSum(rt, [
+    [w.focal, lossFocal],
+    [w.dice, lossDice],
+    [w.iou, lossIou],
+    [w.class, cls],
+  ]);
+  return {
+    total,
+    focal: lossFocal,
+    dice: lossDice,
+    iou: lossIou,
+    cls,
+    selected: k,
+    perMask: { focal: fh, dice: dh, actualIou: ah },
+  };
 }
 
 /** normalize(masked_avg(feats [1, C, h, w], mask [1, 1, H, W] resized bilinearly to h x w)) -> [1, C]. */
@@ -100,9 +140,17 @@ export function semanticLoss(rt: Runtime, ft: Tensor, f0: Tensor): { loss: Tenso
  * resized to the grid [h, w]. σ lies in [0, 1], so RobotSeg's clamp(p, 0, 1) is the identity here,
  * for values and (torch.clamp passes gradients at the bounds) gradients alike.
  */
-export function patchLoss(rt: Runtime, logits: Tensor, pseudo: Tensor, grid: [number, number]): { loss: Tensor; prob16: Tensor } {
+export function patchLoss(
+  rt: Runtime,
+  logits: Tensor,
+  pseudo: Tensor,
+  grid: [number, number],
+): { loss: Tensor; prob16: Tensor } {
   const p = resize(rt, sigmoid(rt, logits), grid, { mode: 'bilinear' });
-  const t = pseudo.shape[2] === grid[0] && pseudo.shape[3] === grid[1] ? pseudo : resize(rt, pseudo, grid, { mode: 'bilinear' });
+  const t =
+    pseudo.shape[2] === grid[0] && pseudo.shape[3] === grid[1]
+      ? pseudo
+      : resize(rt, pseudo, grid, { mode: 'bilinear' });
   const n = grid[0] * grid[1];
   return { loss: softIoULoss(rt, p.reshape([1, n]), t.reshape([1, n])), prob16: p };
 }

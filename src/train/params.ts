@@ -51,7 +51,10 @@ export function layerNormWeightKeys(m: Module, prefix = '', out = new Set<string
   for (const [name, v] of Object.entries(m)) {
     const key = prefix ? `${prefix}.${name}` : name;
     if (v instanceof Module) layerNormWeightKeys(v, key, out);
-    else if (Array.isArray(v)) v.forEach((item, i) => { if (item instanceof Module) layerNormWeightKeys(item, `${key}.${i}`, out); });
+    else if (Array.isArray(v))
+      v.forEach((item, i) => {
+        if (item instanceof Module) layerNormWeightKeys(item, `${key}.${i}`, out);
+      });
   }
   return out;
 }
@@ -68,10 +71,16 @@ export function trunkLayerId(key: string, numBlocks: number): number {
  * The model's learnable parameters (buffers excluded) minus those under a frozen prefix, in
  * state-dict order, with their starting learning rate and weight decay.
  */
-export function collectParams(model: Module, freeze: readonly string[] = [], optim: OptimSettings = ROBOTSEG_OPTIM): TrainableParam[] {
+export function collectParams(
+  model: Module,
+  freeze: readonly string[] = [],
+  optim: OptimSettings = ROBOTSEG_OPTIM,
+): TrainableParam[] {
   const lnWeights = layerNormWeightKeys(model);
   const all = model.namedParams();
-  const numBlocks = new Set(all.map(([k]) => /^image_encoder\.trunk\.blocks\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined)).size;
+  const numBlocks = new Set(
+    all.map(([k]) => /^image_encoder\.trunk\.blocks\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined),
+  ).size;
   const out: TrainableParam[] = [];
   for (const [key, p] of all) {
     if (BUFFER_KEYS.has(key) || underPrefix(key, freeze)) continue;
@@ -81,7 +90,13 @@ export function collectParams(model: Module, freeze: readonly string[] = [], opt
       scale = optim.layerDecay ** (numBlocks + 1 - trunkLayerId(key, numBlocks));
     }
     const noDecay = key.endsWith('.bias') || lnWeights.has(key);
-    out.push({ key, tensor: p.t, lr: (encoder ? optim.lrEncoder : optim.lr) * scale, weightDecay: noDecay ? 0 : optim.weightDecay, group: encoder ? 'encoder' : 'heads' });
+    out.push({
+      key,
+      tensor: p.t,
+      lr: (encoder ? optim.lrEncoder : optim.lr) * scale,
+      weightDecay: noDecay ? 0 : optim.weightDecay,
+      group: encoder ? 'encoder' : 'heads',
+    });
   }
   return out;
 }

@@ -58,7 +58,12 @@ export function objectPrototype(rt: Runtime, feats0: Tensor, mask: Tensor): Tens
 }
 
 /** Pseudo label of one frame from its level-2 features [1, C, h, w] and the prototype [1, C]. */
-export async function featurePseudoLabel(rt: Runtime, feats: Tensor, prototype: Tensor, relThreshold = 0.2): Promise<PseudoLabel> {
+export async function featurePseudoLabel(
+  rt: Runtime,
+  feats: Tensor,
+  prototype: Tensor,
+  relThreshold = 0.2,
+): Promise<PseudoLabel> {
   const [, C, h, w] = feats.shape;
   const n = h * w;
   const sim = await withoutTapeAsync(rt, async () => {
@@ -71,8 +76,16 @@ export async function featurePseudoLabel(rt: Runtime, feats: Tensor, prototype: 
   });
   let mx = -Infinity;
   let mn = Infinity;
-  for (const v of sim) { mx = Math.max(mx, v); mn = Math.min(mn, v); }
+  for (const v of sim) {
+    mx = Math.max(mx, v);
+    mn = Math.min(mn, v);
+  }
   const tau = Math.fround(mx - Math.fround(relThreshold * Math.fround(mx - mn)));
-  const label = rt.upload(Float32Array.from(sim, (v) => (v > tau ? 1 : 0)), [1, 1, h, w], 'f32', 'pseudo_label');
+  const label = rt.upload(
+    Float32Array.from(sim, (v) => (v > tau ? 1 : 0)),
+    [1, 1, h, w],
+    'f32',
+    'pseudo_label',
+  );
   return { label, sim, tau };
 }

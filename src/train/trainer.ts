@@ -22,7 +22,15 @@ import type { ImageFeatures, SAM2 } from '../model/sam2.js';
 import { mulberry32 } from '../util/rng.js';
 import { type CyclePrompt, runCycle } from './cycle.js';
 import { type CycleLossWeights, cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from './cycle_loss.js';
-import { maskBox, type PromptKind, type PromptMode, randomForegroundClick, samplePrompt, sampleCycleOffsets, type TrainVideo } from './data.js';
+import {
+  maskBox,
+  type PromptKind,
+  type PromptMode,
+  randomForegroundClick,
+  samplePrompt,
+  sampleCycleOffsets,
+  type TrainVideo,
+} from './data.js';
 import { weightedSum } from './losses.js';
 import { collectParams, type OptimSettings, ROBOTSEG_OPTIM, type TrainableParam } from './params.js';
 import { featurePseudoLabel, objectPrototype, withoutTape, withoutTapeAsync } from './pseudo_labels.js';
@@ -64,8 +72,21 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  steps: 100, clipLength: 7, optim: ROBOTSEG_OPTIM, maxGradNorm: 0.1, lrEndFactor: 0.1, accumulate: 1, freeze: [],
-  weights: ROBOTSEG_CYCLE_WEIGHTS, structureWeight: 1, promptMode: 'mixed', correctionClicks: 3, gtClickProb: 0.1, category: null, seed: 2026, featureCacheFrames: 16,
+  steps: 100,
+  clipLength: 7,
+  optim: ROBOTSEG_OPTIM,
+  maxGradNorm: 0.1,
+  lrEndFactor: 0.1,
+  accumulate: 1,
+  freeze: [],
+  weights: ROBOTSEG_CYCLE_WEIGHTS,
+  structureWeight: 1,
+  promptMode: 'mixed',
+  correctionClicks: 3,
+  gtClickProb: 0.1,
+  category: null,
+  seed: 2026,
+  featureCacheFrames: 16,
 };
 
 export interface StepLog {
@@ -83,7 +104,11 @@ export interface StepLog {
 }
 
 /** AdamW moments and the parameter's own step count (torch skips parameters without a gradient). */
-interface OptimState { m: Tensor; v: Tensor; step: number }
+interface OptimState {
+  m: Tensor;
+  v: Tensor;
+  step: number;
+}
 
 export class Trainer {
   readonly params: TrainableParam[];
@@ -97,18 +122,33 @@ export class Trainer {
   private pseudoCache = new Map<string, Tensor>();
   private readonly encoderFrozen: boolean;
 
-  constructor(readonly rt: Runtime, readonly model: SAM2, readonly videos: TrainVideo[], readonly data: TrainDataSource, opts: Partial<TrainOptions> = {}) {
+  constructor(
+    readonly rt: Runtime,
+    readonly model: SAM2,
+    readonly videos: TrainVideo[],
+    readonly data: TrainDataSource,
+    opts: Partial<TrainOptions> = {},
+  ) {
     this.opts = { ...DEFAULT_TRAIN_OPTIONS, ...opts };
     const o = this.opts;
     if (!(o.steps >= 1)) throw new Error(`steps must be >= 1, got ${o.steps}`);
-    if (!(o.accumulate >= 1) || !Number.isInteger(o.accumulate)) throw new Error(`accumulate must be a positive integer, got ${o.accumulate}`);
+    if (!(o.accumulate >= 1) || !Number.isInteger(o.accumulate))
+      throw new Error(`accumulate must be a positive integer, got ${o.accumulate}`);
     if (videos.length === 0) throw new Error('no training videos');
-    if (o.category !== null && !(model instanceof RobotSeg)) throw new Error(`a robot target ('${o.category}') needs RobotSeg weights; this model is SAM 2.1 (${model.cfg.name})`);
-    if (o.promptMode === 'auto' && o.category === null) throw new Error("prompt mode 'auto' (category only) needs RobotSeg weights and a target category");
+    if (o.category !== null && !(model instanceof RobotSeg))
+      throw new Error(
+        `a robot target ('${o.category}') needs RobotSeg weights; this model is SAM 2.1 (${model.cfg.name})`,
+      );
+    if (o.promptMode === 'auto' && o.category === null)
+      throw new Error("prompt mode 'auto' (category only) needs RobotSeg weights and a target category");
     this.params = collectParams(model, o.freeze, o.optim);
     if (this.params.length === 0) throw new Error(`every parameter is frozen (--freeze ${o.freeze.join(' ')})`);
     this.encoderFrozen = !this.params.some((p) => p.key.startsWith('image_encoder.'));
-    this.state = this.params.map((p) => ({ m: untrack(rt.zeros(p.tensor.shape, 'f32', `adam.m.${p.key}`)), v: untrack(rt.zeros(p.tensor.shape, 'f32', `adam.v.${p.key}`)), step: 0 }));
+    this.state = this.params.map((p) => ({
+      m: untrack(rt.zeros(p.tensor.shape, 'f32', `adam.m.${p.key}`)),
+      v: untrack(rt.zeros(p.tensor.shape, 'f32', `adam.v.${p.key}`)),
+      step: 0,
+    }));
     this.next = mulberry32(o.seed);
   }
 
@@ -118,7 +158,10 @@ export class Trainer {
   }
 
   /** Forward + backward of one sampled clip: gradients accumulate into the parameters' .grad. */
-  async clipGradients(video: TrainVideo, scale: number): Promise<{ loss: Record<string, number>; frames: number[]; prompt: string }> {
+  async clipGradients(
+    video: TrainVideo,
+    scale: number,
+  ): Promise<{ loss: Record<string, number>; frames: number[]; prompt: string }> {
     const o = this.opts;
     const offsets = sampleCycleOffsets(this.next, video.frames.length - video.anchor, o.clipLength);
     const kind = samplePrompt(this.next, o.promptMode, video.frames.length - video.anchor > 1, o.category !== null);
@@ -130,11 +173,20 @@ export class Trainer {
    * With `backward`, the tape records and gradients accumulate into the parameters' .grad (scaled by
    * `scale`); without, nothing is recorded (e.g. the same fixed clip before and after training).
    */
-  async clipLoss(video: TrainVideo, offsets: number[], kind: PromptKind, scale = 1, backward = false): Promise<{ loss: Record<string, number>; frames: number[]; prompt: string }> {
+  async clipLoss(
+    video: TrainVideo,
+    offsets: number[],
+    kind: PromptKind,
+    scale = 1,
+    backward = false,
+  ): Promise<{ loss: Record<string, number>; frames: number[]; prompt: string }> {
     const rt = this.rt;
     const o = this.opts;
     const indices = offsets.map((d) => video.anchor + d);
-    if (indices.some((i) => i < 0 || i >= video.frames.length)) throw new Error(`clip frames ${indices.join(', ')} outside video '${video.name}' (${video.frames.length} frames)`);
+    if (indices.some((i) => i < 0 || i >= video.frames.length))
+      throw new Error(
+        `clip frames ${indices.join(', ')} outside video '${video.name}' (${video.frames.length} frames)`,
+      );
     if (backward) for (const p of this.params) p.tensor.requiresGrad = true;
     const tape = backward ? new Tape(rt) : null;
     try {
@@ -148,10 +200,14 @@ export class Trainer {
         const points = kind === 'click' || kind === 'box';
         const steps = await runCycle(rt, this.model, frames, indices, prompt.prompt, {
           category: kind === 'mask' ? null : o.category,
-          corrections: points ? o.correctionClicks : 0, gt: prompt.gt, gtClickProb: o.gtClickProb, random: this.next,
+          corrections: points ? o.correctionClicks : 0,
+          gt: prompt.gt,
+          gtClickProb: o.gtClickProb,
+          random: this.next,
         });
         const pseudo = new Map<number, Tensor>();
-        for (let t = 1; t < steps.length - 1; t++) pseudo.set(t, await this.pseudoLabel(video, indices[t], frames[0], g0));
+        for (let t = 1; t < steps.length - 1; t++)
+          pseudo.set(t, await this.pseudoLabel(video, indices[t], frames[0], g0));
         const loss = await cycleLoss(rt, steps, frames, g0, (t) => pseudo.get(t)!, o.weights);
         const terms: Array<[number, Tensor]> = [[1, loss.total]];
         let structure: Tensor | null = null;
@@ -159,20 +215,34 @@ export class Trainer {
         if (o.structureWeight > 0 && last.structureLogits.length) {
           // SEMA supervision on the clip's last frame: every layer's σ(map) vs |Laplacian(G0)| / max
           const target = withoutTape(rt, () => structureTarget(rt, g0));
-          structure = affine(rt, weightedSum(rt, last.structureLogits.map((l) => [1, l1Loss(rt, unary(rt, l, 'sigmoid'), target)] as [number, Tensor])), 1 / last.structureLogits.length);
+          structure = affine(
+            rt,
+            weightedSum(
+              rt,
+              last.structureLogits.map((l) => [1, l1Loss(rt, unary(rt, l, 'sigmoid'), target)] as [number, Tensor]),
+            ),
+            1 / last.structureLogits.length,
+          );
           terms.push([o.structureWeight, structure]);
         }
         const total = affine(rt, weightedSum(rt, terms), scale);
         rt.tape = null;
         const host: Record<string, number> = {};
-        const read = async (name: string, t: Tensor | null) => { if (t) host[name] = (await rt.read(t))[0]; };
+        const read = async (name: string, t: Tensor | null) => {
+          if (t) host[name] = (await rt.read(t))[0];
+        };
         await read('total', total);
         host.total /= scale;
         await read('cycle', loss.cyc);
         await read('semantic', loss.sem);
         await read('patch', loss.patch);
         await read('structure', structure);
-        for (const [name, pick] of [['focal', 'focal'], ['dice', 'dice'], ['iou', 'iou'], ['class', 'cls']] as const) {
+        for (const [name, pick] of [
+          ['focal', 'focal'],
+          ['dice', 'dice'],
+          ['iou', 'iou'],
+          ['class', 'cls'],
+        ] as const) {
           let sum = 0;
           for (const m of loss.mask) sum += (await rt.read(m[pick]))[0];
           host[name] = sum;
@@ -182,7 +252,11 @@ export class Trainer {
           for (const p of this.params) if (p.tensor.grad) untrack(p.tensor.grad);
         }
         const extra = points ? steps[0].earlier.length : 0;
-        return { loss: host, frames: indices, prompt: extra ? `${prompt.describe} + ${extra} correction clicks` : prompt.describe };
+        return {
+          loss: host,
+          frames: indices,
+          prompt: extra ? `${prompt.describe} + ${extra} correction clicks` : prompt.describe,
+        };
       });
     } finally {
       rt.tape = null;
@@ -208,7 +282,15 @@ export class Trainer {
     const gradNorm = await this.applyGradients();
     const lr: Record<string, number> = {};
     for (const p of this.params) lr[p.group] = Math.max(lr[p.group] ?? 0, p.lr * this.lrFactor(this.step - 1));
-    return { step: this.step, loss: sums, lr, gradNorm, clips, ms: performance.now() - t0, peakBytes: rt.pool.peakBytes };
+    return {
+      step: this.step,
+      loss: sums,
+      lr,
+      gradNorm,
+      clips,
+      ms: performance.now() - t0,
+      peakBytes: rt.pool.peakBytes,
+    };
   }
 
   /** Clip by the global norm and take an AdamW step; clears the gradients. Returns the norm before clipping. */
@@ -216,21 +298,33 @@ export class Trainer {
     const rt = this.rt;
     const o = this.opts;
     const withGrad = this.params.map((p, i) => ({ p, s: this.state[i] })).filter(({ p }) => p.tensor.grad);
-    const normSq = gradNormSq(rt, withGrad.map(({ p }) => p.tensor.grad!));
+    const normSq = gradNormSq(
+      rt,
+      withGrad.map(({ p }) => p.tensor.grad!),
+    );
     const clip = o.maxGradNorm > 0 ? clipCoef(rt, normSq, o.maxGradNorm) : null;
     const factor = this.lrFactor(this.step);
     this.step++;
     for (const { p, s } of withGrad) {
       s.step++;
-      adamw(rt, p.tensor, p.tensor.grad!, s.m, s.v, { lr: p.lr * factor, weightDecay: p.weightDecay, step: s.step, gradScale: clip?.coef });
+      adamw(rt, p.tensor, p.tensor.grad!, s.m, s.v, {
+        lr: p.lr * factor,
+        weightDecay: p.weightDecay,
+        step: s.step,
+        gradScale: clip?.coef,
+      });
     }
     const norm = Math.sqrt((await rt.read(normSq))[0]);
     normSq.dispose();
     clip?.coef.dispose();
     clip?.norm.dispose();
-    for (const { p } of withGrad) { p.tensor.grad!.dispose(); p.tensor.grad = null; }
+    for (const { p } of withGrad) {
+      p.tensor.grad!.dispose();
+      p.tensor.grad = null;
+    }
     // inference caches derived from parameters that just moved (predictors made later recompute theirs)
-    if (withGrad.some(({ p }) => p.key.startsWith('image_encoder.trunk.pos_embed'))) this.model.image_encoder.trunk.clearPositionCache();
+    if (withGrad.some(({ p }) => p.key.startsWith('image_encoder.trunk.pos_embed')))
+      this.model.image_encoder.trunk.clearPositionCache();
     return norm;
   }
 
@@ -245,13 +339,26 @@ export class Trainer {
     const S = this.model.cfg.image_size;
     const m = Uint8Array.from(await this.rt.read(g0), (v) => (v > 0 ? 1 : 0));
     if (kind === 'mask') return { prompt: { kind: 'mask', mask: g0 }, describe: 'mask', gt: m };
-    if (kind === 'auto') return { prompt: { kind: 'points', points: { coords: new Float32Array(0), labels: new Int32Array(0) } }, describe: 'auto', gt: m };
+    if (kind === 'auto')
+      return {
+        prompt: { kind: 'points', points: { coords: new Float32Array(0), labels: new Int32Array(0) } },
+        describe: 'auto',
+        gt: m,
+      };
     if (kind === 'box') {
       const b = maskBox(m, S, S);
-      return { prompt: { kind: 'points', points: { coords: Float32Array.from(b), labels: Int32Array.from([2, 3]) } }, describe: `box ${b.join(',')}`, gt: m };
+      return {
+        prompt: { kind: 'points', points: { coords: Float32Array.from(b), labels: Int32Array.from([2, 3]) } },
+        describe: `box ${b.join(',')}`,
+        gt: m,
+      };
     }
     const c = randomForegroundClick(this.next, m, S);
-    return { prompt: { kind: 'points', points: { coords: Float32Array.from([c.x, c.y]), labels: Int32Array.from([1]) } }, describe: `click ${c.x},${c.y}`, gt: m };
+    return {
+      prompt: { kind: 'points', points: { coords: Float32Array.from([c.x, c.y]), labels: Int32Array.from([1]) } },
+      describe: `click ${c.x},${c.y}`,
+      gt: m,
+    };
   }
 
   /** Features of a frame: under the tape when the encoder trains, else from cached FPN levels. */
@@ -275,12 +382,18 @@ export class Trainer {
         hit = { levels, edges };
         this.featCache.set(key, hit);
         while (this.featCache.size > this.opts.featureCacheFrames) {
-          const [k, old] = this.featCache.entries().next().value as [string, { levels: Tensor[]; edges: Tensor | null }];
+          const [k, old] = this.featCache.entries().next().value as [
+            string,
+            { levels: Tensor[]; edges: Tensor | null },
+          ];
           for (const t of old.levels) t.dispose();
           old.edges?.dispose();
           this.featCache.delete(k);
         }
-      } else { this.featCache.delete(key); this.featCache.set(key, hit); } // LRU touch
+      } else {
+        this.featCache.delete(key);
+        this.featCache.set(key, hit);
+      } // LRU touch
       f = m.featuresFromLevels(rt, hit.levels);
       if (hit.edges) f.edges = hit.edges;
     } else {
@@ -327,7 +440,10 @@ export class Trainer {
   }
 
   /** Optimiser state (Adam moments) by parameter key, plus the step count. */
-  async optimizerState(): Promise<{ step: number; tensors: Map<string, { shape: readonly number[]; data: Float32Array }> }> {
+  async optimizerState(): Promise<{
+    step: number;
+    tensors: Map<string, { shape: readonly number[]; data: Float32Array }>;
+  }> {
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
@@ -342,10 +458,19 @@ export class Trainer {
   loadOptimizerState(step: number, get: (key: string) => Float32Array | undefined): void {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i];
-      for (const [name, t] of [['m', this.state[i].m], ['v', this.state[i].v]] as const) {
+      for (const [name, t] of [
+        ['m', this.state[i].m],
+        ['v', this.state[i].v],
+      ] as const) {
         const data = get(`adam.${name}/${p.key}`);
-        if (!data) throw new Error(`resume checkpoint has no optimiser state 'adam.${name}/${p.key}' (was it saved with other --freeze prefixes?)`);
-        if (data.length !== t.size) throw new Error(`resume checkpoint: 'adam.${name}/${p.key}' has ${data.length} values, the parameter ${t.size}`);
+        if (!data)
+          throw new Error(
+            `resume checkpoint has no optimiser state 'adam.${name}/${p.key}' (was it saved with other --freeze prefixes?)`,
+          );
+        if (data.length !== t.size)
+          throw new Error(
+            `resume checkpoint: 'adam.${name}/${p.key}' has ${data.length} values, the parameter ${t.size}`,
+          );
         this.rt.write(t, data);
       }
       this.state[i].step = get(`adam.step/${p.key}`)?.[0] ?? step;
@@ -354,8 +479,14 @@ export class Trainer {
   }
 
   dispose(): void {
-    for (const s of this.state) { s.m.dispose(); s.v.dispose(); }
-    for (const c of this.featCache.values()) { for (const t of c.levels) t.dispose(); c.edges?.dispose(); }
+    for (const s of this.state) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    for (const c of this.featCache.values()) {
+      for (const t of c.levels) t.dispose();
+      c.edges?.dispose();
+    }
     for (const t of this.pseudoCache.values()) t.dispose();
     this.featCache.clear();
     this.pseudoCache.clear();

@@ -33,7 +33,8 @@ export async function robotsegGoldenSafetensors(): Promise<Uint8Array<ArrayBuffe
   for (const path of [join(GOLDEN, 'weights.safetensors'), join(ROBOTSEG_FIX, 'weights_added.safetensors')]) {
     const f = await openWeights(path);
     try {
-      for (const [name, t] of f.header) tensors.push({ name, dtype: t.dtype as WeightDType, shape: t.shape, data: await f.readRaw(name) });
+      for (const [name, t] of f.header)
+        tensors.push({ name, dtype: t.dtype as WeightDType, shape: t.shape, data: await f.readRaw(name) });
     } finally {
       await f.close();
     }

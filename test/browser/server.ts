@@ -6,11 +6,21 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.wasm': 'application/wasm',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+  '.wasm': 'application/wasm',
 };
 
-export interface StaticServer { url: string; close(): Promise<void>; requests: string[] }
+export interface StaticServer {
+  url: string;
+  close(): Promise<void>;
+  requests: string[];
+}
 
 /** Serve `mounts` (URL prefix -> directory); '/' maps to index.html. */
 export async function serveStatic(mounts: Record<string, string>): Promise<StaticServer> {
@@ -25,7 +35,11 @@ export async function serveStatic(mounts: Record<string, string>): Promise<Stati
       let file = normalize(join(dir, path.slice(prefix.length)));
       if (file === normalize(dir) || file.endsWith(sep)) file = join(file, 'index.html');
       if ((file + sep).startsWith(normalize(dir) + sep) && existsSync(file) && statSync(file).isFile()) {
-        res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size, 'Cache-Control': 'no-store' });
+        res.writeHead(200, {
+          'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'Content-Length': statSync(file).size,
+          'Cache-Control': 'no-store',
+        });
         createReadStream(file).pipe(res);
         return;
       }
@@ -38,6 +52,10 @@ export async function serveStatic(mounts: Record<string, string>): Promise<Stati
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -7,7 +7,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSam2, type LoadedWeights, type LoadProgress, loadSam2, loadWeightsFromFile, loadWeightsFromUrl } from '../../src/browser/weights.js';
+import {
+  createSam2,
+  type LoadedWeights,
+  type LoadProgress,
+  loadSam2,
+  loadWeightsFromFile,
+  loadWeightsFromUrl,
+} from '../../src/browser/weights.js';
 import { ConfigError } from '../../src/model/resolve_config.js';
 import { RobotSeg } from '../../src/model/robotseg.js';
 import { openWeights } from '../../src/node/weights_file.js';
@@ -20,7 +27,11 @@ import { serveStatic, type StaticServer } from './server.js';
 const rt = await testRuntime();
 const ST = join(GOLDEN, 'weights.safetensors');
 const CONFIG = readFileSync(join(GOLDEN, 'config.json'), 'utf8');
-const SAMPLE_KEYS = ['image_encoder.trunk.patch_embed.proj.weight', 'sam_mask_decoder.iou_prediction_head.layers.2.bias', 'memory_encoder.fuser.layers.1.pwconv2.weight'];
+const SAMPLE_KEYS = [
+  'image_encoder.trunk.patch_embed.proj.weight',
+  'sam_mask_decoder.iou_prediction_head.layers.2.bias',
+  'memory_encoder.fuser.layers.1.pwconv2.weight',
+];
 
 describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
   let server: StaticServer;
@@ -58,7 +69,8 @@ describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
 
   function expectProgress(events: LoadProgress[], phases: string[]) {
     expect(events.length).toBeGreaterThan(2);
-    for (let i = 1; i < events.length; i++) expect(events[i].fraction, `fraction at event ${i}`).toBeGreaterThanOrEqual(events[i - 1].fraction);
+    for (let i = 1; i < events.length; i++)
+      expect(events[i].fraction, `fraction at event ${i}`).toBeGreaterThanOrEqual(events[i - 1].fraction);
     const last = events[events.length - 1];
     expect(last.phase).toBe('done');
     expect(last.fraction).toBe(1);
@@ -104,18 +116,30 @@ describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
     const st = await loadWeightsFromFile(rt!, new Blob([stBytes]));
     expect(st.format).toBe('safetensors');
     await expectSameAsFile(st);
-    const ab = await loadWeightsFromFile(rt!, stBytes.buffer.slice(stBytes.byteOffset, stBytes.byteOffset + stBytes.byteLength));
+    const ab = await loadWeightsFromFile(
+      rt!,
+      stBytes.buffer.slice(stBytes.byteOffset, stBytes.byteOffset + stBytes.byteLength),
+    );
     await expectSameAsFile(ab);
   });
 
   it('loadSam2: the config is resolved from the header before any upload', async () => {
     const { events, cb } = progressLog();
     // the golden file names a config that is not built in and matches no built-in layout
-    await expect(loadSam2(rt!, `${server.url}/golden/weights.safetensors`, { onProgress: cb })).rejects.toThrow(ConfigError);
+    await expect(loadSam2(rt!, `${server.url}/golden/weights.safetensors`, { onProgress: cb })).rejects.toThrow(
+      ConfigError,
+    );
     expect(events.some((e) => e.phase === 'upload')).toBe(false);
-    await expect(loadSam2(rt!, new Blob([stBytes]), { config: 'sam2.1_hiera_t' })).rejects.toThrow(/does not fit the checkpoint/);
+    await expect(loadSam2(rt!, new Blob([stBytes]), { config: 'sam2.1_hiera_t' })).rejects.toThrow(
+      /does not fit the checkpoint/,
+    );
     let resolved = '';
-    const ok = await loadSam2(rt!, new Blob([stBytes]), { config: CONFIG, onConfig: (r) => { resolved = `${r.config.name} ${r.source}`; } });
+    const ok = await loadSam2(rt!, new Blob([stBytes]), {
+      config: CONFIG,
+      onConfig: (r) => {
+        resolved = `${r.config.name} ${r.source}`;
+      },
+    });
     stored.push(ok.weights);
     expect(resolved).toBe('sam2.1_hiera_reduced_test argument');
     expect(ok.model.cfg.name).toBe('sam2.1_hiera_reduced_test');
@@ -136,7 +160,11 @@ describe.skipIf(!rt)('browser weight loaders (in Node)', () => {
   it('clear errors: HTTP 404, a truncated download, not a weights file', async () => {
     await expect(loadWeightsFromUrl(rt!, `${server.url}/golden/missing.safetensors`)).rejects.toThrow(/HTTP 404/);
     await expect(loadWeightsFromUrl(rt!, `${server.url}/tmp/half.safetensors`)).rejects.toThrow(/truncated/);
-    await expect(loadWeightsFromUrl(rt!, `${server.url}/golden/config.json`)).rejects.toThrow(/header length .* not plausible|not a safetensors/);
-    await expect(loadWeightsFromFile(rt!, new Blob([ptBytes.subarray(0, 1000)]))).rejects.toThrow(/truncat|incomplete|zip/i);
+    await expect(loadWeightsFromUrl(rt!, `${server.url}/golden/config.json`)).rejects.toThrow(
+      /header length .* not plausible|not a safetensors/,
+    );
+    await expect(loadWeightsFromFile(rt!, new Blob([ptBytes.subarray(0, 1000)]))).rejects.toThrow(
+      /truncat|incomplete|zip/i,
+    );
   });
 });

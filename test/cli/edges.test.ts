@@ -26,7 +26,10 @@ describe('robotseg edges: user errors (exit 2, one line)', () => {
 
   it('corrupt PNG and non-image files', async () => {
     const bad = join(tmp, 'bad.png');
-    writeFileSync(bad, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]));
+    writeFileSync(
+      bad,
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]),
+    );
     let r = await cli(bad, '--out', join(tmp, 'o.png'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/corrupt PNG/);
@@ -60,7 +63,17 @@ describe.skipIf(!rt)('robotseg edges on the GPU', () => {
 
   it('--blur matches cv2.GaussianBlur + cv2.Canny', async () => {
     const out = join(tmp, 'blur.png');
-    const r = await cli(join(FIX, 'roboengine_291x189.png'), '--out', out, '--low', '40', '--high', '120', '--blur', '1.0');
+    const r = await cli(
+      join(FIX, 'roboengine_291x189.png'),
+      '--out',
+      out,
+      '--low',
+      '40',
+      '--high',
+      '120',
+      '--blur',
+      '1.0',
+    );
     expect(r.code, r.err).toBe(0);
     const want = readImage(join(FIX, 'roboengine_291x189_canny_40_120_blur1.0.png'));
     expect(Buffer.from(readImage(out).data).equals(Buffer.from(want.data))).toBe(true);

@@ -22,7 +22,8 @@ const CLIP = join(ROOT, 'test/fixtures/video_clip');
 const GTCLIP = join(ROOT, 'test/fixtures/eval/clip/gt');
 const GOLD = join(ROOT, 'test/fixtures/golden');
 const MODEL = ['--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json')];
-const W = 240, H = 136;
+const W = 240,
+  H = 136;
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-eval-ds-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
@@ -36,7 +37,8 @@ function downscaled(frame: string): Uint8Array {
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       let n = 0;
-      for (let dy = 0; dy < 4; dy++) for (let dx = 0; dx < 4; dx++) n += m.data[(4 * y + dy) * m.width + 4 * x + dx] ? 1 : 0;
+      for (let dy = 0; dy < 4; dy++)
+        for (let dx = 0; dx < 4; dx++) n += m.data[(4 * y + dy) * m.width + 4 * x + dx] ? 1 : 0;
       out[y * W + x] = n >= 8 ? 1 : 0;
     }
   }
@@ -71,16 +73,31 @@ describe('robotseg eval DATASET: user errors (exit 2, one line, before any GPU w
   const expectUserError = async (args: string[], re: RegExp) => {
     const r = await cli(args);
     expect(r.code, r.err).toBe(2);
-    expect(r.err.trim().split('\n').filter((l) => !l.startsWith('warning:')), r.err).toHaveLength(1);
+    expect(
+      r.err
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('warning:')),
+      r.err,
+    ).toHaveLength(1);
     expect(r.err).toMatch(re);
   };
   it('setting, target, weights, layout', async () => {
     await expectUserError([DS, ...MODEL], /give --setting AU\|1C\|3C\|BB\|OI/);
     await expectUserError([DS, ...MODEL, '--setting', '2C'], /--setting '2C': expected one of AU, 1C, 3C, BB, OI/);
-    await expectUserError([DS, ...MODEL, '--setting', '1C', '--target', 'hand'], /--target 'hand': expected arm, gripper, robot/);
+    await expectUserError(
+      [DS, ...MODEL, '--setting', '1C', '--target', 'hand'],
+      /--target 'hand': expected arm, gripper, robot/,
+    );
     await expectUserError([DS, '--setting', '1C'], /--weights FILE is required/);
-    await expectUserError([DS, ...MODEL, '--setting', 'AU'], /--setting AU \(automatic mode, no prompt\) needs RobotSeg weights; '.*weights\.safetensors' is SAM 2\.1/);
-    await expectUserError([DS, ...MODEL, '--setting', '1C', '--target', 'arm'], /has no ground truth for --target arm: no video has an object folder 000/);
+    await expectUserError(
+      [DS, ...MODEL, '--setting', 'AU'],
+      /--setting AU \(automatic mode, no prompt\) needs RobotSeg weights; '.*weights\.safetensors' is SAM 2\.1/,
+    );
+    await expectUserError(
+      [DS, ...MODEL, '--setting', '1C', '--target', 'arm'],
+      /has no ground truth for --target arm: no video has an object folder 000/,
+    );
     await expectUserError([join(tmp, 'nowhere'), ...MODEL, '--setting', '1C'], /is not a folder/);
     await expectUserError([CLIP, ...MODEL, '--setting', '1C'], /neither a VRS folder .* nor a RoboEngine test folder/);
     await expectUserError([DS, '--pred', DS, '--gt', DS], /either DATASET .* or --pred DIR --gt DIR/);
@@ -89,7 +106,9 @@ describe('robotseg eval DATASET: user errors (exit 2, one line, before any GPU w
 });
 
 describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)', () => {
-  it('--setting 1C: J&F per video and overall, saved masks re-score to the same numbers, masks equal an in-process run', { timeout: 300_000 }, async () => {
+  it('--setting 1C: J&F per video and overall, saved masks re-score to the same numbers, masks equal an in-process run', {
+    timeout: 300_000,
+  }, async () => {
     const json = join(tmp, '1c.json');
     const out = join(tmp, 'pred1c');
     const r = await cli([DS, ...MODEL, '--setting', '1C', '--json', json, '--out', out]);
@@ -113,10 +132,29 @@ describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)'
     expect(res.videos.clip.prompts).toEqual([{ frame: 0, kind: 'clicks', clicks: [click] }]);
 
     // saved masks: every frame (the late video's frame 0, before its start, empty), 0/255 PNGs
-    expect(readdirSync(join(out, 'clip', '002')).sort()).toEqual(['00000.png', '00001.png', '00002.png', '00003.png', '00004.png']);
+    expect(readdirSync(join(out, 'clip', '002')).sort()).toEqual([
+      '00000.png',
+      '00001.png',
+      '00002.png',
+      '00003.png',
+      '00004.png',
+    ]);
     expect(readMask(join(out, 'late', '002', '00002.png')).data.every((v) => v === 0)).toBe(true);
     const re = join(tmp, 'rescore.json');
-    const s = await cli(['--pred', out, '--gt', DS, '--protocol', 'sav', '--keep-first-last', '--category', 'robot', '--json', re, '--quiet']);
+    const s = await cli([
+      '--pred',
+      out,
+      '--gt',
+      DS,
+      '--protocol',
+      'sav',
+      '--keep-first-last',
+      '--category',
+      'robot',
+      '--json',
+      re,
+      '--quiet',
+    ]);
     expect(s.code, s.err).toBe(0);
     const rj = readJson(re);
     expect([rj.J_mean, rj.F_mean, rj.JF_mean]).toEqual([res.J_mean, res.F_mean, res.JF_mean]);
@@ -150,16 +188,46 @@ describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)'
     }
   });
 
-  it('RobotSeg weights: --setting AU,3C,BB,OI in one run (per-setting tables, summary, JSON, --out per setting)', { timeout: 300_000 }, async () => {
+  it('RobotSeg weights: --setting AU,3C,BB,OI in one run (per-setting tables, summary, JSON, --out per setting)', {
+    timeout: 300_000,
+  }, async () => {
     const rs = join(tmp, 'rs.safetensors');
-    const init = await runCli(['init-robotseg', '--from', join(GOLD, 'weights.safetensors'), '--out', rs, '--config', join(ROOT, 'test/fixtures/robotseg/config.json'), '--seed', '7']);
+    const init = await runCli([
+      'init-robotseg',
+      '--from',
+      join(GOLD, 'weights.safetensors'),
+      '--out',
+      rs,
+      '--config',
+      join(ROOT, 'test/fixtures/robotseg/config.json'),
+      '--seed',
+      '7',
+    ]);
     expect(init.code, init.err).toBe(0);
     const json = join(tmp, 'rs.json');
     const out = join(tmp, 'predrs');
-    const r = await cli([DS, '--weights', rs, '--setting', 'au,3C', '--setting', 'BB,OI', '--target', 'robot', '--json', json, '--out', out, '--quiet']);
+    const r = await cli([
+      DS,
+      '--weights',
+      rs,
+      '--setting',
+      'au,3C',
+      '--setting',
+      'BB,OI',
+      '--target',
+      'robot',
+      '--json',
+      json,
+      '--out',
+      out,
+      '--quiet',
+    ]);
     expect(r.code, r.err).toBe(0);
-    for (const s of ['AU', '3C', 'BB', 'OI']) expect(r.out).toContain(`== setting ${s}, target robot (002), RobotSeg weights`);
-    expect(r.out).toMatch(/Summary \(SA-V evaluator, 0-100\):\nsetting +target +J&F +J +F +videos\nAU +robot .* 2\n3C +robot/);
+    for (const s of ['AU', '3C', 'BB', 'OI'])
+      expect(r.out).toContain(`== setting ${s}, target robot (002), RobotSeg weights`);
+    expect(r.out).toMatch(
+      /Summary \(SA-V evaluator, 0-100\):\nsetting +target +J&F +J +F +videos\nAU +robot .* 2\n3C +robot/,
+    );
     const j = readJson(json);
     expect(j.model).toBe('robotseg');
     expect(j.summary.map((x: { setting: string }) => x.setting)).toEqual(['AU', '3C', 'BB', 'OI']);
@@ -173,7 +241,13 @@ describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)'
     // OI starts as 3C: same clicks on the start frame
     expect(oi.clip.prompts).toEqual(j.settings['3C'].robot.videos.clip.prompts);
     for (const v of ['clip', 'late']) {
-      const cs = oi[v].corrections as Array<{ frame: number; before: number; after: number; accepted: boolean; clicks: unknown[] }>;
+      const cs = oi[v].corrections as Array<{
+        frame: number;
+        before: number;
+        after: number;
+        accepted: boolean;
+        clicks: unknown[];
+      }>;
       expect(cs.filter((c) => c.accepted).length).toBeLessThanOrEqual(3);
       for (const c of cs) {
         expect(c.before).toBeLessThan(0.9);

@@ -20,14 +20,22 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 const RS = join(tmp, 'RS.safetensors');
 
-interface CliResult { code: number | null; out: string; err: string }
+interface CliResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), ...args], { cwd: ROOT, timeout: 240_000 });
     let out = '';
     let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
     p.on('error', rej);
     p.on('close', (code) => res({ code, out, err }));
   });
@@ -35,21 +43,41 @@ function cli(args: string[]): Promise<CliResult> {
 
 describe('init-robotseg', () => {
   it('copies the SAM part, adds the RobotSeg tensors (seeded), embeds the config', async () => {
-    const r = await cli(['init-robotseg', '--from', join(GOLD, 'weights.safetensors'), '--out', RS, '--config', RSCFG, '--seed', '7']);
+    const r = await cli([
+      'init-robotseg',
+      '--from',
+      join(GOLD, 'weights.safetensors'),
+      '--out',
+      RS,
+      '--config',
+      RSCFG,
+      '--seed',
+      '7',
+    ]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/371 SAM 2\.1 tensors copied \+ 58 RobotSeg tensors \(83,460 values, seed 7\), config robotseg_hiera_reduced_test embedded/);
+    expect(r.out).toMatch(
+      /371 SAM 2\.1 tensors copied \+ 58 RobotSeg tensors \(83,460 values, seed 7\), config robotseg_hiera_reduced_test embedded/,
+    );
     const f = await openWeights(RS);
     const sam = await openWeights(join(GOLD, 'weights.safetensors'));
     expect(f.header.size).toBe(429);
     expect(JSON.parse(f.metadata.config).robotseg).toBeDefined();
     // SAM part bit-identical
-    for (const k of ['image_encoder.trunk.patch_embed.proj.weight', 'sam_mask_decoder.iou_token.weight', 'memory_attention.layers.1.linear2.bias']) {
+    for (const k of [
+      'image_encoder.trunk.patch_embed.proj.weight',
+      'sam_mask_decoder.iou_token.weight',
+      'memory_attention.layers.1.linear2.bias',
+    ]) {
       expect(Buffer.from(await f.readRaw(k)).equals(Buffer.from(await sam.readRaw(k))), k).toBe(true);
     }
     // the init rules (RobotSeg = PyTorch module defaults)
     expect(Array.from(await f.readTensor('memory_attention.layers.0.structure_strength'))).toEqual([1]);
-    expect(Array.from(await f.readTensor('memory_attention.layers.1.ms_pyramid.conv5.norm.weight')).every((v) => v === 1)).toBe(true);
-    expect(Array.from(await f.readTensor('memory_attention.layers.1.ms_pyramid.conv5.norm.bias')).every((v) => v === 0)).toBe(true);
+    expect(
+      Array.from(await f.readTensor('memory_attention.layers.1.ms_pyramid.conv5.norm.weight')).every((v) => v === 1),
+    ).toBe(true);
+    expect(
+      Array.from(await f.readTensor('memory_attention.layers.1.ms_pyramid.conv5.norm.bias')).every((v) => v === 0),
+    ).toBe(true);
     const fuse = await f.readTensor('memory_attention.layers.0.ms_pyramid.fuse.weight'); // [64, 192, 1, 1]: U(+-1/sqrt(192))
     const b = 1 / Math.sqrt(192);
     expect(Math.max(...fuse.map(Math.abs))).toBeLessThanOrEqual(b);
@@ -69,13 +97,27 @@ describe('init-robotseg', () => {
   }, 60_000);
 
   it('user errors', async () => {
-    let r = await cli(['init-robotseg', '--from', join(GOLD, 'weights.safetensors'), '--out', join(tmp, 'x.safetensors')]);
+    let r = await cli([
+      'init-robotseg',
+      '--from',
+      join(GOLD, 'weights.safetensors'),
+      '--out',
+      join(tmp, 'x.safetensors'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/has shape .*robotseg_hiera_t' expects|unexpected key|missing key/);
     r = await cli(['init-robotseg', '--from', RS, '--out', join(tmp, 'y.safetensors'), '--config', RSCFG]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/already a RobotSeg checkpoint/);
-    r = await cli(['init-robotseg', '--from', join(GOLD, 'weights.safetensors'), '--out', join(tmp, 'z.safetensors'), '--config', join(GOLD, 'config.json')]);
+    r = await cli([
+      'init-robotseg',
+      '--from',
+      join(GOLD, 'weights.safetensors'),
+      '--out',
+      join(tmp, 'z.safetensors'),
+      '--config',
+      join(GOLD, 'config.json'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/is a SAM 2\.1 config; init-robotseg needs a RobotSeg config/);
   }, 60_000);
@@ -88,18 +130,41 @@ describe.skipIf(!rt)('segment / track --target on the init-robotseg checkpoint',
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^video_frame0\.png 200x150: arm \d+ px \(object score -?\d/);
     expect(readMask(join(tmp, 'arm.png')).width).toBe(200);
-    r = await cli(['segment', img, '--weights', RS, '--target', 'arm,gripper,robot', '--out-all', join(tmp, 'seg_'), '--quiet']);
+    r = await cli([
+      'segment',
+      img,
+      '--weights',
+      RS,
+      '--target',
+      'arm,gripper,robot',
+      '--out-all',
+      join(tmp, 'seg_'),
+      '--quiet',
+    ]);
     expect(r.code, r.err).toBe(0);
     for (const t of ['arm', 'gripper', 'robot']) expect(existsSync(join(tmp, `seg_${t}.png`)), t).toBe(true);
     // the same object, the same computation: --target arm alone equals arm among three targets
-    expect(Array.from(readMask(join(tmp, 'seg_arm.png')).data)).toEqual(Array.from(readMask(join(tmp, 'arm.png')).data));
+    expect(Array.from(readMask(join(tmp, 'seg_arm.png')).data)).toEqual(
+      Array.from(readMask(join(tmp, 'arm.png')).data),
+    );
     // no prompt and no --target: default target robot
     r = await cli(['segment', img, '--weights', RS, '--out', join(tmp, 'default.png'), '--quiet']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/: robot \d+ px/);
-    expect(Array.from(readMask(join(tmp, 'default.png')).data)).toEqual(Array.from(readMask(join(tmp, 'seg_robot.png')).data));
+    expect(Array.from(readMask(join(tmp, 'default.png')).data)).toEqual(
+      Array.from(readMask(join(tmp, 'seg_robot.png')).data),
+    );
     // a SAM 2.1 checkpoint has no targets
-    r = await cli(['segment', img, '--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json'), '--target', 'arm']);
+    r = await cli([
+      'segment',
+      img,
+      '--weights',
+      join(GOLD, 'weights.safetensors'),
+      '--config',
+      join(GOLD, 'config.json'),
+      '--target',
+      'arm',
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--target needs RobotSeg weights/);
     r = await cli(['segment', img, '--weights', RS, '--target', 'hand']);
@@ -112,15 +177,30 @@ describe.skipIf(!rt)('segment / track --target on the init-robotseg checkpoint',
     const frames = join(tmp, 'frames');
     mkdirSync(frames);
     for (const i of [0, 1]) copyFileSync(join(GOLD, `video_frame${i}.png`), join(frames, `video_frame${i}.png`));
-    let r = await cli(['track', frames, '--weights', RS, '--target', 'arm,gripper,robot', '--out', join(tmp, 'trk'), '--quiet']);
+    let r = await cli([
+      'track',
+      frames,
+      '--weights',
+      RS,
+      '--target',
+      'arm,gripper,robot',
+      '--out',
+      join(tmp, 'trk'),
+      '--quiet',
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/wrote 6 masks to .*\/\{arm,gripper,robot\}\//);
-    for (const t of ['arm', 'gripper', 'robot']) expect(readdirSync(join(tmp, 'trk', t)).sort()).toEqual(['video_frame0.png', 'video_frame1.png']);
+    for (const t of ['arm', 'gripper', 'robot'])
+      expect(readdirSync(join(tmp, 'trk', t)).sort()).toEqual(['video_frame0.png', 'video_frame1.png']);
     // frame 0 of a track is the one-frame segmentation of that image
-    expect(Array.from(readMask(join(tmp, 'trk', 'arm', 'video_frame0.png')).data)).toEqual(Array.from(readMask(join(tmp, 'arm.png')).data));
+    expect(Array.from(readMask(join(tmp, 'trk', 'arm', 'video_frame0.png')).data)).toEqual(
+      Array.from(readMask(join(tmp, 'arm.png')).data),
+    );
     r = await cli(['track', frames, '--weights', RS, '--out', join(tmp, 'trk1'), '--quiet']);
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(join(tmp, 'trk1')).sort()).toEqual(['video_frame0.png', 'video_frame1.png']);
-    expect(Array.from(readMask(join(tmp, 'trk1', 'video_frame1.png')).data)).toEqual(Array.from(readMask(join(tmp, 'trk', 'robot', 'video_frame1.png')).data));
+    expect(Array.from(readMask(join(tmp, 'trk1', 'video_frame1.png')).data)).toEqual(
+      Array.from(readMask(join(tmp, 'trk', 'robot', 'video_frame1.png')).data),
+    );
   }, 240_000);
 });

@@ -43,27 +43,57 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
     await userError(/--box '50,50,10,60': empty or inverted box/, ...base, '--box', '50,50,10,60');
     await userError(/--box '5,5,5,60': empty or inverted box/, ...base, '--box', '5,5,5,60');
     await userError(/--box '1,2,3': expected 4 comma-separated numbers/, ...base, '--box', '1,2,3');
-    await userError(/box corner \(10, 10\) is outside|box corner \(300, 100\) is outside/, ...base, '--box', '10,10,300,100');
+    await userError(
+      /box corner \(10, 10\) is outside|box corner \(300, 100\) is outside/,
+      ...base,
+      '--box',
+      '10,10,300,100',
+    );
   });
 
   it('files: missing image, corrupt image, missing weights, missing output directory', async () => {
-    await userError(/cannot read image .*nope\.png.*ENOENT/, join(tmp, 'nope.png'), '--weights', WEIGHTS, '--config', CONFIG);
+    await userError(
+      /cannot read image .*nope\.png.*ENOENT/,
+      join(tmp, 'nope.png'),
+      '--weights',
+      WEIGHTS,
+      '--config',
+      CONFIG,
+    );
     const bad = join(tmp, 'bad.png');
-    writeFileSync(bad, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]));
+    writeFileSync(
+      bad,
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]),
+    );
     await userError(/corrupt PNG/, bad, '--weights', WEIGHTS, '--config', CONFIG);
-    await userError(/cannot read weights '.*missing\.safetensors': no such file/, IMG, '--weights', join(tmp, 'missing.safetensors'));
+    await userError(
+      /cannot read weights '.*missing\.safetensors': no such file/,
+      IMG,
+      '--weights',
+      join(tmp, 'missing.safetensors'),
+    );
     await userError(/--out .*: directory .*nodir does not exist/, ...base, '--out', join(tmp, 'nodir', 'm.png'));
     await userError(/--mask-input .*: no 'low_res_logits' tensor/, ...base, '--mask-input', WEIGHTS);
   });
 
-  it.skipIf(!rt)('a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)', async () => {
-    const r = await cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
-    expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/\(sidecar\)/);
-  });
+  it.skipIf(!rt)(
+    'a config.json beside the weights identifies a non-built-in layout (golden .pt without --config)',
+    async () => {
+      const r = await cli(IMG, '--weights', WEIGHTS, '--point', '90,82.5', '--out', join(tmp, 'sidecar.png'));
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toMatch(/\(sidecar\)/);
+    },
+  );
 
   it('configs: one that does not fit, none for a non-built-in layout, unknown name', async () => {
-    await userError(/--config 'sam2\.1_hiera_t' does not fit the checkpoint: 'maskmem_tpos_enc' has shape \[7, 1, 1, 16\]/, IMG, '--weights', WEIGHTS, '--config', 'sam2.1_hiera_t');
+    await userError(
+      /--config 'sam2\.1_hiera_t' does not fit the checkpoint: 'maskmem_tpos_enc' has shape \[7, 1, 1, 16\]/,
+      IMG,
+      '--weights',
+      WEIGHTS,
+      '--config',
+      'sam2.1_hiera_t',
+    );
     // a bare copy (no config.json beside it) of a non-built-in layout needs --config
     const bare = join(tmp, 'bare', 'weights.safetensors');
     mkdirSync(dirname(bare), { recursive: true });
@@ -76,8 +106,12 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
 describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (reduced golden)', () => {
   let golden: WeightsFile;
   const t1 = join(tmp, 'click1.safetensors');
-  beforeAll(async () => { golden = await goldenFile('image.safetensors'); });
-  afterAll(async () => { await golden?.close(); });
+  beforeAll(async () => {
+    golden = await goldenFile('image.safetensors');
+  });
+  afterAll(async () => {
+    await golden?.close();
+  });
 
   // Mask logits 1e-3 absolute (golden README); IoU / object score 1e-4 of scale + 1e-3 relative.
   async function expectGolden(file: string, name: string, key: string, goldenKey: string, atol?: number) {
@@ -91,8 +125,23 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
   }
 
   it('one click (.safetensors + --config): every output, saved tensors equal golden click1', async () => {
-    const r = await cli(IMG, '--weights', WEIGHTS, '--config', CONFIG, '--point', '90,82.5', '--out', join(tmp, 'best.png'), '--out-all', join(tmp, 'all'),
-      '--overlay', join(tmp, 'overlay.png'), '--save-tensors', t1);
+    const r = await cli(
+      IMG,
+      '--weights',
+      WEIGHTS,
+      '--config',
+      CONFIG,
+      '--point',
+      '90,82.5',
+      '--out',
+      join(tmp, 'best.png'),
+      '--out-all',
+      join(tmp, 'all'),
+      '--overlay',
+      join(tmp, 'overlay.png'),
+      '--save-tensors',
+      t1,
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^image_200x150\.png 200x150: 3 masks \(iou [\d., ]+\), best \d/);
     expect(r.err).toMatch(/config sam2\.1_hiera_reduced_test \(argument\)/);
@@ -111,21 +160,38 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
         if (m.data[3 * p] !== want) expect.fail(`all${i}.png pixel ${p}: ${m.data[3 * p]} != ${want}`);
       }
     }
-    expect(Buffer.from(readImage(join(tmp, 'best.png')).data).equals(Buffer.from(readImage(join(tmp, `all${best}.png`)).data))).toBe(true);
+    expect(
+      Buffer.from(readImage(join(tmp, 'best.png')).data).equals(
+        Buffer.from(readImage(join(tmp, `all${best}.png`)).data),
+      ),
+    ).toBe(true);
     expect(existsSync(join(tmp, 'all3.png'))).toBe(false);
     const ov = readImage(join(tmp, 'overlay.png'));
     expect([ov.width, ov.height]).toEqual([200, 150]);
   });
 
   it('--refine: every written mask through the guided-filter refinement', async () => {
-    const r = await cli(IMG, '--weights', WEIGHTS, '--config', CONFIG, '--point', '90,82.5', '--out-all', join(tmp, 'refined'), '--refine');
+    const r = await cli(
+      IMG,
+      '--weights',
+      WEIGHTS,
+      '--config',
+      CONFIG,
+      '--point',
+      '90,82.5',
+      '--out-all',
+      join(tmp, 'refined'),
+      '--refine',
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/guided-filter refinement of 3 masks: /);
     const img = readImage(IMG);
     for (let i = 0; i < 3; i++) {
       const plain = readMask(join(tmp, `all${i}.png`)).data; // from the first test
       const want = await guidedRefine(rt!, img, plain);
-      expect(Buffer.from(readMask(join(tmp, `refined${i}.png`)).data).equals(Buffer.from(want)), `mask ${i}`).toBe(true);
+      expect(Buffer.from(readMask(join(tmp, `refined${i}.png`)).data).equals(Buffer.from(want)), `mask ${i}`).toBe(
+        true,
+      );
     }
   });
 
@@ -138,7 +204,20 @@ describe.skipIf(!rt)('robotseg segment on the GPU vs the official predictor (red
     const pt = join(tmp, 'weights.pt');
     writeFileSync(pt, buildPt(tensors));
     const out = join(tmp, 'maskin.safetensors');
-    const r = await cli(IMG, '--weights', pt, '--config', CONFIG, '--point', '90,82.5', '--mask-input', t1, '--no-multimask', '--save-tensors', out);
+    const r = await cli(
+      IMG,
+      '--weights',
+      pt,
+      '--config',
+      CONFIG,
+      '--point',
+      '90,82.5',
+      '--mask-input',
+      t1,
+      '--no-multimask',
+      '--save-tensors',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/\(pt\), config sam2\.1_hiera_reduced_test/);
     expect(r.out).toMatch(/: 1 mask \(iou/);

@@ -18,15 +18,26 @@ const tmp = mkdtempSync(join(tmpdir(), 'robotseg-track-resize-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 
-interface CliResult { code: number | null; out: string; err: string }
+interface CliResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
 
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'track', ...args], { cwd: ROOT, timeout: 240_000 });
+    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'track', ...args], {
+      cwd: ROOT,
+      timeout: 240_000,
+    });
     let out = '';
     let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
     p.on('error', rej);
     p.on('close', (code) => res({ code, out, err }));
   });
@@ -34,7 +45,11 @@ function cli(args: string[]): Promise<CliResult> {
 
 /** Every mask: 240x136, values 0/255 only; returned as 0/1. */
 function readMasks(dir: string): Uint8Array[] {
-  expect(readdirSync(dir).filter((f) => f.endsWith('.png')).sort()).toEqual(NAMES.map((s) => `${s}.png`));
+  expect(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.png'))
+      .sort(),
+  ).toEqual(NAMES.map((s) => `${s}.png`));
   return NAMES.map((s) => {
     const m = readImage(join(dir, `${s}.png`));
     expect([m.width, m.height], s).toEqual([240, 136]);
@@ -70,7 +85,9 @@ describe.skipIf(!rt)('robotseg track --resize on the GPU (reduced golden weights
     const img = readMasks(join(tmp, 'image'));
     const vid = readMasks(join(tmp, 'video'));
     // --resize image is the default
-    expect(img.map((m) => Buffer.from(m).toString('base64'))).toEqual(def.map((m) => Buffer.from(m).toString('base64')));
+    expect(img.map((m) => Buffer.from(m).toString('base64'))).toEqual(
+      def.map((m) => Buffer.from(m).toString('base64')),
+    );
     let diff = 0;
     for (let f = 0; f < NAMES.length; f++) {
       let inter = 0;

@@ -26,7 +26,10 @@ function dataset(name: string, n: number, opts: { maskSize?: [number, number]; n
   const ann = join(root, 'Annotations', 'clip', '002');
   mkdirSync(img, { recursive: true });
   mkdirSync(ann, { recursive: true });
-  for (const f of readdirSync(join(CLIP, 'JPEGImages', 'clip')).sort().slice(0, n)) copyFileSync(join(CLIP, 'JPEGImages', 'clip', f), join(img, f));
+  for (const f of readdirSync(join(CLIP, 'JPEGImages', 'clip'))
+    .sort()
+    .slice(0, n))
+    copyFileSync(join(CLIP, 'JPEGImages', 'clip', f), join(img, f));
   if (opts.maskSize) {
     const [w, h] = opts.maskSize;
     writeMaskPng(join(ann, '00000.png'), w, h, new Uint8Array(w * h).fill(1));
@@ -68,7 +71,10 @@ describe('training datasets', () => {
     const root = join(tmp, 'flat');
     mkdirSync(join(root, 'JPEGImages'), { recursive: true });
     mkdirSync(join(root, 'Annotations'), { recursive: true });
-    for (const f of readdirSync(join(CLIP, 'JPEGImages', 'clip')).sort().slice(0, 4)) copyFileSync(join(CLIP, 'JPEGImages', 'clip', f), join(root, 'JPEGImages', f));
+    for (const f of readdirSync(join(CLIP, 'JPEGImages', 'clip'))
+      .sort()
+      .slice(0, 4))
+      copyFileSync(join(CLIP, 'JPEGImages', 'clip', f), join(root, 'JPEGImages', f));
     copyFileSync(join(CLIP, 'Annotations', 'clip', '002', '00002.png'), join(root, 'Annotations', '00002.png'));
     const d = readTrainDataset(root, 'robot');
     expect(d.videos.map((v) => [v.name, v.frames.length, v.anchor])).toEqual([['flat', 4, 2]]);
@@ -83,14 +89,33 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     const out = join(tmp, 'trained.safetensors');
     const ckpt = join(tmp, 'trained.ckpt.safetensors');
     const log = join(tmp, 'log.jsonl');
-    const common = [data, '--weights', WEIGHTS, '--out', out, '--clip-length', '3', '--freeze', 'image_encoder', '--prompt', 'box', '--log', log, '--quiet'];
+    const common = [
+      data,
+      '--weights',
+      WEIGHTS,
+      '--out',
+      out,
+      '--clip-length',
+      '3',
+      '--freeze',
+      'image_encoder',
+      '--prompt',
+      'box',
+      '--log',
+      log,
+      '--quiet',
+    ];
     let r = await train([...common, '--steps', '3', '--save-every', '1']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/trained 3 step\(s\)/);
-    let lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    let lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.step)).toEqual([1, 2, 3]);
     for (const l of lines) {
-      for (const k of ['total', 'cycle', 'semantic', 'patch', 'focal', 'dice', 'iou', 'class']) expect(Number.isFinite(l.loss[k]), k).toBe(true);
+      for (const k of ['total', 'cycle', 'semantic', 'patch', 'focal', 'dice', 'iou', 'class'])
+        expect(Number.isFinite(l.loss[k]), k).toBe(true);
       expect(l.lr.heads).toBeGreaterThan(0);
       expect(l.lr.encoder).toBeUndefined(); // frozen
       expect(l.gradNorm).toBeGreaterThan(0);
@@ -114,7 +139,19 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     await ref.close();
     // the output loads in track (config from the metadata, no --config)
     const trackOut = join(tmp, 'track');
-    r = await runCli(['track', join(data, 'JPEGImages', 'clip'), '--weights', out, '--point', '0:50,25', '--max-frames', '2', '--out', trackOut, '--quiet']);
+    r = await runCli([
+      'track',
+      join(data, 'JPEGImages', 'clip'),
+      '--weights',
+      out,
+      '--point',
+      '0:50,25',
+      '--max-frames',
+      '2',
+      '--out',
+      trackOut,
+      '--quiet',
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(trackOut).sort()).toEqual(['00000.png', '00001.png']);
     // resume: continues at step 4 of a 4-step schedule
@@ -123,7 +160,10 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     await c.close();
     r = await train([...common, '--steps', '4', '--resume', ckpt]);
     expect(r.code, r.err).toBe(0);
-    lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.step)).toEqual([1, 2, 3, 4]);
     // a weights file is not a checkpoint
     r = await train([...common, '--steps', '5', '--resume', out]);
@@ -131,4 +171,3 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     expect(r.err).toMatch(/not a robotseg train checkpoint/);
   });
 });
-

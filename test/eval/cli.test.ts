@@ -25,19 +25,40 @@ describe('robotseg eval', () => {
     const json = join(tmp, 'davis.json');
     const r = await cli(['--pred', join(CLIP, 'pred'), '--gt', join(CLIP, 'gt'), '--json', json, '--quiet']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/J&F-Mean +J-Mean +J-Recall +J-Decay +F-Mean +F-Recall +F-Decay\n +0\.802 +0\.799 +1\.000 +0\.356 +0\.805 +0\.667 +0\.574/);
+    expect(r.out).toMatch(
+      /J&F-Mean +J-Mean +J-Recall +J-Decay +F-Mean +F-Recall +F-Decay\n +0\.802 +0\.799 +1\.000 +0\.356 +0\.805 +0\.667 +0\.574/,
+    );
     const got = readJson(json);
     const e = expected.davis;
-    for (const k of ['J_mean', 'F_mean', 'JF_mean', 'J_recall', 'J_decay', 'F_recall', 'F_decay']) expect(got[k], k).toBe(e[k]);
+    for (const k of ['J_mean', 'F_mean', 'JF_mean', 'J_recall', 'J_decay', 'F_recall', 'F_decay'])
+      expect(got[k], k).toBe(e[k]);
     expect(got.objects['1']).toMatchObject(e.objects['1']);
     expect(got.protocol).toBe('davis');
   });
 
   it('--keep-first-last, --cpu', async () => {
     const json = join(tmp, 'keep.json');
-    expect((await cli(['--pred', join(CLIP, 'pred'), '--gt', join(CLIP, 'gt'), '--json', json, '--keep-first-last', '--cpu', '--quiet'])).code).toBe(0);
+    expect(
+      (
+        await cli([
+          '--pred',
+          join(CLIP, 'pred'),
+          '--gt',
+          join(CLIP, 'gt'),
+          '--json',
+          json,
+          '--keep-first-last',
+          '--cpu',
+          '--quiet',
+        ])
+      ).code,
+    ).toBe(0);
     const got = readJson(json);
-    expect([got.J_mean, got.F_mean, got.JF_mean]).toEqual([expected.davis_keep.J_mean, expected.davis_keep.F_mean, expected.davis_keep.JF_mean]);
+    expect([got.J_mean, got.F_mean, got.JF_mean]).toEqual([
+      expected.davis_keep.J_mean,
+      expected.davis_keep.F_mean,
+      expected.davis_keep.JF_mean,
+    ]);
     expect(got.objects['1'].frames).toHaveLength(5);
   });
 
@@ -47,7 +68,18 @@ describe('robotseg eval', () => {
     mkdirSync(join(tmp, 'vrs/JPEGImages/clip'), { recursive: true });
     cpSync(join(CLIP, 'pred'), join(tmp, 'vrspred/clip/robot'), { recursive: true });
     const json = join(tmp, 'sav.json');
-    const r = await cli(['--pred', join(tmp, 'vrspred'), '--gt', join(tmp, 'vrs'), '--protocol', 'sav', '--keep-first-last', '--json', json, '--quiet']);
+    const r = await cli([
+      '--pred',
+      join(tmp, 'vrspred'),
+      '--gt',
+      join(tmp, 'vrs'),
+      '--protocol',
+      'sav',
+      '--keep-first-last',
+      '--json',
+      json,
+      '--quiet',
+    ]);
     expect(r.code, r.err).toBe(0);
     const e = expected.sav_keep;
     expect(r.out).toContain(`Global score: J&F: ${e.JF.toFixed(1)} J: ${e.J.toFixed(1)} F: ${e.F.toFixed(1)}`);
@@ -60,7 +92,10 @@ describe('robotseg eval', () => {
 
   it('user errors exit with code 2 and one line', async () => {
     const noGt = await cli(['--pred', join(CLIP, 'pred')]);
-    expect([noGt.code, noGt.err.trim()]).toEqual([2, 'robotseg: give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)']);
+    expect([noGt.code, noGt.err.trim()]).toEqual([
+      2,
+      'robotseg: give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)',
+    ]);
     const ds = await cli(['/some/dataset', '--setting', '1C']);
     expect(ds.code).toBe(2);
     expect(ds.err).toMatch(/--weights FILE is required to evaluate a dataset/);
@@ -69,9 +104,16 @@ describe('robotseg eval', () => {
     expect(miss.code).toBe(2);
     expect(miss.err).toMatch(/missing prediction for sequence 'gt' frame 00002\.png/);
     mkdirSync(join(tmp, 'small'));
-    for (let i = 0; i < 5; i++) writeFileSync(join(tmp, `small/0000${i}.png`), encodePng({ width: 4, height: 3, colorType: 0, bitDepth: 8, samples: new Array(12).fill(0) }));
+    for (let i = 0; i < 5; i++)
+      writeFileSync(
+        join(tmp, `small/0000${i}.png`),
+        encodePng({ width: 4, height: 3, colorType: 0, bitDepth: 8, samples: new Array(12).fill(0) }),
+      );
     const size = await cli(['--pred', join(tmp, 'small'), '--gt', join(CLIP, 'gt'), '--cpu']);
-    expect([size.code, size.err.trim()]).toEqual([2, "robotseg: prediction of sequence 'gt' frame 00001.png is 4x3 but the ground truth is 960x544 (the evaluators never resize)"]);
+    expect([size.code, size.err.trim()]).toEqual([
+      2,
+      "robotseg: prediction of sequence 'gt' frame 00001.png is 4x3 but the ground truth is 960x544 (the evaluators never resize)",
+    ]);
     const proto = await cli(['--pred', join(CLIP, 'pred'), '--gt', join(CLIP, 'gt'), '--protocol', 'youtube']);
     expect([proto.code, proto.err.trim()]).toEqual([2, 'robotseg: --protocol youtube: use davis or sav']);
   });

@@ -2,7 +2,15 @@
 // answers, and brute-force checks. Exact: every quantity is an integer, a float64 computed as numpy
 // does, or a float32 sqrt of an integer.
 import { describe, expect, it } from 'vitest';
-import { type BinMask, argmaxFirst, boxPrompt, centroidClick, edtSquared, maskIoU, ritmClick } from '../../src/eval/clicks.js';
+import {
+  type BinMask,
+  argmaxFirst,
+  boxPrompt,
+  centroidClick,
+  edtSquared,
+  maskIoU,
+  ritmClick,
+} from '../../src/eval/clicks.js';
 import { rng } from '../helpers/compare.js';
 
 /** Mask from rows of '#' (foreground) and '.' (background). */
@@ -10,7 +18,11 @@ function draw(...rows: string[]): BinMask {
   const height = rows.length;
   const width = rows[0].length;
   const data = new Uint8Array(width * height);
-  rows.forEach((r, y) => [...r].forEach((c, x) => { data[y * width + x] = c === '#' ? 1 : 0; }));
+  rows.forEach((r, y) =>
+    [...r].forEach((c, x) => {
+      data[y * width + x] = c === '#' ? 1 : 0;
+    }),
+  );
   return { width, height, data };
 }
 
@@ -24,7 +36,10 @@ function edtBrute(m: BinMask): number[] {
   const out: number[] = [];
   for (let y = 0; y < m.height; y++) {
     for (let x = 0; x < m.width; x++) {
-      if (!m.data[y * m.width + x]) { out.push(0); continue; }
+      if (!m.data[y * m.width + x]) {
+        out.push(0);
+        continue;
+      }
       let best = Infinity;
       for (let yy = -1; yy <= m.height; yy++) {
         for (let xx = -1; xx <= m.width; xx++) {
@@ -47,7 +62,11 @@ describe('centroidClick (1C)', () => {
     expect(centroidClick(draw('....', '.##.', '.##.', '....'))).toEqual({ x: 1, y: 1, label: 1 });
   });
   it('a ring: the centroid is in the hole; four pixels tie at distance 3, the top one comes first', () => {
-    expect(centroidClick(draw('#######', '#.....#', '#.....#', '#.....#', '#.....#', '#.....#', '#######'))).toEqual({ x: 3, y: 0, label: 1 });
+    expect(centroidClick(draw('#######', '#.....#', '#.....#', '#.....#', '#.....#', '#.....#', '#######'))).toEqual({
+      x: 3,
+      y: 0,
+      label: 1,
+    });
   });
   it('a C shape: the centroid is off the mask; the nearest foreground pixel', () => {
     // pixels: column 0 rows 0-4, and rows 0 and 4 columns 1-4: 13 pixels, mean row 2, mean col 20/13
@@ -67,7 +86,15 @@ describe('centroidClick (1C)', () => {
 });
 
 describe('edtSquared: exact Euclidean distance transform with a zero border', () => {
-  const cases: Array<[number, number, number]> = [[1, 1, 1], [1, 9, 1], [7, 1, 1], [5, 6, 0.9], [13, 17, 0.8], [23, 11, 0.97], [9, 9, 0]];
+  const cases: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [1, 9, 1],
+    [7, 1, 1],
+    [5, 6, 0.9],
+    [13, 17, 0.8],
+    [23, 11, 0.97],
+    [9, 9, 0],
+  ];
   for (const [h, w, d] of cases) {
     it(`${h}x${w}, density ${d}: equals brute force`, () => {
       const m = random(h, w, d, h * 31 + w);
@@ -108,7 +135,11 @@ describe('ritmClick (3C / OI correction clicks)', () => {
     // background), still negative
     expect(ritmClick(draw('.....', '.##..', '.....'), pred)).toEqual({ x: 3, y: 1, label: 0 });
     // a missed 3x3 block has max 2 > 1: positive
-    expect(ritmClick(draw('###..', '###..', '###..'), draw('.....', '....#', '.....'))).toEqual({ x: 1, y: 1, label: 1 });
+    expect(ritmClick(draw('###..', '###..', '###..'), draw('.....', '....#', '.....'))).toEqual({
+      x: 1,
+      y: 1,
+      label: 1,
+    });
   });
   it('the image edge is a boundary (1-pixel zero padding): a missed strip along the top', () => {
     const gt = draw('########', '........', '........');
@@ -121,14 +152,16 @@ describe('ritmClick (3C / OI correction clicks)', () => {
   });
   it('random masks: the same click as a literal transcription with a brute-force transform', () => {
     for (let s = 0; s < 12; s++) {
-      const h = 5 + (s % 4) * 7, w = 4 + (s % 3) * 9;
+      const h = 5 + (s % 4) * 7,
+        w = 4 + (s % 3) * 9;
       const gt = random(h, w, 0.5, 100 + s);
       const pred = random(h, w, 0.5, 200 + s);
       const fn: BinMask = { ...gt, data: gt.data.map((g, i) => (g && !pred.data[i] ? 1 : 0)) };
       const fp: BinMask = { ...gt, data: gt.data.map((g, i) => (!g && pred.data[i] ? 1 : 0)) };
       const dn = edtBrute(fn).map((v) => Math.fround(Math.sqrt(v)));
       const dp = edtBrute(fp).map((v) => Math.fround(Math.sqrt(v)));
-      const a = argmaxFirst(dn), b = argmaxFirst(dp);
+      const a = argmaxFirst(dn),
+        b = argmaxFirst(dp);
       const pos = dn[a] > dp[b];
       const i = pos ? a : b;
       expect(ritmClick(gt, pred), `seed ${s}`).toEqual({ x: i % w, y: Math.floor(i / w), label: pos ? 1 : 0 });

@@ -25,7 +25,8 @@ function seq(name: string, gt: LabelMap[], pred: LabelMap[]): SequenceSpec {
   const at = (f: string) => Number(f.slice(0, 5));
   return { name, layout: 'davis', frames, objects: [], readGt: (f) => gt[at(f)], readPred: (f) => pred[at(f)] };
 }
-const run = (seqs: SequenceSpec[], protocol: Protocol, keepFirstLast = false) => evaluate(seqs, cpuBackend, { protocol, keepFirstLast });
+const run = (seqs: SequenceSpec[], protocol: Protocol, keepFirstLast = false) =>
+  evaluate(seqs, cpuBackend, { protocol, keepFirstLast });
 
 // GT: object 2 present in frame 0, gone in frame 1, back from frame 2. Prediction: object 1 always
 // right, object 2 only from frame 3.
@@ -75,7 +76,9 @@ describe('frame selection and objects', () => {
     const fp = seq('fp', [A, A, A, A], [A, A, A_B3, A]);
     const r = await run([fp], 'sav');
     expect(r.objects.map((o) => o.object)).toEqual(['1']);
-    await expect(run([fp], 'davis')).rejects.toThrow(/frame 00002\.png has object id 3, but the first ground-truth frame has 1 object/);
+    await expect(run([fp], 'davis')).rejects.toThrow(
+      /frame 00002\.png has object id 3, but the first ground-truth frame has 1 object/,
+    );
   });
 
   it('davis: GT label 255 is void (zeroed); ids missing from the prediction are empty masks', async () => {
@@ -90,10 +93,15 @@ describe('frame selection and objects', () => {
 
   it('davis: a first frame without objects scores nothing and warns; too few frames is an error', async () => {
     const warn: string[] = [];
-    const r = await evaluate([seq('late', [NONE, A, A], [A, A, A])], cpuBackend, { protocol: 'davis', onWarning: (m) => warn.push(m) });
+    const r = await evaluate([seq('late', [NONE, A, A], [A, A, A])], cpuBackend, {
+      protocol: 'davis',
+      onWarning: (m) => warn.push(m),
+    });
     expect(r.objects).toEqual([]);
     expect(warn[0]).toMatch(/first ground-truth frame 00000\.png has no object/);
-    await expect(run([seq('two', [A, A], [A, A])], 'davis')).rejects.toThrow(/2 annotated frame\(s\).*--keep-first-last/);
+    await expect(run([seq('two', [A, A], [A, A])], 'davis')).rejects.toThrow(
+      /2 annotated frame\(s\).*--keep-first-last/,
+    );
   });
 
   it('objects weigh equally across sequences (not the mean of sequence means)', async () => {
@@ -107,7 +115,9 @@ describe('frame selection and objects', () => {
 
   it('size mismatch is a clear error', async () => {
     const small = labels(['11', '11']);
-    await expect(run([seq('m', [A, A, A], [A, small, A])], 'davis')).rejects.toThrow(/prediction of sequence 'm' frame 00001\.png is 2x2 but the ground truth is 8x6/);
+    await expect(run([seq('m', [A, A, A], [A, small, A])], 'davis')).rejects.toThrow(
+      /prediction of sequence 'm' frame 00001\.png is 2x2 but the ground truth is 8x6/,
+    );
   });
 });
 
@@ -116,14 +126,19 @@ describe('per-object folders (SA-V / VRS layout)', () => {
   function objSeq(gt: Record<string, LabelMap[]>, pred: Record<string, LabelMap[]>): SequenceSpec {
     const names = (n: number) => Array.from({ length: n }, (_, i) => `${i}.png`);
     return {
-      name: 'v', layout: 'objects', frames: [],
+      name: 'v',
+      layout: 'objects',
+      frames: [],
       objects: Object.keys(gt).map((k) => ({ key: k, frames: names(gt[k].length) })),
       readGt: (f, o) => gt[o!][Number(f[0])],
       readPred: (f, o) => pred[o!][Number(f[0])],
     };
   }
   it('sav: an object whose GT is empty in every scored frame is skipped; davis scores it', async () => {
-    const s = objSeq({ '000': [A, NONE, NONE, A], '002': [A, A, A, A] }, { '000': [A, A, NONE, A], '002': [A, B, A, A] });
+    const s = objSeq(
+      { '000': [A, NONE, NONE, A], '002': [A, A, A, A] },
+      { '000': [A, A, NONE, A], '002': [A, B, A, A] },
+    );
     const sav = await run([s], 'sav');
     expect(sav.objects.map((o) => o.object)).toEqual(['002']);
     expect(sav.objects[0].J).toEqual([0, 1]);
@@ -147,7 +162,12 @@ describe('layout helpers', () => {
     expect(['arm', 'gripper', 'robot', '005'].map(objectKey)).toEqual(['000', '001', '002', '005']);
   });
   it('pairFrames matches masks to frames by stem', () => {
-    const v = pairFrames('vid', ['00001.jpg', '00000.jpg'], { robot: ['00001.png'] }, (k, f, o) => `${k}/${o ?? ''}/${f}`);
+    const v = pairFrames(
+      'vid',
+      ['00001.jpg', '00000.jpg'],
+      { robot: ['00001.png'] },
+      (k, f, o) => `${k}/${o ?? ''}/${f}`,
+    );
     expect(v.frames).toEqual([
       { name: '00000', image: 'image//00000.jpg', masks: {} },
       { name: '00001', image: 'image//00001.jpg', masks: { '002': 'mask/robot/00001.png' } },
@@ -158,7 +178,8 @@ describe('layout helpers', () => {
 
 describe('folder reader', () => {
   const root = mkdtempSync(join(tmpdir(), 'robotseg-eval-'));
-  const png = (m: LabelMap) => encodePng({ width: m.width, height: m.height, colorType: 0, bitDepth: 8, samples: m.data });
+  const png = (m: LabelMap) =>
+    encodePng({ width: m.width, height: m.height, colorType: 0, bitDepth: 8, samples: m.data });
   const write = (dir: string, frames: LabelMap[]) => {
     mkdirSync(dir, { recursive: true });
     frames.forEach((m, i) => writeFileSync(join(dir, `${String(i).padStart(5, '0')}.png`), png(m)));
@@ -180,7 +201,10 @@ describe('folder reader', () => {
   it('dataset root of DAVIS-style sequences: extra prediction folders are noted, results aggregate', async () => {
     const f = openEvalFolders(join(root, 'davis/pred'), join(root, 'davis/gt'));
     expect(f.dataset).toBe(true);
-    expect(f.sequences.map((s) => [s.name, s.layout, s.frames.length])).toEqual([['seqA', 'davis', 3], ['seqB', 'davis', 4]]);
+    expect(f.sequences.map((s) => [s.name, s.layout, s.frames.length])).toEqual([
+      ['seqA', 'davis', 3],
+      ['seqB', 'davis', 4],
+    ]);
     expect(f.notes[0]).toMatch(/extra/);
     const r = await evaluate(f.sequences, cpuBackend, { protocol: 'davis' });
     // seqA/1: 1; seqB/1: 1; seqB/2: frames 1, 2 -> [0, 1]
@@ -196,41 +220,63 @@ describe('folder reader', () => {
     expect(r.objects[0].J).toEqual([1, 0.5, 1]); // 'robot' prediction folder = GT 002
     // a single selected object may be predicted straight into the sequence folder
     const flat = openEvalFolders(join(root, 'flatpred'), join(root, 'vrs/Annotations/v1'), { category: '002' });
-    expect((await evaluate(flat.sequences, cpuBackend, { protocol: 'davis', keepFirstLast: true })).objects[0].J).toEqual([1, 0.5, 1]);
+    expect(
+      (await evaluate(flat.sequences, cpuBackend, { protocol: 'davis', keepFirstLast: true })).objects[0].J,
+    ).toEqual([1, 0.5, 1]);
   });
   it('errors: missing sequence, missing object folder, missing frame, non-mask file', async () => {
-    expect(() => openEvalFolders(join(root, 'davis/pred/seqA'), join(root, 'davis/gt'))).toThrow(/lacks 2 sequence\(s\).*seqA, seqB/);
+    expect(() => openEvalFolders(join(root, 'davis/pred/seqA'), join(root, 'davis/gt'))).toThrow(
+      /lacks 2 sequence\(s\).*seqA, seqB/,
+    );
     const noCat = openEvalFolders(join(root, 'vrspred'), join(root, 'vrs'));
-    await expect(evaluate(noCat.sequences, cpuBackend, { protocol: 'davis' })).rejects.toThrow(/has no object folder 000 \(has: 002\); score one object with --category/);
+    await expect(evaluate(noCat.sequences, cpuBackend, { protocol: 'davis' })).rejects.toThrow(
+      /has no object folder 000 \(has: 002\); score one object with --category/,
+    );
     write(join(root, 'short/seq'), [A, A]);
     const miss = openEvalFolders(join(root, 'short/seq'), join(root, 'davis/gt/seqA'));
-    await expect(evaluate(miss.sequences, cpuBackend, { protocol: 'davis', keepFirstLast: true })).rejects.toThrow(/missing prediction for sequence 'seqA' frame 00002\.png/);
+    await expect(evaluate(miss.sequences, cpuBackend, { protocol: 'davis', keepFirstLast: true })).rejects.toThrow(
+      /missing prediction for sequence 'seqA' frame 00002\.png/,
+    );
     write(join(root, 'bad'), [A, A, A]);
     writeFileSync(join(root, 'bad/00001.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]));
     const bad = openEvalFolders(join(root, 'bad'), join(root, 'davis/gt/seqA'));
-    await expect(evaluate(bad.sequences, cpuBackend, { protocol: 'davis' })).rejects.toThrow(/bad\/00001\.png: not a PNG file/);
+    await expect(evaluate(bad.sequences, cpuBackend, { protocol: 'davis' })).rejects.toThrow(
+      /bad\/00001\.png: not a PNG file/,
+    );
     expect(() => openEvalFolders(join(root, 'nope'), join(root, 'davis/gt'))).toThrow(/not a folder/);
   });
   it('VRS and RoboEngine readers pair images with masks', () => {
     const v = readVrsDataset(join(root, 'vrs'));
     expect(v[0].name).toBe('v1');
-    expect(v[0].frames.map((f) => Object.keys(f.masks))).toEqual([['000', '002'], ['000', '002'], ['000', '002']]);
+    expect(v[0].frames.map((f) => Object.keys(f.masks))).toEqual([
+      ['000', '002'],
+      ['000', '002'],
+      ['000', '002'],
+    ]);
     mkdirSync(join(root, 're/image/s1'), { recursive: true });
     writeFileSync(join(root, 're/image/s1/0.jpg'), '');
     write(join(root, 're/mask/s1/002'), [A]);
     // masks are named 00000.png there but the frame is 0.jpg: unmatched stems are an error
-    expect(() => readRoboEngineTest(join(root, 're'))).toThrow(/s1: mask 002\/00000\.png has no frame image named 00000/);
+    expect(() => readRoboEngineTest(join(root, 're'))).toThrow(
+      /s1: mask 002\/00000\.png has no frame image named 00000/,
+    );
     mkdirSync(join(root, 're2/image/s1'), { recursive: true });
     writeFileSync(join(root, 're2/image/s1/00000.jpg'), '');
     writeFileSync(join(root, 're2/image/s1/00001.jpg'), '');
     write(join(root, 're2/mask/s1/002'), [A]);
     expect(readRoboEngineTest(join(root, 're2'))[0].frames).toEqual([
-      { name: '00000', image: join(root, 're2/image/s1/00000.jpg'), masks: { '002': join(root, 're2/mask/s1/002/00000.png') } },
+      {
+        name: '00000',
+        image: join(root, 're2/image/s1/00000.jpg'),
+        masks: { '002': join(root, 're2/mask/s1/002/00000.png') },
+      },
       { name: '00001', image: join(root, 're2/image/s1/00001.jpg'), masks: {} },
     ]);
     mkdirSync(join(root, 'ex'));
     writeFileSync(join(root, 'ex/image_original.png'), '');
     writeFileSync(join(root, 'ex/image_mask_robot.png'), '');
-    expect(readRoboEngineTest(join(root, 'ex'))[0].frames[0].masks).toEqual({ '002': join(root, 'ex/image_mask_robot.png') });
+    expect(readRoboEngineTest(join(root, 'ex'))[0].frames[0].masks).toEqual({
+      '002': join(root, 'ex/image_mask_robot.png'),
+    });
   });
 });

@@ -39,7 +39,15 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 export interface EncodeOpts {
   width: number;
@@ -76,18 +84,33 @@ export function encodePng(o: EncodeOpts): Uint8Array {
         for (let k = 0; k < nch; k++) {
           const v = o.samples[(y * o.width + x) * nch + k];
           const i = c * nch + k;
-          if (o.bitDepth === 16) { line[2 * i] = v >> 8; line[2 * i + 1] = v & 255; }
-          else if (o.bitDepth === 8) line[i] = v;
-          else { const bit = i * o.bitDepth; line[bit >> 3] |= v << (8 - o.bitDepth - (bit & 7)); }
+          if (o.bitDepth === 16) {
+            line[2 * i] = v >> 8;
+            line[2 * i + 1] = v & 255;
+          } else if (o.bitDepth === 8) line[i] = v;
+          else {
+            const bit = i * o.bitDepth;
+            line[bit >> 3] |= v << (8 - o.bitDepth - (bit & 7));
+          }
         }
       }
       const ft = o.filter ?? rowNo++ % 5;
       const f = new Uint8Array(stride);
       for (let i = 0; i < stride; i++) {
-        const a = i >= bpp ? line[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
+        const a = i >= bpp ? line[i - bpp] : 0,
+          b = prev[i],
+          c = i >= bpp ? prev[i - bpp] : 0;
         let pred = 0;
-        if (ft === 1) pred = a; else if (ft === 2) pred = b; else if (ft === 3) pred = (a + b) >> 1;
-        else if (ft === 4) { const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c); pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+        if (ft === 1) pred = a;
+        else if (ft === 2) pred = b;
+        else if (ft === 3) pred = (a + b) >> 1;
+        else if (ft === 4) {
+          const p = a + b - c,
+            pa = Math.abs(p - a),
+            pb = Math.abs(p - b),
+            pc = Math.abs(p - c);
+          pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+        }
         f[i] = (line[i] - pred) & 255;
       }
       rows.push(ft, ...f);
@@ -104,6 +127,9 @@ export function encodePng(o: EncodeOpts): Uint8Array {
   parts.push(chunk('IDAT', zlibSync(Uint8Array.from(rows))), chunk('IEND', new Uint8Array(0)));
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

@@ -4,14 +4,24 @@
 // counts are integers and J/F use the toolkit's float64 operation order.
 import { describe, expect, it } from 'vitest';
 import {
-  type JfCounts, boundPix, boundaryF, countsForIds, countsFromBinary, diskArea, diskHalfWidths, jaccard, precisionRecall, seg2bmap,
+  type JfCounts,
+  boundPix,
+  boundaryF,
+  countsForIds,
+  countsFromBinary,
+  diskArea,
+  diskHalfWidths,
+  jaccard,
+  precisionRecall,
+  seg2bmap,
 } from '../../src/eval/jf.js';
 import { dbStatistics, npMean, npSum, pyFixed } from '../../src/eval/stats.js';
 import { rng } from '../helpers/compare.js';
 import { countsRef, diskRef, jfRef, seg2bmapRef } from '../ref/jf.js';
 import { bits, labels } from './helpers.js';
 
-const H = 6, W = 8;
+const H = 6,
+  W = 8;
 const EMPTY = ['........', '........', '........', '........', '........', '........'];
 // 2x2 block at rows 2-3, columns 3-4
 const BLOCK = ['........', '........', '...##...', '...##...', '........', '........'];
@@ -29,7 +39,9 @@ describe('seg2bmap', () => {
   const bmap = (rows: string[]) => Array.from(seg2bmap(bits(rows), rows.length, rows[0].length));
   it('single pixel -> 2x2 boundary up and left of it', () => {
     const one = ['........', '........', '...#....', '........', '........', '........'];
-    expect(bmap(one)).toEqual(Array.from(bits(['........', '..##....', '..##....', '........', '........', '........'])));
+    expect(bmap(one)).toEqual(
+      Array.from(bits(['........', '..##....', '..##....', '........', '........', '........'])),
+    );
   });
   it('2x2 block -> 8-pixel ring', () => expect(bmap(BLOCK)).toEqual(Array.from(bits(BLOCK_B))));
   it('full and empty masks have no boundary', () => {
@@ -47,7 +59,13 @@ describe('seg2bmap', () => {
   });
   it('last row / last column / corner rules, and the reference agrees on 1-row and 1-column images', () => {
     const r = rng(3);
-    for (const [h, w] of [[1, 1], [1, 7], [7, 1], [2, 2], [5, 9]]) {
+    for (const [h, w] of [
+      [1, 1],
+      [1, 7],
+      [7, 1],
+      [2, 2],
+      [5, 9],
+    ]) {
       for (let t = 0; t < 10; t++) {
         const m = Uint8Array.from({ length: h * w }, () => (r.uniform() < 0.5 ? 1 : 0));
         expect(Array.from(seg2bmap(m, h, w))).toEqual(Array.from(seg2bmapRef(m, h, w)));
@@ -61,7 +79,15 @@ describe('seg2bmap', () => {
 describe('tolerance radius and disk', () => {
   it('bound_pix = ceil(0.008 * diagonal) for the worked sizes; >= 1 means pixels', () => {
     const sizes: Array<[number, number, number]> = [
-      [480, 854, 8], [480, 640, 7], [544, 960, 9], [720, 1280, 12], [1080, 1920, 18], [1024, 1024, 12], [378, 582, 6], [256, 256, 3], [6, 8, 1],
+      [480, 854, 8],
+      [480, 640, 7],
+      [544, 960, 9],
+      [720, 1280, 12],
+      [1080, 1920, 18],
+      [1024, 1024, 12],
+      [378, 582, 6],
+      [256, 256, 3],
+      [6, 8, 1],
     ];
     for (const [h, w, r] of sizes) expect(boundPix(h, w), `${h}x${w}`).toBe(r);
     expect(boundPix(6, 8, 3)).toBe(3);
@@ -110,12 +136,21 @@ describe('J and F by hand (6x8, r = 1)', () => {
   });
   it('border: GT = columns 5-7, prediction = column 7: J = 6/18; boundaries 2 px apart -> P = R = 0 -> F = 0', () => {
     // B_G = column 4, B_P = column 6 (6 px each, nothing on the image edges); no match at r = 1
-    const { c, J, F } = jf(EMPTY.map(() => '.......#'), EMPTY.map(() => '.....###'));
+    const { c, J, F } = jf(
+      EMPTY.map(() => '.......#'),
+      EMPTY.map(() => '.....###'),
+    );
     expect(c).toMatchObject({ inter: 6, sumP: 6, sumG: 18, nP: 6, nG: 6, matchP: 0, matchG: 0 });
     expect([J, F]).toEqual([6 / 18, 0]);
   });
   it('border with a 2 px radius (bound_th = 2 pixels): the same pair now matches -> F = 1', () => {
-    expect(jf(EMPTY.map(() => '.......#'), EMPTY.map(() => '.....###'), 2).F).toBe(1);
+    expect(
+      jf(
+        EMPTY.map(() => '.......#'),
+        EMPTY.map(() => '.....###'),
+        2,
+      ).F,
+    ).toBe(1);
   });
   it('full-image prediction has no boundary: J = 4/48, precision 1, recall 0 -> F = 0', () => {
     const full = EMPTY.map((r) => r.replace(/\./g, '#'));
@@ -145,11 +180,21 @@ describe('J and F by hand (6x8, r = 1)', () => {
 describe('fast CPU counts = literal toolkit transcription', () => {
   const r = rng(11);
   // blobs + noise so boundaries are long and irregular; radii 0..4 cover hw tables of all shapes
-  for (const [h, w, rad] of [[1, 1, 1], [1, 9, 1], [9, 1, 2], [17, 23, 1], [31, 19, 3], [40, 40, 4], [12, 30, 0]] as const) {
+  for (const [h, w, rad] of [
+    [1, 1, 1],
+    [1, 9, 1],
+    [9, 1, 2],
+    [17, 23, 1],
+    [31, 19, 3],
+    [40, 40, 4],
+    [12, 30, 0],
+  ] as const) {
     it(`${h}x${w} r=${rad}`, () => {
       for (let t = 0; t < 6; t++) {
         const blob = (cx: number, cy: number, rr: number, p: number) =>
-          Uint8Array.from({ length: h * w }, (_, i) => ((((i % w) - cx) ** 2 + (Math.floor(i / w) - cy) ** 2 < rr * rr) !== r.uniform() < p ? 1 : 0));
+          Uint8Array.from({ length: h * w }, (_, i) =>
+            ((i % w) - cx) ** 2 + (Math.floor(i / w) - cy) ** 2 < rr * rr !== r.uniform() < p ? 1 : 0,
+          );
         const p = blob(w * r.uniform(), h * r.uniform(), Math.max(h, w) * 0.4 * r.uniform(), t % 2 ? 0.05 : 0);
         const g = blob(w * r.uniform(), h * r.uniform(), Math.max(h, w) * 0.4 * r.uniform(), t % 3 ? 0.02 : 0);
         const c = countsFromBinary(p, g, h, w, rad);
@@ -176,7 +221,11 @@ describe('numpy-exact statistics', () => {
     expect(s).toEqual({ mean: 0.25, recall: 0.25, decay: 2 / 3 });
     // n = 3: linspace(1, 3, 5) = [1, 1.5, 2, 2.5, 3] -> ids [0, 1, 1, 2, 2] (x.5 + 1e-10 rounds up);
     // bins [0:2] = [0.5, 0.6], [2:3] = [0.4] -> decay = 0.55 - 0.4 (numpy prints 0.15000000000000002)
-    expect(dbStatistics([0.5, 0.6, 0.4])).toEqual({ mean: npMean([0.5, 0.6, 0.4]), recall: 1 / 3, decay: 0.15000000000000002 });
+    expect(dbStatistics([0.5, 0.6, 0.4])).toEqual({
+      mean: npMean([0.5, 0.6, 0.4]),
+      recall: 1 / 3,
+      decay: 0.15000000000000002,
+    });
   });
   it("Python '.1f' rounds exact ties to even, toFixed does not", () => {
     expect(pyFixed(0.25, 1)).toBe('0.2');

@@ -30,17 +30,24 @@ describe.runIf(rt)('autograd through views', () => {
     const y = permute(R, p.reshape([6, 4]).reshape([2, 3, 4]), [0, 2, 1]); // [2, 4, 3]
     R.tape = null;
     const before = tape.nodes.length;
-    const dy = R.upload(Float32Array.from({ length: 24 }, (_, i) => dys[i]), [2, 4, 3], 'f32', 'dy');
+    const dy = R.upload(
+      Float32Array.from({ length: 24 }, (_, i) => dys[i]),
+      [2, 4, 3],
+      'f32',
+      'dy',
+    );
     tape.backward(y, dy, add);
     expect(tape.nodes.length).toBe(before); // nothing recorded during backward
     // reference: dL/dp[b,c,k] = dy[b,k,c]; dx = dp * w[c]; dw[c] = sum_{b,k} dp * x
     const dx = new Float32Array(24);
     const dw = new Float64Array(3);
-    for (let b = 0; b < 2; b++) for (let c = 0; c < 3; c++) for (let k = 0; k < 4; k++) {
-      const dp = dys[b * 12 + k * 3 + c];
-      dx[b * 12 + c * 4 + k] = dp * ws[c];
-      dw[c] += dp * xs[b * 12 + c * 4 + k];
-    }
+    for (let b = 0; b < 2; b++)
+      for (let c = 0; c < 3; c++)
+        for (let k = 0; k < 4; k++) {
+          const dp = dys[b * 12 + k * 3 + c];
+          dx[b * 12 + c * 4 + k] = dp * ws[c];
+          dw[c] += dp * xs[b * 12 + c * 4 + k];
+        }
     expectClose(await R.read(x.grad!), dx, { atol: 1e-6, rtol: 1e-6 }, 'dx');
     expectClose(await R.read(w.grad!), Float32Array.from(dw), { atol: 1e-5, rtol: 1e-5 }, 'dw');
     tape.dispose();
@@ -60,7 +67,11 @@ describe.runIf(rt)('autograd through views', () => {
     R.tape = null;
     tape.backward(y, R.upload(new Float32Array(8).fill(1), [2, 4]), add);
     const want = new Float32Array(20);
-    for (let j = 0; j < 4; j++) { want[4 + j] = 2; want[8 + j] = 3; want[12 + j] = 1; }
+    for (let j = 0; j < 4; j++) {
+      want[4 + j] = 2;
+      want[8 + j] = 3;
+      want[12 + j] = 1;
+    }
     expectClose(await R.read(x.grad!), want, { atol: 0, rtol: 0 }, 'narrow0 grad');
     tape.dispose();
   });

@@ -2,14 +2,18 @@
 // the max difference and the first few mismatching pairs.
 import { expect } from 'vitest';
 
-export interface Tol { atol: number; rtol: number }
+export interface Tol {
+  atol: number;
+  rtol: number;
+}
 
 export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol) {
   let maxAbs = 0;
   let maxRel = 0;
   let bad = 0;
   const firsts: string[] = [];
-  if (actual.length !== expected.length) return { ok: false, msg: `length ${actual.length} != ${expected.length}`, maxAbs: Infinity, maxRel: Infinity };
+  if (actual.length !== expected.length)
+    return { ok: false, msg: `length ${actual.length} != ${expected.length}`, maxAbs: Infinity, maxRel: Infinity };
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const b = expected[i];
@@ -27,7 +31,12 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
       }
     }
   }
-  return { ok: bad === 0, msg: `${bad}/${actual.length} outside atol ${tol.atol} rtol ${tol.rtol}; max abs ${maxAbs.toExponential(2)}; ${firsts.join(', ')}`, maxAbs, maxRel };
+  return {
+    ok: bad === 0,
+    msg: `${bad}/${actual.length} outside atol ${tol.atol} rtol ${tol.rtol}; max abs ${maxAbs.toExponential(2)}; ${firsts.join(', ')}`,
+    maxAbs,
+    maxRel,
+  };
 }
 
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, what = 'tensor') {

@@ -20,7 +20,10 @@ export function openGradGolden(name: string): Promise<WeightsFile> {
   return openWeights(join(GRAD_FIXTURES, name));
 }
 
-interface TensorsJson { zero_grad_params: Record<string, string[]>; no_grad_params: Record<string, string[]> }
+interface TensorsJson {
+  zero_grad_params: Record<string, string[]>;
+  no_grad_params: Record<string, string[]>;
+}
 export function gradLists(which: 'image' | 'cycle'): { zero: Set<string>; none: Set<string> } {
   const j = JSON.parse(readFileSync(join(GRAD_FIXTURES, 'tensors.json'), 'utf8')) as TensorsJson;
   return { zero: new Set(j.zero_grad_params[which]), none: new Set(j.no_grad_params[which]) };
@@ -28,10 +31,17 @@ export function gradLists(which: 'image' | 'cycle'): { zero: Set<string>; none: 
 
 /** Every learnable parameter of a module (registered buffers excluded) with its key. */
 export function trainableParams(m: Module): Array<[string, Tensor]> {
-  return m.namedParams().filter(([k]) => !BUFFER_KEYS.has(k)).map(([k, p]) => [k, p.t]);
+  return m
+    .namedParams()
+    .filter(([k]) => !BUFFER_KEYS.has(k))
+    .map(([k, p]) => [k, p.t]);
 }
 
-export interface GradReport { compared: number; failures: string[]; worst: Array<[string, number]> }
+export interface GradReport {
+  compared: number;
+  failures: string[];
+  worst: Array<[string, number]>;
+}
 
 /**
  * Tolerance per tensor: `headTol` for the SAM heads, pointers and memory modules (short chains),
@@ -39,8 +49,13 @@ export interface GradReport { compared: number; failures: string[]; worst: Array
  * gradient is zero in exact arithmetic but float32 roundoff in the dump (the two-way transformer's
  * k_proj biases: softmax ignores a per-query constant) are compared with this absolute tolerance.
  */
-export async function checkGrads(rt: Runtime, params: Array<[string, Tensor]>, golden: WeightsFile, which: 'image' | 'cycle',
-  tol: { encoderTol: number; headTol: number; exactZeroAbs?: number }): Promise<GradReport> {
+export async function checkGrads(
+  rt: Runtime,
+  params: Array<[string, Tensor]>,
+  golden: WeightsFile,
+  which: 'image' | 'cycle',
+  tol: { encoderTol: number; headTol: number; exactZeroAbs?: number },
+): Promise<GradReport> {
   const { zero, none } = gradLists(which);
   const failures: string[] = [];
   const worst: Array<[string, number]> = [];
@@ -49,7 +64,10 @@ export async function checkGrads(rt: Runtime, params: Array<[string, Tensor]>, g
     const gkey = `grad/${key}`;
     const mine = t.grad ? await rt.read(t.grad) : null;
     if (golden.header.has(gkey)) {
-      if (!mine) { failures.push(`${key}: no gradient here, golden has one`); continue; }
+      if (!mine) {
+        failures.push(`${key}: no gradient here, golden has one`);
+        continue;
+      }
       const want = await golden.readTensor(gkey);
       let scale = 0;
       let err = 0;
@@ -58,9 +76,14 @@ export async function checkGrads(rt: Runtime, params: Array<[string, Tensor]>, g
         err = Math.max(err, Math.abs(mine[i] - want[i]));
       }
       const exactZero = /sam_mask_decoder\.transformer\..*k_proj\.bias$/.test(key);
-      const allowed = exactZero ? (tol.exactZeroAbs ?? 1e-7) : (key.startsWith('image_encoder.') ? tol.encoderTol : tol.headTol) * scale + 1e-8;
+      const allowed = exactZero
+        ? (tol.exactZeroAbs ?? 1e-7)
+        : (key.startsWith('image_encoder.') ? tol.encoderTol : tol.headTol) * scale + 1e-8;
       if (!exactZero) worst.push([key, err / Math.max(scale, 1e-30)]); // (exact zeros: absolute check only)
-      if (!(err <= allowed)) failures.push(`${key}: max|g - ref| ${err.toExponential(3)} > ${allowed.toExponential(3)} (max|ref| ${scale.toExponential(3)})`);
+      if (!(err <= allowed))
+        failures.push(
+          `${key}: max|g - ref| ${err.toExponential(3)} > ${allowed.toExponential(3)} (max|ref| ${scale.toExponential(3)})`,
+        );
       compared++;
     } else if (zero.has(key) || none.has(key)) {
       if (mine && mine.some((v) => v !== 0)) {
@@ -87,7 +110,12 @@ export interface GoldenCycle {
  * Encode the golden clip's source frames (video.safetensors inputs) and run the training-mode cycle
  * with the golden click, under whatever tape `rt` has (shared by the cycle tests and bench/train.ts).
  */
-export async function runGoldenCycle(rt: Runtime, model: SAM2, golden: WeightsFile, video: WeightsFile): Promise<GoldenCycle> {
+export async function runGoldenCycle(
+  rt: Runtime,
+  model: SAM2,
+  golden: WeightsFile,
+  video: WeightsFile,
+): Promise<GoldenCycle> {
   const sources = Array.from(await golden.readTensor('input.clip_source_frames'));
   const S = model.cfg.image_size;
   const feats = new Map<number, ImageFeatures>();
@@ -97,6 +125,9 @@ export async function runGoldenCycle(rt: Runtime, model: SAM2, golden: WeightsFi
   }
   const frames = sources.map((s) => feats.get(s)!);
   const coords = Float32Array.from(await golden.readTensor('input.point_coords'));
-  const steps = await runCycle(rt, model, frames, sources, { kind: 'points', points: { coords, labels: Int32Array.from([1]) } });
+  const steps = await runCycle(rt, model, frames, sources, {
+    kind: 'points',
+    points: { coords, labels: Int32Array.from([1]) },
+  });
   return { sources, feats, frames, steps };
 }

@@ -25,9 +25,14 @@ export function randomTensor(key: string, shape: readonly number[], seed: number
   const leaf = key.split('.').pop()!;
   let center = 0;
   let bound: number;
-  if (shape.length >= 2 && leaf === 'weight') bound = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)); // Linear/Conv fan_in
-  else if (leaf === 'weight' || leaf === 'gamma') { center = leaf === 'gamma' ? 0 : 1; bound = 0.05; } // norms (gamma: layer scale)
-  else if (key.endsWith('positional_encoding_gaussian_matrix')) bound = 1.7; // randn scale 1
+  if (shape.length >= 2 && leaf === 'weight')
+    bound = 1 / Math.sqrt(shape.slice(1).reduce((a, b) => a * b, 1)); // Linear/Conv fan_in
+  else if (leaf === 'weight' || leaf === 'gamma') {
+    center = leaf === 'gamma' ? 0 : 1;
+    bound = 0.05;
+  } // norms (gamma: layer scale)
+  else if (key.endsWith('positional_encoding_gaussian_matrix'))
+    bound = 1.7; // randn scale 1
   else bound = 0.02; // biases, embeddings, pos_embed, tokens
   for (let i = 0; i < n; i++) out[i] = center + (2 * u() - 1) * bound;
   return out;
@@ -61,6 +66,8 @@ export function randomWeightsFile(cfg: Sam2Config, seed = 0): WeightsFile {
 export async function writeRandomWeights(path: string, cfg: Sam2Config, seed = 0): Promise<number> {
   const f = randomWeightsFile(cfg, seed);
   const entries = [...f.header].map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape }));
-  const { bytes } = await writeSafetensorsFile(path, entries, (e) => f.readTensor(e.name), { metadata: { source: f.metadata.source } });
+  const { bytes } = await writeSafetensorsFile(path, entries, (e) => f.readTensor(e.name), {
+    metadata: { source: f.metadata.source },
+  });
   return bytes;
 }

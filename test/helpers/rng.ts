@@ -23,6 +23,7 @@ export function seededArray(n: number, seed: number, scale = 1, offset = 0): Flo
 /** |got - want| <= atol + rtol |want| everywhere (and equal lengths). */
 export function within(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): boolean {
   if (got.length !== want.length) return false;
-  for (let i = 0; i < got.length; i++) if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) return false;
+  for (let i = 0; i < got.length; i++)
+    if (!(Math.abs(got[i] - want[i]) <= atol + rtol * Math.abs(want[i]))) return false;
   return true;
 }

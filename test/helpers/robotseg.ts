@@ -27,10 +27,11 @@ export async function robotsegFile(name: string): Promise<WeightsFile> {
 /** Several uploaded weight files seen as one source (keys must not repeat). */
 export function mergedSource(stores: WeightStore[]): WeightSource {
   const owner = new Map<string, WeightStore>();
-  for (const s of stores) for (const k of s.keys()) {
-    if (owner.has(k)) throw new Error(`weights: key ${k} in two files`);
-    owner.set(k, s);
-  }
+  for (const s of stores)
+    for (const k of s.keys()) {
+      if (owner.has(k)) throw new Error(`weights: key ${k} in two files`);
+      owner.set(k, s);
+    }
   return {
     shapes: () => new Map([...owner].map(([k, s]) => [k, s.entry(k).shape])),
     get: (k: string): Tensor => {

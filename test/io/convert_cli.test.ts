@@ -48,7 +48,10 @@ describe('robotseg convert', () => {
 
   it('exits 2 with one line for bad input', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [[join(FIX, 'sam2.1_hiera_tiny.truncated.pt'), join(tmp, 'x.safetensors')], /checkpoint is truncated: zip central directory missing; .* 471 keys/],
+      [
+        [join(FIX, 'sam2.1_hiera_tiny.truncated.pt'), join(tmp, 'x.safetensors')],
+        /checkpoint is truncated: zip central directory missing; .* 471 keys/,
+      ],
       [[join(tmp, 'missing.pt'), join(tmp, 'x.safetensors')], /cannot read .*missing\.pt: no such file/],
       [[join(FIX, 'tiny_p2.pt'), join(tmp, 'x.safetensors'), '--dtype', 'f8'], /--dtype must be f32 or f16, got 'f8'/],
       [[join(FIX, 'tiny_expected.safetensors'), join(tmp, 'x.safetensors')], /not a PyTorch zip checkpoint/],
@@ -69,7 +72,8 @@ describe('robotseg convert', () => {
     const got = await openSafetensorsFile(out);
     const want = await openSafetensorsFile(join(GOLDEN, 'weights.safetensors'));
     expect(got.header.size).toBe(want.header.size);
-    for (const key of want.header.keys()) expect(Buffer.from(await got.readRaw(key)).equals(Buffer.from(await want.readRaw(key))), key).toBe(true);
+    for (const key of want.header.keys())
+      expect(Buffer.from(await got.readRaw(key)).equals(Buffer.from(await want.readRaw(key))), key).toBe(true);
     await got.close();
     await want.close();
   });

@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../src/graph/image.js';
-import { FrameSourceError, hasTool, imageHeaderSize, naturalCompare, openFrameSource } from '../../src/node/frame_source.js';
+import {
+  FrameSourceError,
+  hasTool,
+  imageHeaderSize,
+  naturalCompare,
+  openFrameSource,
+} from '../../src/node/frame_source.js';
 import { readImage, writeRgbPng } from '../../src/node/image_io.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -49,8 +55,17 @@ function pngClip(): { dir: string; frames: RgbImage[] } {
 
 describe('folder frame source', () => {
   it('natural name order, only .jpg/.jpeg/.png, hidden files skipped, names without extension', async () => {
-    const a = img(6, 4, 1), b = img(6, 4, 2), c = img(6, 4, 3);
-    const dir = folder('order', { 'f10.png': c, 'f2.PNG': b, 'f1.png': a, '.hidden.png': a, 'notes.txt': 'x', 'list.json': '{}' });
+    const a = img(6, 4, 1),
+      b = img(6, 4, 2),
+      c = img(6, 4, 3);
+    const dir = folder('order', {
+      'f10.png': c,
+      'f2.PNG': b,
+      'f1.png': a,
+      '.hidden.png': a,
+      'notes.txt': 'x',
+      'list.json': '{}',
+    });
     const src = await openFrameSource(dir);
     expect(src.kind).toBe('folder');
     expect(src.names).toEqual(['f1', 'f2', 'f10']);
@@ -76,13 +91,17 @@ describe('folder frame source', () => {
 
   it('clear errors: missing path, empty folder, different sizes, unreadable frame, colliding names', async () => {
     await expect(openFrameSource(join(tmp, 'nope'))).rejects.toThrow(/cannot read .*nope.*no such file or folder/);
-    await expect(openFrameSource(folder('empty', { 'a.txt': 'x' }))).rejects.toThrow(/has no frames \(\.jpg, \.jpeg or \.png files\)/);
+    await expect(openFrameSource(folder('empty', { 'a.txt': 'x' }))).rejects.toThrow(
+      /has no frames \(\.jpg, \.jpeg or \.png files\)/,
+    );
     const mixed = folder('mixed', { '0.png': img(6, 4, 1), '1.png': img(6, 4, 1), '2.png': img(5, 4, 1) });
     await expect(openFrameSource(mixed)).rejects.toThrow(/frame 2 '2\.png' is 5x4, the first frame '0\.png' is 6x4/);
     const bad = await openFrameSource(folder('bad', { '0.png': img(6, 4, 1), '1.jpg': 'not a jpeg' }));
     await expect(bad.frame(1)).rejects.toThrow(FrameSourceError);
     await expect(bad.frame(1)).rejects.toThrow(/frame 1 '1\.jpg': .*not a PNG or JPEG/);
-    await expect(openFrameSource(folder('dup', { 'a.png': img(6, 4, 1), 'a.jpg': 'x' }))).rejects.toThrow(/'a\.jpg' and 'a\.png' .*same name/);
+    await expect(openFrameSource(folder('dup', { 'a.png': img(6, 4, 1), 'a.jpg': 'x' }))).rejects.toThrow(
+      /'a\.jpg' and 'a\.png' .*same name/,
+    );
   });
 
   it('sizes are checked up front from the headers and again when a frame is decoded', async () => {
@@ -93,12 +112,14 @@ describe('folder frame source', () => {
     writeRgbPng(join(dir, '1.jpg'), img(6, 4, 2));
     const src = await openFrameSource(dir);
     copyFileSync(join(CLIP, '00001.jpg'), join(dir, '1.jpg'));
-    await expect(src.frame(1)).rejects.toThrow(/frame 1 '1\.jpg' is 240x136, the first frame '0\.png' is 6x4: all frames must have the same size/);
+    await expect(src.frame(1)).rejects.toThrow(
+      /frame 1 '1\.jpg' is 240x136, the first frame '0\.png' is 6x4: all frames must have the same size/,
+    );
   });
 });
 
 describe.skipIf(skipVideo)('video file frame source (ffmpeg)', () => {
-  it('a lossless video yields exactly the folder\'s frames, in any access order', async () => {
+  it("a lossless video yields exactly the folder's frames, in any access order", async () => {
     const { dir, frames } = pngClip();
     const mkv = join(tmp, 'clip.mkv'); // PNG-in-Matroska: lossless rgb24, and no frame count in the header
     ffmpeg('-framerate', '10', '-i', join(dir, '%05d.png'), '-c:v', 'png', mkv);
@@ -121,10 +142,22 @@ describe.skipIf(skipVideo)('video file frame source (ffmpeg)', () => {
     two.close();
   });
 
-  it('an H.264 mp4 matches the frames within the codec\'s error', async () => {
+  it("an H.264 mp4 matches the frames within the codec's error", async () => {
     const { dir, frames } = pngClip();
     const mp4 = join(tmp, 'clip.mp4');
-    ffmpeg('-framerate', '10', '-i', join(dir, '%05d.png'), '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', mp4);
+    ffmpeg(
+      '-framerate',
+      '10',
+      '-i',
+      join(dir, '%05d.png'),
+      '-c:v',
+      'libx264',
+      '-crf',
+      '10',
+      '-pix_fmt',
+      'yuv420p',
+      mp4,
+    );
     const video = await openFrameSource(mp4);
     expect([video.numFrames, video.width, video.height, video.fps]).toEqual([5, 240, 136, 10]);
     for (const i of [4, 3, 2, 1, 0]) {
@@ -140,7 +173,11 @@ describe.skipIf(skipVideo)('video file frame source (ffmpeg)', () => {
   it('clear errors: missing ffmpeg, a file that is not a video', async () => {
     const mkv = join(tmp, 'none.mkv');
     writeFileSync(mkv, 'not a video at all');
-    await expect(openFrameSource(mkv, { ffmpeg: 'robotseg-no-such-ffmpeg' })).rejects.toThrow(/^ffmpeg not found: install it \(apt-get install ffmpeg\) to read video files/);
-    await expect(openFrameSource(mkv)).rejects.toThrow(/'.*none\.mkv' is not a folder of frames nor a video file ffmpeg can read/);
+    await expect(openFrameSource(mkv, { ffmpeg: 'robotseg-no-such-ffmpeg' })).rejects.toThrow(
+      /^ffmpeg not found: install it \(apt-get install ffmpeg\) to read video files/,
+    );
+    await expect(openFrameSource(mkv)).rejects.toThrow(
+      /'.*none\.mkv' is not a folder of frames nor a video file ffmpeg can read/,
+    );
   });
 });

@@ -17,7 +17,10 @@ const GOLDEN = '/work/shared/golden';
 const fixture = (name: string) => new Uint8Array(readFileSync(join(FIX, name)));
 
 async function expectFormatError(p: Promise<unknown>, re: RegExp): Promise<void> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, 'should have thrown').toBeInstanceOf(WeightsFormatError);
   expect((err as Error).message).toMatch(re);
 }
@@ -68,14 +71,22 @@ describe('torch-style archives (builder)', () => {
   }
 
   it('refuses a global outside the allow-list, naming it, without running anything', async () => {
-    const pkl = new PickleWriter().byte(0x80, 2).global('os', 'system').str('echo pwned').byte(0x85, 0x52, 0x2e).bytes();
+    const pkl = new PickleWriter()
+      .byte(0x80, 2)
+      .global('os', 'system')
+      .str('echo pwned')
+      .byte(0x85, 0x52, 0x2e)
+      .bytes();
     await expectFormatError(readCheckpoint(buildPt([], { pickle: pkl })), /refuses global 'os\.system'/);
     const pkl2 = new PickleWriter().byte(0x80, 2).global('builtins', 'eval').byte(0x2e).bytes();
     await expectFormatError(readCheckpoint(buildPt([], { pickle: pkl2 })), /'builtins\.eval'/);
   });
 
   it('names the key of a missing storage, an unsupported dtype and an out-of-range view', async () => {
-    await expectFormatError(readCheckpoint(buildPt([tensors[0]], { omitStorages: ['0'] })), /'enc\.w'.*data\/0.*missing/);
+    await expectFormatError(
+      readCheckpoint(buildPt([tensors[0]], { omitStorages: ['0'] })),
+      /'enc\.w'.*data\/0.*missing/,
+    );
     const long = { key: 'steps', storage: 'Long' as const, data: new Uint8Array(16), shape: [2] };
     await expectFormatError(readCheckpoint(buildPt([long])), /'steps' has unsupported dtype I64/);
     const over = { key: 'over', data: f32Bytes([1, 2, 3]), shape: [2], offset: 2 };
@@ -94,12 +105,17 @@ describe('torch-style archives (builder)', () => {
 
   it('rejects legacy, non-zip and cut-off files with precise messages', async () => {
     await expectFormatError(readCheckpoint(Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c])), /legacy \(pre-1\.6/);
-    await expectFormatError(readCheckpoint(new TextEncoder().encode('hello world, not a zip')), /not a PyTorch zip checkpoint/);
+    await expectFormatError(
+      readCheckpoint(new TextEncoder().encode('hello world, not a zip')),
+      /not a PyTorch zip checkpoint/,
+    );
     await expectFormatError(readCheckpoint(new Uint8Array(2)), /too small/);
     const full = buildPt(tensors);
     // cut inside the tensor data: the index is intact, so the message says how much was expected
     const cut = findBytes(full, f32Bytes(w)) + 10;
-    const msg = new RegExp(`truncated: zip central directory missing; file ends at ${cut} bytes but tensor data for 5 keys needs ~110 B`);
+    const msg = new RegExp(
+      `truncated: zip central directory missing; file ends at ${cut} bytes but tensor data for 5 keys needs ~110 B`,
+    );
     await expectFormatError(readCheckpoint(full.subarray(0, cut)), msg); // storages: 96 + 8 + 6 bytes
     // cut inside the pickle itself
     await expectFormatError(readCheckpoint(full.subarray(0, 200)), /truncated.*pickle index/);
@@ -123,21 +139,53 @@ describe('openWeights', () => {
 describe('real SAM 2.1 checkpoint, truncated (test/fixtures/io)', () => {
   it('is rejected as truncated, with the key count and the expected data size', async () => {
     const path = join(FIX, 'sam2.1_hiera_tiny.truncated.pt');
-    await expectFormatError(readCheckpointFile(path), /checkpoint is truncated: zip central directory missing; file ends at 1310720 bytes but tensor data for 471 keys needs ~155\.9 MB/);
+    await expectFormatError(
+      readCheckpointFile(path),
+      /checkpoint is truncated: zip central directory missing; file ends at 1310720 bytes but tensor data for 471 keys needs ~155\.9 MB/,
+    );
     await expectFormatError(openWeights(path), /truncated/);
   });
 });
 
 describe('pickle VM', () => {
   const hooks = {
-    findClass: (m: string, n: string) => { throw new WeightsFormatError(`no ${m}.${n}`); },
-    call: () => null, newObj: () => null, build: (o: unknown) => o as null, persistentLoad: () => null,
+    findClass: (m: string, n: string) => {
+      throw new WeightsFormatError(`no ${m}.${n}`);
+    },
+    call: () => null,
+    newObj: () => null,
+    build: (o: unknown) => o as null,
+    persistentLoad: () => null,
   };
   it('decodes ints, floats, strings, containers and memo', () => {
     // [LONG1 -2, BINFLOAT 1.5, SHORT_BINUNICODE 'é', BININT -7, memo round trip] as a list
     const f = new Uint8Array(8);
     new DataView(f.buffer).setFloat64(0, 1.5, false);
-    const p = Uint8Array.from([0x80, 4, 0x5d, 0x94, 0x28, 0x8a, 1, 0xfe, 0x47, ...f, 0x8c, 2, 0xc3, 0xa9, 0x4a, 0xf9, 0xff, 0xff, 0xff, 0x68, 0, 0x65, 0x2e]);
+    const p = Uint8Array.from([
+      0x80,
+      4,
+      0x5d,
+      0x94,
+      0x28,
+      0x8a,
+      1,
+      0xfe,
+      0x47,
+      ...f,
+      0x8c,
+      2,
+      0xc3,
+      0xa9,
+      0x4a,
+      0xf9,
+      0xff,
+      0xff,
+      0xff,
+      0x68,
+      0,
+      0x65,
+      0x2e,
+    ]);
     const v = unpickle(p, hooks) as unknown[];
     expect(v.slice(0, 4)).toEqual([-2, 1.5, 'é', -7]);
     expect(v[4]).toBe(v);

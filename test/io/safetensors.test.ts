@@ -24,7 +24,10 @@ function rawFile(header: unknown, dataBytes: number, headerText?: string): Uint8
 }
 
 async function expectFormatError(p: Promise<unknown>, re: RegExp): Promise<void> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, `should throw ${re}`).toBeInstanceOf(WeightsFormatError);
   expect((err as Error).message).toMatch(re);
 }
@@ -34,22 +37,66 @@ const t = (dtype: string, shape: unknown, offs: unknown) => ({ dtype, shape, dat
 describe('header validation', () => {
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['file shorter than 8 bytes', new Uint8Array(5), /too small/],
-    ['header length past the file', (() => { const f = rawFile({}, 0); f[0] = 200; return f; })(), /runs past the end/],
-    ['absurd header length', (() => { const f = new Uint8Array(16); f[7] = 0x10; return f; })(), /not plausible/],
+    [
+      'header length past the file',
+      (() => {
+        const f = rawFile({}, 0);
+        f[0] = 200;
+        return f;
+      })(),
+      /runs past the end/,
+    ],
+    [
+      'absurd header length',
+      (() => {
+        const f = new Uint8Array(16);
+        f[7] = 0x10;
+        return f;
+      })(),
+      /not plausible/,
+    ],
     ['not UTF-8', rawFile(null, 0, '{"\xff":1}').map((b, i) => (i === 10 ? 0xff : b)), /not valid UTF-8/],
     ['not JSON', rawFile(null, 0, '{"a": [1,2'), /not valid JSON/],
     ['JSON array', rawFile([1, 2], 0), /not a JSON object/],
     ['metadata not a string map', rawFile({ __metadata__: { a: 1 } }, 0), /__metadata__ value for 'a' is not a string/],
-    ['unsupported dtype', rawFile({ step: t('I64', [1], [0, 8]) }, 8), /tensor 'step': unsupported dtype I64 \(supported: F32, F16, BF16/],
+    [
+      'unsupported dtype',
+      rawFile({ step: t('I64', [1], [0, 8]) }, 8),
+      /tensor 'step': unsupported dtype I64 \(supported: F32, F16, BF16/,
+    ],
     ['unknown dtype', rawFile({ w: t('F33', [1], [0, 4]) }, 4), /tensor 'w': unknown dtype F33/],
     ['missing dtype', rawFile({ w: { shape: [1], data_offsets: [0, 4] } }, 4), /tensor 'w': missing dtype/],
-    ['negative dim', rawFile({ w: t('F32', [-1, 2], [0, 8]) }, 8), /tensor 'w': shape \[-1,2\] is not a list of non-negative integers/],
+    [
+      'negative dim',
+      rawFile({ w: t('F32', [-1, 2], [0, 8]) }, 8),
+      /tensor 'w': shape \[-1,2\] is not a list of non-negative integers/,
+    ],
     ['fractional dim', rawFile({ w: t('F32', [1.5], [0, 4]) }, 4), /tensor 'w': shape/],
-    ['offsets not a pair', rawFile({ w: t('F32', [1], [0]) }, 4), /tensor 'w': data_offsets \[0\] is not \[begin, end\]/],
-    ['end before begin', rawFile({ w: t('F32', [0], [8, 4]) }, 8), /tensor 'w': data_offsets \[8, 4\] end before begin/],
-    ['outside the data area', rawFile({ w: t('F32', [4], [0, 16]) }, 12), /tensor 'w': data_offsets \[0, 16\] outside the data area of 12 bytes/],
-    ['byte count', rawFile({ w: t('F16', [3], [0, 8]) }, 8), /tensor 'w': F16 \[3\] needs 6 bytes but data_offsets span 8/],
-    ['overlap', rawFile({ a: t('F32', [2], [0, 8]), b: t('F32', [2], [4, 12]) }, 12), /tensor 'b': data_offsets \[4, 12\] overlap tensor 'a' \[0, 8\]/],
+    [
+      'offsets not a pair',
+      rawFile({ w: t('F32', [1], [0]) }, 4),
+      /tensor 'w': data_offsets \[0\] is not \[begin, end\]/,
+    ],
+    [
+      'end before begin',
+      rawFile({ w: t('F32', [0], [8, 4]) }, 8),
+      /tensor 'w': data_offsets \[8, 4\] end before begin/,
+    ],
+    [
+      'outside the data area',
+      rawFile({ w: t('F32', [4], [0, 16]) }, 12),
+      /tensor 'w': data_offsets \[0, 16\] outside the data area of 12 bytes/,
+    ],
+    [
+      'byte count',
+      rawFile({ w: t('F16', [3], [0, 8]) }, 8),
+      /tensor 'w': F16 \[3\] needs 6 bytes but data_offsets span 8/,
+    ],
+    [
+      'overlap',
+      rawFile({ a: t('F32', [2], [0, 8]), b: t('F32', [2], [4, 12]) }, 12),
+      /tensor 'b': data_offsets \[4, 12\] overlap tensor 'a' \[0, 8\]/,
+    ],
     ['entry not an object', rawFile({ w: 3 }, 0), /tensor 'w': entry is not an object/],
   ];
   for (const [what, bytes, re] of cases) {
@@ -57,7 +104,10 @@ describe('header validation', () => {
   }
 
   it('accepts empty tensors, scalars, gaps and trailing bytes', async () => {
-    const f = rawFile({ __metadata__: { k: 'v' }, e: t('F32', [0, 3], [0, 0]), s: t('F32', [], [4, 8]), z: t('BF16', [2], [8, 12]) }, 16);
+    const f = rawFile(
+      { __metadata__: { k: 'v' }, e: t('F32', [0, 3], [0, 0]), s: t('F32', [], [4, 8]), z: t('BF16', [2], [8, 12]) },
+      16,
+    );
     const st = await openSafetensors(f);
     expect([...st.header.keys()]).toEqual(['e', 's', 'z']);
     expect(st.metadata).toEqual({ k: 'v' });
@@ -96,9 +146,13 @@ describe('writer round trip', () => {
   });
 
   it('rejects bad writer input', () => {
-    expect(() => serializeSafetensors([{ name: 'x', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(/'x' \[3\] got 2 values/);
+    expect(() => serializeSafetensors([{ name: 'x', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(
+      /'x' \[3\] got 2 values/,
+    );
     expect(() => serializeSafetensors([tensors[0], tensors[0]])).toThrow(/duplicate tensor name 'z\.last'/);
-    expect(() => serializeSafetensors([{ name: '__metadata__', dtype: 'F32', shape: [], data: new Float32Array(1) }])).toThrow(/invalid tensor name/);
+    expect(() =>
+      serializeSafetensors([{ name: '__metadata__', dtype: 'F32', shape: [], data: new Float32Array(1) }]),
+    ).toThrow(/invalid tensor name/);
   });
 
   it('reads a file from an independent writer (make_tiny_pt.py)', async () => {
@@ -114,13 +168,28 @@ describe('writer round trip', () => {
     const path = join(tmp, 'rt.safetensors');
     const order: string[] = [];
     const byName = new Map(tensors.map((x) => [x.name, x.data]));
-    const { bytes } = await writeSafetensorsFile(path, tensors, async (e) => { order.push(e.name); return byName.get(e.name)!; }, { metadata: { a: 'b' } });
+    const { bytes } = await writeSafetensorsFile(
+      path,
+      tensors,
+      async (e) => {
+        order.push(e.name);
+        return byName.get(e.name)!;
+      },
+      { metadata: { a: 'b' } },
+    );
     expect(order).toEqual(['empty', 'z.last', 'bf', 'half', 'raw16']);
     expect(readFileSync(path)).toEqual(Buffer.from(serializeSafetensors(tensors, { a: 'b' })));
     expect(existsSync(`${path}.partial`)).toBe(false);
     const src = await fileSource(path);
     const reads: number[] = [];
-    const counting: ByteSource = { ...src, read: (o, l) => { reads.push(l); return src.read(o, l); }, close: () => src.close() };
+    const counting: ByteSource = {
+      ...src,
+      read: (o, l) => {
+        reads.push(l);
+        return src.read(o, l);
+      },
+      close: () => src.close(),
+    };
     const st = await openSafetensors(counting);
     for (const k of st.header.keys()) await st.readRaw(k);
     // 8-byte length, header, then exactly one read per tensor of its own size
@@ -132,7 +201,11 @@ describe('writer round trip', () => {
 
   it('Node: a failing data callback leaves no file behind', async () => {
     const path = join(tmp, 'fail.safetensors');
-    await expect(writeSafetensorsFile(path, tensors, async () => { throw new Error('boom'); })).rejects.toThrow(/boom/);
+    await expect(
+      writeSafetensorsFile(path, tensors, async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow(/boom/);
     expect(existsSync(path) || existsSync(`${path}.partial`)).toBe(false);
   });
 });
@@ -141,7 +214,10 @@ function chunkedStream(bytes: Uint8Array, chunk: number): ReadableStream<Uint8Ar
   let at = 0;
   return new ReadableStream({
     pull(ctrl) {
-      if (at >= bytes.length) { ctrl.close(); return; }
+      if (at >= bytes.length) {
+        ctrl.close();
+        return;
+      }
       ctrl.enqueue(bytes.slice(at, at + chunk));
       at += chunk;
     },
@@ -152,7 +228,13 @@ describe('fetch stream source', () => {
   const r = rng(5);
   const a = r.array(300);
   const b = r.array(200);
-  const file = serializeSafetensors([{ name: 'a', dtype: 'F32', shape: [300], data: a }, { name: 'b', dtype: 'F16', shape: [200], data: b }], { m: '1' });
+  const file = serializeSafetensors(
+    [
+      { name: 'a', dtype: 'F32', shape: [300], data: a },
+      { name: 'b', dtype: 'F16', shape: [200], data: b },
+    ],
+    { m: '1' },
+  );
 
   it('parses incrementally and reports progress up to the total', async () => {
     const progress: Array<[number, number]> = [];
@@ -178,7 +260,10 @@ describe('fetch stream source', () => {
     await st.readRaw('a');
     await expectFormatError(st.readRaw('b'), /stream ended at \d+ bytes but \d+ are needed/);
     await expectFormatError(openSafetensorsStream(chunkedStream(file.subarray(0, 5), 50)), /stream ended at 5 bytes/);
-    await expectFormatError(openSafetensorsStream(chunkedStream(file, 50), { totalBytes: 100 }), /download is 100 bytes/);
+    await expectFormatError(
+      openSafetensorsStream(chunkedStream(file, 50), { totalBytes: 100 }),
+      /download is 100 bytes/,
+    );
   });
 
   it('bytesSource reads are range-checked', async () => {

@@ -48,22 +48,41 @@ describe.skipIf(!rt)('uploadWeights', () => {
     const e = store.entry('enc.big');
     expect(e.chunked).toBe(true);
     expect(e.rowsPerChunk).toBe(16); // 1024 / (16 * 4)
-    expect(e.chunks!.map((c) => c.shape)).toEqual([[16, 16], [16, 16], [8, 16]]);
+    expect(e.chunks!.map((c) => c.shape)).toEqual([
+      [16, 16],
+      [16, 16],
+      [8, 16],
+    ]);
     const parts = await Promise.all(e.chunks!.map((c) => rt!.read(c)));
     expect(Float32Array.from(parts.flatMap((p) => Array.from(p)))).toEqual(big);
     expect(() => store.get('enc.big')).toThrow(/'enc\.big' \[40, 16\] is split into 3 row chunks/);
     for (const a of store.arenas) expect(a.size).toBeLessThanOrEqual(1024);
     expect(await rt!.read(store.get('dec.half'))).toEqual(await st.readTensor('dec.half'));
     store.destroy();
-    await expect(uploadWeights(rt!, st, { maxBindingBytes: 256, prefixFilter: 'enc.big' }).then(() => 'ok')).resolves.toBe('ok');
-    await expect(uploadWeights(rt!, await openSafetensors(serializeSafetensors([{ name: 'wide', dtype: 'F32', shape: [1, 100], data: new Float32Array(100) }])), { maxBindingBytes: 256 }))
-      .rejects.toThrow(/one row of 'wide' \[1, 100\] \(400 bytes\) exceeds the 256-byte binding limit/);
+    await expect(
+      uploadWeights(rt!, st, { maxBindingBytes: 256, prefixFilter: 'enc.big' }).then(() => 'ok'),
+    ).resolves.toBe('ok');
+    await expect(
+      uploadWeights(
+        rt!,
+        await openSafetensors(
+          serializeSafetensors([{ name: 'wide', dtype: 'F32', shape: [1, 100], data: new Float32Array(100) }]),
+        ),
+        { maxBindingBytes: 256 },
+      ),
+    ).rejects.toThrow(/one row of 'wide' \[1, 100\] \(400 bytes\) exceeds the 256-byte binding limit/);
   });
 
   it('filters by prefix and reads each selected tensor exactly once, in file order', async () => {
     const base = bytesSource(file);
     const reads: number[] = [];
-    const src: ByteSource = { ...base, read: (o, l) => { reads.push(o); return base.read(o, l); } };
+    const src: ByteSource = {
+      ...base,
+      read: (o, l) => {
+        reads.push(o);
+        return base.read(o, l);
+      },
+    };
     const st = await openSafetensors(src);
     reads.length = 0;
     const store = await uploadWeights(rt!, st, { prefixFilter: ['dec.'] });
@@ -75,7 +94,15 @@ describe.skipIf(!rt)('uploadWeights', () => {
 
   it('uploads from a sequential fetch-style stream (memory ~ one tensor)', async () => {
     let at = 0;
-    const stream = new ReadableStream<Uint8Array>({ pull(c) { if (at >= file.length) c.close(); else { c.enqueue(file.slice(at, at + 100)); at += 100; } } });
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (at >= file.length) c.close();
+        else {
+          c.enqueue(file.slice(at, at + 100));
+          at += 100;
+        }
+      },
+    });
     const progress: number[] = [];
     const st = await openSafetensorsStream(stream, { sequential: true, onProgress: (l) => progress.push(l) });
     const store = await uploadWeights(rt!, st);
@@ -94,7 +121,9 @@ describe.skipIf(!rt)('uploadWeights', () => {
       expect(await rt!.read(t, 'raw'), key).toEqual(f32ToF16Array(await st.readTensor(key)));
     }
     // odd element count (33) written through a 4-byte padded copy
-    expect(await rt!.read(store.get('dec.half'))).toEqual(f16ToF32Array(f32ToF16Array(await st.readTensor('dec.half'))));
+    expect(await rt!.read(store.get('dec.half'))).toEqual(
+      f16ToF32Array(f32ToF16Array(await st.readTensor('dec.half'))),
+    );
     store.destroy();
   });
 
@@ -110,15 +139,40 @@ describe.skipIf(!rt)('uploadWeights', () => {
 });
 
 describe('strictCheck', () => {
-  const avail = new Map<string, number[]>([['a.w', [2, 3]], ['a.b', [3]], ['extra', [1]]]);
+  const avail = new Map<string, number[]>([
+    ['a.w', [2, 3]],
+    ['a.b', [3]],
+    ['extra', [1]],
+  ]);
   it('passes a perfect match', async () => {
-    expect(strictCheck([{ key: 'a.w', shape: [2, 3] }, { key: 'a.b', shape: [3] }], new Map([...avail].slice(0, 2)))).toEqual([]);
+    expect(
+      strictCheck(
+        [
+          { key: 'a.w', shape: [2, 3] },
+          { key: 'a.b', shape: [3] },
+        ],
+        new Map([...avail].slice(0, 2)),
+      ),
+    ).toEqual([]);
     const st = await openSafetensors(file);
-    expect(strictCheck([...st.header].map(([key, t]) => ({ key, shape: t.shape })), fileShapes(st))).toEqual([]);
+    expect(
+      strictCheck(
+        [...st.header].map(([key, t]) => ({ key, shape: t.shape })),
+        fileShapes(st),
+      ),
+    ).toEqual([]);
     expect([...fileShapes(st, 'dec.').keys()]).toHaveLength(4);
   });
   it('reports unknown, missing, mismatched, duplicate keys and the count', () => {
-    const errs = strictCheck([{ key: 'a.w', shape: [3, 2] }, { key: 'a.b', shape: [3] }, { key: 'gone', shape: [4] }, { key: 'a.b', shape: [3] }], avail);
+    const errs = strictCheck(
+      [
+        { key: 'a.w', shape: [3, 2] },
+        { key: 'a.b', shape: [3] },
+        { key: 'gone', shape: [4] },
+        { key: 'a.b', shape: [3] },
+      ],
+      avail,
+    );
     expect(errs).toEqual([
       "key 'a.b' is expected twice",
       "shape mismatch for 'a.w': checkpoint has [2, 3], model expects [3, 2]",
@@ -126,6 +180,8 @@ describe('strictCheck', () => {
       "unknown key 'extra' [1] (not used by the model)",
       'tensor count: checkpoint has 3, model expects 4',
     ]);
-    expect(() => assertStrict([{ key: 'gone', shape: [4] }], avail, 'image encoder')).toThrow(/image encoder: checkpoint does not match the model \(5 problems\):\n {2}missing key 'gone'/);
+    expect(() => assertStrict([{ key: 'gone', shape: [4] }], avail, 'image encoder')).toThrow(
+      /image encoder: checkpoint does not match the model \(5 problems\):\n {2}missing key 'gone'/,
+    );
   });
 });

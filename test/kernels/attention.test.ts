@@ -34,7 +34,9 @@ describe.skipIf(!rt)('attention', () => {
     for (const [B, Nq, Nk, H, Dh] of shapes) {
       it(`${variant} B=${B} Nq=${Nq} Nk=${Nk} H=${H} Dh=${Dh}`, async () => {
         const C = H * Dh;
-        const q = r.array(B * Nq * C, 2), k = r.array(B * Nk * C, 2), v = r.array(B * Nk * C);
+        const q = r.array(B * Nq * C, 2),
+          k = r.array(B * Nk * C, 2),
+          v = r.array(B * Nk * C);
         const o = attention(rt!, up(q, [B, Nq, C]), up(k, [B, Nk, C]), up(v, [B, Nk, C]), { heads: H, variant });
         expect(o.shape).toEqual([B, Nq, C]);
         expectClose(await rt!.read(o), attentionRef(q, k, v, { B, Nq, Nk, H, Dh }), TOL, 'attention');
@@ -42,15 +44,27 @@ describe.skipIf(!rt)('attention', () => {
     }
 
     it(`${variant} additive mask, fully masked rows give zeros, custom scale`, async () => {
-      const B = 3, Nq = 4, Nk = 21, H = 2, Dh = 8, C = H * Dh;
-      const q = r.array(B * Nq * C), k = r.array(B * Nk * C), v = r.array(B * Nk * C);
+      const B = 3,
+        Nq = 4,
+        Nk = 21,
+        H = 2,
+        Dh = 8,
+        C = H * Dh;
+      const q = r.array(B * Nq * C),
+        k = r.array(B * Nk * C),
+        v = r.array(B * Nk * C);
       const mask = new Float32Array(B * Nk);
       for (let j = 0; j < Nk; j++) {
         mask[j] = j % 3 === 0 ? -Infinity : 0; // batch 0: drop every third key
         mask[2 * Nk + j] = j < 20 ? -Infinity : 0.5 * j; // batch 2: one key left (finite bias)
       }
       mask.fill(-Infinity, Nk, 2 * Nk); // batch 1: every key dropped
-      const o = attention(rt!, up(q, [B, Nq, C]), up(k, [B, Nk, C]), up(v, [B, Nk, C]), { heads: H, mask: up(mask, [B, Nk]), scale: 0.3, variant });
+      const o = attention(rt!, up(q, [B, Nq, C]), up(k, [B, Nk, C]), up(v, [B, Nk, C]), {
+        heads: H,
+        mask: up(mask, [B, Nk]),
+        scale: 0.3,
+        variant,
+      });
       const got = await rt!.read(o);
       const ref = attentionRef(q, k, v, { B, Nq, Nk, H, Dh, mask, scale: 0.3 });
       expectClose(got, ref, TOL, 'masked');
@@ -58,39 +72,80 @@ describe.skipIf(!rt)('attention', () => {
     });
 
     it(`${variant} broadcast mask and k / v over the batch`, async () => {
-      const B = 2, Nq = 3, Nk = 10, H = 4, Dh = 4, C = H * Dh;
-      const q = r.array(B * Nq * C), k = r.array(Nk * C), v = r.array(Nk * C);
+      const B = 2,
+        Nq = 3,
+        Nk = 10,
+        H = 4,
+        Dh = 4,
+        C = H * Dh;
+      const q = r.array(B * Nq * C),
+        k = r.array(Nk * C),
+        v = r.array(Nk * C);
       const mask = Float32Array.from({ length: Nk }, (_, j) => (j === 4 ? -Infinity : -0.1 * j));
-      const o = attention(rt!, up(q, [B, Nq, C]), up(k, [1, Nk, C]), up(v, [1, Nk, C]), { heads: H, mask: up(mask, [1, Nk]), variant });
-      expectClose(await rt!.read(o), attentionRef(q, k, v, { B, Nq, Nk, H, Dh, Bk: 1, mask, maskB: 1 }), TOL, 'broadcast');
+      const o = attention(rt!, up(q, [B, Nq, C]), up(k, [1, Nk, C]), up(v, [1, Nk, C]), {
+        heads: H,
+        mask: up(mask, [1, Nk]),
+        variant,
+      });
+      expectClose(
+        await rt!.read(o),
+        attentionRef(q, k, v, { B, Nq, Nk, H, Dh, Bk: 1, mask, maskB: 1 }),
+        TOL,
+        'broadcast',
+      );
     });
 
     it(`${variant} reads a packed qkv projection in place`, async () => {
       // Hiera: qkv Linear output [B, N, 3 * H * Dh], laid out [3][H][Dh] per token
-      const B = 2, N = 11, H = 2, Dh = 12, C = H * Dh;
+      const B = 2,
+        N = 11,
+        H = 2,
+        Dh = 12,
+        C = H * Dh;
       const qkv = r.array(B * N * 3 * C);
-      const part = (p: number) => Float32Array.from({ length: B * N * C }, (_, e) => qkv[Math.floor(e / C) * 3 * C + p * C + (e % C)]);
+      const part = (p: number) =>
+        Float32Array.from({ length: B * N * C }, (_, e) => qkv[Math.floor(e / C) * 3 * C + p * C + (e % C)]);
       const [q, k, v] = splitPacked(up(qkv, [B, N, 3 * C]));
       const o = attention(rt!, q, k, v, { heads: H, variant });
-      expectClose(await rt!.read(o), attentionRef(part(0), part(1), part(2), { B, Nq: N, Nk: N, H, Dh }), TOL, 'packed');
+      expectClose(
+        await rt!.read(o),
+        attentionRef(part(0), part(1), part(2), { B, Nq: N, Nk: N, H, Dh }),
+        TOL,
+        'packed',
+      );
     });
 
     it(`${variant} empty query set and Nk = 0`, async () => {
-      expect(attention(rt!, rt!.zeros([1, 0, 8]), rt!.zeros([1, 5, 8]), rt!.zeros([1, 5, 8]), { heads: 2, variant }).shape).toEqual([1, 0, 8]);
-      const o = attention(rt!, up(r.array(24), [1, 3, 8]), rt!.zeros([1, 0, 8]), rt!.zeros([1, 0, 8]), { heads: 2, variant });
+      expect(
+        attention(rt!, rt!.zeros([1, 0, 8]), rt!.zeros([1, 5, 8]), rt!.zeros([1, 5, 8]), { heads: 2, variant }).shape,
+      ).toEqual([1, 0, 8]);
+      const o = attention(rt!, up(r.array(24), [1, 3, 8]), rt!.zeros([1, 0, 8]), rt!.zeros([1, 0, 8]), {
+        heads: 2,
+        variant,
+      });
       expect(Array.from(await rt!.read(o))).toEqual(new Array(24).fill(0));
     });
   }
 
   it('rejects bad shapes with a clear message', () => {
     const z = (s: number[]) => rt!.zeros(s);
-    expect(() => attention(rt!, z([1, 4, 12]), z([1, 5, 12]), z([1, 5, 12]), { heads: 5 })).toThrow(/5 heads do not divide 12/);
+    expect(() => attention(rt!, z([1, 4, 12]), z([1, 5, 12]), z([1, 5, 12]), { heads: 5 })).toThrow(
+      /5 heads do not divide 12/,
+    );
     expect(() => attention(rt!, z([1, 4, 12]), z([1, 5, 12]), z([1, 5, 12]), { heads: 2 })).toThrow(/head dim 6/);
-    expect(() => attention(rt!, z([1, 4, 1040]), z([1, 5, 1040]), z([1, 5, 1040]), { heads: 2 })).toThrow(/head dim 520/);
-    expect(() => attention(rt!, z([1, 4, 8]), z([1, 5, 8]), z([1, 6, 8]), { heads: 2 })).toThrow(/k \[1, 5, 8\], v \[1, 6, 8\]/);
+    expect(() => attention(rt!, z([1, 4, 1040]), z([1, 5, 1040]), z([1, 5, 1040]), { heads: 2 })).toThrow(
+      /head dim 520/,
+    );
+    expect(() => attention(rt!, z([1, 4, 8]), z([1, 5, 8]), z([1, 6, 8]), { heads: 2 })).toThrow(
+      /k \[1, 5, 8\], v \[1, 6, 8\]/,
+    );
     expect(() => attention(rt!, z([2, 4, 8]), z([3, 5, 8]), z([3, 5, 8]), { heads: 2 })).toThrow(/batch dims differ/);
-    expect(() => attention(rt!, z([1, 4, 8]), z([1, 5, 8]), z([1, 5, 8]), { heads: 2, mask: z([1, 4]) })).toThrow(/mask \[1, 4\] must be \[1 or 1, 5\]/);
-    expect(() => attention(rt!, z([4, 8]), z([1, 5, 8]), z([1, 5, 8]), { heads: 2 })).toThrow(/q \[4, 8\] must be \[B, N, H\*Dh\]/);
+    expect(() => attention(rt!, z([1, 4, 8]), z([1, 5, 8]), z([1, 5, 8]), { heads: 2, mask: z([1, 4]) })).toThrow(
+      /mask \[1, 4\] must be \[1 or 1, 5\]/,
+    );
+    expect(() => attention(rt!, z([4, 8]), z([1, 5, 8]), z([1, 5, 8]), { heads: 2 })).toThrow(
+      /q \[4, 8\] must be \[B, N, H\*Dh\]/,
+    );
   });
 });
 
@@ -122,15 +177,24 @@ describe.skipIf(!rt)('attention backward', () => {
     for (const [B, Nq, Nk, H, Dh, masked] of cases) {
       it(`${variant} B=${B} Nq=${Nq} Nk=${Nk} H=${H} Dh=${Dh}${masked ? ' masked' : ''} vs float64 reference`, async () => {
         const C = H * Dh;
-        const q = r.array(B * Nq * C), k = r.array(B * Nk * C), v = r.array(B * Nk * C), dy = r.array(B * Nq * C);
+        const q = r.array(B * Nq * C),
+          k = r.array(B * Nk * C),
+          v = r.array(B * Nk * C),
+          dy = r.array(B * Nq * C);
         let mask: Float32Array | null = null;
         if (masked) {
           mask = Float32Array.from({ length: B * Nk }, (_, e) => (e % 4 === 1 ? -Infinity : 0.2 * (e % 3)));
           if (B > 1) mask.fill(-Infinity, Nk, 2 * Nk); // batch 1 fully masked: zero gradients
         }
-        const tq = rt!.upload(q, [B, Nq, C]), tk = rt!.upload(k, [B, Nk, C]), tv = rt!.upload(v, [B, Nk, C]);
+        const tq = rt!.upload(q, [B, Nq, C]),
+          tk = rt!.upload(k, [B, Nk, C]),
+          tv = rt!.upload(v, [B, Nk, C]);
         const tm = mask ? rt!.upload(mask, [B, Nk]) : null;
-        const [gq, gk, gv] = await grads([tq, tk, tv], () => attention(rt!, tq, tk, tv, { heads: H, mask: tm, variant }), dy);
+        const [gq, gk, gv] = await grads(
+          [tq, tk, tv],
+          () => attention(rt!, tq, tk, tv, { heads: H, mask: tm, variant }),
+          dy,
+        );
         const ref = attentionGradRef(q, k, v, dy, { B, Nq, Nk, H, Dh, mask });
         expectClose(gq, ref.dq, GRAD_TOL, 'dq');
         expectClose(gk, ref.dk, GRAD_TOL, 'dk');
@@ -140,29 +204,61 @@ describe.skipIf(!rt)('attention backward', () => {
   }
 
   it('matches central finite differences of the float64 forward', async () => {
-    const B = 1, Nq = 3, Nk = 4, H = 2, Dh = 4, C = H * Dh;
-    const q = r.array(B * Nq * C), k = r.array(B * Nk * C), v = r.array(B * Nk * C), dy = r.array(B * Nq * C);
+    const B = 1,
+      Nq = 3,
+      Nk = 4,
+      H = 2,
+      Dh = 4,
+      C = H * Dh;
+    const q = r.array(B * Nq * C),
+      k = r.array(B * Nk * C),
+      v = r.array(B * Nk * C),
+      dy = r.array(B * Nq * C);
     const mask = Float32Array.from([0, -1, -Infinity, 0.5]);
     const shape = { B, Nq, Nk, H, Dh, mask };
-    const tq = rt!.upload(q, [B, Nq, C]), tk = rt!.upload(k, [B, Nk, C]), tv = rt!.upload(v, [B, Nk, C]);
-    const [gq, gk, gv] = await grads([tq, tk, tv], () => attention(rt!, tq, tk, tv, { heads: H, mask: rt!.upload(mask, [1, Nk]) }), dy);
-    const loss = (qq: ArrayLike<number>, kk: ArrayLike<number>, vv: ArrayLike<number>) => attentionRef(qq, kk, vv, shape).reduce((s, o, i) => s + o * dy[i], 0);
+    const tq = rt!.upload(q, [B, Nq, C]),
+      tk = rt!.upload(k, [B, Nk, C]),
+      tv = rt!.upload(v, [B, Nk, C]);
+    const [gq, gk, gv] = await grads(
+      [tq, tk, tv],
+      () => attention(rt!, tq, tk, tv, { heads: H, mask: rt!.upload(mask, [1, Nk]) }),
+      dy,
+    );
+    const loss = (qq: ArrayLike<number>, kk: ArrayLike<number>, vv: ArrayLike<number>) =>
+      attentionRef(qq, kk, vv, shape).reduce((s, o, i) => s + o * dy[i], 0);
     const fd = (vals: Float32Array, f: (x: Float64Array) => number) => {
       const x = Float64Array.from(vals);
       const eps = 1e-6;
       return Float64Array.from(vals, (_, i) => {
         const o = x[i];
-        x[i] = o + eps; const lp = f(x);
-        x[i] = o - eps; const lm = f(x);
+        x[i] = o + eps;
+        const lp = f(x);
+        x[i] = o - eps;
+        const lm = f(x);
         x[i] = o;
         return (lp - lm) / (2 * eps);
       });
     };
     // f32 GPU gradients vs float64 finite differences (truncation ~1e-11)
     const FD_TOL = { atol: 5e-6, rtol: 5e-5 };
-    expectClose(gq, fd(q, (x) => loss(x, k, v)), FD_TOL, 'dq');
-    expectClose(gk, fd(k, (x) => loss(q, x, v)), FD_TOL, 'dk');
-    expectClose(gv, fd(v, (x) => loss(q, k, x)), FD_TOL, 'dv');
+    expectClose(
+      gq,
+      fd(q, (x) => loss(x, k, v)),
+      FD_TOL,
+      'dq',
+    );
+    expectClose(
+      gk,
+      fd(k, (x) => loss(q, x, v)),
+      FD_TOL,
+      'dk',
+    );
+    expectClose(
+      gv,
+      fd(v, (x) => loss(q, k, x)),
+      FD_TOL,
+      'dv',
+    );
   });
 
   it('refuses autograd through strided views', () => {

@@ -4,15 +4,36 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/graph/tensor.js';
 import {
-  canny, cannyBlur, cannyEdges, cannyGray, cannyHysteresis, cannyHysteresisConverge, cannyNms, cannyQueued, cannySobel,
-  gaussianKernelKornia, gaussianKernelOpenCV8U, opencvThresholds, robotsegEdgeGrid, robotsegEdgeMap, type CannyMode,
+  canny,
+  cannyBlur,
+  cannyEdges,
+  cannyGray,
+  cannyHysteresis,
+  cannyHysteresisConverge,
+  cannyNms,
+  cannyQueued,
+  cannySobel,
+  gaussianKernelKornia,
+  gaussianKernelOpenCV8U,
+  opencvThresholds,
+  robotsegEdgeGrid,
+  robotsegEdgeMap,
+  type CannyMode,
 } from '../../src/kernels/canny.js';
 import { resize } from '../../src/kernels/resize.js';
 import { readImage } from '../../src/node/image_io.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import {
-  bilinearClampRef, blurRef, cannyRef, grayOpenCVRef, hysteresisRef, korniaDirection, nmsRef, safeToGrayRef, sobelRef,
+  bilinearClampRef,
+  blurRef,
+  cannyRef,
+  grayOpenCVRef,
+  hysteresisRef,
+  korniaDirection,
+  nmsRef,
+  safeToGrayRef,
+  sobelRef,
 } from '../ref/canny.js';
 
 const rt = await testRuntime();
@@ -20,19 +41,32 @@ const rt = await testRuntime();
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'canny');
 const SHARED_EDGES = '/work/shared/golden/robotseg/edges.safetensors';
 
-interface StTensor { shape: number[]; data: Float32Array | Int32Array | Uint8Array }
+interface StTensor {
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
 
 /** Minimal safetensors reader for the fixtures (F32, I32, U8; the engine's loader takes floats only). */
 function loadSafetensors(path: string): Map<string, StTensor> {
   const buf = readFileSync(path);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, StTensor>();
   for (const [k, v] of Object.entries(header)) {
     if (k === '__metadata__') continue;
     const bytes = buf.subarray(8 + n + v.data_offsets[0], 8 + n + v.data_offsets[1]);
     const copy = new Uint8Array(bytes).buffer;
-    const data = v.dtype === 'F32' ? new Float32Array(copy) : v.dtype === 'I32' ? new Int32Array(copy) : v.dtype === 'U8' ? new Uint8Array(copy) : null;
+    const data =
+      v.dtype === 'F32'
+        ? new Float32Array(copy)
+        : v.dtype === 'I32'
+          ? new Int32Array(copy)
+          : v.dtype === 'U8'
+            ? new Uint8Array(copy)
+            : null;
     if (!data) throw new Error(`${path}: ${k} has dtype ${v.dtype}`);
     out.set(k, { shape: v.shape, data });
   }
@@ -54,7 +88,15 @@ function planes(img: { width: number; height: number; data: Uint8Array }): Float
   return out;
 }
 
-interface CvCase { image: string; low: number; high: number; blur: number; edges: string; edge_pixels: number; gaussian_kernel_fixed8: number[] | null }
+interface CvCase {
+  image: string;
+  low: number;
+  high: number;
+  blur: number;
+  edges: string;
+  edge_pixels: number;
+  gaussian_kernel_fixed8: number[] | null;
+}
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8')) as { cases: CvCase[] };
 
 function fixtureCase(c: CvCase) {
@@ -80,9 +122,14 @@ describe('canny host helpers and CPU reference', () => {
   it('kornia Gaussian kernel 5x5 sigma 1', () => {
     const g = gaussianKernelKornia(5, 1);
     // exp(-x^2/2) normalised, float32: within 1e-7 of the float64 values
-    const e = [2, 1, 0, 1, 2].map((x) => Math.exp(-x * x / 2));
+    const e = [2, 1, 0, 1, 2].map((x) => Math.exp((-x * x) / 2));
     const s = e.reduce((a, b) => a + b, 0);
-    expectClose(g, e.map((v) => v / s), { atol: 1e-7, rtol: 0 }, 'gauss');
+    expectClose(
+      g,
+      e.map((v) => v / s),
+      { atol: 1e-7, rtol: 0 },
+      'gauss',
+    );
     expect(() => gaussianKernelKornia(0, 1)).toThrow(/kernel size/);
   });
 
@@ -95,7 +142,17 @@ describe('canny host helpers and CPU reference', () => {
     it(`reference equals cv2.Canny: ${c.edges}`, () => {
       const { img, x, want } = fixtureCase(c);
       const { low, high } = opencvThresholds(c.low, c.high);
-      const r = cannyRef(x, 1, 3, img.height, img.width, 'opencv', low, high, c.blur ? gaussianKernelOpenCV8U(c.blur) : null);
+      const r = cannyRef(
+        x,
+        1,
+        3,
+        img.height,
+        img.width,
+        'opencv',
+        low,
+        high,
+        c.blur ? gaussianKernelOpenCV8U(c.blur) : null,
+      );
       // integer arithmetic: exact
       expect(countDiff(r.edges, want)).toBe(0);
       expect(want.reduce((a, b) => a + b, 0)).toBe(c.edge_pixels);
@@ -156,7 +213,12 @@ describe.skipIf(!rt)('canny opencv mode (GPU)', () => {
   it('cannyQueued (fixed passes, no readback) gives the same edges and says it converged', async () => {
     const c = manifest.cases[0];
     const { img, x, want } = fixtureCase(c);
-    const r = cannyQueued(rt!, up(x, [1, 3, img.height, img.width]), { mode: 'opencv', low: c.low, high: c.high, passes: 4 });
+    const r = cannyQueued(rt!, up(x, [1, 3, img.height, img.width]), {
+      mode: 'opencv',
+      low: c.low,
+      high: c.high,
+      passes: 4,
+    });
     expect(countDiff(binarize(await rt!.read(r.edges), 255), want)).toBe(0);
     expect((await readU32(r.flags!))[4]).toBe(0);
     r.dispose();
@@ -178,7 +240,17 @@ describe.skipIf(!rt)('canny opencv mode (GPU)', () => {
       const r = rng(s.h * 131 + s.w);
       const x = Float32Array.from({ length: s.b * s.c * s.h * s.w }, () => Math.floor(r.uniform() * 256));
       const t = up(x, [s.b, s.c, s.h, s.w]);
-      const ref = cannyRef(x, s.b, s.c, s.h, s.w, 'opencv', s.low, s.high, s.blur ? gaussianKernelOpenCV8U(s.blur) : null);
+      const ref = cannyRef(
+        x,
+        s.b,
+        s.c,
+        s.h,
+        s.w,
+        'opencv',
+        s.low,
+        s.high,
+        s.blur ? gaussianKernelOpenCV8U(s.blur) : null,
+      );
       const out = await canny(rt!, t, { mode: 'opencv', low: s.low, high: s.high, blur: s.blur });
       // integer-valued f32 everywhere: exact
       expect(countDiff(await rt!.read(out.gray), ref.gray)).toBe(0);
@@ -225,8 +297,14 @@ describe.skipIf(!rt)('canny hysteresis (GPU)', () => {
       for (let y = top; y <= bottom; y++) s[y * w + right] = 1;
       for (let x = right; x >= left; x--) s[bottom * w + x] = 1;
       for (let y = bottom; y >= top + 2; y--) s[y * w + left] = 1;
-      if (first) { s[0] = 2; first = false; }
-      top += 2; left += 2; bottom -= 2; right -= 2;
+      if (first) {
+        s[0] = 2;
+        first = false;
+      }
+      top += 2;
+      left += 2;
+      bottom -= 2;
+      right -= 2;
       if (top <= bottom) s[(top - 1) * w + left - 2 + 1] = 1; // bridge to the next ring
     }
     return s;
@@ -271,7 +349,10 @@ describe.skipIf(!rt)('canny hysteresis (GPU)', () => {
   it('random weak/strong maps, batch of 2 planes', async () => {
     const [b, h, w] = [2, 50, 77];
     const r = rng(5);
-    const s = Uint8Array.from({ length: b * h * w }, () => { const u = r.uniform(); return u < 0.01 ? 2 : u < 0.45 ? 1 : 0; });
+    const s = Uint8Array.from({ length: b * h * w }, () => {
+      const u = r.uniform();
+      return u < 0.01 ? 2 : u < 0.45 ? 1 : 0;
+    });
     const state = up(s, [b, 1, h, w], 'u32');
     await cannyHysteresisConverge(rt!, state);
     const edges = await rt!.read(cannyEdges(rt!, state, 1));
@@ -288,14 +369,19 @@ describe.skipIf(!rt)('canny kornia mode vs reference (GPU)', () => {
   // f32 on both sides in the same order: the GPU may contract a*b+c into an fma and round the
   // /255 differently by an ulp, so float stages are compared at a few ulp; integer outputs exactly.
   const ULP = { atol: 1e-9, rtol: 1e-6 };
-  for (const [name, scale, offset] of [['divided by 255', 1.3, 0], ['dim (no /255, clamp matters)', 0.7, 0.5]] as const) {
+  for (const [name, scale, offset] of [
+    ['divided by 255', 1.3, 0],
+    ['dim (no /255, clamp matters)', 0.7, 0.5],
+  ] as const) {
     it(`whole chain, ${name}, [2, 3, 11, 19]`, async () => {
       const [b, h, w] = [2, 11, 19];
       const r = rng(11);
       const x = Float32Array.from({ length: b * 3 * h * w }, () => r.normal() * scale + offset);
       const k = gaussianKernelKornia(5, 1);
       const base = cannyRef(x, b, 3, h, w, 'kornia', 0, 0, k);
-      const mags = Array.from(base.nms.magNms).filter((v) => v > 0).sort((p, q) => p - q);
+      const mags = Array.from(base.nms.magNms)
+        .filter((v) => v > 0)
+        .sort((p, q) => p - q);
       const low = mags[Math.floor(mags.length * 0.4)];
       const high = mags[Math.floor(mags.length * 0.8)];
       const ref = cannyRef(x, b, 3, h, w, 'kornia', low, high, k, true);
@@ -332,7 +418,9 @@ describe.skipIf(!rt)('canny kornia mode vs reference (GPU)', () => {
     const z = rt!.zeros([1, 1, 4, 4]);
     expect(() => cannyNms(rt!, z, z, rt!.zeros([1, 1, 4, 5]), 'kornia', 0.1, 0.2)).toThrow(/\[1, 1, 4, 5\]/);
     expect(() => cannyNms(rt!, z, z, z, 'kornia', 0.3, 0.2)).toThrow(/low threshold/);
-    await expect(canny(rt!, rt!.zeros([1, 3, 4, 4]), { mode: 'kornia', low: 0.5, high: 0.1 })).rejects.toThrow(/low threshold/);
+    await expect(canny(rt!, rt!.zeros([1, 3, 4, 4]), { mode: 'kornia', low: 0.5, high: 0.1 })).rejects.toThrow(
+      /low threshold/,
+    );
     await expect(canny(rt!, rt!.zeros([1, 3, 4, 4]), { mode: 'sobel' as CannyMode })).rejects.toThrow(/unknown mode/);
   });
 });
@@ -353,7 +441,13 @@ async function goldenStages(g: (k: string) => StTensor, full: boolean): Promise<
   expectClose(await rt!.read(s.gx), g('gx').data, { atol: 4e-7 * gxMax, rtol: 0 }, 'gx');
   expectClose(await rt!.read(s.gy), g('gy').data, { atol: 4e-7 * gxMax, rtol: 0 }, 'gy');
   // magnitude from our gradients of the golden blur: their ulps, then sqrt
-  if (full) expectClose(await rt!.read(s.magnitude), g('magnitude_pre_nms').data, { atol: 4e-7 * gxMax, rtol: 1e-6 }, 'magnitude');
+  if (full)
+    expectClose(
+      await rt!.read(s.magnitude),
+      g('magnitude_pre_nms').data,
+      { atol: 4e-7 * gxMax, rtol: 1e-6 },
+      'magnitude',
+    );
   // NMS from the golden gradients: magnitude computed as torch does (bit-equal, checked below when stored)
   const gx = g('gx').data as Float32Array;
   const gy = g('gy').data as Float32Array;
@@ -364,7 +458,12 @@ async function goldenStages(g: (k: string) => StTensor, full: boolean): Promise<
   // the direction test is exact on kornia's own gradients (comparisons with tan 22.5deg vs f32 atan2)
   expect(countDiff(await readU32(nms.direction!), g('angle_45_index').data)).toBe(0);
   const magNms = await rt!.read(nms.magnitudeNms!);
-  expect(countDiff(Uint8Array.from(magNms, (v) => (v > 0 ? 1 : 0)), g('nms_is_max').data)).toBe(0);
+  expect(
+    countDiff(
+      Uint8Array.from(magNms, (v) => (v > 0 ? 1 : 0)),
+      g('nms_is_max').data,
+    ),
+  ).toBe(0);
   expect(countDiff(magNms, g('magnitude_nms').data)).toBe(0);
   const gN = g('magnitude_nms').data as Float32Array;
   const levels = Uint8Array.from(gN, (v) => (v > f(0.1) ? 1 : 0) + (v > f(0.2) ? 1 : 0));
@@ -389,7 +488,11 @@ async function goldenStages(g: (k: string) => StTensor, full: boolean): Promise<
 
 describe.skipIf(!rt)('canny kornia mode vs RobotSeg golden (fixture, golden_image case)', () => {
   const st = loadSafetensors(join(FIX, 'robotseg_edges_golden_image.safetensors'));
-  const g = (k: string) => st.get(k) ?? (() => { throw new Error(`fixture has no ${k}`); })();
+  const g = (k: string) =>
+    st.get(k) ??
+    (() => {
+      throw new Error(`fixture has no ${k}`);
+    })();
 
   it('_safe_to_gray of the model input (rows 0..63; the crop keeps max > 1.5)', async () => {
     const x = g('input_normalized_rows0_64');
@@ -413,9 +516,15 @@ describe.skipIf(!rt)('canny kornia mode vs RobotSeg golden (fixture, golden_imag
     const m = await rt!.read(nms.magnitudeNms!);
     const want = g('magnitude_nms').data as Float32Array;
     // ulp-level blur differences may flip a local maximum between near-equal neighbours: <= 2 of 65536 pixels
-    expect(countDiff(Uint8Array.from(m, (v) => (v > 0 ? 1 : 0)), g('nms_is_max').data)).toBeLessThanOrEqual(2);
+    expect(
+      countDiff(
+        Uint8Array.from(m, (v) => (v > 0 ? 1 : 0)),
+        g('nms_is_max').data,
+      ),
+    ).toBeLessThanOrEqual(2);
     let worst = 0;
-    for (let i = 0; i < h * w; i++) if (m[i] > 0 && want[i] > 0) worst = Math.max(worst, Math.abs(m[i] - want[i]) / want[i]);
+    for (let i = 0; i < h * w; i++)
+      if (m[i] > 0 && want[i] > 0) worst = Math.max(worst, Math.abs(m[i] - want[i]) / want[i]);
     // relative error of the kept magnitudes: accumulated ulps of blur and Sobel
     expect(worst).toBeLessThan(2e-5);
   });
@@ -437,12 +546,22 @@ describe.skipIf(!rt || !existsSync(SHARED_EDGES))('canny kornia mode vs RobotSeg
       const scale = Math.max(...Array.from(g('gx').data as Float32Array, Math.abs));
       expectClose(await rt!.read(out.gx), g('gx').data, { atol: 1e-6 * scale, rtol: 0 }, 'gx');
       expectClose(await rt!.read(out.gy), g('gy').data, { atol: 1e-6 * scale, rtol: 0 }, 'gy');
-      expectClose(await rt!.read(out.magnitude), g('magnitude_pre_nms').data, { atol: 1e-6 * scale, rtol: 1e-5 }, 'magnitude');
+      expectClose(
+        await rt!.read(out.magnitude),
+        g('magnitude_pre_nms').data,
+        { atol: 1e-6 * scale, rtol: 1e-5 },
+        'magnitude',
+      );
       // near-zero gradients (flat areas, |g| ~ 1e-10) may land in another octant; they never survive NMS
       const dir = await readU32(out.direction!);
       expect(countDiff(dir, g('angle_45_index').data)).toBeLessThanOrEqual(20);
       const m = await rt!.read(out.magnitudeNms!);
-      expect(countDiff(Uint8Array.from(m, (v) => (v > 0 ? 1 : 0)), g('nms_is_max').data)).toBeLessThanOrEqual(2);
+      expect(
+        countDiff(
+          Uint8Array.from(m, (v) => (v > 0 ? 1 : 0)),
+          g('nms_is_max').data,
+        ),
+      ).toBeLessThanOrEqual(2);
       expect(countDiff(await readU32(out.thresholded), g('thresholded_level').data)).toBeLessThanOrEqual(2);
       expect(countDiff(binarize(await rt!.read(out.edges), 1), g('hysteresis_edges').data)).toBeLessThanOrEqual(2);
       // the fork's map: clamp(magnitude_nms, 0, 1)
@@ -452,7 +571,7 @@ describe.skipIf(!rt || !existsSync(SHARED_EDGES))('canny kornia mode vs RobotSeg
       let flipped = 0;
       let worst = 0;
       for (let i = 0; i < h * w; i++) {
-        if ((e[i] > 0) !== (fork[i] > 0)) flipped++;
+        if (e[i] > 0 !== fork[i] > 0) flipped++;
         else worst = Math.max(worst, Math.abs(e[i] - fork[i]));
       }
       expect(flipped).toBeLessThanOrEqual(2);

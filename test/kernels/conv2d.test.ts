@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import {
-  biasGrad, conv2d, conv2dGeometry, conv2dInputGrad, conv2dWeightGrad, type Conv2dImpl, type Conv2dOptions,
+  biasGrad,
+  conv2d,
+  conv2dGeometry,
+  conv2dInputGrad,
+  conv2dWeightGrad,
+  type Conv2dImpl,
+  type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
 import { add } from '../../src/kernels/elementwise.js';
 import { expectClose, rng } from '../helpers/compare.js';
@@ -17,26 +23,67 @@ const TOL = { atol: 1e-5, rtol: 1e-4 };
 // Gradients reduce over batch x pixels (up to ~1000 terms for dweight): a little looser.
 const GTOL = { atol: 3e-5, rtol: 1e-4 };
 
-interface Case { name: string; xs: number[]; ws: number[]; bias?: boolean; o: Conv2dOptions }
+interface Case {
+  name: string;
+  xs: number[];
+  ws: number[];
+  bias?: boolean;
+  o: Conv2dOptions;
+}
 const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 const CASES: Case[] = [
   { name: '3x3 p1, Cout 5, odd H/W', xs: [2, 3, 9, 11], ws: [5, 3, 3, 3], bias: true, o: { padding: 1 } },
-  { name: 'patch embed k7 s4 p3 (3->8)', xs: [1, 3, 30, 33], ws: [8, 3, 7, 7], bias: true, o: { stride: 4, padding: 3 } },
-  { name: 'mask downsampler 1->4 k3 s2 p1', xs: [1, 1, 17, 17], ws: [4, 1, 3, 3], bias: true, o: { stride: 2, padding: 1 } },
-  { name: 'mask downsampler 4->16 k3 s2 p1', xs: [1, 4, 9, 10], ws: [16, 4, 3, 3], bias: true, o: { stride: 2, padding: 1 } },
+  {
+    name: 'patch embed k7 s4 p3 (3->8)',
+    xs: [1, 3, 30, 33],
+    ws: [8, 3, 7, 7],
+    bias: true,
+    o: { stride: 4, padding: 3 },
+  },
+  {
+    name: 'mask downsampler 1->4 k3 s2 p1',
+    xs: [1, 1, 17, 17],
+    ws: [4, 1, 3, 3],
+    bias: true,
+    o: { stride: 2, padding: 1 },
+  },
+  {
+    name: 'mask downsampler 4->16 k3 s2 p1',
+    xs: [1, 4, 9, 10],
+    ws: [16, 4, 3, 3],
+    bias: true,
+    o: { stride: 2, padding: 1 },
+  },
   { name: '1x1 P=35 (scalar path)', xs: [2, 6, 5, 7], ws: [7, 6, 1, 1], bias: true, o: {} },
   { name: '1x1 P=64 (vec4 path)', xs: [2, 8, 8, 8], ws: [12, 8, 1, 1], bias: true, o: {} },
   { name: '1x1 stride 2', xs: [1, 5, 9, 9], ws: [6, 5, 1, 1], o: { stride: 2 } },
-  { name: 'depthwise 7x7 p3 (CXBlock)', xs: [1, 6, 10, 13], ws: [6, 1, 7, 7], bias: true, o: { padding: 3, groups: 6 } },
+  {
+    name: 'depthwise 7x7 p3 (CXBlock)',
+    xs: [1, 6, 10, 13],
+    ws: [6, 1, 7, 7],
+    bias: true,
+    o: { padding: 3, groups: 6 },
+  },
   { name: 'depthwise 5x5 p2', xs: [2, 5, 8, 8], ws: [5, 1, 5, 5], o: { padding: 2, groups: 5 } },
-  { name: 'depthwise 3x3 s2 p1', xs: [1, 4, 11, 11], ws: [4, 1, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 4 } },
+  {
+    name: 'depthwise 3x3 s2 p1',
+    xs: [1, 4, 11, 11],
+    ws: [4, 1, 3, 3],
+    bias: true,
+    o: { stride: 2, padding: 1, groups: 4 },
+  },
   { name: 'depthwise 3x3 dilation 2', xs: [1, 3, 9, 9], ws: [3, 1, 3, 3], o: { padding: 2, dilation: 2, groups: 3 } },
   { name: '2x2 s2 (prompt mask encoder)', xs: [1, 1, 8, 8], ws: [4, 1, 2, 2], bias: true, o: { stride: 2 } },
   { name: 'groups 2, Cout/G 3', xs: [1, 4, 6, 7], ws: [6, 2, 3, 3], bias: true, o: { padding: 1, groups: 2 } },
   { name: 'depthwise multiplier 2', xs: [1, 3, 6, 6], ws: [6, 1, 3, 3], o: { padding: 1, groups: 3 } },
   { name: 'dilation 2', xs: [1, 3, 12, 10], ws: [5, 3, 3, 3], o: { padding: 2, dilation: 2 } },
-  { name: 'asymmetric stride/pad/dilation', xs: [2, 2, 11, 13], ws: [3, 2, 3, 2], o: { stride: [1, 2], padding: [2, 0], dilation: [1, 3] } },
+  {
+    name: 'asymmetric stride/pad/dilation',
+    xs: [2, 2, 11, 13],
+    ws: [3, 2, 3, 2],
+    o: { stride: [1, 2], padding: [2, 0], dilation: [1, 3] },
+  },
   { name: '1x1 image', xs: [1, 1, 1, 1], ws: [1, 1, 1, 1], bias: true, o: {} },
   { name: '1x1 image, 3x3 p1', xs: [1, 2, 1, 1], ws: [3, 2, 3, 3], o: { padding: 1 } },
   { name: 'kernel larger than image', xs: [1, 2, 3, 3], ws: [2, 2, 5, 5], o: { padding: 2 } },
@@ -49,7 +96,8 @@ function implsFor(c: Case): Conv2dImpl[] {
   const g = conv2dGeometry(c.xs, c.ws, null, c.o);
   const out: Conv2dImpl[] = ['auto', 'direct', 'tiled'];
   if (g.cin_g === 1 && g.cout_g === 1) out.push('depthwise');
-  if (g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.G === 1) out.push('pointwise');
+  if (g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.G === 1)
+    out.push('pointwise');
   return out;
 }
 
@@ -61,7 +109,10 @@ describe.skipIf(!rt)('conv2d', () => {
         const xv = r.array(n(c.xs));
         const wv = r.array(n(c.ws));
         const bv = c.bias ? r.array(c.ws[0]) : null;
-        const y = conv2d(rt!, rt!.upload(xv, c.xs), rt!.upload(wv, c.ws), bv ? rt!.upload(bv, [c.ws[0]]) : null, { ...c.o, impl });
+        const y = conv2d(rt!, rt!.upload(xv, c.xs), rt!.upload(wv, c.ws), bv ? rt!.upload(bv, [c.ws[0]]) : null, {
+          ...c.o,
+          impl,
+        });
         const ref = conv2dRef(xv, c.xs, wv, c.ws, bv, c.o);
         expect(y.shape).toEqual(ref.shape);
         expectClose(await rt!.read(y), ref.y, TOL, `${c.name} ${impl}`);
@@ -79,10 +130,19 @@ describe.skipIf(!rt)('conv2d', () => {
       const wbig = r.array(n(ws) + 3);
       const bbig = r.array(ws[0] + 1);
       const x = rt!.upload(big, [3, ...xs.slice(1)]).narrow0(1, 1); // byte offset 768 + 0: aligned; shift below
-      const xu = rt!.upload(big, [3 * n(xs)]).narrow0(1, n(xs)).reshape(xs); // element offset 1: unaligned, not vec4
-      const w = rt!.upload(wbig, [n(ws) + 3]).narrow0(3, n(ws)).reshape(ws);
+      const xu = rt!
+        .upload(big, [3 * n(xs)])
+        .narrow0(1, n(xs))
+        .reshape(xs); // element offset 1: unaligned, not vec4
+      const w = rt!
+        .upload(wbig, [n(ws) + 3])
+        .narrow0(3, n(ws))
+        .reshape(ws);
       const b = rt!.upload(bbig, [ws[0] + 1]).narrow0(1, ws[0]);
-      for (const [xt, off] of [[x, n(xs)], [xu, 1]] as Array<[Tensor, number]>) {
+      for (const [xt, off] of [
+        [x, n(xs)],
+        [xu, 1],
+      ] as Array<[Tensor, number]>) {
         const y = conv2d(rt!, xt, w, b, { ...o, impl });
         const ref = conv2dRef(big.slice(off, off + n(xs)), xs, wbig.slice(3), ws, bbig.slice(1), o);
         expectClose(await rt!.read(y), ref.y, TOL, `view ${impl} off ${off}`);
@@ -92,13 +152,23 @@ describe.skipIf(!rt)('conv2d', () => {
 
   it('rejects bad inputs, naming the shapes', () => {
     const z = (s: number[]) => rt!.zeros(s);
-    expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 2, 3, 3]))).toThrow(/input \[1, 3, 8, 8\] has 3 channels but weight \[4, 2, 3, 3\] with groups 1 expects 2/);
-    expect(() => conv2d(rt!, z([1, 4, 8, 8]), z([6, 2, 3, 3]), null, { groups: 3 })).toThrow(/groups 3 does not divide the 4 input channels of \[1, 4, 8, 8\]/);
-    expect(() => conv2d(rt!, z([1, 4, 8, 8]), z([6, 1, 3, 3]), null, { groups: 4 })).toThrow(/groups 4 does not divide the 6 output channels of weight \[6, 1, 3, 3\]/);
+    expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 2, 3, 3]))).toThrow(
+      /input \[1, 3, 8, 8\] has 3 channels but weight \[4, 2, 3, 3\] with groups 1 expects 2/,
+    );
+    expect(() => conv2d(rt!, z([1, 4, 8, 8]), z([6, 2, 3, 3]), null, { groups: 3 })).toThrow(
+      /groups 3 does not divide the 4 input channels of \[1, 4, 8, 8\]/,
+    );
+    expect(() => conv2d(rt!, z([1, 4, 8, 8]), z([6, 1, 3, 3]), null, { groups: 4 })).toThrow(
+      /groups 4 does not divide the 6 output channels of weight \[6, 1, 3, 3\]/,
+    );
     expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 3, 3, 3]), z([5]))).toThrow(/bias must be \[4\].*got \[5\]/);
     expect(() => conv2d(rt!, z([3, 8, 8]), z([4, 3, 3, 3]))).toThrow(/input must be \[B, Cin, H, W\], got \[3, 8, 8\]/);
-    expect(() => conv2d(rt!, z([1, 3, 2, 2]), z([4, 3, 3, 3]))).toThrow(/input \[1, 3, 2, 2\].*smaller than weight \[4, 3, 3, 3\]/);
-    expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 3, 3, 3]), null, { stride: 0 })).toThrow(/stride must be an integer >= 1/);
+    expect(() => conv2d(rt!, z([1, 3, 2, 2]), z([4, 3, 3, 3]))).toThrow(
+      /input \[1, 3, 2, 2\].*smaller than weight \[4, 3, 3, 3\]/,
+    );
+    expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 3, 3, 3]), null, { stride: 0 })).toThrow(
+      /stride must be an integer >= 1/,
+    );
     expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 3, 3, 3]), null, { impl: 'pointwise' })).toThrow(/pointwise/);
     expect(() => conv2d(rt!, z([1, 3, 8, 8]), z([4, 3, 3, 3]), null, { impl: 'depthwise' })).toThrow(/depthwise/);
   });
@@ -132,9 +202,24 @@ describe('conv2d reference gradients (finite differences, float64)', () => {
       const g = conv2dBackwardRef(x, c.xs, w, c.ws, dy, c.o);
       // central differences of a bilinear function are exact up to float64 rounding (~1e-9 here)
       const fd = { atol: 1e-7, rtol: 1e-6 };
-      expectClose(g.dx, finiteDiff((v) => conv2dRef(v, c.xs, w, c.ws, b, c.o).y, x, dy), fd, 'dx');
-      expectClose(g.dw, finiteDiff((v) => conv2dRef(x, c.xs, v, c.ws, b, c.o).y, w, dy), fd, 'dw');
-      expectClose(g.db, finiteDiff((v) => conv2dRef(x, c.xs, w, c.ws, v, c.o).y, b, dy), fd, 'db');
+      expectClose(
+        g.dx,
+        finiteDiff((v) => conv2dRef(v, c.xs, w, c.ws, b, c.o).y, x, dy),
+        fd,
+        'dx',
+      );
+      expectClose(
+        g.dw,
+        finiteDiff((v) => conv2dRef(x, c.xs, v, c.ws, b, c.o).y, w, dy),
+        fd,
+        'dw',
+      );
+      expectClose(
+        g.db,
+        finiteDiff((v) => conv2dRef(x, c.xs, w, c.ws, v, c.o).y, b, dy),
+        fd,
+        'db',
+      );
     });
   }
 });

@@ -1,12 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { affine, binary, gelu, unary, unaryBackward, type BinaryOp, type UnaryOp } from '../../src/kernels/elementwise.js';
+import {
+  affine,
+  binary,
+  gelu,
+  unary,
+  unaryBackward,
+  type BinaryOp,
+  type UnaryOp,
+} from '../../src/kernels/elementwise.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { binaryRef, UNARY_GRAD, unaryRef } from '../ref/elementwise.js';
 import { roundBf16 } from '../../src/graph/dtype.js';
 
 const rt = await testRuntime();
-
 
 // f32 kernels vs float64 references: erf-based GELU within 2e-7 abs of the exact value,
 // exp/tanh/sigmoid within a few ulp.
@@ -16,7 +23,18 @@ describe.skipIf(!rt)('elementwise', () => {
   const r = rng(1);
   // awkward sizes: 0, 1, not a multiple of the workgroup (128), multiple of it
   for (const n of [0, 1, 127, 129, 1000]) {
-    for (const op of ['relu', 'gelu', 'sigmoid', 'identity', 'exp', 'tanh', 'abs', 'neg', 'round_bf16', 'step'] as UnaryOp[]) {
+    for (const op of [
+      'relu',
+      'gelu',
+      'sigmoid',
+      'identity',
+      'exp',
+      'tanh',
+      'abs',
+      'neg',
+      'round_bf16',
+      'step',
+    ] as UnaryOp[]) {
       it(`${op} n=${n}`, async () => {
         const xs = r.array(n, 6);
         const x = rt!.upload(xs, [n]);
@@ -45,7 +63,31 @@ describe.skipIf(!rt)('elementwise', () => {
   });
 
   const cases: Array<[number[], number[]]> = [
-    [[7], [7]], [[3, 5], [5]], [[3, 2, 8], [1, 2, 8]], [[4], [3, 1, 4]], [[2, 8], [2, 8]], [[2, 3, 4], [3, 1]], [[1], [4, 2]], [[2, 1, 3], [1, 4, 1]], [[0, 3], [3]], [[2, 1, 1, 1, 1, 1, 1, 5], [3, 1, 1, 1, 1, 1, 1]],
+    [[7], [7]],
+    [[3, 5], [5]],
+    [
+      [3, 2, 8],
+      [1, 2, 8],
+    ],
+    [[4], [3, 1, 4]],
+    [
+      [2, 8],
+      [2, 8],
+    ],
+    [
+      [2, 3, 4],
+      [3, 1],
+    ],
+    [[1], [4, 2]],
+    [
+      [2, 1, 3],
+      [1, 4, 1],
+    ],
+    [[0, 3], [3]],
+    [
+      [2, 1, 1, 1, 1, 1, 1, 5],
+      [3, 1, 1, 1, 1, 1, 1],
+    ],
   ];
   for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as BinaryOp[]) {
     for (const [as, bs] of cases) {

@@ -19,18 +19,37 @@ const rt = await testRuntime();
 const r = rng(23);
 
 /** Central differences of L(x) = Σ f(x)·g for each input, step h, in float64. */
-function fdGrads(f: (xs: Float64Array[]) => ArrayLike<number>, inputs: Float64Array[], g: ArrayLike<number>, h: number): Float64Array[] {
-  const L = () => { const y = f(inputs); let s = 0; for (let i = 0; i < y.length; i++) s += y[i] * g[i]; return s; };
-  return inputs.map((x) => Float64Array.from(x, (v, i) => {
-    x[i] = v + h; const lp = L();
-    x[i] = v - h; const lm = L();
-    x[i] = v;
-    return (lp - lm) / (2 * h);
-  }));
+function fdGrads(
+  f: (xs: Float64Array[]) => ArrayLike<number>,
+  inputs: Float64Array[],
+  g: ArrayLike<number>,
+  h: number,
+): Float64Array[] {
+  const L = () => {
+    const y = f(inputs);
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s += y[i] * g[i];
+    return s;
+  };
+  return inputs.map((x) =>
+    Float64Array.from(x, (v, i) => {
+      x[i] = v + h;
+      const lp = L();
+      x[i] = v - h;
+      const lm = L();
+      x[i] = v;
+      return (lp - lm) / (2 * h);
+    }),
+  );
 }
 
 /** GPU gradients of Σ fwd(xs)·g w.r.t. each input through the tape. */
-async function tapeGrads(shapes: number[][], values: Float32Array[], fwd: (xs: Tensor[]) => Tensor, g: Float32Array): Promise<Float32Array[]> {
+async function tapeGrads(
+  shapes: number[][],
+  values: Float32Array[],
+  fwd: (xs: Tensor[]) => Tensor,
+  g: Float32Array,
+): Promise<Float32Array[]> {
   const R = rt!;
   const xs = values.map((v, i) => R.upload(v, shapes[i]));
   for (const x of xs) x.requiresGrad = true;
@@ -67,9 +86,19 @@ describe.skipIf(!rt)('backward through the tape vs float64 finite differences', 
     const table = ropeTable(dh, side, side);
     const x = r.array(b * n * heads * dh, 1);
     const g = r.array(x.length, 1);
-    const got = await tapeGrads([[b, n, heads * dh]], [x], ([t]) => rope(rt!, t, rt!.upload(table, [side * side, dh / 2, 2]), heads, n - ptr), g);
+    const got = await tapeGrads(
+      [[b, n, heads * dh]],
+      [x],
+      ([t]) => rope(rt!, t, rt!.upload(table, [side * side, dh / 2, 2]), heads, n - ptr),
+      g,
+    );
     // linear in x: h = 0.5 is exact up to rounding
-    const [fd] = fdGrads(([v]) => ropeRef(Float32Array.from(v), b, n, heads, dh, table, side * side, n - ptr), [Float64Array.from(x)], g, 0.5);
+    const [fd] = fdGrads(
+      ([v]) => ropeRef(Float32Array.from(v), b, n, heads, dh, table, side * side, n - ptr),
+      [Float64Array.from(x)],
+      g,
+      0.5,
+    );
     expectClose(got[0], fd, { atol: 2e-6, rtol: 1e-5 }, 'rope dx');
   });
 
@@ -86,8 +115,12 @@ describe.skipIf(!rt)('backward through the tape vs float64 finite differences', 
       const G = resizeRef(sig, [1, 1, h * up, w * up], [h, w], 'bilinear');
       return Float64Array.from({ length: N * C }, (_, i) => t[i] * (1 + a[0] * G[Math.floor(i / C)]));
     };
-    const got = await tapeGrads([[1, N, C], [1, 1, h, w], []], [tMain, logits, alpha],
-      ([t, l, a]) => semaGate(rt!, t, l, a, up).out, g);
+    const got = await tapeGrads(
+      [[1, N, C], [1, 1, h, w], []],
+      [tMain, logits, alpha],
+      ([t, l, a]) => semaGate(rt!, t, l, a, up).out,
+      g,
+    );
     // smooth in every input: h = 1e-4, truncation ~1e-8 relative; float32 GPU sums of ~64 terms ~1e-6
     const fd = fdGrads(ref, [Float64Array.from(tMain), Float64Array.from(logits), Float64Array.from(alpha)], g, 1e-4);
     expectClose(got[0], fd[0], { atol: 1e-6, rtol: 1e-5 }, 'd t_main');

@@ -24,49 +24,83 @@ const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'guided_filter', 'ca
 const GF_TOL_GPU = 2e-5;
 const GF_TOL_CV = 5e-5;
 
-interface Case { name: string; h: number; w: number; rgb: Uint8Array; mask: Uint8Array }
+interface Case {
+  name: string;
+  h: number;
+  w: number;
+  rgb: Uint8Array;
+  mask: Uint8Array;
+}
 
 /** Smooth-ish random image (sum of a few gradients plus noise) and a blob mask with speckle. */
 function randomCase(h: number, w: number, seed: number): Case {
   const r = rng(seed);
   const rgb = new Uint8Array(h * w * 3);
-  const cx = r.uniform() * w, cy = r.uniform() * h, rad = Math.max(1.5, Math.min(h, w) * (0.2 + 0.4 * r.uniform()));
+  const cx = r.uniform() * w,
+    cy = r.uniform() * h,
+    rad = Math.max(1.5, Math.min(h, w) * (0.2 + 0.4 * r.uniform()));
   const mask = new Uint8Array(h * w);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       const inside = (x - cx) ** 2 + (y - cy) ** 2 < rad * rad;
-      for (let c = 0; c < 3; c++) rgb[3 * i + c] = Math.max(0, Math.min(255, Math.round((inside ? 150 : 70) + 40 * Math.sin((x + 2 * c) / 5) + 25 * r.normal())));
+      for (let c = 0; c < 3; c++)
+        rgb[3 * i + c] = Math.max(
+          0,
+          Math.min(255, Math.round((inside ? 150 : 70) + 40 * Math.sin((x + 2 * c) / 5) + 25 * r.normal())),
+        );
       mask[i] = inside !== r.uniform() < 0.04 ? 1 : 0;
     }
   }
   return { name: `random ${h}x${w}`, h, w, rgb, mask };
 }
 
-interface GpuOut { mask: Uint32Array; soft: Float32Array; aux: Float32Array }
+interface GpuOut {
+  mask: Uint32Array;
+  soft: Float32Array;
+  aux: Float32Array;
+}
 
 async function runGpu(c: Case): Promise<GpuOut> {
   const packed = new Uint32Array(c.h * c.w);
   for (let i = 0; i < packed.length; i++) packed[i] = c.rgb[3 * i] | (c.rgb[3 * i + 1] << 8) | (c.rgb[3 * i + 2] << 16);
   return rt!.scopeAsync(async () => {
-    const r = guidedRefineMask(rt!, rt!.upload(packed, [c.h, c.w], 'u32'), rt!.upload(Uint32Array.from(c.mask), [c.h, c.w], 'u32'));
+    const r = guidedRefineMask(
+      rt!,
+      rt!.upload(packed, [c.h, c.w], 'u32'),
+      rt!.upload(Uint32Array.from(c.mask), [c.h, c.w], 'u32'),
+    );
     expect(r.mask.shape).toEqual([c.h, c.w]);
     expect(r.soft.shape).toEqual([3, c.h, c.w]);
-    return { mask: (await rt!.read(r.mask, 'raw')) as Uint32Array, soft: await rt!.read(r.soft), aux: await rt!.read(r.aux) };
+    return {
+      mask: (await rt!.read(r.mask, 'raw')) as Uint32Array,
+      soft: await rt!.read(r.soft),
+      aux: await rt!.read(r.aux),
+    };
   });
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, off = 0): { max: number; at: number } {
-  let max = 0, at = -1;
+  let max = 0,
+    at = -1;
   for (let i = 0; i < b.length; i++) {
     const d = Math.abs(a[off + i] - b[i]);
-    if (!(d <= max)) { max = d; at = i; }
+    if (!(d <= max)) {
+      max = d;
+      at = i;
+    }
   }
   return { max, at };
 }
 
 /** Masks equal except band pixels whose soft value is within tol of 0.5; returns that count. */
-function compareMasks(name: string, got: ArrayLike<number>, want: ArrayLike<number>, soft: ArrayLike<number>, tol: number): number {
+function compareMasks(
+  name: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  soft: ArrayLike<number>,
+  tol: number,
+): number {
   let near = 0;
   for (let i = 0; i < want.length; i++) {
     if ((got[i] ? 1 : 0) === (want[i] ? 1 : 0)) continue;
@@ -83,11 +117,19 @@ function checkAgainstRef(c: Case, g: GpuOut, ref: RefineRef): void {
   expect(Array.from(g.aux.subarray(n, 2 * n)), `${c.name} thickness`).toEqual(Array.from(ref.thick, cap));
   const band = Array.from({ length: n }, (_, i) => (g.aux[2 * n + i] !== g.aux[3 * n + i] ? 1 : 0));
   expect(band, `${c.name} band`).toEqual(Array.from(ref.band));
-  for (const [k, plane, want] of [['soft', 0, ref.soft], ['gf r=3', 1, ref.gf3], ['gf r=7', 2, ref.gf7]] as const) {
+  for (const [k, plane, want] of [
+    ['soft', 0, ref.soft],
+    ['gf r=3', 1, ref.gf3],
+    ['gf r=7', 2, ref.gf7],
+  ] as const) {
     const d = maxDiff(g.soft, want, plane * n);
-    if (d.max > GF_TOL_GPU) expect.fail(`${c.name} ${k}: |gpu - ref| = ${d.max} at ${d.at} (${g.soft[plane * n + d.at]} vs ${want[d.at]})`);
+    if (d.max > GF_TOL_GPU)
+      expect.fail(`${c.name} ${k}: |gpu - ref| = ${d.max} at ${d.at} (${g.soft[plane * n + d.at]} vs ${want[d.at]})`);
   }
-  expect(compareMasks(c.name, g.mask, ref.refined, ref.soft, GF_TOL_GPU), `${c.name}: pixels decided within the tolerance of 0.5`).toBe(0);
+  expect(
+    compareMasks(c.name, g.mask, ref.refined, ref.soft, GF_TOL_GPU),
+    `${c.name}: pixels decided within the tolerance of 0.5`,
+  ).toBe(0);
 }
 
 describe('guided_filter CPU reference: pieces', () => {
@@ -111,8 +153,14 @@ describe('guided_filter CPU reference: pieces', () => {
     m[4 * 9 + 4] = 0;
     const d = chamferDistRef(m, 9, 9);
     const at = (y: number, x: number) => d[y * 9 + x];
-    expect([at(4, 5), at(4, 7), at(5, 5), at(6, 5), at(7, 7), at(6, 7)]).toEqual(
-      [1, 3, Math.fround(91750 / 65536), Math.fround(143976 / 65536), Math.fround(3 * 91750 / 65536), Math.fround((143976 + 91750) / 65536)]);
+    expect([at(4, 5), at(4, 7), at(5, 5), at(6, 5), at(7, 7), at(6, 7)]).toEqual([
+      1,
+      3,
+      Math.fround(91750 / 65536),
+      Math.fround(143976 / 65536),
+      Math.fround((3 * 91750) / 65536),
+      Math.fround((143976 + 91750) / 65536),
+    ]);
     expect(Array.from(chamferDistRef(new Uint8Array(6).fill(1), 2, 3))).toEqual(new Array(6).fill(8192));
   });
 });
@@ -123,10 +171,16 @@ describe('guided_filter CPU reference vs OpenCV (fixture)', () => {
     for (const name of ['clip', 'reject', 'tiny', 'edge']) {
       const [h, w] = f.header.get(`${name}.mask`)!.shape;
       const u8 = async (k: string) => new Uint8Array(await f.readRaw(`${name}.${k}`));
-      const ref = guidedRefineRef(await u8('rgb'), (await u8('mask')).map((v) => (v ? 1 : 0)), h, w);
+      const ref = guidedRefineRef(
+        await u8('rgb'),
+        (await u8('mask')).map((v) => (v ? 1 : 0)),
+        h,
+        w,
+      );
       const has = (k: string) => f.header.has(`${name}.${k}`);
       if (has('gray')) expect(Array.from(ref.gray), `${name} gray`).toEqual(Array.from(await u8('gray')));
-      for (const k of ['dist', 'thick'] as const) if (has(k)) expect(Array.from(ref[k]), `${name} ${k}`).toEqual(Array.from(await f.readTensor(`${name}.${k}`)));
+      for (const k of ['dist', 'thick'] as const)
+        if (has(k)) expect(Array.from(ref[k]), `${name} ${k}`).toEqual(Array.from(await f.readTensor(`${name}.${k}`)));
       if (has('band')) expect(Array.from(ref.band), `${name} band`).toEqual(Array.from(await u8('band')));
       for (const k of ['gf3', 'gf7', 'soft'] as const) {
         if (!has(k)) continue;
@@ -136,7 +190,10 @@ describe('guided_filter CPU reference vs OpenCV (fixture)', () => {
       }
       const out = await u8('out');
       const cvSoft = await f.readTensor(`${name}.soft`);
-      expect(compareMasks(name, ref.out, out, cvSoft, GF_TOL_CV), `${name}: pixels decided within the tolerance of 0.5`).toBe(0);
+      expect(
+        compareMasks(name, ref.out, out, cvSoft, GF_TOL_CV),
+        `${name}: pixels decided within the tolerance of 0.5`,
+      ).toBe(0);
     }
     await f.close();
   });
@@ -144,7 +201,14 @@ describe('guided_filter CPU reference vs OpenCV (fixture)', () => {
 
 describe.skipIf(!rt)('guided_filter kernels (GPU) vs the CPU reference', () => {
   // awkward sizes: 1x1, a row, a column, smaller than the 15x15 window, not multiples of 64
-  const sizes: Array<[number, number]> = [[1, 1], [1, 17], [13, 1], [5, 9], [23, 37], [50, 61]];
+  const sizes: Array<[number, number]> = [
+    [1, 1],
+    [1, 17],
+    [13, 1],
+    [5, 9],
+    [23, 37],
+    [50, 61],
+  ];
   for (const [h, w] of sizes) {
     it(`random ${h}x${w}`, async () => {
       const c = randomCase(h, w, h * 100 + w);
@@ -153,7 +217,8 @@ describe.skipIf(!rt)('guided_filter kernels (GPU) vs the CPU reference', () => {
   }
 
   it('uniform image, 70x70 square: the guided filter degenerates to a box-of-box blur; edges stay, corners round off', async () => {
-    const h = 88, w = 92;
+    const h = 88,
+      w = 92;
     const rgb = new Uint8Array(h * w * 3).fill(90);
     const mask = new Uint8Array(h * w);
     for (let y = 9; y < 79; y++) for (let x = 11; x < 81; x++) mask[y * w + x] = 1;
@@ -181,7 +246,8 @@ describe.skipIf(!rt)('guided_filter kernels (GPU) vs the CPU reference', () => {
   });
 
   it('host step: a 1-pixel line is erased by the filter (> 3 % area change), so the input comes back; empty stays empty', async () => {
-    const h = 20, w = 30;
+    const h = 20,
+      w = 30;
     const img: RgbImage = { width: w, height: h, data: new Uint8Array(h * w * 3).fill(128) };
     const mask = new Uint8Array(h * w);
     for (let x = 3; x < 27; x++) mask[10 * w + x] = 1;
@@ -192,7 +258,7 @@ describe.skipIf(!rt)('guided_filter kernels (GPU) vs the CPU reference', () => {
     expect(Array.from(await guidedRefine(rt!, img, empty))).toEqual(Array.from(empty));
   });
 
-  it('OpenCV fixture through the host step: the returned masks equal cv2\'s', async () => {
+  it("OpenCV fixture through the host step: the returned masks equal cv2's", async () => {
     const f = await openWeights(FIXTURE);
     for (const name of ['clip', 'reject', 'tiny', 'edge']) {
       const [h, w] = f.header.get(`${name}.mask`)!.shape;
@@ -201,7 +267,10 @@ describe.skipIf(!rt)('guided_filter kernels (GPU) vs the CPU reference', () => {
       const got = await guidedRefine(rt!, img, mask);
       const want = new Uint8Array(await f.readRaw(`${name}.out`));
       const soft = await f.readTensor(`${name}.soft`);
-      expect(compareMasks(name, got, want, soft, GF_TOL_CV + GF_TOL_GPU), `${name}: pixels decided within the tolerance of 0.5`).toBe(0);
+      expect(
+        compareMasks(name, got, want, soft, GF_TOL_CV + GF_TOL_GPU),
+        `${name}: pixels decided within the tolerance of 0.5`,
+      ).toBe(0);
     }
     await f.close();
   });

@@ -22,15 +22,24 @@ function randomLabels(h: number, w: number, k: number, seed: number): LabelMap {
   const data = new Uint16Array(h * w);
   for (let id = 1; id <= k; id++) {
     for (let d = 0; d < 2; d++) {
-      const cx = r.uniform() * w, cy = r.uniform() * h, rad = Math.max(1, r.uniform() * Math.max(h, w) * 0.35);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < rad * rad) data[y * w + x] = id;
+      const cx = r.uniform() * w,
+        cy = r.uniform() * h,
+        rad = Math.max(1, r.uniform() * Math.max(h, w) * 0.35);
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < rad * rad) data[y * w + x] = id;
     }
   }
   for (let i = 0; i < h * w; i++) if (r.uniform() < 0.03) data[i] = Math.floor(r.uniform() * (k + 1));
   return { width: w, height: h, data, fromPalette: true };
 }
 
-async function gpuCounts(pred: LabelMap, gt: LabelMap, ids: number[], r: number, variant?: 'software' | 'hardware'): Promise<JfCounts[]> {
+async function gpuCounts(
+  pred: LabelMap,
+  gt: LabelMap,
+  ids: number[],
+  r: number,
+  variant?: 'software' | 'hardware',
+): Promise<JfCounts[]> {
   const p = rt!.upload(Uint32Array.from(pred.data), [gt.height, gt.width], 'u32');
   const g = rt!.upload(Uint32Array.from(gt.data), [gt.height, gt.width], 'u32');
   const t = rt!.upload(Uint32Array.from(ids), [ids.length], 'u32');
@@ -44,7 +53,13 @@ async function gpuCounts(pred: LabelMap, gt: LabelMap, ids: number[], r: number,
 describe.skipIf(!rt)('jf kernel', () => {
   // awkward sizes: 1x1, single row / column, not multiples of the workgroup (64), SAM-like aspect
   const shapes: Array<[number, number, number, number]> = [
-    [1, 1, 1, 1], [1, 37, 2, 1], [29, 1, 1, 2], [6, 8, 3, 1], [33, 65, 3, 2], [68, 120, 4, 3], [17, 23, 2, 0],
+    [1, 1, 1, 1],
+    [1, 37, 2, 1],
+    [29, 1, 1, 2],
+    [6, 8, 3, 1],
+    [33, 65, 3, 2],
+    [68, 120, 4, 3],
+    [17, 23, 2, 0],
   ];
   for (const [h, w, k, r] of shapes) {
     it(`${h}x${w}, ${k} objects, r=${r}: GPU counts (both variants) = CPU counts = reference`, async () => {
@@ -93,10 +108,17 @@ describe.skipIf(!rt)('jf kernel', () => {
   });
 
   it('evaluate(): GPU backend gives the same JSON numbers as the CPU backend', async () => {
-    const frames = Array.from({ length: 6 }, (_, i) => [randomLabels(40, 56, 3, 100 + i), randomLabels(40, 56, 3, 200 + i)]);
+    const frames = Array.from({ length: 6 }, (_, i) => [
+      randomLabels(40, 56, 3, 100 + i),
+      randomLabels(40, 56, 3, 200 + i),
+    ]);
     const seq: SequenceSpec = {
-      name: 's', layout: 'davis', frames: frames.map((_, i) => `${i}.png`), objects: [],
-      readGt: (f) => frames[Number(f[0])][0], readPred: (f) => frames[Number(f[0])][1],
+      name: 's',
+      layout: 'davis',
+      frames: frames.map((_, i) => `${i}.png`),
+      objects: [],
+      readGt: (f) => frames[Number(f[0])][0],
+      readPred: (f) => frames[Number(f[0])][1],
     };
     for (const protocol of ['davis', 'sav'] as const) {
       const a = await evaluate([seq], cpuBackend, { protocol, batchFrames: 4 });

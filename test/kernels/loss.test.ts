@@ -3,15 +3,41 @@ import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { add, clamp, sigmoid } from '../../src/kernels/elementwise.js';
 import {
-  bceWithLogits, cosineSimilarity, diceLoss, l1Loss, l2Normalize, maskIoU, mseLoss, sigmoidFocalLoss, softIoULoss, structureTarget,
+  bceWithLogits,
+  cosineSimilarity,
+  diceLoss,
+  l1Loss,
+  l2Normalize,
+  maskIoU,
+  mseLoss,
+  sigmoidFocalLoss,
+  softIoULoss,
+  structureTarget,
 } from '../../src/kernels/loss.js';
 import { maskedMean } from '../../src/kernels/reduce.js';
 import { expectClose, rng, type Tol } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import {
-  bceWithLogitsRef, centralDiff, cosineBackwardRef, cosineRef, diceBackwardRef, diceRef, focalBackwardRef, focalRef, focalTermRef,
-  l1mseBackwardRef, l1Ref, l2NormalizeBackwardRef, l2NormalizeRef, maskedMeanBackwardRef, maskedMeanRef, maskIoURef, mseRef,
-  softIoUBackwardRef, softIoURef, structureTargetRef,
+  bceWithLogitsRef,
+  centralDiff,
+  cosineBackwardRef,
+  cosineRef,
+  diceBackwardRef,
+  diceRef,
+  focalBackwardRef,
+  focalRef,
+  focalTermRef,
+  l1mseBackwardRef,
+  l1Ref,
+  l2NormalizeBackwardRef,
+  l2NormalizeRef,
+  maskedMeanBackwardRef,
+  maskedMeanRef,
+  maskIoURef,
+  mseRef,
+  softIoUBackwardRef,
+  softIoURef,
+  structureTargetRef,
 } from '../ref/loss.js';
 
 const rt = await testRuntime();
@@ -32,15 +58,31 @@ const gradTol = (ref: ArrayLike<number>): Tol => ({ atol: 2e-5 * maxAbs(ref) + 1
 
 // ---------------------------------------------------------------------------- CPU references only
 describe('loss CPU references: analytic backward vs central finite differences (float64, h = 1e-6)', () => {
-  const m = 2, n = 9; // every one of the 18 entries is checked
+  const m = 2,
+    n = 9; // every one of the 18 entries is checked
   const x = Float64Array.from(r.array(m * n, 4));
   const w = Float64Array.from(r.array(m, 1)); // d objective / d loss[row]
-  const check = (analytic: ArrayLike<number>, f: (x: Float64Array) => ArrayLike<number>, at: ArrayLike<number>, what: string) => {
+  const check = (
+    analytic: ArrayLike<number>,
+    f: (x: Float64Array) => ArrayLike<number>,
+    at: ArrayLike<number>,
+    what: string,
+  ) => {
     const fd = centralDiff(f, at, w, range(at.length));
-    expectClose(range(at.length).map((i) => analytic[i]), range(at.length).map((i) => fd.get(i)!), FD, what);
+    expectClose(
+      range(at.length).map((i) => analytic[i]),
+      range(at.length).map((i) => fd.get(i)!),
+      FD,
+      what,
+    );
   };
 
-  for (const [alpha, gamma, soft] of [[0.25, 2, false], [-1, 0, false], [0.6, 1.5, true], [0.25, 2, true]] as const) {
+  for (const [alpha, gamma, soft] of [
+    [0.25, 2, false],
+    [-1, 0, false],
+    [0.6, 1.5, true],
+    [0.25, 2, true],
+  ] as const) {
     it(`focal alpha=${alpha} gamma=${gamma} ${soft ? 'soft' : 'binary'} targets, shared and per-row`, () => {
       for (const tn of [n, m * n]) {
         const t = soft ? Float64Array.from({ length: tn }, () => r.uniform()) : Float64Array.from(binary(tn));
@@ -70,31 +112,62 @@ describe('loss CPU references: analytic backward vs central finite differences (
       const wa = [0.7];
       const fa = centralDiff((aa) => [f(aa, b)], a, wa, range(12));
       const fb = centralDiff((bb) => [f(a, bb)], b, wa, range(12));
-      expectClose(Array.from(da), range(12).map((i) => fa.get(i)!), FD, `${kind} da`);
-      expectClose(Array.from(db), range(12).map((i) => fb.get(i)!), FD, `${kind} db`);
+      expectClose(
+        Array.from(da),
+        range(12).map((i) => fa.get(i)!),
+        FD,
+        `${kind} da`,
+      );
+      expectClose(
+        Array.from(db),
+        range(12).map((i) => fb.get(i)!),
+        FD,
+        `${kind} db`,
+      );
     }
   });
 
   it('l2Normalize (norm above eps) and cosine similarity, both inputs', () => {
-    const c = 6, rows = 3; // 18 entries per input
+    const c = 6,
+      rows = 3; // 18 entries per input
     const a = Float64Array.from(r.array(rows * c, 1.5));
     const b = Float64Array.from(r.array(rows * c, 1.5));
     const dyN = Float64Array.from(r.array(rows * c, 1));
     const fdN = centralDiff((xx) => l2NormalizeRef(xx, c), a, dyN, range(rows * c));
-    expectClose(Array.from(l2NormalizeBackwardRef(a, dyN, c)), range(rows * c).map((i) => fdN.get(i)!), FD, 'l2Normalize');
+    expectClose(
+      Array.from(l2NormalizeBackwardRef(a, dyN, c)),
+      range(rows * c).map((i) => fdN.get(i)!),
+      FD,
+      'l2Normalize',
+    );
     const dyC = Float64Array.from(r.array(rows, 1));
     const [da, db] = cosineBackwardRef(a, b, dyC, c);
     const fa = centralDiff((aa) => cosineRef(aa, b, c), a, dyC, range(rows * c));
     const fb = centralDiff((bb) => cosineRef(a, bb, c), b, dyC, range(rows * c));
-    expectClose(Array.from(da), range(rows * c).map((i) => fa.get(i)!), FD, 'cosine da');
-    expectClose(Array.from(db), range(rows * c).map((i) => fb.get(i)!), FD, 'cosine db');
+    expectClose(
+      Array.from(da),
+      range(rows * c).map((i) => fa.get(i)!),
+      FD,
+      'cosine da',
+    );
+    expectClose(
+      Array.from(db),
+      range(rows * c).map((i) => fb.get(i)!),
+      FD,
+      'cosine db',
+    );
   });
 
   it('l2Normalize below eps: the gradient is dy / eps (the clamp is active)', () => {
     const x1 = Float64Array.of(1e-7, -2e-7, 0);
     const dy = Float64Array.of(0.3, -0.2, 0.5);
     const fd = centralDiff((xx) => l2NormalizeRef(xx, 3, 1e-3), x1, dy, range(3), 1e-9);
-    expectClose(Array.from(l2NormalizeBackwardRef(x1, dy, 3, 1e-3)), range(3).map((i) => fd.get(i)!), { atol: 1e-6, rtol: 1e-6 }, 'clamped');
+    expectClose(
+      Array.from(l2NormalizeBackwardRef(x1, dy, 3, 1e-3)),
+      range(3).map((i) => fd.get(i)!),
+      { atol: 1e-6, rtol: 1e-6 },
+      'clamped',
+    );
   });
 
   it('maskedMean dx and dm (sum m above eps, and a zero mask where the clamp is active)', () => {
@@ -106,8 +179,18 @@ describe('loss CPU references: analytic backward vs central finite differences (
     const fx = centralDiff((xx) => maskedMeanRef(xx, ms, b, c, nn), xs, dy, range(b * c * nn));
     // around m = 0 the perturbed sum stays below eps = 1e-6 with h = 1e-8
     const fm = centralDiff((mm) => maskedMeanRef(xs, mm, b, c, nn), ms, dy, range(b * nn), 1e-8);
-    expectClose(Array.from(g.dx), range(b * c * nn).map((i) => fx.get(i)!), FD, 'dx');
-    expectClose(Array.from(g.dm), range(b * nn).map((i) => fm.get(i)!), { atol: 1e-6, rtol: 1e-5 }, 'dm');
+    expectClose(
+      Array.from(g.dx),
+      range(b * c * nn).map((i) => fx.get(i)!),
+      FD,
+      'dx',
+    );
+    expectClose(
+      Array.from(g.dm),
+      range(b * nn).map((i) => fm.get(i)!),
+      { atol: 1e-6, rtol: 1e-5 },
+      'dm',
+    );
   });
 
   it('matches hand-computed values', () => {
@@ -131,7 +214,11 @@ describe('loss CPU references: analytic backward vs central finite differences (
 
 // ---------------------------------------------------------------------------------------- GPU
 /** Forward on the tape, backward with `seed` as d objective / d output; returns y and input grads. */
-async function throughTape(f: (ins: Tensor[]) => Tensor, ins: Array<{ data: Float32Array; shape: number[]; grad?: boolean }>, seed: Float32Array) {
+async function throughTape(
+  f: (ins: Tensor[]) => Tensor,
+  ins: Array<{ data: Float32Array; shape: number[]; grad?: boolean }>,
+  seed: Float32Array,
+) {
   const tape = new Tape(rt!);
   const ts = ins.map((i) => {
     const t = rt!.upload(i.data, i.shape);
@@ -146,9 +233,15 @@ async function throughTape(f: (ins: Tensor[]) => Tensor, ins: Array<{ data: Floa
     rt!.tape = null;
   }
   tape.backward(y, rt!.upload(seed, y.shape, 'f32', 'seed'), add);
-  const out = { y: await rt!.read(y), grads: await Promise.all(ts.map((t) => (t.grad ? rt!.read(t.grad) : Promise.resolve(null)))) };
+  const out = {
+    y: await rt!.read(y),
+    grads: await Promise.all(ts.map((t) => (t.grad ? rt!.read(t.grad) : Promise.resolve(null)))),
+  };
   tape.dispose();
-  for (const t of ts) { t.grad?.dispose(); t.dispose(); }
+  for (const t of ts) {
+    t.grad?.dispose();
+    t.dispose();
+  }
   y.dispose();
   return out;
 }
@@ -156,7 +249,15 @@ async function throughTape(f: (ins: Tensor[]) => Tensor, ins: Array<{ data: Floa
 describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
   // N: 1, below / not a multiple of the workgroup (64) and of the partial length (128), several
   // partials with a remainder, 65536 = a 256x256 mask; M = 1 and M = 3; shared and per-row targets.
-  const cases: Array<[number, number]> = [[1, 1], [3, 1], [1, 100], [3, 300], [2, 4097], [3, 65536], [1, 65536]];
+  const cases: Array<[number, number]> = [
+    [1, 1],
+    [3, 1],
+    [1, 100],
+    [3, 300],
+    [2, 4097],
+    [3, 65536],
+    [1, 65536],
+  ];
   for (const [m, n] of cases) {
     for (const perRow of n <= 4097 ? [false, true] : [false]) {
       it(`focal / dice / mask IoU forward M=${m} N=${n} ${perRow ? 'per-row' : 'shared'} target`, async () => {
@@ -177,8 +278,17 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
     const ts = Float32Array.from({ length: m * n }, () => r.uniform());
     const x = rt!.upload(xs, [m, n]);
     const t = rt!.upload(ts, [m, n]);
-    for (const [alpha, gamma] of [[0.6, 1.5], [-1, 3], [0.25, 0]]) {
-      expectClose(await rt!.read(sigmoidFocalLoss(rt!, x, t, { alpha, gamma })), focalRef(xs, ts, m, n, alpha, gamma), FWD, `focal ${alpha} ${gamma}`);
+    for (const [alpha, gamma] of [
+      [0.6, 1.5],
+      [-1, 3],
+      [0.25, 0],
+    ]) {
+      expectClose(
+        await rt!.read(sigmoidFocalLoss(rt!, x, t, { alpha, gamma })),
+        focalRef(xs, ts, m, n, alpha, gamma),
+        FWD,
+        `focal ${alpha} ${gamma}`,
+      );
     }
     const score = rt!.upload([0.4154], [1, 1]);
     const bce = await rt!.read(bceWithLogits(rt!, score, rt!.upload([1], [1])));
@@ -190,8 +300,18 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
     const xs = Float32Array.of(100, -100, 30, -30, 17, -17, 0, 1e-4);
     const ts = Float32Array.of(1, 0, 0, 1, 1, 0, 1, 0);
     const seed = Float32Array.of(1);
-    for (const [name, f] of [['focal', sigmoidFocalLoss], ['dice', diceLoss]] as const) {
-      const { y, grads } = await throughTape(([x, t]) => f(rt!, x, t), [{ data: xs, shape: [1, 8] }, { data: ts, shape: [8], grad: false }], seed);
+    for (const [name, f] of [
+      ['focal', sigmoidFocalLoss],
+      ['dice', diceLoss],
+    ] as const) {
+      const { y, grads } = await throughTape(
+        ([x, t]) => f(rt!, x, t),
+        [
+          { data: xs, shape: [1, 8] },
+          { data: ts, shape: [8], grad: false },
+        ],
+        seed,
+      );
       const ref = name === 'focal' ? focalRef(xs, ts, 1, 8) : diceRef(xs, ts, 1, 8);
       const g = name === 'focal' ? focalBackwardRef(xs, ts, 1, 8, [1]) : diceBackwardRef(xs, ts, 1, 8, [1]);
       expectClose(y, ref, FWD, `${name} saturated`);
@@ -200,12 +320,20 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
     }
   });
 
-  for (const [m, n, perRow] of [[1, 1, false], [3, 1000, false], [2, 333, true], [1, 65536, false]] as const) {
+  for (const [m, n, perRow] of [
+    [1, 1, false],
+    [3, 1000, false],
+    [2, 333, true],
+    [1, 65536, false],
+  ] as const) {
     it(`backward through the tape M=${m} N=${n} ${perRow ? 'per-row' : 'shared'} target: focal, dice, soft IoU`, async () => {
       const xs = r.array(m * n, 4);
       const ts = binary(perRow ? m * n : n);
       const seed = r.array(m, 1);
-      const ins = [{ data: xs, shape: [m, n] }, { data: ts, shape: [ts.length], grad: false }];
+      const ins = [
+        { data: xs, shape: [m, n] },
+        { data: ts, shape: [ts.length], grad: false },
+      ];
       let out = await throughTape(([x, t]) => sigmoidFocalLoss(rt!, x, t), ins, seed);
       let g: Float64Array = focalBackwardRef(xs, ts, m, n, seed);
       expectClose(out.grads[0]!, g, gradTol(g), 'focal dx');
@@ -226,7 +354,14 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
       const as = r.array(n, 1);
       const bs = r.array(n, 1);
       for (const kind of ['l1', 'mse'] as const) {
-        const { y, grads } = await throughTape(([a, b]) => (kind === 'l1' ? l1Loss : mseLoss)(rt!, a, b), [{ data: as, shape: [n] }, { data: bs, shape: [n] }], Float32Array.of(0.5));
+        const { y, grads } = await throughTape(
+          ([a, b]) => (kind === 'l1' ? l1Loss : mseLoss)(rt!, a, b),
+          [
+            { data: as, shape: [n] },
+            { data: bs, shape: [n] },
+          ],
+          Float32Array.of(0.5),
+        );
         expect(y.length).toBe(1);
         expectClose(y, [(kind === 'l1' ? l1Ref : mseRef)(as, bs)], FWD, kind);
         const [da, db] = l1mseBackwardRef(kind, as, bs, 0.5);
@@ -274,7 +409,9 @@ describe.skipIf(!rt)('row losses on the GPU vs the float64 reference', () => {
 
   it('rejects bad inputs with clear errors', () => {
     const x = rt!.zeros([3, 10]);
-    expect(() => sigmoidFocalLoss(rt!, x, rt!.zeros([7]))).toThrow(/target \[7\] has 7 elements; input \[3, 10\] needs 10 .* or 30/);
+    expect(() => sigmoidFocalLoss(rt!, x, rt!.zeros([7]))).toThrow(
+      /target \[7\] has 7 elements; input \[3, 10\] needs 10 .* or 30/,
+    );
     expect(() => diceLoss(rt!, rt!.zeros([3, 0]), rt!.zeros([0]))).toThrow(/no elements per row/);
     expect(() => l1Loss(rt!, x, rt!.zeros([29]))).toThrow(/differ in size/);
     expect(() => sigmoidFocalLoss(rt!, x, rt!.zeros([10]), { gamma: -1 })).toThrow(/gamma/);
@@ -307,7 +444,14 @@ describe.skipIf(!rt)('feature ops, masked mean and clamp on the GPU', () => {
       if (shape[0] === 4) bs.fill(0, 0, c); // a zero vector: cos = 0, da = 0, db = a / (na * eps)
       const rows = size / c;
       const dys = r.array(rows, 1);
-      const { y, grads } = await throughTape(([a, b]) => cosineSimilarity(rt!, a, b), [{ data: as, shape }, { data: bs, shape }], dys);
+      const { y, grads } = await throughTape(
+        ([a, b]) => cosineSimilarity(rt!, a, b),
+        [
+          { data: as, shape },
+          { data: bs, shape },
+        ],
+        dys,
+      );
       expect(y.length).toBe(rows);
       expectClose(y, cosineRef(as, bs, c), { atol: 1e-6, rtol: 1e-5 }, 'cos');
       const [da, db] = cosineBackwardRef(as, bs, dys, c);
@@ -321,7 +465,14 @@ describe.skipIf(!rt)('feature ops, masked mean and clamp on the GPU', () => {
     const xs = r.array(b * c * n, 2);
     const ms = Float32Array.from({ length: b * n }, (_, i) => (i < n ? r.uniform() : 0));
     const dys = r.array(b * c, 1);
-    const { y, grads } = await throughTape(([x, m]) => maskedMean(rt!, x, m), [{ data: xs, shape: [b, c, n] }, { data: ms, shape: [b, n] }], dys);
+    const { y, grads } = await throughTape(
+      ([x, m]) => maskedMean(rt!, x, m),
+      [
+        { data: xs, shape: [b, c, n] },
+        { data: ms, shape: [b, n] },
+      ],
+      dys,
+    );
     expectClose(y, maskedMeanRef(xs, ms, b, c, n), { atol: 1e-5, rtol: 1e-5 }, 'y');
     const g = maskedMeanBackwardRef(xs, ms, dys, b, c, n);
     expectClose(grads[0]!, g.dx, gradTol(g.dx), 'dx');
@@ -341,7 +492,11 @@ describe.skipIf(!rt)('feature ops, masked mean and clamp on the GPU', () => {
   });
 
   it('structureTarget: random masks, an empty mask, 256x256, H = 2', async () => {
-    for (const [planes, h, w] of [[2, 37, 45], [1, 256, 256], [1, 2, 3]]) {
+    for (const [planes, h, w] of [
+      [2, 37, 45],
+      [1, 256, 256],
+      [1, 2, 3],
+    ]) {
       const ms = binary(planes * h * w, 0.3);
       const y = structureTarget(rt!, rt!.upload(ms, [planes, 1, h, w]));
       expect(y.shape).toEqual([planes, 1, h, w]);
@@ -349,27 +504,62 @@ describe.skipIf(!rt)('feature ops, masked mean and clamp on the GPU', () => {
     }
     const soft = r.array(2 * 16 * 16, 0.5, 0.5);
     soft.fill(0, 256); // plane 1 empty: all zeros, no NaN
-    expectClose(await rt!.read(structureTarget(rt!, rt!.upload(soft, [2, 1, 16, 16]))), structureTargetRef(soft, 2, 16, 16), { atol: 1e-7, rtol: 1e-5 }, 'soft + empty');
+    expectClose(
+      await rt!.read(structureTarget(rt!, rt!.upload(soft, [2, 1, 16, 16]))),
+      structureTargetRef(soft, 2, 16, 16),
+      { atol: 1e-7, rtol: 1e-5 },
+      'soft + empty',
+    );
   });
 
   it('loss chains through the tape match float64 finite differences end to end', async () => {
     // patch loss: softIoU(clamp(sigmoid(x), 0, 1), t); semantic: 1 - cos(normalize(maskedMean(F, sigmoid(x))), a)
-    const n = 24, c = 5;
+    const n = 24,
+      c = 5;
     const xs = r.array(n, 3);
     const ts = binary(n);
     const fs = r.array(c * n, 1);
     const anchor = r.array(c, 1);
     const seed = Float32Array.of(1);
     const sig = (v: number) => 1 / (1 + Math.exp(-v));
-    const patch = (x: ArrayLike<number>) => softIoURef(Array.from(x, (v) => Math.min(Math.max(sig(v), 0), 1)), ts, 1, n);
-    const sem = (x: ArrayLike<number>) => cosineRef(l2NormalizeRef(maskedMeanRef(fs, Array.from(x, sig), 1, c, n), c), anchor, c);
-    const p = await throughTape(([x, t]) => softIoULoss(rt!, clamp(rt!, sigmoid(rt!, x), 0, 1), t), [{ data: xs, shape: [1, n] }, { data: ts, shape: [n], grad: false }], seed);
-    const s = await throughTape(([x, f, a]) => cosineSimilarity(rt!, l2Normalize(rt!, maskedMean(rt!, f, sigmoid(rt!, x))), a), [{ data: xs, shape: [1, n] }, { data: fs, shape: [1, c, n] }, { data: anchor, shape: [1, c], grad: false }], seed);
+    const patch = (x: ArrayLike<number>) =>
+      softIoURef(
+        Array.from(x, (v) => Math.min(Math.max(sig(v), 0), 1)),
+        ts,
+        1,
+        n,
+      );
+    const sem = (x: ArrayLike<number>) =>
+      cosineRef(l2NormalizeRef(maskedMeanRef(fs, Array.from(x, sig), 1, c, n), c), anchor, c);
+    const p = await throughTape(
+      ([x, t]) => softIoULoss(rt!, clamp(rt!, sigmoid(rt!, x), 0, 1), t),
+      [
+        { data: xs, shape: [1, n] },
+        { data: ts, shape: [n], grad: false },
+      ],
+      seed,
+    );
+    const s = await throughTape(
+      ([x, f, a]) => cosineSimilarity(rt!, l2Normalize(rt!, maskedMean(rt!, f, sigmoid(rt!, x))), a),
+      [
+        { data: xs, shape: [1, n] },
+        { data: fs, shape: [1, c, n] },
+        { data: anchor, shape: [1, c], grad: false },
+      ],
+      seed,
+    );
     const fdP = centralDiff(patch, xs, [1], range(n));
     const fdS = centralDiff(sem, xs, [1], range(n));
-    const fdF = centralDiff((ff) => cosineRef(l2NormalizeRef(maskedMeanRef(ff, Array.from(xs, sig), 1, c, n), c), anchor, c), fs, [1], range(c * n));
+    const fdF = centralDiff(
+      (ff) => cosineRef(l2NormalizeRef(maskedMeanRef(ff, Array.from(xs, sig), 1, c, n), c), anchor, c),
+      fs,
+      [1],
+      range(c * n),
+    );
     const tol = (g: number[]): Tol => ({ atol: 1e-4 * maxAbs(g), rtol: 1e-3 });
-    const gp = range(n).map((i) => fdP.get(i)!), gs = range(n).map((i) => fdS.get(i)!), gf = range(c * n).map((i) => fdF.get(i)!);
+    const gp = range(n).map((i) => fdP.get(i)!),
+      gs = range(n).map((i) => fdS.get(i)!),
+      gf = range(c * n).map((i) => fdF.get(i)!);
     expectClose(p.grads[0]!, gp, tol(gp), 'patch chain dx');
     expectClose(s.grads[0]!, gs, tol(gs), 'semantic chain dx');
     expectClose(s.grads[1]!, gf, tol(gf), 'semantic chain dF');

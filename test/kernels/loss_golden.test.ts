@@ -9,7 +9,17 @@ import type { Runtime } from '../../src/graph/runtime.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { rawToF32, type WeightsFile } from '../../src/graph/weights_io.js';
 import { clamp, sigmoid } from '../../src/kernels/elementwise.js';
-import { bceWithLogits, cosineSimilarity, diceLoss, l1Loss, l2Normalize, maskIoU, mseLoss, sigmoidFocalLoss, softIoULoss } from '../../src/kernels/loss.js';
+import {
+  bceWithLogits,
+  cosineSimilarity,
+  diceLoss,
+  l1Loss,
+  l2Normalize,
+  maskIoU,
+  mseLoss,
+  sigmoidFocalLoss,
+  softIoULoss,
+} from '../../src/kernels/loss.js';
 import { maskedMean } from '../../src/kernels/reduce.js';
 import { resize } from '../../src/kernels/resize.js';
 import { openWeights } from '../../src/node/weights_file.js';
@@ -39,7 +49,10 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
   const fx = await openWeights(join(GOLDEN, '..', 'grad', 'loss_golden.safetensors'));
   afterAll(() => fx.close());
   const g = async (k: string) => load(fx, k);
-  const up = async (k: string, r: Runtime = rt!) => { const v = await g(k); return r.upload(v.data, v.shape, 'f32', k); };
+  const up = async (k: string, r: Runtime = rt!) => {
+    const v = await g(k);
+    return r.upload(v.data, v.shape, 'f32', k);
+  };
   const scalar = async (k: string) => (await g(k)).data[0];
 
   it('image case (64x64 low-res masks): focal, dice, actual IoU, selection, IoU MSE, object BCE, total', async () => {
@@ -59,9 +72,16 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
     const iouPred = await up('image/out.iou_pred');
     const mse = (await rt!.read(mseLoss(rt!, pick(iouPred, k), pick(iouT, k))))[0];
     expectClose([mse], [await scalar('image/loss.iou_mse')], LOSS, 'iou_mse');
-    const cls = (await rt!.read(bceWithLogits(rt!, await up('image/out.object_score_logits'), rt!.upload([1], [1]))))[0];
+    const cls = (
+      await rt!.read(bceWithLogits(rt!, await up('image/out.object_score_logits'), rt!.upload([1], [1])))
+    )[0];
     expectClose([cls], [await scalar('image/loss.class_bce')], LOSS, 'class_bce');
-    expectClose([focal[k], dice[k]], [await scalar('image/loss.mask_focal'), await scalar('image/loss.dice')], LOSS, 'selected terms');
+    expectClose(
+      [focal[k], dice[k]],
+      [await scalar('image/loss.mask_focal'), await scalar('image/loss.dice')],
+      LOSS,
+      'selected terms',
+    );
     expectClose([20 * focal[k] + dice[k] + mse + cls], [await scalar('image/loss.total')], LOSS, 'total');
   });
 
@@ -75,15 +95,26 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
       const iouT = maskIoU(rt!, hi, g0);
       expectClose(focal, (await g(`cycle/step${t}/loss.focal_per_mask`)).data, PER_MASK, `step${t} focal`);
       expectClose(dice, (await g(`cycle/step${t}/loss.dice_per_mask`)).data, PER_MASK, `step${t} dice`);
-      expect(Array.from(await rt!.read(iouT))).toEqual(Array.from((await g(`cycle/step${t}/loss.actual_iou_per_mask`)).data));
+      expect(Array.from(await rt!.read(iouT))).toEqual(
+        Array.from((await g(`cycle/step${t}/loss.actual_iou_per_mask`)).data),
+      );
       const k = argmin(Array.from(focal, (f, i) => 5 * f + dice[i]));
       expect(k).toBe(await scalar(`cycle/step${t}/loss.selected_index`));
       const l1 = (await rt!.read(l1Loss(rt!, pick(await up(`cycle/step${t}/iou_pred`), k), pick(iouT, k))))[0];
-      const cls = (await rt!.read(bceWithLogits(rt!, await up(`cycle/step${t}/object_score_logits`), rt!.upload([1], [1]))))[0];
-      expectClose([focal[k], dice[k], l1, cls], [
-        await scalar(`cycle/step${t}/loss.mask_focal`), await scalar(`cycle/step${t}/loss.dice`),
-        await scalar(`cycle/step${t}/loss.iou_l1`), await scalar(`cycle/step${t}/loss.class_bce`),
-      ], LOSS, `step${t} selected terms`);
+      const cls = (
+        await rt!.read(bceWithLogits(rt!, await up(`cycle/step${t}/object_score_logits`), rt!.upload([1], [1])))
+      )[0];
+      expectClose(
+        [focal[k], dice[k], l1, cls],
+        [
+          await scalar(`cycle/step${t}/loss.mask_focal`),
+          await scalar(`cycle/step${t}/loss.dice`),
+          await scalar(`cycle/step${t}/loss.iou_l1`),
+          await scalar(`cycle/step${t}/loss.class_bce`),
+        ],
+        LOSS,
+        `step${t} selected terms`,
+      );
       lcyc += 5 * focal[k] + dice[k] + l1 + cls;
     }
     expectClose([lcyc], [await scalar('cycle/loss.L_cyc')], LOSS, 'L_cyc');
@@ -91,7 +122,8 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
 
   it('cycle steps 1..3: patch probabilities, soft IoU vs pseudo labels; masked-average features, anchor, cosine; L_sem, L_patch', async () => {
     const video = await goldenFile('video.safetensors');
-    const l2 = async (frame: number) => { // raw level-2 FPN [1, 64, 16, 16] -> [1, 64, 256]
+    const l2 = async (frame: number) => {
+      // raw level-2 FPN [1, 64, 16, 16] -> [1, 64, 256]
       const v = await load(video, `video/frame${frame}/backbone_fpn2_after_conv_s`);
       return rt!.upload(v.data, [1, 64, 256], 'f32', `L2 frame ${frame}`);
     };
@@ -100,7 +132,8 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
     expectClose(await rt!.read(g16), (await g('cycle/target.G0_16x16_bilinear')).data, MAP, 'G0 16x16');
     const anchor = l2Normalize(rt!, maskedMean(rt!, await l2(sources[0]), g16.reshape([1, 256])));
     expectClose(await rt!.read(anchor), (await g('cycle/sem.anchor_feat')).data, FEAT, 'anchor');
-    let lsem = 0, lpatch = 0;
+    let lsem = 0,
+      lpatch = 0;
     for (const t of [1, 2, 3]) {
       const iouPred = (await g(`cycle/step${t}/iou_pred`)).data;
       const k = argmax(iouPred);
@@ -120,11 +153,21 @@ describe.skipIf(!rt)('losses vs the PyTorch training goldens', async () => {
       const feat = l2Normalize(rt!, maskedMean(rt!, await l2(sources[t]), m16.reshape([1, 256])));
       expectClose(await rt!.read(feat), (await g(`cycle/step${t}/sem.feat`)).data, FEAT, `step${t} feat`);
       const cos = (await rt!.read(cosineSimilarity(rt!, feat, anchor)))[0];
-      expectClose([cos, 1 - cos], [await scalar(`cycle/step${t}/loss.cosine`), await scalar(`cycle/step${t}/loss.semantic`)], LOSS, `step${t} cosine`);
+      expectClose(
+        [cos, 1 - cos],
+        [await scalar(`cycle/step${t}/loss.cosine`), await scalar(`cycle/step${t}/loss.semantic`)],
+        LOSS,
+        `step${t} cosine`,
+      );
       lsem += 1 - cos;
       lpatch += patch;
     }
-    expectClose([lsem, lpatch], [await scalar('cycle/loss.L_sem'), await scalar('cycle/loss.L_patch')], LOSS, 'L_sem, L_patch');
+    expectClose(
+      [lsem, lpatch],
+      [await scalar('cycle/loss.L_sem'), await scalar('cycle/loss.L_patch')],
+      LOSS,
+      'L_sem, L_patch',
+    );
     await video.close();
   });
 });

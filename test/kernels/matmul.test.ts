@@ -20,23 +20,45 @@ const prod = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 describe.skipIf(!rt)('matmul', () => {
   const r = rng(7);
 
-  async function check(aShape: number[], bShape: number[], o: MatmulRefOptions & { variant: MatmulVariant }, what: string) {
+  async function check(
+    aShape: number[],
+    bShape: number[],
+    o: MatmulRefOptions & { variant: MatmulVariant },
+    what: string,
+  ) {
     const a = r.array(prod(aShape));
     const b = r.array(prod(bShape));
     const ref0 = matmulRef(a, aShape, b, bShape, o);
     const N = ref0.shape[ref0.shape.length - 1];
     const bias = o.bias ? r.array(N) : null;
     const ref = matmulRef(a, aShape, b, bShape, { ...o, bias });
-    const y = matmul(rt!, rt!.upload(a, aShape), rt!.upload(b, bShape), { ...o, bias: bias ? rt!.upload(bias, [N]) : null });
+    const y = matmul(rt!, rt!.upload(a, aShape), rt!.upload(b, bShape), {
+      ...o,
+      bias: bias ? rt!.upload(bias, [N]) : null,
+    });
     expect(y.shape).toEqual(ref.shape);
     expectClose(await rt!.read(y), ref.y, TOL, what);
   }
 
   // [M, K, N]: size 1, not multiples of 4 or of the 64 tile, tile multiples, K = 0
-  const sizes: Array<[number, number, number]> = [[1, 1, 1], [5, 7, 9], [4, 12, 8], [33, 17, 70], [65, 20, 3], [64, 64, 64], [67, 130, 66], [3, 0, 5]];
+  const sizes: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [5, 7, 9],
+    [4, 12, 8],
+    [33, 17, 70],
+    [65, 20, 3],
+    [64, 64, 64],
+    [67, 130, 66],
+    [3, 0, 5],
+  ];
   for (const variant of VARIANTS) {
     for (const [M, K, N] of sizes) {
-      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const [transA, transB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
         const what = `${variant} ${M}x${K}x${N} tA=${transA} tB=${transB}`;
         it(what, async () => {
           const aShape = transA ? [K, M] : [M, K];
@@ -67,12 +89,20 @@ describe.skipIf(!rt)('matmul', () => {
       expect(y1.shape).toEqual([2, 0]);
       // K = 0: output = act(bias)
       const bias = Float32Array.from([-1, 0.5, 2]);
-      const y2 = matmul(rt!, rt!.zeros([2, 0]), rt!.zeros([0, 3]), { variant, bias: rt!.upload(bias, [3]), act: 'relu' });
+      const y2 = matmul(rt!, rt!.zeros([2, 0]), rt!.zeros([0, 3]), {
+        variant,
+        bias: rt!.upload(bias, [3]),
+        act: 'relu',
+      });
       expect(Array.from(await rt!.read(y2))).toEqual([0, 0.5, 2, 0, 0.5, 2]);
     });
     it(`${variant} linear over [..., in]`, async () => {
-      const x = r.array(2 * 3 * 20), w = r.array(12 * 20), bias = r.array(12);
-      const y = linear(rt!, rt!.upload(x, [2, 3, 20]), rt!.upload(w, [12, 20]), rt!.upload(bias, [12]), 'gelu', { variant });
+      const x = r.array(2 * 3 * 20),
+        w = r.array(12 * 20),
+        bias = r.array(12);
+      const y = linear(rt!, rt!.upload(x, [2, 3, 20]), rt!.upload(w, [12, 20]), rt!.upload(bias, [12]), 'gelu', {
+        variant,
+      });
       const ref = linearRef(x, [2, 3, 20], w, [12, 20], bias, 'gelu');
       expect(y.shape).toEqual([2, 3, 12]);
       expectClose(await rt!.read(y), ref.y, TOL, 'linear');
@@ -94,7 +124,9 @@ describe.skipIf(!rt)('matmul', () => {
     expect(() => matmul(rt!, rt!.zeros([3, 4]), rt!.zeros([5, 6]))).toThrow(/\[3, 4\].*K=4.*\[5, 6\].*K=5/);
     expect(() => matmul(rt!, rt!.zeros([4]), rt!.zeros([4, 6]))).toThrow(/rank >= 2/);
     expect(() => matmul(rt!, rt!.zeros([2, 3, 4]), rt!.zeros([3, 4, 5]))).toThrow(/do not broadcast/);
-    expect(() => matmul(rt!, rt!.zeros([3, 4]), rt!.zeros([4, 5]), { bias: rt!.zeros([4]) })).toThrow(/bias \[4\] must be \[5\]/);
+    expect(() => matmul(rt!, rt!.zeros([3, 4]), rt!.zeros([4, 5]), { bias: rt!.zeros([4]) })).toThrow(
+      /bias \[4\] must be \[5\]/,
+    );
     expect(() => linear(rt!, rt!.zeros([2, 7]), rt!.zeros([3, 8]))).toThrow(/7 input features.*\[3, 8\]/);
   });
 });
@@ -129,16 +161,23 @@ describe.skipIf(!rt)('matmul backward', () => {
   for (const variant of VARIANTS) {
     for (const c of cases) {
       it(`${variant} ${JSON.stringify(c)} vs float64 reference`, async () => {
-        const a = r.array(prod(c.a)), b = r.array(prod(c.b));
+        const a = r.array(prod(c.a)),
+          b = r.array(prod(c.b));
         const shape = matmulRef(a, c.a, b, c.b, c.o).shape;
         const N = shape[shape.length - 1];
         const bias = c.o.bias ? r.array(N) : null;
         const dy = r.array(prod(shape));
         const o = { ...c.o, bias };
         const ref = matmulGradRef(a, c.a, b, c.b, dy, o);
-        const ta = rt!.upload(a, c.a), tb = rt!.upload(b, c.b), tbias = bias ? rt!.upload(bias, [N]) : null;
+        const ta = rt!.upload(a, c.a),
+          tb = rt!.upload(b, c.b),
+          tbias = bias ? rt!.upload(bias, [N]) : null;
         const leaves = tbias ? [ta, tb, tbias] : [ta, tb];
-        const [ga, gb, gbias] = await grads(leaves, () => matmul(rt!, ta, tb, { ...c.o, bias: tbias, act: c.o.act as Activation, variant }), dy);
+        const [ga, gb, gbias] = await grads(
+          leaves,
+          () => matmul(rt!, ta, tb, { ...c.o, bias: tbias, act: c.o.act as Activation, variant }),
+          dy,
+        );
         expectClose(ga!, ref.da, GRAD_TOL, 'dA');
         expectClose(gb!, ref.db, GRAD_TOL, 'dB');
         if (bias) expectClose(gbias!, ref.dbias, GRAD_TOL, 'dbias');
@@ -147,8 +186,11 @@ describe.skipIf(!rt)('matmul backward', () => {
   }
 
   it('linear backward matches central finite differences of the float64 forward', async () => {
-    const xs = [2, 3, 5], ws = [4, 5];
-    const x = r.array(prod(xs)), w = r.array(prod(ws)), bias = r.array(4);
+    const xs = [2, 3, 5],
+      ws = [4, 5];
+    const x = r.array(prod(xs)),
+      w = r.array(prod(ws)),
+      bias = r.array(4);
     const dy = r.array(2 * 3 * 4);
     const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
       linearRef(xv, xs, wv, ws, bv, 'gelu').y.reduce((s, v, i) => s + v * dy[i], 0);
@@ -157,18 +199,37 @@ describe.skipIf(!rt)('matmul backward', () => {
       const v = Float64Array.from(vals);
       return Float64Array.from(vals, (_, i) => {
         const o = v[i];
-        v[i] = o + eps; const lp = f(v);
-        v[i] = o - eps; const lm = f(v);
+        v[i] = o + eps;
+        const lp = f(v);
+        v[i] = o - eps;
+        const lm = f(v);
         v[i] = o;
         return (lp - lm) / (2 * eps);
       });
     };
-    const tx = rt!.upload(x, xs), tw = rt!.upload(w, ws), tb = rt!.upload(bias, [4]);
+    const tx = rt!.upload(x, xs),
+      tw = rt!.upload(w, ws),
+      tb = rt!.upload(bias, [4]);
     const [gx, gw, gb] = await grads([tx, tw, tb], () => linear(rt!, tx, tw, tb, 'gelu'), dy);
     // f32 GPU gradients against float64 finite differences (truncation error ~1e-10)
     const FD_TOL = { atol: 2e-5, rtol: 2e-4 };
-    expectClose(gx!, fd(x, (v) => loss(v, w, bias)), FD_TOL, 'dx');
-    expectClose(gw!, fd(w, (v) => loss(x, v, bias)), FD_TOL, 'dW');
-    expectClose(gb!, fd(bias, (v) => loss(x, w, v)), FD_TOL, 'dbias');
+    expectClose(
+      gx!,
+      fd(x, (v) => loss(v, w, bias)),
+      FD_TOL,
+      'dx',
+    );
+    expectClose(
+      gw!,
+      fd(w, (v) => loss(x, v, bias)),
+      FD_TOL,
+      'dW',
+    );
+    expectClose(
+      gb!,
+      fd(bias, (v) => loss(x, w, v)),
+      FD_TOL,
+      'dbias',
+    );
   });
 });

@@ -3,14 +3,28 @@ import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { add } from '../../src/kernels/elementwise.js';
 import {
-  groupNorm, groupNormBackward, groupNormForward, layerNorm, layerNorm2d, layerNorm2dBackward, layerNorm2dForward,
-  layerNormBackward, layerNormForward, type LayerNormVariant,
+  groupNorm,
+  groupNormBackward,
+  groupNormForward,
+  layerNorm,
+  layerNorm2d,
+  layerNorm2dBackward,
+  layerNorm2dForward,
+  layerNormBackward,
+  layerNormForward,
+  type LayerNormVariant,
 } from '../../src/kernels/norm.js';
 import { expectClose, rng, type Tol } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import {
-  finiteDiffGrads, groupNormBackwardRef, groupNormRef, layerNorm2dBackwardRef, layerNorm2dRef, layerNormBackwardRef,
-  layerNormRef, type NormBackward,
+  finiteDiffGrads,
+  groupNormBackwardRef,
+  groupNormRef,
+  layerNorm2dBackwardRef,
+  layerNorm2dRef,
+  layerNormBackwardRef,
+  layerNormRef,
+  type NormBackward,
 } from '../ref/norm.js';
 
 const rt = await testRuntime();
@@ -36,7 +50,14 @@ function offsetNoise(n: number, offset: number): Float32Array {
 }
 
 /** Forward + backward through the autograd tape; returns y and the three gradients. */
-async function throughTape(f: (x: Tensor, w: Tensor, b: Tensor) => Tensor, xs: Float32Array, shape: number[], w: Float32Array, b: Float32Array, dys: Float32Array) {
+async function throughTape(
+  f: (x: Tensor, w: Tensor, b: Tensor) => Tensor,
+  xs: Float32Array,
+  shape: number[],
+  w: Float32Array,
+  b: Float32Array,
+  dys: Float32Array,
+) {
   const tape = new Tape(rt!);
   const x = rt!.upload(xs, shape, 'f32', 'x');
   const wt = rt!.upload(w, [w.length], 'f32', 'w');
@@ -51,13 +72,23 @@ async function throughTape(f: (x: Tensor, w: Tensor, b: Tensor) => Tensor, xs: F
   }
   const dy = rt!.upload(dys, shape, 'f32', 'dy');
   tape.backward(y, dy, add);
-  const out = { y: await rt!.read(y), dx: await rt!.read(x.grad!), dw: await rt!.read(wt.grad!), db: await rt!.read(bt.grad!) };
+  const out = {
+    y: await rt!.read(y),
+    dx: await rt!.read(x.grad!),
+    dw: await rt!.read(wt.grad!),
+    db: await rt!.read(bt.grad!),
+  };
   tape.dispose();
   for (const t of [x, wt, bt, y, dy, x.grad!, wt.grad!, bt.grad!]) t.dispose();
   return out;
 }
 
-function expectGrads(got: { dx: Float32Array; dw: Float32Array; db: Float32Array }, ref: NormBackward, tol: Tol, what: string) {
+function expectGrads(
+  got: { dx: Float32Array; dw: Float32Array; db: Float32Array },
+  ref: NormBackward,
+  tol: Tol,
+  what: string,
+) {
   expectClose(got.dx, ref.dx, tol, `${what} dx`);
   expectClose(got.dw, ref.dweight, tol, `${what} dweight`);
   expectClose(got.db, ref.dbias, tol, `${what} dbias`);
@@ -69,9 +100,18 @@ describe('norm CPU reference backward vs central finite differences', () => {
   const FD: Tol = { atol: 1e-7, rtol: 1e-6 };
   const pickAll = (n: number) => Array.from({ length: n }, (_, i) => i);
   const check = (fd: ReturnType<typeof finiteDiffGrads>, ref: NormBackward) => {
-    for (const [name, m, arr] of [['dx', fd.x, ref.dx], ['dw', fd.w, ref.dweight], ['db', fd.b, ref.dbias]] as const) {
+    for (const [name, m, arr] of [
+      ['dx', fd.x, ref.dx],
+      ['dw', fd.w, ref.dweight],
+      ['db', fd.b, ref.dbias],
+    ] as const) {
       const idx = [...m.keys()];
-      expectClose(idx.map((i) => arr[i]), idx.map((i) => m.get(i)!), FD, name);
+      expectClose(
+        idx.map((i) => arr[i]),
+        idx.map((i) => m.get(i)!),
+        FD,
+        name,
+      );
     }
   };
 
@@ -115,7 +155,16 @@ describe('norm CPU reference backward vs central finite differences', () => {
 describe.skipIf(!rt)('layerNorm', () => {
   // [rows, C]: C = 1, C not a multiple of 4, rows not a multiple of the workgroup (128), Hiera-like
   // channel counts scaled down, an empty batch, and a leading batch dim.
-  const shapes = [[3, 1], [5, 7], [130, 12], [9, 96], [4, 384], [0, 8], [2, 3, 20], [1, 130]];
+  const shapes = [
+    [3, 1],
+    [5, 7],
+    [130, 12],
+    [9, 96],
+    [4, 384],
+    [0, 8],
+    [2, 3, 20],
+    [1, 130],
+  ];
   for (const variant of ['row', 'workgroup'] as LayerNormVariant[]) {
     for (const vec4 of [true, false]) {
       for (const shape of shapes) {
@@ -125,7 +174,10 @@ describe.skipIf(!rt)('layerNorm', () => {
             const rows = numel(shape) / Math.max(c, 1);
             const xs = r.array(numel(shape), 3);
             const { w, b } = affineParams(c);
-            const y = layerNorm(rt!, rt!.upload(xs, shape), rt!.upload(w, [c]), rt!.upload(b, [c]), eps, { variant, vec4 });
+            const y = layerNorm(rt!, rt!.upload(xs, shape), rt!.upload(w, [c]), rt!.upload(b, [c]), eps, {
+              variant,
+              vec4,
+            });
             expect(y.shape).toEqual(shape);
             expectClose(await rt!.read(y), layerNormRef(xs, rows, c, w, b, eps).y, FWD, 'layerNorm');
           });
@@ -153,16 +205,33 @@ describe.skipIf(!rt)('layerNorm', () => {
       const xs = new Float32Array(4 * 8).fill(3.25);
       const { w, b } = affineParams(8);
       const y = layerNorm(rt!, rt!.upload(xs, [4, 8]), rt!.upload(w, [8]), rt!.upload(b, [8]), 1e-5, { variant });
-      expectClose(await rt!.read(y), Float64Array.from({ length: 32 }, (_, i) => b[i % 8]), { atol: 0, rtol: 0 }, 'constant');
+      expectClose(
+        await rt!.read(y),
+        Float64Array.from({ length: 32 }, (_, i) => b[i % 8]),
+        { atol: 0, rtol: 0 },
+        'constant',
+      );
     });
 
-    for (const shape of [[7, 12], [3, 5], [130, 8], [5, 200]]) {
+    for (const shape of [
+      [7, 12],
+      [3, 5],
+      [130, 8],
+      [5, 200],
+    ]) {
       it(`${variant}: backward through the tape ${JSON.stringify(shape)} vs reference`, async () => {
         const [rows, c] = shape;
         const xs = r.array(rows * c, 2);
         const dys = r.array(rows * c, 1);
         const { w, b } = affineParams(c);
-        const got = await throughTape((x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-5, { variant }), xs, shape, w, b, dys);
+        const got = await throughTape(
+          (x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-5, { variant }),
+          xs,
+          shape,
+          w,
+          b,
+          dys,
+        );
         expectClose(got.y, layerNormRef(xs, rows, c, w, b, 1e-5).y, FWD, 'y');
         expectGrads(got, layerNormBackwardRef(xs, dys, rows, c, w, 1e-5), BWD, `layerNorm ${variant}`);
       });
@@ -173,7 +242,14 @@ describe.skipIf(!rt)('layerNorm', () => {
       const xs = offsetNoise(rows * c, 1000);
       const dys = r.array(rows * c, 1);
       const { w, b } = affineParams(c);
-      const got = await throughTape((x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-6, { variant }), xs, [rows, c], w, b, dys);
+      const got = await throughTape(
+        (x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-6, { variant }),
+        xs,
+        [rows, c],
+        w,
+        b,
+        dys,
+      );
       // xhat carries the ~3e-5 mean error (see OFFSET); dw sums 6 of them
       expectGrads(got, layerNormBackwardRef(xs, dys, rows, c, w, 1e-6), { atol: 5e-4, rtol: 1e-4 }, 'offset backward');
     });
@@ -184,7 +260,14 @@ describe.skipIf(!rt)('layerNorm', () => {
     const xs = r.array(rows * c, 2);
     const dys = r.array(rows * c, 1);
     const { w, b } = affineParams(c);
-    const got = await throughTape((x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-5, { variant: 'workgroup' }), xs, [rows, c], w, b, dys);
+    const got = await throughTape(
+      (x, wt, bt) => layerNorm(rt!, x, wt, bt, 1e-5, { variant: 'workgroup' }),
+      xs,
+      [rows, c],
+      w,
+      b,
+      dys,
+    );
     expectClose(got.y, layerNormRef(xs, rows, c, w, b, 1e-5).y, FWD, 'y');
     // dw/db sum 66000 terms in f32 partials of ~64: ~1e-5 relative to sums of size ~100
     expectGrads(got, layerNormBackwardRef(xs, dys, rows, c, w, 1e-5), { atol: 2e-4, rtol: 3e-5 }, 'folded');
@@ -195,11 +278,20 @@ describe.skipIf(!rt)('layerNorm', () => {
     const xs = r.array(10 * c, 2);
     const { w, b } = affineParams(c);
     const x = rt!.upload(xs, [10, c]);
-    for (const [start, count] of [[1, 4], [2, 5], [3, 7]]) {
+    for (const [start, count] of [
+      [1, 4],
+      [2, 5],
+      [3, 7],
+    ]) {
       // rows of 32 B: start 1 -> offset 32 (vec4), 3 -> 96 (vec4); both views get x_off from the runtime
       const v = x.narrow0(start, count);
       const y = layerNorm(rt!, v, rt!.upload(w, [c]), rt!.upload(b, [c]), 1e-5);
-      expectClose(await rt!.read(y), layerNormRef(xs.slice(start * c, (start + count) * c), count, c, w, b, 1e-5).y, FWD, 'view');
+      expectClose(
+        await rt!.read(y),
+        layerNormRef(xs.slice(start * c, (start + count) * c), count, c, w, b, 1e-5).y,
+        FWD,
+        'view',
+      );
     }
     const x7 = rt!.upload(r.array(5 * 7, 2), [5, 7]);
     const v7 = x7.narrow0(1, 3); // byte offset 28: not 16-aligned, C = 7 -> scalar
@@ -242,7 +334,14 @@ describe.skipIf(!rt)('layerNorm', () => {
   });
 
   it('backward of an empty batch gives empty dx and zero parameter gradients', async () => {
-    const got = await throughTape((x, wt, bt) => layerNorm(rt!, x, wt, bt), new Float32Array(0), [0, 6], new Float32Array(6).fill(1), new Float32Array(6), new Float32Array(0));
+    const got = await throughTape(
+      (x, wt, bt) => layerNorm(rt!, x, wt, bt),
+      new Float32Array(0),
+      [0, 6],
+      new Float32Array(6).fill(1),
+      new Float32Array(6),
+      new Float32Array(0),
+    );
     expect(got.dx.length).toBe(0);
     expect(Array.from(got.dw)).toEqual(new Array(6).fill(0));
     expect(Array.from(got.db)).toEqual(new Array(6).fill(0));
@@ -250,7 +349,14 @@ describe.skipIf(!rt)('layerNorm', () => {
 
   it('does not leak pool memory through the tape', async () => {
     const before = rt!.pool.liveBytes;
-    const got = await throughTape((x, wt, bt) => layerNorm(rt!, x, wt, bt), r.array(40, 1), [5, 8], affineParams(8).w, affineParams(8).b, r.array(40, 1));
+    const got = await throughTape(
+      (x, wt, bt) => layerNorm(rt!, x, wt, bt),
+      r.array(40, 1),
+      [5, 8],
+      affineParams(8).w,
+      affineParams(8).b,
+      r.array(40, 1),
+    );
     expect(got.dx.length).toBe(40);
     expect(rt!.pool.liveBytes).toBe(before);
   });
@@ -258,10 +364,16 @@ describe.skipIf(!rt)('layerNorm', () => {
   it('rejects bad inputs with the shapes in the message', () => {
     const x = rt!.zeros([2, 4]);
     expect(() => layerNorm(rt!, x, rt!.zeros([5]), rt!.zeros([4]))).toThrow(/weight \[5\] does not match x \[2, 4\]/);
-    expect(() => layerNorm(rt!, x, rt!.zeros([4]), rt!.zeros([2, 2]))).toThrow(/bias \[2, 2\] does not match x \[2, 4\]/);
+    expect(() => layerNorm(rt!, x, rt!.zeros([4]), rt!.zeros([2, 2]))).toThrow(
+      /bias \[2, 2\] does not match x \[2, 4\]/,
+    );
     expect(() => layerNorm(rt!, x, rt!.zeros([4]), rt!.zeros([4]), -1)).toThrow(/eps/);
-    expect(() => layerNorm(rt!, rt!.zeros([2, 4], 'i32'), rt!.zeros([4]), rt!.zeros([4]))).toThrow(/x must be f32, got i32/);
-    expect(() => layerNormBackward(rt!, x, rt!.zeros([4]), rt!.zeros([2, 2]), rt!.zeros([4, 2]))).toThrow(/dy \[4, 2\] does not match x \[2, 4\]/);
+    expect(() => layerNorm(rt!, rt!.zeros([2, 4], 'i32'), rt!.zeros([4]), rt!.zeros([4]))).toThrow(
+      /x must be f32, got i32/,
+    );
+    expect(() => layerNormBackward(rt!, x, rt!.zeros([4]), rt!.zeros([2, 2]), rt!.zeros([4, 2]))).toThrow(
+      /dy \[4, 2\] does not match x \[2, 4\]/,
+    );
   });
 });
 
@@ -269,13 +381,23 @@ describe.skipIf(!rt)('layerNorm', () => {
 describe.skipIf(!rt)('layerNorm2d', () => {
   // [B, C, H, W]: C = 1, H*W not a multiple of 4 (scalar path), vec4 path, SAM neck-like 256 channels
   // over a small map, an empty batch, and H*W = 1.
-  const shapes = [[1, 1, 3, 3], [2, 5, 3, 7], [2, 8, 4, 4], [1, 256, 4, 6], [0, 4, 2, 2], [3, 6, 1, 1], [1, 3, 13, 11]];
+  const shapes = [
+    [1, 1, 3, 3],
+    [2, 5, 3, 7],
+    [2, 8, 4, 4],
+    [1, 256, 4, 6],
+    [0, 4, 2, 2],
+    [3, 6, 1, 1],
+    [1, 3, 13, 11],
+  ];
   for (const vec4 of [true, false]) {
     for (const shape of shapes) {
       it(`vec4=${vec4} ${JSON.stringify(shape)}`, async () => {
         const xs = r.array(numel(shape), 3);
         const { w, b } = affineParams(shape[1]);
-        const y = layerNorm2d(rt!, rt!.upload(xs, shape), rt!.upload(w, [shape[1]]), rt!.upload(b, [shape[1]]), 1e-6, { vec4 });
+        const y = layerNorm2d(rt!, rt!.upload(xs, shape), rt!.upload(w, [shape[1]]), rt!.upload(b, [shape[1]]), 1e-6, {
+          vec4,
+        });
         expectClose(await rt!.read(y), layerNorm2dRef(xs, shape, w, b, 1e-6).y, FWD, 'layerNorm2d');
       });
     }
@@ -294,7 +416,11 @@ describe.skipIf(!rt)('layerNorm2d', () => {
       const y = layerNorm2d(rt!, rt!.upload(xs, shape), rt!.upload(w, [48]), rt!.upload(b, [48]), 1e-6, { vec4 });
       expectClose(await rt!.read(y), layerNorm2dRef(xs, shape, w, b, 1e-6).y, FWD, 'outlier');
     });
-    for (const shape of [[2, 5, 3, 3], [1, 16, 4, 8], [2, 64, 2, 2]]) {
+    for (const shape of [
+      [2, 5, 3, 3],
+      [1, 16, 4, 8],
+      [2, 64, 2, 2],
+    ]) {
       it(`vec4=${vec4}: backward through the tape ${JSON.stringify(shape)}`, async () => {
         const xs = r.array(numel(shape), 2);
         const dys = r.array(numel(shape), 1);
@@ -315,14 +441,30 @@ describe.skipIf(!rt)('layerNorm2d', () => {
     const wt = rt!.upload(w, [6]);
     const { stats } = layerNorm2dForward(rt!, x, wt, rt!.upload(b, [6]), 1e-6, true);
     const g = layerNorm2dBackward(rt!, x, wt, stats!, rt!.upload(dys, shape));
-    expectGrads({ dx: await rt!.read(g.dx!), dw: await rt!.read(g.dweight!), db: await rt!.read(g.dbias!) }, layerNorm2dBackwardRef(xs, dys, shape, w, 1e-6), BWD, 'direct');
-    const e = await throughTape((xx, wt2, bt) => layerNorm2d(rt!, xx, wt2, bt), new Float32Array(0), [0, 3, 2, 2], new Float32Array(3).fill(1), new Float32Array(3), new Float32Array(0));
+    expectGrads(
+      { dx: await rt!.read(g.dx!), dw: await rt!.read(g.dweight!), db: await rt!.read(g.dbias!) },
+      layerNorm2dBackwardRef(xs, dys, shape, w, 1e-6),
+      BWD,
+      'direct',
+    );
+    const e = await throughTape(
+      (xx, wt2, bt) => layerNorm2d(rt!, xx, wt2, bt),
+      new Float32Array(0),
+      [0, 3, 2, 2],
+      new Float32Array(3).fill(1),
+      new Float32Array(3),
+      new Float32Array(0),
+    );
     expect(Array.from(e.dw)).toEqual([0, 0, 0]);
   });
 
   it('rejects bad inputs with the shapes in the message', () => {
-    expect(() => layerNorm2d(rt!, rt!.zeros([2, 4, 3]), rt!.zeros([4]), rt!.zeros([4]))).toThrow(/\[B, C, H, W\], got \[2, 4, 3\]/);
-    expect(() => layerNorm2d(rt!, rt!.zeros([1, 4, 2, 2]), rt!.zeros([3]), rt!.zeros([4]))).toThrow(/weight \[3\] does not match x \[1, 4, 2, 2\]/);
+    expect(() => layerNorm2d(rt!, rt!.zeros([2, 4, 3]), rt!.zeros([4]), rt!.zeros([4]))).toThrow(
+      /\[B, C, H, W\], got \[2, 4, 3\]/,
+    );
+    expect(() => layerNorm2d(rt!, rt!.zeros([1, 4, 2, 2]), rt!.zeros([3]), rt!.zeros([4]))).toThrow(
+      /weight \[3\] does not match x \[1, 4, 2, 2\]/,
+    );
   });
 });
 
@@ -332,16 +474,33 @@ describe.skipIf(!rt)('groupNorm', () => {
   // not a multiple of 4 (scalar path), rank 3 and rank 2 inputs, forced partial counts (1, odd, one
   // unit each), an empty batch, and the SEMA-like 32 groups scaled down.
   const cases: Array<[number[], number, number | undefined]> = [
-    [[2, 6, 5, 3], 3, undefined], [[1, 8, 4, 4], 1, undefined], [[1, 8, 4, 4], 8, undefined], [[2, 4, 10], 2, undefined],
-    [[3, 6], 2, undefined], [[1, 8, 4, 4], 2, 1], [[1, 8, 4, 4], 2, 3], [[1, 8, 4, 4], 2, 1000], [[0, 4, 2, 2], 2, undefined],
-    [[1, 64, 8, 8], 32, undefined], [[1, 32, 32, 32], 4, undefined], [[2, 1, 7, 1], 1, 2],
+    [[2, 6, 5, 3], 3, undefined],
+    [[1, 8, 4, 4], 1, undefined],
+    [[1, 8, 4, 4], 8, undefined],
+    [[2, 4, 10], 2, undefined],
+    [[3, 6], 2, undefined],
+    [[1, 8, 4, 4], 2, 1],
+    [[1, 8, 4, 4], 2, 3],
+    [[1, 8, 4, 4], 2, 1000],
+    [[0, 4, 2, 2], 2, undefined],
+    [[1, 64, 8, 8], 32, undefined],
+    [[1, 32, 32, 32], 4, undefined],
+    [[2, 1, 7, 1], 1, 2],
   ];
   for (const vec4 of [true, false]) {
     for (const [shape, groups, partials] of cases) {
       it(`vec4=${vec4} ${JSON.stringify(shape)} groups=${groups} partials=${partials ?? 'auto'}`, async () => {
         const xs = r.array(numel(shape), 3);
         const { w, b } = affineParams(shape[1]);
-        const y = groupNorm(rt!, rt!.upload(xs, shape), groups, rt!.upload(w, [shape[1]]), rt!.upload(b, [shape[1]]), 1e-5, { vec4, partials });
+        const y = groupNorm(
+          rt!,
+          rt!.upload(xs, shape),
+          groups,
+          rt!.upload(w, [shape[1]]),
+          rt!.upload(b, [shape[1]]),
+          1e-5,
+          { vec4, partials },
+        );
         // groups of up to 8192 elements: the f32 mean and variance are still ~1e-7 relative
         expectClose(await rt!.read(y), groupNormRef(xs, shape, groups, w, b, 1e-5).y, FWD, 'groupNorm');
       });
@@ -351,7 +510,10 @@ describe.skipIf(!rt)('groupNorm', () => {
       const xs = offsetNoise(numel(shape), 1000);
       const { w, b } = affineParams(32);
       for (const partials of [undefined, 1]) {
-        const y = groupNorm(rt!, rt!.upload(xs, shape), 1, rt!.upload(w, [32]), rt!.upload(b, [32]), 1e-6, { vec4, partials });
+        const y = groupNorm(rt!, rt!.upload(xs, shape), 1, rt!.upload(w, [32]), rt!.upload(b, [32]), 1e-6, {
+          vec4,
+          partials,
+        });
         expectClose(await rt!.read(y), groupNormRef(xs, shape, 1, w, b, 1e-6).y, OFFSET, `offset partials=${partials}`);
       }
     });
@@ -361,16 +523,30 @@ describe.skipIf(!rt)('groupNorm', () => {
       for (let i = 0; i < xs.length; i += 64) xs[i] = 800; // first value of every partial when P = 1
       const { w, b } = affineParams(8);
       for (const partials of [1, 7]) {
-        const y = groupNorm(rt!, rt!.upload(xs, shape), 2, rt!.upload(w, [8]), rt!.upload(b, [8]), 1e-5, { vec4, partials });
+        const y = groupNorm(rt!, rt!.upload(xs, shape), 2, rt!.upload(w, [8]), rt!.upload(b, [8]), 1e-5, {
+          vec4,
+          partials,
+        });
         expectClose(await rt!.read(y), groupNormRef(xs, shape, 2, w, b, 1e-5).y, FWD, `outlier partials=${partials}`);
       }
     });
-    for (const [shape, groups] of [[[2, 6, 3, 3], 3], [[1, 8, 4, 4], 2], [[2, 32, 8, 8], 8]] as Array<[number[], number]>) {
+    for (const [shape, groups] of [
+      [[2, 6, 3, 3], 3],
+      [[1, 8, 4, 4], 2],
+      [[2, 32, 8, 8], 8],
+    ] as Array<[number[], number]>) {
       it(`vec4=${vec4}: backward through the tape ${JSON.stringify(shape)} groups=${groups}`, async () => {
         const xs = r.array(numel(shape), 2);
         const dys = r.array(numel(shape), 1);
         const { w, b } = affineParams(shape[1]);
-        const got = await throughTape((x, wt, bt) => groupNorm(rt!, x, groups, wt, bt, 1e-5, { vec4 }), xs, shape, w, b, dys);
+        const got = await throughTape(
+          (x, wt, bt) => groupNorm(rt!, x, groups, wt, bt, 1e-5, { vec4 }),
+          xs,
+          shape,
+          w,
+          b,
+          dys,
+        );
         expectClose(got.y, groupNormRef(xs, shape, groups, w, b, 1e-5).y, FWD, 'y');
         expectGrads(got, groupNormBackwardRef(xs, dys, shape, groups, w, 1e-5), BWD, 'groupNorm');
       });
@@ -388,14 +564,25 @@ describe.skipIf(!rt)('groupNorm', () => {
     const { stats } = groupNormForward(rt!, x, 2, wt, rt!.upload(b, [8]), 1e-5, true, { partials: 5 });
     const g = groupNormBackward(rt!, x, 2, wt, stats!, rt!.upload(dys, shape), undefined, { partials: 3 });
     // xhat carries the f32 mean error (see OFFSET); dw sums 64 such terms per channel
-    expectGrads({ dx: await rt!.read(g.dx!), dw: await rt!.read(g.dweight!), db: await rt!.read(g.dbias!) }, ref, { atol: 1e-3, rtol: 1e-4 }, 'offset');
+    expectGrads(
+      { dx: await rt!.read(g.dx!), dw: await rt!.read(g.dweight!), db: await rt!.read(g.dbias!) },
+      ref,
+      { atol: 1e-3, rtol: 1e-4 },
+      'offset',
+    );
   });
 
   it('rejects bad inputs with the shapes in the message', () => {
     const x = rt!.zeros([1, 6, 2, 2]);
-    expect(() => groupNorm(rt!, x, 4, rt!.zeros([6]), rt!.zeros([6]))).toThrow(/4 groups must be a positive divisor of the 6 channels of x \[1, 6, 2, 2\]/);
+    expect(() => groupNorm(rt!, x, 4, rt!.zeros([6]), rt!.zeros([6]))).toThrow(
+      /4 groups must be a positive divisor of the 6 channels of x \[1, 6, 2, 2\]/,
+    );
     expect(() => groupNorm(rt!, x, 0, rt!.zeros([6]), rt!.zeros([6]))).toThrow(/groups/);
-    expect(() => groupNorm(rt!, x, 3, rt!.zeros([6]), rt!.zeros([3]))).toThrow(/bias \[3\] does not match x \[1, 6, 2, 2\] \(expected \[6\]\)/);
-    expect(() => groupNorm(rt!, rt!.zeros([6]), 3, rt!.zeros([6]), rt!.zeros([6]))).toThrow(/\[B, C, \.\.\.\], got \[6\]/);
+    expect(() => groupNorm(rt!, x, 3, rt!.zeros([6]), rt!.zeros([3]))).toThrow(
+      /bias \[3\] does not match x \[1, 6, 2, 2\] \(expected \[6\]\)/,
+    );
+    expect(() => groupNorm(rt!, rt!.zeros([6]), 3, rt!.zeros([6]), rt!.zeros([6]))).toThrow(
+      /\[B, C, \.\.\.\], got \[6\]/,
+    );
   });
 });

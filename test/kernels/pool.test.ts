@@ -16,7 +16,11 @@ const AVG_TOL = { atol: 1e-6, rtol: 1e-6 };
 
 const n = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-interface Case { name: string; xs: number[]; o: PoolGeom }
+interface Case {
+  name: string;
+  xs: number[];
+  o: PoolGeom;
+}
 const MAX_CASES: Case[] = [
   { name: 'Hiera q-pool 2x2 s2 NHWC, odd grid (floor)', xs: [2, 7, 9, 5], o: { kernel: 2, layout: 'NHWC' } },
   { name: '2x2 s2 NCHW', xs: [1, 3, 8, 6], o: { kernel: 2 } },
@@ -25,8 +29,16 @@ const MAX_CASES: Case[] = [
   { name: 'ceil mode 3x3 s2', xs: [1, 2, 8, 7], o: { kernel: 3, stride: 2, ceilMode: true } },
   { name: 'ceil mode 2x2 s2 p1', xs: [1, 2, 5, 6], o: { kernel: 2, stride: 2, padding: 1, ceilMode: true } },
   { name: 'dilation 2, stride 1', xs: [1, 2, 7, 6], o: { kernel: 3, stride: 1, dilation: 2, padding: 2 } },
-  { name: 'asymmetric kernel [1,3] stride [1,2]', xs: [1, 3, 5, 9], o: { kernel: [1, 3], stride: [1, 2], padding: [0, 1] } },
-  { name: 'NHWC C=8 (vec4 path) 3x3 s2 p1 ceil', xs: [1, 7, 6, 8], o: { kernel: 3, stride: 2, padding: 1, ceilMode: true, layout: 'NHWC' } },
+  {
+    name: 'asymmetric kernel [1,3] stride [1,2]',
+    xs: [1, 3, 5, 9],
+    o: { kernel: [1, 3], stride: [1, 2], padding: [0, 1] },
+  },
+  {
+    name: 'NHWC C=8 (vec4 path) 3x3 s2 p1 ceil',
+    xs: [1, 7, 6, 8],
+    o: { kernel: 3, stride: 2, padding: 1, ceilMode: true, layout: 'NHWC' },
+  },
   { name: 'NHWC C=12 (vec4 path) 2x2 batch 2', xs: [2, 4, 6, 12], o: { kernel: 2, layout: 'NHWC' } },
   { name: '1x1 image', xs: [1, 1, 1, 1], o: { kernel: 1 } },
   { name: 'empty batch', xs: [0, 3, 4, 4], o: { kernel: 2 } },
@@ -60,7 +72,10 @@ describe.skipIf(!rt)('max_pool2d', () => {
     expect(Array.from(await rt!.read(indices, 'raw'))).toEqual([0, 2, 8, 10]);
     expect(Array.from(maxPool2dRef(xv, xs, o).idx)).toEqual([0, 2, 8, 10]);
     // padded window: first in-image tap is (0, 0) for window (0, 0)
-    const p = maxPool2dWithIndices(rt!, rt!.upload(new Float32Array(4).fill(-Infinity), [1, 1, 2, 2]), { kernel: 2, padding: 1 });
+    const p = maxPool2dWithIndices(rt!, rt!.upload(new Float32Array(4).fill(-Infinity), [1, 1, 2, 2]), {
+      kernel: 2,
+      padding: 1,
+    });
     expect(Array.from(await rt!.read(p.indices, 'raw'))).toEqual([0, 1, 2, 3]);
   });
 
@@ -75,7 +90,10 @@ describe.skipIf(!rt)('max_pool2d', () => {
   it('unaligned NHWC view (scalar path)', async () => {
     const xs = [1, 4, 4, 8];
     const big = r.array(n(xs) + 1);
-    const x = rt!.upload(big, [n(xs) + 1]).narrow0(1, n(xs)).reshape(xs);
+    const x = rt!
+      .upload(big, [n(xs) + 1])
+      .narrow0(1, n(xs))
+      .reshape(xs);
     const o: PoolGeom = { kernel: 2, layout: 'NHWC' };
     expectClose(await rt!.read(maxPool2d(rt!, x, o)), maxPool2dRef(big.slice(1), xs, o).y, EXACT, 'view');
   });
@@ -92,15 +110,24 @@ describe.skipIf(!rt)('max_pool2d', () => {
     const dyv = r.array(y.size);
     tape.backward(y, rt!.upload(dyv, y.shape), add);
     const ref = maxPool2dRef(xv, c.xs, c.o);
-    expectClose(await rt!.read(x.grad!), maxPool2dBackwardRef(c.xs, ref.idx, dyv, c.o), { atol: 1e-7, rtol: 1e-6 }, 'x.grad');
+    expectClose(
+      await rt!.read(x.grad!),
+      maxPool2dBackwardRef(c.xs, ref.idx, dyv, c.o),
+      { atol: 1e-7, rtol: 1e-6 },
+      'x.grad',
+    );
     tape.dispose();
   });
 
   it('rejects bad inputs, naming the shapes', () => {
     const z = (s: number[]) => rt!.zeros(s);
     expect(() => maxPool2d(rt!, z([3, 4, 4]), { kernel: 2 })).toThrow(/\[B, C, H, W\], got \[3, 4, 4\]/);
-    expect(() => maxPool2d(rt!, z([1, 3, 4, 4]), { kernel: 2, padding: 2 })).toThrow(/padding \[2, 2\] must be at most half of the kernel \[2, 2\]/);
-    expect(() => maxPool2d(rt!, z([1, 3, 1, 4]), { kernel: 2 })).toThrow(/input \[1, 3, 1, 4\] \(NCHW\) is smaller than the kernel/);
+    expect(() => maxPool2d(rt!, z([1, 3, 4, 4]), { kernel: 2, padding: 2 })).toThrow(
+      /padding \[2, 2\] must be at most half of the kernel \[2, 2\]/,
+    );
+    expect(() => maxPool2d(rt!, z([1, 3, 1, 4]), { kernel: 2 })).toThrow(
+      /input \[1, 3, 1, 4\] \(NCHW\) is smaller than the kernel/,
+    );
     expect(() => maxPool2d(rt!, z([1, 3, 4, 4]), { kernel: 0 })).toThrow(/kernel must be an integer >= 1/);
   });
 });
@@ -110,7 +137,11 @@ const AVG_CASES: Case[] = [
   { name: '3x3 s2 p1 include pad', xs: [2, 2, 7, 9], o: { kernel: 3, stride: 2, padding: 1 } },
   { name: '3x3 s2 p1 exclude pad', xs: [2, 2, 7, 9], o: { kernel: 3, stride: 2, padding: 1, countIncludePad: false } },
   { name: 'ceil mode 3x3 s2 p1', xs: [1, 2, 6, 8], o: { kernel: 3, stride: 2, padding: 1, ceilMode: true } },
-  { name: 'ceil mode exclude pad NHWC', xs: [1, 6, 8, 3], o: { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false, layout: 'NHWC' } },
+  {
+    name: 'ceil mode exclude pad NHWC',
+    xs: [1, 6, 8, 3],
+    o: { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false, layout: 'NHWC' },
+  },
   { name: 'empty batch', xs: [0, 2, 4, 4], o: { kernel: 2 } },
 ];
 
@@ -146,13 +177,23 @@ describe('pool reference gradients (finite differences, float64)', () => {
     const x = Float64Array.from(r.array(n(xs)));
     const ref = maxPool2dRef(x, xs, o);
     const dy = Float64Array.from(r.array(ref.y.length));
-    expectClose(maxPool2dBackwardRef(xs, ref.idx, dy, o), finiteDiff((v) => maxPool2dRef(v, xs, o).y, x, dy, 1e-7), fd, 'max dx');
+    expectClose(
+      maxPool2dBackwardRef(xs, ref.idx, dy, o),
+      finiteDiff((v) => maxPool2dRef(v, xs, o).y, x, dy, 1e-7),
+      fd,
+      'max dx',
+    );
   });
   it('avg pool ceil mode exclude pad', () => {
     const xs = [1, 2, 6, 5];
     const o: PoolGeom = { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false };
     const x = Float64Array.from(r.array(n(xs)));
     const dy = Float64Array.from(r.array(avgPool2dRef(x, xs, o).y.length));
-    expectClose(avgPool2dBackwardRef(xs, dy, o), finiteDiff((v) => avgPool2dRef(v, xs, o).y, x, dy), fd, 'avg dx');
+    expectClose(
+      avgPool2dBackwardRef(xs, dy, o),
+      finiteDiff((v) => avgPool2dRef(v, xs, o).y, x, dy),
+      fd,
+      'avg dx',
+    );
   });
 });

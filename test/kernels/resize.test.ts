@@ -16,14 +16,20 @@ const rt = await testRuntime();
 function readSafetensors(path: URL): Record<string, { shape: number[]; data: Float32Array }> {
   const b = readFileSync(path);
   const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [k, v] of Object.entries(header)) {
     if (k === '__metadata__') continue;
     if (v.dtype !== 'F32') throw new Error(`${k}: dtype ${v.dtype}`);
     const [s, e] = v.data_offsets;
     const bytes = b.subarray(8 + n + s, 8 + n + e);
-    out[k] = { shape: v.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+    out[k] = {
+      shape: v.shape,
+      data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+    };
   }
   return out;
 }
@@ -81,11 +87,15 @@ describe.skipIf(!rt)('resize', () => {
     for (const variant of antialias ? (['auto'] as const) : (['auto', 'generic'] as const)) {
       for (const { shape, size } of CASES) {
         it(`${mode}${antialias ? ' antialias' : ''} (${variant}) ${shape.join('x')} -> ${size.join('x')}`, async () => {
-          const xs = r.array(shape.reduce((a, b) => a * b, 1), 1);
+          const xs = r.array(
+            shape.reduce((a, b) => a * b, 1),
+            1,
+          );
           const y = resize(rt!, rt!.upload(xs, shape), size, { mode, antialias, variant });
           expect(y.shape).toEqual([shape[0], shape[1], ...size]);
           const ref = resizeRef(xs, shape, size, mode, antialias);
-          if (mode === 'nearest') expect(Array.from(await rt!.read(y))).toEqual(Array.from(ref)); // a pure gather
+          if (mode === 'nearest')
+            expect(Array.from(await rt!.read(y))).toEqual(Array.from(ref)); // a pure gather
           else expectClose(await rt!.read(y), ref, TOL, mode);
         });
       }
@@ -105,7 +115,10 @@ describe.skipIf(!rt)('resize', () => {
 
   it('reads views at unaligned offsets', async () => {
     const xs = r.array(2 * 3 * 5 * 5, 1);
-    const x = rt!.upload(xs, [2 * 3, 5, 5]).narrow0(1, 3).reshape([1, 3, 5, 5]); // byte offset 100
+    const x = rt!
+      .upload(xs, [2 * 3, 5, 5])
+      .narrow0(1, 3)
+      .reshape([1, 3, 5, 5]); // byte offset 100
     const y = resize(rt!, x, [7, 4], { mode: 'bilinear' });
     expectClose(await rt!.read(y), resizeRef(xs.slice(25, 100), [1, 3, 5, 5], [7, 4], 'bilinear'), TOL, 'view');
   });
@@ -113,7 +126,9 @@ describe.skipIf(!rt)('resize', () => {
   it('rejects bad input with the shapes in the message', () => {
     expect(() => resize(rt!, rt!.zeros([3, 4, 4]), [2, 2], { mode: 'bilinear' })).toThrow(/\[3, 4, 4\]/);
     expect(() => resize(rt!, rt!.zeros([1, 1, 4, 4]), [0, 2], { mode: 'bilinear' })).toThrow(/positive/);
-    expect(() => resize(rt!, rt!.zeros([1, 1, 4, 4]), [2, 2], { mode: 'nearest', antialias: true })).toThrow(/antialias/);
+    expect(() => resize(rt!, rt!.zeros([1, 1, 4, 4]), [2, 2], { mode: 'nearest', antialias: true })).toThrow(
+      /antialias/,
+    );
     expect(() => resize(rt!, rt!.zeros([1, 1, 0, 4]), [2, 2], { mode: 'bilinear' })).toThrow(/empty spatial/);
     expect(() => resize(rt!, rt!.zeros([1, 1, 4, 4], 'u32'), [2, 2])).toThrow(/f32/);
   });
@@ -139,7 +154,12 @@ describe.skipIf(!rt)('resize', () => {
     const m = golden['image/click3/decoder.out_masks'];
     const y = resize(rt!, rt!.upload(m.data, m.shape), [150, 200], { mode: 'bilinear' });
     // Values ~0.2; PyTorch's float32 sums differ from ours by 1-2 ulp (3e-8).
-    expectClose(await rt!.read(y), golden['image/click3/out.mask_logits_orig_res'].data, { atol: 1e-7, rtol: 1e-6 }, 'mask_logits_orig_res');
+    expectClose(
+      await rt!.read(y),
+      golden['image/click3/out.mask_logits_orig_res'].data,
+      { atol: 1e-7, rtol: 1e-6 },
+      'mask_logits_orig_res',
+    );
   });
 
   it('reproduces the golden Hiera pos_embed (bicubic 7x7 -> 64x64 + tiled window embed, NHWC)', async () => {
@@ -153,7 +173,12 @@ describe.skipIf(!rt)('resize', () => {
   });
 
   // ------------------------------------------------------------------ backward
-  const GRAD_CASES: Array<{ mode: ResizeMode; antialias: boolean; shape: [number, number, number, number]; size: [number, number] }> = [
+  const GRAD_CASES: Array<{
+    mode: ResizeMode;
+    antialias: boolean;
+    shape: [number, number, number, number];
+    size: [number, number];
+  }> = [
     { mode: 'nearest', antialias: false, shape: [1, 2, 3, 3], size: [6, 6] },
     { mode: 'nearest', antialias: false, shape: [1, 1, 7, 5], size: [3, 4] },
     { mode: 'bilinear', antialias: false, shape: [1, 2, 5, 7], size: [8, 4] },
@@ -165,7 +190,10 @@ describe.skipIf(!rt)('resize', () => {
     // nearest x2 backward has 2 taps per input pixel on both axes: 'auto' runs the fixed-tap kernel
     for (const variant of ['auto', 'generic'] as const) {
       it(`backward ${mode}${antialias ? ' antialias' : ''} (${variant}) ${shape.join('x')} -> ${size.join('x')} matches finite differences`, async () => {
-        const xs = r.array(shape.reduce((a, b) => a * b, 1), 1);
+        const xs = r.array(
+          shape.reduce((a, b) => a * b, 1),
+          1,
+        );
         const g = r.array(shape[0] * shape[1] * size[0] * size[1], 1);
         const dx = await tapeGrad(rt!.upload(xs, shape), (x) => resize(rt!, x, size, { mode, antialias, variant }), g);
         // float64 central differences of a linear map are exact to ~1e-12; the GPU sums a few f32 products.

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../src/graph/image.js';
-import { normalizeLut, normalizePacked, packRgb, pilBicubicAxis, resizePil, unpackRgb } from '../../src/kernels/resize_pil.js';
+import {
+  normalizeLut,
+  normalizePacked,
+  packRgb,
+  pilBicubicAxis,
+  resizePil,
+  unpackRgb,
+} from '../../src/kernels/resize_pil.js';
 import { preprocessOfficialVideo } from '../../src/model/preprocess_video.js';
 import { SAM21_HIERA_T } from '../../src/model/config.js';
 import { readImage } from '../../src/node/image_io.js';
@@ -32,10 +39,16 @@ function expectSameBytes(a: RgbImage, b: RgbImage, what: string): void {
   expect([a.width, a.height], `${what}: size`).toEqual([b.width, b.height]);
   let bad = 0;
   let first = -1;
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) { bad++; if (first < 0) first = i; }
+  for (let i = 0; i < a.data.length; i++)
+    if (a.data[i] !== b.data[i]) {
+      bad++;
+      if (first < 0) first = i;
+    }
   if (bad) {
     const p = Math.floor(first / 3);
-    expect.fail(`${what}: ${bad} of ${a.data.length} bytes differ; first at pixel (${p % a.width}, ${Math.floor(p / a.width)}) channel ${first % 3}: ${a.data[first]} vs ${b.data[first]}`);
+    expect.fail(
+      `${what}: ${bad} of ${a.data.length} bytes differ; first at pixel (${p % a.width}, ${Math.floor(p / a.width)}) channel ${first % 3}: ${a.data[first]} vs ${b.data[first]}`,
+    );
   }
 }
 
@@ -43,18 +56,32 @@ function randomImage(w: number, h: number, seed: number): RgbImage {
   const r = rng(seed);
   const data = new Uint8Array(w * h * 3);
   // mostly smooth with hard edges and saturated values, so clipping (below 0 / above 255) happens
-  for (let i = 0; i < data.length; i++) data[i] = r.uniform() < 0.2 ? (r.uniform() < 0.5 ? 0 : 255) : Math.floor(r.uniform() * 256);
+  for (let i = 0; i < data.length; i++)
+    data[i] = r.uniform() < 0.2 ? (r.uniform() < 0.5 ? 0 : 255) : Math.floor(r.uniform() * 256);
   return { width: w, height: h, data };
 }
 
 describe('resize_pil: host coefficients', () => {
   it('equal the independent port of precompute_coeffs / normalize_coeffs_8bpc', () => {
-    for (const [i, o] of [[200, 256], [150, 256], [240, 64], [136, 64], [960, 256], [544, 256], [1, 5], [5, 1], [7, 7], [3, 1000]]) {
+    for (const [i, o] of [
+      [200, 256],
+      [150, 256],
+      [240, 64],
+      [136, 64],
+      [960, 256],
+      [544, 256],
+      [1, 5],
+      [5, 1],
+      [7, 7],
+      [3, 1000],
+    ]) {
       const a = pilBicubicAxis(i, o);
       const r = pilCoeffsRef(i, o);
       for (let d = 0; d < o; d++) {
         expect([a.bounds[2 * d], a.bounds[2 * d + 1]], `${i}->${o} bounds ${d}`).toEqual([r[d].xmin, r[d].xmax]);
-        expect(Array.from(a.coef.subarray(d * a.ksize, d * a.ksize + r[d].xmax)), `${i}->${o} coef ${d}`).toEqual(r[d].k);
+        expect(Array.from(a.coef.subarray(d * a.ksize, d * a.ksize + r[d].xmax)), `${i}->${o} coef ${d}`).toEqual(
+          r[d].k,
+        );
       }
     }
   });
@@ -101,8 +128,17 @@ describe.skipIf(!rt)('resize_pil: GPU', () => {
 
   it('random sizes (up, down, mixed, 1-pixel dims, same size) equal the CPU reference bit-exactly', async () => {
     const cases: Array<[number, number, number, number]> = [
-      [1, 1, 5, 3], [1, 7, 4, 4], [9, 1, 2, 3], [13, 11, 1, 1], [17, 5, 1, 9], [6, 6, 6, 6],
-      [40, 30, 7, 9], [33, 29, 64, 50], [64, 48, 11, 48], [50, 21, 50, 70], [127, 3, 8, 2],
+      [1, 1, 5, 3],
+      [1, 7, 4, 4],
+      [9, 1, 2, 3],
+      [13, 11, 1, 1],
+      [17, 5, 1, 9],
+      [6, 6, 6, 6],
+      [40, 30, 7, 9],
+      [33, 29, 64, 50],
+      [64, 48, 11, 48],
+      [50, 21, 50, 70],
+      [127, 3, 8, 2],
     ];
     let seed = 1;
     for (const [w, h, ow, oh] of cases) {
@@ -135,7 +171,8 @@ describe.skipIf(!rt)('resize_pil: GPU', () => {
     const f = Math.fround;
     const { mean, std } = cfg.preprocess;
     for (const p of [0, 100, 4095]) {
-      for (let c = 0; c < 3; c++) expect(y[c * 4096 + p]).toBe(f(f(f(r.data[3 * p + c] / 255) - f(mean[c])) / f(std[c])));
+      for (let c = 0; c < 3; c++)
+        expect(y[c * 4096 + p]).toBe(f(f(f(r.data[3 * p + c] / 255) - f(mean[c])) / f(std[c])));
     }
     t.dispose();
   });

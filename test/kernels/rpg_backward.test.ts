@@ -7,7 +7,12 @@ import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { add } from '../../src/kernels/elementwise.js';
 import { concat } from '../../src/kernels/layout.js';
-import { rpgObjectTokens, rpgPlaceholderBackward, rpgPrototypesBackward, rpgTokensBackward } from '../../src/kernels/rpg.js';
+import {
+  rpgObjectTokens,
+  rpgPlaceholderBackward,
+  rpgPrototypesBackward,
+  rpgTokensBackward,
+} from '../../src/kernels/rpg.js';
 import type { RobotSegSpec } from '../../src/model/robotseg_config.js';
 import { RobotPromptGenerator } from '../../src/model/rpg.js';
 import { expectClose, rng } from '../helpers/compare.js';
@@ -52,7 +57,15 @@ interface Case {
   covers: Path[];
 }
 
-type Path = 'placeholder' | 'whole-fg region' | 'empty micro cluster' | 'mean of >= 2 cells' | 'cell in several regions' | 'pointer rows' | 'zero-norm prototype' | 'sub-eps prototype';
+type Path =
+  | 'placeholder'
+  | 'whole-fg region'
+  | 'empty micro cluster'
+  | 'mean of >= 2 cells'
+  | 'cell in several regions'
+  | 'pointer rows'
+  | 'zero-norm prototype'
+  | 'sub-eps prototype';
 
 function blob(grid: [number, number], r: ReturnType<typeof rng>, fill: number): number[] {
   const [gh, gw] = grid;
@@ -61,7 +74,8 @@ function blob(grid: [number, number], r: ReturnType<typeof rng>, fill: number): 
   const ry = 1 + gh * fill * (0.5 + 0.5 * r.uniform());
   const rx = 1 + gw * fill * (0.5 + 0.5 * r.uniform());
   const out: number[] = [];
-  for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) if (((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1) out.push(y * gw + x);
+  for (let y = 0; y < gh; y++)
+    for (let x = 0; x < gw; x++) if (((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1) out.push(y * gw + x);
   return out;
 }
 
@@ -89,7 +103,10 @@ function pathsOf(frames: RpgFrameRef[], hw: number, extraRows: number): Set<Path
   const out = new Set<Path>();
   if (extraRows > 0) out.add('pointer rows');
   for (const fr of frames) {
-    if (fr.empty) { out.add('placeholder'); continue; }
+    if (fr.empty) {
+      out.add('placeholder');
+      continue;
+    }
     if (fr.macro!.counts.some((n) => n === 0)) out.add('whole-fg region');
     const inRegions = new Array(hw).fill(0);
     fr.supports.forEach((s) => s.forEach((n) => inRegions[n]++));
@@ -113,10 +130,18 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 describe('rpg backward reference vs float64 central differences (assignments held fixed)', () => {
   const cs: Case = {
     name: '5x5 grid, C 3: 16-cell frame, empty frame, 1-cell frame, 2-cell frame, 2 pointer rows',
-    grid: [5, 5], c: 3,
+    grid: [5, 5],
+    c: 3,
     masks: [[1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 16, 17, 18, 22, 23], [], [12], [4, 20]],
     extraRows: 2,
-    covers: ['placeholder', 'whole-fg region', 'empty micro cluster', 'mean of >= 2 cells', 'cell in several regions', 'pointer rows'],
+    covers: [
+      'placeholder',
+      'whole-fg region',
+      'empty micro cluster',
+      'mean of >= 2 cells',
+      'cell in several regions',
+      'pointer rows',
+    ],
   };
 
   it(`${cs.name}: every feature and placeholder entry (step ${FD_H})`, () => {
@@ -126,12 +151,20 @@ describe('rpg backward reference vs float64 central differences (assignments hel
     const ref = rpgTokensRef(x, cs.c, fg, F, cs.grid, ph);
     for (const p of cs.covers) expect(pathsOf(ref.frames, hw, cs.extraRows!), p).toContain(p);
     // the fixed-choice function is the forward at the base point
-    expectClose(rpgTokensFixedRef(x, cs.c, ref.frames, hw, ph), ref.tokens, { atol: 1e-15, rtol: 0 }, 'fixed-choice tokens');
+    expectClose(
+      rpgTokensFixedRef(x, cs.c, ref.frames, hw, ph),
+      ref.tokens,
+      { atol: 1e-15, rtol: 0 },
+      'fixed-choice tokens',
+    );
     const g = rpgTokensBackwardRef(cs.c, rows, ref.frames, hw, dtokens);
-    const loss = (xs: Float64Array, phs: Float64Array) => dot(dtokens, rpgTokensFixedRef(xs, cs.c, ref.frames, hw, phs));
+    const loss = (xs: Float64Array, phs: Float64Array) =>
+      dot(dtokens, rpgTokensFixedRef(xs, cs.c, ref.frames, hw, phs));
     const fd = (v: Float64Array, i: number, h: number, other: (w: Float64Array) => number) => {
-      const p = v.slice(); p[i] += h;
-      const m = v.slice(); m[i] -= h;
+      const p = v.slice();
+      p[i] += h;
+      const m = v.slice();
+      m[i] -= h;
       return (other(p) - other(m)) / (2 * h);
     };
     const dx = Float64Array.from(x, (_, i) => fd(x, i, FD_H, (w) => loss(w, ph)));
@@ -140,14 +173,23 @@ describe('rpg backward reference vs float64 central differences (assignments hel
     expectClose(g.dplaceholder, dph, FD_TOL, 'd placeholder');
     // non-trivial: every spatial row of a non-empty frame gets a gradient, pointer rows and the empty frame none
     const rowNorm = (r: number) => Math.hypot(...g.dfeats.subarray(r * cs.c, (r + 1) * cs.c));
-    for (let f = 0; f < F; f++) for (const n of cs.masks[f]) expect(rowNorm(f * hw + n), `frame ${f} cell ${n}`).toBeGreaterThan(0);
+    for (let f = 0; f < F; f++)
+      for (const n of cs.masks[f]) expect(rowNorm(f * hw + n), `frame ${f} cell ${n}`).toBeGreaterThan(0);
     for (let r = F * hw; r < rows; r++) expect(rowNorm(r), `pointer row ${r}`).toBe(0);
     expect(Math.hypot(...g.dfeats.subarray(hw * cs.c, 2 * hw * cs.c)), 'empty frame').toBe(0);
   });
 
   it(`zero and 1e-14-scaled features (prototype norms 0 and < eps): d = dy / eps, step ${FD_H0}`, () => {
     const z: Case = {
-      name: 'zero', grid: [3, 4], c: 2, masks: [[0, 1, 5, 6, 7, 10], [2, 3, 4, 6, 8, 9, 11]], zeroFrames: [0], tinyFrames: [1],
+      name: 'zero',
+      grid: [3, 4],
+      c: 2,
+      masks: [
+        [0, 1, 5, 6, 7, 10],
+        [2, 3, 4, 6, 8, 9, 11],
+      ],
+      zeroFrames: [0],
+      tinyFrames: [1],
       covers: ['zero-norm prototype', 'sub-eps prototype', 'empty micro cluster', 'mean of >= 2 cells'],
     };
     const { feats, fg, placeholder, dtokens, rows, hw, F } = inputs(z, 8);
@@ -158,12 +200,21 @@ describe('rpg backward reference vs float64 central differences (assignments hel
     const g = rpgTokensBackwardRef(z.c, rows, ref.frames, hw, dtokens);
     const loss = (xs: Float64Array) => dot(dtokens, rpgTokensFixedRef(xs, z.c, ref.frames, hw, ph));
     const dx = Float64Array.from(x, (_, i) => {
-      const p = x.slice(); p[i] += FD_H0;
-      const m = x.slice(); m[i] -= FD_H0;
+      const p = x.slice();
+      p[i] += FD_H0;
+      const m = x.slice();
+      m[i] -= FD_H0;
       return (loss(p) - loss(m)) / (2 * FD_H0);
     });
     expectClose(g.dfeats, dx, FD0_TOL, 'd feats at zero prototypes');
-    z.masks.forEach((m, f) => m.forEach((n) => expect(Math.hypot(...g.dfeats.subarray((f * hw + n) * z.c, (f * hw + n + 1) * z.c)), `frame ${f} cell ${n}`).toBeGreaterThan(1e10)));
+    z.masks.forEach((m, f) =>
+      m.forEach((n) =>
+        expect(
+          Math.hypot(...g.dfeats.subarray((f * hw + n) * z.c, (f * hw + n + 1) * z.c)),
+          `frame ${f} cell ${n}`,
+        ).toBeGreaterThan(1e10),
+      ),
+    );
   });
 });
 
@@ -171,27 +222,69 @@ const R0 = rng(21);
 const CASES: Array<Case & { keep?: boolean; scoped?: boolean; rank2?: boolean }> = [
   {
     name: '8x8, 3 frames (blob, empty, 2 cells), C 16, 5 pointer rows',
-    grid: [8, 8], c: 16, masks: [blob([8, 8], R0, 0.35), [], [9, 30]], extraRows: 5,
-    covers: ['placeholder', 'whole-fg region', 'empty micro cluster', 'mean of >= 2 cells', 'cell in several regions', 'pointer rows'],
+    grid: [8, 8],
+    c: 16,
+    masks: [blob([8, 8], R0, 0.35), [], [9, 30]],
+    extraRows: 5,
+    covers: [
+      'placeholder',
+      'whole-fg region',
+      'empty micro cluster',
+      'mean of >= 2 cells',
+      'cell in several regions',
+      'pointer rows',
+    ],
   },
   {
     name: '16x16 (reduced golden size), 2 frames, C 16, 8 pointer rows, stages kept and disposed before backward',
-    grid: [16, 16], c: 16, masks: [blob([16, 16], R0, 0.4), blob([16, 16], R0, 0.15)], extraRows: 8, keep: true,
+    grid: [16, 16],
+    c: 16,
+    masks: [blob([16, 16], R0, 0.4), blob([16, 16], R0, 0.15)],
+    extraRows: 8,
+    keep: true,
     covers: ['mean of >= 2 cells', 'pointer rows'],
   },
   {
     name: '16x16, 3 frames (1 cell, big blob, empty), C 16, inside rt.scope',
-    grid: [16, 16], c: 16, masks: [[100], blob([16, 16], R0, 0.5), []], extraRows: 4, scoped: true,
-    covers: ['placeholder', 'whole-fg region', 'empty micro cluster', 'mean of >= 2 cells', 'cell in several regions', 'pointer rows'],
+    grid: [16, 16],
+    c: 16,
+    masks: [[100], blob([16, 16], R0, 0.5), []],
+    extraRows: 4,
+    scoped: true,
+    covers: [
+      'placeholder',
+      'whole-fg region',
+      'empty micro cluster',
+      'mean of >= 2 cells',
+      'cell in several regions',
+      'pointer rows',
+    ],
   },
   {
     name: '8x8, C 6 (channels not a multiple of 4), zero-feature frame + 3-cell frame + 1e-14-scaled frame, features [M, C]',
-    grid: [8, 8], c: 6, masks: [[3, 4, 11, 12, 19, 20, 27], [0, 9, 63], blob([8, 8], R0, 0.4)], zeroFrames: [0], tinyFrames: [2], rank2: true,
-    covers: ['zero-norm prototype', 'sub-eps prototype', 'empty micro cluster', 'mean of >= 2 cells', 'cell in several regions'],
+    grid: [8, 8],
+    c: 6,
+    masks: [[3, 4, 11, 12, 19, 20, 27], [0, 9, 63], blob([8, 8], R0, 0.4)],
+    zeroFrames: [0],
+    tinyFrames: [2],
+    rank2: true,
+    covers: [
+      'zero-norm prototype',
+      'sub-eps prototype',
+      'empty micro cluster',
+      'mean of >= 2 cells',
+      'cell in several regions',
+    ],
   },
   {
     name: 'R 2 x S 7, 7x9, C 8, one frame, kept inside rt.scope',
-    grid: [7, 9], c: 8, masks: [blob([7, 9], R0, 0.6)], R: 2, S: 7, keep: true, scoped: true,
+    grid: [7, 9],
+    c: 8,
+    masks: [blob([7, 9], R0, 0.6)],
+    R: 2,
+    S: 7,
+    keep: true,
+    scoped: true,
     covers: ['mean of >= 2 cells'],
   },
 ];
@@ -226,7 +319,13 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
       if (out.stages) {
         // the GPU made the reference's discrete choices (else the gradients below differ for that reason)
         const ua = Array.from((await rt!.read(out.stages.microAssign, 'raw')) as Int32Array);
-        ref.frames.forEach((fr, f) => fr.regions.forEach((lv, r) => expect(ua.slice((f * R + r) * hw, (f * R + r + 1) * hw), `frame ${f} region ${r} assign`).toEqual(Array.from(lv.assign))));
+        ref.frames.forEach((fr, f) =>
+          fr.regions.forEach((lv, r) =>
+            expect(ua.slice((f * R + r) * hw, (f * R + r + 1) * hw), `frame ${f} region ${r} assign`).toEqual(
+              Array.from(lv.assign),
+            ),
+          ),
+        );
         for (const t of Object.values(out.stages)) t.dispose(); // the tape still holds its own references
       }
       const seed = rt!.upload(Float32Array.from(dtokens), out.tokens.shape);
@@ -281,7 +380,11 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
   it('RobotPromptGenerator: gradient reaches the memory through concat (pointer rows 0) and the placeholder weight', async () => {
     const grid: [number, number] = [8, 8];
     const c = 16;
-    const spec = { memDim: c, grid, rpg: { embedDim: 4 * c, regions: 3, micro: 4, maskThresh: 0.5 } } as unknown as RobotSegSpec;
+    const spec = {
+      memDim: c,
+      grid,
+      rpg: { embedDim: 4 * c, regions: 3, micro: 4, maskThresh: 0.5 },
+    } as unknown as RobotSegSpec;
     const rpg = new RobotPromptGenerator(spec);
     const cs: Case = { name: 'model', grid, c, masks: [blob(grid, R0, 0.4), []], extraRows: 6, covers: [] };
     const { feats, fg, placeholder, dtokens, rows, hw, F } = inputs(cs, 500);
@@ -302,7 +405,10 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
     rt!.tape = null;
     tape.backward(tokens, rt!.upload(Float32Array.from(dtokens), tokens.shape), add);
     expectClose(await rt!.read(spatial.grad!), want.dfeats.subarray(0, F * hw * c), GRAD_TOL, 'd spatial memory');
-    expect(Array.from(await rt!.read(ptr.grad!)).every((v) => v === 0), 'pointer rows get no gradient').toBe(true);
+    expect(
+      Array.from(await rt!.read(ptr.grad!)).every((v) => v === 0),
+      'pointer rows get no gradient',
+    ).toBe(true);
     expectClose(await rt!.read(w.grad!), want.dplaceholder, GRAD_TOL, 'd no_memory_prompt_embeddings_fg');
     // the no-memory tokens: the placeholder gradient is the sum of the 3 copies' gradients
     w.grad = null;
@@ -315,15 +421,31 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
 
   it('backward wrappers: zero-size inputs and bad shapes', async () => {
     const i32 = (s: number[]) => rt!.empty(s, 'i32');
-    const z = await rt!.read(rpgPrototypesBackward(rt!, [1, 5, 4], i32([0, 4]), i32([0, 3]), i32([0, 3]), rt!.empty([0, 3, 4]), 3));
+    const z = await rt!.read(
+      rpgPrototypesBackward(rt!, [1, 5, 4], i32([0, 4]), i32([0, 3]), i32([0, 3]), rt!.empty([0, 3, 4]), 3),
+    );
     expect(Array.from(z)).toEqual(new Array(20).fill(0));
-    expect(Array.from(await rt!.read(rpgPlaceholderBackward(rt!, i32([0]), rt!.empty([1, 0, 8]), 3, [1, 8])))).toEqual(new Array(8).fill(0));
+    expect(Array.from(await rt!.read(rpgPlaceholderBackward(rt!, i32([0]), rt!.empty([1, 0, 8]), 3, [1, 8])))).toEqual(
+      new Array(8).fill(0),
+    );
     expect(rpgTokensBackward(rt!, rt!.empty([0, 4, 2]), i32([0]), rt!.empty([1, 0, 8]), 3).shape).toEqual([0, 4, 2]);
-    expect(() => rpgTokensBackward(rt!, rt!.zeros([6, 4, 2]), i32([2]), rt!.zeros([1, 6, 7]), 3)).toThrow(/token gradient \[1, 6, 7\] must have 6 x 8 = 48/);
-    expect(() => rpgTokensBackward(rt!, rt!.zeros([6, 4, 2]), i32([3]), rt!.zeros([1, 6, 8]), 3)).toThrow(/must hold 3 frames x 3 regions/);
-    expect(() => rpgPrototypesBackward(rt!, [1, 7, 4], i32([6, 4]), i32([6, 3]), i32([6, 3]), rt!.zeros([6, 3, 4]), 3)).toThrow(/need 8 feature rows, features \[1, 7, 4\] have 7/);
-    expect(() => rpgPrototypesBackward(rt!, [2, 8, 4], i32([6, 4]), i32([6, 3]), i32([6, 3]), rt!.zeros([6, 3, 4]), 3)).toThrow(/features must be \[M, C\] or \[1, M, C\]/);
-    expect(() => rpgPrototypesBackward(rt!, [8, 4], i32([6, 4]), i32([6, 3]), i32([6, 2]), rt!.zeros([6, 3, 4]), 3)).toThrow(/counts \[6, 2\]/);
-    expect(() => rpgPlaceholderBackward(rt!, i32([2]), rt!.zeros([1, 6, 9]), 3, [1, 8])).toThrow(/\[1, 6, 9\] must have 2 x 3 x 8/);
+    expect(() => rpgTokensBackward(rt!, rt!.zeros([6, 4, 2]), i32([2]), rt!.zeros([1, 6, 7]), 3)).toThrow(
+      /token gradient \[1, 6, 7\] must have 6 x 8 = 48/,
+    );
+    expect(() => rpgTokensBackward(rt!, rt!.zeros([6, 4, 2]), i32([3]), rt!.zeros([1, 6, 8]), 3)).toThrow(
+      /must hold 3 frames x 3 regions/,
+    );
+    expect(() =>
+      rpgPrototypesBackward(rt!, [1, 7, 4], i32([6, 4]), i32([6, 3]), i32([6, 3]), rt!.zeros([6, 3, 4]), 3),
+    ).toThrow(/need 8 feature rows, features \[1, 7, 4\] have 7/);
+    expect(() =>
+      rpgPrototypesBackward(rt!, [2, 8, 4], i32([6, 4]), i32([6, 3]), i32([6, 3]), rt!.zeros([6, 3, 4]), 3),
+    ).toThrow(/features must be \[M, C\] or \[1, M, C\]/);
+    expect(() =>
+      rpgPrototypesBackward(rt!, [8, 4], i32([6, 4]), i32([6, 3]), i32([6, 2]), rt!.zeros([6, 3, 4]), 3),
+    ).toThrow(/counts \[6, 2\]/);
+    expect(() => rpgPlaceholderBackward(rt!, i32([2]), rt!.zeros([1, 6, 9]), 3, [1, 8])).toThrow(
+      /\[1, 6, 9\] must have 2 x 3 x 8/,
+    );
   });
 });

@@ -53,7 +53,9 @@ describe.skipIf(!rt)('softmax', () => {
   }
 
   it('records backward on the tape (checked by central finite differences)', async () => {
-    const n = 5, rows = 2, scale = 0.5;
+    const n = 5,
+      rows = 2,
+      scale = 0.5;
     const xs = r.array(rows * n, 2);
     const dys = r.array(rows * n);
     const tape = new Tape(rt!);
@@ -70,8 +72,10 @@ describe.skipIf(!rt)('softmax', () => {
     const eps = 1e-6;
     const fd = Float64Array.from(xs, (_, i) => {
       const o = v[i];
-      v[i] = o + eps; const lp = loss(v);
-      v[i] = o - eps; const lm = loss(v);
+      v[i] = o + eps;
+      const lp = loss(v);
+      v[i] = o - eps;
+      const lm = loss(v);
       v[i] = o;
       return (lp - lm) / (2 * eps);
     });

@@ -27,9 +27,12 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures');
 
 describe('official sam2.1_hiera_t layout', () => {
-  it('the random-weights layout is the official checkpoint\'s (471 keys and shapes)', () => {
-    const official = JSON.parse(readFileSync(join(FIX, 'sam21_tiny_keys.json'), 'utf8')).keys as Array<[string, number[]]>;
-    const byKey = (a: Array<[string, readonly number[]]>) => a.map(([k, s]) => [k, [...s]]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  it("the random-weights layout is the official checkpoint's (471 keys and shapes)", () => {
+    const official = JSON.parse(readFileSync(join(FIX, 'sam21_tiny_keys.json'), 'utf8')).keys as Array<
+      [string, number[]]
+    >;
+    const byKey = (a: Array<[string, readonly number[]]>) =>
+      a.map(([k, s]) => [k, [...s]]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
     expect(official).toHaveLength(471);
     expect(byKey(expectedShapes(SAM21_HIERA_T))).toEqual(byKey(official));
     expect(inferConfig(new Map(official)).name).toBe('sam2.1_hiera_t');
@@ -39,7 +42,11 @@ describe('official sam2.1_hiera_t layout', () => {
 describe.skipIf(!rt)('Hiera at full width (sam2.1_hiera_t blocks 0 and 1) on a crop', () => {
   const trunk = new Hiera(SAM21_HIERA_T.trunk);
   const seed = 7;
-  const o = { mlpRatio: SAM21_HIERA_T.trunk.mlp_ratio, eps: SAM21_HIERA_T.trunk.layernorm_eps, qStride: SAM21_HIERA_T.trunk.q_stride[0] };
+  const o = {
+    mlpRatio: SAM21_HIERA_T.trunk.mlp_ratio,
+    eps: SAM21_HIERA_T.trunk.layernorm_eps,
+    qStride: SAM21_HIERA_T.trunk.q_stride[0],
+  };
   const host = new Map<string, Float32Array>();
   for (const [k, p] of trunk.namedParams()) {
     if (!/^blocks\.[01]\./.test(k)) continue;
@@ -90,30 +97,46 @@ describe.skipIf(!rt)('Hiera at full width (sam2.1_hiera_t blocks 0 and 1) on a c
   });
 });
 
-describe.skipIf(!rt || process.env.FULL !== '1')('FULL=1: robotseg segment at 1024 px with random sam2.1_hiera_t weights', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'robotseg-full-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+describe.skipIf(!rt || process.env.FULL !== '1')(
+  'FULL=1: robotseg segment at 1024 px with random sam2.1_hiera_t weights',
+  () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'robotseg-full-'));
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('infers sam2.1_hiera_t, writes masks at the image size, finite logits', async () => {
-    const weights = join(tmp, 'random_sam2.1_hiera_t.safetensors');
-    const bytes = await writeRandomWeights(weights, SAM21_HIERA_T, 0);
-    expect(bytes).toBeGreaterThan(150e6);
-    const img = join(FIX, 'images', 'panda.jpg');
-    const t0 = performance.now();
-    const r = await runCli(['segment', img, '--weights', weights, '--point', '300,200',
-      '--out', join(tmp, 'm.png'), '--save-tensors', join(tmp, 't.safetensors')], { timeout: 1_200_000 });
-    console.log(`full-size segment: ${((performance.now() - t0) / 1000).toFixed(0)} s\n${r.err}`);
-    expect(r.code, r.err).toBe(0);
-    expect(r.err).toMatch(/config sam2\.1_hiera_t \(inferred\)/);
-    expect(r.err).toMatch(/image encoder \d+ ms \(1024x1024\)/);
-    const m = readImage(join(tmp, 'm.png'));
-    expect([m.width, m.height]).toEqual([640, 480]);
-    const t = await openWeights(join(tmp, 't.safetensors'));
-    expect(t.header.get('low_res_logits')!.shape).toEqual([3, 256, 256]);
-    expect(t.header.get('logits')!.shape).toEqual([3, 480, 640]);
-    for (const k of ['low_res_logits', 'iou_scores', 'object_score_logits', 'logits']) {
-      expect((await t.readTensor(k)).every(Number.isFinite), k).toBe(true);
-    }
-    await t.close();
-  }, 1_500_000);
-});
+    it('infers sam2.1_hiera_t, writes masks at the image size, finite logits', async () => {
+      const weights = join(tmp, 'random_sam2.1_hiera_t.safetensors');
+      const bytes = await writeRandomWeights(weights, SAM21_HIERA_T, 0);
+      expect(bytes).toBeGreaterThan(150e6);
+      const img = join(FIX, 'images', 'panda.jpg');
+      const t0 = performance.now();
+      const r = await runCli(
+        [
+          'segment',
+          img,
+          '--weights',
+          weights,
+          '--point',
+          '300,200',
+          '--out',
+          join(tmp, 'm.png'),
+          '--save-tensors',
+          join(tmp, 't.safetensors'),
+        ],
+        { timeout: 1_200_000 },
+      );
+      console.log(`full-size segment: ${((performance.now() - t0) / 1000).toFixed(0)} s\n${r.err}`);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toMatch(/config sam2\.1_hiera_t \(inferred\)/);
+      expect(r.err).toMatch(/image encoder \d+ ms \(1024x1024\)/);
+      const m = readImage(join(tmp, 'm.png'));
+      expect([m.width, m.height]).toEqual([640, 480]);
+      const t = await openWeights(join(tmp, 't.safetensors'));
+      expect(t.header.get('low_res_logits')!.shape).toEqual([3, 256, 256]);
+      expect(t.header.get('logits')!.shape).toEqual([3, 480, 640]);
+      for (const k of ['low_res_logits', 'iou_scores', 'object_score_logits', 'logits']) {
+        expect((await t.readTensor(k)).every(Number.isFinite), k).toBe(true);
+      }
+      await t.close();
+    }, 1_500_000);
+  },
+);

@@ -18,33 +18,45 @@ import { randomWeightsFile } from '../helpers/random_weights.js';
 const rt = await testRuntime();
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 
-describe.skipIf(!rt || process.env.FULL !== '1')('FULL=1: two video frames at 1024 px with random sam2.1_hiera_t weights', () => {
-  it('tracks frame 1 from a click on frame 0', { timeout: 3_600_000 }, async () => {
-    const file = randomWeightsFile(SAM21_HIERA_T, 0);
-    const store = await uploadWeights(rt!, file);
-    const model = new SAM2(SAM21_HIERA_T);
-    await model.load(rt!, store);
-    const frames = [0, 1].map((i) => readImage(join(FIX, 'video_clip', `0000${i}.jpg`)));
-    const shapes = new Map<string, number[]>();
-    const pred = new VideoPredictor(rt!, model, { numFrames: 2, width: frames[0].width, height: frames[0].height, frame: async (i) => frames[i] }, {
-      tap: (f: number, name: string, t: Tensor) => { shapes.set(`${f}/${name}`, [...t.shape]); },
+describe.skipIf(!rt || process.env.FULL !== '1')(
+  'FULL=1: two video frames at 1024 px with random sam2.1_hiera_t weights',
+  () => {
+    it('tracks frame 1 from a click on frame 0', { timeout: 3_600_000 }, async () => {
+      const file = randomWeightsFile(SAM21_HIERA_T, 0);
+      const store = await uploadWeights(rt!, file);
+      const model = new SAM2(SAM21_HIERA_T);
+      await model.load(rt!, store);
+      const frames = [0, 1].map((i) => readImage(join(FIX, 'video_clip', `0000${i}.jpg`)));
+      const shapes = new Map<string, number[]>();
+      const pred = new VideoPredictor(
+        rt!,
+        model,
+        { numFrames: 2, width: frames[0].width, height: frames[0].height, frame: async (i) => frames[i] },
+        {
+          tap: (f: number, name: string, t: Tensor) => {
+            shapes.set(`${f}/${name}`, [...t.shape]);
+          },
+        },
+      );
+      const t0 = performance.now();
+      const r0 = await pred.addPoints(0, 1, {
+        points: [{ x: frames[0].width / 2, y: frames[0].height / 2, label: 1 }],
+      });
+      expect(r0.logits.every(Number.isFinite)).toBe(true);
+      const out: number[] = [];
+      for await (const { frame, results } of pred.propagate()) {
+        out.push(frame);
+        expect(results[0].mask.length).toBe(frames[0].width * frames[0].height);
+        expect(results[0].logits.every(Number.isFinite)).toBe(true);
+        expect(Number.isFinite(results[0].objectScore)).toBe(true);
+      }
+      console.log(`full-size 2-frame track: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      expect(out).toEqual([0, 1]);
+      expect(shapes.get('1/memattn.memory_NxBxC')).toEqual([1, 4096 + 4, 64]);
+      expect(shapes.get('1/memattn.out_HWxBxC')).toEqual([1, 4096, 256]);
+      expect(shapes.get('1/memenc.maskmem_features_bf16_as_f32')).toEqual([1, 64, 64, 64]);
+      pred.reset();
+      store.destroy();
     });
-    const t0 = performance.now();
-    const r0 = await pred.addPoints(0, 1, { points: [{ x: frames[0].width / 2, y: frames[0].height / 2, label: 1 }] });
-    expect(r0.logits.every(Number.isFinite)).toBe(true);
-    const out: number[] = [];
-    for await (const { frame, results } of pred.propagate()) {
-      out.push(frame);
-      expect(results[0].mask.length).toBe(frames[0].width * frames[0].height);
-      expect(results[0].logits.every(Number.isFinite)).toBe(true);
-      expect(Number.isFinite(results[0].objectScore)).toBe(true);
-    }
-    console.log(`full-size 2-frame track: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    expect(out).toEqual([0, 1]);
-    expect(shapes.get('1/memattn.memory_NxBxC')).toEqual([1, 4096 + 4, 64]);
-    expect(shapes.get('1/memattn.out_HWxBxC')).toEqual([1, 4096, 256]);
-    expect(shapes.get('1/memenc.maskmem_features_bf16_as_f32')).toEqual([1, 64, 64, 64]);
-    pred.reset();
-    store.destroy();
-  });
-});
+  },
+);

@@ -41,7 +41,9 @@ describe.skipIf(!rt)('SAM 2.1 image path vs official PyTorch (reduced golden)', 
     pred = new ImagePredictor(rt!, model);
     pred.setImage(readImage(join(GOLDEN, 'image_200x150.png')), tap('image/'));
   });
-  afterAll(async () => { await golden?.close(); });
+  afterAll(async () => {
+    await golden?.close();
+  });
 
   it('preprocessing, every Hiera block, the FPN and the decoder features', async () => {
     const keys = [...golden.header.keys()].filter((k) => !/^image\/(click|box|noprompt)/.test(k));
@@ -58,7 +60,14 @@ describe.skipIf(!rt)('SAM 2.1 image path vs official PyTorch (reduced golden)', 
 
   const cases: Record<string, ImagePrompt> = {
     click1: { points: [{ x: 90, y: 82.5, label: 1 }], multimask: true },
-    click3: { points: [{ x: 90, y: 82.5, label: 1 }, { x: 144, y: 60, label: 1 }, { x: 20, y: 135, label: 0 }], multimask: false },
+    click3: {
+      points: [
+        { x: 90, y: 82.5, label: 1 },
+        { x: 144, y: 60, label: 1 },
+        { x: 20, y: 135, label: 0 },
+      ],
+      multimask: false,
+    },
     box: { box: [30, 30, 170, 120], multimask: false },
     box_click1: { box: [30, 30, 170, 120], points: [{ x: 20, y: 135, label: 0 }], multimask: false },
     noprompt: { multimask: true },
@@ -90,12 +99,21 @@ describe.skipIf(!rt)('SAM 2.1 image path vs official PyTorch (reduced golden)', 
   it('click1_maskin: the best low-res logits of click1 as mask prompt', async () => {
     const c1 = results.get('click1') ?? (await pred.predict(cases.click1));
     const caseTaps = new Map<string, Promise<Float32Array>>();
-    const res = await pred.predict({ points: [{ x: 90, y: 82.5, label: 1 }], maskInput: c1.lowRes[c1.best], multimask: false }, (n, t) => caseTaps.set(n, rt!.read(t)));
+    const res = await pred.predict(
+      { points: [{ x: 90, y: 82.5, label: 1 }], maskInput: c1.lowRes[c1.best], multimask: false },
+      (n, t) => caseTaps.set(n, rt!.read(t)),
+    );
     for (const [n, p] of caseTaps) {
       const key = `image/click1_maskin/${n}`;
-      if (golden.header.has(key)) check(key, await p, await golden.readTensor(key), n.includes('mask_logits') ? LOGIT_ATOL : undefined);
+      if (golden.header.has(key))
+        check(key, await p, await golden.readTensor(key), n.includes('mask_logits') ? LOGIT_ATOL : undefined);
     }
     check('click1_maskin/out.iou', res.iou, await golden.readTensor('image/click1_maskin/out.iou'));
-    check('click1_maskin/out.low_res', res.lowRes[0], await golden.readTensor('image/click1_maskin/out.low_res_logits_clamped'), LOGIT_ATOL);
+    check(
+      'click1_maskin/out.low_res',
+      res.lowRes[0],
+      await golden.readTensor('image/click1_maskin/out.low_res_logits_clamped'),
+      LOGIT_ATOL,
+    );
   });
 });

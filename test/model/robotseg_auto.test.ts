@@ -51,16 +51,22 @@ function check(name: string, got: ArrayLike<number>, want: Float32Array, opts: {
   if (r.ok) return r;
   if (opts.bf16) {
     let off = 0;
-    for (let i = 0; i < want.length; i++) if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
-      if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6) expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
-      off++;
-    }
+    for (let i = 0; i < want.length; i++)
+      if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
+        if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6)
+          expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
+        off++;
+      }
     if (off <= want.length * 0.005) return r;
   }
   expect.fail(`${name}: ${r.msg}`);
 }
 
-interface CaseSpec { tag: string; category: string; click?: { x: number; y: number } }
+interface CaseSpec {
+  tag: string;
+  category: string;
+  click?: { x: number; y: number };
+}
 const CASES: CaseSpec[] = [
   { tag: 'auto_robot', category: 'robot' },
   { tag: 'auto_arm', category: 'arm' },
@@ -85,10 +91,16 @@ describe.skipIf(!rt)('RobotSeg video predictor vs the fork (reduced golden, 4 fr
       for (let f = 0; f < N_FRAMES; f++) forced.set(f, await g.readTensor(`${tag}/frame${f}/rpg.tokens_out`));
       const taps = new Map<string, Promise<Float32Array>>();
       const pred = new VideoPredictor(rt!, model, frames(N_FRAMES), {
-        tap: (f: number, tn: string, t: Tensor) => { taps.set(`${tag}/frame${f}/${tn}`, rt!.read(t)); },
+        tap: (f: number, tn: string, t: Tensor) => {
+          taps.set(`${tag}/frame${f}/${tn}`, rt!.read(t));
+        },
         objectTokens: (f: number, _obj: number, computed: Tensor) => {
           const want = forced.get(f)!;
-          expect(computed.shape, `${tag} frame ${f}: RPG token count`).toEqual([1, want.length / computed.shape[2], computed.shape[2]]);
+          expect(computed.shape, `${tag} frame ${f}: RPG token count`).toEqual([
+            1,
+            want.length / computed.shape[2],
+            computed.shape[2],
+          ]);
           return rt!.upload(want, computed.shape, 'f32', 'forced_tokens');
         },
       });
@@ -108,17 +120,36 @@ describe.skipIf(!rt)('RobotSeg video predictor vs the fork (reduced golden, 4 fr
         const short = key.split('/').slice(2).join('/');
         const want = await g.readTensor(key);
         const got = await p;
-        const atol = short.includes('edges_small') ? 1e-6 : LOGITS.test(short) || short === 'rpg.tokens_out' ? 1e-3 : undefined;
+        const atol = short.includes('edges_small')
+          ? 1e-6
+          : LOGITS.test(short) || short === 'rpg.tokens_out'
+            ? 1e-3
+            : undefined;
         const r = check(key, got, want, { atol, bf16: short.includes('bf16') });
         if (process.env.ROBOTSEG_DEBUG && r) report.push(`${key} max abs ${r.maxAbs.toExponential(2)}`);
         compared.add(short);
       }
       if (report.length) console.log(report.join('\n'));
       for (const k of [
-        'decoder.tokens_in', 'decoder.tokens_out', 'decoder.all_mask_logits', 'decoder.all_iou', 'decoder.object_score_logits', 'heads.ious',
-        'heads.obj_ptr', 'memenc.maskmem_features_bf16_as_f32', 'rpg.tokens_out', 'out.video_res_logits',
-        'out.pred_masks_lowres_after_fill', 'out.obj_ptr', 'pix_feat_with_mem', 'memattn.L0.edges_small', 'memattn.L0.structure_logits',
-        'memattn.L0.gate', 'memattn.L1.edges_small', 'memattn.L1.structure_logits', 'memattn.L1.gate',
+        'decoder.tokens_in',
+        'decoder.tokens_out',
+        'decoder.all_mask_logits',
+        'decoder.all_iou',
+        'decoder.object_score_logits',
+        'heads.ious',
+        'heads.obj_ptr',
+        'memenc.maskmem_features_bf16_as_f32',
+        'rpg.tokens_out',
+        'out.video_res_logits',
+        'out.pred_masks_lowres_after_fill',
+        'out.obj_ptr',
+        'pix_feat_with_mem',
+        'memattn.L0.edges_small',
+        'memattn.L0.structure_logits',
+        'memattn.L0.gate',
+        'memattn.L1.edges_small',
+        'memattn.L1.structure_logits',
+        'memattn.L1.gate',
       ]) {
         if (spec.tag !== 'auto_robot' && k === 'decoder.tokens_out') continue; // recorded for auto_robot only
         expect(compared, `${tag}: ${k} compared`).toContain(k);
@@ -129,7 +160,9 @@ describe.skipIf(!rt)('RobotSeg video predictor vs the fork (reduced golden, 4 fr
         const score = (await g.readTensor(`${pre}out.object_score_logits`))[0];
         expect(Math.abs(scores[f] - score), `${pre}object score`).toBeLessThan(1e-4);
         expect((await g.readTensor(`${pre}heads.object_score_logits`))[0]).toBe(score);
-        expect((await g.readTensor(`${pre}decoder.robot_inputs_class_index`))[0]).toBe(classIndex(model.spec, spec.category));
+        expect((await g.readTensor(`${pre}decoder.robot_inputs_class_index`))[0]).toBe(
+          classIndex(model.spec, spec.category),
+        );
         expect((await g.readTensor(`${pre}heads.multimask_output`))[0]).toBe(1); // multimask on the start frame and in tracking
         expect((await g.readTensor(`${pre}is_init_cond_frame`))[0]).toBe(f === 0 ? 1 : 0);
         expect((await g.readTensor(`${pre}memenc.is_mask_from_pts`))[0]).toBe(f === 0 ? 1 : 0); // start frame memory from the binarised mask
@@ -143,7 +176,9 @@ describe.skipIf(!rt)('RobotSeg video predictor vs the fork (reduced golden, 4 fr
     const sam = await goldenModel(rt!);
     const p = new VideoPredictor(rt!, sam, frames(1));
     await expect(p.addTarget(0, 1, 'robot')).rejects.toThrow(/RobotSeg/);
-    await expect(p.addPoints(0, 1, { points: [{ x: 10, y: 10, label: 1 }], category: 'robot' })).rejects.toThrow(/needs RobotSeg weights/);
+    await expect(p.addPoints(0, 1, { points: [{ x: 10, y: 10, label: 1 }], category: 'robot' })).rejects.toThrow(
+      /needs RobotSeg weights/,
+    );
     const q = new VideoPredictor(rt!, model, frames(1));
     await expect(q.addTarget(0, 1, 'hand')).rejects.toThrow(/unknown robot target 'hand'.*arm, gripper, robot/);
   });

@@ -13,7 +13,8 @@ import { ROBOTSEG_FIX, robotsegFile, robotsegGoldenConfig } from '../helpers/rob
 
 const FIX = join(ROBOTSEG_FIX, '..');
 const extra = JSON.parse(readFileSync(join(ROBOTSEG_FIX, 'extra_keys.json'), 'utf8')) as {
-  added: Array<{ name: string; shape: number[] }>; totals: Record<string, number>;
+  added: Array<{ name: string; shape: number[] }>;
+  totals: Record<string, number>;
 };
 const samKeys = JSON.parse(readFileSync(join(FIX, 'sam21_tiny_keys.json'), 'utf8')).keys as Array<[string, number[]]>;
 
@@ -23,7 +24,15 @@ describe('RobotSeg config and key layout', () => {
   it('robotseg_hiera_t resolves to the full-size additions', () => {
     const s = robotsegSpec(ROBOTSEG_HIERA_T);
     expect(s).toMatchObject({ dModel: 256, memDim: 64, grid: [64, 64], classVocab: ['arm', 'gripper', 'robot'] });
-    expect(s.sema).toEqual({ heads: 1, ropeTheta: 10000, kernels: [3, 5, 7], groupNormGroups: 32, groupNormEps: 1e-5, upsample: 16, alphaInit: 1 });
+    expect(s.sema).toEqual({
+      heads: 1,
+      ropeTheta: 10000,
+      kernels: [3, 5, 7],
+      groupNormGroups: 32,
+      groupNormEps: 1e-5,
+      upsample: 16,
+      alphaInit: 1,
+    });
     expect(s.rpg).toEqual({ embedDim: 256, regions: 3, micro: 4, maskThresh: 0.5 });
     expect(classIndex(s, 'robot')).toBe(2);
     expect(() => classIndex(s, 'Robot')).toThrow(/unknown robot category 'Robot'/);
@@ -49,7 +58,11 @@ describe('RobotSeg config and key layout', () => {
     expect(s).toMatchObject({ dModel: 64, memDim: 16, grid: [16, 16] });
     expect(s.sema.groupNormGroups).toBe(8);
     const recipe = (cfg as unknown as { weights_recipe: { added_keys: string[] } }).weights_recipe.added_keys;
-    expect(robotsegAddedKeys(cfg).map((e) => e.name).sort()).toEqual([...recipe].sort());
+    expect(
+      robotsegAddedKeys(cfg)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual([...recipe].sort());
     const f = await robotsegFile('weights_added.safetensors');
     const fileShapes = new Map([...f.header].map(([k, t]) => [k, t.shape]));
     await f.close();
@@ -69,10 +82,20 @@ describe('RobotSeg config and key layout', () => {
       return c;
     };
     expect(() => robotsegSpec(SAM21_HIERA_T)).toThrow(/no 'robotseg' block/);
-    expect(() => robotsegSpec(bad((b) => (b.memory_attention_layer.ms_pyramid.groupnorm_groups = 30)))).toThrow(/groupnorm_groups 30 must divide 256/);
-    expect(() => robotsegSpec(bad((b) => (b.robot_prompt_generator.memory_channels = 32)))).toThrow(/memory_channels 32 != memory_encoder.out_dim 64/);
-    expect(() => robotsegSpec(bad((b) => (b.memory_attention_layer.ms_pyramid.kernels = [3, 5])))).toThrow(/kernels must be \[3, 5, 7\]/);
-    expect(() => robotsegSpec(bad((b) => (b.robot_prompt_generator.tokens_per_memory_frame = 256)))).toThrow(/tokens_per_memory_frame 256 != 64x64/);
-    expect(() => robotsegSpec(bad((b) => (b.memory_attention_layer.cross_attention_structure.kv_in_dim = 256)))).toThrow(/kv_in_dim 256 != memory_encoder.out_dim 64/);
+    expect(() => robotsegSpec(bad((b) => (b.memory_attention_layer.ms_pyramid.groupnorm_groups = 30)))).toThrow(
+      /groupnorm_groups 30 must divide 256/,
+    );
+    expect(() => robotsegSpec(bad((b) => (b.robot_prompt_generator.memory_channels = 32)))).toThrow(
+      /memory_channels 32 != memory_encoder.out_dim 64/,
+    );
+    expect(() => robotsegSpec(bad((b) => (b.memory_attention_layer.ms_pyramid.kernels = [3, 5])))).toThrow(
+      /kernels must be \[3, 5, 7\]/,
+    );
+    expect(() => robotsegSpec(bad((b) => (b.robot_prompt_generator.tokens_per_memory_frame = 256)))).toThrow(
+      /tokens_per_memory_frame 256 != 64x64/,
+    );
+    expect(() =>
+      robotsegSpec(bad((b) => (b.memory_attention_layer.cross_attention_structure.kv_in_dim = 256))),
+    ).toThrow(/kv_in_dim 256 != memory_encoder.out_dim 64/);
   });
 });

@@ -44,7 +44,10 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
     model = await robotsegGoldenModel(rt!);
     image = rt!.upload(await video.readTensor('video/frame1/input_image'), [1, 3, 256, 256]);
     for (let i = 0; i < 2; i++) {
-      expect((await rt!.read(model.memory_attention.layers[i].structure_strength.t))[0]).toBeCloseTo(Array.from(await sread(`L${i}.alpha`))[0], 7);
+      expect((await rt!.read(model.memory_attention.layers[i].structure_strength.t))[0]).toBeCloseTo(
+        Array.from(await sread(`L${i}.alpha`))[0],
+        7,
+      );
     }
   });
 
@@ -68,15 +71,29 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
       const taps = new Map<string, Promise<Float32Array>>();
       const cs = model.memory_attention.ropeCs(rt!, 256);
       L.structure(rt!, tCa, tMain, edges, k, v, cs, nEx, (n, t) => taps.set(n, rt!.read(t)));
-      const names = [...st.header.keys()].filter((key) => key.startsWith(`${S}L${layer}.`)).map((key) => key.slice(`${S}L${layer}.`.length));
-      const skip = new Set(['tgt_in_BxNxC', 't_sa_BxNxC', 't_ca_BxNxC', 'mlp_delta_BxNxC', 'tgt_main_BxNxC', 'alpha', 'xattn.num_k_exclude_rope']);
+      const names = [...st.header.keys()]
+        .filter((key) => key.startsWith(`${S}L${layer}.`))
+        .map((key) => key.slice(`${S}L${layer}.`.length));
+      const skip = new Set([
+        'tgt_in_BxNxC',
+        't_sa_BxNxC',
+        't_ca_BxNxC',
+        'mlp_delta_BxNxC',
+        'tgt_main_BxNxC',
+        'alpha',
+        'xattn.num_k_exclude_rope',
+      ]);
       const golden = new Map<string, Float32Array>();
       for (const name of names) golden.set(name, await sread(`L${layer}.${name}`));
       // rearranged copies left out of the fixture, rebuilt from kept tensors: feat_map = t_ca^T,
       // ms.concat = [branch3, branch5, branch7], xattn.q_tokens = ms.out^T
-      const tr = (a: Float32Array, rows: number, cols: number) => Float32Array.from(a, (_, i) => a[(i % rows) * cols + Math.floor(i / rows)]);
+      const tr = (a: Float32Array, rows: number, cols: number) =>
+        Float32Array.from(a, (_, i) => a[(i % rows) * cols + Math.floor(i / rows)]);
       golden.set('feat_map', tr(golden.get('t_ca_BxNxC')!, 256, 64));
-      golden.set('ms.concat', Float32Array.from([3, 5, 7].flatMap((kk) => Array.from(golden.get(`ms.conv${kk}.branch_out`)!))));
+      golden.set(
+        'ms.concat',
+        Float32Array.from([3, 5, 7].flatMap((kk) => Array.from(golden.get(`ms.conv${kk}.branch_out`)!))),
+      );
       golden.set('xattn.q_tokens_BxNxC', tr(golden.get('ms.out')!, 64, 256));
       let n = 0;
       for (const [name, want] of golden) {
@@ -97,9 +114,24 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
       const tgt = rt!.upload(await sread(`L${layer}.tgt_in_BxNxC`), [1, 256, 64]);
       const edges = rt!.upload(await sread(`L${layer}.edges_small`), [1, 1, 16, 16]);
       const taps = new Map<string, Promise<Float32Array>>();
-      const out = L.forward(rt!, tgt, memory, memoryPos, model.memory_attention.ropeCs(rt!, 256), 4, { edges, tap: (n, t) => taps.set(n, rt!.read(t)) });
-      for (const name of ['t_sa_BxNxC', 't_ca_BxNxC', 'mlp_delta_BxNxC', 'tgt_main_BxNxC', 'xattn.k_in_BxMxCm', 'structure_logits', 'gate', 'out_modulated_BxNxC']) {
-        worst.set(`layer L${layer}.${name}`, check(`L${layer}.${name}`, await taps.get(name)!, await sread(`L${layer}.${name}`)));
+      const out = L.forward(rt!, tgt, memory, memoryPos, model.memory_attention.ropeCs(rt!, 256), 4, {
+        edges,
+        tap: (n, t) => taps.set(n, rt!.read(t)),
+      });
+      for (const name of [
+        't_sa_BxNxC',
+        't_ca_BxNxC',
+        'mlp_delta_BxNxC',
+        'tgt_main_BxNxC',
+        'xattn.k_in_BxMxCm',
+        'structure_logits',
+        'gate',
+        'out_modulated_BxNxC',
+      ]) {
+        worst.set(
+          `layer L${layer}.${name}`,
+          check(`L${layer}.${name}`, await taps.get(name)!, await sread(`L${layer}.${name}`)),
+        );
       }
       check(`L${layer} output`, await rt!.read(out), await sread(`L${layer}.out_modulated_BxNxC`));
     });
@@ -117,14 +149,30 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
       const edges = model.memory_attention.edgeGrid(rt!, img);
       const taps = new Map<string, Promise<Float32Array>>();
       const out = model.memory_attention.forward(
-        rt!, rt!.upload(await r('curr_in_HWxBxC'), [1, 256, 64]), rt!.upload(await r('curr_pos_HWxBxC'), [1, 256, 64]),
-        rt!.upload(memory, [1, M, 16]), rt!.upload(await r('memory_pos_NxBxC'), [1, M, 16]), nPtr,
+        rt!,
+        rt!.upload(await r('curr_in_HWxBxC'), [1, 256, 64]),
+        rt!.upload(await r('curr_pos_HWxBxC'), [1, 256, 64]),
+        rt!.upload(memory, [1, M, 16]),
+        rt!.upload(await r('memory_pos_NxBxC'), [1, M, 16]),
+        nPtr,
         { edges, tap: (n, t) => taps.set(n, rt!.read(t)) },
       );
       for (let i = 0; i < 2; i++) {
-        check(`frame ${frame} L${i}.edges_small`, await taps.get(`L${i}.edges_small`)!, await r(`L${i}.edges_small`), 1e-7);
-        for (const [tap, key] of [['structure_logits', 'structure_logits'], ['gate', 'gate'], ['out_modulated_BxNxC', 'out_BxNxC']]) {
-          worst.set(`memattn f${frame} L${i}.${key}`, check(`frame ${frame} L${i}.${key}`, await taps.get(`L${i}.${tap}`)!, await r(`L${i}.${key}`)));
+        check(
+          `frame ${frame} L${i}.edges_small`,
+          await taps.get(`L${i}.edges_small`)!,
+          await r(`L${i}.edges_small`),
+          1e-7,
+        );
+        for (const [tap, key] of [
+          ['structure_logits', 'structure_logits'],
+          ['gate', 'gate'],
+          ['out_modulated_BxNxC', 'out_BxNxC'],
+        ]) {
+          worst.set(
+            `memattn f${frame} L${i}.${key}`,
+            check(`frame ${frame} L${i}.${key}`, await taps.get(`L${i}.${tap}`)!, await r(`L${i}.${key}`)),
+          );
         }
       }
       worst.set(`memattn f${frame} out`, check(`frame ${frame} out`, await rt!.read(out), await r('out_HWxBxC')));
@@ -137,13 +185,22 @@ describe.skipIf(!rt)('RobotSeg SEMA vs the fork (reduced golden, auto_robot fram
     const m = rt!.zeros([1, 260, 16]);
     const cs = model.memory_attention.ropeCs(rt!, 256);
     expect(() => L.forward(rt!, z, m, m, cs, 4)).toThrow(/edge grid of the current frame is required/);
-    expect(() => model.memory_attention.forward(rt!, z, z, m, m, 4)).toThrow(/edge grid of the current frame is required/);
-    expect(() => L.structure(rt!, z, z, rt!.zeros([1, 1, 8, 8]), m, m, cs, 4)).toThrow(/edges \[1, 1, 8, 8\] must be \[1, 1, h, w\] with h\*w = 256/);
-    expect(() => L.structure(rt!, z, rt!.zeros([1, 256, 32]), rt!.zeros([1, 1, 16, 16]), m, m, cs, 4)).toThrow(/t_main \[1, 256, 32\]/);
+    expect(() => model.memory_attention.forward(rt!, z, z, m, m, 4)).toThrow(
+      /edge grid of the current frame is required/,
+    );
+    expect(() => L.structure(rt!, z, z, rt!.zeros([1, 1, 8, 8]), m, m, cs, 4)).toThrow(
+      /edges \[1, 1, 8, 8\] must be \[1, 1, h, w\] with h\*w = 256/,
+    );
+    expect(() => L.structure(rt!, z, rt!.zeros([1, 256, 32]), rt!.zeros([1, 1, 16, 16]), m, m, cs, 4)).toThrow(
+      /t_main \[1, 256, 32\]/,
+    );
   });
 
   it('worst relative errors (log)', () => {
-    const rows = [...worst].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k}: ${v.toExponential(2)}`);
+    const rows = [...worst]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([k, v]) => `${k}: ${v.toExponential(2)}`);
     console.log(`SEMA max |err| / max |golden|, worst 8:\n  ${rows.join('\n  ')}`);
     expect(worst.size).toBeGreaterThan(60);
   });
@@ -156,11 +213,30 @@ describe.skipIf(!rt)('SEMA structure branch vs CPU reference (random weights, 2 
     const nPtr = 3;
     const M = 2 * N + nPtr;
     const spec: RobotSegSpec = {
-      dModel: C, memDim, grid: [h, w],
-      sema: { heads, ropeTheta: 10000, kernels: [3, 5, 7], groupNormGroups: groups, groupNormEps: 1e-5, upsample: up, alphaInit: 1 },
-      rpg: { embedDim: C, regions: 3, micro: 4, maskThresh: 0.5 }, classVocab: ['arm', 'gripper', 'robot'],
+      dModel: C,
+      memDim,
+      grid: [h, w],
+      sema: {
+        heads,
+        ropeTheta: 10000,
+        kernels: [3, 5, 7],
+        groupNormGroups: groups,
+        groupNormEps: 1e-5,
+        upsample: up,
+        alphaInit: 1,
+      },
+      rpg: { embedDim: C, regions: 3, micro: 4, maskThresh: 0.5 },
+      classVocab: ['arm', 'gripper', 'robot'],
     };
-    const cfg = { ...SAM21_HIERA_T.memory_attention, d_model: C, num_layers: 1, num_heads: heads, dim_feedforward: 16, kv_in_dim: memDim, feat_sizes: [h, w] as [number, number] };
+    const cfg = {
+      ...SAM21_HIERA_T.memory_attention,
+      d_model: C,
+      num_layers: 1,
+      num_heads: heads,
+      dim_feedforward: 16,
+      kv_in_dim: memDim,
+      feat_sizes: [h, w] as [number, number],
+    };
     const ma = new SemaMemoryAttention(cfg, spec);
     const L = ma.layers[0];
     const host = new Map<string, Float32Array>();
@@ -177,8 +253,29 @@ describe.skipIf(!rt)('SEMA structure branch vs CPU reference (random weights, 2 
     const v = Float32Array.from({ length: M * memDim }, () => r.normal());
     const cs = ma.ropeCs(rt!, N);
     const taps = new Map<string, Promise<Float32Array>>();
-    const out = L.structure(rt!, rt!.upload(tCa, [1, N, C]), rt!.upload(tMain, [1, N, C]), rt!.upload(edges, [1, 1, h, w]), rt!.upload(k, [1, M, memDim]), rt!.upload(v, [1, M, memDim]), cs, nPtr, (n, t) => taps.set(n, rt!.read(t)));
-    const ref = semaStructureRef((n) => host.get(n)!, tCa, tMain, edges, k, v, await rt!.read(cs), { h, w, C, memDim, heads, groups, eps: 1e-5, up, M, nPtr });
+    const out = L.structure(
+      rt!,
+      rt!.upload(tCa, [1, N, C]),
+      rt!.upload(tMain, [1, N, C]),
+      rt!.upload(edges, [1, 1, h, w]),
+      rt!.upload(k, [1, M, memDim]),
+      rt!.upload(v, [1, M, memDim]),
+      cs,
+      nPtr,
+      (n, t) => taps.set(n, rt!.read(t)),
+    );
+    const ref = semaStructureRef((n) => host.get(n)!, tCa, tMain, edges, k, v, await rt!.read(cs), {
+      h,
+      w,
+      C,
+      memDim,
+      heads,
+      groups,
+      eps: 1e-5,
+      up,
+      M,
+      nPtr,
+    });
     const f32 = (a: Float64Array) => Float32Array.from(a);
     check('ms.out', await taps.get('ms.out')!, f32(ref.ms));
     check('structure_logits', await rt!.read(out.logits), f32(ref.logits));

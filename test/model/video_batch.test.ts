@@ -13,7 +13,12 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { RgbImage } from '../../src/graph/image.js';
 import type { SAM2 } from '../../src/model/sam2.js';
-import { type FrameResult, type FrameSource, type TrackStage, VideoPredictor } from '../../src/model/video_predictor.js';
+import {
+  type FrameResult,
+  type FrameSource,
+  type TrackStage,
+  VideoPredictor,
+} from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
 import { GOLDEN, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
@@ -21,16 +26,42 @@ import { robotsegGoldenModel } from '../helpers/robotseg.js';
 
 const rt = await testRuntime();
 const TOL = 1e-5;
-const live = (w: number, h: number): FrameSource => ({ numFrames: null, width: w, height: h, frame: async (i) => { throw new Error(`frame ${i} is gone`); } });
+const live = (w: number, h: number): FrameSource => ({
+  numFrames: null,
+  width: w,
+  height: h,
+  frame: async (i) => {
+    throw new Error(`frame ${i} is gone`);
+  },
+});
 
-interface StageCount { frame: number; stage: TrackStage; batch: number; dispatches: number }
+interface StageCount {
+  frame: number;
+  stage: TrackStage;
+  batch: number;
+  dispatches: number;
+}
 /** A memory-attention batch: its size, memory tokens per object and dropped (padding) tokens per object. */
-interface Layout { frame: number; batch: number; tokens: number; dropped: Promise<number[]> }
+interface Layout {
+  frame: number;
+  batch: number;
+  tokens: number;
+  dropped: Promise<number[]>;
+}
 /** Every call's results in call order (prompts, pushes, propagated frames), dispatches per stage, batches. */
-interface Run { results: FrameResult[][]; stages: StageCount[]; layouts: Layout[] }
+interface Run {
+  results: FrameResult[][];
+  stages: StageCount[];
+  layouts: Layout[];
+}
 
 /** Runs a script on a fresh predictor; records results and the dispatches of each tracked-frame stage. */
-async function record(model: SAM2, source: FrameSource, batchObjects: boolean, script: (p: VideoPredictor, out: FrameResult[][]) => Promise<void>): Promise<Run> {
+async function record(
+  model: SAM2,
+  source: FrameSource,
+  batchObjects: boolean,
+  script: (p: VideoPredictor, out: FrameResult[][]) => Promise<void>,
+): Promise<Run> {
   const stages: StageCount[] = [];
   let last = rt!.dispatches;
   const pred = new VideoPredictor(rt!, model, source, {
@@ -46,7 +77,13 @@ async function record(model: SAM2, source: FrameSource, batchObjects: boolean, s
   pred.tracker.assembleBatch = (t, f, banks, numFrames, reverse, tap) => {
     const a = assemble(t, f, banks, numFrames, reverse, tap);
     const [B, M] = a.memory.shape;
-    const dropped = a.keyMask ? rt!.read(a.keyMask).then((m) => Array.from({ length: B }, (_, b) => m.subarray(b * M, (b + 1) * M).filter((v) => v === -Infinity).length)) : Promise.resolve(new Array(B).fill(0));
+    const dropped = a.keyMask
+      ? rt!
+          .read(a.keyMask)
+          .then((m) =>
+            Array.from({ length: B }, (_, b) => m.subarray(b * M, (b + 1) * M).filter((v) => v === -Infinity).length),
+          )
+      : Promise.resolve(new Array(B).fill(0));
     layouts.push({ frame: t, batch: B, tokens: M, dropped });
     return a;
   };
@@ -69,7 +106,10 @@ function compareRuns(batched: Run, single: Run): number {
   expect(batched.results.length).toBe(single.results.length);
   batched.results.forEach((rb, call) => {
     const rs = single.results[call];
-    expect(rb.map((r) => r.objId), `call ${call}: objects`).toEqual(rs.map((r) => r.objId));
+    expect(
+      rb.map((r) => r.objId),
+      `call ${call}: objects`,
+    ).toEqual(rs.map((r) => r.objId));
     rb.forEach((b, i) => {
       const s = rs[i];
       const what = `call ${call} object ${b.objId}`;
@@ -127,11 +167,20 @@ describe.skipIf(!rt)('several objects tracked as one batch', () => {
     const batched = await record(model, live(200, 150), true, stream);
     const single = await record(model, live(200, 150), false, stream);
     const worst = compareRuns(batched, single);
-    console.log(`batched vs per-object (SAM 2.1, 3 objects, 7 streamed frames): max |logit / score difference| ${worst}`);
+    console.log(
+      `batched vs per-object (SAM 2.1, 3 objects, 7 streamed frames): max |logit / score difference| ${worst}`,
+    );
 
     // every tracked object of a frame in one batch
     const ma = perFrame(batched, 'memory_attention');
-    expect([...ma].map(([f, e]) => [f, e.batches])).toEqual([[1, [2]], [2, [2]], [3, [2]], [4, [3]], [5, [3]], [6, [3]]]);
+    expect([...ma].map(([f, e]) => [f, e.batches])).toEqual([
+      [1, [2]],
+      [2, [2]],
+      [3, [2]],
+      [4, [3]],
+      [5, [3]],
+      [6, [3]],
+    ]);
     // padded rows: object 3 (last) has 3 memories of 256 tokens and 3 pointers of 4 tokens fewer
     const tracked = batched.layouts.filter((l) => l.batch === 3);
     expect(await Promise.all(tracked.map(async (l) => [l.frame, l.tokens, await l.dropped]))).toEqual(
@@ -142,7 +191,10 @@ describe.skipIf(!rt)('several objects tracked as one batch', () => {
     // dispatches of these stages do not grow with the number of objects in the batch ...
     for (const stage of ['memory_attention', 'memory_encoder'] as const) {
       const b = perFrame(batched, stage);
-      expect(new Set([...b.values()].map((e) => e.dispatches)).size, `${stage}: dispatches per frame for batches of 2 and 3 objects`).toBe(1);
+      expect(
+        new Set([...b.values()].map((e) => e.dispatches)).size,
+        `${stage}: dispatches per frame for batches of 2 and 3 objects`,
+      ).toBe(1);
       // ... while one object at a time costs one pass per object (the same pass)
       expect(perFrame(single, stage).get(4)!.dispatches, stage).toBe(3 * b.get(4)!.dispatches);
     }
@@ -151,34 +203,45 @@ describe.skipIf(!rt)('several objects tracked as one batch', () => {
     const dec = perFrame(batched, 'decoder');
     expect(dec.get(4)!.dispatches).toBe(dec.get(1)!.dispatches);
     expect(perFrame(single, 'decoder').get(4)!.dispatches).toBe(3 * (dec.get(4)!.dispatches - 1));
-    const total = (r: Run, f: number) => r.stages.filter((s) => s.frame === f && s.stage !== 'image_encoder').reduce((a, s) => a + s.dispatches, 0);
-    console.log(`dispatches on frame 6 (3 objects, image encoder excluded): batched ${total(batched, 6)}, one object at a time ${total(single, 6)}; `
-      + `memory attention ${ma.get(6)!.dispatches} vs ${one.get(6)!.dispatches}`);
+    const total = (r: Run, f: number) =>
+      r.stages.filter((s) => s.frame === f && s.stage !== 'image_encoder').reduce((a, s) => a + s.dispatches, 0);
+    console.log(
+      `dispatches on frame 6 (3 objects, image encoder excluded): batched ${total(batched, 6)}, one object at a time ${total(single, 6)}; ` +
+        `memory attention ${ma.get(6)!.dispatches} vs ${one.get(6)!.dispatches}`,
+    );
   }, 300_000);
 
   it('RobotSeg: robot / arm / gripper targets and a plain object, one added later (decoder groups by token count)', async () => {
     const model = await robotsegGoldenModel(rt!);
     const imgs: RgbImage[] = Array.from({ length: 5 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
-    const run = (batch: boolean) => record(model, live(200, 150), batch, async (p, out) => {
-      for (let f = 0; f < imgs.length; f++) {
-        out.push((await p.push(imgs[f])).results);
-        if (f === 0) {
-          out.push([await p.addTarget(0, 1, 'robot')]);
-          out.push([await p.addTarget(0, 2, 'arm')]);
-          out.push([await p.addPoints(0, 3, { points: [{ x: 90, y: 82.5, label: 1 }] })]); // no category: plain SAM 2.1 decoder
+    const run = (batch: boolean) =>
+      record(model, live(200, 150), batch, async (p, out) => {
+        for (let f = 0; f < imgs.length; f++) {
+          out.push((await p.push(imgs[f])).results);
+          if (f === 0) {
+            out.push([await p.addTarget(0, 1, 'robot')]);
+            out.push([await p.addTarget(0, 2, 'arm')]);
+            out.push([await p.addPoints(0, 3, { points: [{ x: 90, y: 82.5, label: 1 }] })]); // no category: plain SAM 2.1 decoder
+          }
+          if (f === 2) out.push([await p.addTarget(2, 4, 'gripper')]); // later: fewer memories and pointers (padded), fewer RPG tokens
         }
-        if (f === 2) out.push([await p.addTarget(2, 4, 'gripper')]); // later: fewer memories and pointers (padded), fewer RPG tokens
-      }
-    });
+      });
     const batched = await run(true);
     const single = await run(false);
     const worst = compareRuns(batched, single);
-    console.log(`batched vs per-object (RobotSeg, 4 objects, 5 streamed frames): max |logit / score difference| ${worst}`);
+    console.log(
+      `batched vs per-object (RobotSeg, 4 objects, 5 streamed frames): max |logit / score difference| ${worst}`,
+    );
     // one memory-attention pass per frame for all objects; the decoder then runs per token layout:
     // robot and arm (3 memory frames on frame 3: R*3 RPG tokens), the plain object, the later gripper
     // (1 memory frame; its memory row padded by 2 frames and 2 pointers)
     const ma = perFrame(batched, 'memory_attention');
-    expect([...ma].map(([f, e]) => [f, e.batches])).toEqual([[1, [3]], [2, [3]], [3, [4]], [4, [4]]]);
+    expect([...ma].map(([f, e]) => [f, e.batches])).toEqual([
+      [1, [3]],
+      [2, [3]],
+      [3, [4]],
+      [4, [4]],
+    ]);
     const l3 = batched.layouts.find((l) => l.frame === 3)!;
     expect([l3.tokens, await l3.dropped]).toEqual([3 * (256 + 4), [0, 0, 0, 2 * (256 + 4)]]);
     expect(ma.get(3)!.dispatches).toBe(perFrame(single, 'memory_attention').get(3)!.dispatches / 4);

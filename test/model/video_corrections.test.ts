@@ -23,7 +23,10 @@ const source: FrameSource = { numFrames: 3, width: imgs[0].width, height: imgs[0
 const CLICK = { x: 90, y: 82.5, label: 1 };
 
 /** Propagate frames 0..2 after a click on frame 0; `onFrame` may interact while the pass is paused. */
-async function run(model: SAM2, onFrame?: (p: VideoPredictor, frame: number) => Promise<void>): Promise<{ logits: Float32Array[]; pred: VideoPredictor }> {
+async function run(
+  model: SAM2,
+  onFrame?: (p: VideoPredictor, frame: number) => Promise<void>,
+): Promise<{ logits: Float32Array[]; pred: VideoPredictor }> {
   const pred = new VideoPredictor(rt!, model, source);
   await pred.addPoints(0, 1, { points: [CLICK] });
   const logits: Float32Array[] = [];
@@ -37,7 +40,9 @@ async function run(model: SAM2, onFrame?: (p: VideoPredictor, frame: number) => 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 describe.skipIf(!rt)('video predictor: clicks on prompted and tracked frames (SAM 2 semantics)', () => {
-  it('three rounds of clicks on an untracked frame (3C) use no memory and stay pending conditioning', { timeout: 120_000 }, async () => {
+  it('three rounds of clicks on an untracked frame (3C) use no memory and stay pending conditioning', {
+    timeout: 120_000,
+  }, async () => {
     const model = await goldenModel(rt!);
     const p = new VideoPredictor(rt!, model, source);
     const r1 = await p.addPoints(0, 1, { points: [CLICK] });
@@ -52,7 +57,9 @@ describe.skipIf(!rt)('video predictor: clicks on prompted and tracked frames (SA
     p.reset();
   });
 
-  it('a correction on a tracked frame stays non-conditioning and is seen only after preflight()', { timeout: 240_000 }, async () => {
+  it('a correction on a tracked frame stays non-conditioning and is seen only after preflight()', {
+    timeout: 240_000,
+  }, async () => {
     const model = await goldenModel(rt!);
     const ref = await run(model);
     ref.pred.reset();
@@ -96,9 +103,18 @@ describe.skipIf(!rt)('video predictor: clicks on prompted and tracked frames (SA
     onCond.pred.reset();
   });
 
-  it('streaming: a correction on the current frame becomes that frame\'s memory at the next push', { timeout: 120_000 }, async () => {
+  it("streaming: a correction on the current frame becomes that frame's memory at the next push", {
+    timeout: 120_000,
+  }, async () => {
     const model = await goldenModel(rt!);
-    const p = new VideoPredictor(rt!, model, { numFrames: null, width: source.width, height: source.height, frame: async () => { throw new Error('gone'); } });
+    const p = new VideoPredictor(rt!, model, {
+      numFrames: null,
+      width: source.width,
+      height: source.height,
+      frame: async () => {
+        throw new Error('gone');
+      },
+    });
     await p.push(imgs[0]);
     await p.addPoints(0, 1, { points: [CLICK] });
     await p.push(imgs[1]);

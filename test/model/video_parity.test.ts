@@ -23,10 +23,12 @@ function check(name: string, got: ArrayLike<number>, want: Float32Array, opts: {
   if (r.ok) return;
   if (opts.bf16) {
     let off = 0;
-    for (let i = 0; i < want.length; i++) if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
-      if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6) expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
-      off++;
-    }
+    for (let i = 0; i < want.length; i++)
+      if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
+        if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6)
+          expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
+        off++;
+      }
     if (off <= want.length * 0.005) return;
   }
   expect.fail(`${name}: ${r.msg}`);
@@ -52,7 +54,9 @@ async function runCase(name: string, n: number, override?: string) {
   const golden = await goldenFile(`${name}.safetensors`);
   const taps = new Map<string, Promise<Float32Array>>();
   const pred = new VideoPredictor(rt!, model, frames(n), {
-    tap: (f: number, tn: string, t: Tensor) => { taps.set(`${name}/frame${f}/${tn}`, rt!.read(t)); },
+    tap: (f: number, tn: string, t: Tensor) => {
+      taps.set(`${name}/frame${f}/${tn}`, rt!.read(t));
+    },
   });
   await pred.addPoints(0, 1, { points: [{ x: 90, y: 82.5, label: 1 }] });
   const scores: number[] = [];
@@ -61,8 +65,10 @@ async function runCase(name: string, n: number, override?: string) {
   if (process.env.VIDEO_DEBUG) {
     for (const [key, p] of taps) {
       if (!golden.header.has(key)) continue;
-      const a = await p; const b = await golden.readTensor(key);
-      let m = 0; for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+      const a = await p;
+      const b = await golden.readTensor(key);
+      let m = 0;
+      for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
       console.log(key, a.length, b.length, m.toExponential(2));
     }
   }
@@ -78,7 +84,10 @@ async function runCase(name: string, n: number, override?: string) {
       expect(Array.from(g)).toEqual(Array.from(fin));
       continue;
     }
-    check(key, await p, await golden.readTensor(key), { atol: LOGITS.test(short) ? 1e-3 : undefined, bf16: short.includes('bf16') || short.startsWith('memattn.memory_NxBxC') });
+    check(key, await p, await golden.readTensor(key), {
+      atol: LOGITS.test(short) ? 1e-3 : undefined,
+      bf16: short.includes('bf16') || short.startsWith('memattn.memory_NxBxC'),
+    });
     compared.add(short);
   }
   await golden.close();
@@ -89,7 +98,18 @@ async function runCase(name: string, n: number, override?: string) {
 describe.skipIf(!rt)('SAM 2.1 video predictor vs official PyTorch (reduced golden)', () => {
   it('video: 3 frames, one click on frame 0 — every recorded tensor', async () => {
     const { compared, scores } = await runCase('video', 3);
-    for (const k of ['memattn.out_HWxBxC', 'memattn.memory_NxBxC', 'memattn.memory_pos_NxBxC', 'heads.obj_ptr', 'heads.low_res_masks', 'memenc.maskmem_features_bf16_as_f32', 'out.video_res_logits', 'out.pred_masks_lowres_after_fill', 'out.video_res_logits_after_click', 'pix_feat_with_mem']) {
+    for (const k of [
+      'memattn.out_HWxBxC',
+      'memattn.memory_NxBxC',
+      'memattn.memory_pos_NxBxC',
+      'heads.obj_ptr',
+      'heads.low_res_masks',
+      'memenc.maskmem_features_bf16_as_f32',
+      'out.video_res_logits',
+      'out.pred_masks_lowres_after_fill',
+      'out.video_res_logits_after_click',
+      'pix_feat_with_mem',
+    ]) {
       expect(compared, k).toContain(k);
     }
     expect(scores.map((s) => s.toFixed(4))).toEqual(['0.4154', '0.2419', '0.2405']);

@@ -16,8 +16,12 @@ describe.skipIf(!rt)('streaming video predictor', () => {
     const model = await goldenModel(rt!);
     const imgs: RgbImage[] = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
     const pred = new VideoPredictor(rt!, model, {
-      numFrames: null, width: imgs[0].width, height: imgs[0].height,
-      frame: async (i) => { throw new Error(`frame ${i} is no longer available in a stream`); },
+      numFrames: null,
+      width: imgs[0].width,
+      height: imgs[0].height,
+      frame: async (i) => {
+        throw new Error(`frame ${i} is no longer available in a stream`);
+      },
     });
     const first = await pred.push(imgs[0]);
     expect(first.results).toEqual([]); // no prompts yet
@@ -42,7 +46,9 @@ describe.skipIf(!rt)('streaming video predictor', () => {
     expect(Math.max(...after)).toBeLessThanOrEqual(after[0]);
     const heldAfter = held.slice(20);
     expect(Math.max(...heldAfter)).toBeLessThanOrEqual(heldAfter[0] * 1.05);
-    console.log(`stream: ${((performance.now() - t0) / (N - 1)).toFixed(0)} ms/frame; live bytes frame 20 ${after[0]}, max after ${Math.max(...after)}; pool held ${heldAfter[0]} -> ${heldAfter[heldAfter.length - 1]}`);
+    console.log(
+      `stream: ${((performance.now() - t0) / (N - 1)).toFixed(0)} ms/frame; live bytes frame 20 ${after[0]}, max after ${Math.max(...after)}; pool held ${heldAfter[0]} -> ${heldAfter[heldAfter.length - 1]}`,
+    );
     pred.reset();
   });
 });

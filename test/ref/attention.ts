@@ -42,7 +42,7 @@ export function attentionProbs(q: ArrayLike<number>, k: ArrayLike<number>, s: At
         const p = new Float64Array(Nk);
         if (m !== -Infinity) {
           let sum = 0;
-          for (let j = 0; j < Nk; j++) sum += (p[j] = Math.exp(sc[j] - m));
+          for (let j = 0; j < Nk; j++) sum += p[j] = Math.exp(sc[j] - m);
           for (let j = 0; j < Nk; j++) p[j] /= sum;
         }
         P[b][h].push(p);
@@ -53,7 +53,12 @@ export function attentionProbs(q: ArrayLike<number>, k: ArrayLike<number>, s: At
 }
 
 /** out [B, Nq, H*Dh]. */
-export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, s: AttentionShape): Float64Array {
+export function attentionRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  s: AttentionShape,
+): Float64Array {
   const { B, Nq, Nk, H, Dh } = s;
   const C = H * Dh;
   const Bk = s.Bk ?? B;
@@ -75,7 +80,13 @@ export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: Arra
 }
 
 /** Gradients of sum(out * dout) w.r.t. q, k, v (Bk = B). */
-export function attentionGradRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, dout: ArrayLike<number>, s: AttentionShape) {
+export function attentionGradRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  dout: ArrayLike<number>,
+  s: AttentionShape,
+) {
   const { B, Nq, Nk, H, Dh } = s;
   const C = H * Dh;
   const scale = s.scale ?? 1 / Math.sqrt(Dh);

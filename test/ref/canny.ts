@@ -16,7 +16,10 @@ export function grayOpenCVRef(x: ArrayLike<number>, p: number, c: number, h: num
   for (let b = 0; b < p; b++) {
     for (let i = 0; i < hw; i++) {
       const base = b * c * hw + i;
-      out[b * hw + i] = c === 1 ? u8(x[base]) : (u8(x[base]) * 9798 + u8(x[base + hw]) * 19235 + u8(x[base + 2 * hw]) * 3735 + 16384) >> 15;
+      out[b * hw + i] =
+        c === 1
+          ? u8(x[base])
+          : (u8(x[base]) * 9798 + u8(x[base + hw]) * 19235 + u8(x[base + 2 * hw]) * 3735 + 16384) >> 15;
     }
   }
   return out;
@@ -48,7 +51,14 @@ export function reflect101(i: number, n: number): number {
 }
 
 /** Separable correlation with `k` along W, then along H (reflect-101); roundU8: OpenCV's (acc + 2^15) >> 16. */
-export function blurRef(x: ArrayLike<number>, p: number, h: number, w: number, k: ArrayLike<number>, roundU8 = false): Float32Array {
+export function blurRef(
+  x: ArrayLike<number>,
+  p: number,
+  h: number,
+  w: number,
+  k: ArrayLike<number>,
+  roundU8 = false,
+): Float32Array {
   const r = (k.length - 1) / 2;
   const hw = h * w;
   const tmp = new Float32Array(p * hw);
@@ -72,7 +82,11 @@ export function blurRef(x: ArrayLike<number>, p: number, h: number, w: number, k
   return out;
 }
 
-export interface SobelRef { gx: Float32Array; gy: Float32Array; mag: Float32Array }
+export interface SobelRef {
+  gx: Float32Array;
+  gy: Float32Array;
+  mag: Float32Array;
+}
 
 /** 3x3 Sobel (replicate border) and magnitude: |gx|+|gy| (opencv) or sqrt(gx^2+gy^2+1e-6) (kornia). */
 export function sobelRef(x: ArrayLike<number>, p: number, h: number, w: number, mode: CannyMode): SobelRef {
@@ -82,11 +96,18 @@ export function sobelRef(x: ArrayLike<number>, p: number, h: number, w: number, 
   const mag = new Float32Array(p * hw);
   const eps = f(1e-6);
   for (let b = 0; b < p; b++) {
-    const at = (yy: number, xx: number) => x[b * hw + Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))];
+    const at = (yy: number, xx: number) =>
+      x[b * hw + Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))];
     for (let y = 0; y < h; y++) {
       for (let xx = 0; xx < w; xx++) {
-        const dx = f(f(f(at(y - 1, xx + 1) - at(y - 1, xx - 1)) + f(2 * f(at(y, xx + 1) - at(y, xx - 1)))) + f(at(y + 1, xx + 1) - at(y + 1, xx - 1)));
-        const dy = f(f(f(at(y + 1, xx - 1) - at(y - 1, xx - 1)) + f(2 * f(at(y + 1, xx) - at(y - 1, xx)))) + f(at(y + 1, xx + 1) - at(y - 1, xx + 1)));
+        const dx = f(
+          f(f(at(y - 1, xx + 1) - at(y - 1, xx - 1)) + f(2 * f(at(y, xx + 1) - at(y, xx - 1)))) +
+            f(at(y + 1, xx + 1) - at(y + 1, xx - 1)),
+        );
+        const dy = f(
+          f(f(at(y + 1, xx - 1) - at(y - 1, xx - 1)) + f(2 * f(at(y + 1, xx) - at(y - 1, xx)))) +
+            f(at(y + 1, xx + 1) - at(y - 1, xx + 1)),
+        );
         const i = b * hw + y * w + xx;
         gx[i] = dx;
         gy[i] = dy;
@@ -119,8 +140,16 @@ export function korniaDirection(gx: number, gy: number): number {
 
 /** Non-maximum suppression + double threshold (OpenCV's integer sector test, or kornia's 45-degree rounding). */
 export function nmsRef(
-  gx: ArrayLike<number>, gy: ArrayLike<number>, mag: ArrayLike<number>, p: number, h: number, w: number,
-  mode: CannyMode, low: number, high: number, clamp01 = false,
+  gx: ArrayLike<number>,
+  gy: ArrayLike<number>,
+  mag: ArrayLike<number>,
+  p: number,
+  h: number,
+  w: number,
+  mode: CannyMode,
+  low: number,
+  high: number,
+  clamp01 = false,
 ): NmsRef {
   const hw = h * w;
   const state = new Uint8Array(p * hw);
@@ -152,7 +181,12 @@ export function nmsRef(
         } else {
           const k = korniaDirection(gx[i], gy[i]);
           dir[i] = k;
-          const [dy, dx] = [[0, 1], [1, 1], [1, 0], [1, -1]][k % 4];
+          const [dy, dx] = [
+            [0, 1],
+            [1, 1],
+            [1, 0],
+            [1, -1],
+          ][k % 4];
           const keep = v > m(y + dy, x + dx) && v > m(y - dy, x - dx);
           let out = keep ? v : 0;
           if (clamp01) out = Math.min(1, Math.max(0, out));
@@ -170,7 +204,11 @@ export function hysteresisRef(state: ArrayLike<number>, p: number, h: number, w:
   const hw = h * w;
   const out = new Uint8Array(p * hw);
   const queue: number[] = [];
-  for (let i = 0; i < p * hw; i++) if (state[i] >= 2) { out[i] = 1; queue.push(i); }
+  for (let i = 0; i < p * hw; i++)
+    if (state[i] >= 2) {
+      out[i] = 1;
+      queue.push(i);
+    }
   for (let qi = 0; qi < queue.length; qi++) {
     const i = queue[qi];
     const b = Math.floor(i / hw);
@@ -182,7 +220,10 @@ export function hysteresisRef(state: ArrayLike<number>, p: number, h: number, w:
         const xx = x + dx;
         if (yy < 0 || xx < 0 || yy >= h || xx >= w) continue;
         const j = b * hw + yy * w + xx;
-        if (state[j] === 1 && !out[j]) { out[j] = 1; queue.push(j); }
+        if (state[j] === 1 && !out[j]) {
+          out[j] = 1;
+          queue.push(j);
+        }
       }
     }
   }
@@ -193,7 +234,14 @@ export function hysteresisRef(state: ArrayLike<number>, p: number, h: number, w:
  * torch.nn.functional.interpolate(mode='bilinear', align_corners=False, antialias=False) of planes
  * [P, H, W] to [P, oh, ow], then clamp to [0, 1] (SEMA's resize of the edge map to the token grid).
  */
-export function bilinearClampRef(x: ArrayLike<number>, p: number, h: number, w: number, oh: number, ow: number): Float32Array {
+export function bilinearClampRef(
+  x: ArrayLike<number>,
+  p: number,
+  h: number,
+  w: number,
+  oh: number,
+  ow: number,
+): Float32Array {
   const out = new Float32Array(p * oh * ow);
   const src = (d: number, inSize: number, outSize: number) => {
     const s = Math.max(0, (d + 0.5) * (inSize / outSize) - 0.5);
@@ -227,8 +275,16 @@ export interface CannyRef {
 
 /** Whole detector (see src/kernels/canny.ts for the options). `blurKernel`: 1-D weights or null. */
 export function cannyRef(
-  x: ArrayLike<number>, p: number, c: number, h: number, w: number, mode: CannyMode,
-  low: number, high: number, blurKernel: ArrayLike<number> | null, clamp01 = false,
+  x: ArrayLike<number>,
+  p: number,
+  c: number,
+  h: number,
+  w: number,
+  mode: CannyMode,
+  low: number,
+  high: number,
+  blurKernel: ArrayLike<number> | null,
+  clamp01 = false,
 ): CannyRef {
   const gray = mode === 'opencv' ? grayOpenCVRef(x, p, c, h, w) : safeToGrayRef(x, p, h, w);
   const blurred = blurKernel ? blurRef(gray, p, h, w, blurKernel, mode === 'opencv') : gray;

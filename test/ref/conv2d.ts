@@ -14,8 +14,10 @@ export const pair = (v: Pair | undefined, d: number): [number, number] =>
 
 /** y [B, Cout, OH, OW] = conv2d(x [B, Cin, H, W], w [Cout, Cin/G, KH, KW]) + bias [Cout]. */
 export function conv2dRef(
-  x: ArrayLike<number>, xs: readonly number[],
-  w: ArrayLike<number>, ws: readonly number[],
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  w: ArrayLike<number>,
+  ws: readonly number[],
   bias: ArrayLike<number> | null,
   o: Conv2dGeom = {},
 ): { y: Float64Array; shape: number[] } {
@@ -59,9 +61,12 @@ export function conv2dRef(
  * x[b, ci, ih, iw] through w[co, c, kh, kw] sends dy back to both (the adjoint of the loop above).
  */
 export function conv2dBackwardRef(
-  x: ArrayLike<number>, xs: readonly number[],
-  w: ArrayLike<number>, ws: readonly number[],
-  dy: ArrayLike<number>, o: Conv2dGeom = {},
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  w: ArrayLike<number>,
+  ws: readonly number[],
+  dy: ArrayLike<number>,
+  o: Conv2dGeom = {},
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const [B, Cin, H, W] = xs;
   const [Cout, cinG, KH, KW] = ws;
@@ -106,7 +111,12 @@ export function conv2dBackwardRef(
  * Central finite differences of L = sum(f(v) * dy) with respect to v (float64), for checking the
  * analytic gradients: (L(v + eps e_i) - L(v - eps e_i)) / (2 eps) for each i.
  */
-export function finiteDiff(f: (v: Float64Array) => Float64Array, v: ArrayLike<number>, dy: ArrayLike<number>, eps = 1e-6): Float64Array {
+export function finiteDiff(
+  f: (v: Float64Array) => Float64Array,
+  v: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  eps = 1e-6,
+): Float64Array {
   const base = Float64Array.from(v);
   const g = new Float64Array(base.length);
   const dot = (y: Float64Array) => y.reduce((s, yi, i) => s + yi * dy[i], 0);

@@ -6,7 +6,11 @@ export interface ConvTranspose2dGeom extends Conv2dGeom {
   outputPadding?: Pair;
 }
 
-export function convTranspose2dOutShape(xs: readonly number[], ws: readonly number[], o: ConvTranspose2dGeom): number[] {
+export function convTranspose2dOutShape(
+  xs: readonly number[],
+  ws: readonly number[],
+  o: ConvTranspose2dGeom,
+): number[] {
   const [B, , H, W] = xs;
   const [, coutG, KH, KW] = ws;
   const [sh, sw] = pair(o.stride, 1);
@@ -14,7 +18,12 @@ export function convTranspose2dOutShape(xs: readonly number[], ws: readonly numb
   const [dh, dw] = pair(o.dilation, 1);
   const [oph, opw] = pair(o.outputPadding, 0);
   const G = o.groups ?? 1;
-  return [B, coutG * G, (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1, (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1];
+  return [
+    B,
+    coutG * G,
+    (H - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1,
+    (W - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1,
+  ];
 }
 
 /**
@@ -22,8 +31,10 @@ export function convTranspose2dOutShape(xs: readonly number[], ws: readonly numb
  * y[b, g*Cout/G + c, ih*sh - ph + kh*dh, iw*sw - pw + kw*dw] (when inside the output); w is [Cin, Cout/G, KH, KW].
  */
 export function convTranspose2dRef(
-  x: ArrayLike<number>, xs: readonly number[],
-  w: ArrayLike<number>, ws: readonly number[],
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  w: ArrayLike<number>,
+  ws: readonly number[],
   bias: ArrayLike<number> | null,
   o: ConvTranspose2dGeom = {},
 ): { y: Float64Array; shape: number[] } {
@@ -63,9 +74,12 @@ export function convTranspose2dRef(
 
 /** Adjoint of convTranspose2dRef's scatter given dy [B, Cout, OH, OW]. */
 export function convTranspose2dBackwardRef(
-  x: ArrayLike<number>, xs: readonly number[],
-  w: ArrayLike<number>, ws: readonly number[],
-  dy: ArrayLike<number>, o: ConvTranspose2dGeom = {},
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  w: ArrayLike<number>,
+  ws: readonly number[],
+  dy: ArrayLike<number>,
+  o: ConvTranspose2dGeom = {},
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
   const [B, Cin, H, W] = xs;
   const [, coutG, KH, KW] = ws;
@@ -79,8 +93,7 @@ export function convTranspose2dBackwardRef(
   const dw = new Float64Array(w.length);
   const db = new Float64Array(Cout);
   for (let b = 0; b < B; b++)
-    for (let co = 0; co < Cout; co++)
-      for (let p = 0; p < OH * OW; p++) db[co] += dy[(b * Cout + co) * OH * OW + p];
+    for (let co = 0; co < Cout; co++) for (let p = 0; p < OH * OW; p++) db[co] += dy[(b * Cout + co) * OH * OW + p];
   for (let b = 0; b < B; b++)
     for (let ci = 0; ci < Cin; ci++) {
       const g = Math.floor(ci / cinG);

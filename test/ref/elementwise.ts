@@ -3,7 +3,9 @@ import { roundBf16 } from '../../src/graph/dtype.js';
 export function erf(x: number): number {
   // Taylor series for |x| < 3, continued fraction for erfc beyond: ~1e-15 accurate.
   if (Math.abs(x) < 3) {
-    let s = 0, t = x, n = 0;
+    let s = 0,
+      t = x,
+      n = 0;
     while (n < 200) {
       const term = t / (2 * n + 1);
       s += term;
@@ -36,13 +38,20 @@ export const UNARY: Record<string, (v: number) => number> = {
 export const UNARY_GRAD: Record<string, (v: number) => number> = {
   relu: (v) => (v > 0 ? 1 : 0),
   gelu: (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI),
-  sigmoid: (v) => { const s = 1 / (1 + Math.exp(-v)); return s * (1 - s); },
+  sigmoid: (v) => {
+    const s = 1 / (1 + Math.exp(-v));
+    return s * (1 - s);
+  },
   identity: () => 1,
 };
 
 export const BINARY: Record<string, (a: number, b: number) => number> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
-  max: Math.max, min: Math.min,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  max: Math.max,
+  min: Math.min,
 };
 
 export function unaryRef(x: ArrayLike<number>, op: string, alpha = 1, beta = 0): Float64Array {
@@ -50,7 +59,15 @@ export function unaryRef(x: ArrayLike<number>, op: string, alpha = 1, beta = 0):
 }
 
 /** numpy-broadcast binary op. */
-export function binaryRef(a: ArrayLike<number>, as: number[], b: ArrayLike<number>, bs: number[], op: string, alpha = 1, beta = 0) {
+export function binaryRef(
+  a: ArrayLike<number>,
+  as: number[],
+  b: ArrayLike<number>,
+  bs: number[],
+  op: string,
+  alpha = 1,
+  beta = 0,
+) {
   const r = Math.max(as.length, bs.length);
   const pa = [...new Array(r - as.length).fill(1), ...as];
   const pb = [...new Array(r - bs.length).fill(1), ...bs];
@@ -58,7 +75,11 @@ export function binaryRef(a: ArrayLike<number>, as: number[], b: ArrayLike<numbe
   const n = out.reduce((x, y) => x * y, 1);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    let rem = i, ia = 0, ib = 0, sa = 1, sb = 1;
+    let rem = i,
+      ia = 0,
+      ib = 0,
+      sa = 1,
+      sb = 1;
     for (let d = r - 1; d >= 0; d--) {
       const c = rem % out[d];
       rem = Math.floor(rem / out[d]);

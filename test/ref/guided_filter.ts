@@ -26,7 +26,8 @@ export function reflect(p: number, n: number): number {
 /** uint8 gray of an RGB image [H*W*3] (OpenCV's 15-bit fixed point for 8-bit RGB -> gray). */
 export function grayRef(rgb: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (9798 * rgb[3 * i] + 19235 * rgb[3 * i + 1] + 3735 * rgb[3 * i + 2] + (1 << 14)) >> 15;
+  for (let i = 0; i < n; i++)
+    out[i] = (9798 * rgb[3 * i] + 19235 * rgb[3 * i + 1] + 3735 * rgb[3 * i + 2] + (1 << 14)) >> 15;
   return out;
 }
 
@@ -53,13 +54,30 @@ export function boxMeanRef(src: Float32Array, h: number, w: number, r: number): 
 }
 
 /** Guided filter of p with the one-channel guide I (both float32 [H*W]), radius r, eps. */
-export function guidedFilterRef(I: Float32Array, p: Float32Array, h: number, w: number, r: number, eps: number): Float32Array {
+export function guidedFilterRef(
+  I: Float32Array,
+  p: Float32Array,
+  h: number,
+  w: number,
+  r: number,
+  eps: number,
+): Float32Array {
   const n = h * w;
   const e = f(eps);
   const meanI = boxMeanRef(I, h, w, r);
-  const meanII = boxMeanRef(I.map((v) => f(v * v)), h, w, r);
+  const meanII = boxMeanRef(
+    I.map((v) => f(v * v)),
+    h,
+    w,
+    r,
+  );
   const meanP = boxMeanRef(p, h, w, r);
-  const meanIP = boxMeanRef(p.map((v, i) => f(v * I[i])), h, w, r);
+  const meanIP = boxMeanRef(
+    p.map((v, i) => f(v * I[i])),
+    h,
+    w,
+    r,
+  );
   const a = new Float32Array(n);
   const b = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -88,10 +106,20 @@ export function chamferDistRef(mask: Uint8Array, h: number, w: number): Float32A
   const at = (y: number, x: number) => t[(y + B) * W + x + B];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      if (!mask[y * w + x]) { t[(y + B) * W + x + B] = 0; continue; }
+      if (!mask[y * w + x]) {
+        t[(y + B) * W + x + B] = 0;
+        continue;
+      }
       t[(y + B) * W + x + B] = Math.min(
-        at(y - 2, x - 1) + DT_LONG, at(y - 2, x + 1) + DT_LONG, at(y - 1, x - 2) + DT_LONG, at(y - 1, x - 1) + DT_DIAG,
-        at(y - 1, x) + DT_HV, at(y - 1, x + 1) + DT_DIAG, at(y - 1, x + 2) + DT_LONG, at(y, x - 1) + DT_HV);
+        at(y - 2, x - 1) + DT_LONG,
+        at(y - 2, x + 1) + DT_LONG,
+        at(y - 1, x - 2) + DT_LONG,
+        at(y - 1, x - 1) + DT_DIAG,
+        at(y - 1, x) + DT_HV,
+        at(y - 1, x + 1) + DT_DIAG,
+        at(y - 1, x + 2) + DT_LONG,
+        at(y, x - 1) + DT_HV,
+      );
     }
   }
   const out = new Float32Array(h * w);
@@ -99,8 +127,17 @@ export function chamferDistRef(mask: Uint8Array, h: number, w: number): Float32A
     for (let x = w - 1; x >= 0; x--) {
       let t0 = at(y, x);
       if (t0 > DT_HV) {
-        t0 = Math.min(t0, at(y + 2, x + 1) + DT_LONG, at(y + 2, x - 1) + DT_LONG, at(y + 1, x + 2) + DT_LONG, at(y + 1, x + 1) + DT_DIAG,
-          at(y + 1, x) + DT_HV, at(y + 1, x - 1) + DT_DIAG, at(y + 1, x - 2) + DT_LONG, at(y, x + 1) + DT_HV);
+        t0 = Math.min(
+          t0,
+          at(y + 2, x + 1) + DT_LONG,
+          at(y + 2, x - 1) + DT_LONG,
+          at(y + 1, x + 2) + DT_LONG,
+          at(y + 1, x + 1) + DT_DIAG,
+          at(y + 1, x) + DT_HV,
+          at(y + 1, x - 1) + DT_DIAG,
+          at(y + 1, x - 2) + DT_LONG,
+          at(y, x + 1) + DT_HV,
+        );
         t[(y + B) * W + x + B] = t0;
       }
       out[y * w + x] = f(f(Math.min(t0, DIST_MAX)) * f(1 / 65536));
@@ -110,7 +147,13 @@ export function chamferDistRef(mask: Uint8Array, h: number, w: number): Float32A
 }
 
 /** Square max (dilate) or min (erode) filter of radius r; pixels outside the image are ignored. */
-export function morphRef<T extends Float32Array | Uint8Array>(src: T, h: number, w: number, r: number, op: 'max' | 'min'): T {
+export function morphRef<T extends Float32Array | Uint8Array>(
+  src: T,
+  h: number,
+  w: number,
+  r: number,
+  op: 'max' | 'min',
+): T {
   const out = src.slice() as T;
   const pick = op === 'max' ? Math.max : Math.min;
   for (let y = 0; y < h; y++) {
@@ -161,8 +204,12 @@ export function guidedRefineRef(rgb: Uint8Array, mask: Uint8Array, h: number, w:
     soft[i] = f(f(f(1 - alpha) * gf3[i]) + f(alpha * gf7[i]));
     if (band[i]) refined[i] = soft[i] > 0.5 ? 1 : 0;
   }
-  let a0 = 0, a1 = 0;
-  for (let i = 0; i < n; i++) { a0 += m01[i]; a1 += refined[i]; }
+  let a0 = 0,
+    a1 = 0;
+  for (let i = 0; i < n; i++) {
+    a0 += m01[i];
+    a1 += refined[i];
+  }
   const relChange = a0 > 0 ? Math.abs(a1 - a0) / a0 : 0;
   const out = a0 === 0 || relChange > 0.03 ? m01.slice() : refined;
   return { gray, gf3, gf7, dist, thick, band, soft, refined, out, relChange };

@@ -18,7 +18,13 @@ function pool2(x: ArrayLike<number>, shape: number[], s: number): { y: Float64Ar
 }
 
 /** One block; `p(name)` returns the block's parameter (e.g. 'attn.qkv.weight'). */
-export function hieraBlockRef(x: ArrayLike<number>, shape: number[], spec: HieraBlockSpec, p: P, o: { mlpRatio: number; eps: number; qStride: number }) {
+export function hieraBlockRef(
+  x: ArrayLike<number>,
+  shape: number[],
+  spec: HieraBlockSpec,
+  p: P,
+  o: { mlpRatio: number; eps: number; qStride: number },
+) {
   const [B, H, W, Cin] = shape;
   const { dimOut: C, heads, window, qPool } = spec;
   const rows = B * H * W;
@@ -46,12 +52,19 @@ export function hieraBlockRef(x: ArrayLike<number>, shape: number[], spec: Hiera
   }
   const att = attentionRef(q, part(1), part(2), { B: nB, Nq: hq * wq, Nk: wh * ww, H: heads, Dh: C / heads });
   const a0 = linearRef(att, [nB, hq * wq, C], p('attn.proj.weight'), [C, C], p('attn.proj.bias')).y;
-  const a = window > 0 ? windowUnpartitionRef(a0, [nB, hq, wq, C], qPool ? window / o.qStride : window, [Ho, Wo]).y : a0;
+  const a =
+    window > 0 ? windowUnpartitionRef(a0, [nB, hq, wq, C], qPool ? window / o.qStride : window, [Ho, Wo]).y : a0;
   const n = B * Ho * Wo * C;
   const x1 = new Float64Array(n);
   for (let i = 0; i < n; i++) x1[i] = shortcut[i] + a[i];
   const hid = Math.trunc(C * o.mlpRatio);
-  const h1 = linearRef(layerNormRef(x1, B * Ho * Wo, C, p('norm2.weight'), p('norm2.bias'), o.eps).y, [B * Ho * Wo, C], p('mlp.layers.0.weight'), [hid, C], p('mlp.layers.0.bias')).y;
+  const h1 = linearRef(
+    layerNormRef(x1, B * Ho * Wo, C, p('norm2.weight'), p('norm2.bias'), o.eps).y,
+    [B * Ho * Wo, C],
+    p('mlp.layers.0.weight'),
+    [hid, C],
+    p('mlp.layers.0.bias'),
+  ).y;
   for (let i = 0; i < h1.length; i++) h1[i] = UNARY.gelu(h1[i]);
   const m = linearRef(h1, [B * Ho * Wo, hid], p('mlp.layers.1.weight'), [C, hid], p('mlp.layers.1.bias')).y;
   for (let i = 0; i < n; i++) x1[i] += m[i];

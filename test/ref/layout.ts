@@ -41,7 +41,13 @@ export function permuteRef(x: Arr, shape: readonly number[], perm: readonly numb
 }
 
 /** torch.nn.functional.pad with per-dim amounts (negative = crop). */
-export function padRef(x: Arr, shape: readonly number[], before: readonly number[], after: readonly number[], value = 0) {
+export function padRef(
+  x: Arr,
+  shape: readonly number[],
+  before: readonly number[],
+  after: readonly number[],
+  value = 0,
+) {
   const out = shape.map((s, d) => s + before[d] + after[d]);
   const y = new Float64Array(numelOf(out));
   for (let i = 0; i < y.length; i++) {
@@ -53,7 +59,12 @@ export function padRef(x: Arr, shape: readonly number[], before: readonly number
 
 export function sliceRef(x: Arr, shape: readonly number[], starts: readonly number[], sizes: readonly number[]) {
   const y = new Float64Array(numelOf(sizes));
-  for (let i = 0; i < y.length; i++) y[i] = at(x, shape, unravel(i, sizes).map((c, d) => c + starts[d]));
+  for (let i = 0; i < y.length; i++)
+    y[i] = at(
+      x,
+      shape,
+      unravel(i, sizes).map((c, d) => c + starts[d]),
+    );
   return { y, shape: [...sizes] };
 }
 
@@ -77,7 +88,12 @@ export function tileRef(x: Arr, shape: readonly number[], reps: readonly number[
   const rp = [...new Array(r - reps.length).fill(1), ...reps];
   const out = s.map((v, d) => v * rp[d]);
   const y = new Float64Array(numelOf(out));
-  for (let i = 0; i < y.length; i++) y[i] = at(x, s, unravel(i, out).map((c, d) => c % s[d]));
+  for (let i = 0; i < y.length; i++)
+    y[i] = at(
+      x,
+      s,
+      unravel(i, out).map((c, d) => c % s[d]),
+    );
   return { y, shape: out };
 }
 

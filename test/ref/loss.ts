@@ -19,7 +19,14 @@ export function focalTermRef(x: number, t: number, alpha: number, gamma: number)
   return l;
 }
 
-export function focalRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, alpha = 0.25, gamma = 2): Float64Array {
+export function focalRef(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+  m: number,
+  n: number,
+  alpha = 0.25,
+  gamma = 2,
+): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
     let s = 0;
@@ -30,11 +37,20 @@ export function focalRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, 
 }
 
 /** d focal / dx, analytic (the chain rule of focalTermRef). */
-export function focalBackwardRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, dl: ArrayLike<number>, alpha = 0.25, gamma = 2): Float64Array {
+export function focalBackwardRef(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+  m: number,
+  n: number,
+  dl: ArrayLike<number>,
+  alpha = 0.25,
+  gamma = 2,
+): Float64Array {
   const dx = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
     for (let k = 0; k < n; k++) {
-      const xv = x[r * n + k], tv = tAt(t, n, r, k);
+      const xv = x[r * n + k],
+        tv = tAt(t, n, r, k);
       const p = sig(xv);
       const omp = 1 - (p * tv + (1 - p) * (1 - tv)); // 1 - p_t
       const ce = bceWithLogitsRef(xv, tv);
@@ -50,27 +66,46 @@ export function focalBackwardRef(x: ArrayLike<number>, t: ArrayLike<number>, m: 
 export function diceRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, smooth = 1): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let spt = 0, sp = 0, st = 0;
+    let spt = 0,
+      sp = 0,
+      st = 0;
     for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]), tv = tAt(t, n, r, k);
-      spt += p * tv; sp += p; st += tv;
+      const p = sig(x[r * n + k]),
+        tv = tAt(t, n, r, k);
+      spt += p * tv;
+      sp += p;
+      st += tv;
     }
     out[r] = 1 - (2 * spt + smooth) / (sp + st + smooth);
   }
   return out;
 }
 
-export function diceBackwardRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, dl: ArrayLike<number>, smooth = 1): Float64Array {
+export function diceBackwardRef(
+  x: ArrayLike<number>,
+  t: ArrayLike<number>,
+  m: number,
+  n: number,
+  dl: ArrayLike<number>,
+  smooth = 1,
+): Float64Array {
   const dx = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
-    let spt = 0, sp = 0, st = 0;
+    let spt = 0,
+      sp = 0,
+      st = 0;
     for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]), tv = tAt(t, n, r, k);
-      spt += p * tv; sp += p; st += tv;
+      const p = sig(x[r * n + k]),
+        tv = tAt(t, n, r, k);
+      spt += p * tv;
+      sp += p;
+      st += tv;
     }
-    const num = 2 * spt + smooth, den = sp + st + smooth;
+    const num = 2 * spt + smooth,
+      den = sp + st + smooth;
     for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]), tv = tAt(t, n, r, k);
+      const p = sig(x[r * n + k]),
+        tv = tAt(t, n, r, k);
       dx[r * n + k] = -dl[r] * ((2 * tv * den - num) / (den * den)) * p * (1 - p);
     }
   }
@@ -80,9 +115,11 @@ export function diceBackwardRef(x: ArrayLike<number>, t: ArrayLike<number>, m: n
 export function maskIoURef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let inter = 0, union = 0;
+    let inter = 0,
+      union = 0;
     for (let k = 0; k < n; k++) {
-      const a = x[r * n + k] > 0, b = tAt(t, n, r, k) > 0;
+      const a = x[r * n + k] > 0,
+        b = tAt(t, n, r, k) > 0;
       if (a && b) inter++;
       if (a || b) union++;
     }
@@ -94,27 +131,40 @@ export function maskIoURef(x: ArrayLike<number>, t: ArrayLike<number>, m: number
 export function softIoURef(p: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, eps = 1e-6): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let i = 0, u = 0;
+    let i = 0,
+      u = 0;
     for (let k = 0; k < n; k++) {
-      const pv = p[r * n + k], tv = tAt(t, n, r, k);
-      i += pv * tv; u += pv + tv - pv * tv;
+      const pv = p[r * n + k],
+        tv = tAt(t, n, r, k);
+      i += pv * tv;
+      u += pv + tv - pv * tv;
     }
     out[r] = 1 - (i + eps) / (u + eps);
   }
   return out;
 }
 
-export function softIoUBackwardRef(p: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, dl: ArrayLike<number>, eps = 1e-6): Float64Array {
+export function softIoUBackwardRef(
+  p: ArrayLike<number>,
+  t: ArrayLike<number>,
+  m: number,
+  n: number,
+  dl: ArrayLike<number>,
+  eps = 1e-6,
+): Float64Array {
   const dp = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
-    let i = 0, u = 0;
+    let i = 0,
+      u = 0;
     for (let k = 0; k < n; k++) {
-      const pv = p[r * n + k], tv = tAt(t, n, r, k);
-      i += pv * tv; u += pv + tv - pv * tv;
+      const pv = p[r * n + k],
+        tv = tAt(t, n, r, k);
+      i += pv * tv;
+      u += pv + tv - pv * tv;
     }
     for (let k = 0; k < n; k++) {
       const tv = tAt(t, n, r, k);
-      dp[r * n + k] = -dl[r] * (tv * (u + eps) - (i + eps) * (1 - tv)) / ((u + eps) * (u + eps));
+      dp[r * n + k] = (-dl[r] * (tv * (u + eps) - (i + eps) * (1 - tv))) / ((u + eps) * (u + eps));
     }
   }
   return dp;
@@ -133,9 +183,15 @@ export function mseRef(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** [da, db] of l1 (sign convention of torch: 0 at a = b) or mse, scaled by dl. */
-export function l1mseBackwardRef(kind: 'l1' | 'mse', a: ArrayLike<number>, b: ArrayLike<number>, dl: number): [Float64Array, Float64Array] {
+export function l1mseBackwardRef(
+  kind: 'l1' | 'mse',
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dl: number,
+): [Float64Array, Float64Array] {
   const n = a.length;
-  const da = new Float64Array(n), db = new Float64Array(n);
+  const da = new Float64Array(n),
+    db = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const d = a[i] - b[i];
     da[i] = (dl * (kind === 'l1' ? Math.sign(d) : 2 * d)) / n;
@@ -159,11 +215,20 @@ export function l2NormalizeRef(x: ArrayLike<number>, c: number, eps = 1e-12): Fl
 }
 
 /** Backward of F.normalize: clamp_min passes the gradient through the norm where ||x|| >= eps. */
-export function l2NormalizeBackwardRef(x: ArrayLike<number>, dy: ArrayLike<number>, c: number, eps = 1e-12): Float64Array {
+export function l2NormalizeBackwardRef(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  c: number,
+  eps = 1e-12,
+): Float64Array {
   const dx = new Float64Array(x.length);
   for (let r = 0; r * c < x.length; r++) {
-    let ss = 0, dot = 0;
-    for (let k = 0; k < c; k++) { ss += x[r * c + k] ** 2; dot += dy[r * c + k] * x[r * c + k]; }
+    let ss = 0,
+      dot = 0;
+    for (let k = 0; k < c; k++) {
+      ss += x[r * c + k] ** 2;
+      dot += dy[r * c + k] * x[r * c + k];
+    }
     const nrm = Math.sqrt(ss);
     const d = Math.max(nrm, eps);
     const coef = nrm >= eps && nrm > 0 ? dot / (d * d * nrm) : 0;
@@ -177,9 +242,14 @@ export function cosineRef(a: ArrayLike<number>, b: ArrayLike<number>, c: number,
   const rows = a.length / c;
   const y = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
-    let sa = 0, sb = 0;
-    for (let k = 0; k < c; k++) { sa += a[r * c + k] ** 2; sb += b[r * c + k] ** 2; }
-    const na = Math.sqrt(Math.max(sa, eps * eps)), nb = Math.sqrt(Math.max(sb, eps * eps));
+    let sa = 0,
+      sb = 0;
+    for (let k = 0; k < c; k++) {
+      sa += a[r * c + k] ** 2;
+      sb += b[r * c + k] ** 2;
+    }
+    const na = Math.sqrt(Math.max(sa, eps * eps)),
+      nb = Math.sqrt(Math.max(sb, eps * eps));
     let s = 0;
     for (let k = 0; k < c; k++) s += (a[r * c + k] / na) * (b[r * c + k] / nb);
     y[r] = s;
@@ -187,15 +257,28 @@ export function cosineRef(a: ArrayLike<number>, b: ArrayLike<number>, c: number,
   return y;
 }
 
-export function cosineBackwardRef(a: ArrayLike<number>, b: ArrayLike<number>, dy: ArrayLike<number>, c: number, eps = 1e-8): [Float64Array, Float64Array] {
-  const da = new Float64Array(a.length), db = new Float64Array(b.length);
+export function cosineBackwardRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  c: number,
+  eps = 1e-8,
+): [Float64Array, Float64Array] {
+  const da = new Float64Array(a.length),
+    db = new Float64Array(b.length);
   const cs = cosineRef(a, b, c, eps);
   for (let r = 0; r < cs.length; r++) {
-    let sa = 0, sb = 0;
-    for (let k = 0; k < c; k++) { sa += a[r * c + k] ** 2; sb += b[r * c + k] ** 2; }
-    const na = Math.sqrt(Math.max(sa, eps * eps)), nb = Math.sqrt(Math.max(sb, eps * eps));
+    let sa = 0,
+      sb = 0;
     for (let k = 0; k < c; k++) {
-      const u = a[r * c + k], v = b[r * c + k];
+      sa += a[r * c + k] ** 2;
+      sb += b[r * c + k] ** 2;
+    }
+    const na = Math.sqrt(Math.max(sa, eps * eps)),
+      nb = Math.sqrt(Math.max(sb, eps * eps));
+    for (let k = 0; k < c; k++) {
+      const u = a[r * c + k],
+        v = b[r * c + k];
       da[r * c + k] = dy[r] * (v / (na * nb) - (cs[r] * u) / (na * na));
       db[r * c + k] = dy[r] * (u / (na * nb) - (cs[r] * v) / (nb * nb));
     }
@@ -206,7 +289,14 @@ export function cosineBackwardRef(a: ArrayLike<number>, b: ArrayLike<number>, dy
 // ------------------------------------------------------------------------------ masked mean
 
 /** x [B, C, N], m [B, N] -> [B, C]: sum x m / max(sum m, eps). */
-export function maskedMeanRef(x: ArrayLike<number>, m: ArrayLike<number>, b: number, c: number, n: number, eps = 1e-6): Float64Array {
+export function maskedMeanRef(
+  x: ArrayLike<number>,
+  m: ArrayLike<number>,
+  b: number,
+  c: number,
+  n: number,
+  eps = 1e-6,
+): Float64Array {
   const y = new Float64Array(b * c);
   for (let bi = 0; bi < b; bi++) {
     let s = 0;
@@ -222,9 +312,18 @@ export function maskedMeanRef(x: ArrayLike<number>, m: ArrayLike<number>, b: num
 }
 
 /** dx and dm of maskedMean; the clamp passes the gradient through sum m only where sum m >= eps. */
-export function maskedMeanBackwardRef(x: ArrayLike<number>, m: ArrayLike<number>, dy: ArrayLike<number>, b: number, c: number, n: number, eps = 1e-6): { dx: Float64Array; dm: Float64Array } {
+export function maskedMeanBackwardRef(
+  x: ArrayLike<number>,
+  m: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  b: number,
+  c: number,
+  n: number,
+  eps = 1e-6,
+): { dx: Float64Array; dm: Float64Array } {
   const y = maskedMeanRef(x, m, b, c, n, eps);
-  const dx = new Float64Array(b * c * n), dm = new Float64Array(b * n);
+  const dx = new Float64Array(b * c * n),
+    dm = new Float64Array(b * n);
   for (let bi = 0; bi < b; bi++) {
     let s = 0;
     for (let k = 0; k < n; k++) s += m[bi * n + k];
@@ -275,7 +374,13 @@ export function structureTargetRef(mask: ArrayLike<number>, planes: number, h: n
  * Central finite differences of sum_i w_i f(x)_i at the chosen entries, float64:
  * (f(x + h e_k) - f(x - h e_k)) / 2h.
  */
-export function centralDiff(f: (x: Float64Array) => ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>, entries: number[], h = 1e-6): Map<number, number> {
+export function centralDiff(
+  f: (x: Float64Array) => ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  entries: number[],
+  h = 1e-6,
+): Map<number, number> {
   const xs = Float64Array.from(x);
   const obj = () => {
     const y = f(xs);

@@ -29,7 +29,9 @@ export function matmulShapes(aShape: readonly number[], bShape: readonly number[
   const batch = pa.map((d, i) => Math.max(d, pb[i]));
   // output batch index -> A / B batch index (broadcast dims read index 0)
   const mapIndex = (src: number[]) => (bi: number) => {
-    let rem = bi, idx = 0, stride = 1;
+    let rem = bi,
+      idx = 0,
+      stride = 1;
     for (let d = r - 1; d >= 0; d--) {
       const c = rem % batch[d];
       rem = Math.floor(rem / batch[d]);
@@ -42,8 +44,17 @@ export function matmulShapes(aShape: readonly number[], bShape: readonly number[
 }
 
 /** y = act(alpha * op(A) op(B) + bias); returns y and the pre-activation z. */
-export function matmulRef(a: ArrayLike<number>, aShape: readonly number[], b: ArrayLike<number>, bShape: readonly number[], o: MatmulRefOptions = {}) {
-  const transA = o.transA ?? false, transB = o.transB ?? false, alpha = o.alpha ?? 1, act = o.act ?? 'none';
+export function matmulRef(
+  a: ArrayLike<number>,
+  aShape: readonly number[],
+  b: ArrayLike<number>,
+  bShape: readonly number[],
+  o: MatmulRefOptions = {},
+) {
+  const transA = o.transA ?? false,
+    transB = o.transB ?? false,
+    alpha = o.alpha ?? 1,
+    act = o.act ?? 'none';
   const { M, N, K, batch, nBatch, aIndex, bIndex } = matmulShapes(aShape, bShape, transA, transB);
   const y = new Float64Array(nBatch * M * N);
   const z = new Float64Array(nBatch * M * N);
@@ -69,8 +80,18 @@ export function matmulRef(a: ArrayLike<number>, aShape: readonly number[], b: Ar
 }
 
 /** Gradients of sum(y * dy) w.r.t. A, B and bias, accumulating into broadcast sources. */
-export function matmulGradRef(a: ArrayLike<number>, aShape: readonly number[], b: ArrayLike<number>, bShape: readonly number[], dy: ArrayLike<number>, o: MatmulRefOptions = {}) {
-  const transA = o.transA ?? false, transB = o.transB ?? false, alpha = o.alpha ?? 1, act = o.act ?? 'none';
+export function matmulGradRef(
+  a: ArrayLike<number>,
+  aShape: readonly number[],
+  b: ArrayLike<number>,
+  bShape: readonly number[],
+  dy: ArrayLike<number>,
+  o: MatmulRefOptions = {},
+) {
+  const transA = o.transA ?? false,
+    transB = o.transB ?? false,
+    alpha = o.alpha ?? 1,
+    act = o.act ?? 'none';
   const { M, N, K, nBatch, aIndex, bIndex } = matmulShapes(aShape, bShape, transA, transB);
   const { z } = matmulRef(a, aShape, b, bShape, o);
   const da = new Float64Array(a.length);
@@ -97,7 +118,14 @@ export function matmulGradRef(a: ArrayLike<number>, aShape: readonly number[], b
 }
 
 /** nn.Linear: x [..., in] @ w[out, in]^T + bias. */
-export function linearRef(x: ArrayLike<number>, xShape: readonly number[], w: ArrayLike<number>, wShape: readonly number[], bias: ArrayLike<number> | null = null, act: Act = 'none') {
+export function linearRef(
+  x: ArrayLike<number>,
+  xShape: readonly number[],
+  w: ArrayLike<number>,
+  wShape: readonly number[],
+  bias: ArrayLike<number> | null = null,
+  act: Act = 'none',
+) {
   const rows = prod(xShape.slice(0, -1));
   const r = matmulRef(x, [rows, xShape[xShape.length - 1]], w, wShape, { transB: true, bias, act });
   return { y: r.y, shape: [...xShape.slice(0, -1), wShape[0]] };

@@ -6,8 +6,16 @@
 // mean = sum / n, var = sum (x - mean)^2 / n (biased), rstd = 1 / sqrt(var + eps),
 // y = (x - mean) * rstd * w[c] + b[c].
 
-export interface NormForward { y: Float64Array; mean: Float64Array; rstd: Float64Array }
-export interface NormBackward { dx: Float64Array; dweight: Float64Array; dbias: Float64Array }
+export interface NormForward {
+  y: Float64Array;
+  mean: Float64Array;
+  rstd: Float64Array;
+}
+export interface NormBackward {
+  dx: Float64Array;
+  dweight: Float64Array;
+  dbias: Float64Array;
+}
 
 interface Layout {
   /** Element indices of each statistic set. */
@@ -39,7 +47,13 @@ function gnLayout(shape: number[], groups: number): Layout {
   return { sets, chan: (e) => Math.floor(e / hw) % c, c };
 }
 
-function forward(x: ArrayLike<number>, lay: Layout, w: ArrayLike<number>, b: ArrayLike<number>, eps: number): NormForward {
+function forward(
+  x: ArrayLike<number>,
+  lay: Layout,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  eps: number,
+): NormForward {
   const y = new Float64Array(x.length);
   const mean = new Float64Array(lay.sets.length);
   const rstd = new Float64Array(lay.sets.length);
@@ -59,7 +73,13 @@ function forward(x: ArrayLike<number>, lay: Layout, w: ArrayLike<number>, b: Arr
 
 // With xhat = (x - mean) * rstd and g = dy * w[c], per set of n elements:
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat));  dw[c] = sum dy * xhat;  db[c] = sum dy.
-function backward(x: ArrayLike<number>, dy: ArrayLike<number>, lay: Layout, w: ArrayLike<number>, eps: number): NormBackward {
+function backward(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  lay: Layout,
+  w: ArrayLike<number>,
+  eps: number,
+): NormBackward {
   const { mean, rstd } = forward(x, lay, w, new Float64Array(lay.c), eps);
   const dx = new Float64Array(x.length);
   const dweight = new Float64Array(lay.c);
@@ -85,22 +105,56 @@ function backward(x: ArrayLike<number>, dy: ArrayLike<number>, lay: Layout, w: A
 }
 
 /** LayerNorm over the last dim of x [rows, C]. */
-export const layerNormRef = (x: ArrayLike<number>, rows: number, c: number, w: ArrayLike<number>, b: ArrayLike<number>, eps: number) =>
-  forward(x, lnLayout(rows, c), w, b, eps);
-export const layerNormBackwardRef = (x: ArrayLike<number>, dy: ArrayLike<number>, rows: number, c: number, w: ArrayLike<number>, eps: number) =>
-  backward(x, dy, lnLayout(rows, c), w, eps);
+export const layerNormRef = (
+  x: ArrayLike<number>,
+  rows: number,
+  c: number,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  eps: number,
+) => forward(x, lnLayout(rows, c), w, b, eps);
+export const layerNormBackwardRef = (
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  rows: number,
+  c: number,
+  w: ArrayLike<number>,
+  eps: number,
+) => backward(x, dy, lnLayout(rows, c), w, eps);
 
 /** SAM LayerNorm2d of x [B, C, H, W]: statistics over C per pixel. */
-export const layerNorm2dRef = (x: ArrayLike<number>, shape: number[], w: ArrayLike<number>, b: ArrayLike<number>, eps: number) =>
-  forward(x, ln2dLayout(shape), w, b, eps);
-export const layerNorm2dBackwardRef = (x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], w: ArrayLike<number>, eps: number) =>
-  backward(x, dy, ln2dLayout(shape), w, eps);
+export const layerNorm2dRef = (
+  x: ArrayLike<number>,
+  shape: number[],
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  eps: number,
+) => forward(x, ln2dLayout(shape), w, b, eps);
+export const layerNorm2dBackwardRef = (
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  shape: number[],
+  w: ArrayLike<number>,
+  eps: number,
+) => backward(x, dy, ln2dLayout(shape), w, eps);
 
 /** torch.nn.GroupNorm of x [B, C, *]: statistics over (C/groups, *) per sample and group. */
-export const groupNormRef = (x: ArrayLike<number>, shape: number[], groups: number, w: ArrayLike<number>, b: ArrayLike<number>, eps: number) =>
-  forward(x, gnLayout(shape, groups), w, b, eps);
-export const groupNormBackwardRef = (x: ArrayLike<number>, dy: ArrayLike<number>, shape: number[], groups: number, w: ArrayLike<number>, eps: number) =>
-  backward(x, dy, gnLayout(shape, groups), w, eps);
+export const groupNormRef = (
+  x: ArrayLike<number>,
+  shape: number[],
+  groups: number,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  eps: number,
+) => forward(x, gnLayout(shape, groups), w, b, eps);
+export const groupNormBackwardRef = (
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  shape: number[],
+  groups: number,
+  w: ArrayLike<number>,
+  eps: number,
+) => backward(x, dy, gnLayout(shape, groups), w, eps);
 
 /**
  * Central finite differences of L = sum(y * dy) with respect to x, w and b, at `idx` positions of
@@ -108,8 +162,12 @@ export const groupNormBackwardRef = (x: ArrayLike<number>, dy: ArrayLike<number>
  */
 export function finiteDiffGrads(
   f: (x: Float64Array, w: Float64Array, b: Float64Array) => Float64Array,
-  x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, dy: ArrayLike<number>,
-  pick: (n: number) => number[], h = 1e-5,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  pick: (n: number) => number[],
+  h = 1e-5,
 ): { x: Map<number, number>; w: Map<number, number>; b: Map<number, number> } {
   const xs = Float64Array.from(x);
   const ws = Float64Array.from(w);

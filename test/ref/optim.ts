@@ -1,7 +1,19 @@
 // CPU references for shaders/optim.wgsl in float64: PyTorch's formulas written out.
 
-export interface AdamWState { p: Float64Array; m: Float64Array; v: Float64Array }
-export interface AdamWRefOptions { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay: number; step: number; scale?: number }
+export interface AdamWState {
+  p: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+}
+export interface AdamWRefOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay: number;
+  step: number;
+  scale?: number;
+}
 
 /**
  * One step of torch.optim.AdamW (non-amsgrad), _single_tensor_adamw in torch 1.13:
@@ -13,8 +25,12 @@ export interface AdamWRefOptions { lr: number; beta1?: number; beta2?: number; e
  * with grad multiplied by `scale` first (clip_grad_norm_ scales the gradients in place).
  */
 export function adamwRef(s: AdamWState, grad: ArrayLike<number>, o: AdamWRefOptions): void {
-  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, scale = o.scale ?? 1;
-  const bc1 = 1 - b1 ** o.step, bc2 = 1 - b2 ** o.step;
+  const b1 = o.beta1 ?? 0.9,
+    b2 = o.beta2 ?? 0.999,
+    eps = o.eps ?? 1e-8,
+    scale = o.scale ?? 1;
+  const bc1 = 1 - b1 ** o.step,
+    bc2 = 1 - b2 ** o.step;
   for (let i = 0; i < s.p.length; i++) {
     const g = grad[i] * scale;
     s.p[i] *= 1 - o.lr * o.weightDecay;

@@ -19,7 +19,23 @@ export function poolOutSize(n: number, k: number, p: number, s: number, d: numbe
   return o;
 }
 
-interface Dims { B: number; C: number; H: number; W: number; OH: number; OW: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number; nhwc: boolean }
+interface Dims {
+  B: number;
+  C: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  nhwc: boolean;
+}
 
 function dims(xs: readonly number[], o: PoolGeom): Dims {
   const nhwc = o.layout === 'NHWC';
@@ -29,7 +45,23 @@ function dims(xs: readonly number[], o: PoolGeom): Dims {
   const [ph, pw] = pair(o.padding, 0);
   const [dh, dw] = pair(o.dilation, 1);
   const ceil = o.ceilMode ?? false;
-  return { B, C, H, W, OH: poolOutSize(H, kh, ph, sh, dh, ceil), OW: poolOutSize(W, kw, pw, sw, dw, ceil), kh, kw, sh, sw, ph, pw, dh, dw, nhwc };
+  return {
+    B,
+    C,
+    H,
+    W,
+    OH: poolOutSize(H, kh, ph, sh, dh, ceil),
+    OW: poolOutSize(W, kw, pw, sw, dw, ceil),
+    kh,
+    kw,
+    sh,
+    sw,
+    ph,
+    pw,
+    dh,
+    dw,
+    nhwc,
+  };
 }
 
 /** Flat index of (b, c, h, w) in a [B, C, H, W] (or [B, H, W, C]) tensor with spatial size hh x ww. */
@@ -42,7 +74,11 @@ function outShape(d: Dims): number[] {
 }
 
 /** Max pooling; idx holds the argmax as ih * W + iw inside the plane (PyTorch's return_indices). */
-export function maxPool2dRef(x: ArrayLike<number>, xs: readonly number[], o: PoolGeom): { y: Float64Array; idx: Int32Array; shape: number[] } {
+export function maxPool2dRef(
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  o: PoolGeom,
+): { y: Float64Array; idx: Int32Array; shape: number[] } {
   const d = dims(xs, o);
   const n = d.B * d.C * d.OH * d.OW;
   const y = new Float64Array(n);
@@ -61,7 +97,10 @@ export function maxPool2dRef(x: ArrayLike<number>, xs: readonly number[], o: Poo
               if (iw < 0 || iw >= d.W) continue;
               const v = x[at(d, b, c, ih, iw, d.H, d.W)];
               if (bi < 0) bi = ih * d.W + iw; // PyTorch starts from the first in-image tap
-              if (v > best || Number.isNaN(v)) { best = v; bi = ih * d.W + iw; }
+              if (v > best || Number.isNaN(v)) {
+                best = v;
+                bi = ih * d.W + iw;
+              }
             }
           }
           const k = at(d, b, c, oh, ow, d.OH, d.OW);
@@ -72,7 +111,12 @@ export function maxPool2dRef(x: ArrayLike<number>, xs: readonly number[], o: Poo
 }
 
 /** dx of max pooling: each dy goes to its window's argmax (summed where windows overlap). */
-export function maxPool2dBackwardRef(xs: readonly number[], idx: Int32Array, dy: ArrayLike<number>, o: PoolGeom): Float64Array {
+export function maxPool2dBackwardRef(
+  xs: readonly number[],
+  idx: Int32Array,
+  dy: ArrayLike<number>,
+  o: PoolGeom,
+): Float64Array {
   const d = dims(xs, o);
   const dx = new Float64Array(d.B * d.C * d.H * d.W);
   for (let b = 0; b < d.B; b++)
@@ -92,13 +136,19 @@ function avgWindow(d: Dims, oh: number, ow: number, includePad: boolean) {
   let h1 = Math.min(h0 + d.kh, d.H + d.ph);
   let w1 = Math.min(w0 + d.kw, d.W + d.pw);
   const poolSize = (h1 - h0) * (w1 - w0);
-  h0 = Math.max(h0, 0); w0 = Math.max(w0, 0);
-  h1 = Math.min(h1, d.H); w1 = Math.min(w1, d.W);
+  h0 = Math.max(h0, 0);
+  w0 = Math.max(w0, 0);
+  h1 = Math.min(h1, d.H);
+  w1 = Math.min(w1, d.W);
   return { h0, h1, w0, w1, div: includePad ? poolSize : (h1 - h0) * (w1 - w0) };
 }
 
 /** Average pooling as F.avg_pool2d (count_include_pad default true, no divisor_override). */
-export function avgPool2dRef(x: ArrayLike<number>, xs: readonly number[], o: PoolGeom): { y: Float64Array; shape: number[] } {
+export function avgPool2dRef(
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  o: PoolGeom,
+): { y: Float64Array; shape: number[] } {
   const d = dims(xs, { ...o, dilation: 1 });
   const y = new Float64Array(d.B * d.C * d.OH * d.OW);
   for (let b = 0; b < d.B; b++)
@@ -107,7 +157,8 @@ export function avgPool2dRef(x: ArrayLike<number>, xs: readonly number[], o: Poo
         for (let ow = 0; ow < d.OW; ow++) {
           const win = avgWindow(d, oh, ow, o.countIncludePad ?? true);
           let s = 0;
-          for (let ih = win.h0; ih < win.h1; ih++) for (let iw = win.w0; iw < win.w1; iw++) s += x[at(d, b, c, ih, iw, d.H, d.W)];
+          for (let ih = win.h0; ih < win.h1; ih++)
+            for (let iw = win.w0; iw < win.w1; iw++) s += x[at(d, b, c, ih, iw, d.H, d.W)];
           y[at(d, b, c, oh, ow, d.OH, d.OW)] = win.h0 < win.h1 && win.w0 < win.w1 ? s / win.div : 0;
         }
   return { y, shape: outShape(d) };
@@ -122,7 +173,8 @@ export function avgPool2dBackwardRef(xs: readonly number[], dy: ArrayLike<number
         for (let ow = 0; ow < d.OW; ow++) {
           const win = avgWindow(d, oh, ow, o.countIncludePad ?? true);
           const g = dy[at(d, b, c, oh, ow, d.OH, d.OW)] / win.div;
-          for (let ih = win.h0; ih < win.h1; ih++) for (let iw = win.w0; iw < win.w1; iw++) dx[at(d, b, c, ih, iw, d.H, d.W)] += g;
+          for (let ih = win.h0; ih < win.h1; ih++)
+            for (let iw = win.w0; iw < win.w1; iw++) dx[at(d, b, c, ih, iw, d.H, d.W)] += g;
         }
   return dx;
 }

@@ -26,13 +26,20 @@ function taps(mode: RefMode, inSize: number, outSize: number, o: number): Array<
     return [[Math.min(Math.floor(f(scale * o)), inSize - 1), 1]];
   }
   if (mode === 'bilinear') {
-    if (inSize === outSize) return [[o, 1], [o, 0]];
+    if (inSize === outSize)
+      return [
+        [o, 1],
+        [o, 0],
+      ];
     // ATen computes this source index in acc_type<float> = double (from the float scale); lambdas are float
     const real = Math.max(scale * (o + 0.5) - 0.5, 0);
     const i0 = Math.floor(real);
     const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
     const l1 = f(real - i0);
-    return [[i0, f(1 - l1)], [i1, l1]];
+    return [
+      [i0, f(1 - l1)],
+      [i1, l1],
+    ];
   }
   // bicubic, A = -0.75, border pixels repeated
   const real = sourceIndexCubic(scale, o);

@@ -33,7 +33,10 @@ export function fpsRef(cells: number[], gw: number, k: number): number[] {
   let best = Infinity;
   rc.forEach(([r, c], i) => {
     const cost = (M * r - sr) ** 2 + (M * c - sc) ** 2;
-    if (cost < best) { best = cost; first = i; }
+    if (cost < best) {
+      best = cost;
+      first = i;
+    }
   });
   const picks = [first];
   const dist = rc.map(() => Infinity);
@@ -43,7 +46,10 @@ export function fpsRef(cells: number[], gw: number, k: number): number[] {
     let farD = -1;
     rc.forEach(([r, c], i) => {
       dist[i] = Math.min(dist[i], (r - pr) ** 2 + (c - pc) ** 2);
-      if (dist[i] > farD) { farD = dist[i]; far = i; }
+      if (dist[i] > farD) {
+        farD = dist[i];
+        far = i;
+      }
     });
     picks.push(far);
   }
@@ -58,7 +64,13 @@ const normalized = (v: ArrayLike<number>) => {
 };
 
 /** One FPS + cosine k-means step over the support cells of one frame. */
-export function kmeansLevelRef(feat: (cell: number) => Float64Array, support: number[], gw: number, hw: number, k: number): KmeansLevel {
+export function kmeansLevelRef(
+  feat: (cell: number) => Float64Array,
+  support: number[],
+  gw: number,
+  hw: number,
+  k: number,
+): KmeansLevel {
   const picks = fpsRef(support, gw, k);
   const centres = picks.map((i) => support[i]);
   const padded = Array.from({ length: k }, (_, j) => centres[j < centres.length ? j : 0]);
@@ -73,7 +85,10 @@ export function kmeansLevelRef(feat: (cell: number) => Float64Array, support: nu
     cn.forEach((c, j) => {
       let dot = 0;
       for (let i = 0; i < c.length; i++) dot += x[i] * c[i];
-      if (1 - dot < bd) { bd = 1 - dot; bj = j; }
+      if (1 - dot < bd) {
+        bd = 1 - dot;
+        bj = j;
+      }
     });
     assign[cell] = bj;
     counts[bj]++;
@@ -84,7 +99,16 @@ export function kmeansLevelRef(feat: (cell: number) => Float64Array, support: nu
 }
 
 /** The RPG of one memory frame (R regions x S micro clusters). */
-export function rpgFrameRef(feats: ArrayLike<number>, c: number, fg: ArrayLike<number>, f: number, grid: readonly [number, number], R = 3, S = 4, thresh = 0.5): RpgFrameRef {
+export function rpgFrameRef(
+  feats: ArrayLike<number>,
+  c: number,
+  fg: ArrayLike<number>,
+  f: number,
+  grid: readonly [number, number],
+  R = 3,
+  S = 4,
+  thresh = 0.5,
+): RpgFrameRef {
   const hw = grid[0] * grid[1];
   const gw = grid[1];
   const feat = (cell: number) => Float64Array.from({ length: c }, (_, i) => feats[(f * hw + cell) * c + i]);
@@ -104,7 +128,17 @@ export function rpgFrameRef(feats: ArrayLike<number>, c: number, fg: ArrayLike<n
 }
 
 /** Tokens [F*R, S*C] (float64) of F memory frames; placeholder [S*C] for empty frames. */
-export function rpgTokensRef(feats: ArrayLike<number>, c: number, fg: ArrayLike<number>, frames: number, grid: readonly [number, number], placeholder: ArrayLike<number>, R = 3, S = 4, thresh = 0.5): { tokens: Float64Array; frames: RpgFrameRef[] } {
+export function rpgTokensRef(
+  feats: ArrayLike<number>,
+  c: number,
+  fg: ArrayLike<number>,
+  frames: number,
+  grid: readonly [number, number],
+  placeholder: ArrayLike<number>,
+  R = 3,
+  S = 4,
+  thresh = 0.5,
+): { tokens: Float64Array; frames: RpgFrameRef[] } {
   const D = S * c;
   const tokens = new Float64Array(frames * R * D);
   const refs: RpgFrameRef[] = [];
@@ -154,7 +188,15 @@ function protoFixed(feats: ArrayLike<number>, c: number, rowBase: number, lv: Km
  * Tokens [F*R, S*C] as a function of feats and placeholder with every discrete choice of `frames`
  * (rpgTokensRef's output) fixed: the function whose derivative rpgTokensBackwardRef is.
  */
-export function rpgTokensFixedRef(feats: ArrayLike<number>, c: number, frames: RpgFrameRef[], hw: number, placeholder: ArrayLike<number>, R = 3, S = 4): Float64Array {
+export function rpgTokensFixedRef(
+  feats: ArrayLike<number>,
+  c: number,
+  frames: RpgFrameRef[],
+  hw: number,
+  placeholder: ArrayLike<number>,
+  R = 3,
+  S = 4,
+): Float64Array {
   const D = S * c;
   const tokens = new Float64Array(frames.length * R * D);
   frames.forEach((fr, f) => {
@@ -164,7 +206,8 @@ export function rpgTokensFixedRef(feats: ArrayLike<number>, c: number, frames: R
         for (let i = 0; i < D; i++) tokens[base + i] = placeholder[i];
         continue;
       }
-      for (let j = 0; j < S; j++) normalized(protoFixed(feats, c, f * hw, fr.regions[r], j)).forEach((v, i) => (tokens[base + j * c + i] = v));
+      for (let j = 0; j < S; j++)
+        normalized(protoFixed(feats, c, f * hw, fr.regions[r], j)).forEach((v, i) => (tokens[base + j * c + i] = v));
     }
   });
   return tokens;
@@ -177,7 +220,15 @@ export function rpgTokensFixedRef(feats: ArrayLike<number>, c: number, frames: R
  *   p = mean of the assigned cells -> dp / count each; empty cluster -> dp to its centre cell;
  *   frames without foreground -> every token's dy into d placeholder.
  */
-export function rpgTokensBackwardRef(c: number, rows: number, frames: RpgFrameRef[], hw: number, dtokens: ArrayLike<number>, R = 3, S = 4): { dfeats: Float64Array; dplaceholder: Float64Array } {
+export function rpgTokensBackwardRef(
+  c: number,
+  rows: number,
+  frames: RpgFrameRef[],
+  hw: number,
+  dtokens: ArrayLike<number>,
+  R = 3,
+  S = 4,
+): { dfeats: Float64Array; dplaceholder: Float64Array } {
   const D = S * c;
   const dfeats = new Float64Array(rows * c);
   const dplaceholder = new Float64Array(D);
@@ -197,9 +248,13 @@ export function rpgTokensBackwardRef(c: number, rows: number, frames: RpgFrameRe
         const dot = dy.reduce((a, v, i) => a + v * p[i], 0);
         const coef = n >= NORM_EPS && n > 0 ? dot / (d * d * n) : 0;
         const dp = dy.map((v, i) => v / d - coef * p[i]);
-        const addTo = (cell: number, scale: number) => dp.forEach((v, i) => (dfeats[(f * hw + cell) * c + i] += v * scale));
+        const addTo = (cell: number, scale: number) =>
+          dp.forEach((v, i) => (dfeats[(f * hw + cell) * c + i] += v * scale));
         if (lv.counts[j] === 0) addTo(centreOf(lv, j), 1);
-        else lv.assign.forEach((a, cell) => { if (a === j) addTo(cell, 1 / lv.counts[j]); });
+        else
+          lv.assign.forEach((a, cell) => {
+            if (a === j) addTo(cell, 1 / lv.counts[j]);
+          });
       }
     }
   });

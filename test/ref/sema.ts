@@ -9,14 +9,29 @@ import { groupNormRef } from './norm.js';
 import { resizeRef } from './resize.js';
 
 export interface SemaRefDims {
-  h: number; w: number; C: number; memDim: number; heads: number;
-  groups: number; eps: number; up: number;
+  h: number;
+  w: number;
+  C: number;
+  memDim: number;
+  heads: number;
+  groups: number;
+  eps: number;
+  up: number;
   /** Memory tokens M and trailing pointer tokens (no RoPE). */
-  M: number; nPtr: number;
+  M: number;
+  nPtr: number;
 }
 
 /** RoPE as sam2 applies it: pairs (2m, 2m+1) of each head rotated by table row (token mod P). */
-function ropeF64(x: Float64Array, n: number, heads: number, dh: number, cs: ArrayLike<number>, p: number, nRope: number): Float64Array {
+function ropeF64(
+  x: Float64Array,
+  n: number,
+  heads: number,
+  dh: number,
+  cs: ArrayLike<number>,
+  p: number,
+  nRope: number,
+): Float64Array {
   const y = Float64Array.from(x);
   for (let t = 0; t < nRope; t++) {
     for (let h = 0; h < heads; h++) {
@@ -37,8 +52,13 @@ function ropeF64(x: Float64Array, n: number, heads: number, dh: number, cs: Arra
  */
 export function semaStructureRef(
   W: (name: string) => ArrayLike<number>,
-  tCa: ArrayLike<number>, tMain: ArrayLike<number>, edges: ArrayLike<number>,
-  k: ArrayLike<number>, v: ArrayLike<number>, cs: ArrayLike<number>, d: SemaRefDims,
+  tCa: ArrayLike<number>,
+  tMain: ArrayLike<number>,
+  edges: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  cs: ArrayLike<number>,
+  d: SemaRefDims,
 ): { out: Float64Array; logits: Float64Array; upLogits: Float64Array; gate: Float64Array; ms: Float64Array } {
   const { h, w, C, memDim, heads, groups, eps, up, M, nPtr } = d;
   const N = h * w;
@@ -48,17 +68,32 @@ export function semaStructureRef(
   for (let c = 0; c < C; c++) for (let n = 0; n < N; n++) enh[c * N + n] = tCa[n * C + c] * (1 + edges[n]);
   const branches = [3, 5, 7].map((kk) => {
     const p = `ms_pyramid.conv${kk}.`;
-    const dw = conv2dRef(enh, [1, C, h, w], W(`${p}dw.weight`), [C, 1, kk, kk], null, { groups: C, padding: kk >> 1 }).y.map(gelu);
+    const dw = conv2dRef(enh, [1, C, h, w], W(`${p}dw.weight`), [C, 1, kk, kk], null, {
+      groups: C,
+      padding: kk >> 1,
+    }).y.map(gelu);
     const pw = conv2dRef(dw, [1, C, h, w], W(`${p}pw.weight`), [C, C, 1, 1], W(`${p}pw.bias`)).y;
     return groupNormRef(pw, [1, C, h, w], groups, W(`${p}norm.weight`), W(`${p}norm.bias`), eps).y.map(gelu);
   });
   const cat = new Float64Array(3 * C * N);
   branches.forEach((b, i) => cat.set(b, i * C * N));
-  const ms = conv2dRef(cat, [1, 3 * C, h, w], W('ms_pyramid.fuse.weight'), [C, 3 * C, 1, 1], W('ms_pyramid.fuse.bias')).y.map(gelu);
+  const ms = conv2dRef(
+    cat,
+    [1, 3 * C, h, w],
+    W('ms_pyramid.fuse.weight'),
+    [C, 3 * C, 1, 1],
+    W('ms_pyramid.fuse.bias'),
+  ).y.map(gelu);
   const q = new Float64Array(N * C);
   for (let c = 0; c < C; c++) for (let n = 0; n < N; n++) q[n * C + c] = ms[c * N + n];
   const lin = (x: ArrayLike<number>, rows: number, inF: number, name: string) =>
-    linearRef(x, [rows, inF], W(`cross_attn_structure.${name}.weight`), [C, inF], W(`cross_attn_structure.${name}.bias`)).y;
+    linearRef(
+      x,
+      [rows, inF],
+      W(`cross_attn_structure.${name}.weight`),
+      [C, inF],
+      W(`cross_attn_structure.${name}.bias`),
+    ).y;
   const dh = C / heads;
   const qp = ropeF64(lin(q, N, C, 'q_proj'), N, heads, dh, cs, N, N);
   const kp = ropeF64(lin(k, M, memDim, 'k_proj'), M, heads, dh, cs, N, M - nPtr);
@@ -67,7 +102,9 @@ export function semaStructureRef(
   const xo = lin(att, N, C, 'out_proj');
   const xmap = new Float64Array(C * N);
   for (let c = 0; c < C; c++) for (let n = 0; n < N; n++) xmap[c * N + n] = xo[n * C + c];
-  const logits = conv2dRef(xmap, [1, C, h, w], W('structure_head.weight'), [1, C, 3, 3], W('structure_head.bias'), { padding: 1 }).y;
+  const logits = conv2dRef(xmap, [1, C, h, w], W('structure_head.weight'), [1, C, 3, 3], W('structure_head.bias'), {
+    padding: 1,
+  }).y;
   const upLogits = resizeRef(logits, [1, 1, h, w], [h * up, w * up], 'bilinear');
   const gate = resizeRef(upLogits.map(UNARY.sigmoid), [1, 1, h * up, w * up], [h, w], 'bilinear');
   const alpha = W('structure_strength')[0];

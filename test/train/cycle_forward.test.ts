@@ -29,7 +29,10 @@ describe.skipIf(!rt)('training-mode cycle forward vs golden (grad case 2)', () =
     golden = await openGradGolden('cycle_loss.safetensors');
     video = await goldenFile('video.safetensors');
   });
-  afterAll(async () => { await golden?.close(); await video?.close(); });
+  afterAll(async () => {
+    await golden?.close();
+    await video?.close();
+  });
 
   it('every step: candidates, IoU, object score, best index, pointer, conditioned features, memory', async () => {
     const R = rt!;
@@ -39,7 +42,11 @@ describe.skipIf(!rt)('training-mode cycle forward vs golden (grad case 2)', () =
       const p = `step${st.step}/`;
       check(`${p}low_res_multimasks`, await R.read(st.lowRes), await golden.readTensor(`${p}low_res_multimasks`), 1e-3);
       check(`${p}iou_pred`, st.iouHost, await golden.readTensor(`${p}iou_pred`));
-      check(`${p}object_score_logits`, Float32Array.from([st.objectScoreHost]), await golden.readTensor(`${p}object_score_logits`));
+      check(
+        `${p}object_score_logits`,
+        Float32Array.from([st.objectScoreHost]),
+        await golden.readTensor(`${p}object_score_logits`),
+      );
       expect(st.best, `${p}best_iou_index`).toBe((await golden.readTensor(`${p}best_iou_index`))[0]);
       check(`${p}obj_ptr`, await R.read(st.objPtr), await golden.readTensor(`${p}obj_ptr`));
       check(`${p}pix_feat_with_mem`, await R.read(st.pixFeatWithMem), await golden.readTensor(`${p}pix_feat_with_mem`));

@@ -36,7 +36,10 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
     golden = await openGradGolden('cycle_loss.safetensors');
     video = await goldenFile('video.safetensors');
   });
-  afterAll(async () => { await golden?.close(); await video?.close(); });
+  afterAll(async () => {
+    await golden?.close();
+    await video?.close();
+  });
 
   it('loss terms, all 340 parameter gradients, and the pseudo-label rule', async () => {
     const R = rt!;
@@ -48,7 +51,8 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
     const { feats, frames, steps } = await runGoldenCycle(R, model, golden, video);
     const g0 = R.upload(await g('target.G0'), [1, 1, 256, 256], 'f32', 'G0');
     const pseudo = new Map<number, Tensor>();
-    for (const t of [1, 2, 3]) pseudo.set(t, R.upload(await g(`step${t}/target.pseudo_label`), [1, 1, 256, 256], 'f32', 'pseudo'));
+    for (const t of [1, 2, 3])
+      pseudo.set(t, R.upload(await g(`step${t}/target.pseudo_label`), [1, 1, 256, 256], 'f32', 'pseudo'));
     const loss = await cycleLoss(R, steps, frames, g0, (t) => pseudo.get(t)!, ROBOTSEG_CYCLE_WEIGHTS);
     R.tape = null;
 
@@ -91,17 +95,25 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
       scalar(`step${t}/target.pseudo_tau`, pl.tau, (await g(`step${t}/target.pseudo_tau`))[0]);
       const want16 = await g(`step${t}/target.pseudo_label`); // 256 x 256, nearest x16 of the 16 x 16 label
       const got = await R.read(pl.label);
-      const up = new Float32Array(256 * 256).map((_, i) => got[Math.floor(Math.floor(i / 256) / 16) * 16 + Math.floor((i % 256) / 16)]);
+      const up = new Float32Array(256 * 256).map(
+        (_, i) => got[Math.floor(Math.floor(i / 256) / 16) * 16 + Math.floor((i % 256) / 16)],
+      );
       close(`step${t}/target.pseudo_label`, up, want16, 0);
     }
 
     // ---- backward through time
     tape.backward(loss.total, R.upload([1], [1]), add);
     const report = await checkGrads(R, params, golden, 'cycle', { encoderTol: 1e-3, headTol: 1e-4 });
-    console.log(`worst relative gradient errors: ${report.worst.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}`);
+    console.log(
+      `worst relative gradient errors: ${report.worst.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}`,
+    );
     expect(report.failures, report.failures.join('\n')).toEqual([]);
     expect(report.compared).toBe(340);
     tape.dispose();
-    for (const [, t] of params) { t.grad?.dispose(); t.grad = null; t.requiresGrad = false; }
+    for (const [, t] of params) {
+      t.grad?.dispose();
+      t.grad = null;
+      t.requiresGrad = false;
+    }
   });
 });

@@ -24,12 +24,18 @@ const EVAL_FRAMES = 11; // frame 0 (prompt) + 10 scored frames
 
 /** Track frames 0..10 from the frame-0 mask; mean J, F and J&F over frames 1..10. */
 async function vosScore(r: Runtime, model: SAM2): Promise<{ J: number; F: number; JF: number }> {
-  const imgs = Array.from({ length: EVAL_FRAMES }, (_, i) => readImage(join(CLIP, 'JPEGImages', 'clip', `${name(i)}.jpg`)));
-  const gts = Array.from({ length: EVAL_FRAMES }, (_, i) => readMask(join(CLIP, 'Annotations', 'clip', '002', `${name(i)}.png`)));
+  const imgs = Array.from({ length: EVAL_FRAMES }, (_, i) =>
+    readImage(join(CLIP, 'JPEGImages', 'clip', `${name(i)}.jpg`)),
+  );
+  const gts = Array.from({ length: EVAL_FRAMES }, (_, i) =>
+    readMask(join(CLIP, 'Annotations', 'clip', '002', `${name(i)}.png`)),
+  );
   const { width, height } = imgs[0];
   const pred = new VideoPredictor(r, model, { numFrames: EVAL_FRAMES, width, height, frame: async (i) => imgs[i] });
   await pred.addMask(0, 1, gts[0].data);
-  let J = 0, F = 0, n = 0;
+  let J = 0,
+    F = 0,
+    n = 0;
   for await (const { frame, results } of pred.propagate()) {
     if (frame === 0) continue;
     const c = countsFromBinary(results[0].mask, gts[frame].data, height, width, boundPix(height, width));
@@ -47,11 +53,21 @@ describe.skipIf(!rt)('label-efficient training demonstration (first-frame mask o
     const model = await goldenModel(rt!);
     const data = readTrainDataset(CLIP, 'robot');
     expect(data.videos[0].anchor).toBe(0); // the only mask training reads: frame 0
-    const trainer = new Trainer(rt!, model, data.videos, { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, {
-      steps: 20, clipLength: 5, freeze: ['image_encoder'], promptMode: 'mask', seed: 2026,
-      // random-initialised heads learn fast enough at 1e-2 in 20 steps; RobotSeg's 3e-4 fine-tunes a pretrained model
-      optim: { lr: 1e-2, lrEncoder: 6e-5, weightDecay: 0.1, layerDecay: 0.9 },
-    });
+    const trainer = new Trainer(
+      rt!,
+      model,
+      data.videos,
+      { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
+      {
+        steps: 20,
+        clipLength: 5,
+        freeze: ['image_encoder'],
+        promptMode: 'mask',
+        seed: 2026,
+        // random-initialised heads learn fast enough at 1e-2 in 20 steps; RobotSeg's 3e-4 fine-tunes a pretrained model
+        optim: { lr: 1e-2, lrEncoder: 6e-5, weightDecay: 0.1, layerDecay: 0.9 },
+      },
+    );
     const evalClip = [0, 3, 6, 3, 0];
     const lossBefore = (await trainer.clipLoss(data.videos[0], evalClip, 'mask')).loss.total;
     const before = await vosScore(rt!, model);
@@ -63,8 +79,10 @@ describe.skipIf(!rt)('label-efficient training demonstration (first-frame mask o
     }
     const lossAfter = (await trainer.clipLoss(data.videos[0], evalClip, 'mask')).loss.total;
     const after = await vosScore(rt!, model);
-    console.log(`fixed-clip loss ${lossBefore.toFixed(4)} -> ${lossAfter.toFixed(4)}; training losses ${losses.map((l) => l.toFixed(2)).join(' ')}; ` +
-      `J ${before.J.toFixed(3)} -> ${after.J.toFixed(3)}, F ${before.F.toFixed(3)} -> ${after.F.toFixed(3)}, J&F ${before.JF.toFixed(3)} -> ${after.JF.toFixed(3)}`);
+    console.log(
+      `fixed-clip loss ${lossBefore.toFixed(4)} -> ${lossAfter.toFixed(4)}; training losses ${losses.map((l) => l.toFixed(2)).join(' ')}; ` +
+        `J ${before.J.toFixed(3)} -> ${after.J.toFixed(3)}, F ${before.F.toFixed(3)} -> ${after.F.toFixed(3)}, J&F ${before.JF.toFixed(3)} -> ${after.JF.toFixed(3)}`,
+    );
     // measured on lavapipe: loss 5.01 -> 2.23, J&F 0.203 -> 0.254 (J 0.092 -> 0.232)
     expect(lossAfter).toBeLessThan(0.8 * lossBefore);
     expect(after.JF).toBeGreaterThan(before.JF + 0.02);

@@ -25,7 +25,10 @@ describe.skipIf(!rt)('image path backward vs PyTorch autograd (golden grad case 
     golden = await openGradGolden('image_loss.safetensors');
     img = await goldenFile('image.safetensors');
   });
-  afterAll(async () => { await golden?.close(); await img?.close(); });
+  afterAll(async () => {
+    await golden?.close();
+    await img?.close();
+  });
 
   it('loss terms and every parameter gradient (231 tensors, and the exactly-zero ones)', async () => {
     const R = rt!;
@@ -51,11 +54,20 @@ describe.skipIf(!rt)('image path backward vs PyTorch autograd (golden grad case 
     R.tape = tape;
     const multi = slice(R, out.masks, [0, 1, 0, 0], [1, 3, 64, 64]); // tokens 1..3
     const ious = slice(R, out.iou, [0, 1], [1, 3]);
-    const loss = await multimaskLoss(R, multi, ious, out.objectScore, target, { weights: { focal: 20, dice: 1, iou: 1, class: 1 }, iouLoss: 'mse' });
+    const loss = await multimaskLoss(R, multi, ious, out.objectScore, target, {
+      weights: { focal: 20, dice: 1, iou: 1, class: 1 },
+      iouLoss: 'mse',
+    });
     R.tape = null;
     expect(loss.selected).toBe((await golden.readTensor('loss.selected_index'))[0]);
     // losses: 1e-5 relative (golden README)
-    for (const [name, t] of [['loss.mask_focal', loss.focal], ['loss.dice', loss.dice], ['loss.iou_mse', loss.iou], ['loss.class_bce', loss.cls], ['loss.total', loss.total]] as const) {
+    for (const [name, t] of [
+      ['loss.mask_focal', loss.focal],
+      ['loss.dice', loss.dice],
+      ['loss.iou_mse', loss.iou],
+      ['loss.class_bce', loss.cls],
+      ['loss.total', loss.total],
+    ] as const) {
       const want = (await golden.readTensor(name))[0];
       const got = (await R.read(t))[0];
       expect(Math.abs(got - want), `${name}: ${got} vs ${want}`).toBeLessThanOrEqual(1e-5 * Math.abs(want));
@@ -63,10 +75,16 @@ describe.skipIf(!rt)('image path backward vs PyTorch autograd (golden grad case 
     const seed = R.upload([1], [1]);
     tape.backward(loss.total, seed, add);
     const report = await checkGrads(R, params, golden, 'image', { encoderTol: 1e-3, headTol: 1e-4 });
-    console.log(`worst relative gradient errors: ${report.worst.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(", ")}`);
+    console.log(
+      `worst relative gradient errors: ${report.worst.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}`,
+    );
     expect(report.failures, report.failures.join('\n')).toEqual([]);
     expect(report.compared).toBe(231);
     tape.dispose();
-    for (const [, t] of params) { t.grad?.dispose(); t.grad = null; t.requiresGrad = false; }
+    for (const [, t] of params) {
+      t.grad?.dispose();
+      t.grad = null;
+      t.requiresGrad = false;
+    }
   });
 });

@@ -25,9 +25,19 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
   beforeAll(async () => {
     model = await robotsegGoldenModel(rt!);
     const data = readTrainDataset(CLIP, 'robot');
-    trainer = new Trainer(rt!, model, data.videos.map((v) => ({ ...v, frames: v.frames.slice(0, 4) })), { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, {
-      steps: 2, clipLength: 3, freeze: ['image_encoder'], promptMode: 'auto', category: 'robot',
-    });
+    trainer = new Trainer(
+      rt!,
+      model,
+      data.videos.map((v) => ({ ...v, frames: v.frames.slice(0, 4) })),
+      { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
+      {
+        steps: 2,
+        clipLength: 3,
+        freeze: ['image_encoder'],
+        promptMode: 'auto',
+        category: 'robot',
+      },
+    );
   });
   afterAll(() => trainer?.dispose());
 
@@ -47,14 +57,24 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
     expect(rowNorm(2)).toBeGreaterThan(0); // robot
     expect(rowNorm(0)).toBe(0); // arm
     expect(rowNorm(1)).toBe(0); // gripper
-    for (const k of ['memory_attention.layers.0.structure_strength', 'memory_attention.layers.1.structure_head.weight',
-      'memory_attention.layers.0.ms_pyramid.conv5.dw.weight', 'memory_attention.layers.1.cross_attn_structure.k_proj.weight',
-      'robot_prompt_generator.no_memory_prompt_embeddings_fg.weight']) {
+    for (const k of [
+      'memory_attention.layers.0.structure_strength',
+      'memory_attention.layers.1.structure_head.weight',
+      'memory_attention.layers.0.ms_pyramid.conv5.dw.weight',
+      'memory_attention.layers.1.cross_attn_structure.k_proj.weight',
+      'robot_prompt_generator.no_memory_prompt_embeddings_fg.weight',
+    ]) {
       const t = keyOf(k).tensor;
       expect(t.grad, k).not.toBeNull();
-      expect((await rt!.read(t.grad!)).some((v) => v !== 0), k).toBe(true);
+      expect(
+        (await rt!.read(t.grad!)).some((v) => v !== 0),
+        k,
+      ).toBe(true);
     }
-    for (const p of trainer.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
+    for (const p of trainer.params) {
+      p.tensor.grad?.dispose();
+      p.tensor.grad = null;
+    }
   });
 
   // FD of the float32 loss: only the smooth terms are checked. The cycle term's last step goes through the
@@ -67,14 +87,31 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
   // backward is checked by test/kernels/rpg_backward.test.ts instead.)
   for (const term of ['structure', 'patch'] as const) {
     it(`analytic gradient = central finite differences of the ${term} loss (memory encoder, SEMA, class token)`, async () => {
-      const tr = new Trainer(rt!, model, trainer.videos, { image: async (p) => readImage(p), mask: async (p) => readMask(p) }, {
-        steps: 2, clipLength: 3, freeze: ['image_encoder'], promptMode: 'auto', category: 'robot',
-        weights: { ...ROBOTSEG_CYCLE_WEIGHTS, cyc: 0, sem: 0, patch: term === 'patch' ? 1 : 0 }, structureWeight: term === 'structure' ? 1 : 0,
-      });
+      const tr = new Trainer(
+        rt!,
+        model,
+        trainer.videos,
+        { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
+        {
+          steps: 2,
+          clipLength: 3,
+          freeze: ['image_encoder'],
+          promptMode: 'auto',
+          category: 'robot',
+          weights: { ...ROBOTSEG_CYCLE_WEIGHTS, cyc: 0, sem: 0, patch: term === 'patch' ? 1 : 0 },
+          structureWeight: term === 'structure' ? 1 : 0,
+        },
+      );
       const video = tr.videos[0];
-      const keys = term === 'structure'
-        ? ['memory_encoder.out_proj.weight', 'memory_attention.layers.1.structure_head.weight', 'memory_encoder.fuser.layers.1.pwconv2.weight', 'memory_attention.layers.0.cross_attn_structure.v_proj.weight']
-        : ['memory_encoder.out_proj.weight', 'sam_mask_decoder.robot_token_embedding.weight'];
+      const keys =
+        term === 'structure'
+          ? [
+              'memory_encoder.out_proj.weight',
+              'memory_attention.layers.1.structure_head.weight',
+              'memory_encoder.fuser.layers.1.pwconv2.weight',
+              'memory_attention.layers.0.cross_attn_structure.v_proj.weight',
+            ]
+          : ['memory_encoder.out_proj.weight', 'sam_mask_decoder.robot_token_embedding.weight'];
       await tr.clipLoss(video, offsets, 'auto', 1, true);
       const probes: Array<{ key: string; index: number; g: number }> = [];
       for (const key of keys) {
@@ -83,15 +120,26 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
         for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[index])) index = i;
         probes.push({ key, index, g: g[index] });
       }
-      for (const p of tr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
+      for (const p of tr.params) {
+        p.tensor.grad?.dispose();
+        p.tensor.grad = null;
+      }
       const h = 1e-2;
       for (const p of probes) {
         const t = tr.params.find((q) => q.key === p.key)!.tensor;
         const orig = await rt!.read(t);
-        const at = async (d: number) => { const v = Float32Array.from(orig); v[p.index] += d; rt!.write(t, v); return (await tr.clipLoss(video, offsets, 'auto')).loss.total; };
+        const at = async (d: number) => {
+          const v = Float32Array.from(orig);
+          v[p.index] += d;
+          rt!.write(t, v);
+          return (await tr.clipLoss(video, offsets, 'auto')).loss.total;
+        };
         const fd = ((await at(h)) - (await at(-h))) / (2 * h);
         rt!.write(t, orig);
-        expect(Math.abs(p.g - fd), `${term}: ${p.key}[${p.index}] analytic ${p.g} vs finite difference ${fd}`).toBeLessThanOrEqual(0.03 * Math.abs(fd) + 5e-6);
+        expect(
+          Math.abs(p.g - fd),
+          `${term}: ${p.key}[${p.index}] analytic ${p.g} vs finite difference ${fd}`,
+        ).toBeLessThanOrEqual(0.03 * Math.abs(fd) + 5e-6);
       }
       tr.dispose();
     });

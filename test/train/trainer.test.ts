@@ -43,7 +43,9 @@ describe('parameter groups and sampling (no GPU)', () => {
     expect(by.get('memory_attention.layers.0.linear1.weight')!.weightDecay).toBe(0.1);
     expect(by.has('sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix')).toBe(false); // a buffer
     const frozen = collectParams(m, ['image_encoder', 'sam_prompt_encoder.']);
-    expect(frozen.some((p) => p.key.startsWith('image_encoder.') || p.key.startsWith('sam_prompt_encoder.'))).toBe(false);
+    expect(frozen.some((p) => p.key.startsWith('image_encoder.') || p.key.startsWith('sam_prompt_encoder.'))).toBe(
+      false,
+    );
     expect(frozen.length).toBeGreaterThan(0);
   });
 
@@ -60,7 +62,10 @@ describe('parameter groups and sampling (no GPU)', () => {
     expect(sampleCycleOffsets(next, 1, 7)).toEqual([0]);
     expect(() => sampleCycleOffsets(next, 5, 4)).toThrow(/odd/);
     const kinds = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) { const k = samplePrompt(next, 'mixed', true, true); kinds.set(k, (kinds.get(k) ?? 0) + 1); }
+    for (let i = 0; i < 2000; i++) {
+      const k = samplePrompt(next, 'mixed', true, true);
+      kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    }
     expect(kinds.get('auto')! / 2000).toBeCloseTo(0.4, 1);
     expect(kinds.get('mask')! / 2000).toBeCloseTo(0.2, 1);
     expect(samplePrompt(() => 0.9, 'mixed', false, true)).not.toBe('mask'); // single images fall back to points
@@ -103,10 +108,26 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
   it('gradient accumulation: two clips at scale 1/2 = the mean of their gradients; frozen keys get none', async () => {
     model = await goldenModel(rt!);
     const data = readTrainDataset(CLIP, 'robot');
-    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box', correctionClicks: 0 }); // no random clicks: the same clips
-    const keys = ['sam_mask_decoder.iou_prediction_head.layers.2.weight', 'memory_attention.layers.1.cross_attn_image.v_proj.weight', 'obj_ptr_proj.layers.0.bias'];
-    const grads = async () => Promise.all(keys.map(async (k) => rt!.read(tr.params.find((p) => p.key === k)!.tensor.grad!)));
-    const clear = () => { for (const p of tr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; } };
+    const tr = new Trainer(rt!, model, data.videos, source, {
+      steps: 1,
+      clipLength: 3,
+      freeze: ['image_encoder'],
+      promptMode: 'box',
+      correctionClicks: 0,
+    }); // no random clicks: the same clips
+    const keys = [
+      'sam_mask_decoder.iou_prediction_head.layers.2.weight',
+      'memory_attention.layers.1.cross_attn_image.v_proj.weight',
+      'obj_ptr_proj.layers.0.bias',
+    ];
+    const grads = async () =>
+      Promise.all(keys.map(async (k) => rt!.read(tr.params.find((p) => p.key === k)!.tensor.grad!)));
+    const clear = () => {
+      for (const p of tr.params) {
+        p.tensor.grad?.dispose();
+        p.tensor.grad = null;
+      }
+    };
     const v = data.videos[0];
     await tr.clipLoss(v, [0, 2, 0], 'box', 1, true);
     const a = await grads();
@@ -120,7 +141,8 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
     expect(tr.params.some((p) => p.key.startsWith('image_encoder.'))).toBe(false);
     clear();
     keys.forEach((k, j) => {
-      let err = 0, scale = 0;
+      let err = 0,
+        scale = 0;
       for (let i = 0; i < a[j].length; i++) {
         const want = 0.5 * (a[j][i] + b[j][i]);
         err = Math.max(err, Math.abs(ab[j][i] - want));
@@ -135,10 +157,16 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
   it('user pseudo labels replace the feature rule: an empty label makes each patch term 1 - eps/(Σp + eps)', async () => {
     const pseudo = join(tmp, 'pseudo', 'clip');
     mkdirSync(pseudo, { recursive: true });
-    for (const f of ['00001', '00002', '00003']) writeMaskPng(join(pseudo, `${f}.png`), 240, 136, new Uint8Array(240 * 136));
+    for (const f of ['00001', '00002', '00003'])
+      writeMaskPng(join(pseudo, `${f}.png`), 240, 136, new Uint8Array(240 * 136));
     const data = readTrainDataset(CLIP, 'robot', join(tmp, 'pseudo'));
     expect([...data.videos[0].pseudo!.keys()]).toEqual([1, 2, 3]);
-    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 5, freeze: ['image_encoder'], promptMode: 'box' });
+    const tr = new Trainer(rt!, model, data.videos, source, {
+      steps: 1,
+      clipLength: 5,
+      freeze: ['image_encoder'],
+      promptMode: 'box',
+    });
     const r = await tr.clipLoss(data.videos[0], [0, 1, 2, 1, 0], 'box');
     // 3 intermediate steps, each 1 - (0 + 1e-6) / (Σp + 1e-6) with Σp >> 1e-6
     expect(r.loss.patch).toBeGreaterThan(3 - 1e-4);
@@ -148,28 +176,61 @@ describe.skipIf(!rt)('Trainer on the reduced golden model', () => {
 
   it('a click prompt gets 3 supervised correction clicks (single-mask calls with the previous logits); a box is single-mask', async () => {
     const data = readTrainDataset(CLIP, 'robot');
-    const tr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'click', correctionClicks: 3, gtClickProb: 0 });
+    const tr = new Trainer(rt!, model, data.videos, source, {
+      steps: 1,
+      clipLength: 3,
+      freeze: ['image_encoder'],
+      promptMode: 'click',
+      correctionClicks: 3,
+      gtClickProb: 0,
+    });
     const r = await tr.clipLoss(data.videos[0], [0, 2, 0], 'click', 1, true);
     expect(r.prompt).toMatch(/^click \d+,\d+ \+ 3 correction clicks$/);
-    for (const k of ['total', 'cycle', 'focal', 'dice', 'iou', 'class']) expect(Number.isFinite(r.loss[k]), k).toBe(true);
-    const mlp0 = tr.params.find((p) => p.key === 'sam_mask_decoder.output_hypernetworks_mlps.0.layers.2.weight')!.tensor;
+    for (const k of ['total', 'cycle', 'focal', 'dice', 'iou', 'class'])
+      expect(Number.isFinite(r.loss[k]), k).toBe(true);
+    const mlp0 = tr.params.find(
+      (p) => p.key === 'sam_mask_decoder.output_hypernetworks_mlps.0.layers.2.weight',
+    )!.tensor;
     // token 0 (single-mask output) is supervised only through the correction calls
     expect((await rt!.read(mlp0.grad!)).some((v) => v !== 0)).toBe(true);
-    for (const p of tr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
-    const noCorr = new Trainer(rt!, model, data.videos, source, { steps: 1, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box', correctionClicks: 0 });
+    for (const p of tr.params) {
+      p.tensor.grad?.dispose();
+      p.tensor.grad = null;
+    }
+    const noCorr = new Trainer(rt!, model, data.videos, source, {
+      steps: 1,
+      clipLength: 3,
+      freeze: ['image_encoder'],
+      promptMode: 'box',
+      correctionClicks: 0,
+    });
     const b = await noCorr.clipLoss(data.videos[0], [0, 2, 0], 'box', 1, true);
     expect(b.prompt).toMatch(/^box /);
     expect((await rt!.read(mlp0.grad!)).some((v) => v !== 0)).toBe(true); // a box (2 points) is a single-mask call
-    for (const p of noCorr.params) { p.tensor.grad?.dispose(); p.tensor.grad = null; }
+    for (const p of noCorr.params) {
+      p.tensor.grad?.dispose();
+      p.tensor.grad = null;
+    }
     tr.dispose();
     noCorr.dispose();
   });
 
   it('no GPU memory is left behind by a step (frozen-feature cache evicting, optimizer steps)', async () => {
     const data = readTrainDataset(CLIP, 'robot');
-    const tr = new Trainer(rt!, model, data.videos, source, { steps: 10, clipLength: 3, freeze: ['image_encoder'], promptMode: 'box', correctionClicks: 1, featureCacheFrames: 2 });
+    const tr = new Trainer(rt!, model, data.videos, source, {
+      steps: 10,
+      clipLength: 3,
+      freeze: ['image_encoder'],
+      promptMode: 'box',
+      correctionClicks: 1,
+      featureCacheFrames: 2,
+    });
     const round = async () => {
-      for (const clip of [[0, 1, 0], [0, 2, 0], [0, 3, 0]]) {
+      for (const clip of [
+        [0, 1, 0],
+        [0, 2, 0],
+        [0, 3, 0],
+      ]) {
         await tr.clipLoss(data.videos[0], clip, 'box', 1, true);
         await tr.applyGradients();
       }
