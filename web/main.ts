@@ -301,7 +301,7 @@ async function openImage(img: RgbImage): Promise<void> {
 function encodeImage(): Promise<unknown> {
   return run('encoding image', async () => {
     const s = source;
-    if (!s || s.kind !== 'image' || !model || !rt) return;
+    if (s?.kind !== 'image' || !model || !rt) return;
     s.predictor?.dispose();
     s.predictor = new ImagePredictor(rt, model);
     const t0 = performance.now();
@@ -316,7 +316,7 @@ function encodeImage(): Promise<unknown> {
 
 async function predictImage(): Promise<void> {
   const s = source;
-  if (!s || s.kind !== 'image' || !s.predictor || !s.encoded) return;
+  if (s?.kind !== 'image' || !s.predictor || !s.encoded) return;
   const prompt = { points: s.prompts.points.slice(), box: s.prompts.box };
   const t0 = performance.now();
   const r = await s.predictor.predict({ points: prompt.points, box: prompt.box ?? undefined });
@@ -390,7 +390,7 @@ function recordFrame(via: FrameReport['via'], frame: number, r: FrameResult, ms:
 async function trackFrames(): Promise<void> {
   await run('tracking', async () => {
     const s = source;
-    if (!s || s.kind !== 'frames' || !model) return;
+    if (s?.kind !== 'frames' || !model) return;
     const vp = frameVp(s);
     if (vp.objectIds.length === 0) throw new Error('click on a frame first (a prompt for at least one object)');
     let t0 = performance.now();
@@ -448,7 +448,7 @@ async function openVideo(el: HTMLVideoElement, live: boolean, stream: MediaStrea
 }
 
 function grabVideoFrame(): RgbImage | null {
-  if (!source || source.kind !== 'video') return null;
+  if (source?.kind !== 'video') return null;
   const img = rgbFromSource(source.el, source.el.videoWidth, source.el.videoHeight);
   source.frame = img;
   source.framePushed = false;
@@ -472,7 +472,7 @@ function videoVp(s: Extract<Source, { kind: 'video' }>): VideoPredictor {
 /** Push a video frame through the streaming predictor (one live step): a new one, or the shown one. */
 async function pushVideoFrame(grab = true): Promise<void> {
   const s = source;
-  if (!s || s.kind !== 'video' || !model) return;
+  if (s?.kind !== 'video' || !model) return;
   const img = grab ? grabVideoFrame() : s.frame;
   if (!img) return;
   const t0 = performance.now();
@@ -490,7 +490,7 @@ async function pushVideoFrame(grab = true): Promise<void> {
 
 function togglePlay(): void {
   const s = source;
-  if (!s || s.kind !== 'video') return;
+  if (s?.kind !== 'video') return;
   s.playing = !s.playing;
   describeSource();
   if (!s.playing) {

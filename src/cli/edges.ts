@@ -9,7 +9,6 @@
 // antialiased resize to SIZE x SIZE, ImageNet mean/std), the fork's `_safe_to_gray`, kornia canny's
 // first output (NMS-thinned L2 magnitude after a 5x5 sigma-1 blur), clamped to [0, 1], times 255.
 // Thresholds and hysteresis do not change that map, so --low/--high/--blur are refused with it.
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type RgbImage, rgbToPlanarFloat } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';

@@ -215,7 +215,7 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
   if (plans.length === 0) throw new UserError(`nothing to evaluate in '${dataset}': every video was skipped`);
 
   // 3. weights (header + config first: fail fast), then the GPU
-  let resolved;
+  let resolved: Awaited<ReturnType<typeof openModelWeights>>;
   try {
     resolved = await openModelWeights(o.weights, o.config);
     await resolved.file.close();

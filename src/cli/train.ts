@@ -187,7 +187,7 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   if (opts.resume && !existsSync(opts.resume)) throw new UserError(`--resume ${opts.resume}: no such file`);
   const saveEvery = num('--save-every', opts.saveEvery, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
   // dataset first: a bad dataset fails before the GPU is touched
-  let data;
+  let data: ReturnType<typeof readTrainDataset>;
   try {
     if (!existsSync(dataset) || !statSync(dataset).isDirectory())
       throw new TrainDataError(`dataset '${dataset}' is not a folder`);
@@ -202,7 +202,7 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   for (const s of data.skipped) log(`note: skipping ${s}\n`);
   const rt = await cliRuntime();
   try {
-    let loaded;
+    let loaded: Awaited<ReturnType<typeof loadModelWithStore>>;
     try {
       loaded = await loadModelWithStore(rt, opts.weights, opts.config);
     } catch (e) {

@@ -352,7 +352,7 @@ async function sniff(src: ByteSource): Promise<void> {
  */
 async function diagnoseTruncated(src: ByteSource, cause: ZipError): Promise<never> {
   const base = `checkpoint is truncated: zip central directory missing; file ends at ${src.size} bytes`;
-  let lh;
+  let lh: Awaited<ReturnType<typeof readLocalHeader>>;
   try {
     lh = await readLocalHeader(src, 0);
   } catch {

@@ -98,7 +98,7 @@ export interface SettingRun {
 export function startFrame(numFrames: number, gt: (frame: number) => Uint8Array | null): number {
   for (let t = 0; t < numFrames; t++) {
     const g = gt(t);
-    if (g && g.some((v) => v !== 0)) return t;
+    if (g?.some((v) => v !== 0)) return t;
   }
   return -1;
 }
@@ -142,7 +142,7 @@ export async function runSetting(pred: PromptablePredictor, o: SettingOptions): 
     if (!res) throw new Error(`propagation gave no result for object ${obj} on frame ${frame}`);
     let mask = res.mask;
     const g = o.setting === 'OI' ? o.gt(frame) : null;
-    if (g && g.some((v) => v !== 0)) {
+    if (g?.some((v) => v !== 0)) {
       const gm = bin(g);
       const before = maskIoU(bin(mask), gm);
       if (before < oi.iou && accepted < oi.frames) {

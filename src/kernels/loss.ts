@@ -340,16 +340,14 @@ export function structureTarget(rt: Runtime, mask: Tensor): Tensor {
   const partial = rt.empty([planes * parts], 'f32', 'structure_target.partial');
   const mx = rt.empty([planes], 'f32', 'structure_target.max');
   const run = (stage: string, bindings: Record<string, Tensor>, params: Record<string, number>, n: number) =>
-    rt
-      .kernel('loss')
-      .run({
-        defines: { STRUCT: 1, [stage]: 1 },
-        constants: { WG },
-        bindings,
-        params,
-        groups: rt.groups1d(n, WG),
-        label: `loss.structure_target.${stage.toLowerCase()}`,
-      });
+    rt.kernel('loss').run({
+      defines: { STRUCT: 1, [stage]: 1 },
+      constants: { WG },
+      bindings,
+      params,
+      groups: rt.groups1d(n, WG),
+      label: `loss.structure_target.${stage.toLowerCase()}`,
+    });
   run('PARTIAL', { x: mask, partial }, { planes, h, w, parts }, planes * parts);
   run('FINISH', { partial, mx }, { planes, parts }, planes);
   run('APPLY', { x: mask, mx, y }, { planes, h, w }, planes * h * w);

@@ -166,16 +166,14 @@ export function maskedMeanBackward(
   if (b === 0) return { dx, dm };
   const stats = rt.empty([b, 2], 'f32', 'masked_mean_backward.stats');
   const run = (stage: string, bindings: Record<string, Tensor>, params: Record<string, number>, count: number) =>
-    rt
-      .kernel('reduce')
-      .run({
-        defines: { MASKED_MEAN_GRAD: 1, [stage]: 1 },
-        constants: { WG },
-        bindings,
-        params,
-        groups: rt.groups1d(count, WG),
-        label: `reduce.masked_mean_backward.${stage.toLowerCase()}`,
-      });
+    rt.kernel('reduce').run({
+      defines: { MASKED_MEAN_GRAD: 1, [stage]: 1 },
+      constants: { WG },
+      bindings,
+      params,
+      groups: rt.groups1d(count, WG),
+      label: `reduce.masked_mean_backward.${stage.toLowerCase()}`,
+    });
   run('STATS', { m, y, dy, stats }, { b, c, n, eps }, b);
   if (b * c * n > 0) run('DX', { m, dy, stats, dx }, { b, c, n }, b * c * n);
   if (b * n > 0) run('DM', { x, dy, stats, dm }, { b, c, n }, b * n);

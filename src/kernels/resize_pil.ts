@@ -38,7 +38,7 @@ function bicubicFilter(x: number): number {
 /** precompute_coeffs (box = [0, inSize]) followed by normalize_coeffs_8bpc, for BICUBIC. */
 export function pilBicubicAxis(inSize: number, outSize: number): PilAxis {
   const scale = inSize / outSize; // (double)(in1 - in0) / outSize with float box edges (exact for integers)
-  const filterscale = scale < 1 ? 1 : scale;
+  const filterscale = Math.max(scale, 1);
   const support = 2.0 * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const ss = 1.0 / filterscale;

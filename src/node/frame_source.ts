@@ -216,7 +216,7 @@ function jpegSize(head: Buffer, fd: number): { width: number; height: number } |
   };
   for (let guard = 0; guard < 10000; guard++) {
     const m = byteAt(pos, 4);
-    if (!m || m[0] !== 0xff) return null;
+    if (m?.[0] !== 0xff) return null;
     const marker = m[1];
     if (marker === 0xff) {
       pos++;
@@ -335,7 +335,7 @@ class VideoFileSource implements OpenedFrameSource {
       }>;
     };
     const s = info.streams?.[0];
-    if (!s || !s.width || !s.height) throw new FrameSourceError(`'${path}' has no video stream`);
+    if (!s?.width || !s.height) throw new FrameSourceError(`'${path}' has no video stream`);
     let frames = Number(s.nb_frames);
     if (!Number.isInteger(frames) || frames <= 0) {
       // containers without a frame count (mkv, webm): count the packets (no decoding)

@@ -5,7 +5,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import {
   type SafetensorsEntry,
-  SafetensorsFile,
+  type SafetensorsFile,
   type TensorData,
   encodeTensor,
   openSafetensors,

@@ -43,7 +43,7 @@ function sizeOf(path: string): { width: number; height: number } {
  */
 export function readTrainDataset(root: string, target: string, pseudoRoot?: string): TrainDataset {
   let key: string;
-  let samples;
+  let samples: ReturnType<typeof readVrsDataset>;
   try {
     key = categoryKey(target);
     samples = singleVideo(root) ?? readVrsDataset(root);
@@ -67,7 +67,7 @@ export function readTrainDataset(root: string, target: string, pseudoRoot?: stri
       continue;
     }
     const maskPath = s.frames[anchor].masks[key];
-    let mask;
+    let mask: ReturnType<typeof readMask>;
     try {
       mask = readMask(maskPath);
     } catch (e) {

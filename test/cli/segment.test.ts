@@ -14,7 +14,7 @@ import { GOLDEN, goldenFile } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { buildPt } from '../io/pt_builder.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const _ROOT = join(import.meta.dirname, '..', '..');
 const IMG = join(GOLDEN, 'image_200x150.png');
 const WEIGHTS = join(GOLDEN, 'weights.safetensors');
 const CONFIG = join(GOLDEN, 'config.json');

@@ -86,7 +86,7 @@ export async function checkGrads(
         );
       compared++;
     } else if (zero.has(key) || none.has(key)) {
-      if (mine && mine.some((v) => v !== 0)) {
+      if (mine?.some((v) => v !== 0)) {
         const m = mine.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
         failures.push(`${key}: golden gradient is exactly zero / absent, here max |g| = ${m.toExponential(3)}`);
       }

@@ -24,17 +24,7 @@ import { resize } from '../../src/kernels/resize.js';
 import { readImage } from '../../src/node/image_io.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
-import {
-  bilinearClampRef,
-  blurRef,
-  cannyRef,
-  grayOpenCVRef,
-  hysteresisRef,
-  korniaDirection,
-  nmsRef,
-  safeToGrayRef,
-  sobelRef,
-} from '../ref/canny.js';
+import { bilinearClampRef, cannyRef, grayOpenCVRef, hysteresisRef, korniaDirection } from '../ref/canny.js';
 
 const rt = await testRuntime();
 

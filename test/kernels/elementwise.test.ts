@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   affine,
   binary,
@@ -51,6 +51,7 @@ describe.skipIf(!rt)('elementwise', () => {
   });
 
   it('round_bf16 is exact (nearest even, ties included)', async () => {
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: -3.1415927 is a bf16 rounding input, not pi
     const xs = Float32Array.from([1, 1.00390625, 1.01171875, -3.1415927, 65504.5, 1e-30, 0.5, 3.3895314e38]);
     const y = await rt!.read(unary(rt!, rt!.upload(xs, [xs.length]), 'round_bf16'));
     expect(Array.from(y)).toEqual(Array.from(xs, (v) => roundBf16(v)));

@@ -4,7 +4,6 @@
 // with that reference on small grids covering every path of the backward.
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import type { Tensor } from '../../src/graph/tensor.js';
 import { add } from '../../src/kernels/elementwise.js';
 import { concat } from '../../src/kernels/layout.js';
 import {

@@ -76,9 +76,11 @@ describe('RobotSeg config and key layout', () => {
   });
 
   it('rejects inconsistent robotseg blocks with the offending value', () => {
-    const bad = (edit: (b: Record<string, any>) => void): Sam2Config => {
+    // biome-ignore lint/suspicious/noExplicitAny: the edits reach into nested config blocks by name
+    type Loose = Record<string, any>;
+    const bad = (edit: (b: Loose) => void): Sam2Config => {
       const c = structuredClone(ROBOTSEG_HIERA_T);
-      edit(c.robotseg as Record<string, any>);
+      edit(c.robotseg as Loose);
       return c;
     };
     expect(() => robotsegSpec(SAM21_HIERA_T)).toThrow(/no 'robotseg' block/);

@@ -52,7 +52,7 @@ export function pilCoeffsRef(inSize: number, outSize: number): Array<{ xmin: num
 /** clip8: clip8_lookups[in >> PRECISION_BITS] (table saturates below 0 and above 255). */
 function clip8(ss: number): number {
   const v = ss >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return v < 0 ? 0 : Math.min(v, 255);
 }
 
 /** Pillow's Image.resize((outW, outH), BICUBIC) of an RGB image. */

@@ -44,7 +44,7 @@ describe.skipIf(!rt)('image path backward vs PyTorch autograd (golden grad case 
     } finally {
       R.tape = null;
     }
-    const [masks, iou, obj] = await Promise.all([R.read(out.masks), R.read(out.iou), R.read(out.objectScore)]);
+    const [masks, _iou, _obj] = await Promise.all([R.read(out.masks), R.read(out.iou), R.read(out.objectScore)]);
     // forward agrees with the golden before we look at gradients
     const wantAll = await golden.readTensor('out.all_mask_logits');
     let maxd = 0;
