@@ -4,9 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { PathError, withPath } from './paths.js';
 
-/** An output path that cannot be written (not a regular file, folder missing or read-only, disk full). */
-export class OutputPathError extends Error {}
+/** An output path that cannot be written (not a regular file): a user error, exit code 2. */
+export class OutputPathError extends PathError {}
 
 /** A unique temporary sibling of `path` (same folder, so the final rename stays on one filesystem). */
 export function tempPathFor(path: string): string {
@@ -46,6 +47,7 @@ export function beginAtomic(path: string): AtomicFile {
       if (done) return;
       done = true;
       try {
+        checkOutputTarget(path); // again: never rename over something that appeared meanwhile
         const fd = openSync(tempPath, 'r+');
         try {
           fsyncSync(fd);
@@ -55,7 +57,7 @@ export function beginAtomic(path: string): AtomicFile {
         renameSync(tempPath, path);
       } catch (e) {
         rmSync(tempPath, { force: true });
-        throw e;
+        throw withPath(e, path);
       }
     },
     abort() {
@@ -81,6 +83,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     f.commit();
   } catch (e) {
     f.abort();
-    throw e;
+    throw withPath(e, path, 'write');
   }
 }
