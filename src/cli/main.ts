@@ -6,6 +6,7 @@
 // one line with a hint where to find the usage, not the whole help.
 import { CommanderError, type Command as CommandT } from 'commander';
 import { Command } from 'commander';
+import { abortAllAtomic } from '../node/atomic_write.js';
 import { fsErrorMessage } from '../node/paths.js';
 import { registerInfo } from './info.js';
 import { oneLine, UserError } from './errors.js';
@@ -20,6 +21,7 @@ function fail(e: unknown): never {
   const user = err instanceof UserError || err?.exitCode === 2 || fsMsg !== null;
   const msg = fsMsg ?? (err?.message || String(e));
   if (DEBUG && err?.stack) process.stderr.write(`${err.stack}\n`);
+  abortAllAtomic();
   process.stderr.write(
     user
       ? `robotseg: ${oneLine(msg)}\n`
@@ -29,6 +31,13 @@ function fail(e: unknown): never {
 }
 
 process.on('uncaughtException', fail);
+// Ctrl-C / kill: no half-written output stays behind (temporary files of atomic outputs are removed)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    abortAllAtomic();
+    process.stderr.write(`\nrobotseg: interrupted (${sig}); no partial output file was kept\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
 process.on('unhandledRejection', fail);
 // `robotseg info | head -1`: a closed stdout is not an error of ours
 process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? process.exit(0) : fail(e)));

@@ -35,10 +35,20 @@ export interface AtomicFile {
   abort(): void;
 }
 
+/** Temporary files of outputs in progress, removed by abortAllAtomic() (e.g. on Ctrl-C). */
+const live = new Set<string>();
+
+/** Remove every temporary file still in progress (the CLI calls it when interrupted). */
+export function abortAllAtomic(): void {
+  for (const p of live) rmSync(p, { force: true });
+  live.clear();
+}
+
 /** Starts an atomic output: write to `tempPath` (by any means: streams, child processes), then commit(). */
 export function beginAtomic(path: string): AtomicFile {
   checkOutputTarget(path);
   const tempPath = tempPathFor(path);
+  live.add(tempPath);
   let done = false;
   return {
     tempPath,
@@ -46,6 +56,7 @@ export function beginAtomic(path: string): AtomicFile {
     commit() {
       if (done) return;
       done = true;
+      live.delete(tempPath);
       try {
         checkOutputTarget(path); // again: never rename over something that appeared meanwhile
         const fd = openSync(tempPath, 'r+');
@@ -63,6 +74,7 @@ export function beginAtomic(path: string): AtomicFile {
     abort() {
       if (done) return;
       done = true;
+      live.delete(tempPath);
       rmSync(tempPath, { force: true });
     },
   };
