@@ -35,9 +35,8 @@ import { type FrameResult, VideoPredictor } from '../model/video_predictor.js';
 import { FrameSourceError, type OpenedFrameSource, hasTool, openFrameSource } from '../node/frame_source.js';
 import { readMask, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
-import { createNodeRuntime } from '../node/runtime.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
-import { oneLine, UserError } from './errors.js';
+import { cliRuntime, oneLine, UserError } from './errors.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
@@ -412,7 +411,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
         `--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`,
       );
     const auto = robot && plan.size === 0 ? targets! : null;
-    const rt = await userErrors('WebGPU', () => createNodeRuntime());
+    const rt = await cliRuntime();
     let outputs: Outputs | null = null;
     try {
       const t0 = performance.now();
