@@ -8,8 +8,8 @@
 // sensor_msgs/msg/Image with each frame's header and log time (src/node/mcap/). Prompts use frame
 // indices into the topic. User errors (not MCAP, truncated, no such topic, unknown schema or encoding)
 // exit 2 with one line, before any GPU work.
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import { formatBytes } from '../graph/weights_io.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { type MaskChannelSpec, McapMaskOutput, maskTopic } from '../node/mcap/annotate.js';
@@ -17,8 +17,8 @@ import { McapFormatError } from '../node/mcap/image_messages.js';
 import { hasMcapMagic } from '../node/mcap/records.js';
 import { McapTopicSource } from '../node/mcap/topic_source.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
-import { createNodeRuntime } from '../node/runtime.js';
-import { UserError, oneLine } from './errors.js';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
+import { UserError, cliRuntime, oneLine } from './errors.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 import {
   type PromptArg,
@@ -64,20 +64,20 @@ function log(quiet: boolean | undefined, s: string): void {
   if (!quiet) process.stderr.write(s);
 }
 
-/** `--out FILE.mcap`: a file path in an existing folder, not the input itself. */
-function checkOut(out: string | undefined, sourceArg: string): string {
+/** `--out FILE.mcap`: a writable file path (*.mcap), neither the recording nor the weights. */
+function checkOut(out: string | undefined, sourceArg: string, weights: string): string {
   if (out === undefined)
     throw new UserError('--out FILE.mcap is required (with an MCAP source the masks go into a copy of the recording)');
   if (extname(out).toLowerCase() !== '.mcap')
     throw new UserError(`--out '${out}': with an MCAP source the output is an MCAP file (name it *.mcap)`);
-  const dir = dirname(resolve(out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new UserError(`--out ${out}: directory ${dir} does not exist`);
-  if (existsSync(out)) {
-    if (!statSync(out).isFile()) throw new UserError(`--out ${out}: exists and is not a file`);
-    if (existsSync(sourceArg) && realpathSync(out) === realpathSync(sourceArg))
-      throw new UserError(`--out ${out} is the input recording: write the masks to another file`);
-  }
+  checkOutputFile('--out', out);
+  checkDistinct(
+    [
+      { what: 'the recording', path: sourceArg },
+      { what: '--weights', path: weights },
+    ],
+    [{ what: '--out', path: out }],
+  );
   return out;
 }
 
@@ -94,11 +94,9 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
   if (opts.overlay !== undefined || opts.fps !== undefined)
     throw new UserError('--overlay / --fps are not available with an MCAP source (the masks go into the MCAP file)');
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
-  if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
-  if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
-  const out = checkOut(opts.out, sourceArg);
-  if (!existsSync(sourceArg)) throw new UserError(`cannot read '${sourceArg}': no such file`);
-  if (!statSync(sourceArg).isFile()) throw new UserError(`'${sourceArg}' is not a file`);
+  checkInputFile('weights', opts.weights);
+  checkInputFile('the recording', sourceArg);
+  const out = checkOut(opts.out, sourceArg, opts.weights);
 
   // 2. the recording (first read: the topic's frames) and the prompts against them
   const topic = opts.topic;
@@ -134,7 +132,7 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     });
     output = await mcapErrors(sourceArg, async () => new McapMaskOutput(src, out, channels));
 
-    const rt = await userErrors('WebGPU', () => createNodeRuntime());
+    const rt = await cliRuntime();
     try {
       const t0 = performance.now();
       const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config));

@@ -9,12 +9,12 @@
 // metadata record in file order with the same bytes, sequence, log and publish times, and right after
 // each of the first N frame messages of T its masks: `sensor_msgs/msg/Image` mono8 (0/255) with the
 // frame's header.stamp and frame_id and the frame message's log and publish times.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McapTypes } from '@mcap/core';
 import { McapFormatError } from './image_messages.js';
 import { mcapRecords } from './records.js';
+import { makeSpoolDir, removeSpoolDir } from './spool.js';
 import type { McapTopicSource } from './topic_source.js';
 import { McapMaskWriter } from './writer.js';
 
@@ -52,7 +52,7 @@ export class McapMaskOutput {
       throw new Error(`mask topics repeat: ${channels.map((c) => c.topic).join(', ')}`);
     this.pixels = src.width * src.height;
     this.written = new Uint8Array(src.numFrames);
-    this.dir = mkdtempSync(join(tmpdir(), 'robotseg-masks-'));
+    this.dir = makeSpoolDir('robotseg-masks-');
     this.fd = openSync(join(this.dir, 'masks.bin'), 'w+');
   }
 
@@ -157,7 +157,7 @@ export class McapMaskOutput {
   private dispose(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    rmSync(this.dir, { recursive: true, force: true });
+    removeSpoolDir(this.dir);
   }
 }
 

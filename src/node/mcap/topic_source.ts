@@ -10,14 +10,14 @@
 //
 // Frames must all have the first frame's size: checked up front from the message (raw images) or the
 // JPEG/PNG header (compressed ones), and again when a frame is decoded.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McapTypes } from '@mcap/core';
 import type { RgbImage } from '../../graph/image.js';
 import type { OpenedFrameSource } from '../frame_source.js';
 import { type FrameHeader, type ImageMessageDecoder, McapFormatError, imageDecoder } from './image_messages.js';
 import { mcapRecords } from './records.js';
+import { makeSpoolDir, removeSpoolDir } from './spool.js';
 
 /** One frame: where its message sits and what its mask messages copy (times, header). */
 export interface McapFrame extends FrameHeader {
@@ -77,7 +77,7 @@ export class McapTopicSource implements OpenedFrameSource {
 
   /** Read the file once; throws McapFormatError for anything the user can fix. */
   static async open(path: string, opts: McapTopicSourceOptions): Promise<McapTopicSource> {
-    const spoolDir = mkdtempSync(join(tmpdir(), 'robotseg-mcap-'));
+    const spoolDir = makeSpoolDir('robotseg-mcap-');
     const fd = openSync(join(spoolDir, 'frames.bin'), 'w+');
     try {
       const { frames, summary, decoders } = await scan(path, opts.topic, fd);
@@ -92,7 +92,7 @@ export class McapTopicSource implements OpenedFrameSource {
       return new McapTopicSource(path, opts.topic, kept, summary, decoders, spoolDir, fd, width, height);
     } catch (e) {
       closeSync(fd);
-      rmSync(spoolDir, { recursive: true, force: true });
+      removeSpoolDir(spoolDir);
       throw e;
     }
   }
@@ -130,7 +130,7 @@ export class McapTopicSource implements OpenedFrameSource {
     this.last = null;
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    rmSync(this.spoolDir, { recursive: true, force: true });
+    removeSpoolDir(this.spoolDir);
   }
 }
 

@@ -210,14 +210,14 @@ export class McapMaskWriter {
   /** Finish the file (summary, footer), flush it and move it to its path. */
   async close(): Promise<void> {
     if (this.closed) throw new Error(`${this.out.path}: already closed`);
-    this.closed = true;
     try {
       await this.writer.end();
-      closeSync(this.fd);
     } catch (e) {
-      this.out.abort();
+      this.abort();
       throw e;
     }
+    this.closed = true;
+    closeSync(this.fd);
     this.out.commit();
   }
 
