@@ -38,6 +38,8 @@ export interface ServeOptions {
   resize?: 'image' | 'official-video';
   /** Server-side log lines (internal errors). */
   log?: (line: string) => void;
+  /** The queue that serializes GPU work; pass one to share the device with other users of `rt` (default: a new one). */
+  gpu?: GpuQueue;
 }
 
 export interface RunningServer {
@@ -138,7 +140,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const maxPixels = o.maxFramePixels ?? DEFAULT_MAX_FRAME_PIXELS;
   const maxBytes = maxFrameBytes(maxPixels);
-  const gpu = new GpuQueue();
+  const gpu = o.gpu ?? new GpuQueue();
   const metrics = new ServeMetrics();
   const live = new Set<StreamSession>();
   const releasing = new Set<Promise<void>>();
