@@ -253,7 +253,7 @@ export function hasTool(exe: string): boolean {
 }
 
 /** Run ffprobe; stdout as text. */
-function probe(ffprobe: string, args: string[], path: string): string {
+export function probe(ffprobe: string, args: string[], path: string): string {
   const r = spawnSync(ffprobe, ['-v', 'error', ...args, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
