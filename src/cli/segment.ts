@@ -312,7 +312,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     await rt.sync();
     const tEnc = performance.now() - t1;
     const t2 = performance.now();
-    const res = await pred.predict(prompt);
+    const res = await pred.predict(prompt, undefined, { logits: !!opts.saveTensors });
     const tDec = performance.now() - t2;
     log(
       opts.quiet,

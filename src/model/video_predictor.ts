@@ -11,7 +11,7 @@ import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';
 import { concat } from '../kernels/layout.js';
-import { resize } from '../kernels/resize.js';
+import { resize, resizeToHost } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
 import { preprocessOfficialVideo } from './preprocess_video.js';
 import type { PointPrompt } from './prompt_encoder.js';
@@ -27,7 +27,7 @@ export interface FrameResult {
   objId: number;
   /** Hole-filled low-res logits [4h*4w]. */
   lowRes: Float32Array;
-  /** Logits at the video size [H*W] (threshold > 0). */
+  /** Logits at the video size [H*W] (threshold > 0); empty with the option { logits: false }. */
   logits: Float32Array;
   /** 0/1 mask at the video size. */
   mask: Uint8Array;
@@ -93,6 +93,11 @@ export interface VideoPredictorOptions {
    * as the golden tensors; 'official-video' the official video loader's PIL bicubic resize on uint8.
    */
   resize?: 'image' | 'official-video';
+  /**
+   * Return the video-size f32 logits in FrameResult.logits (default true); false leaves them empty
+   * (the masks are still exact): 4 bytes a pixel less on the host per object and frame.
+   */
+  logits?: boolean;
 }
 
 export class VideoPredictor {
@@ -634,10 +639,25 @@ export class VideoPredictor {
   ): Promise<FrameResult[]> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
+    if (!tap) {
+      // no full-size tensor: bands of rows read back one by one (photos and frames of any size)
+      const [lowRes, big] = await Promise.all([
+        rt.read(predMasks),
+        resizeToHost(rt, predMasks, [H, W], { mode: 'bilinear', threshold: 0, logits: this.opts.logits ?? true }),
+      ]);
+      const nl = lowRes.length / ids.length;
+      return ids.map((objId, b) => ({
+        objId,
+        lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
+        logits: big.logits?.[b] ?? new Float32Array(0),
+        mask: big.masks[b],
+        objectScore: scores[b],
+      }));
+    }
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
-    tap?.(tapName, big);
-    tap?.('out.pred_masks_lowres_after_fill', predMasks);
-    tap?.('out.obj_ptr', objPtr);
+    tap(tapName, big);
+    tap('out.pred_masks_lowres_after_fill', predMasks);
+    tap('out.obj_ptr', objPtr);
     const [lowRes, logits] = await Promise.all([rt.read(predMasks), rt.read(big)]);
     big.dispose();
     const nl = lowRes.length / ids.length;

@@ -6,8 +6,10 @@ import { PNG } from 'pngjs';
 import { type RgbImage, rgbaToRgb } from '../graph/image.js';
 import { writeFileAtomic } from './atomic_write.js';
 import { checkInputFile } from './paths.js';
+import { checkImageSize } from '../graph/image_size.js';
 
 export function decodeImage(bytes: Uint8Array, name = 'image'): RgbImage {
+  checkImageSize(bytes, name);
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     let png: PNG;
     try {
