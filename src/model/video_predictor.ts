@@ -652,6 +652,7 @@ export class VideoPredictor {
         logits: big.logits?.[b] ?? new Float32Array(0),
         mask: big.masks[b],
         objectScore: scores[b],
+        iou: ious[b],
       }));
     }
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
