@@ -24,7 +24,7 @@ export class FrameSourceError extends Error {}
 
 export interface OpenedFrameSource extends FrameSource {
   readonly numFrames: number;
-  readonly kind: 'folder' | 'video';
+  readonly kind: 'folder' | 'video' | 'mcap';
   readonly path: string;
   /** Output basename (no extension) per frame: the file's name for folders, 00000, 00001, … for videos. */
   readonly names: readonly string[];
@@ -253,7 +253,7 @@ export function hasTool(exe: string): boolean {
 }
 
 /** Run ffprobe; stdout as text. */
-function probe(ffprobe: string, args: string[], path: string): string {
+export function probe(ffprobe: string, args: string[], path: string): string {
   const r = spawnSync(ffprobe, ['-v', 'error', ...args, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT')
