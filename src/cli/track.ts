@@ -119,7 +119,7 @@ export function registerTrack(program: Command): void {
     )
     .option(
       '--exif-rotate',
-      'frame folders: apply each JPEG/PNG frame\'s EXIF orientation; prompts, --mask inputs and outputs are then in displayed pixels (default: ignored, as the official code)',
+      "frame folders: apply each JPEG/PNG frame's EXIF orientation; prompts, --mask inputs and outputs are then in displayed pixels (default: ignored, as the official code)",
     )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
