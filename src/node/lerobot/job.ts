@@ -9,7 +9,17 @@
 // output: source and output sizes and hashes, weights hash, options, frame counts, per-episode
 // stats) are written last, atomically: a record is the unit's commit marker. Node only.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { RgbImage } from '../../graph/image.js';
 import type { Runtime } from '../../graph/runtime.js';
@@ -285,6 +295,14 @@ function frameNamesFromRecord(r: UnitRecord): string[] {
   return (r as UnitRecord & { frame_names?: string[] }).frame_names ?? [];
 }
 
+/** Temporary siblings of `path` left by a killed run (atomic_write's `.<name>.<pid>.<hex>.tmp`). */
+export function sweepTemps(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) return;
+  const re = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.[0-9a-f]{12}\\.tmp$`);
+  for (const n of readdirSync(dir)) if (re.test(n)) rmSync(join(dir, n), { recursive: true, force: true });
+}
+
 /** Where time went (seconds), summed over units. */
 export interface Timing {
   decode: number;
@@ -347,6 +365,11 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
   if (src.width !== W || src.height !== H)
     throw new Error(`${unit.source}: decoded frames are ${src.width}x${src.height}, expected ${W}x${H}`);
   const names = unitFrameNames(unit);
+  // what a killed run of this unit left behind
+  for (const o of outputs) {
+    sweepTemps(join(outDir, o.rel));
+    sweepTemps(join(outDir, o.recordRel));
+  }
   // outputs under temporary names
   const sinks = outputs.map((o) => {
     const path = join(outDir, o.rel);
