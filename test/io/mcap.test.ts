@@ -205,6 +205,37 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
     ]);
   });
 
+  it('frames of different sizes, a topic without messages (a file written by McapMaskWriter)', async () => {
+    const path = join(tmp, 'sizes.mcap');
+    const w = await McapMaskWriter.open(path, { compression: 'none' });
+    const cam = await w.addCompressedFrameChannel('/cam');
+    await w.addCompressedFrameChannel('/silent');
+    const header = { stamp: { sec: 1, nanosec: 0 }, frameId: 'cam' };
+    await w.writeCompressedFrame(cam, {
+      logTime: 1n,
+      header,
+      format: 'jpeg',
+      data: readFileSync(join(CLIP, CLIP_FILES[0])),
+    });
+    await w.writeCompressedFrame(cam, {
+      logTime: 2n,
+      header,
+      format: 'png',
+      data: readFileSync(join(GOLD, 'video_frame0.png')),
+    });
+    await w.close();
+    await expectUserError(
+      path,
+      { topic: '/cam' },
+      /frame 1 of topic '\/cam' \(log time 2 ns\) is 200x150, frame 0 is 240x136: all frames must have the same size/,
+    );
+    await expectUserError(path, { topic: '/silent' }, /topic '\/silent' in '.*sizes\.mcap' has no messages/);
+    // the first frame alone is fine
+    const src = await McapTopicSource.open(path, { topic: '/cam', maxFrames: 1 });
+    expect([src.numFrames, src.width, src.height]).toEqual([1, 240, 136]);
+    src.close();
+  });
+
   it('unknown encodings and schemas', async () => {
     const path = join(tmp, 'odd.mcap');
     const cdrImage = (await buildMcapBytesOfImage()).data;
