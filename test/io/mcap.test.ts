@@ -15,7 +15,7 @@ import { McapIndexedReader, type McapTypes, TempBuffer } from '@mcap/core';
 import { loadDecompressHandlers } from '@mcap/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maskTopic } from '../../src/node/mcap/annotate.js';
-import { encodeMaskMessage, ROS2_IMAGE_SCHEMA } from '../../src/node/mcap/image_messages.js';
+import { encodeMaskMessage, ROS2_IMAGE_SCHEMA, rosTimeFromNs } from '../../src/node/mcap/image_messages.js';
 import { mcapRecords } from '../../src/node/mcap/records.js';
 import { McapTopicSource } from '../../src/node/mcap/topic_source.js';
 import { McapMaskWriter } from '../../src/node/mcap/writer.js';
@@ -131,6 +131,7 @@ describe('MCAP frames: every supported message type gives the clip back', () => 
     w2.abort();
     expect(() => readFileSync(join(tmp, 'aborted.mcap'))).toThrow();
     expect(encodeMaskMessage(header, 3, 2, mask)).toEqual(messages[1].data);
+    expect(rosTimeFromNs(1_700_000_000_500_000_007n)).toEqual({ sec: 1_700_000_000, nanosec: 500_000_007 });
   });
 });
 
