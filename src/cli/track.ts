@@ -17,6 +17,9 @@
 // target on frame 0 (default target robot), one object per target, all on one image-encoder pass per
 // frame; one target -> DIR/<basename>.png, several -> DIR/<target>/<basename>.png. With prompts (one
 // target) the clicks / box are combined with the target's class token.
+// --exif-rotate: frame folders only; each frame's EXIF orientation is applied (PIL's exif_transpose),
+// so prompts, --mask files and the written masks are in displayed pixels. Default off, as the official
+// code (which reads frames with PIL and never transposes).
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of every saved mask
 // except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
@@ -60,6 +63,8 @@ export interface TrackOpts {
   refine?: boolean;
   /** MCAP source: the image topic to track (src/cli/track_mcap.ts). */
   topic?: string;
+  /** Apply each frame file's EXIF orientation (folders); prompts and masks are then in displayed pixels. */
+  exifRotate?: boolean;
 }
 
 /** A prompt option as given, in command-line order (order matters for --obj). */
@@ -121,6 +126,10 @@ export function registerTrack(program: Command): void {
     .option(
       '--refine',
       "RobotSeg's guided-filter boundary refinement of the saved masks (all but the first tracked frame's, as RobotSeg's evaluation)",
+    )
+    .option(
+      '--exif-rotate',
+      "frame folders: apply each JPEG/PNG frame's EXIF orientation; prompts, --mask inputs and outputs are then in displayed pixels (default: ignored, as the official code)",
     )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
@@ -391,7 +400,13 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   }
 
   // 2. the frames and the prompts against them
-  const src = await userErrors(sourceArg, () => openFrameSource(sourceArg, { maxFrames }));
+  const src = await userErrors(sourceArg, () =>
+    openFrameSource(sourceArg, {
+      maxFrames,
+      exifRotate: opts.exifRotate,
+      onWarning: (w) => log(opts.quiet, `warning: ${w}\n`),
+    }),
+  );
   try {
     const maskPrompts = checkPrompts(plan, src, sourceArg);
     ensureDir('--out', opts.out);
