@@ -23,6 +23,7 @@
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of every saved mask
 // except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
+// An MCAP recording (`FILE.mcap --topic T --out OUT.mcap`) branches off to track_mcap.ts at the start.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
