@@ -1,14 +1,14 @@
 // `POST /v1/segment`: one image, the masks of one prompt. SAM 2.1 weights run the image predictor (one
-// entry per returned mask, `best` = highest predicted IoU); RobotSeg weights run the image as a one-frame
-// video per target (src/cli/robot_targets.ts, as `robotseg segment --target` does; one entry per target,
-// `best` = the first target).
+// entry per returned mask, `best` = highest predicted IoU); RobotSeg weights run RobotSegImagePredictor (the
+// image as a one-frame video, as `robotseg segment --target` does; one entry per target, `best` = the
+// first target).
 import { PNG } from 'pngjs';
 import type { RgbImage } from '../../graph/image.js';
 import type { Runtime } from '../../graph/runtime.js';
 import { ImagePredictor, validatePrompt } from '../../model/image_predictor.js';
 import { RobotSeg } from '../../model/robotseg.js';
+import { DEFAULT_TARGET, RobotSegImagePredictor } from '../../model/robotseg_image_predictor.js';
 import type { SAM2 } from '../../model/sam2.js';
-import { DEFAULT_TARGET, robotSegmentImage } from '../../cli/robot_targets.js';
 import { ProtocolError } from '../../serve/protocol.js';
 import { maskStats, maskToRle } from '../../serve/rle.js';
 import type { ResultObject } from '../../serve/session.js';
@@ -64,7 +64,7 @@ export async function segmentImage(rt: Runtime, model: SAM2, img: RgbImage, q: S
   const { width: W, height: H } = img;
   if (model instanceof RobotSeg) {
     const targets = q.targets ?? [DEFAULT_TARGET];
-    const res = await robotSegmentImage(rt, model, img, targets, { points: q.points, box: q.box });
+    const res = await new RobotSegImagePredictor(rt, model).predict(img, targets, { points: q.points, box: q.box });
     return {
       objects: res.map((r, k) => ({
         obj: k + 1,
