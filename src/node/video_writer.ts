@@ -19,7 +19,13 @@ export const VIDEO_EXTENSIONS = ['.mp4', '.mkv', '.mov', '.avi', '.webm'];
 export class VideoWriteError extends Error {}
 
 /** ffmpeg muxer per extension (the temporary name has no meaningful extension). */
-const MUXERS: Record<string, string> = { '.mp4': 'mp4', '.mkv': 'matroska', '.mov': 'mov', '.avi': 'avi', '.webm': 'webm' };
+const MUXERS: Record<string, string> = {
+  '.mp4': 'mp4',
+  '.mkv': 'matroska',
+  '.mov': 'mov',
+  '.avi': 'avi',
+  '.webm': 'webm',
+};
 
 function encoderArgs(ffmpeg: string, path: string): string[] {
   const ext = extname(path).toLowerCase();
