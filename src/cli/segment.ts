@@ -90,7 +90,7 @@ export function registerSegment(program: Command): void {
     .option('--out-all <prefix>', 'every returned mask in decoder order: PREFIX0.png, PREFIX1.png, …')
     .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
       'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)',
@@ -100,7 +100,8 @@ export function registerSegment(program: Command): void {
       "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)",
     )
     .action(async (image: string, opts: SegmentOpts) => {
-      process.stdout.write(`${await runSegment(image, opts)}\n`);
+      const summary = await runSegment(image, opts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 

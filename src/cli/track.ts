@@ -110,7 +110,7 @@ export function registerTrack(program: Command): void {
       'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)',
     )
     .option('--fps <n>', "frame rate of an --overlay video (default: the source video's, or 10 for folders)")
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
       'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)',
@@ -125,7 +125,8 @@ export function registerTrack(program: Command): void {
     )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
-      process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
+      const summary = await runTrack(source, opts, prompts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 

@@ -120,9 +120,10 @@ export function registerTrain(program: Command): void {
       `AdamW weight decay (default ${ROBOTSEG_OPTIM.weightDecay}; 0 for biases and LayerNorm)`,
     )
     .option('--layer-decay <x>', `layer-wise lr decay on the Hiera trunk (default ${ROBOTSEG_OPTIM.layerDecay})`)
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .action(async (dataset: string, opts: TrainOpts) => {
-      process.stdout.write(`${await runTrain(dataset, opts)}\n`);
+      const summary = await runTrain(dataset, opts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 
