@@ -6,7 +6,7 @@
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
 import { BufferPool } from './pool.js';
-import { popScope, pushScope, Storage, Tensor, tensorsIn, viewRecorder } from './tensor.js';
+import { Storage, Tensor, TensorScopes, tensorsIn } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -72,6 +72,8 @@ export class Runtime {
   /** Defines every shader sees: F16, SUBGROUPS, SOFTWARE (1/0). */
   readonly builtinDefines: Record<string, number>;
   private tape_: Tape | null = null;
+  /** Scopes, tape pins and deferred disposals of this runtime's tensors (see tensor.ts). */
+  readonly tensors = new TensorScopes();
 
   private queue: Cmd[] = [];
   private families = new Map<string, KernelFamily>();
@@ -109,7 +111,7 @@ export class Runtime {
     return this.tape_;
   }
   set tape(t: Tape | null) {
-    if (t || viewRecorder.tape === this.tape_) viewRecorder.tape = t;
+    this.tensors.viewTape = t;
     this.tape_ = t;
   }
 
@@ -139,28 +141,28 @@ export class Runtime {
   // ---------------------------------------------------------------- scopes
   /** Run fn; dispose every tensor it created except those in its result (see tensor.ts). */
   scope<T>(fn: () => T): T {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
   async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = await fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
@@ -172,7 +174,7 @@ export class Runtime {
       throw new Error(`${label}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
     const bytes = numel(shape) * BYTES[dtype];
     const buf = this.pool.acquire(bytes, label);
-    return new Tensor(new Storage(buf, buf.size, this.pool), shape, dtype, 0, label);
+    return new Tensor(new Storage(buf, buf.size, this.pool, this.tensors), shape, dtype, 0, label);
   }
 
   /** Zero-filled tensor (clearBuffer, queued in order with dispatches). */
@@ -251,7 +253,7 @@ export class Runtime {
 
   /** Wrap an external GPUBuffer (weights arena) without pool ownership. */
   wrap(buffer: GPUBuffer, shape: readonly number[], dtype: DType, byteOffset = 0, label = buffer.label): Tensor {
-    return new Tensor(new Storage(buffer, buffer.size, null), shape, dtype, byteOffset, label);
+    return new Tensor(new Storage(buffer, buffer.size, null, this.tensors), shape, dtype, byteOffset, label);
   }
 
   /** Create a device buffer outside the pool (weights). */
