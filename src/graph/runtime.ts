@@ -6,7 +6,7 @@
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
 import { BufferPool } from './pool.js';
-import { Storage, Tensor, TensorScopes, tensorsIn } from './tensor.js';
+import { Storage, Tensor, TensorScopes, tensorsIn, untrack } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -49,6 +49,14 @@ interface ClearCmd {
 }
 type Cmd = DispatchCmd | CopyCmd | ClearCmd;
 
+/** Work counters of a Runtime (see Runtime.counters). */
+export interface RuntimeCounters {
+  dispatches: number;
+  submits: number;
+  uploads: number;
+  readbacks: number;
+}
+
 export interface RuntimeOptions {
   device: GPUDevice;
   adapter: AdapterDescription;
@@ -84,9 +92,16 @@ export class Runtime {
   private compileDepth = 0;
   /** Timestamp profiling state (bench): GPU nanoseconds of compute passes since `profileStart`. */
   private profiling: { querySet: GPUQuerySet; resolve: GPUBuffer; reads: Promise<number>[] } | null = null;
-  /** Number of submits so far (tests check batching). */
+  /** Number of submits so far (tests check batching; Runtime.write and read each flush the queue). */
   submits = 0;
+  /** Number of compute dispatches queued so far. */
   dispatches = 0;
+  /** Number of host-to-tensor writes (upload / write) so far; uniform arenas are not counted. */
+  uploads = 0;
+  /** Number of tensor readbacks (read) so far. */
+  readbacks = 0;
+  /** Tensors built once per runtime (rt.constant), by key. */
+  private constants = new Map<string, Tensor>();
 
   constructor(opts: RuntimeOptions) {
     this.device = opts.device;
@@ -130,6 +145,25 @@ export class Runtime {
 
   private checkAlive(): void {
     if (this.lostInfo) throw new Error(this.lostInfo);
+  }
+
+  /** The four counters (dispatches, submits, uploads, readbacks) at this moment: bench rows report their differences. */
+  counters(): RuntimeCounters {
+    return { dispatches: this.dispatches, submits: this.submits, uploads: this.uploads, readbacks: this.readbacks };
+  }
+
+  /**
+   * A tensor built once per runtime and kept for its lifetime (position encodings, mean / std, RoPE
+   * and disk tables): `build` runs in its own scope the first time `key` is asked for; the result
+   * belongs to no scope and callers never dispose it. The key must name everything the value depends on.
+   */
+  constant(key: string, build: () => Tensor): Tensor {
+    let t = this.constants.get(key);
+    if (!t || t.isDisposed) {
+      t = untrack(this.scope(build));
+      this.constants.set(key, t);
+    }
+    return t;
   }
 
   kernel(name: string): KernelFamily {
@@ -218,6 +252,7 @@ export class Runtime {
         break;
     }
     if (host.byteLength === 0) return;
+    this.uploads++;
     // writeBuffer is ordered on the queue timeline: submit what is queued first so it runs before.
     this.flush();
     let bytes = new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
@@ -271,6 +306,7 @@ export class Runtime {
     const bytes = Math.ceil(t.byteLength / 4) * 4;
     if (bytes === 0)
       return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
+    this.readbacks++;
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ_USAGE, label: `readback ${t.label}` });
     try {
       this.flush();
@@ -497,6 +533,8 @@ export class Runtime {
 
   destroy(): void {
     this.queue = [];
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
     this.uniformArena?.destroy();
     this.pool.trim();
     this.device.destroy();

@@ -16,7 +16,7 @@ import { affine, unary } from '../kernels/elementwise.js';
 import { l1Loss, structureTarget } from '../kernels/loss.js';
 import { adamw, clipCoef, cosineSchedule, gradNormSq } from '../kernels/optim.js';
 import { preprocessImage } from '../model/image_predictor.js';
-import { maskToInput } from '../model/video_predictor.js';
+import { maskToInput } from '../model/mask_prompt.js';
 import { RobotSeg } from '../model/robotseg.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
 import { mulberry32 } from '../util/rng.js';
