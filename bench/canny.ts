@@ -12,7 +12,8 @@
 import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
-import { type CannyResult, cannyQueued, gaussianKernelKornia, robotsegEdgeMap } from '../src/kernels/canny.js';
+import { type CannyResult, cannyQueued, gaussianKernelKornia } from '../src/kernels/canny.js';
+import { robotsegEdgeMap } from '../src/model/sema.js';
 import { readImage } from '../src/node/image_io.js';
 import { cannyRef } from '../test/ref/canny.js';
 import { BENCH_DIR } from './harness.js';

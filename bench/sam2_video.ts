@@ -12,7 +12,9 @@
 //     then the objects as one batch (memory attention, decoder, memory encoder once per frame) or one
 //     object at a time (batchObjects false); host-side choices and readbacks included. Checked first:
 //     the two modes run in lockstep for 3 frames and must give the same masks and logits (1e-5). The
-//     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames).
+//     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames);
+//     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
+//     (Runtime.counters).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -387,9 +389,20 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           return ok && last.length === n && last.every((r) => r.logits.every(Number.isFinite));
         },
         async extra() {
+          // work per frame, without the syncs of the stage split: dispatches, submits, uploads, readbacks
+          const frames = 3;
+          const c0 = rt.counters();
+          for (let f = 0; f < frames; f++) await pred.push(next());
+          const c1 = rt.counters();
+          const perFrame = (k: keyof typeof c0) => Math.round((c1[k] - c0[k]) / frames);
+          const counts = {
+            dispatches: perFrame('dispatches'),
+            submits: perFrame('submits'),
+            uploads: perFrame('uploads'),
+            readbacks: perFrame('readbacks'),
+          };
           // stage split: sync after each stage of 3 more frames (wall clock; per object, stages repeat)
           const ms = new Map<TrackStage, number>();
-          const frames = 3;
           let t = 0;
           hook = async (st) => {
             await rt.sync();
@@ -397,7 +410,6 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
             ms.set(st, (ms.get(st) ?? 0) + now - t);
             t = now;
           };
-          const d0 = rt.dispatches;
           for (let f = 0; f < frames; f++) {
             await rt.sync();
             t = performance.now();
@@ -405,9 +417,8 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           }
           hook = null;
           const stages = Object.fromEntries(STAGES.map((st) => [st, (ms.get(st) ?? 0) / frames]));
-          const dispatches = Math.round((rt.dispatches - d0) / frames);
-          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); ${dispatches} dispatches/frame`;
-          return { stages, dispatches, objects: n, note };
+          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks`;
+          return { stages, ...counts, objects: n, note };
         },
         dispose() {
           pred.reset();

@@ -12,7 +12,8 @@
 import type { Command } from 'commander';
 import { type RgbImage, rgbToPlanarFloat } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
-import { cannyBands, DEFAULT_THRESHOLDS, robotsegEdgeMap } from '../kernels/canny.js';
+import { cannyBands, DEFAULT_THRESHOLDS } from '../kernels/canny.js';
+import { robotsegEdgeMap } from '../model/sema.js';
 import { binary } from '../kernels/elementwise.js';
 import { resizeImageToInput } from '../model/image_predictor.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
