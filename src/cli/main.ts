@@ -3,14 +3,16 @@
 import { Command } from 'commander';
 import { registerInfo } from './info.js';
 import { UserError } from './errors.js';
+import { printVersion, registerVersion } from './version.js';
 
 const program = new Command();
 program.name('robotseg').description('RobotSeg / SAM 2.1 robot segmentation on WebGPU').showHelpAfterError();
+registerVersion(program);
 registerInfo(program);
 for (const mod of await loadOptionalCommands()) mod(program);
 
 try {
-  await program.parseAsync(process.argv);
+  if (!(await printVersion(process.argv.slice(2)))) await program.parseAsync(process.argv);
 } catch (e) {
   const err = e as Error;
   if (err instanceof UserError || (err as { exitCode?: number }).exitCode === 2) {

@@ -1,16 +1,13 @@
-// RobotSeg targets on the command line (`--target robot|arm|gripper[,…]` of `segment` and `track`)
-// and RobotSeg's single-image path: RobotSeg has no image predictor, so an image goes through its
-// video path as a one-frame video (resize to the video size, no-object substitution, hole filling),
-// as the fork does. Several targets are several objects of one predictor: the image encoder runs
-// once per frame, each target then runs its own memory attention / RPG / decoder.
+// RobotSeg targets on the command line (`--target robot|arm|gripper[,…]` of `segment` and `track`);
+// the single-image path itself is src/model/robot_image.ts (public API).
 import type { RgbImage } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Point } from '../model/image_predictor.js';
+import { ROBOT_TARGETS, type RobotImageResult, robotSegmentImage as segmentImage } from '../model/robot_image.js';
 import type { RobotSeg } from '../model/robotseg.js';
-import { type FrameResult, VideoPredictor } from '../model/video_predictor.js';
 import { UserError } from './errors.js';
 
-export const ROBOT_TARGETS = ['arm', 'gripper', 'robot'] as const;
+export { ROBOT_TARGETS, type RobotImageResult };
 export const DEFAULT_TARGET = 'robot';
 
 /** `--target a,b,…` -> distinct target names in the given order (undefined: no --target). */
@@ -27,15 +24,7 @@ export function parseTargets(v: string | undefined): string[] | undefined {
   return names;
 }
 
-export interface RobotImageResult {
-  target: string;
-  result: FrameResult;
-}
-
-/**
- * Segment one image with RobotSeg: a one-frame video, one object per target. No prompt: automatic
- * mode (add_new_robot); with points / a box (one target only): the clicks combined with the class token.
- */
+/** robotSegmentImage with the CLI's wording: a prompt with several targets is a usage error (exit 2). */
 export async function robotSegmentImage(
   rt: Runtime,
   model: RobotSeg,
@@ -43,27 +32,9 @@ export async function robotSegmentImage(
   targets: string[],
   prompt: { points?: Point[]; box?: [number, number, number, number] },
 ): Promise<RobotImageResult[]> {
-  const hasPrompt = Boolean(prompt.points?.length || prompt.box);
-  if (hasPrompt && targets.length > 1)
+  if ((prompt.points?.length || prompt.box) && targets.length > 1)
     throw new UserError(
       `clicks or a box with ${targets.length} targets: give one --target with a prompt (or no prompt for the automatic mode)`,
     );
-  const pred = new VideoPredictor(rt, model, {
-    numFrames: 1,
-    width: img.width,
-    height: img.height,
-    frame: async () => img,
-  });
-  try {
-    const out: RobotImageResult[] = [];
-    for (const [k, target] of targets.entries()) {
-      const result = hasPrompt
-        ? await pred.addPoints(0, k + 1, { points: prompt.points, box: prompt.box, category: target })
-        : await pred.addTarget(0, k + 1, target);
-      out.push({ target, result });
-    }
-    return out;
-  } finally {
-    pred.reset();
-  }
+  return segmentImage(rt, model, img, targets, prompt);
 }
