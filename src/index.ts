@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // The host-agnostic public API: everything here runs wherever WebGPU does (no Node and no DOM APIs).
 // Both host entries re-export it: src/node/index.ts (package condition `node`) and src/browser/index.ts
 // (`browser` and `default`). These lists ARE the public surface: a module not named here or in a host
