@@ -7,6 +7,10 @@
 //   DX     one invocation per (b, c, n): dx = dy[b,c] m[b,n] / D_b
 //   DM     one invocation per (b, n):    dm = (sum_c dy[b,c] x[b,c,n] - stats[b].y) / D_b
 //   (torch's clamp_min(S, eps) passes the gradient through S only where S >= eps.)
+// NONFINITE: x is raw 32-bit words viewed as [outer, r] (no inner axis); y[o] (u32) = how many of
+//   the words x[o, 0..r) hold a NaN or an Inf: f32 bits, or with HALF two f16 halves per word (the
+//   weight check at load, src/kernels/reduce.ts countNonFinite). Bit tests, so no float compare can
+//   be optimised away: exponent all ones = Inf or NaN.
 // One invocation per output element, sequential loop over the reduced axis: no workgroup memory
 // or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
 // neighbouring invocations read neighbouring addresses.
@@ -94,6 +98,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   dm[i] = (acc - st.y) / st.x;
 }
 #endif
+#elif NONFINITE
+struct Params { outer: u32, r: u32, x_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = linear_id(gid, nwg, WG);
+  if (o >= params.outer) { return; }
+  let base = params.x_off + o * params.r;
+  var n = 0u;
+  for (var k = 0u; k < params.r; k++) {
+    let w = x[base + k];
+#if HALF
+    n += select(0u, 1u, (w & 0x7c00u) == 0x7c00u) + select(0u, 1u, (w & 0x7c000000u) == 0x7c000000u);
+#else
+    n += select(0u, 1u, (w & 0x7f800000u) == 0x7f800000u);
+#endif
+  }
+  y[params.y_off + o] = n;
+}
 #else
 struct Params { outer: u32, r: u32, inner: u32, x_off: u32, y_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;

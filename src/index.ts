@@ -52,7 +52,13 @@ export {
   type VideoPredictorOptions,
 } from './model/video_predictor.js';
 // RobotSeg on single images (a one-frame video, one object per target: 'robot' | 'arm' | 'gripper')
-export { ROBOT_TARGETS, type RobotImageResult, robotSegmentImage } from './model/robot_image.js';
+export {
+  DEFAULT_TARGET,
+  ROBOT_TARGETS,
+  type RobotImagePrompt,
+  type RobotImageResult,
+  RobotSegImagePredictor,
+} from './model/robotseg_image_predictor.js';
 
 // --- Training (RobotSeg's label-efficient fine-tuning)
 export {

@@ -1,14 +1,9 @@
-// RobotSeg targets on the command line (`--target robot|arm|gripper[,…]` of `segment` and `track`);
-// the single-image path itself is src/model/robot_image.ts (public API).
-import type { RgbImage } from '../graph/image.js';
-import type { Runtime } from '../graph/runtime.js';
-import type { Point } from '../model/image_predictor.js';
-import { ROBOT_TARGETS, type RobotImageResult, robotSegmentImage as segmentImage } from '../model/robot_image.js';
-import type { RobotSeg } from '../model/robotseg.js';
+// RobotSeg targets on the command line (`--target robot|arm|gripper[,…]` of `segment` and `track`).
+// The single-image path itself is src/model/robotseg_image_predictor.ts.
+import { DEFAULT_TARGET, ROBOT_TARGETS } from '../model/robotseg_image_predictor.js';
 import { UserError } from './errors.js';
 
-export { ROBOT_TARGETS, type RobotImageResult };
-export const DEFAULT_TARGET = 'robot';
+export { DEFAULT_TARGET, ROBOT_TARGETS };
 
 /** `--target a,b,…` -> distinct target names in the given order (undefined: no --target). */
 export function parseTargets(v: string | undefined): string[] | undefined {
@@ -24,17 +19,13 @@ export function parseTargets(v: string | undefined): string[] | undefined {
   return names;
 }
 
-/** robotSegmentImage with the CLI's wording: a prompt with several targets is a usage error (exit 2). */
-export async function robotSegmentImage(
-  rt: Runtime,
-  model: RobotSeg,
-  img: RgbImage,
-  targets: string[],
-  prompt: { points?: Point[]; box?: [number, number, number, number] },
-): Promise<RobotImageResult[]> {
-  if ((prompt.points?.length || prompt.box) && targets.length > 1)
+/**
+ * `clicks or a box with several targets` is the user's to fix: checked here, before any GPU work, so
+ * that it exits with code 2 (RobotSegImagePredictor.predict throws a plain Error for the same case).
+ */
+export function checkTargetPrompt(targets: readonly string[], hasPrompt: boolean): void {
+  if (hasPrompt && targets.length > 1)
     throw new UserError(
       `clicks or a box with ${targets.length} targets: give one --target with a prompt (or no prompt for the automatic mode)`,
     );
-  return segmentImage(rt, model, img, targets, prompt);
 }

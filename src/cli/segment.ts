@@ -12,7 +12,7 @@
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of the written masks
 // (not of --save-tensors). Everything the user can get wrong is checked before the GPU work starts
 // (exit code 2, one line).
-// RobotSeg weights (src/cli/robot_targets.ts): `--target robot|arm|gripper[,…]`; the image runs as a
+// RobotSeg weights (src/model/robotseg_image_predictor.ts): `--target robot|arm|gripper[,…]`; the image runs as a
 // one-frame video; no prompt = automatic mode (default target robot); several targets are batched on
 // one image-encoder pass and written as PREFIX<target>.png by --out-all (--out: the first target).
 import { existsSync, statSync } from 'node:fs';
@@ -37,7 +37,8 @@ import { openWeights } from '../node/weights_file.js';
 import { cliRuntime, oneLine, UserError } from './errors.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
-import { DEFAULT_TARGET, parseTargets, robotSegmentImage } from './robot_targets.js';
+import { RobotSegImagePredictor } from '../model/robotseg_image_predictor.js';
+import { checkTargetPrompt, DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
 
 interface SegmentOpts {
@@ -234,6 +235,8 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     throw new UserError(
       'RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)',
     );
+  const wanted = targets ?? [DEFAULT_TARGET];
+  if (robot) checkTargetPrompt(wanted, Boolean(points.length || box));
   const lowSide = (4 * config.image_size) / config.backbone_stride;
   if (mask) {
     if (mask.side !== lowSide)
@@ -260,7 +263,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     );
     if (loaded.model instanceof RobotSeg) {
       const t1 = performance.now();
-      const res = await robotSegmentImage(rt, loaded.model, img, targets ?? [DEFAULT_TARGET], prompt);
+      const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
       if (opts.refine) {
         const stats = new RefineStats();
         for (const r of res) {

@@ -1,24 +1,20 @@
-// `robotseg --version` / `-V`: the package version from the package's own package.json (found from this
-// module's location, so it is right from a checkout and from an installed package); with `--verbose`, also
-// the WebGPU adapter the engine would use (one line per field, as `robotseg info` names them).
-import type { Command } from 'commander';
+// `robotseg --version` / `-V`: the package version, read at run time from the package's own package.json
+// (found from this module's location by src/node/package_info.ts, so it is right from a checkout, from the
+// installed package's dist/, from any working directory and after `npm version` without a rebuild).
+// `--version --verbose` also prints the WebGPU adapter the engine would use, as `robotseg info` names it.
 import { packageInfo } from '../node/package_info.js';
 import { createNodeRuntime } from '../node/runtime.js';
 
-/** Lists the flags in `--help`; the flags themselves are handled by `printVersion` before parsing. */
-export function registerVersion(program: Command): void {
-  program
-    .option('-V, --version', 'print the package version (with --verbose: also the WebGPU adapter)')
-    .option('--verbose', 'with --version: also print the WebGPU adapter summary');
+export function packageVersion(): string {
+  return packageInfo().version;
 }
 
-/** When argv (after `node robotseg`) asks for the version, print it and return true. */
-export async function printVersion(args: readonly string[]): Promise<boolean> {
-  if (args[0] !== '--version' && args[0] !== '-V' && !(args[0] === '--verbose' && /^(--version|-V)$/.test(args[1])))
-    return false;
+/** When argv (after `node robotseg`) is `--version --verbose` (either order, -V too), print both and return true. */
+export async function printVerboseVersion(args: readonly string[]): Promise<boolean> {
+  const flags = new Set(args);
+  if (args.length !== 2 || !flags.has('--verbose') || !(flags.has('--version') || flags.has('-V'))) return false;
   const { name, version } = packageInfo();
   process.stdout.write(`${name} ${version}\n`);
-  if (!args.includes('--verbose')) return true;
   const rt = await createNodeRuntime();
   try {
     const a = rt.adapter;

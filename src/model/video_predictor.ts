@@ -32,6 +32,8 @@ export interface FrameResult {
   /** 0/1 mask at the video size. */
   mask: Uint8Array;
   objectScore: number;
+  /** Predicted IoU of this mask (the decoder's IoU head for the mask kept; 1 for a mask prompt). */
+  iou: number;
 }
 
 export interface FrameSource {
@@ -407,7 +409,13 @@ export class VideoPredictor {
     const pred = area > 0 ? untrack(fillHoles(rt, heads.lowRes, area)) : untrack(heads.lowRes);
     if (area > 0) heads.lowRes.dispose();
     heads.highRes.dispose();
-    return { maskmem, objPtr: untrack(heads.objPtr), objectScore: heads.objectScore, predMasks: pred };
+    return {
+      maskmem,
+      objPtr: untrack(heads.objPtr),
+      objectScore: heads.objectScore,
+      predMasks: pred,
+      iou: Math.max(...heads.iou),
+    };
   }
 
   /** propagate_in_video_preflight: encode memories of prompted frames from their binarised masks. */
@@ -571,13 +579,23 @@ export class VideoPredictor {
         objPtr: untrack(heads.objPtr.narrow0(b, 1)),
         objectScore: heads.objectScores[b],
         predMasks: untrack(filled.narrow0(b, 1)),
+        iou: Math.max(...heads.ious[b]),
       };
       const old = o.nonCond.get(frame);
       if (old) disposeFrame(old);
       o.nonCond.set(frame, s);
       this.prune(o, frame, reverse);
     });
-    const out = await this.outputBatch(ids, filled, heads.objPtr, heads.objectScores, tap, 'out.video_res_logits');
+    const ious = heads.ious.map((v) => Math.max(...v));
+    const out = await this.outputBatch(
+      ids,
+      filled,
+      heads.objPtr,
+      heads.objectScores,
+      ious,
+      tap,
+      'out.video_res_logits',
+    );
     for (const t of [filled, mem, heads.objPtr]) t.dispose();
     await stage('output');
     return out;
@@ -599,15 +617,18 @@ export class VideoPredictor {
 
   /** Read back a stored frame's masks at the video size. */
   private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
-    return (await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], tap, tapName))[0];
+    return (
+      await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], [s.iou ?? Number.NaN], tap, tapName)
+    )[0];
   }
 
-  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped); two readbacks. */
+  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped), per-object scores and IoUs; two readbacks. */
   private async outputBatch(
     ids: number[],
     predMasks: Tensor,
     objPtr: Tensor,
     scores: readonly number[],
+    ious: readonly number[],
     tap: Tap | undefined,
     tapName: string,
   ): Promise<FrameResult[]> {
@@ -628,6 +649,7 @@ export class VideoPredictor {
         logits: lg,
         mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)),
         objectScore: scores[b],
+        iou: ious[b],
       };
     });
   }

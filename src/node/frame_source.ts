@@ -24,7 +24,7 @@ export class FrameSourceError extends Error {}
 
 export interface OpenedFrameSource extends FrameSource {
   readonly numFrames: number;
-  readonly kind: 'folder' | 'video';
+  readonly kind: 'folder' | 'video' | 'mcap';
   readonly path: string;
   /** Output basename (no extension) per frame: the file's name for folders, 00000, 00001, … for videos. */
   readonly names: readonly string[];

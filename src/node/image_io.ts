@@ -1,8 +1,11 @@
-// Node image codecs (pngjs, jpeg-js): read PNG/JPEG as RGB, write 8-bit masks and overlays.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Node image codecs (pngjs, jpeg-js): read PNG/JPEG as RGB, write 8-bit masks and overlays (atomically:
+// src/node/atomic_write.ts).
+import { readFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { type RgbImage, rgbaToRgb } from '../graph/image.js';
+import { writeFileAtomic } from './atomic_write.js';
+import { checkInputFile } from './paths.js';
 
 export function decodeImage(bytes: Uint8Array, name = 'image'): RgbImage {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
@@ -27,6 +30,7 @@ export function decodeImage(bytes: Uint8Array, name = 'image'): RgbImage {
 }
 
 export function readImage(path: string): RgbImage {
+  checkInputFile('image', path); // a regular file: never read /dev/zero or a FIFO forever
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -52,7 +56,7 @@ export function writeMaskPng(path: string, width: number, height: number, mask: 
   const buf = Buffer.alloc(width * height);
   for (let i = 0; i < width * height; i++) buf[i] = Math.max(0, Math.min(255, Math.round(mask[i] * scale)));
   (png as unknown as { data: Buffer }).data = buf;
-  writeFileSync(path, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
+  writeFileAtomic(path, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
 }
 
 export function writeRgbPng(path: string, img: RgbImage): void {
@@ -63,5 +67,5 @@ export function writeRgbPng(path: string, img: RgbImage): void {
     png.data[4 * i + 2] = img.data[3 * i + 2];
     png.data[4 * i + 3] = 255;
   }
-  writeFileSync(path, PNG.sync.write(png));
+  writeFileAtomic(path, PNG.sync.write(png));
 }

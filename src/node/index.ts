@@ -20,6 +20,12 @@ export { decodeImage, readImage, readMask, writeMaskPng, writeRgbPng } from './i
 export { FrameSourceError, type FrameSourceOptions, type OpenedFrameSource, openFrameSource } from './frame_source.js';
 export { VideoWriter } from './video_writer.js';
 
+// --- MCAP recordings (ROS 2 / Foxglove image topics) as frame sources
+export { McapTopicSource, type McapTopicSourceOptions } from './mcap/topic_source.js';
+
+// --- HTTP / WebSocket server (`robotseg serve`)
+export { DEFAULT_PORT, type RunningServer, type ServeOptions, startServer } from './serve/server.js';
+
 // --- Datasets for training and evaluation
 export { readTrainDataset, type TrainDataset, TrainDataError } from './train_data.js';
 export { type EvalFolders, openEvalFolders, readModelDataset } from './eval_io.js';

@@ -2,18 +2,30 @@
 // Frames may arrive in any order (a reverse pass yields the last frame first): in-order frames go
 // straight to the encoder; otherwise each frame waits in a temporary raw file until the frames
 // before it have been written. Codec: H.264 (libx264, yuv420p, sides padded to even) when ffmpeg has
-// it, else MPEG-4 part 2 for .mp4/.mov/.avi, FFV1 for .mkv; VP9 for .webm.
+// it, else MPEG-4 part 2 for .mp4/.mov/.avi, FFV1 for .mkv; VP9 for .webm. ffmpeg writes a unique
+// temporary sibling (src/node/atomic_write.ts; the container named with -f) that becomes the file only
+// when every frame is in and ffmpeg succeeded: a failed or interrupted run leaves no partial video.
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import type { RgbImage } from '../graph/image.js';
+import { type AtomicFile, beginAtomic } from './atomic_write.js';
 
 /** Extensions that --overlay treats as a video file (anything else is a folder of PNGs). */
 export const VIDEO_EXTENSIONS = ['.mp4', '.mkv', '.mov', '.avi', '.webm'];
 
 export class VideoWriteError extends Error {}
+
+/** ffmpeg muxer per extension (the temporary name has no meaningful extension). */
+const MUXERS: Record<string, string> = {
+  '.mp4': 'mp4',
+  '.mkv': 'matroska',
+  '.mov': 'mov',
+  '.avi': 'avi',
+  '.webm': 'webm',
+};
 
 function encoderArgs(ffmpeg: string, path: string): string[] {
   const ext = extname(path).toLowerCase();
@@ -32,6 +44,7 @@ export class VideoWriter {
   private waiting = new Set<number>();
   private failed: Error | null = null;
   private readonly exited: Promise<number | null>;
+  private readonly out: AtomicFile;
 
   /** Start the encoder for `numFrames` frames of width x height at fps. */
   constructor(
@@ -42,6 +55,7 @@ export class VideoWriter {
     readonly numFrames: number,
     ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg',
   ) {
+    this.out = beginAtomic(path);
     const args = [
       '-hide_banner',
       '-nostdin',
@@ -61,7 +75,9 @@ export class VideoWriter {
       '-vf',
       'pad=ceil(iw/2)*2:ceil(ih/2)*2',
       ...encoderArgs(ffmpeg, path),
-      path,
+      '-f',
+      MUXERS[extname(path).toLowerCase()] ?? 'mp4',
+      this.out.tempPath,
     ];
     this.proc = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
@@ -131,6 +147,7 @@ export class VideoWriter {
       this.proc.stdin.end();
       const code = await this.exited;
       if (code !== 0 || this.failed) throw this.error();
+      this.out.commit();
     } finally {
       this.abort();
     }
@@ -142,5 +159,6 @@ export class VideoWriter {
       this.proc.kill('SIGKILL');
     if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
     this.tmp = null;
+    this.out.abort(); // no-op after commit; otherwise the partial video goes
   }
 }

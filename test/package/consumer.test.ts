@@ -34,7 +34,7 @@ const COMMON_API = [
   'RobotSeg',
   'ImagePredictor',
   'VideoPredictor',
-  'robotSegmentImage',
+  'RobotSegImagePredictor',
   'ROBOT_TARGETS',
   'Trainer',
   'evaluate',
@@ -56,6 +56,8 @@ const NODE_API = [
   'openFrameSource',
   'convertCheckpoint',
   'readTrainDataset',
+  'McapTopicSource',
+  'startServer',
 ];
 const BROWSER_API = [
   ...COMMON_API,

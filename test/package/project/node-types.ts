@@ -20,9 +20,9 @@ import {
   type RgbImage,
   ROBOT_TARGETS,
   RobotSeg,
+  RobotSegImagePredictor,
   type RobotImageResult,
   type Runtime,
-  robotSegmentImage,
   type SAM2,
   type Sam2Config,
   type Trainer,
@@ -48,7 +48,7 @@ export async function segment(path: string): Promise<ImagePrediction> {
   const res = await predictor.predict(prompt);
   writeMaskPng('mask.png', res.width, res.height, res.masks[res.best]);
   if (model instanceof RobotSeg) {
-    const targets: RobotImageResult[] = await robotSegmentImage(rt, model, image, [...ROBOT_TARGETS]);
+    const targets: RobotImageResult[] = await new RobotSegImagePredictor(rt, model).predict(image, [...ROBOT_TARGETS]);
     const first: FrameResult = targets[0].result;
     first.mask satisfies Uint8Array;
   }
