@@ -9,12 +9,11 @@ export function packageVersion(): string {
   return packageInfo().version;
 }
 
-/** When argv (after `node robotseg`) is `--version --verbose` (either order, -V too), print both and return true. */
+/** When argv (after `node robotseg`) is `--version --verbose` (either order, -V too): the version line, then the adapter; returns true. */
 export async function printVerboseVersion(args: readonly string[]): Promise<boolean> {
   const flags = new Set(args);
   if (args.length !== 2 || !flags.has('--verbose') || !(flags.has('--version') || flags.has('-V'))) return false;
-  const { name, version } = packageInfo();
-  process.stdout.write(`${name} ${version}\n`);
+  process.stdout.write(`${packageInfo().version}\n`); // as plain --version prints it (commander)
   const rt = await createNodeRuntime();
   try {
     const a = rt.adapter;

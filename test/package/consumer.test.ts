@@ -140,7 +140,7 @@ describe('the packed tarball', () => {
     expect(bundle).toContain('@compute');
   });
 
-  it('publint --strict and arethetypeswrong (esm-only) report no problem', async () => {
+  it('publint --strict and arethetypeswrong (esm-only) report no problem', { timeout: 300_000 }, async () => {
     const lint = await ok('npx', ['publint', 'run', tarball, '--strict'], ROOT);
     expect(lint.out + lint.err).toContain('All good');
     await ok('npx', ['attw', tarball, '--profile', 'esm-only', '--format', 'table-flipped'], ROOT);
@@ -153,7 +153,8 @@ describe('the packed tarball', () => {
 });
 
 describe('the installed package', () => {
-  it('plain Node runs the README example; its masks equal the CLI masks', async () => {
+  // Timeouts: minutes, not seconds; a shared 2-core machine runs these processes at a fraction of a core.
+  it('plain Node runs the README example; its masks equal the CLI masks', { timeout: 600_000 }, async () => {
     const frames = join(tmp, 'frames');
     mkdirSync(frames);
     for (const i of [0, 1, 2]) cpSync(join(GOLDEN, `video_frame${i}.png`), join(frames, `video_frame${i}.png`));
@@ -178,10 +179,10 @@ describe('the installed package', () => {
     }
   });
 
-  it('npx robotseg --version [--verbose] and npx robotseg info', async () => {
-    expect((await ok('npx', ['robotseg', '--version'], app)).out.trim()).toBe(`robotseg ${PKG.version}`);
+  it('npx robotseg --version [--verbose] and npx robotseg info', { timeout: 300_000 }, async () => {
+    expect((await ok('npx', ['robotseg', '--version'], app)).out.trim()).toBe(PKG.version);
     const verbose = (await ok('npx', ['robotseg', '--version', '--verbose'], app)).out;
-    expect(verbose).toMatch(new RegExp(`^robotseg ${PKG.version.replace(/\./g, '\\.')}\\n`));
+    expect(verbose.split('\n')[0]).toBe(PKG.version);
     expect(verbose).toMatch(/adapter: .+\n.*backend: /);
     expect((await ok('npx', ['robotseg', 'info'], app)).out).toMatch(/adapter: .+[\s\S]*limits:/);
   });
@@ -208,7 +209,9 @@ describe('the installed package', () => {
     expect(internal.err).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
-  it('TypeScript users compile with --strict (node and bundler resolution); Vite builds the bundler example', async () => {
+  it('TypeScript users compile with --strict (node and bundler resolution); Vite builds the bundler example', {
+    timeout: 600_000,
+  }, async () => {
     cpSync(join(ROOT, 'test', 'package', 'project'), join(app, 'types'), { recursive: true });
     cpSync(join(ROOT, 'examples', 'embed-vite'), join(app, 'web'), { recursive: true });
     const tsc = join(app, 'node_modules', '.bin', 'tsc');
