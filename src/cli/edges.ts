@@ -87,7 +87,9 @@ export function registerEdges(program: Command): void {
 
       let img: RgbImage;
       try {
-        img = readImage(image);
+        const d = readImage(image);
+        for (const w of d.warnings) process.stderr.write(`warning: ${w}\n`);
+        img = d;
       } catch (e) {
         throw new UserError((e as Error).message);
       }
