@@ -86,3 +86,14 @@ export { GpuCountBackend } from './eval/gpu_backend.js';
 export type { SequenceSpec } from './eval/layout.js';
 export { decodeLabelPng, type LabelMap } from './eval/labels.js';
 export { guidedRefine } from './eval/refine.js';
+
+// --- The image decoder of every host (PNG/JPEG -> the RGB bytes of python3-pil's convert('RGB')).
+export {
+  type DecodedImage,
+  type DecodeOptions,
+  decodeImageBytes,
+  ImageDecodeError,
+  imageSize,
+  applyOrientation,
+  exifOrientation,
+} from './image/decode.js';

@@ -92,7 +92,9 @@ export function registerEdges(program: Command): void {
       checkDistinct([{ what: 'the image', path: image }], [{ what: '--out', path: opts.out }]);
       let img: RgbImage;
       try {
-        img = readImage(image);
+        const d = readImage(image);
+        for (const w of d.warnings) process.stderr.write(`warning: ${w}\n`);
+        img = d;
       } catch (e) {
         throw new UserError((e as Error).message);
       }
