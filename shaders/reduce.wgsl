@@ -9,6 +9,10 @@
 //   (torch's clamp_min(S, eps) passes the gradient through S only where S >= eps.)
 // EXPAND (backward of SUM / MEAN): y [outer, r, inner] = scale * x [outer, 1, inner], one
 // invocation per output element.
+// NONFINITE: x is raw 32-bit words viewed as [outer, r] (no inner axis); y[o] (u32) = how many of
+//   the words x[o, 0..r) hold a NaN or an Inf: f32 bits, or with HALF two f16 halves per word (the
+//   weight check at load, src/kernels/reduce.ts countNonFinite). Bit tests, so no float compare can
+//   be optimised away: exponent all ones = Inf or NaN.
 // One invocation per output element, sequential loop over the reduced axis: no workgroup memory
 // or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
 // neighbouring invocations read neighbouring addresses.
@@ -109,6 +113,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = i / (params.r * params.inner);
   let j = i % params.inner;
   y[params.y_off + i] = params.scale * x[params.x_off + o * params.inner + j];
+}
+#elif NONFINITE
+struct Params { outer: u32, r: u32, x_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<u32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = linear_id(gid, nwg, WG);
+  if (o >= params.outer) { return; }
+  let base = params.x_off + o * params.r;
+  var n = 0u;
+  for (var k = 0u; k < params.r; k++) {
+    let w = x[base + k];
+#if HALF
+    n += select(0u, 1u, (w & 0x7c00u) == 0x7c00u) + select(0u, 1u, (w & 0x7c000000u) == 0x7c000000u);
+#else
+    n += select(0u, 1u, (w & 0x7f800000u) == 0x7f800000u);
+#endif
+  }
+  y[params.y_off + o] = n;
 }
 #else
 struct Params { outer: u32, r: u32, inner: u32, x_off: u32, y_off: u32 };

@@ -4,8 +4,7 @@
 // stdout (notes and progress on stderr); exits non-zero after printing everything if any row failed.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createNodeRuntime } from '../node/runtime.js';
-import { UserError } from './errors.js';
+import { cliRuntime, UserError } from './errors.js';
 
 interface BenchOptions {
   json?: string;
@@ -32,7 +31,7 @@ export function registerBench(program: Command): void {
           throw new UserError(`--reps must be a positive integer, got '${opts.reps}'`);
       }
       const { runBench, formatTable } = await import('../../bench/harness.js');
-      const rt = await createNodeRuntime();
+      const rt = await cliRuntime();
       try {
         const rows = await runBench(rt, { filter: opts.filter, full: Boolean(opts.full), reps, peers: opts.peers });
         process.stdout.write(formatTable(rows, rt, { full: opts.full }));

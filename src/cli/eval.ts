@@ -155,6 +155,7 @@ export async function runEval(
       backend = new GpuCountBackend(rt);
       destroy = () => rt.destroy();
     } catch (e) {
+      if ((e as { exitCode?: number }).exitCode === 2) throw e; // ROBOTSEG_ADAPTER names no adapter kind
       log(`note: no WebGPU adapter (${(e as Error).message.split('\n')[0]}); computing on the CPU (same numbers)\n`);
     }
   }

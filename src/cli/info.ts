@@ -1,7 +1,7 @@
 // `robotseg info`: adapter, backend, fallback or not, features and the limits that matter.
 import type { Command } from 'commander';
 import { limitsReport } from '../graph/device.js';
-import { createNodeRuntime } from '../node/runtime.js';
+import { cliRuntime } from './errors.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function registerInfo(program: Command): void {
     .description('print the WebGPU adapter, its features and limits')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const rt = await createNodeRuntime();
+      const rt = await cliRuntime();
       const report = {
         adapter: rt.adapter,
         features: [...rt.features].sort(),

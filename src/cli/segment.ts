@@ -9,6 +9,8 @@
 // image size; --overlay the best mask and the prompts over the image; --save-tensors low_res_logits
 // [N, h, w] (clamped to ±32 like the official predictor), iou_scores [N], object_score_logits [1],
 // logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
+// --exif-rotate: apply the image's EXIF orientation first (PIL's ImageOps.exif_transpose); prompts,
+// masks and the overlay are then in displayed pixels. Default off: the official code ignores EXIF.
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of the written masks
 // (not of --save-tensors). Everything the user can get wrong is checked before the GPU work starts
 // (exit code 2, one line).
@@ -55,6 +57,7 @@ interface SegmentOpts {
   quiet?: boolean;
   target?: string;
   refine?: boolean;
+  exifRotate?: boolean;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -94,6 +97,10 @@ export function registerSegment(program: Command): void {
     .option(
       '--refine',
       "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)",
+    )
+    .option(
+      '--exif-rotate',
+      'apply the EXIF orientation tag (as a photo viewer shows the image); prompts and outputs are then in displayed pixels (default: ignored, as the official code)',
     )
     .action(async (image: string, opts: SegmentOpts) => {
       process.stdout.write(`${await runSegment(image, opts)}\n`);
@@ -211,7 +218,14 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   // 2. the image and the prompt against it
   let img: RgbImage;
   try {
-    img = readImage(imagePath);
+    const d = readImage(imagePath, { exifRotate: opts.exifRotate });
+    for (const w of d.warnings) log(opts.quiet, `warning: ${w}\n`);
+    if (d.orientation > 1 && !opts.exifRotate)
+      log(
+        opts.quiet,
+        `note: ${imagePath} has EXIF orientation ${d.orientation}, ignored as the official code does (pixels as stored, ${d.width}x${d.height}); --exif-rotate applies it\n`,
+      );
+    img = d;
   } catch (e) {
     throw new UserError(oneLine((e as Error).message));
   }
@@ -312,7 +326,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     await rt.sync();
     const tEnc = performance.now() - t1;
     const t2 = performance.now();
-    const res = await pred.predict(prompt);
+    const res = await pred.predict(prompt, undefined, { logits: !!opts.saveTensors });
     const tDec = performance.now() - t2;
     log(
       opts.quiet,

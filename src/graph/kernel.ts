@@ -197,7 +197,7 @@ export class KernelFamily {
     const given = { ...(spec.params ?? {}) };
     const entries: Array<{ binding: number; tensor: Tensor; offset: number; size: number }> = [];
     const align = this.rt.limits.minStorageBufferOffsetAlignment;
-    const maxBind = this.rt.limits.maxStorageBufferBindingSize;
+    const maxBind = this.rt.maxBinding;
     for (const [name, b] of v.bindings) {
       if (b.kind === 'uniform') continue;
       const t = spec.bindings[name];
@@ -218,7 +218,7 @@ export class KernelFamily {
       const size = Math.max(4, Math.ceil((extra + t.byteLength) / 4) * 4);
       if (size > maxBind) {
         throw new Error(
-          `kernel ${label}: '${name}' needs a ${size}-byte binding, over maxStorageBufferBindingSize ${maxBind}; split the tensor`,
+          `kernel ${label}: '${name}' needs a ${size}-byte binding, over the binding limit ${maxBind} (maxStorageBufferBindingSize); split the tensor`,
         );
       }
       if (aligned + size > t.storage.byteLength)

@@ -64,6 +64,11 @@ export interface RuntimeOptions {
   shaders: Record<string, string>;
   /** Submit after this many queued commands (onnxruntime flushes at 16, ggml at 64). */
   flushEvery?: number;
+  /**
+   * Largest storage binding the engine may use, at most the device's maxStorageBufferBindingSize
+   * (tests lower it to run the tiled kernel paths on small images).
+   */
+  maxBindingBytes?: number;
 }
 
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
@@ -77,6 +82,12 @@ export class Runtime {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   readonly pool: BufferPool;
+  /**
+   * Largest storage binding in bytes: the device's maxStorageBufferBindingSize or the lower
+   * RuntimeOptions.maxBindingBytes. Every binding is checked against it; tiled kernels (resize bands,
+   * Canny, guided filter) size their tiles by it.
+   */
+  maxBinding: number;
   /** Defines every shader sees: F16, SUBGROUPS, SOFTWARE (1/0). */
   readonly builtinDefines: Record<string, number>;
   private tape_: Tape | null = null;
@@ -110,6 +121,7 @@ export class Runtime {
     this.limits = opts.device.limits;
     this.features = new Set([...opts.device.features] as string[]);
     this.flushEvery = opts.flushEvery ?? 64;
+    this.maxBinding = Math.min(Number(this.limits.maxStorageBufferBindingSize), opts.maxBindingBytes ?? Infinity);
     this.pool = new BufferPool(this.device, Number(this.limits.maxBufferSize));
     this.builtinDefines = {
       F16: this.features.has('shader-f16') ? 1 : 0,

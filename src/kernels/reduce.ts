@@ -179,3 +179,26 @@ export function maskedMeanBackward(
   stats.dispose();
   return { dx, dm };
 }
+
+/**
+ * NaN/Inf count of raw words: x is a u32 view [outer * r] of f32 values (or, with `half`, of f16
+ * pairs); returns y [outer] (u32), y[o] = non-finite values among words [o*r, (o+1)*r).
+ */
+export function countNonFinite(rt: Runtime, x: Tensor, r: number, half = false): Tensor {
+  if (x.dtype !== 'u32') throw new Error(`countNonFinite: expects a u32 view of the raw words, got ${x.dtype}`);
+  if (!(Number.isInteger(r) && r >= 1) || x.size % r !== 0)
+    throw new Error(`countNonFinite: ${x.size} words are not rows of ${r}`);
+  const outer = x.size / r;
+  const y = rt.empty([outer], 'u32', 'reduce_nonfinite');
+  if (outer > 0) {
+    rt.kernel('reduce').run({
+      defines: { NONFINITE: 1, ...(half ? { HALF: 1 } : {}) },
+      constants: { WG },
+      bindings: { x, y },
+      params: { outer, r },
+      groups: rt.groups1d(outer, WG),
+      label: `reduce.nonfinite${half ? '_f16' : ''}`,
+    });
+  }
+  return y;
+}

@@ -11,11 +11,17 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, requestDevice } from '../graph/device.js';
 import type { AdapterDescription } from '../graph/runtime.js';
+import { filterNativeStderr } from './native_stderr.js';
 
 export interface NodeAdapter {
   adapter: GPUAdapter;
   device: GPUDevice;
   description: AdapterDescription;
+}
+
+/** ROBOTSEG_ADAPTER names no adapter kind: a user error (exit code 2), never a reason to fall back. */
+export class AdapterChoiceError extends Error {
+  readonly exitCode = 2;
 }
 
 export const ADAPTER_CACHE = process.env.ROBOTSEG_ADAPTER_CACHE ?? join(homedir(), '.cache', 'robotseg-webgpu');
@@ -92,7 +98,7 @@ async function tryAdapter(
   instances.push(gpu);
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    adapter = await filterNativeStderr(() => gpu.requestAdapter({ powerPreference: 'high-performance' }));
   } catch {
     return null;
   }
@@ -127,7 +133,7 @@ function hardwareIcds(): string[] {
 export async function acquireNodeAdapter(): Promise<NodeAdapter> {
   const force = process.env.ROBOTSEG_ADAPTER;
   if (force && !['hardware', 'lavapipe', 'swiftshader'].includes(force))
-    throw new Error(`ROBOTSEG_ADAPTER='${force}': use hardware, lavapipe or swiftshader`);
+    throw new AdapterChoiceError(`ROBOTSEG_ADAPTER='${force}': use hardware, lavapipe or swiftshader`);
   const userIcd = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   if (userIcd && !force) {
     const a = await tryAdapter(['backend=vulkan'], 'vulkan', userIcd);

@@ -4,9 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { PathError, withPath } from './paths.js';
 
-/** An output path that cannot be written (not a regular file, folder missing or read-only, disk full). */
-export class OutputPathError extends Error {}
+/** An output path that cannot be written (not a regular file): a user error, exit code 2. */
+export class OutputPathError extends PathError {}
 
 /** A unique temporary sibling of `path` (same folder, so the final rename stays on one filesystem). */
 export function tempPathFor(path: string): string {
@@ -34,10 +35,20 @@ export interface AtomicFile {
   abort(): void;
 }
 
+/** Temporary files of outputs in progress, removed by abortAllAtomic() (e.g. on Ctrl-C). */
+const live = new Set<string>();
+
+/** Remove every temporary file still in progress (the CLI calls it when interrupted). */
+export function abortAllAtomic(): void {
+  for (const p of live) rmSync(p, { force: true });
+  live.clear();
+}
+
 /** Starts an atomic output: write to `tempPath` (by any means: streams, child processes), then commit(). */
 export function beginAtomic(path: string): AtomicFile {
   checkOutputTarget(path);
   const tempPath = tempPathFor(path);
+  live.add(tempPath);
   let done = false;
   return {
     tempPath,
@@ -45,7 +56,9 @@ export function beginAtomic(path: string): AtomicFile {
     commit() {
       if (done) return;
       done = true;
+      live.delete(tempPath);
       try {
+        checkOutputTarget(path); // again: never rename over something that appeared meanwhile
         const fd = openSync(tempPath, 'r+');
         try {
           fsyncSync(fd);
@@ -55,12 +68,13 @@ export function beginAtomic(path: string): AtomicFile {
         renameSync(tempPath, path);
       } catch (e) {
         rmSync(tempPath, { force: true });
-        throw e;
+        throw withPath(e, path);
       }
     },
     abort() {
       if (done) return;
       done = true;
+      live.delete(tempPath);
       rmSync(tempPath, { force: true });
     },
   };
@@ -81,6 +95,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     f.commit();
   } catch (e) {
     f.abort();
-    throw e;
+    throw withPath(e, path, 'write');
   }
 }

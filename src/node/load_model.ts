@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Runtime } from '../graph/runtime.js';
 import { type WeightStore, uploadWeights } from '../graph/weights.js';
+import { firstNonFiniteWeight } from '../graph/weights_check.js';
 import type { WeightsFile } from '../graph/weights_io.js';
 import { BUILTIN_CONFIGS, parseConfig, type Sam2Config } from '../model/config.js';
 import { ConfigError, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';
@@ -39,6 +40,13 @@ export interface LoadModelOptions {
   onProgress?: (done: number, total: number, key: string) => void;
   /** Called once the config is resolved, before the upload. */
   onConfig?: (r: ResolvedConfig) => void;
+  /** Scan the uploaded weights for NaN / Inf on the GPU (default true). */
+  checkFinite?: boolean;
+}
+
+/** Weights holding NaN or Inf: a user error (exit code 2) naming the first such tensor. */
+export class NonFiniteWeightsError extends Error {
+  readonly exitCode = 2;
 }
 
 export interface LoadedModel extends ResolvedConfig {
@@ -89,6 +97,13 @@ export async function loadModelWithStore(
     await file.close();
   }
   try {
+    if (opts.checkFinite !== false) {
+      const bad = await firstNonFiniteWeight(rt, store);
+      if (bad)
+        throw new NonFiniteWeightsError(
+          `weights ${weightsPath}: tensor '${bad.key}' holds ${bad.count} NaN or Inf value${bad.count === 1 ? '' : 's'} (of ${bad.total}); the checkpoint is damaged`,
+        );
+    }
     const model = isRobotSegConfig(config) ? new RobotSeg(config) : new SAM2(config); // RobotSeg: SAM2 subclass
     await model.load(rt, store);
     return { model, store, config, source, format: file.format };

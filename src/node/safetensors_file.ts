@@ -1,7 +1,7 @@
 // Node file access for weights: a positional-read ByteSource (files are never read whole) and a
 // streaming safetensors writer (header first, then tensor by tensor; atomic rename at the end).
 
-import { open, rename, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import {
   type SafetensorsEntry,
@@ -12,6 +12,8 @@ import {
   planSafetensors,
 } from '../graph/safetensors.js';
 import { type ByteSource, checkRange } from '../graph/weights_io.js';
+import { beginAtomic } from './atomic_write.js';
+import { withPath } from './paths.js';
 
 /** Largest single fs read (Node caps one read at 2 GiB). */
 const MAX_READ = 1 << 30;
@@ -76,7 +78,8 @@ export interface WriteOptions {
 
 /**
  * Write a safetensors file streaming: `data(entry)` is asked for one tensor at a time (float32
- * values are converted to the entry's dtype). Writes `path.partial` and renames it when complete.
+ * values are converted to the entry's dtype). Writes a unique temporary sibling (src/node/atomic_write.ts)
+ * and renames it over `path` when complete; nothing is left on failure.
  */
 export async function writeSafetensorsFile(
   path: string,
@@ -85,8 +88,14 @@ export async function writeSafetensorsFile(
   opts: WriteOptions = {},
 ): Promise<{ bytes: number }> {
   const plan = planSafetensors(entries, opts.metadata);
-  const tmp = `${path}.partial`;
-  const fh = await open(tmp, 'w');
+  const out = beginAtomic(path); // unique temporary sibling, renamed on success
+  const tmp = out.tempPath;
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, 'wx');
+  } catch (err) {
+    throw withPath(err, path);
+  }
   try {
     await writeAll(fh, plan.header, 0);
     let i = 0;
@@ -97,10 +106,10 @@ export async function writeSafetensorsFile(
     await fh.close();
   } catch (err) {
     await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
+    out.abort();
+    throw withPath(err, path, 'write');
   }
-  await rename(tmp, path);
+  out.commit(); // fsync + rename (never over a device node or folder)
   return { bytes: plan.totalBytes };
 }
 

@@ -2,18 +2,38 @@
 // Frames may arrive in any order (a reverse pass yields the last frame first): in-order frames go
 // straight to the encoder; otherwise each frame waits in a temporary raw file until the frames
 // before it have been written. Codec: H.264 (libx264, yuv420p, sides padded to even) when ffmpeg has
-// it, else MPEG-4 part 2 for .mp4/.mov/.avi, FFV1 for .mkv; VP9 for .webm.
+// it, else MPEG-4 part 2 for .mp4/.mov/.avi, FFV1 for .mkv; VP9 for .webm. ffmpeg writes a unique
+// temporary sibling (src/node/atomic_write.ts; the container named with -f) that becomes the file only
+// when every frame is in and ffmpeg succeeded: a failed or interrupted run leaves no partial video.
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
 import type { RgbImage } from '../graph/image.js';
+import { type AtomicFile, beginAtomic } from './atomic_write.js';
 
 /** Extensions that --overlay treats as a video file (anything else is a folder of PNGs). */
 export const VIDEO_EXTENSIONS = ['.mp4', '.mkv', '.mov', '.avi', '.webm'];
 
 export class VideoWriteError extends Error {}
+
+/** ffmpeg muxer per extension (the temporary name has no meaningful extension). */
+const MUXERS: Record<string, string> = {
+  '.mp4': 'mp4',
+  '.mkv': 'matroska',
+  '.mov': 'mov',
+  '.avi': 'avi',
+  '.webm': 'webm',
+};
+
+/** How a VideoWriter encodes (default: the --overlay settings of encoderArgs, rgb24 in, sides padded to even). */
+export interface VideoWriterOptions {
+  /** Raw input layout on the pipe: rgb24 (3 bytes a pixel, default) or gray (1 byte). */
+  inputPixFmt?: 'rgb24' | 'gray';
+  /** Output options replacing the default codec choice and padding (codec, pix_fmt, -f, flags). */
+  outputArgs?: string[];
+}
 
 function encoderArgs(ffmpeg: string, path: string): string[] {
   const ext = extname(path).toLowerCase();
@@ -32,6 +52,8 @@ export class VideoWriter {
   private waiting = new Set<number>();
   private failed: Error | null = null;
   private readonly exited: Promise<number | null>;
+  private readonly out: AtomicFile;
+  private readonly frameBytes: number;
 
   /** Start the encoder for `numFrames` frames of width x height at fps. */
   constructor(
@@ -41,7 +63,11 @@ export class VideoWriter {
     readonly fps: number,
     readonly numFrames: number,
     ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg',
+    opts: VideoWriterOptions = {},
   ) {
+    this.out = beginAtomic(path);
+    const pixFmt = opts.inputPixFmt ?? 'rgb24';
+    this.frameBytes = width * height * (pixFmt === 'gray' ? 1 : 3);
     const args = [
       '-hide_banner',
       '-nostdin',
@@ -51,17 +77,17 @@ export class VideoWriter {
       '-f',
       'rawvideo',
       '-pix_fmt',
-      'rgb24',
+      pixFmt,
       '-s',
       `${width}x${height}`,
       '-r',
       String(fps),
       '-i',
       '-',
-      '-vf',
-      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-      ...encoderArgs(ffmpeg, path),
-      path,
+      ...(opts.outputArgs ?? ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', ...encoderArgs(ffmpeg, path)]),
+      '-f',
+      MUXERS[extname(path).toLowerCase()] ?? 'mp4',
+      this.out.tempPath,
     ];
     this.proc = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.proc.stderr.setEncoding('utf8');
@@ -83,6 +109,14 @@ export class VideoWriter {
       throw new VideoWriteError(
         `${this.path}: frame ${i} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`,
       );
+    await this.putFrame(i, img.data);
+  }
+
+  /** Frame i as raw bytes in the input pixel format (width * height * 1 or 3 bytes). */
+  async putFrame(i: number, data: Uint8Array): Promise<void> {
+    if (data.length !== this.frameBytes)
+      throw new VideoWriteError(`${this.path}: frame ${i} has ${data.length} bytes, expected ${this.frameBytes}`);
+    const img = { data };
     if (i !== this.nextIndex) {
       this.tmp ??= mkdtempSync(join(tmpdir(), 'robotseg-video-'));
       writeFileSync(join(this.tmp, `${i}.rgb`), img.data);
@@ -131,6 +165,7 @@ export class VideoWriter {
       this.proc.stdin.end();
       const code = await this.exited;
       if (code !== 0 || this.failed) throw this.error();
+      this.out.commit();
     } finally {
       this.abort();
     }
@@ -142,5 +177,6 @@ export class VideoWriter {
       this.proc.kill('SIGKILL');
     if (this.tmp) rmSync(this.tmp, { recursive: true, force: true });
     this.tmp = null;
+    this.out.abort(); // no-op after commit; otherwise the partial video goes
   }
 }
