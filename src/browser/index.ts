@@ -54,8 +54,8 @@ export async function createBrowserRuntime(gpuOrOpts: GPU | BrowserRuntimeOption
 export * from '../index.js';
 export * from './image.js';
 export * from './weights.js';
-export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from '../graph/image.js';
-export { drawOverlay, PALETTE, type OverlayPrompt } from '../graph/overlay.js';
+export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from '../image/rgb.js';
+export { drawOverlay, PALETTE, type OverlayPrompt } from '../image/overlay.js';
 export { type WeightEntry, WeightStore, uploadWeights, type UploadOptions } from '../graph/weights.js';
 export {
   type WeightsFile,
