@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { ImagePredictor } from '../../src/model/image_predictor.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { decodeImage } from '../../src/node/image_io.js';
