@@ -194,6 +194,7 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
       /topic '\/chatter' has schema 'std_msgs\/msg\/String' \(ros2msg, messages cdr\): expected sensor_msgs\/msg\/CompressedImage/,
     );
     await expectUserError(BAG, {}, /--topic TOPIC is required with an MCAP source/);
+    await expectUserError(CLIP, { topic: '/cam' }, /--topic is for MCAP recordings; '.*video_clip' is a folder/);
     await expectUserError(BAG, { topic: '/cam/rgb', out: tmp }, /with an MCAP source the output is an MCAP file/);
     await expectUserError(
       BAG,
