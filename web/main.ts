@@ -23,6 +23,7 @@ import {
   rgbFromUrl,
   rgbToImageData,
   RobotSeg,
+  RobotSegImagePredictor,
   type Runtime,
   type SAM2,
   VideoPredictor,
@@ -653,19 +654,8 @@ function findTarget(): Promise<unknown> {
     let frame: number;
     let r: FrameResult;
     if (s.kind === 'image') {
-      const img = s.img;
-      const vp = new VideoPredictor(rt, model, {
-        numFrames: 1,
-        width: img.width,
-        height: img.height,
-        frame: async () => img,
-      });
-      try {
-        frame = 0;
-        r = await vp.addTarget(0, 1, category);
-      } finally {
-        vp.reset();
-      }
+      frame = 0;
+      [{ result: r }] = await new RobotSegImagePredictor(rt, model).predict(s.img, [category]);
       s.prompts = { points: [], box: null };
       s.result = null;
       s.auto = r;
@@ -954,7 +944,7 @@ $<HTMLInputElement>('open-file').addEventListener('change', async (e) => {
       await openImage(await rgbFromBlob(files[0]));
     } else {
       files.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-      await openFrames(await Promise.all(files.map(rgbFromBlob)));
+      await openFrames(await Promise.all(files.map((f) => rgbFromBlob(f))));
     }
   } catch (err) {
     fail(err);

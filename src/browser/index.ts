@@ -72,6 +72,13 @@ export { SAM2, type ImageFeatures } from '../model/sam2.js';
 export { RobotSeg } from '../model/robotseg.js';
 export { isRobotSegConfig } from '../model/robotseg_config.js';
 export {
+  DEFAULT_TARGET,
+  ROBOT_TARGETS,
+  type RobotImagePrompt,
+  type RobotImageResult,
+  RobotSegImagePredictor,
+} from '../model/robotseg_image_predictor.js';
+export {
   ImagePredictor,
   type ImagePrediction,
   type ImagePrompt,

@@ -8,6 +8,8 @@ import { registerSegment } from './segment.js';
 import { registerTrack } from './track.js';
 import { registerInitRobotseg } from './init_robotseg.js';
 import { registerTrain } from './train.js';
+import { registerServe } from './serve.js';
+import { registerDataset } from './dataset.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
@@ -18,3 +20,5 @@ COMMANDS.push(registerSegment);
 COMMANDS.push(registerTrack);
 COMMANDS.push(registerInitRobotseg);
 COMMANDS.push(registerTrain);
+COMMANDS.push(registerServe);
+COMMANDS.push(registerDataset);

@@ -9,10 +9,12 @@
 // image size; --overlay the best mask and the prompts over the image; --save-tensors low_res_logits
 // [N, h, w] (clamped to ±32 like the official predictor), iou_scores [N], object_score_logits [1],
 // logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
+// --exif-rotate: apply the image's EXIF orientation first (PIL's ImageOps.exif_transpose); prompts,
+// masks and the overlay are then in displayed pixels. Default off: the official code ignores EXIF.
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of the written masks
 // (not of --save-tensors). Everything the user can get wrong is checked before the GPU work starts
 // (exit code 2, one line).
-// RobotSeg weights (src/cli/robot_targets.ts): `--target robot|arm|gripper[,…]`; the image runs as a
+// RobotSeg weights (src/model/robotseg_image_predictor.ts): `--target robot|arm|gripper[,…]`; the image runs as a
 // one-frame video; no prompt = automatic mode (default target robot); several targets are batched on
 // one image-encoder pass and written as PREFIX<target>.png by --out-all (--out: the first target).
 import { existsSync } from 'node:fs';
@@ -38,7 +40,8 @@ import { checkFiniteOutput, cliRuntime, oneLine, UserError } from './errors.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
-import { DEFAULT_TARGET, parseTargets, robotSegmentImage } from './robot_targets.js';
+import { RobotSegImagePredictor } from '../model/robotseg_image_predictor.js';
+import { checkTargetPrompt, DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
 
 interface SegmentOpts {
@@ -55,6 +58,7 @@ interface SegmentOpts {
   quiet?: boolean;
   target?: string;
   refine?: boolean;
+  exifRotate?: boolean;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -98,6 +102,10 @@ export function registerSegment(program: Command): void {
     .option(
       '--refine',
       "RobotSeg's guided-filter boundary refinement of the written masks (--out, --out-all, --overlay)",
+    )
+    .option(
+      '--exif-rotate',
+      'apply the EXIF orientation tag (as a photo viewer shows the image); prompts and outputs are then in displayed pixels (default: ignored, as the official code)',
     )
     .action(async (image: string, opts: SegmentOpts) => {
       const summary = await runSegment(image, opts);
@@ -235,7 +243,14 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   // 2. the image and the prompt against it
   let img: RgbImage;
   try {
-    img = readImage(imagePath);
+    const d = readImage(imagePath, { exifRotate: opts.exifRotate });
+    for (const w of d.warnings) log(opts.quiet, `warning: ${w}\n`);
+    if (d.orientation > 1 && !opts.exifRotate)
+      log(
+        opts.quiet,
+        `note: ${imagePath} has EXIF orientation ${d.orientation}, ignored as the official code does (pixels as stored, ${d.width}x${d.height}); --exif-rotate applies it\n`,
+      );
+    img = d;
   } catch (e) {
     throw new UserError(oneLine((e as Error).message));
   }
@@ -259,6 +274,8 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     throw new UserError(
       'RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)',
     );
+  const wanted = targets ?? [DEFAULT_TARGET];
+  if (robot) checkTargetPrompt(wanted, Boolean(points.length || box));
   const lowSide = (4 * config.image_size) / config.backbone_stride;
   if (mask) {
     if (mask.side !== lowSide)
@@ -285,8 +302,9 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     );
     if (loaded.model instanceof RobotSeg) {
       const t1 = performance.now();
-      const res = await robotSegmentImage(rt, loaded.model, img, targets ?? [DEFAULT_TARGET], prompt);
+      const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
       for (const r of res) {
+        checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
         checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
         checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
       }
@@ -338,7 +356,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     await rt.sync();
     const tEnc = performance.now() - t1;
     const t2 = performance.now();
-    const res = await pred.predict(prompt);
+    const res = await pred.predict(prompt, undefined, { logits: !!opts.saveTensors });
     const tDec = performance.now() - t2;
     res.logits.forEach((l, i) => checkFiniteOutput(`logits of mask ${i}`, l));
     checkFiniteOutput('iou_scores', res.iou);

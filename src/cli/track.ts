@@ -17,9 +17,13 @@
 // target on frame 0 (default target robot), one object per target, all on one image-encoder pass per
 // frame; one target -> DIR/<basename>.png, several -> DIR/<target>/<basename>.png. With prompts (one
 // target) the clicks / box are combined with the target's class token.
+// --exif-rotate: frame folders only; each frame's EXIF orientation is applied (PIL's exif_transpose),
+// so prompts, --mask files and the written masks are in displayed pixels. Default off, as the official
+// code (which reads frames with PIL and never transposes).
 // --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of every saved mask
 // except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
+// An MCAP recording (`FILE.mcap --topic T --out OUT.mcap`) branches off to track_mcap.ts at the start.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -53,6 +57,7 @@ import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
+import { isMcapSource, runTrackMcap } from './track_mcap.js';
 
 export interface TrackOpts {
   weights?: string;
@@ -68,6 +73,10 @@ export interface TrackOpts {
   resize?: string;
   /** RobotSeg's guided-filter refinement of every mask but the first frame's in processing order. */
   refine?: boolean;
+  /** MCAP source: the image topic to track (src/cli/track_mcap.ts). */
+  topic?: string;
+  /** Apply each frame file's EXIF orientation (folders); prompts and masks are then in displayed pixels. */
+  exifRotate?: boolean;
 }
 
 /** A prompt option as given, in command-line order (order matters for --obj). */
@@ -88,7 +97,10 @@ export function registerTrack(program: Command): void {
   program
     .command('track')
     .description('track robots (or any objects) through a video with SAM 2.1 from prompts on some frames')
-    .argument('<source>', 'a folder of JPEG/PNG frames (name order) or a video file (needs ffmpeg)')
+    .argument(
+      '<source>',
+      'a folder of JPEG/PNG frames (name order), a video file (needs ffmpeg) or an MCAP recording (with --topic)',
+    )
     .option('--weights <file>', 'checkpoint: .safetensors or official .pt (required)')
     .option(
       '--config <name|file>',
@@ -104,7 +116,11 @@ export function registerTrack(program: Command): void {
     .option('--mask <F:file.png>', 'mask prompt on frame F: nonzero pixels are the object (frame size)', rec('mask'))
     .option('--reverse', 'propagate backward from the latest prompted frame')
     .option('--max-frames <n>', 'use only the first N frames of SOURCE')
-    .option('--out <dir>', 'output folder: <basename>.png per frame (one object) or <obj>/<basename>.png (required)')
+    .option(
+      '--out <dir|file.mcap>',
+      'output folder: <basename>.png per frame (one object) or <obj>/<basename>.png; for an MCAP source the MCAP file to write (required)',
+    )
+    .option('--topic <topic>', 'MCAP source: the image topic to track (CompressedImage or Image)')
     .option(
       '--overlay <dir|file.mp4>',
       'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)',
@@ -122,6 +138,10 @@ export function registerTrack(program: Command): void {
     .option(
       '--refine',
       "RobotSeg's guided-filter boundary refinement of the saved masks (all but the first tracked frame's, as RobotSeg's evaluation)",
+    )
+    .option(
+      '--exif-rotate',
+      "frame folders: apply each JPEG/PNG frame's EXIF orientation; prompts, --mask inputs and outputs are then in displayed pixels (default: ignored, as the official code)",
     )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
@@ -210,7 +230,7 @@ export function parsePrompts(args: PromptArg[]): PromptPlan {
   return plan;
 }
 
-function positiveInt(flag: string, v: string | undefined): number | undefined {
+export function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1)
@@ -222,7 +242,7 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
 const ensureDir = ensureOutputDir;
 
 /** Check every prompt against the source (frame exists, inside the frame) and read the mask files. */
-function checkPrompts(
+export function checkPrompts(
   plan: PromptPlan,
   src: OpenedFrameSource,
   sourceArg: string,
@@ -281,7 +301,7 @@ export function readPromptMask(path: string): { width: number; height: number; d
 }
 
 /** Errors from files, configs and frames become one-line UserErrors; anything else is a bug and passes. */
-async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -381,6 +401,7 @@ function log(quiet: boolean | undefined, s: string): void {
 
 /** Run the command; returns the summary line for stdout. User errors throw UserError. */
 export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: PromptArg[]): Promise<string> {
+  if (opts.topic !== undefined || isMcapSource(sourceArg)) return runTrackMcap(sourceArg, opts, promptArgs);
   // 1. arguments (no file read yet)
   let targets = parseTargets(opts.target);
   // no prompt is the automatic mode with RobotSeg weights: checked once the config is known
@@ -420,7 +441,13 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   }
 
   // 2. the frames and the prompts against them
-  const src = await userErrors(sourceArg, () => openFrameSource(sourceArg, { maxFrames }));
+  const src = await userErrors(sourceArg, () =>
+    openFrameSource(sourceArg, {
+      maxFrames,
+      exifRotate: opts.exifRotate,
+      onWarning: (w) => log(opts.quiet, `warning: ${w}\n`),
+    }),
+  );
   try {
     const maskPrompts = checkPrompts(plan, src, sourceArg);
 
@@ -507,13 +534,13 @@ function incomplete(e: unknown, out: Outputs, opts: TrackOpts): unknown {
 }
 
 /** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
-async function track(
+export async function track(
   rt: Runtime,
   model: SAM2,
   src: OpenedFrameSource,
   plan: PromptPlan,
   maskPrompts: Map<number, Map<number, Uint8Array>>,
-  outputs: Outputs,
+  outputs: { write(t: number, results: FrameResult[]): Promise<void> },
   opts: TrackOpts,
   autoTargets?: string[],
   category?: string,

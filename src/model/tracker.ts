@@ -46,6 +46,8 @@ export interface StoredFrame {
   objectScore: number;
   /** Hole-filled low-res logits [1, 1, 4h, 4w] (pred_masks). */
   predMasks: Tensor;
+  /** Predicted IoU of the mask kept (the best of a multimask output; 1 for a mask prompt); the video predictor sets it, training does not. */
+  iou?: number;
 }
 
 /** Heads of one object (B = 1). */

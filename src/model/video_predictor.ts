@@ -11,7 +11,7 @@ import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';
 import { concat } from '../kernels/layout.js';
-import { resize } from '../kernels/resize.js';
+import { resize, resizeToHost } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
 import { preprocessOfficialVideo } from './preprocess_video.js';
 import type { PointPrompt } from './prompt_encoder.js';
@@ -27,11 +27,13 @@ export interface FrameResult {
   objId: number;
   /** Hole-filled low-res logits [4h*4w]. */
   lowRes: Float32Array;
-  /** Logits at the video size [H*W] (threshold > 0). */
+  /** Logits at the video size [H*W] (threshold > 0); empty with the option { logits: false }. */
   logits: Float32Array;
   /** 0/1 mask at the video size. */
   mask: Uint8Array;
   objectScore: number;
+  /** Predicted IoU of this mask (the decoder's IoU head for the mask kept; 1 for a mask prompt). */
+  iou: number;
 }
 
 export interface FrameSource {
@@ -91,6 +93,11 @@ export interface VideoPredictorOptions {
    * as the golden tensors; 'official-video' the official video loader's PIL bicubic resize on uint8.
    */
   resize?: 'image' | 'official-video';
+  /**
+   * Return the video-size f32 logits in FrameResult.logits (default true); false leaves them empty
+   * (the masks are still exact): 4 bytes a pixel less on the host per object and frame.
+   */
+  logits?: boolean;
 }
 
 export class VideoPredictor {
@@ -407,7 +414,13 @@ export class VideoPredictor {
     const pred = area > 0 ? untrack(fillHoles(rt, heads.lowRes, area)) : untrack(heads.lowRes);
     if (area > 0) heads.lowRes.dispose();
     heads.highRes.dispose();
-    return { maskmem, objPtr: untrack(heads.objPtr), objectScore: heads.objectScore, predMasks: pred };
+    return {
+      maskmem,
+      objPtr: untrack(heads.objPtr),
+      objectScore: heads.objectScore,
+      predMasks: pred,
+      iou: Math.max(...heads.iou),
+    };
   }
 
   /** propagate_in_video_preflight: encode memories of prompted frames from their binarised masks. */
@@ -571,13 +584,23 @@ export class VideoPredictor {
         objPtr: untrack(heads.objPtr.narrow0(b, 1)),
         objectScore: heads.objectScores[b],
         predMasks: untrack(filled.narrow0(b, 1)),
+        iou: Math.max(...heads.ious[b]),
       };
       const old = o.nonCond.get(frame);
       if (old) disposeFrame(old);
       o.nonCond.set(frame, s);
       this.prune(o, frame, reverse);
     });
-    const out = await this.outputBatch(ids, filled, heads.objPtr, heads.objectScores, tap, 'out.video_res_logits');
+    const ious = heads.ious.map((v) => Math.max(...v));
+    const out = await this.outputBatch(
+      ids,
+      filled,
+      heads.objPtr,
+      heads.objectScores,
+      ious,
+      tap,
+      'out.video_res_logits',
+    );
     for (const t of [filled, mem, heads.objPtr]) t.dispose();
     await stage('output');
     return out;
@@ -599,24 +622,43 @@ export class VideoPredictor {
 
   /** Read back a stored frame's masks at the video size. */
   private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
-    return (await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], tap, tapName))[0];
+    return (
+      await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], [s.iou ?? Number.NaN], tap, tapName)
+    )[0];
   }
 
-  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped); two readbacks. */
+  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped), per-object scores and IoUs; two readbacks. */
   private async outputBatch(
     ids: number[],
     predMasks: Tensor,
     objPtr: Tensor,
     scores: readonly number[],
+    ious: readonly number[],
     tap: Tap | undefined,
     tapName: string,
   ): Promise<FrameResult[]> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
+    if (!tap) {
+      // no full-size tensor: bands of rows read back one by one (photos and frames of any size)
+      const [lowRes, big] = await Promise.all([
+        rt.read(predMasks),
+        resizeToHost(rt, predMasks, [H, W], { mode: 'bilinear', threshold: 0, logits: this.opts.logits ?? true }),
+      ]);
+      const nl = lowRes.length / ids.length;
+      return ids.map((objId, b) => ({
+        objId,
+        lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
+        logits: big.logits?.[b] ?? new Float32Array(0),
+        mask: big.masks[b],
+        objectScore: scores[b],
+        iou: ious[b],
+      }));
+    }
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
-    tap?.(tapName, big);
-    tap?.('out.pred_masks_lowres_after_fill', predMasks);
-    tap?.('out.obj_ptr', objPtr);
+    tap(tapName, big);
+    tap('out.pred_masks_lowres_after_fill', predMasks);
+    tap('out.obj_ptr', objPtr);
     const [lowRes, logits] = await Promise.all([rt.read(predMasks), rt.read(big)]);
     big.dispose();
     const nl = lowRes.length / ids.length;
@@ -628,6 +670,7 @@ export class VideoPredictor {
         logits: lg,
         mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)),
         objectScore: scores[b],
+        iou: ious[b],
       };
     });
   }

@@ -299,7 +299,7 @@ describe('robotseg CLI fuzz', () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     console.log(
-      `fuzz: ${CASES} CLI cases ran (seed ${SEED}): ${counts[0]} exit 0, ${counts[2]} exit 2, ${problems.length} problem(s)`,
+      `fuzz: ${CASES} CLI cases ran (seed ${SEED}): ${counts[0]} exit 0, ${counts[2]} exit 2, ${problems.length} problem(s); ${((performance.now() - t0) / 1000).toFixed(0)} s, slowest case ${(slowest / 1000).toFixed(1)} s`,
     );
     expect(problems).toEqual([]);
   });

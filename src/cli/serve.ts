@@ -1,0 +1,153 @@
+// `robotseg serve --weights FILE [--config NAME|FILE] [--host 127.0.0.1] [--port 8765] [--token T]
+//   [--max-sessions N] [--max-frame-pixels P] [--resize image|official-video] [--quiet]`
+//
+// One process, one WebGPU device, one copy of the weights, many streaming sessions (docs/serve.md):
+// WebSocket /v1/stream, POST /v1/segment, GET /healthz, GET /metrics (src/node/serve/server.ts).
+// The token comes from --token or ROBOTSEG_TOKEN (which keeps it out of `ps`); binding to anything
+// but loopback without one is refused. Start-up errors (flags, weights, port in use): one line, exit 2.
+// Prints `listening on http://HOST:PORT …` on stdout once the port is bound; SIGINT / SIGTERM close
+// every session and exit 0.
+import { existsSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { formatBytes, WeightsFormatError } from '../graph/weights_io.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
+import { ConfigError } from '../model/resolve_config.js';
+import { loadModelWithStore } from '../node/load_model.js';
+import {
+  DEFAULT_MAX_FRAME_PIXELS,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_PORT,
+  isLoopback,
+  type RunningServer,
+  startServer,
+} from '../node/serve/server.js';
+import { cliRuntime, oneLine, UserError } from './errors.js';
+
+export interface ServeOpts {
+  weights?: string;
+  config?: string;
+  host?: string;
+  port?: string;
+  token?: string;
+  maxSessions?: string;
+  maxFramePixels?: string;
+  resize?: string;
+  quiet?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve masks to other processes: WebSocket streams (/v1/stream) and one-shot images (/v1/segment)')
+    .option('--weights <file>', 'checkpoint: .safetensors or official .pt, SAM 2.1 or RobotSeg (required)')
+    .option(
+      '--config <name|file>',
+      'model config: built-in name or JSON file (default: embedded in the weights, else inferred)',
+    )
+    .option('--host <addr>', 'interface to bind; anything but loopback needs a token', '127.0.0.1')
+    .option('--port <n>', `TCP port (0 = any free port)`, String(DEFAULT_PORT))
+    .option('--token <t>', 'required on every endpoint but /healthz (or set ROBOTSEG_TOKEN, which keeps it out of ps)')
+    .option('--max-sessions <n>', 'open streaming sessions at most', String(DEFAULT_MAX_SESSIONS))
+    .option('--max-frame-pixels <p>', 'pixels per frame or image at most', String(DEFAULT_MAX_FRAME_PIXELS))
+    .option('--resize <mode>', 'stream frame preprocessing: image (default) or official-video')
+    .option('--quiet', 'no log lines on stderr')
+    .action(async (opts: ServeOpts) => {
+      const served = await runServe(opts, (line) => process.stdout.write(`${line}\n`));
+      await waitForSignal(served.stop);
+    });
+}
+
+function intArg(flag: string, v: string | undefined, min: number, max: number): number {
+  const n = Number(v);
+  if (v === undefined || !/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UserError(`${flag} '${v}': expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** Check the flags, load the weights, bind the port. `out` gets the `listening on …` line. */
+export async function runServe(
+  opts: ServeOpts,
+  out: (line: string) => void,
+): Promise<{ server: RunningServer; stop: () => Promise<void> }> {
+  const log = (s: string) => {
+    if (!opts.quiet) process.stderr.write(`${s}\n`);
+  };
+  // 1. flags (nothing is read or bound yet)
+  const host = opts.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new UserError('--host: empty address');
+  const port = intArg('--port', opts.port ?? String(DEFAULT_PORT), 0, 65535);
+  const maxSessions = intArg('--max-sessions', opts.maxSessions ?? String(DEFAULT_MAX_SESSIONS), 1, 10_000);
+  const maxFramePixels = intArg(
+    '--max-frame-pixels',
+    opts.maxFramePixels ?? String(DEFAULT_MAX_FRAME_PIXELS),
+    1,
+    268_435_456,
+  );
+  if (opts.resize !== undefined && opts.resize !== 'image' && opts.resize !== 'official-video')
+    throw new UserError(`--resize '${opts.resize}': expected image or official-video`);
+  const token = opts.token ?? process.env.ROBOTSEG_TOKEN;
+  if (token !== undefined && token.trim() === '')
+    throw new UserError(`${opts.token !== undefined ? '--token' : 'ROBOTSEG_TOKEN'} is empty`);
+  if (!token && !isLoopback(host))
+    throw new UserError(
+      `--host ${host} is not loopback: set a token (--token T or ROBOTSEG_TOKEN) before serving on the network`,
+    );
+  if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
+  if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
+  if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
+
+  // 2. the device and the one copy of the weights
+  const rt = await cliRuntime();
+  let server: RunningServer;
+  try {
+    const t0 = performance.now();
+    const loaded = await loadModelWithStore(rt, opts.weights, opts.config).catch((e: Error & { code?: string }) => {
+      if (e instanceof ConfigError) throw new UserError(oneLine(e.message));
+      if (e instanceof WeightsFormatError || typeof e.code === 'string')
+        throw new UserError(`weights ${opts.weights}: ${oneLine(e.message)}`);
+      throw e;
+    });
+    log(
+      `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${loaded.config.name} (${loaded.source}${isRobotSegConfig(loaded.config) ? ', RobotSeg' : ''}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    // 3. the port
+    server = await startServer({
+      rt,
+      model: loaded.model,
+      host,
+      port,
+      token: token ?? null,
+      maxSessions,
+      maxFramePixels,
+      resize: opts.resize === 'official-video' ? 'official-video' : 'image',
+      log: (line) => process.stderr.write(`robotseg serve: ${line}\n`),
+    }).catch((e: Error & { code?: string }) => {
+      throw new UserError(`cannot listen on ${host}:${port}: ${e.code ?? oneLine(e.message)}`);
+    });
+  } catch (e) {
+    rt.destroy();
+    throw e;
+  }
+  const ws = server.url.replace(/^http/, 'ws');
+  out(
+    `listening on ${server.url} (${ws}/v1/stream, ${server.url}/v1/segment, /healthz, /metrics), ${token ? 'token required' : 'no token'}, at most ${maxSessions} sessions, adapter ${rt.adapter.description || rt.adapter.device || 'WebGPU'}`,
+  );
+  const stop = async () => {
+    await server.close();
+    rt.destroy();
+  };
+  return { server, stop };
+}
+
+/** Serve until SIGINT / SIGTERM, then close every session, release the device and return. */
+function waitForSignal(close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
