@@ -12,8 +12,11 @@ import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { readCheckpointFile } from '../node/weights_file.js';
 import { oneLine, UserError } from './errors.js';
 
-interface ConvertOptions {
+/** Options of convertCheckpoint (the `robotseg convert` flags). */
+export interface ConvertOptions {
+  /** Output dtype: 'f32' (F32 sources copied bit for bit) or 'f16'. */
   dtype: string;
+  /** Built-in config name or JSON file, embedded in the output's metadata. */
   config?: string;
 }
 

@@ -12,7 +12,8 @@
 import type { Command } from 'commander';
 import { type RgbImage, rgbToPlanarFloat } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
-import { cannyBands, DEFAULT_THRESHOLDS, robotsegEdgeMap } from '../kernels/canny.js';
+import { cannyBands, DEFAULT_THRESHOLDS } from '../kernels/canny.js';
+import { robotsegEdgeMap } from '../model/sema.js';
 import { binary } from '../kernels/elementwise.js';
 import { resizeImageToInput } from '../model/image_predictor.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
@@ -91,7 +92,9 @@ export function registerEdges(program: Command): void {
       checkDistinct([{ what: 'the image', path: image }], [{ what: '--out', path: opts.out }]);
       let img: RgbImage;
       try {
-        img = readImage(image);
+        const d = readImage(image);
+        for (const w of d.warnings) process.stderr.write(`warning: ${w}\n`);
+        img = d;
       } catch (e) {
         throw new UserError((e as Error).message);
       }

@@ -2,11 +2,11 @@
 // by ffmpeg. Both decode lazily, one frame at a time, so a long video never sits in memory.
 //
 // Folder: every .jpg/.jpeg/.png file (any case, hidden files skipped) in natural order (frame2 before
-// frame10), decoded by src/image/decode.ts exactly as PIL (the official loader) decodes them. The
-// sizes are checked against the first frame up front from the file headers (cheap) and again when each
-// frame is decoded; a mismatch or an unreadable file names the frame. A frame whose header cannot be
-// parsed or whose end marker (PNG IEND, JPEG EOI) is missing is decoded up front, so a corrupt or
-// truncated frame in the middle stops the run before anything is written.
+// frame10), decoded by src/image/decode.ts exactly as PIL (the official loader) decodes them. The sizes are
+// checked against the first frame up front from the file headers (cheap) and again when each frame is
+// decoded; a mismatch or an unreadable file names the frame. A frame whose header cannot be parsed or whose
+// end marker (PNG IEND, JPEG EOI) is missing is decoded up front, so a corrupt or truncated frame in the
+// middle stops the run before anything is written.
 //
 // Video file: `ffprobe` gives the size, frame rate and frame count; `ffmpeg` decodes to raw rgb24 on a
 // pipe (-vsync passthrough: no frame dropped or duplicated). The YUV -> RGB conversion is the scale
@@ -153,7 +153,7 @@ class FolderSource implements OpenedFrameSource {
       if (!size || !hasEndMarker(join(dir, files[i]))) {
         // unusual or damaged: decode it now, so a corrupt frame stops the run before any output
         try {
-          const img = readImage(join(dir, files[i]), { exifRotate: opts.exifRotate });
+          const img = readImage(join(dir, files[i]));
           size = { width: img.width, height: img.height };
         } catch (e) {
           throw new FrameSourceError(`frame ${i} '${files[i]}': ${oneLine((e as Error).message)}`);
