@@ -304,6 +304,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
       const t1 = performance.now();
       const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
       for (const r of res) {
+        checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
         checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
         checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
       }
