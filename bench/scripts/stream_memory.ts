@@ -1,7 +1,9 @@
 // Long streaming run (issue 4): `npx tsx bench/scripts/stream_memory.ts [--frames N] [--json FILE]`.
 // Streams N frames (default 1000) of the golden clip (ping-pong through the 9 golden frames) into the
 // streaming VideoPredictor with the reduced golden weights, one click on frame 0, and reports ms per
-// tracked frame and the buffer pool's live / held bytes every 100 frames. Correctness first: the
+// tracked frame, the buffer pool's live / held bytes and the process's host memory (RSS, V8 heap,
+// external and ArrayBuffer bytes, in MB) every 100 frames, plus RSS after loading and after frame 0.
+// The pass criterion of issue 12 item 7: RSS grows by at most 5 MB from frame 200 to the last frame. Correctness first: the
 // first 3 streamed frames must equal the official predictor's video-size logits (golden `video`
 // case, 1e-3). Not a `cases` module: it is one long run, not a kernel shape.
 import { writeFileSync } from 'node:fs';
@@ -17,8 +19,14 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
 const N = Number(arg('--frames', '1000'));
+const MB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+const host = () => {
+  const m = process.memoryUsage();
+  return { rssMB: MB(m.rss), heapMB: MB(m.heapUsed), externalMB: MB(m.external), arrayBuffersMB: MB(m.arrayBuffers) };
+};
 const rt = await createNodeRuntime();
 const model = await goldenModel(rt);
+console.log(JSON.stringify({ stage: 'loaded', ...host() }));
 const imgs: RgbImage[] = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
 const pred = new VideoPredictor(rt, model, {
   numFrames: null,
@@ -42,7 +50,8 @@ const check = async (frame: number, logits: Float32Array) => {
 await pred.push(imgs[0]);
 const r0 = await pred.addPoints(0, 1, { points: [{ x: 90, y: 82.5, label: 1 }] });
 await check(0, r0.logits);
-const rows: Array<{ frame: number; msPerFrame: number; liveBytes: number; heldBytes: number; peakBytes: number }> = [];
+console.log(JSON.stringify({ stage: 'frame 0', ...host() }));
+const rows: Array<Record<string, number>> = [];
 let t = performance.now();
 for (let i = 1; i < N; i++) {
   const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8);
@@ -57,6 +66,7 @@ for (let i = 1; i < N; i++) {
       liveBytes: rt.pool.liveBytes,
       heldBytes: rt.pool.liveBytes + rt.pool.cachedBytes,
       peakBytes: rt.pool.peakBytes,
+      ...host(),
     };
     rows.push(row);
     console.log(JSON.stringify(row));
@@ -64,5 +74,10 @@ for (let i = 1; i < N; i++) {
   }
 }
 const json = arg('--json', '');
+const at = (f: number) => rows.find((r) => r.frame >= f);
+const from = at(200);
+const last = rows[rows.length - 1];
+if (from && last && last !== from)
+  console.log(`RSS frame ${from.frame} -> ${last.frame}: ${(last.rssMB - from.rssMB).toFixed(1)} MB (limit 5 MB)`);
 if (json) writeFileSync(json, JSON.stringify({ adapter: rt.adapter.description, frames: N, rows }, null, 2));
 await golden.close();

@@ -9,6 +9,7 @@ import { registerTrack } from './track.js';
 import { registerInitRobotseg } from './init_robotseg.js';
 import { registerTrain } from './train.js';
 import { registerServe } from './serve.js';
+import { registerDataset } from './dataset.js';
 
 export const COMMANDS: Array<(p: Command) => void> = [];
 COMMANDS.push(registerConvert);
@@ -20,3 +21,4 @@ COMMANDS.push(registerTrack);
 COMMANDS.push(registerInitRobotseg);
 COMMANDS.push(registerTrain);
 COMMANDS.push(registerServe);
+COMMANDS.push(registerDataset);

@@ -12,11 +12,13 @@
 import type { Command } from 'commander';
 import { type RgbImage, rgbToPlanarFloat } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
-import { canny, DEFAULT_THRESHOLDS, robotsegEdgeMap } from '../kernels/canny.js';
+import { cannyBands, DEFAULT_THRESHOLDS } from '../kernels/canny.js';
+import { robotsegEdgeMap } from '../model/sema.js';
 import { binary } from '../kernels/elementwise.js';
-import { resize } from '../kernels/resize.js';
+import { resizeImageToInput } from '../model/image_predictor.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
 import { cliRuntime, UserError } from './errors.js';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 
 interface EdgesOpts {
   out: string;
@@ -85,9 +87,14 @@ export function registerEdges(program: Command): void {
       if (!Number.isInteger(size) || size < 0 || size > 8192)
         throw new UserError(`--size ${opts.size}: must be an integer in [0, 8192]`);
 
+      checkInputFile('image', image);
+      checkOutputFile('--out', opts.out);
+      checkDistinct([{ what: 'the image', path: image }], [{ what: '--out', path: opts.out }]);
       let img: RgbImage;
       try {
-        img = readImage(image);
+        const d = readImage(image);
+        for (const w of d.warnings) process.stderr.write(`warning: ${w}\n`);
+        img = d;
       } catch (e) {
         throw new UserError((e as Error).message);
       }
@@ -96,13 +103,7 @@ export function registerEdges(program: Command): void {
         const { width, height, values, summary } = opts.robotseg
           ? await robotsegMap(rt, img, size, !!opts.stretch)
           : await opencvEdges(rt, img, lo, hi, blur);
-        try {
-          writeMaskPng(opts.out, width, height, values, 1);
-        } catch (e) {
-          throw new UserError(
-            `cannot write '${opts.out}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-          );
-        }
+        writeMaskPng(opts.out, width, height, values, 1); // errno errors: one line, exit 2 (main.ts)
         process.stdout.write(`${opts.out}: ${width}x${height}, ${summary}\n`);
       } finally {
         rt.destroy();
@@ -111,31 +112,30 @@ export function registerEdges(program: Command): void {
 }
 
 async function opencvEdges(rt: Runtime, img: RgbImage, low: number, high: number, blur?: number) {
-  const { width: w, height: h } = img;
-  const hw = w * h;
-  const planes = new Float32Array(3 * hw);
-  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) planes[c * hw + i] = img.data[3 * i + c];
-  const x = rt.upload(planes, [1, 3, h, w], 'f32', 'image');
-  const r = await canny(rt, x, { mode: 'opencv', low, high, blur });
-  const values = await rt.read(r.edges);
-  r.dispose();
-  x.dispose();
+  // in bands of rows that fit the binding limit (photos of any size; one band for small images)
+  const { edges, bands, runs } = await cannyBands(rt, img, { low, high, blur });
   let n = 0;
-  for (let i = 0; i < hw; i++) if (values[i]) n++;
-  return { width: w, height: h, values, summary: `${n} edge pixels (${r.passes} hysteresis passes)` };
+  for (let i = 0; i < edges.length; i++) if (edges[i]) n++;
+  const how = bands > 1 ? `${bands} bands, ${runs} hysteresis band runs` : 'one band';
+  return { width: img.width, height: img.height, values: edges, summary: `${n} edge pixels (${how})` };
 }
 
 async function robotsegMap(rt: Runtime, img: RgbImage, size: number, stretch: boolean) {
-  const x01 = rt.upload(rgbToPlanarFloat(img), [1, 3, img.height, img.width], 'f32', 'image');
   const [h, w] = size > 0 ? [size, size] : [img.height, img.width];
-  const sized = size > 0 ? resize(rt, x01, [h, w], { mode: 'bilinear', antialias: true }) : x01;
+  if (size === 0 && 12 * h * w > rt.maxBinding)
+    throw new UserError(
+      `--size 0: the full-resolution map of a ${w}x${h} image needs ${12 * h * w}-byte bindings, over this adapter's limit ${rt.maxBinding}; use --size N (e.g. the default 1024)`,
+    );
+  // banded upload and resize: photos of any size
+  const x01 = size > 0 ? null : rt.upload(rgbToPlanarFloat(img), [1, 3, h, w], 'f32', 'image');
+  const sized = x01 ?? resizeImageToInput(rt, img, size);
   const mean = rt.upload(IMAGENET.mean, [1, 3, 1, 1], 'f32', 'mean');
   const std = rt.upload(IMAGENET.std, [1, 3, 1, 1], 'f32', 'std');
   const centred = binary(rt, sized, mean, 'sub');
   const x = binary(rt, centred, std, 'div');
   const edges = robotsegEdgeMap(rt, x);
   const map = await rt.read(edges);
-  for (const t of new Set([x01, sized, mean, std, centred, x, edges])) t.dispose();
+  for (const t of new Set([sized, mean, std, centred, x, edges])) t.dispose();
   let max = 0;
   for (const v of map) max = Math.max(max, v);
   const scale = stretch && max > 0 ? 255 / max : 255;

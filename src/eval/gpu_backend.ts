@@ -1,9 +1,11 @@
 // GPU count backend: one jfCounts call per frame (ids split when the scratch plane would exceed the
-// binding limit), all writing into one u32 buffer that is read back once per batch of frames.
+// binding limit), all writing into one u32 buffer that is read back once per batch of frames. Frames
+// whose single label map exceeds the binding limit (4 bytes a pixel: 33 MP at 128 MiB) are counted by
+// the CPU code instead, which gives the same integers.
 import type { Runtime } from '../graph/runtime.js';
 import { jfCounts, jfMaxObjects } from '../kernels/jf.js';
 import type { CountBackend, FrameJob } from './backend.js';
-import { COUNT_STRIDE, type JfCounts, checkSameSize, countsFromFlat } from './jf.js';
+import { COUNT_STRIDE, type JfCounts, checkSameSize, countsForIds, countsFromFlat } from './jf.js';
 
 export class GpuCountBackend implements CountBackend {
   readonly name: string;
@@ -14,6 +16,13 @@ export class GpuCountBackend implements CountBackend {
 
   async count(jobs: FrameJob[]): Promise<JfCounts[][]> {
     const rt = this.rt;
+    const fits = (j: FrameJob) => 4 * j.gt.width * j.gt.height <= rt.maxBinding;
+    if (!jobs.every(fits)) {
+      const small = jobs.filter(fits);
+      const onGpu = await this.count(small);
+      let k = 0;
+      return jobs.map((j) => (fits(j) ? onGpu[k++] : countsForIds(j.pred, j.gt, j.ids, j.radius)));
+    }
     const total = jobs.reduce((s, j) => s + j.ids.length, 0);
     if (total === 0) return jobs.map(() => []);
     const out = rt.empty([total * COUNT_STRIDE], 'u32', 'jf.batch_counts');

@@ -5,8 +5,8 @@
 
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
-import { BufferPool } from './pool.js';
-import { popScope, pushScope, Storage, Tensor, tensorsIn, viewRecorder } from './tensor.js';
+import { BufferPool, sizeClass } from './pool.js';
+import { Storage, Tensor, TensorScopes, tensorsIn, untrack } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -49,6 +49,14 @@ interface ClearCmd {
 }
 type Cmd = DispatchCmd | CopyCmd | ClearCmd;
 
+/** Work counters of a Runtime (see Runtime.counters). */
+export interface RuntimeCounters {
+  dispatches: number;
+  submits: number;
+  uploads: number;
+  readbacks: number;
+}
+
 export interface RuntimeOptions {
   device: GPUDevice;
   adapter: AdapterDescription;
@@ -56,8 +64,28 @@ export interface RuntimeOptions {
   shaders: Record<string, string>;
   /** Submit after this many queued commands (onnxruntime flushes at 16, ggml at 64). */
   flushEvery?: number;
+  /**
+   * Largest storage binding the engine may use, at most the device's maxStorageBufferBindingSize
+   * (tests lower it to run the tiled kernel paths on small images).
+   */
+  maxBindingBytes?: number;
+  /**
+   * Compile pipelines with createComputePipelineAsync (default true): dispatches are queued at once
+   * and a batch is encoded when its pipelines are ready, so the host keeps building the graph while
+   * the variants it needs compile (in parallel where the implementation does so). false: the
+   * blocking createComputePipeline.
+   */
+  asyncCompile?: boolean;
 }
 
+/** Progress of pipeline compilation: `done` of `total` variants requested so far are ready. */
+export type CompileProgress = (done: number, total: number) => void;
+
+/** Bind groups kept for reuse (a tracked video frame binds a few hundred distinct ranges). */
+const BIND_GROUP_CACHE = 4096;
+/** Readback staging buffers kept for reuse, and the largest size kept. */
+const STAGING_KEEP = 8;
+const STAGING_KEEP_BYTES = 16 * 2 ** 20;
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
 const MAP_READ_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
 const QUERY_USAGE = 0x200 /* QUERY_RESOLVE */ | 0x4; /* COPY_SRC */
@@ -69,9 +97,17 @@ export class Runtime {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   readonly pool: BufferPool;
+  /**
+   * Largest storage binding in bytes: the device's maxStorageBufferBindingSize or the lower
+   * RuntimeOptions.maxBindingBytes. Every binding is checked against it; tiled kernels (resize bands,
+   * Canny, guided filter) size their tiles by it.
+   */
+  maxBinding: number;
   /** Defines every shader sees: F16, SUBGROUPS, SOFTWARE (1/0). */
   readonly builtinDefines: Record<string, number>;
   private tape_: Tape | null = null;
+  /** Scopes, tape pins and deferred disposals of this runtime's tensors (see tensor.ts). */
+  readonly tensors = new TensorScopes();
 
   private queue: Cmd[] = [];
   private families = new Map<string, KernelFamily>();
@@ -82,9 +118,33 @@ export class Runtime {
   private compileDepth = 0;
   /** Timestamp profiling state (bench): GPU nanoseconds of compute passes since `profileStart`. */
   private profiling: { querySet: GPUQuerySet; resolve: GPUBuffer; reads: Promise<number>[] } | null = null;
-  /** Number of submits so far (tests check batching). */
+  /** Pipelines are compiled asynchronously (RuntimeOptions.asyncCompile). */
+  readonly asyncCompile: boolean;
+  /** Called whenever a pipeline compilation finishes (the CLI prints "compiling kernels n/N"). */
+  onCompileProgress: CompileProgress | null = null;
+  /** Pipeline variants requested / compiled so far. */
+  compileTotal = 0;
+  compileDone = 0;
+  /** Batches (and writes) waiting for their pipelines, in program order. */
+  private deferred = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private deferredError: Error | null = null;
+  /** Bind groups by layout and bound ranges (a steady stream binds the same pool buffers every frame). */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  /** MAP_READ staging buffers kept for the next readbacks (size-rounded). */
+  private staging: GPUBuffer[] = [];
+  /** Number of submits so far (tests check batching; Runtime.write and read each flush the queue). */
   submits = 0;
+  /** Number of compute dispatches queued so far. */
   dispatches = 0;
+  /** Number of host-to-tensor writes (upload / write) so far; uniform arenas are not counted. */
+  uploads = 0;
+  /** Number of tensor readbacks (read) so far. */
+  readbacks = 0;
+  /** Tensors built once per runtime (rt.constant), by key. */
+  private constants = new Map<string, Tensor>();
 
   constructor(opts: RuntimeOptions) {
     this.device = opts.device;
@@ -93,6 +153,8 @@ export class Runtime {
     this.limits = opts.device.limits;
     this.features = new Set([...opts.device.features] as string[]);
     this.flushEvery = opts.flushEvery ?? 64;
+    this.asyncCompile = opts.asyncCompile ?? true;
+    this.maxBinding = Math.min(Number(this.limits.maxStorageBufferBindingSize), opts.maxBindingBytes ?? Infinity);
     this.pool = new BufferPool(this.device, Number(this.limits.maxBufferSize));
     this.builtinDefines = {
       F16: this.features.has('shader-f16') ? 1 : 0,
@@ -109,7 +171,7 @@ export class Runtime {
     return this.tape_;
   }
   set tape(t: Tape | null) {
-    if (t || viewRecorder.tape === this.tape_) viewRecorder.tape = t;
+    this.tensors.viewTape = t;
     this.tape_ = t;
   }
 
@@ -130,6 +192,25 @@ export class Runtime {
     if (this.lostInfo) throw new Error(this.lostInfo);
   }
 
+  /** The four counters (dispatches, submits, uploads, readbacks) at this moment: bench rows report their differences. */
+  counters(): RuntimeCounters {
+    return { dispatches: this.dispatches, submits: this.submits, uploads: this.uploads, readbacks: this.readbacks };
+  }
+
+  /**
+   * A tensor built once per runtime and kept for its lifetime (position encodings, mean / std, RoPE
+   * and disk tables): `build` runs in its own scope the first time `key` is asked for; the result
+   * belongs to no scope and callers never dispose it. The key must name everything the value depends on.
+   */
+  constant(key: string, build: () => Tensor): Tensor {
+    let t = this.constants.get(key);
+    if (!t || t.isDisposed) {
+      t = untrack(this.scope(build));
+      this.constants.set(key, t);
+    }
+    return t;
+  }
+
   kernel(name: string): KernelFamily {
     let k = this.families.get(name);
     if (!k) this.families.set(name, (k = new KernelFamily(this, name)));
@@ -139,28 +220,28 @@ export class Runtime {
   // ---------------------------------------------------------------- scopes
   /** Run fn; dispose every tensor it created except those in its result (see tensor.ts). */
   scope<T>(fn: () => T): T {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
   async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = await fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
@@ -172,7 +253,7 @@ export class Runtime {
       throw new Error(`${label}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
     const bytes = numel(shape) * BYTES[dtype];
     const buf = this.pool.acquire(bytes, label);
-    return new Tensor(new Storage(buf, buf.size, this.pool), shape, dtype, 0, label);
+    return new Tensor(new Storage(buf, buf.size, this.pool, this.tensors), shape, dtype, 0, label);
   }
 
   /** Zero-filled tensor (clearBuffer, queued in order with dispatches). */
@@ -216,6 +297,7 @@ export class Runtime {
         break;
     }
     if (host.byteLength === 0) return;
+    this.uploads++;
     // writeBuffer is ordered on the queue timeline: submit what is queued first so it runs before.
     this.flush();
     let bytes = new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
@@ -229,6 +311,13 @@ export class Runtime {
     // Dawn rejects SAB views; SharedArrayBuffer is undefined in browser pages without cross-origin isolation
     if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)
       bytes = new Uint8Array(bytes);
+    if (this.deferred > 0) {
+      // batches before this write still wait for their pipelines: keep the order on the queue
+      const copy = bytes.slice();
+      const { buffer, byteOffset } = t;
+      this.defer(null, () => this.device.queue.writeBuffer(buffer, byteOffset, copy as Uint8Array<ArrayBuffer>));
+      return;
+    }
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes as Uint8Array<ArrayBuffer>);
   }
 
@@ -251,7 +340,7 @@ export class Runtime {
 
   /** Wrap an external GPUBuffer (weights arena) without pool ownership. */
   wrap(buffer: GPUBuffer, shape: readonly number[], dtype: DType, byteOffset = 0, label = buffer.label): Tensor {
-    return new Tensor(new Storage(buffer, buffer.size, null), shape, dtype, byteOffset, label);
+    return new Tensor(new Storage(buffer, buffer.size, null, this.tensors), shape, dtype, byteOffset, label);
   }
 
   /** Create a device buffer outside the pool (weights). */
@@ -269,16 +358,20 @@ export class Runtime {
     const bytes = Math.ceil(t.byteLength / 4) * 4;
     if (bytes === 0)
       return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ_USAGE, label: `readback ${t.label}` });
+    this.readbacks++;
+    this.flush();
+    await this.drain();
+    const staging = this.takeStaging(bytes);
+    let keep = false;
     try {
-      this.flush();
       const enc = this.device.createCommandEncoder({ label: `readback ${t.label}` });
       enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, bytes);
       this.device.queue.submit([enc.finish()]);
       await staging.mapAsync(1 /* READ */);
       await this.checkErrors();
-      const copy = staging.getMappedRange().slice(0);
+      const copy = staging.getMappedRange(0, bytes).slice(0);
       staging.unmap();
+      keep = true;
       switch (t.dtype) {
         case 'f32':
           return new Float32Array(copy, 0, t.size);
@@ -290,13 +383,36 @@ export class Runtime {
           return new Uint32Array(copy, 0, t.size);
         case 'i32':
           return new Int32Array(copy, 0, t.size);
+        default:
+          throw new Error(`read: unknown dtype ${t.dtype as string}`);
       }
     } catch (e) {
       this.checkAlive();
       throw e;
     } finally {
-      staging.destroy();
+      if (keep) this.giveStaging(staging);
+      else staging.destroy();
     }
+  }
+
+  /**
+   * A MAP_READ buffer of at least `bytes` (size class of the pool): readbacks reuse a few of them
+   * instead of creating and destroying one per read (host memory of a long stream stays flat).
+   */
+  private takeStaging(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const i = this.staging.findIndex((b) => b.size === size);
+    if (i >= 0) return this.staging.splice(i, 1)[0];
+    return this.device.createBuffer({ size, usage: MAP_READ_USAGE, label: 'readback' });
+  }
+
+  private giveStaging(buf: GPUBuffer): void {
+    if (buf.size > STAGING_KEEP_BYTES) {
+      buf.destroy();
+      return;
+    }
+    this.staging.push(buf);
+    if (this.staging.length > STAGING_KEEP) this.staging.shift()!.destroy();
   }
 
   // ---------------------------------------------------------------- command queue
@@ -307,12 +423,96 @@ export class Runtime {
     if (this.queue.length >= this.flushEvery) this.flush();
   }
 
-  /** Encode and submit everything queued: many dispatches per compute pass, one submit. */
+  /**
+   * Encode and submit everything queued: many dispatches per compute pass, one submit. A batch whose
+   * pipelines are still compiling (or that follows one) is encoded when they are ready; everything
+   * that reaches the GPU queue keeps program order.
+   */
   flush(): void {
     if (this.queue.length === 0) return;
     this.checkAlive();
     const cmds = this.queue;
     this.queue = [];
+    // released buffers may be reused by later commands: those reach the queue after this batch
+    this.pool.recycle();
+    const waits = new Set<Promise<void>>();
+    for (const c of cmds) if (c.kind === 'dispatch' && !c.variant.pipeline) waits.add(c.variant.ready!);
+    if (waits.size === 0 && this.deferred === 0) this.submitBatch(cmds);
+    else this.defer(waits.size ? Promise.all(waits) : null, () => this.submitBatch(cmds));
+  }
+
+  /** Run `fn` after everything deferred before it and after `wait`; errors surface at the next sync/read. */
+  private defer(wait: Promise<unknown> | null, fn: () => void): void {
+    this.deferred++;
+    this.chain = this.chain
+      .then(() => wait)
+      .then(() => {
+        if (!this.deferredError && !this.lostInfo) fn();
+      })
+      .catch((e: Error) => {
+        this.deferredError ??= e;
+      })
+      .finally(() => {
+        this.deferred--;
+      });
+  }
+
+  /** Wait until every deferred batch has been submitted; throws the first deferred error. */
+  async drain(): Promise<void> {
+    if (this.deferred > 0) await this.chain;
+    if (this.deferredError) {
+      const e = this.deferredError;
+      this.deferredError = null;
+      throw e;
+    }
+  }
+
+  /** Called by KernelFamily for each new variant whose pipeline compiles asynchronously. */
+  trackCompile(ready: Promise<unknown>): void {
+    this.compileTotal++;
+    this.onCompileProgress?.(this.compileDone, this.compileTotal);
+    ready.then(
+      () => {
+        this.compileDone++;
+        this.onCompileProgress?.(this.compileDone, this.compileTotal);
+      },
+      () => {},
+    );
+  }
+
+  /** Bind group of a dispatch, cached by layout and bound ranges (bounded; dropped entries are GC'd). */
+  private bindGroup(c: DispatchCmd, uniformOffset: number): GPUBindGroup {
+    const id = (b: GPUBuffer) => {
+      let v = this.bufferIds.get(b);
+      if (v === undefined) this.bufferIds.set(b, (v = this.nextBufferId++));
+      return v;
+    };
+    let key = `${c.variant.key}|`;
+    for (const e of c.entries) key += `${e.binding}:${id(e.tensor.buffer)}:${e.offset}:${e.size};`;
+    if (c.uniform) key += `u${id(this.uniformArena!)}:${uniformOffset}:${c.uniform.byteLength}`;
+    const hit = this.bindGroups.get(key);
+    if (hit) {
+      // move to the back: least recently used first in iteration order
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, hit);
+      return hit;
+    }
+    const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({
+      binding: e.binding,
+      resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size },
+    }));
+    if (c.uniform)
+      entries.push({
+        binding: c.uniformBinding,
+        resource: { buffer: this.uniformArena!, offset: uniformOffset, size: c.uniform.byteLength },
+      });
+    const bg = this.device.createBindGroup({ label: c.label, layout: c.variant.layout, entries });
+    this.bindGroups.set(key, bg);
+    if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    return bg;
+  }
+
+  private submitBatch(cmds: Cmd[]): void {
     const ualign = this.limits.minUniformBufferOffsetAlignment;
     let ubytes = 0;
     const uoffs: number[] = [];
@@ -364,18 +564,9 @@ export class Runtime {
     cmds.forEach((c, i) => {
       labels.push(c.label);
       if (c.kind === 'dispatch') {
-        const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({
-          binding: e.binding,
-          resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size },
-        }));
-        if (c.uniform)
-          entries.push({
-            binding: c.uniformBinding,
-            resource: { buffer: this.uniformArena!, offset: uoffs[i], size: c.uniform.byteLength },
-          });
-        const bg = this.device.createBindGroup({ label: c.label, layout: c.variant.layout, entries });
+        const bg = this.bindGroup(c, uoffs[i]);
         const p = openPass();
-        p.setPipeline(c.variant.pipeline);
+        p.setPipeline(c.variant.pipeline!);
         p.setBindGroup(0, bg);
         p.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
       } else if (c.kind === 'copy') {
@@ -416,12 +607,12 @@ export class Runtime {
         return e ? `GPU error in batch [${summary}]: ${e.message}` : null;
       }),
     );
-    this.pool.recycle();
   }
 
   /** Submit queued work and wait until the GPU has finished it; throws GPU errors with kernel labels. */
   async sync(): Promise<void> {
     this.flush();
+    await this.drain();
     await this.device.queue.onSubmittedWorkDone();
     await this.checkErrors();
     this.checkAlive();
@@ -429,6 +620,7 @@ export class Runtime {
 
   /** Await pending error scopes; throw the first error (named by the kernels of its batch). */
   async checkErrors(): Promise<void> {
+    await this.drain();
     const pending = this.pendingErrors;
     this.pendingErrors = [];
     const msgs = (await Promise.all(pending)).filter((m): m is string => m !== null);
@@ -495,6 +687,11 @@ export class Runtime {
 
   destroy(): void {
     this.queue = [];
+    this.bindGroups.clear();
+    for (const b of this.staging) b.destroy();
+    this.staging = [];
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
     this.uniformArena?.destroy();
     this.pool.trim();
     this.device.destroy();

@@ -171,7 +171,7 @@ export async function uploadWeights(rt: Runtime, st: WeightsFile, opts: UploadOp
   const dtype = opts.dtype ?? 'f32';
   if (dtype === 'f16' && !rt.hasF16)
     throw new Error("weights: dtype f16 needs the 'shader-f16' feature, which this adapter lacks");
-  const hw = Math.min(Number(rt.limits.maxStorageBufferBindingSize), Number(rt.limits.maxBufferSize));
+  const hw = Math.min(rt.maxBinding, Number(rt.limits.maxBufferSize));
   const limit = Math.floor(Math.min(hw, opts.maxBindingBytes ?? Infinity) / ALIGN) * ALIGN;
   if (limit < ALIGN) throw new Error(`weights: binding limit ${opts.maxBindingBytes} is below ${ALIGN} bytes`);
   const el = dtype === 'f32' ? 4 : 2;

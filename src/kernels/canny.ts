@@ -12,15 +12,13 @@
 // of passes that exit early on the GPU once a pass changed nothing; `cannyHysteresisConverge` and
 // `canny` (async) read a 4-byte change flag back every `batch` passes until the map is final;
 // `cannyQueued` queues the whole detector with a fixed pass count and no readback.
-// RobotSeg: `robotsegEdgeMap` (full resolution) and `robotsegEdgeGrid` (resized to the token grid with
-// src/kernels/resize.ts, as SEMA does) need no hysteresis, since the fork keeps the NMS magnitude.
+// RobotSeg's SEMA edge semantics built from these stages (robotsegEdgeMap / robotsegEdgeGrid) live
+// in src/model/sema.ts.
 // Layouts: images NCHW [B, C, H, W]; every single-channel map [B, 1, H, W].
 
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { binary } from './elementwise.js';
-import { resize } from './resize.js';
 
 export type CannyMode = 'opencv' | 'kornia';
 
@@ -192,7 +190,10 @@ export function cannyBlur(
     tmp.dispose();
     return y;
   }
-  const wts = rt.upload(Float32Array.from(weights), [k], 'f32', 'canny.blur_weights');
+  // once per runtime and kernel (a mid-graph upload would flush the queue)
+  const wts = rt.constant(`canny.blur_weights ${Array.from(weights).join(',')}`, () =>
+    rt.upload(Float32Array.from(weights), [k], 'f32', 'canny.blur_weights'),
+  );
   const run = (src: Tensor, dst: Tensor, axis: number, round: boolean) =>
     rt.kernel('canny').run({
       defines: { BLUR: 1 },
@@ -205,7 +206,6 @@ export function cannyBlur(
   run(x, tmp, 0, false);
   run(tmp, y, 1, !!opts.roundU8);
   tmp.dispose();
-  wts.dispose();
   return y;
 }
 
@@ -308,9 +308,12 @@ export function cannyHysteresis(rt: Runtime, state: Tensor, passes: number, opts
   if (state.byteOffset % rt.limits.minStorageBufferOffsetAlignment !== 0)
     throw new Error(`canny hysteresis: state must not be an unaligned view (${state})`);
   const [b, , h, w] = state.shape as [number, number, number, number];
-  const init = new Uint32Array(passes + 1);
-  init[0] = 1;
-  const flags = rt.upload(init, [passes + 1], 'u32', 'canny.hysteresis_flags');
+  // flags = [1, 0, …, 0], queued (clear + a 4-byte copy of a constant): no upload mid-graph
+  const flags = rt.zeros([passes + 1], 'u32', 'canny.hysteresis_flags');
+  const one = rt.constant('u32 one', () => rt.upload([1], [1], 'u32', 'one'));
+  const first = flags.narrow0(0, 1);
+  rt.copy(one, first, 'canny.hysteresis_flags');
+  first.dispose();
   const chunksPerRow = Math.ceil(w / chunk);
   const n = b * h * chunksPerRow;
   if (n === 0) return flags;
@@ -497,40 +500,91 @@ export function cannyQueued(rt: Runtime, x: Tensor, opts: CannyOptions & { passe
   return finish(rt, f, opts.passes, flags);
 }
 
-/**
- * The edge map RobotSeg's SEMA uses: kornia canny's FIRST output (the NMS magnitude; thresholds and
- * hysteresis do not affect it) of `_safe_to_gray(x)`, clamped to [0, 1]. x: the normalised model input
- * [B, 3, H, W]; returns f32 [B, 1, H, W] at full resolution (SEMA then resizes it bilinearly to the
- * token grid). No readback.
- */
-export function robotsegEdgeMap(rt: Runtime, x: Tensor): Tensor {
-  const gray = cannyGray(rt, x, 'kornia');
-  const blurred = cannyBlur(rt, gray, gaussianKernelKornia(5, 1));
-  gray.dispose();
-  const s = cannySobel(rt, blurred, 'kornia');
-  blurred.dispose();
-  const { low, high } = DEFAULT_THRESHOLDS.kornia;
-  const nms = cannyNms(rt, s.gx, s.gy, s.magnitude, 'kornia', low, high, { clamp01: true });
-  for (const t of [s.gx, s.gy, s.magnitude, nms.state, nms.direction!]) t.dispose();
-  return nms.magnitudeNms!;
-}
-
-/**
- * SEMA's edge map at the token grid: robotsegEdgeMap resized bilinearly (align_corners False, no
- * antialias) to `grid` = [gh, gw], then clamped to 1 as the fork does (bilinear weights are convex, so
- * the clamp only trims float rounding). f32 [B, 1, gh, gw]. No readback.
- */
-export function robotsegEdgeGrid(rt: Runtime, x: Tensor, grid: readonly [number, number]): Tensor {
-  const e = robotsegEdgeMap(rt, x);
-  const r = resize(rt, e, grid, { mode: 'bilinear', antialias: false });
-  e.dispose();
-  const one = rt.upload([1], [1], 'f32', 'one');
-  const y = binary(rt, r, one, 'min');
-  r.dispose();
-  one.dispose();
-  return y;
-}
-
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+// ------------------------------------------------------------------------------------------ bands
+// Photos of 12 MP and more do not fit one binding (a 4032x3024 f32 plane stack is 146 MB). `cannyBands`
+// runs the OpenCV detector in bands of rows: the local stages (gray, blur, Sobel, NMS + double
+// threshold) per band with `halo` rows of context (blur radius + Sobel + NMS), keeping only the band's
+// own rows, into one host state map (0/1/2, a byte a pixel); then hysteresis, which is global, band by
+// band on the GPU with one shared row each side: a band is re-run whenever a neighbour changed the rows
+// they share, until no band changes. Strong pixels are re-armed (3 -> 2) on every upload so they
+// propagate across the cut. The fixed point is the same as one whole-image hysteresis.
+
+/** Edges (0/255 bytes, [H*W]) of cv2.Canny on an RGB image, in bands that fit rt.maxBinding. */
+export async function cannyBands(
+  rt: Runtime,
+  img: { width: number; height: number; data: Uint8Array },
+  opts: { low?: number; high?: number; blur?: number; maxBandBytes?: number } = {},
+): Promise<{ edges: Uint8Array; bands: number; runs: number }> {
+  const { width: W, height: H, data } = img;
+  const limit = Math.min(rt.maxBinding, opts.maxBandBytes ?? 32 * 2 ** 20);
+  const radius = opts.blur ? (gaussianKernelOpenCV8U(opts.blur).length - 1) / 2 : 0;
+  const halo = radius + 3; // blur, Sobel (1), NMS (1), one spare
+  const rows = Math.floor(limit / (12 * W)); // the [1, 3, rows, W] f32 input is the largest tensor
+  const core = H <= rows ? H : rows - 2 * halo;
+  if (core < 1)
+    throw new Error(
+      `canny: a ${W}-pixel-wide image needs ${(2 * halo + 1) * 12 * W} bytes per band, over the binding limit ${limit}`,
+    );
+  const state = new Uint8Array(W * H);
+  // 1. local stages per band
+  for (let a = 0; a < H; a += core) {
+    const b = Math.min(H, a + core);
+    const a0 = Math.max(0, a - halo);
+    const b0 = Math.min(H, b + halo);
+    const n = (b0 - a0) * W;
+    const planes = new Float32Array(3 * n);
+    for (let i = 0, j = 3 * a0 * W; i < n; i++, j += 3) {
+      planes[i] = data[j];
+      planes[n + i] = data[j + 1];
+      planes[2 * n + i] = data[j + 2];
+    }
+    const s = await rt.scopeAsync(async () => {
+      const f = front(rt, rt.upload(planes, [1, 3, b0 - a0, W], 'f32', 'canny.band'), {
+        mode: 'opencv',
+        low: opts.low,
+        high: opts.high,
+        blur: opts.blur,
+      });
+      return (await rt.read(f.nms.state, 'raw')) as Uint32Array;
+    });
+    for (let i = (a - a0) * W, o = a * W; o < b * W; i++, o++) state[o] = s[i];
+  }
+  // 2. hysteresis per band (rows [a - 1, b + 1)), re-run while a neighbour changed a shared row
+  const hrows = Math.floor(limit / (4 * W));
+  const hcore = H <= hrows ? H : hrows - 2;
+  if (hcore < 1) throw new Error(`canny: hysteresis rows of ${W} pixels do not fit the binding limit ${limit}`);
+  const starts: number[] = [];
+  for (let a = 0; a < H; a += hcore) starts.push(a);
+  const dirty = starts.map(() => true);
+  let runs = 0;
+  for (let k = dirty.indexOf(true); k >= 0; k = dirty.indexOf(true)) {
+    dirty[k] = false;
+    runs++;
+    const a = starts[k];
+    const b = Math.min(H, a + hcore);
+    const a0 = Math.max(0, a - 1);
+    const b0 = Math.min(H, b + 1);
+    const band = Uint32Array.from(state.subarray(a0 * W, b0 * W), (v) => (v >= 2 ? 2 : v));
+    const before = state.slice(a0 * W, b0 * W);
+    const after = await rt.scopeAsync(async () => {
+      const t = rt.upload(band, [1, 1, b0 - a0, W], 'u32', 'canny.band_state');
+      await cannyHysteresisConverge(rt, t);
+      return (await rt.read(t, 'raw')) as Uint32Array;
+    });
+    const changedRows = new Set<number>();
+    for (let i = 0; i < after.length; i++) {
+      const v = after[i] >= 2 ? 2 : after[i];
+      if (v !== before[i]) changedRows.add(a0 + Math.floor(i / W));
+      state[a0 * W + i] = v;
+    }
+    // band k-1 reads rows up to a (its b + 1 = a + 1); band k+1 reads rows from b - 1
+    if (k > 0 && (changedRows.has(a - 1) || changedRows.has(a))) dirty[k - 1] = true;
+    if (k + 1 < starts.length && (changedRows.has(b - 1) || changedRows.has(b))) dirty[k + 1] = true;
+  }
+  const edges = Uint8Array.from(state, (v) => (v >= 2 ? 255 : 0));
+  return { edges, bands: Math.ceil(H / core), runs };
 }

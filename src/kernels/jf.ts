@@ -25,7 +25,7 @@ function diskTable(rt: Runtime, r: number): Tensor {
 
 /** Largest object count per call for an H x W frame (the scratch plane is K*H*W u32). */
 export function jfMaxObjects(rt: Runtime, height: number, width: number): number {
-  const limit = Number(rt.limits.maxStorageBufferBindingSize);
+  const limit = rt.maxBinding;
   return Math.max(1, Math.floor(limit / (4 * Math.max(1, height * width))));
 }
 
@@ -94,7 +94,7 @@ export function jfCounts(
   }
   if (k > jfMaxObjects(rt, h, w)) {
     throw new Error(
-      `jfCounts: ${k} objects of ${h}x${w} need a ${4 * k * h * w}-byte scratch binding, over maxStorageBufferBindingSize; split the ids (at most ${jfMaxObjects(rt, h, w)})`,
+      `jfCounts: ${k} objects of ${h}x${w} need a ${4 * k * h * w}-byte scratch binding, over the binding limit; split the ids (at most ${jfMaxObjects(rt, h, w)})`,
     );
   }
   const scratch = rt.empty([k, h, w], 'u32', 'jf.scratch');

@@ -168,6 +168,16 @@ function gpuTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tabl
     }
     cache.clear();
   }
+  // untrack: the cache outlives any rt.scope() the first call ran in
+  const t = uploadTables(rt, key, th, tw);
+  untrack(t.i);
+  untrack(t.w);
+  cache.set(key, t);
+  return t;
+}
+
+/** Both axes' tables as two small tensors (the caller owns them). */
+function uploadTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tables {
   const hPtr = 0;
   const hEnt = hPtr + th.ptr.length;
   const wPtr = hEnt + th.idx.length;
@@ -180,10 +190,9 @@ function gpuTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tabl
   const wts = new Float32Array(Math.max(th.w.length + tw.w.length, 1));
   wts.set(th.w, 0);
   wts.set(tw.w, th.w.length);
-  // untrack: the cache outlives any rt.scope() the first call ran in
-  const t: Tables = {
-    i: untrack(rt.upload(ints, [ints.length], 'u32', `resize tables ${key}`)),
-    w: untrack(rt.upload(wts, [wts.length], 'f32', `resize weights ${key}`)),
+  return {
+    i: rt.upload(ints, [ints.length], 'u32', `resize tables ${key}`),
+    w: rt.upload(wts, [wts.length], 'f32', `resize weights ${key}`),
     hPtr,
     hEnt,
     wPtr,
@@ -193,8 +202,6 @@ function gpuTables(rt: Runtime, key: string, th: AxisTable, tw: AxisTable): Tabl
     kh: fixedTaps(th),
     kw: fixedTaps(tw),
   };
-  cache.set(key, t);
-  return t;
 }
 
 function tablesFor(
@@ -315,3 +322,159 @@ export function resizeBackward(
 
 /** Alias with PyTorch's name. */
 export const interpolate = resize;
+
+// ------------------------------------------------------------------------------------------ row bands
+// Images of 12 MP and more do not fit one storage binding (128 MiB on many GPUs, lavapipe included:
+// a 4032x3024 RGB image is 146 MB as f32 planes). A resize then runs in bands of output rows: band k
+// reads only the source rows its taps touch, with the same taps and arithmetic as the whole resize,
+// so the bands together equal resize() bit for bit (test/kernels/resize_bands.test.ts).
+
+/** Output rows [r0, r1) of a resize and the source rows [s0, s1) their taps read. */
+export interface RowBand {
+  r0: number;
+  r1: number;
+  s0: number;
+  s1: number;
+}
+
+const hostTables = new Map<string, AxisTable>();
+/** Forward table of one axis, cached on the host (a few small entries: sizes of the current images). */
+function hostTable(mode: ResizeMode, aa: boolean, inSize: number, outSize: number): AxisTable {
+  const key = `${mode}${aa ? '+aa' : ''} ${inSize}->${outSize}`;
+  let t = hostTables.get(key);
+  if (!t) {
+    if (hostTables.size >= 16) hostTables.clear();
+    t = resizeAxisTable(mode, aa, inSize, outSize);
+    hostTables.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Split resize([P planes, inH, inW] -> [outH, outW]) into bands of output rows such that each band's
+ * source rows (P * (s1 - s0) * inW floats) and output rows (P * (r1 - r0) * outW floats) fit in
+ * maxBytes. One band when everything fits.
+ */
+export function resizeRowBands(
+  inHW: readonly [number, number],
+  outHW: readonly [number, number],
+  planes: number,
+  maxBytes: number,
+  opts: ResizeOptions = {},
+): RowBand[] {
+  const mode = opts.mode ?? 'nearest';
+  const th = hostTable(mode, opts.antialias ?? false, inHW[0], outHW[0]);
+  const srcRow = 4 * planes * inHW[1];
+  const dstRow = 4 * planes * outHW[1];
+  const bands: RowBand[] = [];
+  const span = (r: number): [number, number] => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let e = th.ptr[r]; e < th.ptr[r + 1]; e++) {
+      lo = Math.min(lo, th.idx[e]);
+      hi = Math.max(hi, th.idx[e] + 1);
+    }
+    return [lo, hi];
+  };
+  let r = 0;
+  while (r < outHW[0]) {
+    let [s0, s1] = span(r);
+    if ((s1 - s0) * srcRow > maxBytes || dstRow > maxBytes)
+      throw new Error(
+        `resize ${inHW.join('x')} -> ${outHW.join('x')}: one output row of ${planes} planes needs more than the ${maxBytes}-byte binding limit`,
+      );
+    let r1 = r + 1;
+    while (r1 < outHW[0]) {
+      const [a, b] = span(r1);
+      const n0 = Math.min(s0, a);
+      const n1 = Math.max(s1, b);
+      if ((n1 - n0) * srcRow > maxBytes || (r1 + 1 - r) * dstRow > maxBytes) break;
+      s0 = n0;
+      s1 = n1;
+      r1++;
+    }
+    bands.push({ r0: r, r1, s0, s1 });
+    r = r1;
+  }
+  return bands;
+}
+
+/**
+ * Output rows [band.r0, band.r1) of resize(full, size, opts), where x [B, C, rows, inW] holds the
+ * source rows [srcRow0, srcRow0 + rows) of the full [B, C, inH, inW] input (every row the band's taps
+ * read). Returns [B, C, r1 - r0, outW] with the same values as those rows of resize(). Forward only.
+ */
+export function resizeBand(
+  rt: Runtime,
+  x: Tensor,
+  inHW: readonly [number, number],
+  size: readonly [number, number],
+  band: { r0: number; r1: number },
+  srcRow0: number,
+  opts: ResizeOptions = {},
+): Tensor {
+  const mode = opts.mode ?? 'nearest';
+  const aa = opts.antialias ?? false;
+  check(x, size, mode, aa);
+  const rows = x.shape[2];
+  if (x.shape[3] !== inHW[1]) throw new Error(`resizeBand: x ${shapeStr(x.shape)} is not ${inHW[1]} pixels wide`);
+  if (!(band.r0 >= 0 && band.r1 > band.r0 && band.r1 <= size[0]))
+    throw new Error(`resizeBand: output rows [${band.r0}, ${band.r1}) outside 0..${size[0]}`);
+  const th = hostTable(mode, aa, inHW[0], size[0]);
+  const tw = hostTable(mode, aa, inHW[1], size[1]);
+  const e0 = th.ptr[band.r0];
+  const e1 = th.ptr[band.r1];
+  const idx = new Uint32Array(e1 - e0);
+  for (let e = e0; e < e1; e++) {
+    const s = th.idx[e] - srcRow0;
+    if (s < 0 || s >= rows)
+      throw new Error(
+        `resizeBand: output rows [${band.r0}, ${band.r1}) read source row ${th.idx[e]}, outside the given rows [${srcRow0}, ${srcRow0 + rows})`,
+      );
+    idx[e - e0] = s;
+  }
+  const sub: AxisTable = {
+    ptr: th.ptr.slice(band.r0, band.r1 + 1).map((p) => p - e0),
+    idx,
+    w: th.w.slice(e0, e1),
+  };
+  const label = `${mode}${aa ? '_aa' : ''}_band`;
+  const t = uploadTables(rt, label, sub, tw);
+  const y = run(rt, x, [rows, inHW[1]], [band.r1 - band.r0, size[1]], t, label, opts.variant === 'generic');
+  t.i.dispose(); // parked by the pool until the queued dispatch is submitted
+  t.w.dispose();
+  return y;
+}
+
+/**
+ * resize(x, size) of a small x [B, C, h, w] (low-res mask logits) straight to the host, band by band
+ * so no binding exceeds rt.maxBinding: per plane, a 0/1 mask (value > threshold) and, when `logits`
+ * is set, the f32 values. Planes in NCHW order (b * C + c).
+ */
+export async function resizeToHost(
+  rt: Runtime,
+  x: Tensor,
+  size: readonly [number, number],
+  opts: ResizeOptions & { threshold: number; logits: boolean },
+): Promise<{ masks: Uint8Array[]; logits: Float32Array[] | null }> {
+  const [b, c, h, w] = x.shape;
+  const P = b * c;
+  const [H, W] = size;
+  const masks = Array.from({ length: P }, () => new Uint8Array(H * W));
+  const logits = opts.logits ? Array.from({ length: P }, () => new Float32Array(H * W)) : null;
+  const thr = opts.threshold;
+  for (const band of resizeRowBands([h, w], [H, W], P, rt.maxBinding, opts)) {
+    const y = resizeBand(rt, x, [h, w], [H, W], band, 0, opts);
+    const v = await rt.read(y);
+    y.dispose();
+    const n = (band.r1 - band.r0) * W;
+    for (let p = 0; p < P; p++) {
+      const src = v.subarray(p * n, (p + 1) * n);
+      const m = masks[p];
+      const o = band.r0 * W;
+      for (let i = 0; i < n; i++) m[o + i] = src[i] > thr ? 1 : 0;
+      logits?.[p].set(src, o);
+    }
+  }
+  return { masks, logits };
+}

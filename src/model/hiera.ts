@@ -29,7 +29,7 @@ class MultiScaleAttention extends Module {
     // a 128 MiB storage binding (lavapipe): run the windows in chunks whose qkv fits, then concat.
     const [b, h, w] = x.shape;
     const perWindow = h * w * 3 * this.spec.dimOut * 4;
-    const limit = qkvChunkLimit.bytes || Number(rt.limits.maxStorageBufferBindingSize);
+    const limit = qkvChunkLimit.bytes || rt.maxBinding;
     if (b > 1 && b * perWindow > limit) {
       const per = Math.max(1, Math.floor(limit / perWindow));
       const outs: Tensor[] = [];

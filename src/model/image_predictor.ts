@@ -5,7 +5,7 @@ import { rgbToPlanarFloat } from '../graph/image.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { binary } from '../kernels/elementwise.js';
-import { resize } from '../kernels/resize.js';
+import { resize, resizeBand, resizeRowBands, resizeToHost } from '../kernels/resize.js';
 import type { Sam2Config } from './config.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
 import { argmax, selectMasks } from './select.js';
@@ -28,7 +28,7 @@ export interface ImagePrompt {
 }
 
 export interface ImagePrediction {
-  /** Logits at the original size, one [H*W] array per returned mask (threshold > 0). */
+  /** Logits at the original size, one [H*W] array per returned mask (threshold > 0); empty with { logits: false }. */
   logits: Float32Array[];
   /** Binary masks (0/1) at the original size. */
   masks: Uint8Array[];
@@ -65,15 +65,70 @@ export function validatePrompt(p: ImagePrompt, width: number, height: number): v
   }
 }
 
+/** Host-side cap of one uploaded image band (f32 planes), below the binding limit. */
+export const IMAGE_BAND_BYTES = 32 * 2 ** 20;
+
+/** Rows [s0, s1) of an RGB image as planar float32 [3, s1 - s0, W] divided by 255 (rgbToPlanarFloat). */
+function planarRows(img: RgbImage, s0: number, s1: number): Float32Array {
+  if (s0 === 0 && s1 === img.height) return rgbToPlanarFloat(img);
+  const w = img.width;
+  const plane = (s1 - s0) * w;
+  const out = new Float32Array(3 * plane);
+  const d = img.data;
+  for (let i = 0, j = 3 * s0 * w; i < plane; i++, j += 3) {
+    out[i] = d[j] / 255;
+    out[plane + i] = d[j + 1] / 255;
+    out[2 * plane + i] = d[j + 2] / 255;
+  }
+  return out;
+}
+
+/**
+ * RGB/255 resized to [1, 3, S, S] (antialiased bilinear on floats), uploaded and resized in bands of
+ * rows so that no binding and no host array exceeds min(rt.maxBinding, IMAGE_BAND_BYTES): photos of
+ * any size. Equal to resize() of the whole image (the bands use the same taps).
+ */
+export function resizeImageToInput(rt: Runtime, img: RgbImage, S: number): Tensor {
+  const opts = { mode: 'bilinear', antialias: true } as const;
+  const inHW = [img.height, img.width] as const;
+  const bands = resizeRowBands(inHW, [S, S], 3, Math.min(rt.maxBinding, IMAGE_BAND_BYTES), opts);
+  if (bands.length === 1) {
+    const x = rt.upload(planarRows(img, 0, img.height), [1, 3, img.height, img.width], 'f32', 'image');
+    const r = resize(rt, x, [S, S], opts);
+    x.dispose();
+    return r;
+  }
+  const r = rt.empty([1, 3, S, S], 'f32', 'image_resized');
+  const rows = r.reshape([3 * S, S]);
+  for (const b of bands) {
+    const x = rt.upload(planarRows(img, b.s0, b.s1), [1, 3, b.s1 - b.s0, img.width], 'f32', 'image_band');
+    const y = resizeBand(rt, x, inHW, [S, S], b, b.s0, opts);
+    x.dispose();
+    const n = b.r1 - b.r0;
+    const yRows = y.reshape([3 * n, S]);
+    for (let c = 0; c < 3; c++) {
+      const src = yRows.narrow0(c * n, n);
+      const dst = rows.narrow0(c * S + b.r0, n);
+      rt.copy(src, dst, 'image_band_copy');
+      src.dispose();
+      dst.dispose();
+    }
+    yRows.dispose();
+    y.dispose();
+  }
+  rows.dispose();
+  return r;
+}
+
 /** Network input [1, 3, S, S]: RGB/255, antialiased bilinear resize on floats, ImageNet normalisation. */
 export function preprocessImage(rt: Runtime, cfg: Sam2Config, img: RgbImage): Tensor {
   const S = cfg.image_size;
   const { mean, std } = cfg.preprocess;
   return rt.scope(() => {
-    const x = rt.upload(rgbToPlanarFloat(img), [1, 3, img.height, img.width], 'f32', 'image');
-    const r = resize(rt, x, [S, S], { mode: 'bilinear', antialias: true });
-    const m = rt.upload(mean, [1, 3, 1, 1]);
-    const s = rt.upload(std, [1, 3, 1, 1]);
+    const r = resizeImageToInput(rt, img, S);
+    // uploaded once per runtime: per frame, a mid-graph upload would split the batch (Runtime.write flushes)
+    const m = rt.constant(`image_mean ${mean.join(',')}`, () => rt.upload(mean, [1, 3, 1, 1], 'f32', 'image_mean'));
+    const s = rt.constant(`image_std ${std.join(',')}`, () => rt.upload(std, [1, 3, 1, 1], 'f32', 'image_std'));
     return binary(rt, binary(rt, r, m, 'sub'), s, 'div'); // (x - mean) / std
   });
 }
@@ -112,8 +167,16 @@ export class ImagePredictor {
     this.size = [img.width, img.height];
   }
 
-  /** Run the prompt encoder + decoder; returns host arrays (selection as MaskDecoder.forward). */
-  async predict(p: ImagePrompt, tap?: (name: string, t: Tensor) => void): Promise<ImagePrediction> {
+  /**
+   * Run the prompt encoder + decoder; returns host arrays (selection as MaskDecoder.forward).
+   * `{ logits: false }` skips the full-size f32 logits (empty arrays; the masks are still exact):
+   * 4 bytes a pixel less on the host for large photos.
+   */
+  async predict(
+    p: ImagePrompt,
+    tap?: (name: string, t: Tensor) => void,
+    opts: { logits?: boolean } = {},
+  ): Promise<ImagePrediction> {
     if (!this.features || !this.embed) throw new Error('ImagePredictor.predict: call setImage first');
     const [W, H] = this.size;
     validatePrompt(p, W, H);
@@ -162,17 +225,11 @@ export class ImagePredictor {
       tap?.('decoder.all_iou', d.iou);
       tap?.('decoder.mask_tokens_out', d.maskTokens);
       tap?.('decoder.object_score_logits', d.objectScore);
-      // all masks resized to the original size (bilinear, align_corners=False, no antialias)
-      const big = resize(rt, d.masks, [H, W], { mode: 'bilinear' });
-      return { masks: d.masks, iou: d.iou, obj: d.objectScore, big };
+      return { masks: d.masks, iou: d.iou, obj: d.objectScore };
     });
-    const [allLow, iouAll, obj, allBig] = await Promise.all([
-      rt.read(out.masks),
-      rt.read(out.iou),
-      rt.read(out.obj),
-      rt.read(out.big),
-    ]);
-    for (const t of [out.masks, out.iou, out.obj, out.big]) t.dispose();
+    const [allLow, iouAll, obj] = await Promise.all([rt.read(out.masks), rt.read(out.iou), rt.read(out.obj)]);
+    out.iou.dispose();
+    out.obj.dispose();
 
     const m = model.sam_mask_decoder.numMaskTokens;
     const hw = lowHW * lowHW;
@@ -183,9 +240,24 @@ export class ImagePredictor {
       delta: pp.dynamic_multimask_stability_delta,
       thresh: pp.dynamic_multimask_stability_thresh,
     });
-    const thr = pp.image_mask_threshold;
-    const logits = sel.maskIdx.map((i) => allBig.slice(i * H * W, (i + 1) * H * W));
-    const masks = logits.map((l) => Uint8Array.from(l, (v) => (v > thr ? 1 : 0)));
+    // the selected masks resized to the original size (bilinear, align_corners=False, no antialias),
+    // in bands of rows read back one by one: no full-size tensor on the GPU for photos of any size
+    const logits: Float32Array[] = [];
+    const masks: Uint8Array[] = [];
+    const planes = out.masks.reshape([m, 1, lowHW, lowHW]);
+    for (const i of sel.maskIdx) {
+      const one = planes.narrow0(i, 1);
+      const r = await resizeToHost(rt, one, [H, W], {
+        mode: 'bilinear',
+        threshold: pp.image_mask_threshold,
+        logits: opts.logits ?? true,
+      });
+      one.dispose();
+      masks.push(r.masks[0]);
+      logits.push(r.logits?.[0] ?? new Float32Array(0));
+    }
+    planes.dispose();
+    out.masks.dispose();
     const lowRes = sel.maskIdx.map((i) => Float32Array.from(lows[i], (v) => Math.min(32, Math.max(-32, v))));
     const iou = Float32Array.from(sel.maskIdx, (i) => iouAll[i]);
     return {

@@ -27,6 +27,14 @@ const MUXERS: Record<string, string> = {
   '.webm': 'webm',
 };
 
+/** How a VideoWriter encodes (default: the --overlay settings of encoderArgs, rgb24 in, sides padded to even). */
+export interface VideoWriterOptions {
+  /** Raw input layout on the pipe: rgb24 (3 bytes a pixel, default) or gray (1 byte). */
+  inputPixFmt?: 'rgb24' | 'gray';
+  /** Output options replacing the default codec choice and padding (codec, pix_fmt, -f, flags). */
+  outputArgs?: string[];
+}
+
 function encoderArgs(ffmpeg: string, path: string): string[] {
   const ext = extname(path).toLowerCase();
   if (ext === '.webm') return ['-c:v', 'libvpx-vp9', '-pix_fmt', 'yuv420p'];
@@ -45,6 +53,7 @@ export class VideoWriter {
   private failed: Error | null = null;
   private readonly exited: Promise<number | null>;
   private readonly out: AtomicFile;
+  private readonly frameBytes: number;
 
   /** Start the encoder for `numFrames` frames of width x height at fps. */
   constructor(
@@ -54,8 +63,11 @@ export class VideoWriter {
     readonly fps: number,
     readonly numFrames: number,
     ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg',
+    opts: VideoWriterOptions = {},
   ) {
     this.out = beginAtomic(path);
+    const pixFmt = opts.inputPixFmt ?? 'rgb24';
+    this.frameBytes = width * height * (pixFmt === 'gray' ? 1 : 3);
     const args = [
       '-hide_banner',
       '-nostdin',
@@ -65,16 +77,14 @@ export class VideoWriter {
       '-f',
       'rawvideo',
       '-pix_fmt',
-      'rgb24',
+      pixFmt,
       '-s',
       `${width}x${height}`,
       '-r',
       String(fps),
       '-i',
       '-',
-      '-vf',
-      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-      ...encoderArgs(ffmpeg, path),
+      ...(opts.outputArgs ?? ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', ...encoderArgs(ffmpeg, path)]),
       '-f',
       MUXERS[extname(path).toLowerCase()] ?? 'mp4',
       this.out.tempPath,
@@ -99,6 +109,14 @@ export class VideoWriter {
       throw new VideoWriteError(
         `${this.path}: frame ${i} is ${img.width}x${img.height}, the video is ${this.width}x${this.height}`,
       );
+    await this.putFrame(i, img.data);
+  }
+
+  /** Frame i as raw bytes in the input pixel format (width * height * 1 or 3 bytes). */
+  async putFrame(i: number, data: Uint8Array): Promise<void> {
+    if (data.length !== this.frameBytes)
+      throw new VideoWriteError(`${this.path}: frame ${i} has ${data.length} bytes, expected ${this.frameBytes}`);
+    const img = { data };
     if (i !== this.nextIndex) {
       this.tmp ??= mkdtempSync(join(tmpdir(), 'robotseg-video-'));
       writeFileSync(join(this.tmp, `${i}.rgb`), img.data);

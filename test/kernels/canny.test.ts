@@ -16,8 +16,6 @@ import {
   gaussianKernelKornia,
   gaussianKernelOpenCV8U,
   opencvThresholds,
-  robotsegEdgeGrid,
-  robotsegEdgeMap,
   type CannyMode,
 } from '../../src/kernels/canny.js';
 import { resize } from '../../src/kernels/resize.js';
@@ -25,6 +23,7 @@ import { readImage } from '../../src/node/image_io.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { bilinearClampRef, cannyRef, grayOpenCVRef, hysteresisRef, korniaDirection } from '../ref/canny.js';
+import { robotsegEdgeGrid, robotsegEdgeMap } from '../../src/model/sema.js';
 
 const rt = await testRuntime();
 
