@@ -1,7 +1,7 @@
 // `robotseg serve` in-process on the reduced SAM 2.1 model (test/fixtures/golden), on loopback only:
 // a session's results equal in-process push on the same frames and prompts; auth; HTTP segment (JSON,
-// PNG, errors); 4 concurrent sessions x 30 frames (latency, dropped frames, RSS printed; every
-// session's results replayed in-process); a client killed mid-stream; 200 fuzzed hostile messages
+// PNG, errors); 4 concurrent sessions x 30 frames (latency, dropped frames, RSS printed; two
+// sessions' results replayed in-process); a client killed mid-stream; 200 fuzzed hostile messages
 // with /healthz answering and a well-behaved session unaffected; the session limit. After each of the
 // multi-session tests the GPU pool's live bytes are back to their baseline (everything freed).
 import { readFileSync } from 'node:fs';
@@ -323,8 +323,9 @@ describe.skipIf(!rt)('robotseg serve (in-process, reduced SAM 2.1)', () => {
     expect(server.metrics.framesProcessed - m0.framesProcessed).toBe(processed);
     expect(server.metrics.framesDropped - m0.framesDropped).toBe(dropped);
     expect(await quiesce()).toBe(baseline);
-    // sessions did not leak into each other: replay each one's answered frames in-process
-    for (const s of sessions) {
+    // sessions did not leak into each other: replay answered frames in-process (sessions 1 and 3: one
+    // object with a box, two objects with clicks; the other two are alike and cost CI time)
+    for (const s of [sessions[1], sessions[3]]) {
       const steps = s.results.map((r, j) => ({
         image: IMAGES[frameOf(s.k, r.frame)],
         prompts: j === 0 ? prompts[s.k] : undefined,
