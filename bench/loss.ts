@@ -12,7 +12,6 @@
 import { Tape } from '../src/graph/autograd.js';
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
-import { add } from '../src/kernels/elementwise.js';
 import { diceLoss, l1Loss, maskIoU, sigmoidFocalLoss, structureTarget } from '../src/kernels/loss.js';
 import { maskedMean } from '../src/kernels/reduce.js';
 import {
@@ -28,6 +27,7 @@ import {
 import { seededArray } from '../test/helpers/rng.js';
 import { allClose } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
+import { TAPE_OPS } from '../src/kernels/tape.js';
 
 const M = 3;
 const side = (full: boolean) => (full ? 1024 : 256);
@@ -107,7 +107,7 @@ function trainingCase(): BenchCase {
         run() {
           grad?.dispose();
           x.grad = null;
-          const tape = new Tape(rt);
+          const tape = new Tape(rt, TAPE_OPS);
           rt.tape = tape;
           let f: Tensor, d: Tensor;
           try {
@@ -116,8 +116,8 @@ function trainingCase(): BenchCase {
           } finally {
             rt.tape = null;
           }
-          tape.backward(f, dF, add);
-          tape.backward(d, dD, add);
+          tape.backward(f, dF);
+          tape.backward(d, dD);
           tape.dispose();
           f.dispose();
           d.dispose();
@@ -232,7 +232,7 @@ function maskedMeanBackwardCase(): BenchCase {
         run() {
           for (const g of grads) g.dispose();
           x.grad = m.grad = null;
-          const tape = new Tape(rt);
+          const tape = new Tape(rt, TAPE_OPS);
           rt.tape = tape;
           let y: Tensor;
           try {
@@ -240,7 +240,7 @@ function maskedMeanBackwardCase(): BenchCase {
           } finally {
             rt.tape = null;
           }
-          tape.backward(y, dy, add);
+          tape.backward(y, dy);
           tape.dispose();
           y.dispose();
           grads = [x.grad!, m.grad!];

@@ -12,7 +12,9 @@
 //     then the objects as one batch (memory attention, decoder, memory encoder once per frame) or one
 //     object at a time (batchObjects false); host-side choices and readbacks included. Checked first:
 //     the two modes run in lockstep for 3 frames and must give the same masks and logits (1e-5). The
-//     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames).
+//     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames);
+//     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
+//     (Runtime.counters).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,12 +29,11 @@ import { SAM2 } from '../src/model/sam2.js';
 import { type FrameResult, type TrackStage, VideoPredictor } from '../src/model/video_predictor.js';
 import { readImage } from '../src/node/image_io.js';
 import { openWeights } from '../src/node/weights_file.js';
-import { allClose, BENCH_DIR, type BenchRunWithOutput } from './harness.js';
+import { PACKAGE_ROOT } from '../src/node/package_info.js';
+import { allClose, type BenchRunWithOutput, fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-const ROOT = join(BENCH_DIR, '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
-const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers', 'sam21_reduced');
+const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'peers', 'sam21_reduced');
 
 interface Ctx {
   model: SAM2;
@@ -54,13 +55,13 @@ const KEYS = [
 
 function context(rt: Runtime): Promise<Ctx> {
   ctx ??= (async () => {
-    const cfg = parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8'));
-    const file = await openWeights(join(GOLDEN, 'weights.safetensors'));
+    const cfg = parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8'));
+    const file = await openWeights(fixture('golden', 'weights.safetensors'));
     const store = await uploadWeights(rt, file);
     await file.close();
     const model = new SAM2(cfg);
     await model.load(rt, store);
-    const gf = await openWeights(join(GOLDEN, 'video.safetensors'));
+    const gf = await openWeights(fixture('golden', 'video.safetensors'));
     const g = new Map<string, Float32Array>();
     for (const k of KEYS) g.set(k, await gf.readTensor(`video/frame2/${k}`));
     await gf.close();
@@ -331,7 +332,7 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
     impl: `track_${n}obj${mode ? `_${mode}` : ''}`,
     async setup(rt): Promise<BenchRun> {
       const { model: m } = await context(rt);
-      const imgs = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
+      const imgs = Array.from({ length: 9 }, (_, i) => readImage(fixture('golden', `video_frame${i}.png`)));
       let i = 0;
       const next = () => {
         const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8);
@@ -387,9 +388,20 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           return ok && last.length === n && last.every((r) => r.logits.every(Number.isFinite));
         },
         async extra() {
+          // work per frame, without the syncs of the stage split: dispatches, submits, uploads, readbacks
+          const frames = 3;
+          const c0 = rt.counters();
+          for (let f = 0; f < frames; f++) await pred.push(next());
+          const c1 = rt.counters();
+          const perFrame = (k: keyof typeof c0) => Math.round((c1[k] - c0[k]) / frames);
+          const counts = {
+            dispatches: perFrame('dispatches'),
+            submits: perFrame('submits'),
+            uploads: perFrame('uploads'),
+            readbacks: perFrame('readbacks'),
+          };
           // stage split: sync after each stage of 3 more frames (wall clock; per object, stages repeat)
           const ms = new Map<TrackStage, number>();
-          const frames = 3;
           let t = 0;
           hook = async (st) => {
             await rt.sync();
@@ -397,7 +409,6 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
             ms.set(st, (ms.get(st) ?? 0) + now - t);
             t = now;
           };
-          const d0 = rt.dispatches;
           for (let f = 0; f < frames; f++) {
             await rt.sync();
             t = performance.now();
@@ -405,9 +416,8 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           }
           hook = null;
           const stages = Object.fromEntries(STAGES.map((st) => [st, (ms.get(st) ?? 0) / frames]));
-          const dispatches = Math.round((rt.dispatches - d0) / frames);
-          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); ${dispatches} dispatches/frame`;
-          return { stages, dispatches, objects: n, note };
+          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks`;
+          return { stages, ...counts, objects: n, note };
         },
         dispose() {
           pred.reset();

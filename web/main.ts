@@ -944,7 +944,7 @@ $<HTMLInputElement>('open-file').addEventListener('change', async (e) => {
       await openImage(await rgbFromBlob(files[0]));
     } else {
       files.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
-      await openFrames(await Promise.all(files.map(rgbFromBlob)));
+      await openFrames(await Promise.all(files.map((f) => rgbFromBlob(f))));
     }
   } catch (err) {
     fail(err);

@@ -1,7 +1,11 @@
-// Browser image input: anything a canvas can draw (image, bitmap, video frame, canvas) -> RgbImage,
-// and encoded files (PNG/JPEG blobs, URLs) decoded without colour management so the bytes equal the
-// file's (as Node's pngjs / jpeg-js decoders give them).
-import { type RgbImage, rgbaToRgb } from '../graph/image.js';
+// Browser image input. Encoded files (PNG/JPEG blobs, URLs) are decoded by the same decoder as in
+// Node (src/image/decode.ts: the RGB bytes of python3-pil's Image.open(p).convert('RGB'), not through a
+// canvas, which may colour-manage and whose JPEG decoder is the browser's), so a file gives the same
+// tensor in every host. Live pixels (video element, camera frame, canvas) are read through a canvas.
+import { type RgbImage, rgbaToRgb } from '../image/rgb.js';
+import { type DecodedImage, type DecodeOptions, decodeImageBytes } from '../image/decode.js';
+
+export { type DecodedImage, type DecodeOptions, decodeImageBytes, ImageDecodeError } from '../image/decode.js';
 
 type Ctx2D = CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
 
@@ -45,21 +49,20 @@ export function rgbFromSource(src: CanvasImageSource, width?: number, height?: n
   return rgbaToRgb(ctx.getImageData(0, 0, w, h).data, w, h);
 }
 
-/** Decode a PNG / JPEG (any format the browser reads) exactly, without colour-space conversion. */
-export async function rgbFromBlob(blob: Blob): Promise<RgbImage> {
-  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  try {
-    return rgbFromSource(bmp, bmp.width, bmp.height);
-  } finally {
-    bmp.close();
-  }
+/**
+ * Decode a PNG / JPEG file exactly as PIL (and the Node entry) does; other formats are refused.
+ * `opts.exifRotate` applies the EXIF orientation (default: ignored, as the official code).
+ */
+export async function rgbFromBlob(blob: Blob, opts: DecodeOptions = {}): Promise<DecodedImage> {
+  const name = (blob as File).name || 'image';
+  return decodeImageBytes(new Uint8Array(await blob.arrayBuffer()), name, opts);
 }
 
 /** Fetch and decode an image URL. */
-export async function rgbFromUrl(url: string, init?: RequestInit): Promise<RgbImage> {
+export async function rgbFromUrl(url: string, init?: RequestInit, opts: DecodeOptions = {}): Promise<DecodedImage> {
   const res = await fetch(url, init);
   if (!res.ok) throw new Error(`image ${url}: HTTP ${res.status} ${res.statusText}`);
-  return rgbFromBlob(await res.blob());
+  return decodeImageBytes(new Uint8Array(await res.arrayBuffer()), url, opts);
 }
 
 /** RGB -> RGBA ImageData (for drawing with putImageData). */

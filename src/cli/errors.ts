@@ -24,3 +24,16 @@ export async function cliRuntime(opts: { quiet?: boolean } = {}): Promise<Runtim
   if (!(opts.quiet ?? process.argv.includes('--quiet'))) showCompileProgress(rt);
   return rt;
 }
+
+/**
+ * Model outputs must be finite: NaN or Inf logits threshold to an empty (or full) mask that looks like
+ * a result. Throws a UserError naming the output (exit code 2).
+ */
+export function checkFiniteOutput(name: string, values: ArrayLike<number>): void {
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+  if (bad)
+    throw new UserError(
+      `the model produced ${bad} NaN or Inf value${bad === 1 ? '' : 's'} in ${name} (of ${values.length}); the weights or the input are unusable, no output was written`,
+    );
+}

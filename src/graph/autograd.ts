@@ -1,11 +1,13 @@
 // Reverse-mode autograd on the GPU. While `rt.tape` is set, every op whose inputs need gradients
 // records a Node: its inputs, the tensors its backward needs (retained until the tape is disposed)
 // and a backward function that launches the backward kernels. Tape.backward walks the nodes in
-// reverse order and accumulates gradients per tensor. Training (issue 7) builds on this directly.
+// reverse order and accumulates gradients per tensor. Training (docs/train.md) builds on this.
+// The runtime knows no kernel: each op records its own backward, and the two ops the tape itself
+// needs (gradient accumulation, the nodes of views) come in once, at construction (TapeOps; the
+// kernels' set is TAPE_OPS in src/kernels/tape.ts).
 
-import { pad } from '../kernels/layout.js';
 import type { Runtime } from './runtime.js';
-import { deferred, pinned, type Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
 
 export interface Node {
   /** Op name, e.g. 'linear', 'layer_norm'. */
@@ -18,12 +20,25 @@ export interface Node {
   backward(gradOutputs: Array<Tensor | null>): Array<Tensor | null>;
 }
 
-/** Adds b into a (returns a new tensor); provided by the elementwise kernels to avoid an import cycle. */
-export type Accumulate = (rt: Runtime, a: Tensor, b: Tensor) => Tensor;
+/** The kernels the tape itself launches. */
+export interface TapeOps {
+  /** a + b as a new tensor: gradient accumulation. */
+  accumulate(rt: Runtime, a: Tensor, b: Tensor): Tensor;
+  /**
+   * The node of a view (reshape, or rows [start, start+count) of dim 0 via narrow0) of `src`:
+   * its backward reshapes the gradient back (or zero-pads it back to all rows).
+   */
+  viewNode(rt: Runtime, src: Tensor, view: Tensor, rows?: { start: number; total: number }): Node;
+}
 
 export class Tape {
   readonly nodes: Node[] = [];
-  constructor(private rt: Runtime) {}
+  /** Tensors this tape pinned (one pin each in rt.tensors; released by dispose). */
+  private pinned = new Set<Tensor>();
+  constructor(
+    private rt: Runtime,
+    private ops: TapeOps,
+  ) {}
 
   /** True if the op with these inputs must be recorded. */
   wants(inputs: readonly (Tensor | null | undefined)[]): boolean {
@@ -32,48 +47,37 @@ export class Tape {
 
   record(node: Node): void {
     for (const s of node.saved) s.storage.retain();
-    for (const t of [...node.inputs, ...node.outputs, ...node.saved]) pinned.add(t);
+    for (const t of [...node.inputs, ...node.outputs, ...node.saved]) {
+      if (this.pinned.has(t)) continue;
+      this.pinned.add(t);
+      t.storage.scopes?.pin(t);
+    }
     for (const o of node.outputs) o.gradFn = node;
     this.nodes.push(node);
   }
 
-  /**
-   * A view (reshape, or rows [start, start+count) of dim 0 via narrow0) of a tensor that needs a
-   * gradient: the gradient of the view is reshaped back (or zero-padded back to all rows).
-   */
+  /** Record a view of a tensor that needs a gradient (called by Tensor.reshape / narrow0). */
   recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void {
-    const rt = this.rt;
-    this.record({
-      op: rows ? 'narrow0' : 'reshape',
-      inputs: [src],
-      outputs: [view],
-      saved: [],
-      backward: ([dy]) => {
-        if (!dy) return [null];
-        if (!rows) return [dy.reshape(src.shape)];
-        const before = [rows.start, ...src.shape.slice(1).map(() => 0)];
-        const after = [rows.total - rows.start - view.shape[0], ...src.shape.slice(1).map(() => 0)];
-        return [pad(rt, dy.reshape(view.shape), before, after)];
-      },
-    });
+    this.record(this.ops.viewNode(this.rt, src, view, rows));
   }
 
   /**
-   * Back-propagate from `loss` (seeded with `seed`, default ones of loss's shape made by `ones`).
+   * Back-propagate from `loss`, seeded with `seed` (d(loss)/d(loss), loss's shape).
    * Leaves with requiresGrad get `.grad` (accumulated if already set).
    */
-  backward(loss: Tensor, seed: Tensor, accumulate: Accumulate): void {
+  backward(loss: Tensor, seed: Tensor): void {
     // backward kernels must not record onto the tape they are walking (no double backward)
     const active = this.rt.tape;
     this.rt.tape = null;
     try {
-      this.walk(loss, seed, accumulate);
+      this.walk(loss, seed);
     } finally {
       this.rt.tape = active;
     }
   }
 
-  private walk(loss: Tensor, seed: Tensor, accumulate: Accumulate): void {
+  private walk(loss: Tensor, seed: Tensor): void {
+    const accumulate = this.ops.accumulate;
     const grads = new Map<Tensor, Tensor>();
     grads.set(loss, seed);
     const add = (t: Tensor, g: Tensor) => {
@@ -133,7 +137,8 @@ export class Tape {
       for (const o of n.outputs) o.gradFn = null;
     }
     this.nodes.length = 0;
-    pinned.clear();
-    for (const t of deferred.splice(0)) t.dispose();
+    // only this tape's pins: another live tape keeps what it references
+    for (const t of this.pinned) t.storage.scopes?.unpin(t);
+    this.pinned.clear();
   }
 }

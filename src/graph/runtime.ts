@@ -6,7 +6,7 @@
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
 import { BufferPool, sizeClass } from './pool.js';
-import { popScope, pushScope, Storage, Tensor, tensorsIn, viewRecorder } from './tensor.js';
+import { Storage, Tensor, TensorScopes, tensorsIn, untrack } from './tensor.js';
 import type { Tape } from './autograd.js';
 
 /** What we know about the adapter (printed by `robotseg info`). */
@@ -48,6 +48,14 @@ interface ClearCmd {
   label: string;
 }
 type Cmd = DispatchCmd | CopyCmd | ClearCmd;
+
+/** Work counters of a Runtime (see Runtime.counters). */
+export interface RuntimeCounters {
+  dispatches: number;
+  submits: number;
+  uploads: number;
+  readbacks: number;
+}
 
 export interface RuntimeOptions {
   device: GPUDevice;
@@ -98,6 +106,8 @@ export class Runtime {
   /** Defines every shader sees: F16, SUBGROUPS, SOFTWARE (1/0). */
   readonly builtinDefines: Record<string, number>;
   private tape_: Tape | null = null;
+  /** Scopes, tape pins and deferred disposals of this runtime's tensors (see tensor.ts). */
+  readonly tensors = new TensorScopes();
 
   private queue: Cmd[] = [];
   private families = new Map<string, KernelFamily>();
@@ -125,9 +135,16 @@ export class Runtime {
   private nextBufferId = 1;
   /** MAP_READ staging buffers kept for the next readbacks (size-rounded). */
   private staging: GPUBuffer[] = [];
-  /** Number of submits so far (tests check batching). */
+  /** Number of submits so far (tests check batching; Runtime.write and read each flush the queue). */
   submits = 0;
+  /** Number of compute dispatches queued so far. */
   dispatches = 0;
+  /** Number of host-to-tensor writes (upload / write) so far; uniform arenas are not counted. */
+  uploads = 0;
+  /** Number of tensor readbacks (read) so far. */
+  readbacks = 0;
+  /** Tensors built once per runtime (rt.constant), by key. */
+  private constants = new Map<string, Tensor>();
 
   constructor(opts: RuntimeOptions) {
     this.device = opts.device;
@@ -154,7 +171,7 @@ export class Runtime {
     return this.tape_;
   }
   set tape(t: Tape | null) {
-    if (t || viewRecorder.tape === this.tape_) viewRecorder.tape = t;
+    this.tensors.viewTape = t;
     this.tape_ = t;
   }
 
@@ -175,6 +192,25 @@ export class Runtime {
     if (this.lostInfo) throw new Error(this.lostInfo);
   }
 
+  /** The four counters (dispatches, submits, uploads, readbacks) at this moment: bench rows report their differences. */
+  counters(): RuntimeCounters {
+    return { dispatches: this.dispatches, submits: this.submits, uploads: this.uploads, readbacks: this.readbacks };
+  }
+
+  /**
+   * A tensor built once per runtime and kept for its lifetime (position encodings, mean / std, RoPE
+   * and disk tables): `build` runs in its own scope the first time `key` is asked for; the result
+   * belongs to no scope and callers never dispose it. The key must name everything the value depends on.
+   */
+  constant(key: string, build: () => Tensor): Tensor {
+    let t = this.constants.get(key);
+    if (!t || t.isDisposed) {
+      t = untrack(this.scope(build));
+      this.constants.set(key, t);
+    }
+    return t;
+  }
+
   kernel(name: string): KernelFamily {
     let k = this.families.get(name);
     if (!k) this.families.set(name, (k = new KernelFamily(this, name)));
@@ -184,28 +220,28 @@ export class Runtime {
   // ---------------------------------------------------------------- scopes
   /** Run fn; dispose every tensor it created except those in its result (see tensor.ts). */
   scope<T>(fn: () => T): T {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
   async scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
-    pushScope();
+    this.tensors.push();
     let result: T;
     try {
       result = await fn();
     } catch (e) {
-      popScope([]);
+      this.tensors.pop([]);
       throw e;
     }
-    popScope(tensorsIn(result));
+    this.tensors.pop(tensorsIn(result));
     return result;
   }
 
@@ -217,7 +253,7 @@ export class Runtime {
       throw new Error(`${label}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
     const bytes = numel(shape) * BYTES[dtype];
     const buf = this.pool.acquire(bytes, label);
-    return new Tensor(new Storage(buf, buf.size, this.pool), shape, dtype, 0, label);
+    return new Tensor(new Storage(buf, buf.size, this.pool, this.tensors), shape, dtype, 0, label);
   }
 
   /** Zero-filled tensor (clearBuffer, queued in order with dispatches). */
@@ -261,6 +297,7 @@ export class Runtime {
         break;
     }
     if (host.byteLength === 0) return;
+    this.uploads++;
     // writeBuffer is ordered on the queue timeline: submit what is queued first so it runs before.
     this.flush();
     let bytes = new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
@@ -303,7 +340,7 @@ export class Runtime {
 
   /** Wrap an external GPUBuffer (weights arena) without pool ownership. */
   wrap(buffer: GPUBuffer, shape: readonly number[], dtype: DType, byteOffset = 0, label = buffer.label): Tensor {
-    return new Tensor(new Storage(buffer, buffer.size, null), shape, dtype, byteOffset, label);
+    return new Tensor(new Storage(buffer, buffer.size, null, this.tensors), shape, dtype, byteOffset, label);
   }
 
   /** Create a device buffer outside the pool (weights). */
@@ -321,6 +358,7 @@ export class Runtime {
     const bytes = Math.ceil(t.byteLength / 4) * 4;
     if (bytes === 0)
       return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
+    this.readbacks++;
     this.flush();
     await this.drain();
     const staging = this.takeStaging(bytes);
@@ -653,6 +691,8 @@ export class Runtime {
     this.bindGroups.clear();
     for (const b of this.staging) b.destroy();
     this.staging = [];
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
     this.uniformArena?.destroy();
     this.pool.trim();
     this.device.destroy();

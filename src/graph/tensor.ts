@@ -1,6 +1,7 @@
 // Tensor = a typed, shaped view into a GPU buffer (gpu.cpp TensorView, ggml view_src/view_offs).
 // Storage is shared between views and reference counted; the last dispose returns the buffer to
-// the pool (pool-owned) or leaves it alone (external, e.g. a weight arena).
+// the pool (pool-owned) or leaves it alone (external, e.g. a weight arena). No module-level state:
+// scopes, pins and the view recorder belong to the Runtime (TensorScopes), reached via the storage.
 
 import { BYTES, type DType, numel, shapeStr } from './dtype.js';
 import type { BufferPool } from './pool.js';
@@ -11,6 +12,8 @@ export class Storage {
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
     private pool: BufferPool | null,
+    /** Scopes, pins and the view recorder of the runtime that made it (null: a bare tensor). */
+    readonly scopes: TensorScopes | null = null,
   ) {}
   /** Owned by the buffer pool (activations) rather than external (weight arenas). */
   get pooled(): boolean {
@@ -26,54 +29,93 @@ export class Storage {
   }
 }
 
-// ---------------------------------------------------------------- scopes
-// Model code runs inside rt.scope(fn): every pool-backed tensor created there is disposed when the
-// scope ends, except what fn returns (moved to the enclosing scope). Tensors an autograd tape
-// still needs are pinned: their disposal is deferred until the tape is disposed.
-const scopes: Tensor[][] = [];
-/** Tensors referenced by a live tape (inputs, outputs, saved). */
-export const pinned = new Set<Tensor>();
-/** Scope-dropped tensors that were pinned; the tape disposes them. */
-export const deferred: Tensor[] = [];
+/** Records views (reshape / narrow0) onto an autograd tape: views need no kernel, but a gradient must flow through them. */
+export interface ViewRecorder {
+  recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void;
+}
 
+// ---------------------------------------------------------------- scopes
 /**
- * The tape that records views (reshape / narrow0) while one is active: views need no kernel, but a
- * gradient must flow through them. Set by Runtime when its `tape` changes (tensors know no runtime).
+ * The tensor bookkeeping of one Runtime (`rt.tensors`). Model code runs inside rt.scope(fn): every
+ * pool-backed tensor created there is disposed when the scope ends, except what fn returns (moved
+ * to the enclosing scope). Tensors an autograd tape still needs are pinned by that tape: their
+ * disposal is deferred until every tape pinning them is disposed.
  */
-export const viewRecorder: {
-  tape: { recordView(src: Tensor, view: Tensor, rows?: { start: number; total: number }): void } | null;
-} = { tape: null };
+export class TensorScopes {
+  private stack: Tensor[][] = [];
+  /** Pin count per tensor (one per live tape that references it). */
+  private pins = new Map<Tensor, number>();
+  /** Scope-dropped tensors still pinned; disposed when their last pin goes. */
+  private deferred = new Set<Tensor>();
+  /** The tape that records views while one is active (set by Runtime when its `tape` changes). */
+  viewTape: ViewRecorder | null = null;
+
+  /** Number of open scopes. */
+  get depth(): number {
+    return this.stack.length;
+  }
+
+  push(): void {
+    this.stack.push([]);
+  }
+
+  pop(keep: Iterable<Tensor>): void {
+    const s = this.stack.pop();
+    if (!s) throw new Error('popScope without pushScope');
+    const k = new Set(keep);
+    const parent = this.stack[this.stack.length - 1];
+    for (const t of s) {
+      if (k.has(t)) parent?.push(t);
+      else if (this.pins.has(t)) this.deferred.add(t);
+      else t.dispose();
+    }
+  }
+
+  /** A new pool-backed tensor joins the innermost open scope. */
+  track(t: Tensor): void {
+    if (this.stack.length) this.stack[this.stack.length - 1].push(t);
+  }
+
+  /** Move a tensor out of all scopes (it will not be auto-disposed). */
+  untrack(t: Tensor): void {
+    for (const s of this.stack) {
+      const i = s.indexOf(t);
+      if (i >= 0) s.splice(i, 1);
+    }
+  }
+
+  pin(t: Tensor): void {
+    this.pins.set(t, (this.pins.get(t) ?? 0) + 1);
+  }
+
+  /** Drop one pin; a tensor a scope already dropped is disposed with its last pin. */
+  unpin(t: Tensor): void {
+    const n = this.pins.get(t);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.pins.set(t, n - 1);
+      return;
+    }
+    this.pins.delete(t);
+    if (this.deferred.delete(t)) t.dispose();
+  }
+
+  isPinned(t: Tensor): boolean {
+    return this.pins.has(t);
+  }
+}
 
 const wantsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 
-export function pushScope(): void {
-  scopes.push([]);
-}
-
-export function popScope(keep: Iterable<Tensor>): void {
-  const s = scopes.pop();
-  if (!s) throw new Error('popScope without pushScope');
-  const k = new Set(keep);
-  const parent = scopes[scopes.length - 1];
-  for (const t of s) {
-    if (k.has(t)) parent?.push(t);
-    else if (pinned.has(t)) deferred.push(t);
-    else t.dispose();
-  }
-}
-
-/** Move a tensor out of all scopes (it will not be auto-disposed). */
+/** Move a tensor out of all scopes of its runtime (it will not be auto-disposed). */
 export function untrack(t: Tensor): Tensor {
-  for (const s of scopes) {
-    const i = s.indexOf(t);
-    if (i >= 0) s.splice(i, 1);
-  }
+  t.storage.scopes?.untrack(t);
   return t;
 }
 
 /** Put an untracked tensor into the innermost open scope (e.g. one taken out of an inner scope by a tap). */
 export function adopt(t: Tensor): Tensor {
-  if (scopes.length && t.storage.pooled) scopes[scopes.length - 1].push(t);
+  if (t.storage.pooled) t.storage.scopes?.track(t);
   return t;
 }
 
@@ -113,7 +155,7 @@ export class Tensor {
     }
     for (const d of shape)
       if (!Number.isInteger(d) || d < 0) throw new Error(`tensor '${label}': bad shape ${shapeStr(shape)}`);
-    if (storage.pooled && scopes.length) scopes[scopes.length - 1].push(this);
+    if (storage.pooled) storage.scopes?.track(this);
   }
 
   get buffer(): GPUBuffer {
@@ -137,7 +179,8 @@ export class Tensor {
     const s = inferShape(shape, this.size, this.label);
     this.storage.retain();
     const v = new Tensor(this.storage, s, this.dtype, this.byteOffset, this.label);
-    if (viewRecorder.tape && wantsGrad(this)) viewRecorder.tape.recordView(this, v);
+    const tape = this.storage.scopes?.viewTape;
+    if (tape && wantsGrad(this)) tape.recordView(this, v);
     return v;
   }
 
@@ -155,7 +198,8 @@ export class Tensor {
       this.byteOffset + start * rowBytes,
       this.label,
     );
-    if (viewRecorder.tape && wantsGrad(this)) viewRecorder.tape.recordView(this, v, { start, total: rows });
+    const tape = this.storage.scopes?.viewTape;
+    if (tape && wantsGrad(this)) tape.recordView(this, v, { start, total: rows });
     return v;
   }
 

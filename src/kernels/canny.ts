@@ -12,15 +12,13 @@
 // of passes that exit early on the GPU once a pass changed nothing; `cannyHysteresisConverge` and
 // `canny` (async) read a 4-byte change flag back every `batch` passes until the map is final;
 // `cannyQueued` queues the whole detector with a fixed pass count and no readback.
-// RobotSeg: `robotsegEdgeMap` (full resolution) and `robotsegEdgeGrid` (resized to the token grid with
-// src/kernels/resize.ts, as SEMA does) need no hysteresis, since the fork keeps the NMS magnitude.
+// RobotSeg's SEMA edge semantics built from these stages (robotsegEdgeMap / robotsegEdgeGrid) live
+// in src/model/sema.ts.
 // Layouts: images NCHW [B, C, H, W]; every single-channel map [B, 1, H, W].
 
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { binary } from './elementwise.js';
-import { resize } from './resize.js';
 
 export type CannyMode = 'opencv' | 'kornia';
 
@@ -192,7 +190,10 @@ export function cannyBlur(
     tmp.dispose();
     return y;
   }
-  const wts = rt.upload(Float32Array.from(weights), [k], 'f32', 'canny.blur_weights');
+  // once per runtime and kernel (a mid-graph upload would flush the queue)
+  const wts = rt.constant(`canny.blur_weights ${Array.from(weights).join(',')}`, () =>
+    rt.upload(Float32Array.from(weights), [k], 'f32', 'canny.blur_weights'),
+  );
   const run = (src: Tensor, dst: Tensor, axis: number, round: boolean) =>
     rt.kernel('canny').run({
       defines: { BLUR: 1 },
@@ -205,7 +206,6 @@ export function cannyBlur(
   run(x, tmp, 0, false);
   run(tmp, y, 1, !!opts.roundU8);
   tmp.dispose();
-  wts.dispose();
   return y;
 }
 
@@ -308,9 +308,12 @@ export function cannyHysteresis(rt: Runtime, state: Tensor, passes: number, opts
   if (state.byteOffset % rt.limits.minStorageBufferOffsetAlignment !== 0)
     throw new Error(`canny hysteresis: state must not be an unaligned view (${state})`);
   const [b, , h, w] = state.shape as [number, number, number, number];
-  const init = new Uint32Array(passes + 1);
-  init[0] = 1;
-  const flags = rt.upload(init, [passes + 1], 'u32', 'canny.hysteresis_flags');
+  // flags = [1, 0, …, 0], queued (clear + a 4-byte copy of a constant): no upload mid-graph
+  const flags = rt.zeros([passes + 1], 'u32', 'canny.hysteresis_flags');
+  const one = rt.constant('u32 one', () => rt.upload([1], [1], 'u32', 'one'));
+  const first = flags.narrow0(0, 1);
+  rt.copy(one, first, 'canny.hysteresis_flags');
+  first.dispose();
   const chunksPerRow = Math.ceil(w / chunk);
   const n = b * h * chunksPerRow;
   if (n === 0) return flags;
@@ -497,40 +500,6 @@ export function cannyQueued(rt: Runtime, x: Tensor, opts: CannyOptions & { passe
   return finish(rt, f, opts.passes, flags);
 }
 
-/**
- * The edge map RobotSeg's SEMA uses: kornia canny's FIRST output (the NMS magnitude; thresholds and
- * hysteresis do not affect it) of `_safe_to_gray(x)`, clamped to [0, 1]. x: the normalised model input
- * [B, 3, H, W]; returns f32 [B, 1, H, W] at full resolution (SEMA then resizes it bilinearly to the
- * token grid). No readback.
- */
-export function robotsegEdgeMap(rt: Runtime, x: Tensor): Tensor {
-  const gray = cannyGray(rt, x, 'kornia');
-  const blurred = cannyBlur(rt, gray, gaussianKernelKornia(5, 1));
-  gray.dispose();
-  const s = cannySobel(rt, blurred, 'kornia');
-  blurred.dispose();
-  const { low, high } = DEFAULT_THRESHOLDS.kornia;
-  const nms = cannyNms(rt, s.gx, s.gy, s.magnitude, 'kornia', low, high, { clamp01: true });
-  for (const t of [s.gx, s.gy, s.magnitude, nms.state, nms.direction!]) t.dispose();
-  return nms.magnitudeNms!;
-}
-
-/**
- * SEMA's edge map at the token grid: robotsegEdgeMap resized bilinearly (align_corners False, no
- * antialias) to `grid` = [gh, gw], then clamped to 1 as the fork does (bilinear weights are convex, so
- * the clamp only trims float rounding). f32 [B, 1, gh, gw]. No readback.
- */
-export function robotsegEdgeGrid(rt: Runtime, x: Tensor, grid: readonly [number, number]): Tensor {
-  const e = robotsegEdgeMap(rt, x);
-  const r = resize(rt, e, grid, { mode: 'bilinear', antialias: false });
-  e.dispose();
-  const one = rt.upload([1], [1], 'f32', 'one');
-  const y = binary(rt, r, one, 'min');
-  r.dispose();
-  one.dispose();
-  return y;
-}
-
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -599,7 +568,7 @@ export async function cannyBands(
     const b = Math.min(H, a + hcore);
     const a0 = Math.max(0, a - 1);
     const b0 = Math.min(H, b + 1);
-    const band = Uint32Array.from(state.subarray(a0 * W, b0 * W), (v) => (v >= 2 ? 2 : v));
+    const band = Uint32Array.from(state.subarray(a0 * W, b0 * W), (v) => Math.min(v, 2));
     const before = state.slice(a0 * W, b0 * W);
     const after = await rt.scopeAsync(async () => {
       const t = rt.upload(band, [1, 1, b0 - a0, W], 'u32', 'canny.band_state');
@@ -608,7 +577,7 @@ export async function cannyBands(
     });
     const changedRows = new Set<number>();
     for (let i = 0; i < after.length; i++) {
-      const v = after[i] >= 2 ? 2 : after[i];
+      const v = Math.min(after[i], 2);
       if (v !== before[i]) changedRows.add(a0 + Math.floor(i / W));
       state[a0 * W + i] = v;
     }

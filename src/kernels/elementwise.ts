@@ -296,6 +296,3 @@ export const add = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'add'
 export const sub = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'sub');
 export const mul = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'mul');
 export const div = (rt: Runtime, a: Tensor, b: Tensor) => binary(rt, a, b, 'div');
-
-import { registerBinary } from './reduce.js';
-registerBinary((rt, a, b, op, o) => binary(rt, a, b, op, o));

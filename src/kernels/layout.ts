@@ -5,6 +5,7 @@
 // of linear data movement is again data movement (permute -> inverse permute, slice <-> pad,
 // concat -> slices, window partition <-> unpartition, tile -> sum over the copies).
 
+import type { Node } from '../graph/autograd.js';
 import { type DType, numel, shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -248,6 +249,27 @@ export function pad(rt: Runtime, x: Tensor, before: readonly number[], after: re
     });
   }
   return y;
+}
+
+/**
+ * The autograd node of a view (Tensor.reshape, or rows [start, start+count) of dim 0 via narrow0)
+ * of `src`: views move no data, so the gradient of the view is reshaped back, or zero-padded back
+ * to all rows (the tape records it through TapeOps.viewNode).
+ */
+export function viewNode(rt: Runtime, src: Tensor, view: Tensor, rows?: { start: number; total: number }): Node {
+  return {
+    op: rows ? 'narrow0' : 'reshape',
+    inputs: [src],
+    outputs: [view],
+    saved: [],
+    backward: ([dy]) => {
+      if (!dy) return [null];
+      if (!rows) return [dy.reshape(src.shape)];
+      const before = [rows.start, ...src.shape.slice(1).map(() => 0)];
+      const after = [rows.total - rows.start - view.shape[0], ...src.shape.slice(1).map(() => 0)];
+      return [pad(rt, dy.reshape(view.shape), before, after)];
+    },
+  };
 }
 
 /** Crop: y = x[starts[0] : starts[0] + sizes[0], ...] (a copy). */

@@ -54,7 +54,10 @@ export function reduce(rt: Runtime, x: Tensor, op: ReduceOp, axis: number, count
   return y;
 }
 
-// Broadcast dy [outer,1,inner] to [outer,r,inner] times scale, via the elementwise kernel.
+/**
+ * Backward of sum / mean: dy [outer, 1, inner] broadcast to [outer, r, inner] times scale, reshaped
+ * to `shape` (reduce.wgsl EXPAND).
+ */
 function expandAlong(
   rt: Runtime,
   dy: Tensor,
@@ -63,25 +66,21 @@ function expandAlong(
   shape: readonly number[],
   scale: number,
 ): Tensor {
-  const zeros = rt.zeros(to, 'f32', 'expand');
-  const d = dy.reshape(from);
-  // imported lazily to avoid a module cycle with elementwise.ts
-  const y = binaryLazy(rt, zeros, d, scale);
-  zeros.dispose();
-  d.dispose();
-  const out = y.reshape(shape);
-  y.dispose();
-  return out;
-}
-
-let binaryFn: ((rt: Runtime, a: Tensor, b: Tensor, op: 'add', o: { alpha: number }) => Tensor) | null = null;
-export function registerBinary(f: typeof binaryFn): void {
-  binaryFn = f;
-}
-function binaryLazy(rt: Runtime, a: Tensor, b: Tensor, scale: number): Tensor {
-  if (!binaryFn)
-    throw new Error('reduce backward: elementwise kernels not registered (import src/kernels/elementwise.ts)');
-  return binaryFn(rt, a, b, 'add', { alpha: scale });
+  const [outer, r, inner] = to;
+  if (dy.size !== from[0] * from[2])
+    throw new Error(`reduce backward: dy ${shapeStr(dy.shape)} is not ${shapeStr(from)}`);
+  const y = rt.empty(shape, 'f32', 'reduce_backward');
+  if (y.size > 0) {
+    rt.kernel('reduce').run({
+      defines: { EXPAND: 1 },
+      constants: { WG },
+      bindings: { x: dy, y },
+      params: { outer, r, inner, scale },
+      groups: rt.groups1d(y.size, WG),
+      label: 'reduce.expand',
+    });
+  }
+  return y;
 }
 
 /** Sum a broadcast result g back to `shape` (numpy broadcasting rules, right-aligned). */

@@ -1,7 +1,7 @@
 // SAM2ImagePredictor: preprocessing (antialiased bilinear resize of float RGB, normalisation),
 // one image encoding, then prompts (clicks, box, mask) -> masks at the original size (sec. 2, 8).
-import type { RgbImage } from '../graph/image.js';
-import { rgbToPlanarFloat } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
+import { rgbToPlanarFloat } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { binary } from '../kernels/elementwise.js';
@@ -126,8 +126,9 @@ export function preprocessImage(rt: Runtime, cfg: Sam2Config, img: RgbImage): Te
   const { mean, std } = cfg.preprocess;
   return rt.scope(() => {
     const r = resizeImageToInput(rt, img, S);
-    const m = rt.upload(mean, [1, 3, 1, 1]);
-    const s = rt.upload(std, [1, 3, 1, 1]);
+    // uploaded once per runtime: per frame, a mid-graph upload would split the batch (Runtime.write flushes)
+    const m = rt.constant(`image_mean ${mean.join(',')}`, () => rt.upload(mean, [1, 3, 1, 1], 'f32', 'image_mean'));
+    const s = rt.constant(`image_std ${std.join(',')}`, () => rt.upload(std, [1, 3, 1, 1], 'f32', 'image_std'));
     return binary(rt, binary(rt, r, m, 'sub'), s, 'div'); // (x - mean) / std
   });
 }

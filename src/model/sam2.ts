@@ -101,11 +101,7 @@ export class SAM2 extends Module {
     const fpn = this.image_encoder.neck.forward(rt, stages);
     fpn.forEach((f, i) => {
       tap?.(`neck.fpn${i}`, f);
-      if (tap)
-        tap(
-          `neck.pos${i}`,
-          rt.upload(this.levelPe(f.shape[1], f.shape[2], f.shape[3]), f.shape, 'f32', `neck.pos${i}`),
-        );
+      if (tap) tap(`neck.pos${i}`, levelPe(rt, f.shape[1], f.shape[2], f.shape[3]).reshape(f.shape));
     });
     return fpn.slice(0, fpn.length - this.cfg.neck.scalp);
   }
@@ -122,13 +118,9 @@ export class SAM2 extends Module {
     const [, c, h, w] = l2.shape;
     return {
       visionFeats: l2,
-      visionPos: rt.upload(this.levelPe(c, h, w), [1, c, h, w], 'f32', 'vision_pos'),
+      visionPos: levelPe(rt, c, h, w), // a view of the runtime's constant: callers dispose it
       highRes: [s0, s1],
     };
-  }
-
-  private levelPe(c: number, h: number, w: number): Float32Array {
-    return sinePe(c, h, w);
   }
 
   /** Image-predictor embedding: level-2 features + no_mem_embed (broadcast over positions). */
@@ -136,4 +128,13 @@ export class SAM2 extends Module {
     const c = f.visionFeats.shape[1];
     return add(rt, f.visionFeats, this.no_mem_embed.t.reshape([1, c, 1, 1]));
   }
+}
+
+/**
+ * The sine position encoding of a feature level [1, c, h, w], built and uploaded once per runtime
+ * (rt.constant); returns a view the caller owns (disposing it leaves the constant alone).
+ */
+function levelPe(rt: Runtime, c: number, h: number, w: number): Tensor {
+  const pe = rt.constant(`sine_pe ${c}x${h}x${w}`, () => rt.upload(sinePe(c, h, w), [1, c, h, w], 'f32', 'sine_pe'));
+  return pe.reshape(pe.shape);
 }

@@ -13,8 +13,15 @@
 // .cross_attn_structure.*, .ms_pyramid.conv{3,5,7}.{dw,pw,norm}.*, .ms_pyramid.fuse.*, .structure_head.*).
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { robotsegEdgeGrid } from '../kernels/canny.js';
-import { add, affine, gelu, mul, sigmoid } from '../kernels/elementwise.js';
+import {
+  cannyBlur,
+  cannyGray,
+  cannyNms,
+  cannySobel,
+  DEFAULT_THRESHOLDS,
+  gaussianKernelKornia,
+} from '../kernels/canny.js';
+import { add, affine, clamp, gelu, mul, sigmoid } from '../kernels/elementwise.js';
 import { concat, permute } from '../kernels/layout.js';
 import { groupNorm } from '../kernels/norm.js';
 import { resize } from '../kernels/resize.js';
@@ -29,6 +36,42 @@ import {
 } from './memory_attention.js';
 import { Module, Param } from './module.js';
 import type { RobotSegSpec } from './robotseg_config.js';
+
+// ------------------------------------------------------------------------------- edge semantics
+// Built from the kornia-mode Canny stages of src/kernels/canny.ts; they need no hysteresis, since
+// the fork keeps the NMS magnitude.
+
+/**
+ * The edge map RobotSeg's SEMA uses: kornia canny's FIRST output (the NMS magnitude; thresholds and
+ * hysteresis do not affect it) of `_safe_to_gray(x)`, clamped to [0, 1]. x: the normalised model input
+ * [B, 3, H, W]; returns f32 [B, 1, H, W] at full resolution (SEMA then resizes it bilinearly to the
+ * token grid). No readback.
+ */
+export function robotsegEdgeMap(rt: Runtime, x: Tensor): Tensor {
+  const gray = cannyGray(rt, x, 'kornia');
+  const blurred = cannyBlur(rt, gray, gaussianKernelKornia(5, 1));
+  gray.dispose();
+  const s = cannySobel(rt, blurred, 'kornia');
+  blurred.dispose();
+  const { low, high } = DEFAULT_THRESHOLDS.kornia;
+  const nms = cannyNms(rt, s.gx, s.gy, s.magnitude, 'kornia', low, high, { clamp01: true });
+  for (const t of [s.gx, s.gy, s.magnitude, nms.state, nms.direction!]) t.dispose();
+  return nms.magnitudeNms!;
+}
+
+/**
+ * SEMA's edge map at the token grid: robotsegEdgeMap resized bilinearly (align_corners False, no
+ * antialias) to `grid` = [gh, gw], then clamped to 1 as the fork does (bilinear weights are convex, so
+ * the clamp only trims float rounding). f32 [B, 1, gh, gw]. No readback.
+ */
+export function robotsegEdgeGrid(rt: Runtime, x: Tensor, grid: readonly [number, number]): Tensor {
+  const e = robotsegEdgeMap(rt, x);
+  const r = resize(rt, e, grid, { mode: 'bilinear', antialias: false });
+  e.dispose();
+  const y = clamp(rt, r, -Infinity, 1); // min(r, 1), the bound in Params (no upload mid-graph)
+  r.dispose();
+  return y;
+}
 
 /** Intermediate tap: names as in golden/robotseg/structure.safetensors after `L<i>.`. */
 export type SemaTap = (name: string, t: Tensor) => void;

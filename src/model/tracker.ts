@@ -195,10 +195,12 @@ export class Tracker {
     const [sc, allLow] = await Promise.all([rt.read(scalars), needLogits ? rt.read(d.masks) : Promise.resolve(null)]);
     scalars.dispose();
     const hw4 = h4 * w4;
-    const wMask = new Float32Array(B * M);
-    const wTok = new Float32Array(B * M);
-    const bias = new Float32Array(B);
-    const keep = new Float32Array(B);
+    // the host's choices as one upload (one queue flush): [wMask B*M | wTok B*M | bias B | keep B]
+    const choice = new Float32Array(2 * B * M + 2 * B);
+    const wMask = choice.subarray(0, B * M);
+    const wTok = choice.subarray(B * M, 2 * B * M);
+    const bias = choice.subarray(2 * B * M, 2 * B * M + B);
+    const keep = choice.subarray(2 * B * M + B);
     const objectScores: number[] = [];
     const ious: Float32Array[] = [];
     const sels: number[][] = [];
@@ -233,18 +235,26 @@ export class Tracker {
             'heads.ious',
           ),
         );
+      const chosen = rt.upload(choice, [choice.length], 'f32', 'heads.choice');
+      const part = (start: number, shape: number[]) =>
+        chosen
+          .narrow0(
+            start,
+            shape.reduce((a, v) => a * v),
+          )
+          .reshape(shape);
       const masks = d.masks.reshape([B, M, hw4]);
       const low = add(
         rt,
-        matmul(rt, rt.upload(wMask, [B, 1, M], 'f32', 'heads.mask_select'), masks),
-        rt.upload(bias, [B, 1, 1], 'f32', 'heads.no_obj'),
+        matmul(rt, part(0, [B, 1, M]), masks), // mask_select
+        part(2 * B * M, [B, 1, 1]), // NO_OBJ_SCORE where absent
       ).reshape([B, 1, h4, w4]);
       const high = resize(rt, low, [S, S], { mode: 'bilinear' });
       const c = d.tokens.shape[2];
-      const token = matmul(rt, rt.upload(wTok, [B, 1, M], 'f32', 'heads.token_select'), d.tokens).reshape([B, c]);
+      const token = matmul(rt, part(B * M, [B, 1, M]), d.tokens).reshape([B, c]); // token_select
       const ptr0 = m.obj_ptr_proj.forward(rt, token);
       // fixed_no_obj_ptr: ptr where present, no_obj_ptr where not (x * 1 + y * 0 = x exactly)
-      const keepT = rt.upload(keep, [B, 1], 'f32', 'heads.present');
+      const keepT = part(2 * B * M + B, [B, 1]); // present
       const ptr = add(rt, mul(rt, ptr0, keepT), mul(rt, m.no_obj_ptr.t, affine(rt, keepT, -1, 1)));
       if (tap) {
         const multi = concat(
@@ -263,7 +273,7 @@ export class Tracker {
           add(
             rt,
             mul(rt, multi, keepT.reshape([B, 1, 1, 1])),
-            bias.some((v) => v !== 0) ? rt.upload(bias, [B, 1, 1, 1]) : rt.zeros([1, 1, 1, 1]),
+            bias.some((v) => v !== 0) ? part(2 * B * M, [B, 1, 1, 1]) : rt.zeros([1, 1, 1, 1]),
           ),
         );
         tap('heads.low_res_masks', low);

@@ -6,13 +6,14 @@
 // Several objects share one image-encoder pass per frame, and on a tracked (non-prompted) frame they
 // run as one batch through memory attention, decoder, heads and memory encoder (tracker.ts explains
 // how banks of different structure are padded); prompted frames run per object.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';
 import { concat } from '../kernels/layout.js';
 import { resize, resizeToHost } from '../kernels/resize.js';
 import { preprocessImage, type Point, validatePrompt } from './image_predictor.js';
+import { clampMaskLogits, maskToInput } from './mask_prompt.js';
 import { preprocessOfficialVideo } from './preprocess_video.js';
 import type { PointPrompt } from './prompt_encoder.js';
 import { RobotSeg } from './robotseg.js';
@@ -325,7 +326,7 @@ export class VideoPredictor {
     const rt = this.rt;
     // previously predicted logits of this frame join the new clicks as a mask prompt (clamped)
     let prevLogits: Tensor | null = null;
-    if (prevOut) prevLogits = rt.scope(() => clampTensor(rt, prevOut.predMasks, 32));
+    if (prevOut) prevLogits = clampMaskLogits(rt, prevOut.predMasks);
     const nUser = pts.labels.length;
     const multimask = nUser <= 1 && (isInit || Boolean(this.model.cfg.base.multimask_output_for_tracking));
     const { pix, tokens } = this.condition(frame, isInit, f, o, objId, o.tracked.get(frame) ?? false, tap);
@@ -762,40 +763,3 @@ function disposeFrame(s: StoredFrame): void {
   s.objPtr.dispose();
   s.predMasks.dispose();
 }
-
-import { affine, binary } from '../kernels/elementwise.js';
-
-/** clamp(x, -c, c) */
-function clampTensor(rt: Runtime, x: Tensor, c: number): Tensor {
-  const hi = rt.upload([c], [1]);
-  const lo = rt.upload([-c], [1]);
-  return binary(rt, binary(rt, x, hi, 'min'), lo, 'max');
-}
-
-/**
- * A 0/1 mask [H*W] at the model input size [1, 1, S, S] (0/1 f32), as add_new_mask prepares it:
- * antialiased bilinear resize of the float mask, then >= 0.5. Also the training targets.
- */
-export function maskToInput(rt: Runtime, mask: Uint8Array, W: number, H: number, S: number): Tensor {
-  return rt.scope(() => {
-    const m = rt.upload(
-      Float32Array.from(mask, (v) => (v ? 1 : 0)),
-      [1, 1, H, W],
-      'f32',
-      'mask_prompt',
-    );
-    return affineStep(rt, resize(rt, m, [S, S], { mode: 'bilinear', antialias: true }));
-  });
-}
-
-/** (x >= 0.5) as 0/1: step(x - 0.5) is (x > 0.5); 0.5 exactly counts as 1 here via a tiny shift. */
-function affineStep(rt: Runtime, x: Tensor): Tensor {
-  const half = rt.upload([0.5], [1]);
-  const ge = binary(rt, x, half, 'sub');
-  // x >= 0.5  <=>  !(0.5 - x > 0)
-  const lt = rt.scope(() => unaryStep(rt, affine(rt, ge, -1)));
-  return affine(rt, lt, -1, 1);
-}
-
-import { unary } from '../kernels/elementwise.js';
-const unaryStep = (rt: Runtime, x: Tensor) => unary(rt, x, 'step');

@@ -2,20 +2,26 @@
 // by ffmpeg. Both decode lazily, one frame at a time, so a long video never sits in memory.
 //
 // Folder: every .jpg/.jpeg/.png file (any case, hidden files skipped) in natural order (frame2 before
-// frame10). The sizes are checked against the first frame up front from the file headers (cheap) and
-// again when each frame is decoded; a mismatch or an unreadable file names the frame.
+// frame10), decoded by src/image/decode.ts exactly as PIL (the official loader) decodes them. The sizes are
+// checked against the first frame up front from the file headers (cheap) and again when each frame is
+// decoded; a mismatch or an unreadable file names the frame. A frame whose header cannot be parsed or whose
+// end marker (PNG IEND, JPEG EOI) is missing is decoded up front, so a corrupt or truncated frame in the
+// middle stops the run before anything is written.
 //
 // Video file: `ffprobe` gives the size, frame rate and frame count; `ffmpeg` decodes to raw rgb24 on a
-// pipe (-vsync passthrough: no frame dropped or duplicated). Access is cheapest in order: the decoder
+// pipe (-vsync passthrough: no frame dropped or duplicated). The YUV -> RGB conversion is the scale
+// filter ffmpeg inserts for `-pix_fmt rgb24`, with its defaults (swscale, bicubic flags, no
+// accurate_rnd / full_chroma_int; matrix and range from the stream's tags, BT.601 limited range when
+// untagged), and the container's display rotation is applied. Access is cheapest in order: the decoder
 // streams forward. A frame behind the decoder restarts it (ffmpeg decodes from the start, `select`
 // skips the conversion of earlier frames); to make backward passes (`--reverse`) linear-ish, such a
 // restart decodes a window of frames ending at the requested one and keeps them (about 64 MiB of
 // frames at most), so going backward costs one restart per window.
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { FrameSource } from '../model/video_predictor.js';
 import { readImage } from './image_io.js';
 
@@ -44,6 +50,13 @@ export interface FrameSourceOptions {
   ffprobe?: string;
   /** Bytes of decoded frames a video source may keep for backward access (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * Folders: apply each frame's EXIF orientation (PIL's ImageOps.exif_transpose). Default off, as the
+   * official code. Video files: ffmpeg applies the container's display rotation in any case.
+   */
+  exifRotate?: boolean;
+  /** Decoder warnings (16-bit grey PNG clipped as PIL does), each distinct message once per source. */
+  onWarning?: (message: string) => void;
 }
 
 export const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
@@ -74,13 +87,27 @@ class FolderSource implements OpenedFrameSource {
   readonly kind = 'folder';
   readonly fps = null;
   private last: { i: number; img: RgbImage } | null = null;
+  private readonly warned = new Set<string>();
 
   private constructor(
     readonly path: string,
     private readonly files: string[],
     readonly width: number,
     readonly height: number,
+    private readonly opts: FrameSourceOptions,
   ) {}
+
+  /** Decode one frame file (EXIF orientation as asked), passing new decoder warnings on once. */
+  private static read(path: string, opts: FrameSourceOptions, warned: Set<string>): RgbImage {
+    const img = readImage(path, { exifRotate: opts.exifRotate });
+    for (const w of img.warnings) {
+      const key = w.replace(/^.*? is /, '');
+      if (warned.has(key)) continue;
+      warned.add(key);
+      opts.onWarning?.(w);
+    }
+    return img;
+  }
 
   static open(dir: string, opts: FrameSourceOptions): FolderSource {
     let entries: string[];
@@ -97,11 +124,11 @@ class FolderSource implements OpenedFrameSource {
       .sort(naturalCompare);
     if (files.length === 0) throw new FrameSourceError(`folder '${dir}' has no frames (.jpg, .jpeg or .png files)`);
     if (opts.maxFrames !== undefined) files = files.slice(0, opts.maxFrames);
-    return FolderSource.fromFiles(dir, files);
+    return FolderSource.fromFiles(dir, files, opts);
   }
 
   /** Frames = these files of `dir`, in this order. */
-  static fromFiles(dir: string, files: string[]): FolderSource {
+  static fromFiles(dir: string, files: string[], opts: FrameSourceOptions = {}): FolderSource {
     if (files.length === 0) throw new FrameSourceError(`folder '${dir}' has no frames`);
     const seen = new Map<string, string>();
     for (const f of files) {
@@ -115,20 +142,33 @@ class FolderSource implements OpenedFrameSource {
     }
     // size of the first frame (decoded), then every other frame's header against it
     let first: RgbImage;
+    const warned = new Set<string>();
     try {
-      first = readImage(join(dir, files[0]));
+      first = FolderSource.read(join(dir, files[0]), opts, warned);
     } catch (e) {
       throw new FrameSourceError(oneLine((e as Error).message));
     }
     for (let i = 1; i < files.length; i++) {
-      const size = imageHeaderSize(join(dir, files[i]));
-      if (size && (size.width !== first.width || size.height !== first.height)) {
+      let size = imageHeaderSize(join(dir, files[i]));
+      if (!size || !hasEndMarker(join(dir, files[i]))) {
+        // unusual or damaged: decode it now, so a corrupt frame stops the run before any output
+        try {
+          const img = readImage(join(dir, files[i]));
+          size = { width: img.width, height: img.height };
+        } catch (e) {
+          throw new FrameSourceError(`frame ${i} '${files[i]}': ${oneLine((e as Error).message)}`);
+        }
+      }
+      // (with exifRotate a header's sides may be swapped; the decode of each frame checks the result)
+      const same = (w: number, h: number) => w === first.width && h === first.height;
+      if (!same(size.width, size.height) && !(opts.exifRotate && same(size.height, size.width))) {
         throw new FrameSourceError(
           `frame ${i} '${files[i]}' is ${size.width}x${size.height}, the first frame '${files[0]}' is ${first.width}x${first.height}: all frames must have the same size`,
         );
       }
     }
-    const src = new FolderSource(dir, files, first.width, first.height);
+    const src = new FolderSource(dir, files, first.width, first.height, opts);
+    for (const w of warned) src.warned.add(w);
     src.last = { i: 0, img: first };
     return src;
   }
@@ -150,7 +190,7 @@ class FolderSource implements OpenedFrameSource {
     if (this.last?.i === i) return this.last.img;
     let img: RgbImage;
     try {
-      img = readImage(join(this.path, this.files[i]));
+      img = FolderSource.read(join(this.path, this.files[i]), this.opts, this.warned);
     } catch (e) {
       throw new FrameSourceError(`${this.describe(i)}: ${oneLine((e as Error).message)}`);
     }
@@ -169,8 +209,8 @@ class FolderSource implements OpenedFrameSource {
 }
 
 /** A source over the given frame files of one folder, in the given order (e.g. a dataset's frame list). */
-export function openFrameFiles(dir: string, files: string[]): OpenedFrameSource {
-  return FolderSource.fromFiles(dir, files);
+export function openFrameFiles(dir: string, files: string[], opts: FrameSourceOptions = {}): OpenedFrameSource {
+  return FolderSource.fromFiles(dir, files, opts);
 }
 
 const stemOf = (file: string) => basename(file, extname(file));
@@ -179,6 +219,29 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 function checkIndex(src: OpenedFrameSource, i: number): void {
   if (!Number.isInteger(i) || i < 0 || i >= src.numFrames)
     throw new FrameSourceError(`frame ${i} does not exist ('${src.path}' has ${src.numFrames} frames)`);
+}
+
+/**
+ * True when the file ends as a complete PNG (IEND chunk) or JPEG (EOI marker, trailing bytes allowed)
+ * does: the cheap up-front check for frames truncated by an interrupted copy (4 KiB read).
+ */
+export function hasEndMarker(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const n = Math.min(size, 4096);
+    const b = Buffer.alloc(n);
+    readSync(fd, b, 0, n, size - n);
+    if (b.includes('IEND', 0, 'latin1')) return true;
+    return b.includes(Buffer.from([0xff, 0xd9]));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

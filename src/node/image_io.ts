@@ -1,37 +1,23 @@
-// Node image codecs (pngjs, jpeg-js): read PNG/JPEG as RGB, write 8-bit masks and overlays (atomically:
-// src/node/atomic_write.ts).
+// Node image I/O: PNG/JPEG -> RGB through the one decoder of every host (src/image/decode.ts, equal to
+// python3-pil's Image.open(p).convert('RGB')); pngjs writes 8-bit masks and overlays (atomically: src/node/atomic_write.ts).
 import { readFileSync } from 'node:fs';
-import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { type RgbImage, rgbaToRgb } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
+import { checkImageSize } from '../image/image_size.js';
+import { type DecodedImage, type DecodeOptions, decodeImageBytes } from '../image/decode.js';
 import { writeFileAtomic } from './atomic_write.js';
 import { checkInputFile } from './paths.js';
-import { checkImageSize } from '../graph/image_size.js';
 
-export function decodeImage(bytes: Uint8Array, name = 'image'): RgbImage {
+export type { DecodedImage, DecodeOptions } from '../image/decode.js';
+
+/** PNG or JPEG bytes -> RGB as PIL's convert('RGB'); throws an Error naming `name` for anything else. */
+export function decodeImage(bytes: Uint8Array, name = 'image', opts: DecodeOptions = {}): DecodedImage {
   checkImageSize(bytes, name);
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-    let png: PNG;
-    try {
-      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    } catch (e) {
-      throw new Error(`${name}: corrupt PNG (${(e as Error).message})`);
-    }
-    return rgbaToRgb(png.data, png.width, png.height);
-  }
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    let img: { width: number; height: number; data: Uint8Array };
-    try {
-      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 2048 });
-    } catch (e) {
-      throw new Error(`${name}: corrupt JPEG (${(e as Error).message})`);
-    }
-    return rgbaToRgb(img.data, img.width, img.height);
-  }
-  throw new Error(`${name}: not a PNG or JPEG file`);
+  return decodeImageBytes(bytes, name, opts);
 }
 
-export function readImage(path: string): RgbImage {
+/** Read and decode an image file (see decodeImage; `opts.exifRotate` applies the EXIF orientation). */
+export function readImage(path: string, opts: DecodeOptions = {}): DecodedImage {
   checkInputFile('image', path); // a regular file: never read /dev/zero or a FIFO forever
   let bytes: Buffer;
   try {
@@ -39,7 +25,7 @@ export function readImage(path: string): RgbImage {
   } catch (e) {
     throw new Error(`cannot read image '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const img = decodeImage(bytes, path);
+  const img = decodeImage(bytes, path, opts);
   if (img.width === 0 || img.height === 0) throw new Error(`${path}: empty image`);
   return img;
 }

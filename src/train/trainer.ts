@@ -8,15 +8,15 @@
 //   - gradient accumulation over `accumulate` clips per optimiser step (gradients summed on the GPU,
 //     the loss scaled by 1 / accumulate as a mean over clips);
 //   - learning rates follow a cosine from each parameter's start value to lrEndFactor of it.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import { Tape } from '../graph/autograd.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
-import { add, affine, unary } from '../kernels/elementwise.js';
+import { affine, unary } from '../kernels/elementwise.js';
 import { l1Loss, structureTarget } from '../kernels/loss.js';
 import { adamw, clipCoef, cosineSchedule, gradNormSq } from '../kernels/optim.js';
 import { preprocessImage } from '../model/image_predictor.js';
-import { maskToInput } from '../model/video_predictor.js';
+import { maskToInput } from '../model/mask_prompt.js';
 import { RobotSeg } from '../model/robotseg.js';
 import type { ImageFeatures, SAM2 } from '../model/sam2.js';
 import { mulberry32 } from '../util/rng.js';
@@ -34,6 +34,7 @@ import {
 import { weightedSum } from './losses.js';
 import { collectParams, type OptimSettings, ROBOTSEG_OPTIM, type TrainableParam } from './params.js';
 import { featurePseudoLabel, objectPrototype, withoutTape, withoutTapeAsync } from './pseudo_labels.js';
+import { TAPE_OPS } from '../kernels/tape.js';
 
 /** Reads frames and masks (Node: files; browsers: fetch / File). */
 export interface TrainDataSource {
@@ -188,7 +189,7 @@ export class Trainer {
         `clip frames ${indices.join(', ')} outside video '${video.name}' (${video.frames.length} frames)`,
       );
     if (backward) for (const p of this.params) p.tensor.requiresGrad = true;
-    const tape = backward ? new Tape(rt) : null;
+    const tape = backward ? new Tape(rt, TAPE_OPS) : null;
     try {
       return await rt.scopeAsync(async () => {
         const g0 = await this.targetMask(video);
@@ -248,7 +249,7 @@ export class Trainer {
           host[name] = sum;
         }
         if (tape) {
-          tape.backward(total, rt.upload([1], [1]), add);
+          tape.backward(total, rt.upload([1], [1]));
           for (const p of this.params) if (p.tensor.grad) untrack(p.tensor.grad);
         }
         const extra = points ? steps[0].earlier.length : 0;

@@ -15,7 +15,7 @@ import { McapIndexedReader, type McapTypes, TempBuffer } from '@mcap/core';
 import { loadDecompressHandlers } from '@mcap/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maskTopic } from '../../src/node/mcap/annotate.js';
-import { encodeMaskMessage, ROS2_IMAGE_SCHEMA } from '../../src/node/mcap/image_messages.js';
+import { encodeMaskMessage, ROS2_IMAGE_SCHEMA, rosTimeFromNs } from '../../src/node/mcap/image_messages.js';
 import { mcapRecords } from '../../src/node/mcap/records.js';
 import { McapTopicSource } from '../../src/node/mcap/topic_source.js';
 import { McapMaskWriter } from '../../src/node/mcap/writer.js';
@@ -131,6 +131,7 @@ describe('MCAP frames: every supported message type gives the clip back', () => 
     w2.abort();
     expect(() => readFileSync(join(tmp, 'aborted.mcap'))).toThrow();
     expect(encodeMaskMessage(header, 3, 2, mask)).toEqual(messages[1].data);
+    expect(rosTimeFromNs(1_700_000_000_500_000_007n)).toEqual({ sec: 1_700_000_000, nanosec: 500_000_007 });
   });
 });
 
@@ -193,6 +194,7 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
       /topic '\/chatter' has schema 'std_msgs\/msg\/String' \(ros2msg, messages cdr\): expected sensor_msgs\/msg\/CompressedImage/,
     );
     await expectUserError(BAG, {}, /--topic TOPIC is required with an MCAP source/);
+    await expectUserError(CLIP, { topic: '/cam' }, /--topic is for MCAP recordings; '.*video_clip' is a folder/);
     await expectUserError(BAG, { topic: '/cam/rgb', out: tmp }, /with an MCAP source the output is an MCAP file/);
     await expectUserError(
       BAG,
@@ -203,6 +205,37 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
     await expectUserError(BAG, { topic: '/cam/rgb', maxFrames: '2' }, /frame 2 does not exist .* has 2 frames/, [
       '2:1,1',
     ]);
+  });
+
+  it('frames of different sizes, a topic without messages (a file written by McapMaskWriter)', async () => {
+    const path = join(tmp, 'sizes.mcap');
+    const w = await McapMaskWriter.open(path, { compression: 'none' });
+    const cam = await w.addCompressedFrameChannel('/cam');
+    await w.addCompressedFrameChannel('/silent');
+    const header = { stamp: { sec: 1, nanosec: 0 }, frameId: 'cam' };
+    await w.writeCompressedFrame(cam, {
+      logTime: 1n,
+      header,
+      format: 'jpeg',
+      data: readFileSync(join(CLIP, CLIP_FILES[0])),
+    });
+    await w.writeCompressedFrame(cam, {
+      logTime: 2n,
+      header,
+      format: 'png',
+      data: readFileSync(join(GOLD, 'video_frame0.png')),
+    });
+    await w.close();
+    await expectUserError(
+      path,
+      { topic: '/cam' },
+      /frame 1 of topic '\/cam' \(log time 2 ns\) is 200x150, frame 0 is 240x136: all frames must have the same size/,
+    );
+    await expectUserError(path, { topic: '/silent' }, /topic '\/silent' in '.*sizes\.mcap' has no messages/);
+    // the first frame alone is fine
+    const src = await McapTopicSource.open(path, { topic: '/cam', maxFrames: 1 });
+    expect([src.numFrames, src.width, src.height]).toEqual([1, 240, 136]);
+    src.close();
   });
 
   it('unknown encodings and schemas', async () => {
@@ -268,108 +301,149 @@ async function buildMcapBytesOfImage(): Promise<{
 }
 
 describe.skipIf(!rt)('robotseg track FILE.mcap on the GPU (reduced golden weights)', () => {
+  // SAM 2.1 with prompts on three topics (CDR JPEG, CDR bgr8, protobuf), RobotSeg's automatic mode on the
+  // JSON one; the other topics give the same pixels (first describe), hence the same masks
   const PROMPTS = ['--point', '0:120,70', '--obj', '2', '--box', '1:20,10,110,90'];
-  let folderMasks: Map<number, Uint8Array[]>;
-
-  it('the folder reference', async () => {
-    const frames = join(tmp, 'frames');
-    mkdirSync(frames);
-    for (const f of CLIP_FILES.slice(0, N)) copyFileSync(join(CLIP, f), join(frames, f));
-    const r = await runCli(['track', frames, ...MODEL, ...PROMPTS, '--out', join(tmp, 'ref'), '--quiet']);
+  const frameFolder = join(tmp, 'frames');
+  mkdirSync(frameFolder);
+  for (const f of CLIP_FILES.slice(0, N)) copyFileSync(join(CLIP, f), join(frameFolder, f));
+  /** `robotseg track` on the folder: masks per sub-folder, per frame (0/1). */
+  const folderTrack = async (args: string[], dirs: string[]) => {
+    const out = join(tmp, `ref_${dirs.join('_')}`);
+    const r = await runCli(['track', frameFolder, ...args, '--out', out, '--quiet']);
     expect(r.code, r.err).toBe(0);
-    folderMasks = new Map(
-      [1, 2].map((obj) => [
-        obj,
-        CLIP_FILES.slice(0, N).map((f) => readMask(join(tmp, 'ref', String(obj), f.replace('.jpg', '.png'))).data),
-      ]),
-    );
-    // the prompts give real masks (not empty everywhere)
-    expect(folderMasks.get(1)!.every((m) => m.some((v) => v))).toBe(true);
-  }, 120_000);
-
+    return dirs.map((d) => CLIP_FILES.slice(0, N).map((f) => readMask(join(out, d, f.replace('.jpg', '.png'))).data));
+  };
   const input = (async () => {
     const records = [];
     for await (const r of mcapRecords(BAG)) records.push(r);
     return records;
   })();
 
-  for (const topic of ['/cam/compressed', '/cam/bgr', '/fox/proto', '/fox/json']) {
-    it(`${topic}: masks equal the folder's, the input copied byte for byte`, async () => {
+  /** The output holds the input unchanged and one mask channel per name, equal to `want` [name][frame]. */
+  async function checkOutput(out: string, topic: string, names: string[], want: Uint8Array[][]): Promise<void> {
+    const { reader, messages } = await readIndexed(out);
+    const inRecords = await input;
+    const inChannels = new Map(
+      inRecords.filter((x) => x.type === 'Channel').map((c) => [c.id, c as McapTypes.TypedMcapRecords['Channel']]),
+    );
+    const inSchemas = new Map(
+      inRecords.filter((x) => x.type === 'Schema').map((s) => [s.id, s as McapTypes.TypedMcapRecords['Schema']]),
+    );
+    const inMessages = inRecords.filter((x) => x.type === 'Message') as McapTypes.TypedMcapRecords['Message'][];
+    expect(reader.header.profile).toBe('ros2');
+    // schemas and channels: same ids, topics, encodings, metadata, schema bytes
+    for (const [id, c] of inChannels) {
+      const o = reader.channelsById.get(id)!;
+      expect([o.topic, o.messageEncoding, [...o.metadata]], c.topic).toEqual([
+        c.topic,
+        c.messageEncoding,
+        [...c.metadata],
+      ]);
+      const si = inSchemas.get(c.schemaId)!;
+      const so = reader.schemasById.get(o.schemaId)!;
+      expect([so.id, so.name, so.encoding, Buffer.from(so.data).equals(Buffer.from(si.data))]).toEqual([
+        si.id,
+        si.name,
+        si.encoding,
+        true,
+      ]);
+    }
+    // every input message, byte for byte, same times and sequence, same order per channel
+    const key = (m: McapTypes.Message) =>
+      `${m.channelId}|${m.sequence}|${m.logTime}|${m.publishTime}|${Buffer.from(m.data).toString('base64')}`;
+    for (const id of inChannels.keys())
+      expect(messages.filter((m) => m.channelId === id).map(key), inChannels.get(id)!.topic).toEqual(
+        inMessages.filter((m) => m.channelId === id).map(key),
+      );
+    expect(messages.length).toBe(inMessages.length + names.length * N);
+    // attachment and metadata copied
+    const att = [];
+    for await (const a of reader.readAttachments()) att.push([a.name, a.mediaType, Buffer.from(a.data).toString()]);
+    expect(att).toEqual([['calibration.yaml', 'application/yaml', 'fx: 200\nfy: 200\n']]);
+    const meta = [];
+    for await (const m of reader.readMetadata()) meta.push([m.name, [...m.metadata]]);
+    expect(meta).toEqual([['rosbag2', [['serialized_bag_info', 'synthetic']]]]);
+    // in file order, each frame's masks follow its message
+    const order: string[] = [];
+    for await (const rec of mcapRecords(out))
+      if (rec.type === 'Message') order.push(reader.channelsById.get(rec.channelId)!.topic);
+    const at = order.indexOf(topic);
+    expect(order.slice(at, at + 1 + names.length)).toEqual([topic, ...names.map((n) => maskTopic(topic, n))]);
+    // mask channels: mono8 Image with the frame's stamp, frame_id, log time and publish time
+    const imgReader = new MessageReader(parseRosMsg(ROS2_IMAGE_SCHEMA, { ros2: true }));
+    const source = inMessages.filter((m) => inChannels.get(m.channelId)!.topic === topic);
+    for (const [k, name] of names.entries()) {
+      const ch = [...reader.channelsById.values()].find((c) => c.topic === maskTopic(topic, name));
+      expect(ch, `${topic} ${name}`).toBeDefined();
+      expect([reader.schemasById.get(ch!.schemaId)!.name, ch!.messageEncoding]).toEqual([
+        'sensor_msgs/msg/Image',
+        'cdr',
+      ]);
+      const ms = messages.filter((m) => m.channelId === ch!.id);
+      expect(ms.map((m) => [m.logTime, m.publishTime])).toEqual(source.map((m) => [m.logTime, m.publishTime]));
+      for (const [i, m] of ms.entries()) {
+        const img = imgReader.readMessage<{
+          header: { stamp: unknown; frame_id: string };
+          width: number;
+          height: number;
+          encoding: string;
+          step: number;
+          data: Uint8Array;
+        }>(m.data);
+        expect([img.header.stamp, img.header.frame_id, img.width, img.height, img.encoding, img.step]).toEqual([
+          stampOf(i),
+          FRAME_ID,
+          240,
+          136,
+          'mono8',
+          240,
+        ]);
+        let diff = 0;
+        for (let p = 0; p < want[k][i].length; p++)
+          if ((img.data[p] === 255 ? 1 : img.data[p] === 0 ? 0 : 9) !== want[k][i][p]) diff++;
+        expect(diff, `${topic} ${name} frame ${i}: pixels differing from the folder's mask`).toBe(0);
+      }
+    }
+  }
+
+  let sam: Promise<Uint8Array[][]> | null = null;
+  for (const topic of ['/cam/compressed', '/cam/bgr', '/fox/proto']) {
+    it(`${topic}: masks equal the folder's (SAM 2.1, prompts), the input copied byte for byte`, async () => {
+      sam ??= folderTrack([...MODEL, ...PROMPTS], ['1', '2']);
+      const want = await sam;
+      expect(want[0].every((m) => m.some((v) => v))).toBe(true); // real masks, not empty everywhere
       const out = join(tmp, `${topic.replaceAll('/', '_')}.mcap`);
-      const r = await runCli(['track', BAG, ...MODEL, ...PROMPTS, '--topic', topic, '--out', out, '--quiet']);
+      const r = await runCli(['track', BAG, ...MODEL, ...PROMPTS, '--topic', topic, '--out', out]);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toMatch(new RegExp(`${N} frames 240x136, 2 objects \\(1, 2\\)`));
-      const { reader, messages } = await readIndexed(out);
-      const inRecords = await input;
-      const inChannels = new Map(
-        inRecords.filter((x) => x.type === 'Channel').map((c) => [c.id, c as McapTypes.TypedMcapRecords['Channel']]),
-      );
-      const inSchemas = new Map(
-        inRecords.filter((x) => x.type === 'Schema').map((s) => [s.id, s as McapTypes.TypedMcapRecords['Schema']]),
-      );
-      const inMessages = inRecords.filter((x) => x.type === 'Message') as McapTypes.TypedMcapRecords['Message'][];
-      // schemas and channels: same ids, topics, encodings, metadata, schema bytes
-      for (const [id, c] of inChannels) {
-        const o = reader.channelsById.get(id)!;
-        expect([o.topic, o.messageEncoding, [...o.metadata]], c.topic).toEqual([
-          c.topic,
-          c.messageEncoding,
-          [...c.metadata],
-        ]);
-        const si = inSchemas.get(c.schemaId)!;
-        const so = reader.schemasById.get(o.schemaId)!;
-        expect([so.name, so.encoding, Buffer.from(so.data).equals(Buffer.from(si.data))]).toEqual([
-          si.name,
-          si.encoding,
-          true,
-        ]);
-      }
-      // every input message, byte for byte, same times and sequence, same order per channel
-      const key = (m: McapTypes.Message) =>
-        `${m.channelId}|${m.sequence}|${m.logTime}|${m.publishTime}|${Buffer.from(m.data).toString('base64')}`;
-      for (const id of inChannels.keys())
-        expect(messages.filter((m) => m.channelId === id).map(key), inChannels.get(id)!.topic).toEqual(
-          inMessages.filter((m) => m.channelId === id).map(key),
-        );
-      expect(messages.length).toBe(inMessages.length + 2 * N);
-      // in file order, each frame's masks follow its message
-      const order: string[] = [];
-      for await (const rec of mcapRecords(out))
-        if (rec.type === 'Message') order.push(reader.channelsById.get(rec.channelId)!.topic);
-      const at = order.indexOf(topic);
-      expect(order.slice(at, at + 3)).toEqual([topic, maskTopic(topic, 'obj1'), maskTopic(topic, 'obj2')]);
-      // mask channels: one per object, mono8 Image, the frame's stamp / frame_id / log time
-      const imgReader = new MessageReader(parseRosMsg(ROS2_IMAGE_SCHEMA, { ros2: true }));
-      for (const obj of [1, 2]) {
-        const ch = [...reader.channelsById.values()].find((c) => c.topic === maskTopic(topic, `obj${obj}`));
-        expect(ch, `${topic} obj${obj}`).toBeDefined();
-        expect(reader.schemasById.get(ch!.schemaId)!.name).toBe('sensor_msgs/msg/Image');
-        const ms = messages.filter((m) => m.channelId === ch!.id);
-        expect(ms.map((m) => m.logTime)).toEqual([0, 1, 2].map((i) => T0 + BigInt(i) * FRAME_NS));
-        for (const [i, m] of ms.entries()) {
-          const img = imgReader.readMessage<{
-            header: { stamp: unknown; frame_id: string };
-            width: number;
-            height: number;
-            encoding: string;
-            step: number;
-            data: Uint8Array;
-          }>(m.data);
-          expect([img.header.stamp, img.header.frame_id, img.width, img.height, img.encoding, img.step]).toEqual([
-            stampOf(i),
-            FRAME_ID,
-            240,
-            136,
-            'mono8',
-            240,
-          ]);
-          const want = folderMasks.get(obj)![i];
-          const got = img.data;
-          let diff = 0;
-          for (let p = 0; p < want.length; p++) if ((got[p] === 255 ? 1 : got[p] === 0 ? 0 : 9) !== want[p]) diff++;
-          expect(diff, `${topic} obj${obj} frame ${i}: pixels differing from the folder's mask`).toBe(0);
-        }
-      }
-    }, 120_000);
+      await checkOutput(out, topic, ['obj1', 'obj2'], want);
+    }, 180_000);
   }
+
+  it("/fox/json: RobotSeg --target robot,arm -> <topic>/robot_mask and <topic>/arm_mask equal the folder's", async () => {
+    const RS = join(tmp, 'RS.safetensors');
+    const init = await runCli([
+      'init-robotseg',
+      '--from',
+      join(GOLD, 'weights.safetensors'),
+      '--out',
+      RS,
+      '--config',
+      join(ROOT, 'test', 'fixtures', 'robotseg', 'config.json'),
+      '--seed',
+      '7',
+    ]);
+    expect(init.code, init.err).toBe(0);
+    const args = ['--weights', RS, '--target', 'robot,arm'];
+    const want = await folderTrack(args, ['robot', 'arm']);
+    const out = join(tmp, 'fox_json_rs.mcap');
+    const r = await runCli(['track', BAG, ...args, '--topic', '/fox/json', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/wrote .*fox_json_rs\.mcap: .* masks on \/fox\/json\/robot_mask, \/fox\/json\/arm_mask/);
+    await checkOutput(out, '/fox/json', ['robot', 'arm'], want);
+    const { reader } = await readIndexed(out);
+    const robot = [...reader.channelsById.values()].find((c) => c.topic === '/fox/json/robot_mask')!;
+    expect(Object.fromEntries(robot.metadata)).toEqual({ source_topic: '/fox/json', object_id: '1', target: 'robot' });
+  }, 240_000);
 });

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { attention, splitPacked, type AttentionVariant } from '../../src/kernels/attention.js';
-import { add } from '../../src/kernels/elementwise.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { attentionGradRef, attentionRef } from '../ref/attention.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -153,12 +153,12 @@ describe.skipIf(!rt)('attention backward', () => {
   const r = rng(9);
 
   async function grads(leaves: Tensor[], f: () => Tensor, dy: Float32Array) {
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     try {
       for (const t of leaves) t.requiresGrad = true;
       const y = f();
-      tape.backward(y, rt!.upload(dy, y.shape), (rt_, a, b) => add(rt_, a, b));
+      tape.backward(y, rt!.upload(dy, y.shape));
       return await Promise.all(leaves.map((t) => rt!.read(t.grad!)));
     } finally {
       rt!.tape = null;
@@ -262,7 +262,7 @@ describe.skipIf(!rt)('attention backward', () => {
   });
 
   it('refuses autograd through strided views', () => {
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     try {
       const qkv = rt!.zeros([1, 4, 24]);

@@ -10,10 +10,10 @@ import {
   type Conv2dImpl,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
-import { add } from '../../src/kernels/elementwise.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { conv2dBackwardRef, conv2dRef, finiteDiff } from '../ref/conv2d.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -252,12 +252,12 @@ describe.skipIf(!rt)('conv2d backward', () => {
     const w = rt!.upload(wv, c.ws);
     const b = rt!.upload(bv, [c.ws[0]]);
     x.requiresGrad = w.requiresGrad = b.requiresGrad = true;
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     const y = conv2d(rt!, x, w, b, c.o);
     rt!.tape = null;
     const dyv = r.array(y.size);
-    tape.backward(y, rt!.upload(dyv, y.shape), add);
+    tape.backward(y, rt!.upload(dyv, y.shape));
     const ref = conv2dBackwardRef(xv, c.xs, wv, c.ws, dyv, c.o);
     expectClose(await rt!.read(x.grad!), ref.dx, GTOL, 'x.grad');
     expectClose(await rt!.read(w.grad!), ref.dw, GTOL, 'w.grad');
@@ -272,12 +272,12 @@ describe.skipIf(!rt)('conv2d backward', () => {
     const x = rt!.upload(xv, c.xs);
     const w = rt!.upload(wv, c.ws);
     w.requiresGrad = true;
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     const y = conv2d(rt!, x, w, null, c.o);
     rt!.tape = null;
     const dyv = r.array(y.size);
-    tape.backward(y, rt!.upload(dyv, y.shape), add);
+    tape.backward(y, rt!.upload(dyv, y.shape));
     expect(x.grad).toBeNull();
     expectClose(await rt!.read(w.grad!), conv2dBackwardRef(xv, c.xs, wv, c.ws, dyv, c.o).dw, GTOL, 'w.grad');
     tape.dispose();

@@ -5,11 +5,11 @@ import {
   type ConvTranspose2dImpl,
   type ConvTranspose2dOptions,
 } from '../../src/kernels/conv_transpose2d.js';
-import { add } from '../../src/kernels/elementwise.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { finiteDiff } from '../ref/conv2d.js';
 import { convTranspose2dBackwardRef, convTranspose2dOutShape, convTranspose2dRef } from '../ref/conv_transpose2d.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -181,12 +181,12 @@ describe.skipIf(!rt)('conv_transpose2d backward (tape)', () => {
       const b = bv ? rt!.upload(bv, [cout]) : null;
       x.requiresGrad = w.requiresGrad = true;
       if (b) b.requiresGrad = true;
-      const tape = new Tape(rt!);
+      const tape = new Tape(rt!, TAPE_OPS);
       rt!.tape = tape;
       const y = convTranspose2d(rt!, x, w, b, c.o);
       rt!.tape = null;
       const dyv = r.array(y.size);
-      tape.backward(y, rt!.upload(dyv, y.shape), add);
+      tape.backward(y, rt!.upload(dyv, y.shape));
       const ref = convTranspose2dBackwardRef(xv, c.xs, wv, c.ws, dyv, c.o);
       expectClose(await rt!.read(x.grad!), ref.dx, GTOL, 'x.grad');
       expectClose(await rt!.read(w.grad!), ref.dw, GTOL, 'w.grad');

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
-import { add } from '../../src/kernels/elementwise.js';
 import {
   groupNorm,
   groupNormBackward,
@@ -26,6 +25,7 @@ import {
   layerNormRef,
   type NormBackward,
 } from '../ref/norm.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 const r = rng(7);
@@ -58,7 +58,7 @@ async function throughTape(
   b: Float32Array,
   dys: Float32Array,
 ) {
-  const tape = new Tape(rt!);
+  const tape = new Tape(rt!, TAPE_OPS);
   const x = rt!.upload(xs, shape, 'f32', 'x');
   const wt = rt!.upload(w, [w.length], 'f32', 'w');
   const bt = rt!.upload(b, [b.length], 'f32', 'b');
@@ -71,7 +71,7 @@ async function throughTape(
     rt!.tape = null;
   }
   const dy = rt!.upload(dys, shape, 'f32', 'dy');
-  tape.backward(y, dy, add);
+  tape.backward(y, dy);
   const out = {
     y: await rt!.read(y),
     dx: await rt!.read(x.grad!),
@@ -322,12 +322,12 @@ describe.skipIf(!rt)('layerNorm', () => {
     expectClose(await rt!.read(q.dx!), ref.dx, BWD, 'dx');
 
     // through the tape: x without requiresGrad gets no gradient, the parameters do
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     wt.requiresGrad = bt.requiresGrad = true;
     rt!.tape = tape;
     const y = layerNorm(rt!, x, wt, bt, 1e-5);
     rt!.tape = null;
-    tape.backward(y, dy, add);
+    tape.backward(y, dy);
     expect(x.grad).toBeNull();
     expectClose(await rt!.read(wt.grad!), ref.dweight, BWD, 'tape dweight');
     tape.dispose();

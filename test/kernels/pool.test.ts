@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import { add } from '../../src/kernels/elementwise.js';
 import { avgPool2d, maxPool2d, maxPool2dBackward, maxPool2dWithIndices } from '../../src/kernels/pool.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { finiteDiff } from '../ref/conv2d.js';
 import { avgPool2dBackwardRef, avgPool2dRef, maxPool2dBackwardRef, maxPool2dRef, type PoolGeom } from '../ref/pool.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -103,12 +103,12 @@ describe.skipIf(!rt)('max_pool2d', () => {
     const xv = r.array(n(c.xs));
     const x = rt!.upload(xv, c.xs);
     x.requiresGrad = true;
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     const y = maxPool2d(rt!, x, c.o);
     rt!.tape = null;
     const dyv = r.array(y.size);
-    tape.backward(y, rt!.upload(dyv, y.shape), add);
+    tape.backward(y, rt!.upload(dyv, y.shape));
     const ref = maxPool2dRef(xv, c.xs, c.o);
     expectClose(
       await rt!.read(x.grad!),
@@ -152,7 +152,7 @@ describe.skipIf(!rt)('avg_pool2d', () => {
       const xv = r.array(n(c.xs));
       const x = rt!.upload(xv, c.xs);
       x.requiresGrad = true;
-      const tape = new Tape(rt!);
+      const tape = new Tape(rt!, TAPE_OPS);
       rt!.tape = tape;
       const y = avgPool2d(rt!, x, c.o);
       rt!.tape = null;
@@ -160,7 +160,7 @@ describe.skipIf(!rt)('avg_pool2d', () => {
       expect(y.shape).toEqual(ref.shape);
       expectClose(await rt!.read(y), ref.y, AVG_TOL, 'y');
       const dyv = r.array(y.size);
-      tape.backward(y, rt!.upload(dyv, y.shape), add);
+      tape.backward(y, rt!.upload(dyv, y.shape));
       expectClose(await rt!.read(x.grad!), avgPool2dBackwardRef(c.xs, dyv, c.o), AVG_TOL, 'x.grad');
       tape.dispose();
     });

@@ -4,7 +4,6 @@
 // with that reference on small grids covering every path of the backward.
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import { add } from '../../src/kernels/elementwise.js';
 import { concat } from '../../src/kernels/layout.js';
 import {
   rpgObjectTokens,
@@ -17,6 +16,7 @@ import { RobotPromptGenerator } from '../../src/model/rpg.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { type RpgFrameRef, rpgTokensBackwardRef, rpgTokensFixedRef, rpgTokensRef } from '../ref/rpg.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -303,7 +303,7 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
       x.requiresGrad = true;
       ph.requiresGrad = true;
       const base = rt!.pool.liveBytes;
-      const tape = new Tape(rt!);
+      const tape = new Tape(rt!, TAPE_OPS);
       rt!.tape = tape;
       let out: ReturnType<typeof rpgObjectTokens>;
       try {
@@ -328,7 +328,7 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
         for (const t of Object.values(out.stages)) t.dispose(); // the tape still holds its own references
       }
       const seed = rt!.upload(Float32Array.from(dtokens), out.tokens.shape);
-      tape.backward(out.tokens, seed, add);
+      tape.backward(out.tokens, seed);
       expect(x.grad!.shape).toEqual(x.shape);
       expect(ph.grad!.shape).toEqual(ph.shape);
       expectClose(await rt!.read(x.grad!), want.dfeats, GRAD_TOL, 'd feats');
@@ -352,11 +352,11 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
       const x = rt!.upload(feats, [1, rows, cs.c]);
       const ph = rt!.upload(placeholder, [1, 64]);
       (which === 'feats' ? x : ph).requiresGrad = true;
-      const tape = new Tape(rt!);
+      const tape = new Tape(rt!, TAPE_OPS);
       rt!.tape = tape;
       const { tokens } = rpgObjectTokens(rt!, x, fgT, ph, opts);
       rt!.tape = null;
-      tape.backward(tokens, rt!.upload(Float32Array.from(dtokens), tokens.shape), add);
+      tape.backward(tokens, rt!.upload(Float32Array.from(dtokens), tokens.shape));
       if (which === 'feats') {
         expect(ph.grad).toBeNull();
         expectClose(await rt!.read(x.grad!), want.dfeats, GRAD_TOL, 'd feats alone');
@@ -367,7 +367,7 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
       tape.dispose();
     }
     const x = rt!.upload(feats, [1, rows, cs.c]);
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     const t1 = rpgObjectTokens(rt!, x, fgT, rt!.upload(placeholder, [1, 64]), opts).tokens; // nothing needs a gradient
     rt!.tape = null;
@@ -396,13 +396,13 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
     ptr.requiresGrad = true;
     const ref = rpgTokensRef(feats, c, fg, F, grid, placeholder);
     const want = rpgTokensBackwardRef(c, rows, ref.frames, hw, dtokens);
-    const tape = new Tape(rt!);
+    const tape = new Tape(rt!, TAPE_OPS);
     rt!.tape = tape;
     const memory = concat(rt!, [spatial, ptr], 1); // [1, M, memDim] like the tracker's assembled memory
     const { tokens } = rpg.forward(rt!, memory, rt!.upload(fg, [F, hw]));
     const none = rpg.forward(rt!, null, null).tokens; // no memory: R placeholder copies
     rt!.tape = null;
-    tape.backward(tokens, rt!.upload(Float32Array.from(dtokens), tokens.shape), add);
+    tape.backward(tokens, rt!.upload(Float32Array.from(dtokens), tokens.shape));
     expectClose(await rt!.read(spatial.grad!), want.dfeats.subarray(0, F * hw * c), GRAD_TOL, 'd spatial memory');
     expect(
       Array.from(await rt!.read(ptr.grad!)).every((v) => v === 0),
@@ -412,7 +412,7 @@ describe.skipIf(!rt)('rpg backward on the GPU (tape) vs the float64 reference', 
     // the no-memory tokens: the placeholder gradient is the sum of the 3 copies' gradients
     w.grad = null;
     const dn = Float32Array.from({ length: 3 * 4 * c }, (_, i) => Math.sin(i));
-    tape.backward(none, rt!.upload(dn, none.shape), add);
+    tape.backward(none, rt!.upload(dn, none.shape));
     const sum = Array.from({ length: 4 * c }, (_, i) => dn[i] + dn[4 * c + i] + dn[8 * c + i]);
     expectClose(await rt!.read(w.grad!), sum, { atol: 1e-6, rtol: 1e-6 }, 'd placeholder (no memory)');
     tape.dispose();

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
-import { add } from '../../src/kernels/elementwise.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from '../../src/train/cycle_loss.js';
 import { featurePseudoLabel, objectPrototype } from '../../src/train/pseudo_labels.js';
@@ -14,6 +13,7 @@ import { compare } from '../helpers/compare.js';
 import { goldenFile, goldenModel } from '../helpers/golden.js';
 import { checkGrads, openGradGolden, runGoldenCycle, trainableParams } from '../helpers/grad.js';
 import { testRuntime } from '../helpers/gpu.js';
+import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
@@ -46,7 +46,7 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
     const g = (k: string) => golden.readTensor(k);
     const params = trainableParams(model);
     for (const [, t] of params) t.requiresGrad = true;
-    const tape = new Tape(R);
+    const tape = new Tape(R, TAPE_OPS);
     R.tape = tape;
     const { feats, frames, steps } = await runGoldenCycle(R, model, golden, video);
     const g0 = R.upload(await g('target.G0'), [1, 1, 256, 256], 'f32', 'G0');
@@ -102,7 +102,7 @@ describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golde
     }
 
     // ---- backward through time
-    tape.backward(loss.total, R.upload([1], [1]), add);
+    tape.backward(loss.total, R.upload([1], [1]));
     const report = await checkGrads(R, params, golden, 'cycle', { encoderTol: 1e-3, headTol: 1e-4 });
     console.log(
       `worst relative gradient errors: ${report.worst.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}`,

@@ -124,6 +124,17 @@ function placeFile(src: string, dst: string): void {
   }
 }
 
+const TEMP = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/** Removes atomic_write temporaries (`.<name>.<pid>.<hex>.tmp`) anywhere under OUT. */
+function sweepTree(dir: string): void {
+  for (const n of readdirSync(dir)) {
+    const p = join(dir, n);
+    if (TEMP.test(n)) rmSync(p, { recursive: true, force: true });
+    else if (statSync(p).isDirectory()) sweepTree(p);
+  }
+}
+
 const REWRITTEN = new Set(['meta/info.json', 'meta/stats.json']);
 
 /** Every file of the source dataset except the metadata this pass rewrites. */
@@ -268,6 +279,9 @@ export function finalizeLeRobot(ds: LeRobotDataset, outDir: string, weightsSha25
     return ca - cb || (a < b ? -1 : a > b ? 1 : 0);
   });
   const checked = new Map(keys.map((k) => [k, checkKey(ds, outDir, k, byKey.get(k)!)]));
+
+  // 0. temporaries of killed shards (every unit is complete now, so nothing is being written)
+  sweepTree(outDir);
 
   // 1. unchanged files
   const files = unchangedFiles(ds.root);

@@ -9,14 +9,24 @@
 // output: source and output sizes and hashes, weights hash, options, frame counts, per-episode
 // stats) are written last, atomically: a record is the unit's commit marker. Node only.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import type { Runtime } from '../../graph/runtime.js';
 import type { Point } from '../../model/image_predictor.js';
 import type { SAM2 } from '../../model/sam2.js';
 import { type FrameSource, VideoPredictor } from '../../model/video_predictor.js';
-import { beginAtomic, tempPathFor, writeFileAtomic } from '../atomic_write.js';
+import { tempPathFor, writeFileAtomic } from '../atomic_write.js';
 import { openFrameSource, type OpenedFrameSource } from '../frame_source.js';
 import { writeMaskPng } from '../image_io.js';
 import { VideoWriter } from '../video_writer.js';
@@ -48,8 +58,6 @@ export function maskCodecArgs(codec: MaskCodec): string[] {
     '+bitexact',
     '-movflags',
     '+faststart',
-    '-f',
-    'mp4',
   ];
 }
 
@@ -285,6 +293,14 @@ function frameNamesFromRecord(r: UnitRecord): string[] {
   return (r as UnitRecord & { frame_names?: string[] }).frame_names ?? [];
 }
 
+/** Temporary siblings of `path` left by a killed run (atomic_write's `.<name>.<pid>.<hex>.tmp`). */
+export function sweepTemps(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) return;
+  const re = new RegExp(`^\\.${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.[0-9a-f]{12}\\.tmp$`);
+  for (const n of readdirSync(dir)) if (re.test(n)) rmSync(join(dir, n), { recursive: true, force: true });
+}
+
 /** Where time went (seconds), summed over units. */
 export interface Timing {
   decode: number;
@@ -347,6 +363,11 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
   if (src.width !== W || src.height !== H)
     throw new Error(`${unit.source}: decoded frames are ${src.width}x${src.height}, expected ${W}x${H}`);
   const names = unitFrameNames(unit);
+  // what a killed run of this unit left behind
+  for (const o of outputs) {
+    sweepTemps(join(outDir, o.rel));
+    sweepTemps(join(outDir, o.recordRel));
+  }
   // outputs under temporary names
   const sinks = outputs.map((o) => {
     const path = join(outDir, o.rel);
@@ -354,20 +375,14 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
     if (o.png) {
       const tmp = tempPathFor(path);
       mkdirSync(tmp, { recursive: true });
-      return {
-        o,
-        path,
-        tmp,
-        writer: null as VideoWriter | null,
-        atomic: null as ReturnType<typeof beginAtomic> | null,
-      };
+      return { o, path, tmp, writer: null as VideoWriter | null };
     }
-    const atomic = beginAtomic(path);
-    const writer = new VideoWriter(atomic.tempPath, W, H, unit.fps, unit.frames, undefined, {
+    // VideoWriter encodes into a temporary sibling and renames it on finish() (atomic_write.ts)
+    const writer = new VideoWriter(path, W, H, unit.fps, unit.frames, undefined, {
       inputPixFmt: 'gray',
       outputArgs: maskCodecArgs(opts.codec),
     });
-    return { o, path, tmp: atomic.tempPath, writer, atomic };
+    return { o, path, tmp: '', writer };
   });
   const stats: FeatureStats[][] = outputs.map(() => []);
   const gray = new Uint8Array(W * H);
@@ -434,17 +449,14 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
     for (const s of sinks) await s.writer?.finish();
     timing.encode += (performance.now() - t0) / 1000;
     for (const s of sinks) {
-      if (s.atomic) s.atomic.commit();
-      else {
-        rmSync(s.path, { recursive: true, force: true });
-        renameSync(s.tmp, s.path);
-      }
+      if (s.writer) continue;
+      rmSync(s.path, { recursive: true, force: true });
+      renameSync(s.tmp, s.path);
     }
   } catch (e) {
     for (const s of sinks) {
       s.writer?.abort();
-      s.atomic?.abort();
-      if (!s.atomic) rmSync(s.tmp, { recursive: true, force: true });
+      if (!s.writer) rmSync(s.tmp, { recursive: true, force: true });
     }
     throw e;
   } finally {
