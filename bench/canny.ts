@@ -9,21 +9,20 @@
 // GB/s counts each stage's inputs and outputs once (opencv 72 B/pixel, kornia 84 B/pixel). No ONNX
 // peer: ONNX has no Canny operator.
 
-import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { type CannyResult, cannyQueued, gaussianKernelKornia } from '../src/kernels/canny.js';
 import { robotsegEdgeMap } from '../src/model/sema.js';
 import { readImage } from '../src/node/image_io.js';
 import { cannyRef } from '../test/ref/canny.js';
-import { BENCH_DIR } from './harness.js';
+import { fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 const PASSES = 4;
 
 /** The fixture photo resampled (bilinear, half-pixel centres) to h x w, planar RGB 0..255 integers. */
 function photo(h: number, w: number): Float32Array {
-  const img = readImage(join(BENCH_DIR, '..', 'test', 'fixtures', 'canny', 'panda_320x240.png'));
+  const img = readImage(fixture('canny', 'panda_320x240.png'));
   const out = new Float32Array(3 * h * w);
   const src = (d: number, n: number, m: number) => {
     const s = Math.min(Math.max((d + 0.5) * (n / m) - 0.5, 0), n - 1);

@@ -7,20 +7,17 @@
 // (4 input planes, 2 box passes x (4 + 2) planes x 2 radii, coefficients, chamfer 13x13 window
 // mostly cached, 6 morphology passes, final). No ONNX peer (no such operator).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
 import { decodeLabelPng } from '../src/eval/labels.js';
 import { guidedRefineMask } from '../src/kernels/guided_filter.js';
 import { readImage } from '../src/node/image_io.js';
 import { guidedRefineRef } from '../test/ref/guided_filter.js';
-import { BENCH_DIR } from './harness.js';
+import { fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-const FIX = join(BENCH_DIR, '..', 'test', 'fixtures');
-
 function load(scale: number): { h: number; w: number; rgb: Uint8Array; mask: Uint8Array } {
-  const img = readImage(join(FIX, 'video_clip', '00001.jpg'));
-  const gt = decodeLabelPng(readFileSync(join(FIX, 'eval', 'clip', 'gt', '00001.png')));
+  const img = readImage(fixture('video_clip', '00001.jpg'));
+  const gt = decodeLabelPng(readFileSync(fixture('eval', 'clip', 'gt', '00001.png')));
   const h = img.height * scale,
     w = img.width * scale;
   const rgb = new Uint8Array(h * w * 3);

@@ -8,10 +8,11 @@
 //
 // Rows are plain JSON objects (BenchRow); later stages add fields such as `stage`.
 
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Runtime } from '../src/graph/runtime.js';
+import { PACKAGE_ROOT } from '../src/node/package_info.js';
 import type { BenchCase, BenchRun } from './types.js';
 import type { PeerSet } from './peers.js';
 
@@ -71,6 +72,26 @@ export interface BenchRunWithOutput extends BenchRun {
 const NOT_CASES = new Set(['types', 'harness', 'peers', 'onnx_builder']);
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The repository's test fixtures (goldens, photos, annotations) that image- and model-level cases check
+ * against: ROBOTSEG_FIXTURES, else test/fixtures of the checkout. The npm package does not ship them
+ * (14 MB), so from an installed package those cases are skipped with a note and the kernel cases run.
+ */
+export const FIXTURES_DIR = process.env.ROBOTSEG_FIXTURES ?? join(PACKAGE_ROOT, 'test', 'fixtures');
+
+/** Thrown by a case's setup when something it needs is absent: the case is reported as skipped, not failed. */
+export class SkipCase extends Error {}
+
+/** Path of a fixture under FIXTURES_DIR; throws SkipCase when it does not exist. */
+export function fixture(...parts: string[]): string {
+  const p = join(FIXTURES_DIR, ...parts);
+  if (!existsSync(p))
+    throw new SkipCase(
+      `needs test/fixtures/${parts.join('/')} (not in the npm package): run from a repository checkout or set ROBOTSEG_FIXTURES=DIR`,
+    );
+  return p;
+}
 
 export interface DiscoveredCase extends BenchCase {
   file: string;
@@ -274,6 +295,10 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
       }
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
+      if (e instanceof SkipCase) {
+        log(`bench: ${label} skipped: ${msg}`);
+        continue;
+      }
       log(`bench: ${label} failed: ${(e as Error).stack ?? msg}`);
       push({
         kernel: c.kernel,

@@ -5,16 +5,15 @@
 // Bytes: per object and pixel ~32 B (labels + neighbours 8, scratch written 4, row-distance pass
 // read+write 8, count pass ~12 with the disk rows mostly in cache). No ONNX peer (no such operator).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
 import { boundPix, countsForIds, countsFromFlat } from '../src/eval/jf.js';
 import { type LabelMap, decodeLabelPng } from '../src/eval/labels.js';
 import { jfCounts } from '../src/kernels/jf.js';
-import { BENCH_DIR } from './harness.js';
+import { fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 function load(which: 'gt' | 'pred', step: number): LabelMap {
-  const m = decodeLabelPng(readFileSync(join(BENCH_DIR, '..', 'test', 'fixtures', 'eval', 'clip', which, '00001.png')));
+  const m = decodeLabelPng(readFileSync(fixture('eval', 'clip', which, '00001.png')));
   const h = Math.floor(m.height / step),
     w = Math.floor(m.width / step);
   const data = new Uint16Array(h * w);

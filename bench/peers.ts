@@ -178,7 +178,9 @@ export async function loadPeers(
     try {
       web = await loadOrtWeb(rt);
     } catch (e) {
-      log(`bench: peer ort-web unavailable (${errText(e)}); install the devDependency onnxruntime-web`);
+      log(
+        `bench: peer ort-web unavailable (${errText(e)}); it is an optional peer dependency, never installed by a plain install: npm install onnxruntime-web`,
+      );
     }
   }
   if (which.includes('ort-node')) {
@@ -186,7 +188,7 @@ export async function loadPeers(
       node = await loadOrtNode();
     } catch (e) {
       log(
-        `bench: peer ort-node unavailable (${errText(e)}); it is an optionalDependency whose install script package.json denies: npm i onnxruntime-node`,
+        `bench: peer ort-node unavailable (${errText(e)}); it is an optional peer dependency, never installed by a plain install: npm install onnxruntime-node`,
       );
     }
   }

@@ -23,12 +23,11 @@ import { parseConfig, SAM21_HIERA_T, type Sam2Config } from '../src/model/config
 import { SAM2 } from '../src/model/sam2.js';
 import { openWeights } from '../src/node/weights_file.js';
 import { randomWeightsFile } from '../test/helpers/random_weights.js';
-import { allClose, BENCH_DIR, type BenchRunWithOutput } from './harness.js';
+import { PACKAGE_ROOT } from '../src/node/package_info.js';
+import { allClose, type BenchRunWithOutput, fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-const ROOT = join(BENCH_DIR, '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
-const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers', 'sam21_reduced');
+const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'peers', 'sam21_reduced');
 
 interface Ctx {
   rt: Runtime;
@@ -68,9 +67,9 @@ function context(rt: Runtime, full: boolean): Promise<Ctx> {
       cfg = SAM21_HIERA_T;
       file = randomWeightsFile(cfg, 0);
     } else {
-      cfg = parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8'));
-      file = await openWeights(join(GOLDEN, 'weights.safetensors'));
-      const g = await openWeights(join(GOLDEN, 'image.safetensors'));
+      cfg = parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8'));
+      file = await openWeights(fixture('golden', 'weights.safetensors'));
+      const g = await openWeights(fixture('golden', 'image.safetensors'));
       for (const k of GOLDEN_KEYS) golden.set(k, await g.readTensor(k));
       await g.close();
     }

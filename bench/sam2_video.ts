@@ -29,12 +29,11 @@ import { SAM2 } from '../src/model/sam2.js';
 import { type FrameResult, type TrackStage, VideoPredictor } from '../src/model/video_predictor.js';
 import { readImage } from '../src/node/image_io.js';
 import { openWeights } from '../src/node/weights_file.js';
-import { allClose, BENCH_DIR, type BenchRunWithOutput } from './harness.js';
+import { PACKAGE_ROOT } from '../src/node/package_info.js';
+import { allClose, type BenchRunWithOutput, fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-const ROOT = join(BENCH_DIR, '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
-const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers', 'sam21_reduced');
+const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'peers', 'sam21_reduced');
 
 interface Ctx {
   model: SAM2;
@@ -56,13 +55,13 @@ const KEYS = [
 
 function context(rt: Runtime): Promise<Ctx> {
   ctx ??= (async () => {
-    const cfg = parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8'));
-    const file = await openWeights(join(GOLDEN, 'weights.safetensors'));
+    const cfg = parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8'));
+    const file = await openWeights(fixture('golden', 'weights.safetensors'));
     const store = await uploadWeights(rt, file);
     await file.close();
     const model = new SAM2(cfg);
     await model.load(rt, store);
-    const gf = await openWeights(join(GOLDEN, 'video.safetensors'));
+    const gf = await openWeights(fixture('golden', 'video.safetensors'));
     const g = new Map<string, Float32Array>();
     for (const k of KEYS) g.set(k, await gf.readTensor(`video/frame2/${k}`));
     await gf.close();
@@ -333,7 +332,7 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
     impl: `track_${n}obj${mode ? `_${mode}` : ''}`,
     async setup(rt): Promise<BenchRun> {
       const { model: m } = await context(rt);
-      const imgs = Array.from({ length: 9 }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
+      const imgs = Array.from({ length: 9 }, (_, i) => readImage(fixture('golden', `video_frame${i}.png`)));
       let i = 0;
       const next = () => {
         const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8);

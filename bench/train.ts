@@ -11,7 +11,6 @@
 // Correctness before timing: the training-mode forward and loss of the golden cycle clip
 // (golden/grad case 2) must reproduce PyTorch's total loss within 1e-5 relative.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
 import { uploadWeights } from '../src/graph/weights.js';
 import { parseConfig, SAM21_HIERA_T } from '../src/model/config.js';
@@ -23,27 +22,22 @@ import { cycleLoss } from '../src/train/cycle_loss.js';
 import { Trainer } from '../src/train/trainer.js';
 import { runGoldenCycle } from '../test/helpers/grad.js';
 import { randomWeightsFile } from '../test/helpers/random_weights.js';
-import { BENCH_DIR } from './harness.js';
+import { fixture } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-const ROOT = join(BENCH_DIR, '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
-const GRAD = join(ROOT, 'test', 'fixtures', 'grad');
-const CLIP = join(ROOT, 'test', 'fixtures', 'train_clip');
-
 async function goldenModel(rt: Runtime): Promise<SAM2> {
-  const file = await openWeights(join(GOLDEN, 'weights.safetensors'));
+  const file = await openWeights(fixture('golden', 'weights.safetensors'));
   const store = await uploadWeights(rt, file);
   await file.close();
-  const model = new SAM2(parseConfig(readFileSync(join(GOLDEN, 'config.json'), 'utf8')));
+  const model = new SAM2(parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8')));
   await model.load(rt, store);
   return model;
 }
 
 /** The golden cycle clip's total loss (forward only) vs PyTorch: 1e-5 relative. */
 async function goldenLossOk(rt: Runtime, model: SAM2): Promise<boolean> {
-  const g = await openWeights(join(GRAD, 'cycle_loss.safetensors'));
-  const v = await openWeights(join(GOLDEN, 'video.safetensors'));
+  const g = await openWeights(fixture('grad', 'cycle_loss.safetensors'));
+  const v = await openWeights(fixture('golden', 'video.safetensors'));
   try {
     return await rt.scopeAsync(async () => {
       const { frames, steps } = await runGoldenCycle(rt, model, g, v);
@@ -75,7 +69,7 @@ function trainStep(impl: string, freeze: string[]): BenchCase {
         await model.load(rt, await uploadWeights(rt, randomWeightsFile(SAM21_HIERA_T, 7)));
       } else model = await goldenModel(rt);
       const ok = full ? true : await goldenLossOk(rt, model);
-      const data = readTrainDataset(CLIP, 'robot');
+      const data = readTrainDataset(fixture('train_clip'), 'robot');
       const trainer = new Trainer(
         rt,
         model,

@@ -30,7 +30,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageOps, features
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 OUT = os.path.join(ROOT, 'test', 'fixtures', 'decode')
 SHARED = os.path.join(ROOT, '..', 'shared', 'data')
 PANDA = os.path.join(ROOT, 'test', 'fixtures', 'images', 'panda.jpg')

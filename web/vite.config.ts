@@ -15,6 +15,15 @@ import { defineConfig, type Plugin } from 'vite';
 const WEB = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(WEB, '..');
 const NODE_BUILTINS = new Set(builtinModules);
+// ROBOTSEG_WEB_ENGINE=dist: the page imports the built package (dist/src/browser/index.js: run `npm run build`
+// first) instead of the TypeScript sources, i.e. what a bundler gets from an installed copy of the package
+// (`ROBOTSEG_WEB_ENGINE=dist npx vitest run test/browser/demo.test.ts` runs the browser test that way).
+const ENGINE_DIST = process.env.ROBOTSEG_WEB_ENGINE === 'dist';
+if (ENGINE_DIST && !existsSync(join(ROOT, 'dist', 'src', 'browser', 'index.js')))
+  throw new Error('ROBOTSEG_WEB_ENGINE=dist: no dist/src/browser/index.js; run npm run build first');
+const ENGINE_ALIAS = ENGINE_DIST
+  ? [{ find: /^\.\.\/src\/browser\/index\.js$/, replacement: join(ROOT, 'dist', 'src', 'browser', 'index.js') }]
+  : [];
 
 function noNodeModules(): Plugin {
   return {
@@ -73,6 +82,7 @@ export default defineConfig({
   root: WEB,
   base: './',
   plugins: [noNodeModules(), mounts()],
+  resolve: { alias: ENGINE_ALIAS },
   build: { outDir: join(WEB, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2048 },
   server: { fs: { allow: [ROOT] } },
   logLevel: 'warn',

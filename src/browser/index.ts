@@ -1,21 +1,14 @@
 // Browser entry (package.json "browser" condition): navigator.gpu through the same Runtime, shaders
-// bundled by the bundler (Vite's import.meta.glob), weights streamed from a URL or a picked File, and
+// bundled as string literals (src/browser/shader_bundle.ts), weights streamed from a URL or a picked File, and
 // the host-agnostic model API. Nothing here may import src/node/* or node: modules (web/vite.config.ts
 // fails the build if it does).
 import { describeAdapter, requestDevice } from '../graph/device.js';
 import { Runtime } from '../graph/runtime.js';
+import { SHADERS } from './shader_bundle.js';
 
-const modules = import.meta.glob('../../shaders/**/*.wgsl', {
-  query: '?raw',
-  import: 'default',
-  eager: true,
-}) as Record<string, string>;
-
+/** The engine's WGSL library (name -> source), bundled with the package: what a Runtime's `shaders` option takes. */
 export function bundledShaders(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [path, src] of Object.entries(modules))
-    out[path.replace(/^.*\/shaders\//, '').replace(/\.wgsl$/, '')] = src;
-  return out;
+  return { ...SHADERS };
 }
 
 export interface BrowserRuntimeOptions {
@@ -52,42 +45,22 @@ export async function createBrowserRuntime(gpuOrOpts: GPU | BrowserRuntimeOption
 }
 
 export * from '../index.js';
-export * from './image.js';
-export * from './weights.js';
-export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from '../image/rgb.js';
-export { drawOverlay, PALETTE, type OverlayPrompt } from '../image/overlay.js';
-export { type WeightEntry, WeightStore, uploadWeights, type UploadOptions } from '../graph/weights.js';
+// Browser loaders: weights by URL (streamed) or File, images from DOM sources
 export {
-  type WeightsFile,
-  WeightsFormatError,
-  type ByteSource,
-  bytesSource,
-  formatBytes,
-} from '../graph/weights_io.js';
-export { openSafetensors, openSafetensorsStream, serializeSafetensors, SafetensorsFile } from '../graph/safetensors.js';
-export { readCheckpoint, CheckpointFile } from '../convert/pt.js';
-export { BUILTIN_CONFIGS, parseConfig, SAM21_HIERA_T, type Sam2Config, validateConfig } from '../model/config.js';
-export { ConfigError, resolveConfig, ROBOTSEG_KEY, type ResolvedConfig } from '../model/resolve_config.js';
-export { SAM2, type ImageFeatures } from '../model/sam2.js';
-export { RobotSeg } from '../model/robotseg.js';
-export { isRobotSegConfig } from '../model/robotseg_config.js';
-export {
-  DEFAULT_TARGET,
-  ROBOT_TARGETS,
-  type RobotImagePrompt,
-  type RobotImageResult,
-  RobotSegImagePredictor,
-} from '../model/robotseg_image_predictor.js';
-export {
-  ImagePredictor,
-  type ImagePrediction,
-  type ImagePrompt,
-  type Point,
-  preprocessImage,
-} from '../model/image_predictor.js';
-export {
-  VideoPredictor,
-  type FrameResult,
-  type FrameSource,
-  type VideoPredictorOptions,
-} from '../model/video_predictor.js';
+  type ConfigArg,
+  createSam2,
+  type LoadedWeights,
+  type LoadProgress,
+  type LoadSam2Options,
+  loadSam2,
+  loadWeightsFromFile,
+  loadWeightsFromUrl,
+  modelFor,
+  type OpenedWeights,
+  openWeightsFromFile,
+  openWeightsFromUrl,
+  type ProgressCallback,
+  uploadOpenedWeights,
+  blobSource,
+} from './weights.js';
+export { rgbFromBlob, rgbFromSource, rgbFromUrl, rgbToImageData } from './image.js';

@@ -2,7 +2,8 @@
 // from bench/<family>.ts (discovered at run time, see bench/harness.ts), checked against their CPU
 // references before timing, with onnxruntime peers side by side (bench/peers.ts). Prints a table on
 // stdout (notes and progress on stderr); exits non-zero after printing everything if any row failed.
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../node/atomic_write.js';
+import { checkOutputFile } from '../node/paths.js';
 import type { Command } from 'commander';
 import { cliRuntime, UserError } from './errors.js';
 
@@ -30,12 +31,13 @@ export function registerBench(program: Command): void {
         if (!Number.isInteger(reps) || reps < 1)
           throw new UserError(`--reps must be a positive integer, got '${opts.reps}'`);
       }
+      if (opts.json !== undefined) checkOutputFile('--json', opts.json);
       const { runBench, formatTable } = await import('../../bench/harness.js');
       const rt = await cliRuntime();
       try {
         const rows = await runBench(rt, { filter: opts.filter, full: Boolean(opts.full), reps, peers: opts.peers });
         process.stdout.write(formatTable(rows, rt, { full: opts.full }));
-        if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2) + '\n');
+        if (opts.json) writeFileAtomic(opts.json, JSON.stringify(rows, null, 2) + '\n');
         const failed = rows.filter((r) => !r.ok);
         if (failed.length) {
           process.stderr.write(

@@ -1,7 +1,10 @@
 // `robotseg convert IN.pt OUT.safetensors [--dtype f32|f16] [--config NAME|FILE]`: PyTorch
 // checkpoint -> safetensors, tensor by tensor (neither file is ever held in memory whole).
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
+import { ConfigError, resolveConfig } from '../model/resolve_config.js';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
+import { configFile } from './segment.js';
 import type { Command } from 'commander';
 import { type WeightDType, type WeightsFile, WeightsFormatError, formatBytes } from '../graph/weights_io.js';
 import { parseConfig } from '../model/config.js';
@@ -9,8 +12,11 @@ import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { readCheckpointFile } from '../node/weights_file.js';
 import { oneLine, UserError } from './errors.js';
 
-interface ConvertOptions {
+/** Options of convertCheckpoint (the `robotseg convert` flags). */
+export interface ConvertOptions {
+  /** Output dtype: 'f32' (F32 sources copied bit for bit) or 'f16'. */
   dtype: string;
+  /** Built-in config name or JSON file, embedded in the output's metadata. */
   config?: string;
 }
 
@@ -32,9 +38,19 @@ export function registerConvert(program: Command): void {
 export async function convertCheckpoint(input: string, output: string, opts: ConvertOptions): Promise<string> {
   const dtype = parseDtype(opts.dtype);
   const config = opts.config === undefined ? undefined : loadConfig(opts.config);
-  checkPaths(input, output);
+  checkPaths(input, output, opts.config);
   const ckpt = await userErrors(() => readCheckpointFile(input));
   try {
+    if (config !== undefined) {
+      // the config goes into the file's metadata: it must fit the tensors (keys and shapes)
+      const shapes = new Map([...ckpt.header].map(([k, t]) => [k, t.shape]));
+      try {
+        resolveConfig(shapes, {}, parseConfig(config));
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UserError(`--config ${opts.config}: ${oneLine(e.message)}`);
+        throw e;
+      }
+    }
     const metadata: Record<string, string> = { format: 'pt', source: basename(input) };
     if (config !== undefined) metadata.config = config;
     const entries = [...ckpt.header].map(([name, t]) => ({ name, dtype, shape: t.shape }));
@@ -64,12 +80,16 @@ function loadConfig(nameOrFile: string): string {
   }
 }
 
-function checkPaths(input: string, output: string): void {
-  if (!existsSync(input)) throw new UserError(`cannot read ${input}: no such file`);
-  if (!statSync(input).isFile()) throw new UserError(`cannot read ${input}: not a file`);
-  if (resolve(input) === resolve(output)) throw new UserError('output would overwrite the input');
-  const dir = dirname(resolve(output));
-  if (!existsSync(dir)) throw new UserError(`cannot write ${output}: directory ${dir} does not exist`);
+function checkPaths(input: string, output: string, configArg?: string): void {
+  checkInputFile('checkpoint', input);
+  checkOutputFile('output', output);
+  checkDistinct(
+    [
+      { what: 'the input', path: input },
+      { what: '--config', path: configFile(configArg) },
+    ],
+    [{ what: 'the output', path: output }],
+  );
 }
 
 /** F32 output keeps the source bits (F32 sources are copied exactly); F16 output is converted from float32. */

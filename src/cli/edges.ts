@@ -18,6 +18,7 @@ import { binary } from '../kernels/elementwise.js';
 import { resizeImageToInput } from '../model/image_predictor.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
 import { cliRuntime, UserError } from './errors.js';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 
 interface EdgesOpts {
   out: string;
@@ -86,9 +87,14 @@ export function registerEdges(program: Command): void {
       if (!Number.isInteger(size) || size < 0 || size > 8192)
         throw new UserError(`--size ${opts.size}: must be an integer in [0, 8192]`);
 
+      checkInputFile('image', image);
+      checkOutputFile('--out', opts.out);
+      checkDistinct([{ what: 'the image', path: image }], [{ what: '--out', path: opts.out }]);
       let img: RgbImage;
       try {
-        img = readImage(image);
+        const d = readImage(image);
+        for (const w of d.warnings) process.stderr.write(`warning: ${w}\n`);
+        img = d;
       } catch (e) {
         throw new UserError((e as Error).message);
       }
@@ -97,13 +103,7 @@ export function registerEdges(program: Command): void {
         const { width, height, values, summary } = opts.robotseg
           ? await robotsegMap(rt, img, size, !!opts.stretch)
           : await opencvEdges(rt, img, lo, hi, blur);
-        try {
-          writeMaskPng(opts.out, width, height, values, 1);
-        } catch (e) {
-          throw new UserError(
-            `cannot write '${opts.out}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-          );
-        }
+        writeMaskPng(opts.out, width, height, values, 1); // errno errors: one line, exit 2 (main.ts)
         process.stdout.write(`${opts.out}: ${width}x${height}, ${summary}\n`);
       } finally {
         rt.destroy();

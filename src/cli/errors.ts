@@ -1,5 +1,6 @@
 import type { Runtime } from '../graph/runtime.js';
 import { createNodeRuntime } from '../node/runtime.js';
+import { showCompileProgress } from './compile_progress.js';
 
 /** An error caused by the user's input: printed as one line, exit code 2. */
 export class UserError extends Error {
@@ -9,11 +10,30 @@ export class UserError extends Error {
 /** A multi-line message as one line (the CLI prints errors on one line). */
 export const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
-/** The Node WebGPU runtime, or a UserError saying what to install (no adapter is the user's to fix). */
-export async function cliRuntime(): Promise<Runtime> {
+/**
+ * The Node WebGPU runtime, or a UserError saying what to install (no adapter is the user's to fix).
+ * Prints "compiling kernels n/N" on stderr while first-run compilation takes long, unless --quiet.
+ */
+export async function cliRuntime(opts: { quiet?: boolean } = {}): Promise<Runtime> {
+  let rt: Runtime;
   try {
-    return await createNodeRuntime();
+    rt = await createNodeRuntime();
   } catch (e) {
     throw new UserError(`no usable WebGPU adapter: ${oneLine((e as Error).message)}`);
   }
+  if (!(opts.quiet ?? process.argv.includes('--quiet'))) showCompileProgress(rt);
+  return rt;
+}
+
+/**
+ * Model outputs must be finite: NaN or Inf logits threshold to an empty (or full) mask that looks like
+ * a result. Throws a UserError naming the output (exit code 2).
+ */
+export function checkFiniteOutput(name: string, values: ArrayLike<number>): void {
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+  if (bad)
+    throw new UserError(
+      `the model produced ${bad} NaN or Inf value${bad === 1 ? '' : 's'} in ${name} (of ${values.length}); the weights or the input are unusable, no output was written`,
+    );
 }

@@ -1,7 +1,6 @@
 // `robotseg eval --pred DIR --gt DIR [--json FILE]`: J&F of saved masks against ground truth.
 // `robotseg eval DATASET --weights FILE --setting AU|1C|3C|BB|OI …`: runs the model on a dataset under
 // RobotSeg's evaluation settings and scores it (src/cli/eval_dataset.ts).
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type CountBackend, cpuBackend } from '../eval/backend.js';
 import { type EvalResult, type Protocol, evaluate } from '../eval/evaluate.js';
@@ -11,6 +10,8 @@ import { formatTable, resultJson } from '../eval/report.js';
 import { openEvalFolders } from '../node/eval_io.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { UserError } from './errors.js';
+import { writeFileAtomic } from '../node/atomic_write.js';
+import { checkInputDir, checkOutputFile } from '../node/paths.js';
 import { type DatasetEvalOpts, runDatasetEval } from './eval_dataset.js';
 
 interface EvalOpts extends Omit<DatasetEvalOpts, 'boundTh'> {
@@ -94,6 +95,9 @@ export function registerEval(program: Command): void {
         );
       if (!opts.pred || !opts.gt)
         throw new UserError('give --pred DIR and --gt DIR (or a DATASET folder with --weights and --setting)');
+      checkInputDir('--pred', opts.pred);
+      checkInputDir('--gt', opts.gt);
+      if (opts.json !== undefined) checkOutputFile('--json', opts.json);
       opts.protocol ??= 'davis';
       if (!['davis', 'sav'].includes(opts.protocol))
         throw new UserError(`--protocol ${opts.protocol}: use davis or sav`);
@@ -113,7 +117,7 @@ export function registerEval(program: Command): void {
         });
         process.stdout.write(formatTable(result.result));
         if (opts.json) {
-          writeFileSync(opts.json, JSON.stringify(resultJson(result.result, result.dataset), null, 1) + '\n');
+          writeFileAtomic(opts.json, JSON.stringify(resultJson(result.result, result.dataset), null, 1) + '\n');
           if (!opts.quiet) process.stderr.write(`wrote ${opts.json}\n`);
         }
       } catch (e) {

@@ -15,7 +15,10 @@
 // `robotseg eval --pred DIR --gt DATASET --protocol sav --keep-first-last --category T` re-scores them.
 // --refine: RobotSeg's guided-filter refinement (src/model/refine.ts) of every mask but the start
 // frame's, before scoring and saving, as its scripts do by default (off by default here).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../node/atomic_write.js';
+import { checkDistinct, checkInputDir, checkInputFile, checkOutputDir, checkOutputFile } from '../node/paths.js';
+import { configFile } from './segment.js';
 import { basename, dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type CountBackend, cpuBackend } from '../eval/backend.js';
@@ -160,6 +163,22 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
       '--weights FILE is required to evaluate a dataset (or score saved masks with --pred DIR --gt DIR)',
     );
 
+  checkInputDir('dataset', dataset);
+  checkInputFile('weights', o.weights);
+  if (o.json !== undefined) checkOutputFile('--json', o.json);
+  if (o.out !== undefined) checkOutputDir('--out', o.out);
+  checkDistinct(
+    [
+      { what: 'the dataset', path: dataset },
+      { what: 'the weights', path: o.weights },
+      { what: '--config', path: configFile(o.config) },
+    ],
+    [
+      { what: '--json', path: o.json },
+      { what: '--out', path: o.out },
+    ],
+  );
+
   // 2. dataset and plans (GT scanned up to each start frame)
   const warnings: string[] = [];
   const plans: Plan[] = [];
@@ -263,7 +282,7 @@ export async function runDatasetEval(dataset: string, o: DatasetEvalOpts): Promi
         ...report.json,
         skipped,
       };
-      writeFileSync(o.json, JSON.stringify(json, null, 1) + '\n');
+      writeFileAtomic(o.json, JSON.stringify(json, null, 1) + '\n');
       log(o.quiet, `wrote ${o.json}\n`);
     }
     return report.text;

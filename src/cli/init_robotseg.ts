@@ -14,8 +14,9 @@
 // `__metadata__` ('config', compact JSON), so the file loads without --config.
 // Config: --config (a RobotSeg config: built-in robotseg_hiera_t or a JSON file with a 'robotseg'
 // block); by default robotseg_hiera_t when the source is the official SAM 2.1 tiny layout.
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
+import { configFile } from './segment.js';
 import type { Command } from 'commander';
 import { shapeStr } from '../graph/dtype.js';
 import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
@@ -103,12 +104,15 @@ export async function runInitRobotseg(opts: InitOpts): Promise<string> {
   if (!/^\d+$/.test(seedStr.trim()) || !Number.isSafeInteger(Number(seedStr)))
     throw new UserError(`--seed '${seedStr}': expected an integer >= 0`);
   const seed = Number(seedStr);
-  if (!existsSync(opts.from)) throw new UserError(`cannot read --from '${opts.from}': no such file`);
-  if (!statSync(opts.from).isFile()) throw new UserError(`cannot read --from '${opts.from}': not a file`);
-  if (resolve(opts.from) === resolve(opts.out)) throw new UserError('--out would overwrite --from');
-  const outDir = dirname(resolve(opts.out));
-  if (!existsSync(outDir) || !statSync(outDir).isDirectory())
-    throw new UserError(`--out ${opts.out}: directory ${outDir} does not exist`);
+  checkInputFile('--from', opts.from);
+  checkOutputFile('--out', opts.out);
+  checkDistinct(
+    [
+      { what: '--from', path: opts.from },
+      { what: '--config', path: configFile(opts.config) },
+    ],
+    [{ what: '--out', path: opts.out }],
+  );
 
   let cfg: Sam2Config;
   try {

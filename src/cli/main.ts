@@ -10,7 +10,7 @@ import { abortAllAtomic } from '../node/atomic_write.js';
 import { fsErrorMessage } from '../node/paths.js';
 import { registerInfo } from './info.js';
 import { oneLine, UserError } from './errors.js';
-import { packageVersion } from './version.js';
+import { packageVersion, printVerboseVersion } from './version.js';
 
 const DEBUG = process.env.ROBOTSEG_DEBUG === '1';
 
@@ -47,7 +47,7 @@ let usageError = '';
 program
   .name('robotseg')
   .description('RobotSeg / SAM 2.1 robot segmentation on WebGPU')
-  .version(packageVersion(), '-V, --version', 'print the version')
+  .version(packageVersion(), '-V, --version', 'print the version (with --verbose: also the WebGPU adapter)')
   .exitOverride()
   .showHelpAfterError(false)
   .configureOutput({ outputError: (s) => (usageError = s), writeErr: () => undefined });
@@ -55,7 +55,7 @@ registerInfo(program);
 for (const mod of await loadOptionalCommands()) mod(program);
 
 try {
-  await program.parseAsync(process.argv);
+  if (!(await printVerboseVersion(process.argv.slice(2)))) await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) usage(e);
   fail(e);

@@ -17,8 +17,8 @@
 // RobotSeg weights (src/model/robotseg_image_predictor.ts): `--target robot|arm|gripper[,…]`; the image runs as a
 // one-frame video; no prompt = automatic mode (default target robot); several targets are batched on
 // one image-encoder pass and written as PREFIX<target>.png by --out-all (--out: the first target).
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { drawOverlay } from '../image/overlay.js';
 import type { RgbImage } from '../image/rgb.js';
@@ -36,7 +36,8 @@ import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
-import { cliRuntime, oneLine, UserError } from './errors.js';
+import { checkFiniteOutput, cliRuntime, oneLine, UserError } from './errors.js';
+import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { RobotSegImagePredictor } from '../model/robotseg_image_predictor.js';
@@ -78,7 +79,11 @@ export function registerSegment(program: Command): void {
       collect,
       [],
     )
-    .option('--box <x0,y0,x1,y1>', 'box in image pixels')
+    .option('--box <x0,y0,x1,y1>', 'box in image pixels (one)', (v: string, prev?: string) => {
+      if (prev !== undefined)
+        throw new UserError(`--box '${v}': a second box (the first is '${prev}'); segment takes one box`);
+      return v;
+    })
     .option(
       '--mask-input <file>',
       'mask prompt: a .safetensors written by --save-tensors (its best low_res_logits row)',
@@ -89,7 +94,7 @@ export function registerSegment(program: Command): void {
     .option('--out-all <prefix>', 'every returned mask in decoder order: PREFIX0.png, PREFIX1.png, …')
     .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
       'RobotSeg weights: robot, arm or gripper, comma-separated for several (default robot with no prompt)',
@@ -103,7 +108,8 @@ export function registerSegment(program: Command): void {
       'apply the EXIF orientation tag (as a photo viewer shows the image); prompts and outputs are then in displayed pixels (default: ignored, as the official code)',
     )
     .action(async (image: string, opts: SegmentOpts) => {
-      process.stdout.write(`${await runSegment(image, opts)}\n`);
+      const summary = await runSegment(image, opts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 
@@ -134,16 +140,14 @@ export function parseBox(v: string): [number, number, number, number] {
 }
 
 function checkWritable(flag: string, path: string | undefined): void {
-  if (path === undefined) return;
-  if (path === '') throw new UserError(`${flag}: empty path`);
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new UserError(`${flag} ${path}: directory ${dir} does not exist`);
+  if (path !== undefined) checkOutputFile(flag, path);
 }
 
-function checkReadable(what: string, path: string): void {
-  if (!existsSync(path)) throw new UserError(`cannot read ${what} '${path}': no such file`);
-  if (!statSync(path).isFile()) throw new UserError(`cannot read ${what} '${path}': not a file`);
+const checkReadable = checkInputFile;
+
+/** A --config argument that names a file (not a built-in name or JSON text), for the distinct-paths check. */
+export function configFile(arg: string | undefined): string | undefined {
+  return arg !== undefined && !arg.trimStart().startsWith('{') && existsSync(arg) ? arg : undefined;
 }
 
 /** Errors from files and configs become one-line UserErrors; anything else is a bug and passes. */
@@ -208,6 +212,27 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   checkWritable('--out-all', opts.outAll && `${opts.outAll}0.png`);
   checkWritable('--overlay', opts.overlay);
   checkWritable('--save-tensors', opts.saveTensors);
+  checkInputFile('image', imagePath);
+  const outAll = opts.outAll
+    ? [...[0, 1, 2].map(String), ...(targets ?? [DEFAULT_TARGET])].map((s) => ({
+        what: '--out-all',
+        path: `${opts.outAll}${s}.png`,
+      }))
+    : [];
+  checkDistinct(
+    [
+      { what: 'the image', path: imagePath },
+      { what: 'the weights', path: opts.weights },
+      { what: '--mask-input', path: opts.maskInput },
+      { what: '--config', path: configFile(opts.config) },
+    ],
+    [
+      { what: '--out', path: opts.out },
+      { what: '--overlay', path: opts.overlay },
+      { what: '--save-tensors', path: opts.saveTensors },
+      ...outAll,
+    ],
+  );
   if (!existsSync(opts.weights)) {
     throw new UserError(
       `cannot read weights '${opts.weights}': no such file (the official SAM 2.1 tiny checkpoint: bash scripts/get-weights.sh downloads and converts it into weights/)`,
@@ -278,6 +303,11 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     if (loaded.model instanceof RobotSeg) {
       const t1 = performance.now();
       const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
+      for (const r of res) {
+        checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
+        checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
+        checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
+      }
       if (opts.refine) {
         const stats = new RefineStats();
         for (const r of res) {
@@ -328,6 +358,9 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     const t2 = performance.now();
     const res = await pred.predict(prompt, undefined, { logits: !!opts.saveTensors });
     const tDec = performance.now() - t2;
+    res.logits.forEach((l, i) => checkFiniteOutput(`logits of mask ${i}`, l));
+    checkFiniteOutput('iou_scores', res.iou);
+    checkFiniteOutput('object_score_logits', [res.objectScore]);
     log(
       opts.quiet,
       `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`,

@@ -24,8 +24,8 @@
 // except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
 // An MCAP recording (`FILE.mcap --topic T --out OUT.mcap`) branches off to track_mcap.ts at the start.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { type OverlayPrompt, drawOverlay } from '../image/overlay.js';
@@ -37,10 +37,22 @@ import type { SAM2 } from '../model/sam2.js';
 import { ConfigError } from '../model/resolve_config.js';
 import { type FrameResult, VideoPredictor } from '../model/video_predictor.js';
 import { FrameSourceError, type OpenedFrameSource, hasTool, openFrameSource } from '../node/frame_source.js';
-import { readMask, writeMaskPng, writeRgbPng } from '../node/image_io.js';
+import { writeMaskPng, writeRgbPng } from '../node/image_io.js';
+import { readLabelFile } from '../node/eval_io.js';
+import { EvalInputError } from '../eval/layout.js';
+import {
+  checkDistinct,
+  checkInputFile,
+  checkInputFileOrDir,
+  checkOutputDir,
+  checkOutputFile,
+  ensureOutputDir,
+} from '../node/paths.js';
+import { configFile } from './segment.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
-import { cliRuntime, oneLine, UserError } from './errors.js';
+import { checkFiniteOutput, cliRuntime, oneLine, UserError } from './errors.js';
+import { fsErrorMessage } from '../node/paths.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
@@ -114,7 +126,7 @@ export function registerTrack(program: Command): void {
       'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)',
     )
     .option('--fps <n>', "frame rate of an --overlay video (default: the source video's, or 10 for folders)")
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
       'RobotSeg weights: robot, arm or gripper, comma-separated for several; no prompt = automatic mode (default robot)',
@@ -133,7 +145,8 @@ export function registerTrack(program: Command): void {
     )
     .action(async (source: string, opts: TrackOpts) => {
       const prompts = order.splice(0);
-      process.stdout.write(`${await runTrack(source, opts, prompts)}\n`);
+      const summary = await runTrack(source, opts, prompts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 
@@ -226,20 +239,7 @@ export function positiveInt(flag: string, v: string | undefined): number | undef
 }
 
 /** Make (or check) an output folder. */
-function ensureDir(flag: string, dir: string): void {
-  if (dir === '') throw new UserError(`${flag}: empty path`);
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new UserError(`${flag} ${dir}: exists and is not a folder`);
-    return;
-  }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UserError(
-      `${flag} ${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-}
+const ensureDir = ensureOutputDir;
 
 /** Check every prompt against the source (frame exists, inside the frame) and read the mask files. */
 export function checkPrompts(
@@ -264,7 +264,7 @@ export function checkPrompts(
       if (p.maskFile) {
         let m: { width: number; height: number; data: Uint8Array };
         try {
-          m = readMask(p.maskFile);
+          m = readPromptMask(p.maskFile);
         } catch (e) {
           throw new UserError(`--mask ${f}:${p.maskFile}: ${oneLine((e as Error).message)}`);
         }
@@ -281,6 +281,25 @@ export function checkPrompts(
   return masks;
 }
 
+/**
+ * A mask prompt: a label PNG as `eval` reads them (0/255, gray ids or a palette; a photo or a soft
+ * mask, with more grey levels than a label image has, is refused); nonzero pixels are the object.
+ */
+export function readPromptMask(path: string): { width: number; height: number; data: Uint8Array } {
+  checkInputFile('mask', path);
+  const head = Buffer.alloc(8);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 8, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] === 0xff && head[1] === 0xd8)
+    throw new UserError('not a mask (a JPEG: lossy compression blurs mask edges into many grey levels; use a PNG)');
+  const lm = readLabelFile(path);
+  return { width: lm.width, height: lm.height, data: Uint8Array.from(lm.data, (v) => (v !== 0 ? 1 : 0)) };
+}
+
 /** Errors from files, configs and frames become one-line UserErrors; anything else is a bug and passes. */
 export async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -288,7 +307,12 @@ export async function userErrors<T>(what: string, fn: () => Promise<T>): Promise
   } catch (e) {
     const err = e as Error & { code?: string };
     if (err instanceof UserError) throw err;
-    if (err instanceof ConfigError || err instanceof FrameSourceError || err instanceof VideoWriteError)
+    if (
+      err instanceof ConfigError ||
+      err instanceof FrameSourceError ||
+      err instanceof VideoWriteError ||
+      err instanceof EvalInputError
+    )
       throw new UserError(oneLine(err.message));
     if (err instanceof WeightsFormatError || typeof err.code === 'string')
       throw new UserError(`${what}: ${oneLine(err.message)}`);
@@ -302,6 +326,8 @@ export async function userErrors<T>(what: string, fn: () => Promise<T>): Promise
 class Outputs {
   private video: VideoWriter | null = null;
   private readonly names: readonly string[];
+  /** Frames whose masks are all written. */
+  framesWritten = 0;
   constructor(
     readonly src: OpenedFrameSource,
     readonly outDir: string,
@@ -335,6 +361,7 @@ class Outputs {
     const empty = new Uint8Array(W * H);
     const masks = this.objIds.map((id) => byObj.get(id) ?? empty);
     this.objIds.forEach((id, k) => writeMaskPng(this.maskPath(id, t), W, H, masks[k]));
+    this.framesWritten++;
     if (!this.overlay) return;
     const img = await this.src.frame(t);
     const drawn = overlayFrame(
@@ -387,14 +414,28 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   if (fpsArg !== undefined && !(Number.isFinite(fpsArg) && fpsArg > 0))
     throw new UserError(`--fps '${opts.fps}': expected a positive number`);
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
-  if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
-  if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
   if (opts.out === undefined) throw new UserError('--out DIR is required (the folder for the mask PNGs)');
+  checkInputFileOrDir('source', sourceArg);
+  checkInputFile('weights', opts.weights);
   const overlayVideo = opts.overlay !== undefined && isVideoPath(opts.overlay);
+  checkOutputDir('--out', opts.out);
+  if (opts.overlay !== undefined && !overlayVideo) checkOutputDir('--overlay', opts.overlay);
+  checkDistinct(
+    [
+      { what: 'the source', path: sourceArg },
+      { what: 'the weights', path: opts.weights },
+      { what: '--config', path: configFile(opts.config) },
+      ...promptArgs
+        .filter((a) => a.kind === 'mask')
+        .map((a) => ({ what: '--mask', path: a.value.slice(a.value.indexOf(':') + 1) })),
+    ],
+    [
+      { what: '--out', path: opts.out },
+      { what: '--overlay', path: opts.overlay },
+    ],
+  );
   if (overlayVideo) {
-    const dir = dirname(resolve(opts.overlay!));
-    if (!existsSync(dir) || !statSync(dir).isDirectory())
-      throw new UserError(`--overlay ${opts.overlay}: directory ${dir} does not exist`);
+    checkOutputFile('--overlay', opts.overlay);
     if (!hasTool(process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg'))
       throw new UserError('ffmpeg not found: install it (apt-get install ffmpeg) to write --overlay video files');
   }
@@ -409,8 +450,6 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   );
   try {
     const maskPrompts = checkPrompts(plan, src, sourceArg);
-    ensureDir('--out', opts.out);
-    if (opts.overlay !== undefined && !overlayVideo) ensureDir('--overlay', opts.overlay);
 
     // 3. weights header + config (cheap, fails fast), then the GPU
     const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
@@ -453,11 +492,20 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
       const objIds = auto ? auto.map((_, k) => k + 1) : [...plan.keys()];
       const fps = fpsArg ?? src.fps ?? 10;
       const dirNames = auto ? new Map(auto.map((t, k) => [k + 1, t])) : undefined;
+      // output folders only now: a failure before this point leaves nothing behind
+      ensureDir('--out', opts.out);
+      if (opts.overlay !== undefined && !overlayVideo) ensureDir('--overlay', opts.overlay);
       outputs = new Outputs(src, opts.out, objIds, opts.overlay, plan, fps, dirNames);
-      const summary = await userErrors(sourceArg, () =>
-        track(rt, loaded.model, src, plan, maskPrompts, outputs!, opts, auto ?? undefined, targets?.[0]),
-      );
-      await userErrors(`--overlay ${opts.overlay}`, () => outputs!.finish());
+      const out = outputs;
+      let summary: string;
+      try {
+        summary = await userErrors(sourceArg, () =>
+          track(rt, loaded.model, src, plan, maskPrompts, out, opts, auto ?? undefined, targets?.[0]),
+        );
+        await userErrors(`--overlay ${opts.overlay}`, () => out.finish());
+      } catch (e) {
+        throw incomplete(e, out, opts);
+      }
       loaded.store.destroy();
       const where =
         objIds.length > 1 ? `${opts.out}/{${objIds.map((id) => outputs!.dirName(id)).join(',')}}/` : `${opts.out}/`;
@@ -472,6 +520,17 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   } finally {
     src.close();
   }
+}
+
+/** A failure after some masks were written: the message says how many frames' masks and where (exit 2). */
+function incomplete(e: unknown, out: Outputs, opts: TrackOpts): unknown {
+  const err = e as Error & { exitCode?: number };
+  const user = err instanceof UserError || err?.exitCode === 2 || fsErrorMessage(err) !== null;
+  if (!user || out.framesWritten === 0) return e;
+  const msg = fsErrorMessage(err) ?? err.message;
+  return new UserError(
+    `${oneLine(msg)}; stopped after writing the masks of ${out.framesWritten} of ${out.src.numFrames} frames to ${opts.out}/ (an incomplete set${opts.overlay && isVideoPath(opts.overlay) ? `; no overlay video was written` : ''})`,
+  );
 }
 
 /** Add the prompts, write the frames the pass won't reach, then propagate with a progress bar. */
@@ -546,6 +605,7 @@ export async function track(
           refineStats.add(g.status);
         }
       }
+      for (const r of results) checkFiniteOutput(`the logits of object ${r.objId} on frame ${frame}`, r.logits);
       await outputs.write(frame, results);
       done++;
       bar?.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(2) });

@@ -9,24 +9,29 @@
 // OUT` loads it); every --save-every steps and at the end, OUT's checkpoint `<OUT stem>.ckpt.safetensors`
 // also holds the AdamW moments and the step, which --resume continues from. --log writes one JSON line
 // per step: every loss term, the learning rates, the gradient norm, time and peak pool memory.
-import { appendFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { appendFileSync, statSync, truncateSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { writeFileAtomic } from '../node/atomic_write.js';
+import { canonicalPath, checkDistinct, checkInputDir, checkInputFile, checkOutputFile } from '../node/paths.js';
+import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
+import { isRobotSegConfig } from '../model/robotseg_config.js';
+import { underPrefix } from '../train/params.js';
+import { configFile } from './segment.js';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
 import type { Runtime } from '../graph/runtime.js';
 import { ConfigError } from '../model/resolve_config.js';
 import { RobotSeg } from '../model/robotseg.js';
-import type { SAM2 } from '../model/sam2.js';
+import { SAM2 } from '../model/sam2.js';
 import { readImage, readMask } from '../node/image_io.js';
-import { loadModelWithStore } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { TrainDataError, readTrainDataset } from '../node/train_data.js';
 import { openWeights } from '../node/weights_file.js';
 import type { PromptMode } from '../train/data.js';
 import { ROBOTSEG_OPTIM } from '../train/params.js';
 import { DEFAULT_TRAIN_OPTIONS, type StepLog, Trainer, type TrainOptions } from '../train/trainer.js';
-import { cliRuntime, UserError } from './errors.js';
+import { cliRuntime, oneLine, UserError } from './errors.js';
 import { ROBOT_TARGETS } from './robot_targets.js';
 
 interface TrainOpts {
@@ -115,9 +120,10 @@ export function registerTrain(program: Command): void {
       `AdamW weight decay (default ${ROBOTSEG_OPTIM.weightDecay}; 0 for biases and LayerNorm)`,
     )
     .option('--layer-decay <x>', `layer-wise lr decay on the Hiera trunk (default ${ROBOTSEG_OPTIM.layerDecay})`)
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .action(async (dataset: string, opts: TrainOpts) => {
-      process.stdout.write(`${await runTrain(dataset, opts)}\n`);
+      const summary = await runTrain(dataset, opts);
+      if (!opts.quiet) process.stdout.write(`${summary}\n`); // --quiet: nothing at all on success
     });
 }
 
@@ -181,16 +187,33 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
   if (!opts.weights) throw new UserError('give --weights FILE (the initial checkpoint)');
   if (!opts.out) throw new UserError('give --out FILE.safetensors');
   const out = resolve(opts.out);
-  if (!existsSync(dirname(out)))
-    throw new UserError(`cannot write ${opts.out}: directory ${dirname(out)} does not exist`);
-  if (resolve(opts.weights) === out) throw new UserError('--out would overwrite the initial weights');
-  if (opts.resume && !existsSync(opts.resume)) throw new UserError(`--resume ${opts.resume}: no such file`);
+  checkInputDir('dataset', dataset);
+  checkInputFile('weights', opts.weights);
+  if (opts.resume) checkInputFile('--resume', opts.resume);
+  if (opts.pseudo) checkInputDir('--pseudo', opts.pseudo);
+  checkOutputFile('--out', opts.out);
+  checkOutputFile('the checkpoint (beside --out)', ckptPath(opts.out));
+  if (opts.log !== undefined) checkOutputFile('--log', opts.log);
+  checkDistinct(
+    [
+      { what: '--weights', path: opts.weights },
+      { what: '--resume', path: opts.resume },
+      { what: '--config', path: configFile(opts.config) },
+      { what: 'the dataset', path: dataset },
+      { what: '--pseudo', path: opts.pseudo },
+    ].filter((x) => !(opts.resume && x.what === '--resume')), // resuming may write its checkpoint again
+    [
+      { what: '--out', path: opts.out },
+      { what: 'the checkpoint (beside --out)', path: ckptPath(opts.out) },
+      { what: '--log', path: opts.log },
+    ],
+  );
+  if (opts.resume && canonicalPath(opts.resume) === canonicalPath(opts.out))
+    throw new UserError(`--resume '${opts.resume}' is --out; give the <stem>.ckpt.safetensors checkpoint`);
   const saveEvery = num('--save-every', opts.saveEvery, (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1');
   // dataset first: a bad dataset fails before the GPU is touched
   let data: ReturnType<typeof readTrainDataset>;
   try {
-    if (!existsSync(dataset) || !statSync(dataset).isDirectory())
-      throw new TrainDataError(`dataset '${dataset}' is not a folder`);
     data = readTrainDataset(dataset, opts.target, opts.pseudo);
   } catch (e) {
     if (e instanceof TrainDataError) throw new UserError(e.message.replace(/\n\s*/g, '; '));
@@ -200,6 +223,26 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
     if (!opts.quiet) process.stderr.write(s);
   };
   for (const s of data.skipped) log(`note: skipping ${s}\n`);
+  // weights header, config, --freeze prefixes and the --resume header: cheap, before the GPU
+  let resolved: Awaited<ReturnType<typeof openModelWeights>>;
+  try {
+    resolved = await openModelWeights(opts.weights, opts.config);
+    await resolved.file.close();
+  } catch (e) {
+    if (e instanceof WeightsFormatError || e instanceof ConfigError)
+      throw new UserError(`weights ${opts.weights}: ${oneLine(e.message)}`);
+    throw e;
+  }
+  const keys = (isRobotSegConfig(resolved.config) ? new RobotSeg(resolved.config) : new SAM2(resolved.config))
+    .namedParams()
+    .map(([k]) => k);
+  for (const prefix of opts.freeze)
+    if (!keys.some((k) => underPrefix(k, [prefix])))
+      throw new UserError(
+        `--freeze '${prefix}' matches no parameter of ${resolved.config.name} (top-level prefixes: ${[...new Set(keys.map((k) => k.split('.')[0]))].join(', ')})`,
+      );
+  trainOptions(opts, isRobotSegConfig(resolved.config)); // every option checked before the GPU
+  if (opts.resume) await checkResumeHeader(opts.resume);
   const rt = await cliRuntime();
   try {
     let loaded: Awaited<ReturnType<typeof loadModelWithStore>>;
@@ -223,12 +266,19 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
     } catch (e) {
       throw new UserError((e as Error).message);
     }
-    if (opts.resume) await resume(rt, model, trainer, opts.resume);
+    if (opts.resume) {
+      try {
+        await resume(rt, model, trainer, opts.resume);
+      } catch (e) {
+        if (e instanceof WeightsFormatError) throw new UserError(`--resume ${opts.resume}: ${oneLine(e.message)}`);
+        throw e;
+      }
+    }
     const nParams = trainer.params.reduce((a, p) => a + p.tensor.size, 0);
     log(
       `training ${trainer.params.length} tensors (${(nParams / 1e6).toFixed(2)}M values${options.freeze?.length ? `; frozen: ${options.freeze.join(', ')}` : ''}) of ${loaded.config.name} on ${data.videos.length} video(s), target ${opts.target}, ${rt.adapter.description || rt.adapter.device || 'WebGPU'}\n`,
     );
-    if (opts.log && !opts.resume) writeFileSync(opts.log, '');
+    if (opts.log && !opts.resume) writeFileAtomic(opts.log, '');
     const total = options.steps!;
     const bar =
       !opts.quiet && process.stderr.isTTY
@@ -251,7 +301,7 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
     try {
       while (trainer.step < total) {
         last = await trainer.trainStep();
-        if (opts.log) appendFileSync(opts.log, `${JSON.stringify(last)}\n`);
+        if (opts.log) appendLine(opts.log, JSON.stringify(last));
         bar?.update(trainer.step, {
           loss: f(last.loss.total),
           cyc: f(last.loss.cycle),
@@ -278,6 +328,42 @@ export async function runTrain(dataset: string, opts: TrainOpts): Promise<string
     return `trained ${ran} step(s) in ${secs.toFixed(1)} s${last ? `, final loss ${f(last.loss.total)}` : ''}; wrote ${opts.out} (${formatBytes(bytes)}) and ${ckptPath(opts.out)}`;
   } finally {
     rt.destroy();
+  }
+}
+
+/** Append one line; on failure (disk full) the file is cut back, so it never ends in a partial line. */
+function appendLine(path: string, line: string): void {
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch {}
+  try {
+    appendFileSync(path, `${line}\n`);
+  } catch (e) {
+    try {
+      truncateSync(path, size);
+    } catch {}
+    throw e;
+  }
+}
+
+/** --resume must be a robotseg train checkpoint: checked from its header before any GPU work. */
+async function checkResumeHeader(path: string): Promise<void> {
+  let file: Awaited<ReturnType<typeof openWeights>>;
+  try {
+    file = await openWeights(path);
+  } catch (e) {
+    if (e instanceof WeightsFormatError || e instanceof RangeError)
+      throw new UserError(`--resume ${path}: not a robotseg train checkpoint (${oneLine(e.message)})`);
+    throw e;
+  }
+  try {
+    if (file.metadata?.format !== 'robotseg-train-checkpoint')
+      throw new UserError(
+        `--resume ${path}: not a robotseg train checkpoint (metadata format '${file.metadata?.format ?? 'none'}'); give the <stem>.ckpt.safetensors written by robotseg train`,
+      );
+  } finally {
+    await file.close();
   }
 }
 

@@ -34,7 +34,10 @@ interface MemberInfo {
 export interface Variant {
   key: string;
   label: string;
-  pipeline: GPUComputePipeline;
+  /** null while an asynchronous compilation is running (see `ready`). */
+  pipeline: GPUComputePipeline | null;
+  /** Resolves when `pipeline` is set (rejects with the compiler's messages); null for blocking compiles. */
+  ready: Promise<void> | null;
   layout: GPUBindGroupLayout;
   bindings: Map<string, BindingInfo>;
   /** Params uniform: binding name, byte size, members by name (null if the entry has no uniform). */
@@ -174,18 +177,33 @@ export class KernelFamily {
         buffer: { type: b.kind },
       })),
     });
+    const wg = fn.workgroupSize ?? null;
+    const workgroupSize = resolveWorkgroupSize(code, entry, constants, wg, label);
     this.rt.beginCompileCheck();
     const module = device.createShaderModule({ label, code });
-    const pipeline = device.createComputePipeline({
+    const desc: GPUComputePipelineDescriptor = {
       label,
       layout: device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: entry, constants },
-    });
+    };
+    const v: Variant = { key, label, pipeline: null, ready: null, layout, bindings, params, workgroupSize };
+    if (this.rt.asyncCompile) {
+      // only the variants a run dispatches are compiled, each as soon as it is first queued; the
+      // batches that use it wait for it (Runtime.flush), the host goes on building the graph
+      v.ready = device.createComputePipelineAsync(desc).then(
+        (p) => {
+          v.pipeline = p;
+        },
+        async (e: Error) => {
+          this.variants.delete(key);
+          throw new Error(await compileMessage(label, module, code, e.message));
+        },
+      );
+      this.rt.trackCompile(v.ready);
+    } else {
+      v.pipeline = device.createComputePipeline(desc);
+    }
     this.rt.endCompileCheck(label, module, code);
-
-    const wg = fn.workgroupSize ?? null;
-    const workgroupSize = resolveWorkgroupSize(code, entry, constants, wg, label);
-    const v: Variant = { key, label, pipeline, layout, bindings, params, workgroupSize };
     this.variants.set(key, v);
     return v;
   }
@@ -249,6 +267,17 @@ export class KernelFamily {
       groups: [gx, gy, gz],
     });
   }
+}
+
+/** The compiler's error messages with the offending source lines. */
+async function compileMessage(label: string, module: GPUShaderModule, code: string, message: string): Promise<string> {
+  const info = await module.getCompilationInfo();
+  const lines = code.split('\n');
+  const detail = info.messages
+    .filter((m) => m.type === 'error')
+    .map((m) => `  line ${m.lineNum}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
+    .join('\n');
+  return `kernel ${label} failed to compile: ${message}\n${detail}`;
 }
 
 function resolveWorkgroupSize(

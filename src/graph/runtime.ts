@@ -5,7 +5,7 @@
 
 import { BYTES, type DType, type HostArray, f16ToF32Array, f32ToF16Array, numel, shapeStr } from './dtype.js';
 import { KernelFamily, type Variant } from './kernel.js';
-import { BufferPool } from './pool.js';
+import { BufferPool, sizeClass } from './pool.js';
 import { Storage, Tensor, TensorScopes, tensorsIn, untrack } from './tensor.js';
 import type { Tape } from './autograd.js';
 
@@ -69,8 +69,23 @@ export interface RuntimeOptions {
    * (tests lower it to run the tiled kernel paths on small images).
    */
   maxBindingBytes?: number;
+  /**
+   * Compile pipelines with createComputePipelineAsync (default true): dispatches are queued at once
+   * and a batch is encoded when its pipelines are ready, so the host keeps building the graph while
+   * the variants it needs compile (in parallel where the implementation does so). false: the
+   * blocking createComputePipeline.
+   */
+  asyncCompile?: boolean;
 }
 
+/** Progress of pipeline compilation: `done` of `total` variants requested so far are ready. */
+export type CompileProgress = (done: number, total: number) => void;
+
+/** Bind groups kept for reuse (a tracked video frame binds a few hundred distinct ranges). */
+const BIND_GROUP_CACHE = 4096;
+/** Readback staging buffers kept for reuse, and the largest size kept. */
+const STAGING_KEEP = 8;
+const STAGING_KEEP_BYTES = 16 * 2 ** 20;
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
 const MAP_READ_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
 const QUERY_USAGE = 0x200 /* QUERY_RESOLVE */ | 0x4; /* COPY_SRC */
@@ -103,6 +118,23 @@ export class Runtime {
   private compileDepth = 0;
   /** Timestamp profiling state (bench): GPU nanoseconds of compute passes since `profileStart`. */
   private profiling: { querySet: GPUQuerySet; resolve: GPUBuffer; reads: Promise<number>[] } | null = null;
+  /** Pipelines are compiled asynchronously (RuntimeOptions.asyncCompile). */
+  readonly asyncCompile: boolean;
+  /** Called whenever a pipeline compilation finishes (the CLI prints "compiling kernels n/N"). */
+  onCompileProgress: CompileProgress | null = null;
+  /** Pipeline variants requested / compiled so far. */
+  compileTotal = 0;
+  compileDone = 0;
+  /** Batches (and writes) waiting for their pipelines, in program order. */
+  private deferred = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private deferredError: Error | null = null;
+  /** Bind groups by layout and bound ranges (a steady stream binds the same pool buffers every frame). */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  /** MAP_READ staging buffers kept for the next readbacks (size-rounded). */
+  private staging: GPUBuffer[] = [];
   /** Number of submits so far (tests check batching; Runtime.write and read each flush the queue). */
   submits = 0;
   /** Number of compute dispatches queued so far. */
@@ -121,6 +153,7 @@ export class Runtime {
     this.limits = opts.device.limits;
     this.features = new Set([...opts.device.features] as string[]);
     this.flushEvery = opts.flushEvery ?? 64;
+    this.asyncCompile = opts.asyncCompile ?? true;
     this.maxBinding = Math.min(Number(this.limits.maxStorageBufferBindingSize), opts.maxBindingBytes ?? Infinity);
     this.pool = new BufferPool(this.device, Number(this.limits.maxBufferSize));
     this.builtinDefines = {
@@ -278,6 +311,13 @@ export class Runtime {
     // Dawn rejects SAB views; SharedArrayBuffer is undefined in browser pages without cross-origin isolation
     if (typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)
       bytes = new Uint8Array(bytes);
+    if (this.deferred > 0) {
+      // batches before this write still wait for their pipelines: keep the order on the queue
+      const copy = bytes.slice();
+      const { buffer, byteOffset } = t;
+      this.defer(null, () => this.device.queue.writeBuffer(buffer, byteOffset, copy as Uint8Array<ArrayBuffer>));
+      return;
+    }
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes as Uint8Array<ArrayBuffer>);
   }
 
@@ -319,16 +359,19 @@ export class Runtime {
     if (bytes === 0)
       return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
     this.readbacks++;
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ_USAGE, label: `readback ${t.label}` });
+    this.flush();
+    await this.drain();
+    const staging = this.takeStaging(bytes);
+    let keep = false;
     try {
-      this.flush();
       const enc = this.device.createCommandEncoder({ label: `readback ${t.label}` });
       enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, bytes);
       this.device.queue.submit([enc.finish()]);
       await staging.mapAsync(1 /* READ */);
       await this.checkErrors();
-      const copy = staging.getMappedRange().slice(0);
+      const copy = staging.getMappedRange(0, bytes).slice(0);
       staging.unmap();
+      keep = true;
       switch (t.dtype) {
         case 'f32':
           return new Float32Array(copy, 0, t.size);
@@ -340,13 +383,36 @@ export class Runtime {
           return new Uint32Array(copy, 0, t.size);
         case 'i32':
           return new Int32Array(copy, 0, t.size);
+        default:
+          throw new Error(`read: unknown dtype ${t.dtype as string}`);
       }
     } catch (e) {
       this.checkAlive();
       throw e;
     } finally {
-      staging.destroy();
+      if (keep) this.giveStaging(staging);
+      else staging.destroy();
     }
+  }
+
+  /**
+   * A MAP_READ buffer of at least `bytes` (size class of the pool): readbacks reuse a few of them
+   * instead of creating and destroying one per read (host memory of a long stream stays flat).
+   */
+  private takeStaging(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const i = this.staging.findIndex((b) => b.size === size);
+    if (i >= 0) return this.staging.splice(i, 1)[0];
+    return this.device.createBuffer({ size, usage: MAP_READ_USAGE, label: 'readback' });
+  }
+
+  private giveStaging(buf: GPUBuffer): void {
+    if (buf.size > STAGING_KEEP_BYTES) {
+      buf.destroy();
+      return;
+    }
+    this.staging.push(buf);
+    if (this.staging.length > STAGING_KEEP) this.staging.shift()!.destroy();
   }
 
   // ---------------------------------------------------------------- command queue
@@ -357,12 +423,91 @@ export class Runtime {
     if (this.queue.length >= this.flushEvery) this.flush();
   }
 
-  /** Encode and submit everything queued: many dispatches per compute pass, one submit. */
+  /**
+   * Encode and submit everything queued: many dispatches per compute pass, one submit. A batch whose
+   * pipelines are still compiling (or that follows one) is encoded when they are ready; everything
+   * that reaches the GPU queue keeps program order.
+   */
   flush(): void {
     if (this.queue.length === 0) return;
     this.checkAlive();
     const cmds = this.queue;
     this.queue = [];
+    // released buffers may be reused by later commands: those reach the queue after this batch
+    this.pool.recycle();
+    const waits = new Set<Promise<void>>();
+    for (const c of cmds) if (c.kind === 'dispatch' && !c.variant.pipeline) waits.add(c.variant.ready!);
+    if (waits.size === 0 && this.deferred === 0) this.submitBatch(cmds);
+    else this.defer(waits.size ? Promise.all(waits) : null, () => this.submitBatch(cmds));
+  }
+
+  /** Run `fn` after everything deferred before it and after `wait`; errors surface at the next sync/read. */
+  private defer(wait: Promise<unknown> | null, fn: () => void): void {
+    this.deferred++;
+    this.chain = this.chain
+      .then(() => wait)
+      .then(() => {
+        if (!this.deferredError && !this.lostInfo) fn();
+      })
+      .catch((e: Error) => {
+        this.deferredError ??= e;
+      })
+      .finally(() => {
+        this.deferred--;
+      });
+  }
+
+  /** Wait until every deferred batch has been submitted (errors are thrown by checkErrors). */
+  async drain(): Promise<void> {
+    if (this.deferred > 0) await this.chain;
+  }
+
+  /** Called by KernelFamily for each new variant whose pipeline compiles asynchronously. */
+  trackCompile(ready: Promise<unknown>): void {
+    this.compileTotal++;
+    this.onCompileProgress?.(this.compileDone, this.compileTotal);
+    ready.then(
+      () => {
+        this.compileDone++;
+        this.onCompileProgress?.(this.compileDone, this.compileTotal);
+      },
+      () => {},
+    );
+  }
+
+  /** Bind group of a dispatch, cached by layout and bound ranges (bounded; dropped entries are GC'd). */
+  private bindGroup(c: DispatchCmd, uniformOffset: number): GPUBindGroup {
+    const id = (b: GPUBuffer) => {
+      let v = this.bufferIds.get(b);
+      if (v === undefined) this.bufferIds.set(b, (v = this.nextBufferId++));
+      return v;
+    };
+    let key = `${c.variant.key}|`;
+    for (const e of c.entries) key += `${e.binding}:${id(e.tensor.buffer)}:${e.offset}:${e.size};`;
+    if (c.uniform) key += `u${id(this.uniformArena!)}:${uniformOffset}:${c.uniform.byteLength}`;
+    const hit = this.bindGroups.get(key);
+    if (hit) {
+      // move to the back: least recently used first in iteration order
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, hit);
+      return hit;
+    }
+    const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({
+      binding: e.binding,
+      resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size },
+    }));
+    if (c.uniform)
+      entries.push({
+        binding: c.uniformBinding,
+        resource: { buffer: this.uniformArena!, offset: uniformOffset, size: c.uniform.byteLength },
+      });
+    const bg = this.device.createBindGroup({ label: c.label, layout: c.variant.layout, entries });
+    this.bindGroups.set(key, bg);
+    if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    return bg;
+  }
+
+  private submitBatch(cmds: Cmd[]): void {
     const ualign = this.limits.minUniformBufferOffsetAlignment;
     let ubytes = 0;
     const uoffs: number[] = [];
@@ -414,18 +559,9 @@ export class Runtime {
     cmds.forEach((c, i) => {
       labels.push(c.label);
       if (c.kind === 'dispatch') {
-        const entries: GPUBindGroupEntry[] = c.entries.map((e) => ({
-          binding: e.binding,
-          resource: { buffer: e.tensor.buffer, offset: e.offset, size: e.size },
-        }));
-        if (c.uniform)
-          entries.push({
-            binding: c.uniformBinding,
-            resource: { buffer: this.uniformArena!, offset: uoffs[i], size: c.uniform.byteLength },
-          });
-        const bg = this.device.createBindGroup({ label: c.label, layout: c.variant.layout, entries });
+        const bg = this.bindGroup(c, uoffs[i]);
         const p = openPass();
-        p.setPipeline(c.variant.pipeline);
+        p.setPipeline(c.variant.pipeline!);
         p.setBindGroup(0, bg);
         p.dispatchWorkgroups(c.groups[0], c.groups[1], c.groups[2]);
       } else if (c.kind === 'copy') {
@@ -466,12 +602,12 @@ export class Runtime {
         return e ? `GPU error in batch [${summary}]: ${e.message}` : null;
       }),
     );
-    this.pool.recycle();
   }
 
   /** Submit queued work and wait until the GPU has finished it; throws GPU errors with kernel labels. */
   async sync(): Promise<void> {
     this.flush();
+    await this.drain();
     await this.device.queue.onSubmittedWorkDone();
     await this.checkErrors();
     this.checkAlive();
@@ -479,9 +615,14 @@ export class Runtime {
 
   /** Await pending error scopes; throw the first error (named by the kernels of its batch). */
   async checkErrors(): Promise<void> {
+    await this.drain();
     const pending = this.pendingErrors;
     this.pendingErrors = [];
     const msgs = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    // a deferred batch's failure (e.g. its pipeline did not compile) first: it names the kernel
+    const deferred = this.deferredError;
+    this.deferredError = null;
+    if (deferred) throw deferred;
     if (msgs.length) throw new Error(msgs[0]);
   }
 
@@ -532,9 +673,11 @@ export class Runtime {
 
   /** Stop profiling; returns GPU milliseconds spent in compute passes since profileStart. */
   async profileStop(): Promise<number> {
+    if (!this.profiling) return NaN;
+    this.flush();
+    await this.drain(); // batches still waiting for pipelines record their timestamps when encoded
     const p = this.profiling;
     if (!p) return NaN;
-    this.flush();
     const ns = (await Promise.all(p.reads)).reduce((a, b) => a + b, 0);
     p.reads = [];
     this.profiling = null;
@@ -545,6 +688,9 @@ export class Runtime {
 
   destroy(): void {
     this.queue = [];
+    this.bindGroups.clear();
+    for (const b of this.staging) b.destroy();
+    this.staging = [];
     for (const t of this.constants.values()) t.dispose();
     this.constants.clear();
     this.uniformArena?.destroy();

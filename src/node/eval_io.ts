@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { decodeLabelPng, type LabelMap } from '../eval/labels.js';
+import { checkInputFile } from './paths.js';
 import {
   EvalInputError,
   type Layout,
@@ -53,6 +54,11 @@ function list(dir: string): { files: string[]; dirs: string[] } {
 /** Read one mask PNG as a label map; every problem becomes an EvalInputError naming the file. */
 export function readLabelFile(path: string): LabelMap {
   let bytes: Buffer;
+  try {
+    checkInputFile('mask', path); // never read a device or FIFO
+  } catch (e) {
+    throw new EvalInputError((e as Error).message);
+  }
   try {
     bytes = readFileSync(path);
   } catch (e) {

@@ -2,8 +2,11 @@
 // by ffmpeg. Both decode lazily, one frame at a time, so a long video never sits in memory.
 //
 // Folder: every .jpg/.jpeg/.png file (any case, hidden files skipped) in natural order (frame2 before
-// frame10), decoded by src/image/decode.ts exactly as PIL (the official loader) decodes them. The sizes are checked against the first frame up front from the file headers (cheap) and
-// again when each frame is decoded; a mismatch or an unreadable file names the frame.
+// frame10), decoded by src/image/decode.ts exactly as PIL (the official loader) decodes them. The sizes are
+// checked against the first frame up front from the file headers (cheap) and again when each frame is
+// decoded; a mismatch or an unreadable file names the frame. A frame whose header cannot be parsed or whose
+// end marker (PNG IEND, JPEG EOI) is missing is decoded up front, so a corrupt or truncated frame in the
+// middle stops the run before anything is written.
 //
 // Video file: `ffprobe` gives the size, frame rate and frame count; `ffmpeg` decodes to raw rgb24 on a
 // pipe (-vsync passthrough: no frame dropped or duplicated). The YUV -> RGB conversion is the scale
@@ -15,7 +18,7 @@
 // restart decodes a window of frames ending at the requested one and keeps them (about 64 MiB of
 // frames at most), so going backward costs one restart per window.
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RgbImage } from '../image/rgb.js';
@@ -146,10 +149,19 @@ class FolderSource implements OpenedFrameSource {
       throw new FrameSourceError(oneLine((e as Error).message));
     }
     for (let i = 1; i < files.length; i++) {
-      const size = imageHeaderSize(join(dir, files[i]));
+      let size = imageHeaderSize(join(dir, files[i]));
+      if (!size || !hasEndMarker(join(dir, files[i]))) {
+        // unusual or damaged: decode it now, so a corrupt frame stops the run before any output
+        try {
+          const img = readImage(join(dir, files[i]));
+          size = { width: img.width, height: img.height };
+        } catch (e) {
+          throw new FrameSourceError(`frame ${i} '${files[i]}': ${oneLine((e as Error).message)}`);
+        }
+      }
       // (with exifRotate a header's sides may be swapped; the decode of each frame checks the result)
       const same = (w: number, h: number) => w === first.width && h === first.height;
-      if (size && !same(size.width, size.height) && !(opts.exifRotate && same(size.height, size.width))) {
+      if (!same(size.width, size.height) && !(opts.exifRotate && same(size.height, size.width))) {
         throw new FrameSourceError(
           `frame ${i} '${files[i]}' is ${size.width}x${size.height}, the first frame '${files[0]}' is ${first.width}x${first.height}: all frames must have the same size`,
         );
@@ -207,6 +219,29 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 function checkIndex(src: OpenedFrameSource, i: number): void {
   if (!Number.isInteger(i) || i < 0 || i >= src.numFrames)
     throw new FrameSourceError(`frame ${i} does not exist ('${src.path}' has ${src.numFrames} frames)`);
+}
+
+/**
+ * True when the file ends as a complete PNG (IEND chunk) or JPEG (EOI marker, trailing bytes allowed)
+ * does: the cheap up-front check for frames truncated by an interrupted copy (4 KiB read).
+ */
+export function hasEndMarker(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const n = Math.min(size, 4096);
+    const b = Buffer.alloc(n);
+    readSync(fd, b, 0, n, size - n);
+    if (b.includes('IEND', 0, 'latin1')) return true;
+    return b.includes(Buffer.from([0xff, 0xd9]));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

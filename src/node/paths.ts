@@ -103,6 +103,23 @@ export function checkOutputFile(what: string, path: string | undefined): void {
   checkWritableDir(what, p, dirname(resolve(p)));
 }
 
+/** An output folder that ensureOutputDir() will be able to create or use (nothing is created yet). */
+export function checkOutputDir(what: string, path: string | undefined): void {
+  const p = nonEmpty(what, path);
+  const st = stat(p);
+  if (st) {
+    if (!st.isDirectory()) throw new PathError(`${what} '${p}': exists and is not a folder`);
+    if (!can(p, constants.W_OK | constants.X_OK)) throw new PathError(`${what} '${p}': the folder is not writable`);
+    return;
+  }
+  let up = dirname(resolve(p));
+  while (!stat(up) && dirname(up) !== up) up = dirname(up);
+  const ust = stat(up);
+  if (!ust?.isDirectory()) throw new PathError(`${what} '${p}': cannot be created ('${up}' is not a folder)`);
+  if (!can(up, constants.W_OK | constants.X_OK))
+    throw new PathError(`${what} '${p}': cannot be created (folder '${up}' is not writable)`);
+}
+
 /** An output folder: created (with its parents) when missing, then checked to be a writable folder. */
 export function ensureOutputDir(what: string, path: string | undefined): void {
   const p = nonEmpty(what, path);

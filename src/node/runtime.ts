@@ -13,5 +13,7 @@ export async function createNodeRuntime(
     shaders: loadShaderLibrary(),
     flushEvery: opts.flushEvery,
     maxBindingBytes: opts.maxBindingBytes,
+    // ROBOTSEG_COMPILE=sync: blocking pipeline creation (to compare; see README "First run")
+    asyncCompile: process.env.ROBOTSEG_COMPILE !== 'sync',
   });
 }

@@ -1,9 +1,10 @@
-// Reads shaders/**/*.wgsl from the package into the name -> source map the Runtime takes.
+// Reads shaders/**/*.wgsl from the package (located at run time, src/node/package_info.ts) into the name -> source map the Runtime takes.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+import { PACKAGE_ROOT } from './package_info.js';
 
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { PACKAGE_ROOT };
+/** shaders/ of the package (the checkout's, or node_modules/robotseg/shaders once installed). */
 export const SHADER_DIR = join(PACKAGE_ROOT, 'shaders');
 
 let cache: Record<string, string> | null = null;

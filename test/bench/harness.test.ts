@@ -2,13 +2,17 @@
 // checks and throwing setups become ok:false rows, discovery finds the case modules. Then the ONNX
 // builder (bench/onnx_builder.ts) against onnxruntime-node when it is installed, and the ort-node
 // peer path of bench/peers.ts on a tiny case.
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unary } from '../../src/kernels/elementwise.js';
 import {
   allClose,
   discoverCases,
+  FIXTURES_DIR,
+  fixture,
   formatTable,
   runBench,
+  SkipCase,
   type BenchRow,
   type BenchRunWithOutput,
 } from '../../bench/harness.js';
@@ -110,6 +114,29 @@ describe.skipIf(!rt)('bench harness', () => {
       log: () => {},
     });
     expect(filtered.map((r) => r.impl)).toEqual(['ours:broken']);
+  });
+
+  it('skips (no row, a note) a case whose fixture is absent, as from an installed package', async () => {
+    expect(fixture('golden', 'config.json')).toBe(join(FIXTURES_DIR, 'golden', 'config.json'));
+    expect(() => fixture('golden', 'no_such_file.bin')).toThrow(SkipCase);
+    const needsFixture: BenchCase = {
+      kernel: 'needs_fixture',
+      setup: () => {
+        fixture('no_such_dir', 'x.png');
+        throw new Error('unreachable');
+      },
+    };
+    const log: string[] = [];
+    const rows = await runBench(rt!, {
+      cases: [needsFixture, tinyGelu(7)],
+      peers: false,
+      reps: 1,
+      log: (l) => log.push(l),
+    });
+    expect(rows.map((r) => [r.kernel, r.ok])).toEqual([['tiny', true]]);
+    expect(log.join('\n')).toMatch(
+      /needs_fixture skipped: needs test\/fixtures\/no_such_dir\/x\.png .*ROBOTSEG_FIXTURES/,
+    );
   });
 
   it('discovers the bench/<family>.ts case modules', async () => {

@@ -126,7 +126,7 @@ describe('init-robotseg', () => {
 describe.skipIf(!rt)('segment / track --target on the init-robotseg checkpoint', () => {
   it('segment --target arm (automatic mode, one-frame video) and several targets via --out-all', async () => {
     const img = join(GOLD, 'video_frame0.png');
-    let r = await cli(['segment', img, '--weights', RS, '--target', 'arm', '--out', join(tmp, 'arm.png'), '--quiet']);
+    let r = await cli(['segment', img, '--weights', RS, '--target', 'arm', '--out', join(tmp, 'arm.png')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^video_frame0\.png 200x150: arm \d+ px \(object score -?\d/);
     expect(readMask(join(tmp, 'arm.png')).width).toBe(200);
@@ -148,7 +148,7 @@ describe.skipIf(!rt)('segment / track --target on the init-robotseg checkpoint',
       Array.from(readMask(join(tmp, 'arm.png')).data),
     );
     // no prompt and no --target: default target robot
-    r = await cli(['segment', img, '--weights', RS, '--out', join(tmp, 'default.png'), '--quiet']);
+    r = await cli(['segment', img, '--weights', RS, '--out', join(tmp, 'default.png')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/: robot \d+ px/);
     expect(Array.from(readMask(join(tmp, 'default.png')).data)).toEqual(
@@ -177,17 +177,7 @@ describe.skipIf(!rt)('segment / track --target on the init-robotseg checkpoint',
     const frames = join(tmp, 'frames');
     mkdirSync(frames);
     for (const i of [0, 1]) copyFileSync(join(GOLD, `video_frame${i}.png`), join(frames, `video_frame${i}.png`));
-    let r = await cli([
-      'track',
-      frames,
-      '--weights',
-      RS,
-      '--target',
-      'arm,gripper,robot',
-      '--out',
-      join(tmp, 'trk'),
-      '--quiet',
-    ]);
+    let r = await cli(['track', frames, '--weights', RS, '--target', 'arm,gripper,robot', '--out', join(tmp, 'trk')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/wrote 6 masks to .*\/\{arm,gripper,robot\}\//);
     for (const t of ['arm', 'gripper', 'robot'])

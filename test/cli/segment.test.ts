@@ -53,7 +53,7 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
 
   it('files: missing image, corrupt image, missing weights, missing output directory', async () => {
     await userError(
-      /cannot read image .*nope\.png.*ENOENT/,
+      /cannot read image .*nope\.png.*no such file/,
       join(tmp, 'nope.png'),
       '--weights',
       WEIGHTS,
@@ -72,7 +72,12 @@ describe('robotseg segment: user errors (exit 2, one line)', () => {
       '--weights',
       join(tmp, 'missing.safetensors'),
     );
-    await userError(/--out .*: directory .*nodir does not exist/, ...base, '--out', join(tmp, 'nodir', 'm.png'));
+    await userError(
+      /cannot write --out .*: folder .*nodir' does not exist/,
+      ...base,
+      '--out',
+      join(tmp, 'nodir', 'm.png'),
+    );
     await userError(/--mask-input .*: no 'low_res_logits' tensor/, ...base, '--mask-input', WEIGHTS);
   });
 

@@ -89,8 +89,16 @@ export interface StreamStep {
   remove?: number[];
 }
 
-/** In-process reference of a session: remove, push, then the prompts on that frame; objects in predictor order. */
-export async function inProcessStream(rt: Runtime, model: SAM2, steps: StreamStep[]): Promise<ExpectedFrame[]> {
+/**
+ * In-process reference of a session: remove, push, then the prompts on that frame; objects in predictor
+ * order. `onFrame` is called once each frame's masks are read back (the bench times frames with it).
+ */
+export async function inProcessStream(
+  rt: Runtime,
+  model: SAM2,
+  steps: StreamStep[],
+  onFrame?: (frame: number) => void,
+): Promise<ExpectedFrame[]> {
   const { width: W, height: H } = steps[0].image;
   const pred = new VideoPredictor(rt, model, {
     numFrames: null,
@@ -117,6 +125,7 @@ export async function inProcessStream(rt: Runtime, model: SAM2, steps: StreamSte
             : await pred.addTarget(frame, p.obj, p.target!);
         by.set(p.obj, r);
       }
+      onFrame?.(frame);
       const objects = pred.objectIds
         .filter((id) => by.has(id))
         .map((id) => {

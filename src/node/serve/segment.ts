@@ -1,7 +1,7 @@
 // `POST /v1/segment`: one image, the masks of one prompt. SAM 2.1 weights run the image predictor (one
-// entry per returned mask, `best` = highest predicted IoU); RobotSeg weights run the image as a one-frame
-// video per target (src/model/robotseg_image_predictor.ts, as `robotseg segment --target` does; one entry per target,
-// `best` = the first target).
+// entry per returned mask, `best` = highest predicted IoU); RobotSeg weights run RobotSegImagePredictor (the
+// image as a one-frame video, as `robotseg segment --target` does; one entry per target, `best` = the
+// first target).
 import { PNG } from 'pngjs';
 import type { RgbImage } from '../../image/rgb.js';
 import type { Runtime } from '../../graph/runtime.js';
