@@ -13,7 +13,7 @@ export { describeAdapter, requestDevice } from './graph/device.js';
 export { Tensor } from './graph/tensor.js';
 export type { DType } from './graph/dtype.js';
 
-// --- Images and overlays (8-bit RGB, row-major)
+// --- Images and overlays (8-bit RGB, row-major); the decoder is at the end
 export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from './graph/image.js';
 export { drawOverlay, type OverlayPrompt, PALETTE } from './graph/overlay.js';
 
