@@ -457,14 +457,9 @@ export class Runtime {
       });
   }
 
-  /** Wait until every deferred batch has been submitted; throws the first deferred error. */
+  /** Wait until every deferred batch has been submitted (errors are thrown by checkErrors). */
   async drain(): Promise<void> {
     if (this.deferred > 0) await this.chain;
-    if (this.deferredError) {
-      const e = this.deferredError;
-      this.deferredError = null;
-      throw e;
-    }
   }
 
   /** Called by KernelFamily for each new variant whose pipeline compiles asynchronously. */
@@ -624,6 +619,10 @@ export class Runtime {
     const pending = this.pendingErrors;
     this.pendingErrors = [];
     const msgs = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    // a deferred batch's failure (e.g. its pipeline did not compile) first: it names the kernel
+    const deferred = this.deferredError;
+    this.deferredError = null;
+    if (deferred) throw deferred;
     if (msgs.length) throw new Error(msgs[0]);
   }
 
@@ -674,9 +673,11 @@ export class Runtime {
 
   /** Stop profiling; returns GPU milliseconds spent in compute passes since profileStart. */
   async profileStop(): Promise<number> {
+    if (!this.profiling) return NaN;
+    this.flush();
+    await this.drain(); // batches still waiting for pipelines record their timestamps when encoded
     const p = this.profiling;
     if (!p) return NaN;
-    this.flush();
     const ns = (await Promise.all(p.reads)).reduce((a, b) => a + b, 0);
     p.reads = [];
     this.profiling = null;
