@@ -58,3 +58,18 @@ describe('family chain: shader -> wrapper -> CPU reference -> test -> bench', ()
     for (const f of Object.keys(ALLOW)) expect(families, f).toContain(f);
   });
 });
+
+// docs/architecture.md "Layers": the runtime imports nothing outside itself (no kernels, model or host
+// code), so that no kernel can become a dependency of the tensor / tape machinery again.
+describe('layering', () => {
+  it('src/graph imports only src/graph and packages', () => {
+    const dir = join(ROOT, 'src', 'graph');
+    const bad: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']*)'/g))
+        if (!m[1].startsWith('./')) bad.push(`src/graph/${f} imports ${m[1]}`);
+    }
+    expect(bad).toEqual([]);
+  });
+});
