@@ -56,7 +56,7 @@ try {
 
   // track, episode by episode, on the same decoded frames
   const info = JSON.parse(readFileSync(join(DS, 'meta/info.json'), 'utf8'));
-  const b = readFileSync(join(DS, 'meta/episodes/chunk-000/file-000.parquet'));
+  const b = readFileSync(join(out, 'meta/episodes/chunk-000/file-000.parquet')); // OUT: camera and mask columns
   const eps = (await parquetReadObjects({
     file: b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer,
   })) as Array<Record<string, unknown>>;
@@ -95,6 +95,7 @@ try {
       ['-v', 'error', '-i', join(out, file(key)), '-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
       { maxBuffer: 1 << 28 },
     );
+    if (dec.status !== 0 || dec.stdout.length === 0) throw new Error(`cannot decode ${file(key)}: ${dec.stderr}`);
     const m0 = Math.round(Number(e[`videos/${key}/from_timestamp`]) * info.fps);
     readdirSync(masks)
       .sort()

@@ -83,7 +83,7 @@ export function registerDataset(program: Command): void {
     .option('--shard-index <i>', 'this process runs shard I (0 <= I < N)')
     .option('--finalize', 'after all shards: check every unit and write the metadata')
     .option('--overwrite', 'redo work recorded with other weights or options')
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'no progress on stderr (the JSON summary still goes to stdout: array logs keep it)')
     .action(async (dataset: string, opts: DatasetOpts) => {
       process.stdout.write(`${JSON.stringify(await runDataset(dataset, opts))}\n`);
     });

@@ -87,20 +87,11 @@ describe('robotseg dataset: bad datasets and flags exit 2 before any GPU work', 
     );
   });
 
-  it('shard flags: I >= N, an index without --num-shards, N without an index', async () => {
-    expect(await userError([TINY, ...SAM, '--num-shards', '2', '--shard-index', '2'])).toMatch(
-      /--shard-index 2 >= --num-shards 2/,
-    );
+  it('shard flags (the rest in dataset_units.test.ts), --finalize without shards run', async () => {
     expect(await userError([TINY, ...SAM, '--num-shards', '2'], { SLURM_ARRAY_TASK_ID: '5' })).toMatch(
       /SLURM_ARRAY_TASK_ID 5 >= --num-shards 2/,
     );
-    expect(await userError([TINY, ...SAM, '--num-shards', '3'], { JOB_COMPLETION_INDEX: '3' })).toMatch(
-      /JOB_COMPLETION_INDEX 3 >= --num-shards 3/,
-    );
     expect(await userError([TINY, ...SAM, '--shard-index', '0'])).toMatch(/--shard-index 0 without --num-shards/);
-    const env = { SLURM_ARRAY_TASK_ID: undefined, JOB_COMPLETION_INDEX: undefined };
-    expect(await userError([TINY, ...SAM, '--num-shards', '2'], env)).toMatch(/--num-shards without a shard index/);
-    expect(await userError([TINY, ...SAM, '--mask-codec', 'h264'])).toMatch(/--mask-codec 'h264'/);
     expect(await userError([TINY, '--finalize'])).toMatch(/does not exist \(run the shards first\)/);
   });
 });

@@ -31,6 +31,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'robotseg-ds-slurm-'));
 const conf = join(tmp, 'slurm.conf');
 const env = { ...process.env, SLURM_CONF: conf };
 const started: ChildProcess[] = [];
+let startedMunge = false;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sh(cmd: string, args: string[]): string {
@@ -77,6 +78,7 @@ async function startCluster(): Promise<void> {
       sh('sh', ['-c', 'mungekey --create && chown munge:munge /etc/munge/munge.key']);
     sh('install', ['-d', '-o', 'munge', '-g', 'munge', '-m', '0755', '/run/munge']);
     sh('runuser', ['-u', 'munge', '--', '/usr/sbin/munged']);
+    startedMunge = true;
     for (let i = 0; i < 50 && !mungeOk(); i++) await sleep(100);
     if (!mungeOk()) throw new Error('munged did not start');
   }
@@ -107,6 +109,9 @@ async function waitJob(job: string, timeoutMs = 600_000): Promise<void> {
 
 afterAll(async () => {
   for (const p of started.reverse()) p.kill('SIGTERM');
+  // munged daemonizes: stop it by its pid file when this test started it
+  if (startedMunge && existsSync('/run/munge/munged.pid'))
+    process.kill(Number(readFileSync('/run/munge/munged.pid', 'utf8').trim()), 'SIGTERM');
   await sleep(300);
   rmSync(tmp, { recursive: true, force: true });
 });

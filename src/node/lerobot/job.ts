@@ -21,12 +21,12 @@ import {
   rmSync,
 } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import type { Runtime } from '../../graph/runtime.js';
 import type { Point } from '../../model/image_predictor.js';
 import type { SAM2 } from '../../model/sam2.js';
 import { type FrameSource, VideoPredictor } from '../../model/video_predictor.js';
-import { beginAtomic, tempPathFor, writeFileAtomic } from '../atomic_write.js';
+import { tempPathFor, writeFileAtomic } from '../atomic_write.js';
 import { openFrameSource, type OpenedFrameSource } from '../frame_source.js';
 import { writeMaskPng } from '../image_io.js';
 import { VideoWriter } from '../video_writer.js';
@@ -58,8 +58,6 @@ export function maskCodecArgs(codec: MaskCodec): string[] {
     '+bitexact',
     '-movflags',
     '+faststart',
-    '-f',
-    'mp4',
   ];
 }
 
@@ -377,20 +375,14 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
     if (o.png) {
       const tmp = tempPathFor(path);
       mkdirSync(tmp, { recursive: true });
-      return {
-        o,
-        path,
-        tmp,
-        writer: null as VideoWriter | null,
-        atomic: null as ReturnType<typeof beginAtomic> | null,
-      };
+      return { o, path, tmp, writer: null as VideoWriter | null };
     }
-    const atomic = beginAtomic(path);
-    const writer = new VideoWriter(atomic.tempPath, W, H, unit.fps, unit.frames, undefined, {
+    // VideoWriter encodes into a temporary sibling and renames it on finish() (atomic_write.ts)
+    const writer = new VideoWriter(path, W, H, unit.fps, unit.frames, undefined, {
       inputPixFmt: 'gray',
       outputArgs: maskCodecArgs(opts.codec),
     });
-    return { o, path, tmp: atomic.tempPath, writer, atomic };
+    return { o, path, tmp: '', writer };
   });
   const stats: FeatureStats[][] = outputs.map(() => []);
   const gray = new Uint8Array(W * H);
@@ -457,17 +449,14 @@ export async function runUnit(unit: Unit, outputs: UnitOutput[], ctx: RunUnitCon
     for (const s of sinks) await s.writer?.finish();
     timing.encode += (performance.now() - t0) / 1000;
     for (const s of sinks) {
-      if (s.atomic) s.atomic.commit();
-      else {
-        rmSync(s.path, { recursive: true, force: true });
-        renameSync(s.tmp, s.path);
-      }
+      if (s.writer) continue;
+      rmSync(s.path, { recursive: true, force: true });
+      renameSync(s.tmp, s.path);
     }
   } catch (e) {
     for (const s of sinks) {
       s.writer?.abort();
-      s.atomic?.abort();
-      if (!s.atomic) rmSync(s.tmp, { recursive: true, force: true });
+      if (!s.writer) rmSync(s.tmp, { recursive: true, force: true });
     }
     throw e;
   } finally {
