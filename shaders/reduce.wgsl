@@ -7,12 +7,12 @@
 //   DX     one invocation per (b, c, n): dx = dy[b,c] m[b,n] / D_b
 //   DM     one invocation per (b, n):    dm = (sum_c dy[b,c] x[b,c,n] - stats[b].y) / D_b
 //   (torch's clamp_min(S, eps) passes the gradient through S only where S >= eps.)
+// EXPAND (backward of SUM / MEAN): y [outer, r, inner] = scale * x [outer, 1, inner], one
+// invocation per output element.
 // NONFINITE: x is raw 32-bit words viewed as [outer, r] (no inner axis); y[o] (u32) = how many of
 //   the words x[o, 0..r) hold a NaN or an Inf: f32 bits, or with HALF two f16 halves per word (the
 //   weight check at load, src/kernels/reduce.ts countNonFinite). Bit tests, so no float compare can
 //   be optimised away: exponent all ones = Inf or NaN.
-// EXPAND (backward of SUM / MEAN): y [outer, r, inner] = scale * x [outer, 1, inner], one
-// invocation per output element.
 // One invocation per output element, sequential loop over the reduced axis: no workgroup memory
 // or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
 // neighbouring invocations read neighbouring addresses.
@@ -100,6 +100,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   dm[i] = (acc - st.y) / st.x;
 }
 #endif
+#elif EXPAND
+struct Params { outer: u32, r: u32, inner: u32, scale: f32, x_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.outer * params.r * params.inner) { return; }
+  let o = i / (params.r * params.inner);
+  let j = i % params.inner;
+  y[params.y_off + i] = params.scale * x[params.x_off + o * params.inner + j];
+}
 #elif NONFINITE
 struct Params { outer: u32, r: u32, x_off: u32, y_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;
@@ -121,20 +135,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
   }
   y[params.y_off + o] = n;
-}
-#elif EXPAND
-struct Params { outer: u32, r: u32, inner: u32, scale: f32, x_off: u32, y_off: u32 };
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_id(gid, nwg, WG);
-  if (i >= params.outer * params.r * params.inner) { return; }
-  let o = i / (params.r * params.inner);
-  let j = i % params.inner;
-  y[params.y_off + i] = params.scale * x[params.x_off + o * params.inner + j];
 }
 #else
 struct Params { outer: u32, r: u32, inner: u32, x_off: u32, y_off: u32 };

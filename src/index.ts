@@ -14,8 +14,8 @@ export { Tensor } from './graph/tensor.js';
 export type { DType } from './graph/dtype.js';
 
 // --- Images and overlays (8-bit RGB, row-major)
-export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from './graph/image.js';
-export { drawOverlay, type OverlayPrompt, PALETTE } from './graph/overlay.js';
+export { type RgbImage, rgbaToRgb, rgbToPlanarFloat } from './image/rgb.js';
+export { drawOverlay, type OverlayPrompt, PALETTE } from './image/overlay.js';
 
 // --- Model configs and weights (safetensors and PyTorch .pt, from bytes or any ByteSource)
 export { BUILTIN_CONFIGS, parseConfig, SAM21_HIERA_T, type Sam2Config, validateConfig } from './model/config.js';
@@ -85,7 +85,7 @@ export { type CountBackend, cpuBackend } from './eval/backend.js';
 export { GpuCountBackend } from './eval/gpu_backend.js';
 export type { SequenceSpec } from './eval/layout.js';
 export { decodeLabelPng, type LabelMap } from './eval/labels.js';
-export { guidedRefine } from './eval/refine.js';
+export { guidedRefine } from './model/refine.js';
 
 // --- The image decoder of every host (PNG/JPEG -> the RGB bytes of python3-pil's convert('RGB')).
 export {

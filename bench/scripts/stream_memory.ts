@@ -8,7 +8,7 @@
 // case, 1e-3). Not a `cases` module: it is one long run, not a kernel shape.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
 import { createNodeRuntime } from '../../src/node/runtime.js';

@@ -2,7 +2,7 @@
 // Node (src/image/decode.ts: the RGB bytes of python3-pil's Image.open(p).convert('RGB'), not through a
 // canvas, which may colour-manage and whose JPEG decoder is the browser's), so a file gives the same
 // tensor in every host. Live pixels (video element, camera frame, canvas) are read through a canvas.
-import { type RgbImage, rgbaToRgb } from '../graph/image.js';
+import { type RgbImage, rgbaToRgb } from '../image/rgb.js';
 import { type DecodedImage, type DecodeOptions, decodeImageBytes } from '../image/decode.js';
 
 export { type DecodedImage, type DecodeOptions, decodeImageBytes, ImageDecodeError } from '../image/decode.js';

@@ -10,7 +10,7 @@
 // first output (NMS-thinned L2 magnitude after a 5x5 sigma-1 blur), clamped to [0, 1], times 255.
 // Thresholds and hysteresis do not change that map, so --low/--high/--blur are refused with it.
 import type { Command } from 'commander';
-import { type RgbImage, rgbToPlanarFloat } from '../graph/image.js';
+import { type RgbImage, rgbToPlanarFloat } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { cannyBands, DEFAULT_THRESHOLDS } from '../kernels/canny.js';
 import { robotsegEdgeMap } from '../model/sema.js';

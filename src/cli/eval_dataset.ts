@@ -13,7 +13,7 @@
 // latter). --out DIR saves the masks in the
 // VRS layout (DIR/<video>/<obj>/<frame>.png, under DIR/<setting>/ when several settings are run), so
 // `robotseg eval --pred DIR --gt DATASET --protocol sav --keep-first-last --category T` re-scores them.
-// --refine: RobotSeg's guided-filter refinement (src/eval/refine.ts) of every mask but the start
+// --refine: RobotSeg's guided-filter refinement (src/model/refine.ts) of every mask but the start
 // frame's, before scoring and saving, as its scripts do by default (off by default here).
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../node/atomic_write.js';
@@ -27,7 +27,7 @@ import { GpuCountBackend } from '../eval/gpu_backend.js';
 import { BOUND_TH } from '../eval/jf.js';
 import { EvalInputError, type VideoSample, CATEGORY_DIRS } from '../eval/layout.js';
 import { predictedSequence } from '../eval/predicted.js';
-import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
+import { RefineStats, guidedRefineDetailed } from '../model/refine.js';
 import { formatTable, resultJson } from '../eval/report.js';
 import { type Setting, type SettingRun, SETTINGS, frameOrder, runSetting, startFrame } from '../eval/settings.js';
 import { pyFixed } from '../eval/stats.js';

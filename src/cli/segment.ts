@@ -11,7 +11,7 @@
 // logits [N, H, W]. --mask-input takes such a file: its best low_res_logits row is the mask prompt.
 // --exif-rotate: apply the image's EXIF orientation first (PIL's ImageOps.exif_transpose); prompts,
 // masks and the overlay are then in displayed pixels. Default off: the official code ignores EXIF.
-// --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of the written masks
+// --refine: RobotSeg's guided-filter boundary refinement (src/model/refine.ts) of the written masks
 // (not of --save-tensors). Everything the user can get wrong is checked before the GPU work starts
 // (exit code 2, one line).
 // RobotSeg weights (src/model/robotseg_image_predictor.ts): `--target robot|arm|gripper[,…]`; the image runs as a
@@ -20,8 +20,8 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { drawOverlay } from '../graph/overlay.js';
-import type { RgbImage } from '../graph/image.js';
+import { drawOverlay } from '../image/overlay.js';
+import type { RgbImage } from '../image/rgb.js';
 import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
 import {
   ImagePredictor,
@@ -42,7 +42,7 @@ import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { RobotSegImagePredictor } from '../model/robotseg_image_predictor.js';
 import { checkTargetPrompt, DEFAULT_TARGET, parseTargets } from './robot_targets.js';
-import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
+import { RefineStats, guidedRefineDetailed } from '../model/refine.js';
 
 interface SegmentOpts {
   weights: string;
@@ -304,6 +304,7 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
       const t1 = performance.now();
       const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
       for (const r of res) {
+        checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
         checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
         checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
       }

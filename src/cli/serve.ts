@@ -6,7 +6,7 @@
 // The token comes from --token or ROBOTSEG_TOKEN (which keeps it out of `ps`); binding to anything
 // but loopback without one is refused. Start-up errors (flags, weights, port in use): one line, exit 2.
 // Prints `listening on http://HOST:PORT …` on stdout once the port is bound; SIGINT / SIGTERM close
-// every session and exit 0.
+// every session and release the device, then exit as every command does on a signal (130 / 143).
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatBytes, WeightsFormatError } from '../graph/weights_io.js';
@@ -139,15 +139,31 @@ export async function runServe(
   return { server, stop };
 }
 
-/** Serve until SIGINT / SIGTERM, then close every session, release the device and return. */
+/**
+ * Serve until SIGINT / SIGTERM / SIGHUP: close every session (`shutting_down`) and release the device
+ * first (at most 5 s), then hand the signal to the handlers registered before (main.ts: exit 130 / 143
+ * with its one line); with none, return. A second signal during the close kills at once.
+ */
 function waitForSignal(close: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      close().then(resolve, resolve);
+    const sigs = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    const previous = new Map(sigs.map((sig) => [sig, process.listeners(sig)] as const));
+    const onSignal = (sig: NodeJS.Signals) => {
+      for (const s of sigs) process.removeAllListeners(s);
+      const done = () => {
+        const handlers = previous.get(sig as (typeof sigs)[number]) ?? [];
+        for (const h of handlers) h(sig);
+        resolve();
+      };
+      const timer = setTimeout(done, 5000);
+      close().finally(() => {
+        clearTimeout(timer);
+        done();
+      });
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    for (const sig of sigs) {
+      process.removeAllListeners(sig);
+      process.once(sig, onSignal);
+    }
   });
 }

@@ -20,7 +20,7 @@
 // --exif-rotate: frame folders only; each frame's EXIF orientation is applied (PIL's exif_transpose),
 // so prompts, --mask files and the written masks are in displayed pixels. Default off, as the official
 // code (which reads frames with PIL and never transposes).
-// --refine: RobotSeg's guided-filter boundary refinement (src/eval/refine.ts) of every saved mask
+// --refine: RobotSeg's guided-filter boundary refinement (src/model/refine.ts) of every saved mask
 // except the first tracked frame's (the prompted one), as RobotSeg's evaluation scripts save them.
 // ffmpeg/ffprobe are found on PATH, or set ROBOTSEG_FFMPEG / ROBOTSEG_FFPROBE to the executables.
 // An MCAP recording (`FILE.mcap --topic T --out OUT.mcap`) branches off to track_mcap.ts at the start.
@@ -28,8 +28,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { type OverlayPrompt, drawOverlay } from '../graph/overlay.js';
-import type { RgbImage } from '../graph/image.js';
+import { type OverlayPrompt, drawOverlay } from '../image/overlay.js';
+import type { RgbImage } from '../image/rgb.js';
 import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Point, validatePrompt } from '../model/image_predictor.js';
@@ -56,7 +56,7 @@ import { fsErrorMessage } from '../node/paths.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
-import { RefineStats, guidedRefineDetailed } from '../eval/refine.js';
+import { RefineStats, guidedRefineDetailed } from '../model/refine.js';
 import { isMcapSource, runTrackMcap } from './track_mcap.js';
 
 export interface TrackOpts {

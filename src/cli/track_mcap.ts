@@ -95,6 +95,13 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     throw new UserError('--overlay / --fps are not available with an MCAP source (the masks go into the MCAP file)');
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
   checkInputFile('weights', opts.weights);
+  let isDir = false;
+  try {
+    isDir = statSync(sourceArg).isDirectory();
+  } catch {
+    // missing: checkInputFile says so
+  }
+  if (isDir) throw new UserError(`--topic is for MCAP recordings; '${sourceArg}' is a folder (of frames?)`);
   checkInputFile('the recording', sourceArg);
   const out = checkOut(opts.out, sourceArg, opts.weights);
 

@@ -15,7 +15,7 @@
 //                   the palette gives (i, i, i): PIL's palette starts as a grey ramp);  alpha and tRNS are dropped.
 // EXIF orientation is ignored by default, as the official code (PIL does not apply it on open);
 // `exifRotate` applies it like PIL's ImageOps.exif_transpose.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from './rgb.js';
 import { decodePngSamples, isPng } from '../eval/png.js';
 import { decodeJpeg, JpegError, jpegHeader } from './jpeg.js';
 

@@ -568,7 +568,7 @@ export async function cannyBands(
     const b = Math.min(H, a + hcore);
     const a0 = Math.max(0, a - 1);
     const b0 = Math.min(H, b + 1);
-    const band = Uint32Array.from(state.subarray(a0 * W, b0 * W), (v) => (v >= 2 ? 2 : v));
+    const band = Uint32Array.from(state.subarray(a0 * W, b0 * W), (v) => Math.min(v, 2));
     const before = state.slice(a0 * W, b0 * W);
     const after = await rt.scopeAsync(async () => {
       const t = rt.upload(band, [1, 1, b0 - a0, W], 'u32', 'canny.band_state');
@@ -577,7 +577,7 @@ export async function cannyBands(
     });
     const changedRows = new Set<number>();
     for (let i = 0; i < after.length; i++) {
-      const v = after[i] >= 2 ? 2 : after[i];
+      const v = Math.min(after[i], 2);
       if (v !== before[i]) changedRows.add(a0 + Math.floor(i / W));
       state[a0 * W + i] = v;
     }

@@ -1,7 +1,7 @@
 // Wrapper for shaders/guided_filter.wgsl: RobotSeg's guided-filter refinement of one mask (see the
 // shader header for the passes; CPU reference test/ref/guided_filter.ts). The area check (keep the
 // input when the foreground changes by more than 3 %) needs two counts and is done by the caller on
-// the read-back mask (src/eval/refine.ts).
+// the read-back mask (src/model/refine.ts).
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';

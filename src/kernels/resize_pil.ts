@@ -9,7 +9,7 @@
 // do the integer multiply-adds, so results are bit-exact on any adapter.
 
 import { shapeStr } from '../graph/dtype.js';
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 

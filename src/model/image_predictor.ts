@@ -1,7 +1,7 @@
 // SAM2ImagePredictor: preprocessing (antialiased bilinear resize of float RGB, normalisation),
 // one image encoding, then prompts (clicks, box, mask) -> masks at the original size (sec. 2, 8).
-import type { RgbImage } from '../graph/image.js';
-import { rgbToPlanarFloat } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
+import { rgbToPlanarFloat } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { binary } from '../kernels/elementwise.js';

@@ -3,7 +3,7 @@
 // `/ 255.0` in float64 stored as float32, then `(x - mean) / std` in float32. The default
 // preprocessing (preprocessImage: antialiased bilinear on floats, the image predictor's transform) is
 // what the golden tensors use; this one reproduces the video predictor's frames bit-exactly.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { normalizePacked, packRgb, resizePil } from '../kernels/resize_pil.js';

@@ -3,7 +3,7 @@
 // filling), as the fork does. Several targets are several objects of one predictor: the image
 // encoder runs once, each target then runs its own memory attention / RPG / decoder. Used by the
 // `segment` command and the demo page; nothing here knows about either.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Point } from './image_predictor.js';
 import type { RobotSeg } from './robotseg.js';

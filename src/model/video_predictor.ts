@@ -6,7 +6,7 @@
 // Several objects share one image-encoder pass per frame, and on a tracked (non-prompted) frame they
 // run as one batch through memory attention, decoder, heads and memory encoder (tracker.ts explains
 // how banks of different structure are padded); prompted frames run per object.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { fillHoles } from '../kernels/fill_holes.js';

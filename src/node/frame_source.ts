@@ -21,7 +21,7 @@ import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { FrameSource } from '../model/video_predictor.js';
 import { readImage } from './image_io.js';
 

@@ -2,8 +2,8 @@
 // python3-pil's Image.open(p).convert('RGB')); pngjs writes 8-bit masks and overlays (atomically: src/node/atomic_write.ts).
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import type { RgbImage } from '../graph/image.js';
-import { checkImageSize } from '../graph/image_size.js';
+import type { RgbImage } from '../image/rgb.js';
+import { checkImageSize } from '../image/image_size.js';
 import { type DecodedImage, type DecodeOptions, decodeImageBytes } from '../image/decode.js';
 import { writeFileAtomic } from './atomic_write.js';
 import { checkInputFile } from './paths.js';

@@ -20,8 +20,10 @@ export { decodeImage, readImage, readMask, writeMaskPng, writeRgbPng } from './i
 export { FrameSourceError, type FrameSourceOptions, type OpenedFrameSource, openFrameSource } from './frame_source.js';
 export { VideoWriter } from './video_writer.js';
 
-// --- MCAP recordings (ROS 2 / Foxglove image topics) as frame sources
+// --- MCAP recordings (ROS 2 / Foxglove image topics) as frame sources; masks written as ROS 2 images
 export { McapTopicSource, type McapTopicSourceOptions } from './mcap/topic_source.js';
+export { McapFormatError } from './mcap/image_messages.js';
+export { type MaskMessage, McapMaskWriter, type McapMaskWriterOptions } from './mcap/writer.js';
 
 // --- HTTP / WebSocket server (`robotseg serve`)
 export { DEFAULT_PORT, type RunningServer, type ServeOptions, startServer } from './serve/server.js';

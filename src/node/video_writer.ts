@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import { type AtomicFile, beginAtomic } from './atomic_write.js';
 
 /** Extensions that --overlay treats as a video file (anything else is a folder of PNGs). */

@@ -12,7 +12,7 @@
 // correct a tracked one. `remove` applies before the next push. Any error answers the client with its
 // code and closes this session only; closing frees the predictor's tensors through the queue (after
 // any of this session's work in flight).
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { validatePrompt } from '../model/image_predictor.js';
 import { RobotSeg } from '../model/robotseg.js';

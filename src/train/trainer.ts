@@ -8,7 +8,7 @@
 //   - gradient accumulation over `accumulate` clips per optimiser step (gradients summed on the GPU,
 //     the loss scaled by 1 / accumulate as a mean over clips);
 //   - learning rates follow a cosine from each parameter's start value to lrEndFactor of it.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import { Tape } from '../graph/autograd.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';

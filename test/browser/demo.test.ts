@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { ImagePredictor } from '../../src/model/image_predictor.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';

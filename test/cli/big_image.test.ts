@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_IMAGE_PIXELS } from '../../src/graph/image_size.js';
+import { MAX_IMAGE_PIXELS } from '../../src/image/image_size.js';
 import { readImage, readMask } from '../../src/node/image_io.js';
 import { writeUpscaledPng } from '../helpers/big_image.js';
 import { ROOT, runCli } from '../helpers/cli.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { centroidClick } from '../../src/eval/clicks.js';
-import { guidedRefine } from '../../src/eval/refine.js';
+import { guidedRefine } from '../../src/model/refine.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { readLabelFile } from '../../src/node/eval_io.js';
 import { openFrameSource } from '../../src/node/frame_source.js';

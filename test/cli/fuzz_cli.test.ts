@@ -3,7 +3,7 @@
 // through `robotseg` in its own process and folder. Every case must end with exit 0 or 2 (on 2 the
 // last stderr line is one `robotseg: …` line, no stack trace), within CASE_BOUND_MS, and leave no file
 // behind except, on success, the outputs it was asked for (never a temporary file).
-// Seed and count: ROBOTSEG_FUZZ_SEED (default 12), ROBOTSEG_FUZZ_CASES (default 30). Most cases fail
+// Seed and count: ROBOTSEG_FUZZ_SEED (default 12), ROBOTSEG_FUZZ_CASES (default 24). Most cases fail
 // before the GPU (a process start each); the few that pass run the reduced model or Canny.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -23,7 +23,7 @@ import { type CliResult, ROOT } from '../helpers/cli.js';
 import { rng } from '../helpers/rng.js';
 
 const SEED = Number(process.env.ROBOTSEG_FUZZ_SEED ?? 12);
-const CASES = Number(process.env.ROBOTSEG_FUZZ_CASES ?? 30);
+const CASES = Number(process.env.ROBOTSEG_FUZZ_CASES ?? 24);
 const CASE_BOUND_MS = 120_000;
 const CONCURRENCY = 2;
 const FIX = join(ROOT, 'test', 'fixtures');
@@ -271,6 +271,8 @@ describe('robotseg CLI fuzz', () => {
     const problems: string[] = [];
     const counts = { 0: 0, 2: 0 } as Record<number, number>;
     let next = 0;
+    let slowest = 0;
+    const t0 = performance.now();
     const worker = async () => {
       while (next < plans.length) {
         const { k, g, seed } = plans[next++];
@@ -291,12 +293,13 @@ describe('robotseg CLI fuzz', () => {
         const stray = added.filter((f) => !allowed.includes(f));
         if (stray.length) problems.push(`${tag}: exit ${res.code} left ${stray.join(', ')}`);
         counts[res.code ?? -1] = (counts[res.code ?? -1] ?? 0) + 1;
+        slowest = Math.max(slowest, res.ms);
         rmSync(dir, { recursive: true, force: true });
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     console.log(
-      `fuzz: ${CASES} CLI cases ran (seed ${SEED}): ${counts[0]} exit 0, ${counts[2]} exit 2, ${problems.length} problem(s)`,
+      `fuzz: ${CASES} CLI cases ran (seed ${SEED}): ${counts[0]} exit 0, ${counts[2]} exit 2, ${problems.length} problem(s); ${((performance.now() - t0) / 1000).toFixed(0)} s, slowest case ${(slowest / 1000).toFixed(1)} s`,
     );
     expect(problems).toEqual([]);
   });

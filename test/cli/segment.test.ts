@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
-import { guidedRefine } from '../../src/eval/refine.js';
+import { guidedRefine } from '../../src/model/refine.js';
 import { readImage, readMask } from '../../src/node/image_io.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { compare } from '../helpers/compare.js';

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../src/eval/backend.js';
 import { GpuCountBackend } from '../../src/eval/gpu_backend.js';
-import { REFINE_HALO, refineBands } from '../../src/eval/refine.js';
-import type { RgbImage } from '../../src/graph/image.js';
+import { REFINE_HALO, refineBands } from '../../src/model/refine.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 

@@ -2,7 +2,7 @@
 // to the requested size and written as a fast-compressed PNG. Used by the 12 MP CLI test and the
 // 50 MP bench (bench/scripts/big_image.ts).
 import { PNG } from 'pngjs';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { writeFileAtomic } from '../../src/node/atomic_write.js';
 import { readImage } from '../../src/node/image_io.js';
 

@@ -11,7 +11,7 @@ import { protobufToDescriptor } from '@mcap/support';
 import { PNG } from 'pngjs';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { decodeImage } from '../../src/node/image_io.js';
 import { ROOT } from './cli.js';
 

@@ -2,7 +2,7 @@
 // arrive (with their arrival time) and read in order with next(); `closed` resolves with the close code.
 import { WebSocket } from 'ws';
 import type { Runtime } from '../../src/graph/runtime.js';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import type { ObjectPrompt } from '../../src/serve/protocol.js';

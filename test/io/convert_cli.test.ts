@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { sharedFile } from '../helpers/shared.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { f16ToF32Array, f32ToF16Array } from '../../src/graph/dtype.js';
 import { BUILTIN_CONFIGS } from '../../src/model/config.js';
@@ -10,7 +11,8 @@ import { openSafetensorsFile } from '../../src/node/safetensors_file.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIX = join(ROOT, 'test', 'fixtures', 'io');
-const GOLDEN = '/work/shared/golden';
+const GOLDEN_PT = sharedFile('golden/weights.pt');
+const GOLDEN_ST = join(ROOT, 'test', 'fixtures', 'golden', 'weights.safetensors');
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-convert-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -71,11 +73,11 @@ describe('robotseg convert', () => {
     expect(existsSync(join(tmp, 'x.safetensors'))).toBe(false);
   });
 
-  it.skipIf(!existsSync(join(GOLDEN, 'weights.pt')))('converts the shared golden weights.pt bit-exactly', async () => {
+  it.skipIf(!GOLDEN_PT)('converts the shared golden weights.pt bit-exactly', async () => {
     const out = join(tmp, 'golden.safetensors');
-    expect((await cli(join(GOLDEN, 'weights.pt'), out)).code).toBe(0);
+    expect((await cli(GOLDEN_PT!, out)).code).toBe(0);
     const got = await openSafetensorsFile(out);
-    const want = await openSafetensorsFile(join(GOLDEN, 'weights.safetensors'));
+    const want = await openSafetensorsFile(GOLDEN_ST);
     expect(got.header.size).toBe(want.header.size);
     for (const key of want.header.keys())
       expect(Buffer.from(await got.readRaw(key)).equals(Buffer.from(await want.readRaw(key))), key).toBe(true);

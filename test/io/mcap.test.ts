@@ -194,6 +194,7 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
       /topic '\/chatter' has schema 'std_msgs\/msg\/String' \(ros2msg, messages cdr\): expected sensor_msgs\/msg\/CompressedImage/,
     );
     await expectUserError(BAG, {}, /--topic TOPIC is required with an MCAP source/);
+    await expectUserError(CLIP, { topic: '/cam' }, /--topic is for MCAP recordings; '.*video_clip' is a folder/);
     await expectUserError(BAG, { topic: '/cam/rgb', out: tmp }, /with an MCAP source the output is an MCAP file/);
     await expectUserError(
       BAG,
@@ -413,7 +414,7 @@ describe.skipIf(!rt)('robotseg track FILE.mcap on the GPU (reduced golden weight
       const want = await sam;
       expect(want[0].every((m) => m.some((v) => v))).toBe(true); // real masks, not empty everywhere
       const out = join(tmp, `${topic.replaceAll('/', '_')}.mcap`);
-      const r = await runCli(['track', BAG, ...MODEL, ...PROMPTS, '--topic', topic, '--out', out, '--quiet']);
+      const r = await runCli(['track', BAG, ...MODEL, ...PROMPTS, '--topic', topic, '--out', out]);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toMatch(new RegExp(`${N} frames 240x136, 2 objects \\(1, 2\\)`));
       await checkOutput(out, topic, ['obj1', 'obj2'], want);
@@ -437,7 +438,7 @@ describe.skipIf(!rt)('robotseg track FILE.mcap on the GPU (reduced golden weight
     const args = ['--weights', RS, '--target', 'robot,arm'];
     const want = await folderTrack(args, ['robot', 'arm']);
     const out = join(tmp, 'fox_json_rs.mcap');
-    const r = await runCli(['track', BAG, ...args, '--topic', '/fox/json', '--out', out, '--quiet']);
+    const r = await runCli(['track', BAG, ...args, '--topic', '/fox/json', '--out', out]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/wrote .*fox_json_rs\.mcap: .* masks on \/fox\/json\/robot_mask, \/fox\/json\/arm_mask/);
     await checkOutput(out, '/fox/json', ['robot', 'arm'], want);

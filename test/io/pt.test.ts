@@ -1,7 +1,7 @@
 // PyTorch checkpoint reader: CPython-pickled fixtures (independent producer), torch-style archives
 // from the builder, the real truncated SAM 2.1 checkpoint, hostile inputs, and the shared golden
-// weights.pt (bit-equal to weights.safetensors; runs whenever /work/shared exists, CI included).
-import { existsSync, readFileSync } from 'node:fs';
+// weights.pt (13 MB, in ../shared: bit-equal to weights.safetensors; a missing file fails under CI=true).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/convert/pt.js';
@@ -11,9 +11,11 @@ import { WeightsFormatError } from '../../src/graph/weights_io.js';
 import { openSafetensorsFile } from '../../src/node/safetensors_file.js';
 import { openWeights, readCheckpointFile } from '../../src/node/weights_file.js';
 import { PickleWriter, buildPt, f32Bytes, type PtTensor } from './pt_builder.js';
+import { sharedFile } from '../helpers/shared.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'io');
-const GOLDEN = '/work/shared/golden';
+const GOLDEN_PT = sharedFile('golden/weights.pt');
+const GOLDEN_ST = join(import.meta.dirname, '..', 'fixtures', 'golden', 'weights.safetensors');
 const fixture = (name: string) => new Uint8Array(readFileSync(join(FIX, name)));
 
 async function expectFormatError(p: Promise<unknown>, re: RegExp): Promise<void> {
@@ -199,10 +201,10 @@ describe('pickle VM', () => {
   });
 });
 
-describe.skipIf(!existsSync(join(GOLDEN, 'weights.pt')))('shared golden weights.pt', () => {
+describe.skipIf(!GOLDEN_PT)('shared golden weights.pt', () => {
   it('converts to tensors bit-equal to weights.safetensors', async () => {
-    const ck = await openWeights(join(GOLDEN, 'weights.pt'));
-    const st = await openSafetensorsFile(join(GOLDEN, 'weights.safetensors'));
+    const ck = await openWeights(GOLDEN_PT!);
+    const st = await openSafetensorsFile(GOLDEN_ST);
     expect(ck.format).toBe('pt');
     expect(ck.header.size).toBe(st.header.size);
     for (const [key, info] of st.header) {

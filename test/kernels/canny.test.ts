@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,11 +24,13 @@ import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { bilinearClampRef, cannyRef, grayOpenCVRef, hysteresisRef, korniaDirection } from '../ref/canny.js';
 import { robotsegEdgeGrid, robotsegEdgeMap } from '../../src/model/sema.js';
+import { sharedFile } from '../helpers/shared.js';
 
 const rt = await testRuntime();
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'canny');
-const SHARED_EDGES = '/work/shared/golden/robotseg/edges.safetensors';
+/** 8 MB: in ../shared, not in test/fixtures (a missing file fails under CI=true). */
+const SHARED_EDGES = sharedFile('golden/robotseg/edges.safetensors');
 
 interface StTensor {
   shape: number[];
@@ -519,8 +521,8 @@ describe.skipIf(!rt)('canny kornia mode vs RobotSeg golden (fixture, golden_imag
   });
 });
 
-describe.skipIf(!rt || !existsSync(SHARED_EDGES))('canny kornia mode vs RobotSeg golden (shared, all cases)', () => {
-  const st = existsSync(SHARED_EDGES) ? loadSafetensors(SHARED_EDGES) : new Map<string, StTensor>();
+describe.skipIf(!rt || !SHARED_EDGES)('canny kornia mode vs RobotSeg golden (shared, all cases)', () => {
+  const st = SHARED_EDGES ? loadSafetensors(SHARED_EDGES) : new Map<string, StTensor>();
   for (const name of ['golden_image', 'panda', 'dim']) {
     const g = (k: string) => st.get(`edges/${name}/${k}`)!;
     it(`${name}: teacher-forced stages`, async () => {

@@ -11,8 +11,8 @@
 //     occur in these cases; the count is asserted).
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
-import { guidedRefine } from '../../src/eval/refine.js';
+import type { RgbImage } from '../../src/image/rgb.js';
+import { guidedRefine } from '../../src/model/refine.js';
 import { guidedRefineMask } from '../../src/kernels/guided_filter.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { rng } from '../helpers/compare.js';

@@ -3,8 +3,8 @@
 // the whole-tensor resize() bit for bit (and so its CPU reference, test/kernels/resize.test.ts), and
 // the whole-tensor resize must be refused by the binding check (so the bands really were needed).
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
-import { rgbToPlanarFloat } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
+import { rgbToPlanarFloat } from '../../src/image/rgb.js';
 import { resize, resizeRowBands, resizeToHost } from '../../src/kernels/resize.js';
 import { resizeImageToInput } from '../../src/model/image_predictor.js';
 import { rng } from '../helpers/compare.js';

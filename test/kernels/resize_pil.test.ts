@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import {
   normalizeLut,
   normalizePacked,

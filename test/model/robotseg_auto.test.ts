@@ -11,7 +11,7 @@
 // computed from our memory (which must match where no cell is that close: checked per frame below).
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import type { RobotSeg } from '../../src/model/robotseg.js';

@@ -11,7 +11,7 @@
 // |logit| <= 1e-5, which the mask comparison allows.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import {
   type FrameResult,

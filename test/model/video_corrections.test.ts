@@ -10,7 +10,7 @@
 // Equalities are exact: the same GPU computations on the same adapter give the same bits.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { type FrameSource, VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';

@@ -2,7 +2,7 @@
 // the official SAM2VideoPredictor on the golden `video`, `video9` and `video_noobj` cases.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { VideoPredictor, type FrameSource } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';

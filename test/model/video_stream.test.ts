@@ -2,7 +2,7 @@
 // memory bank (7 frames) and the pointer list (16) are full.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
 import { GOLDEN, goldenModel } from '../helpers/golden.js';

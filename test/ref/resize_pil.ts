@@ -4,7 +4,7 @@
 // Written independently of src/kernels/resize_pil.ts (it recomputes its own coefficients), on
 // interleaved RGB bytes. Integer sums stay far below 2^31 (|sum k| < 1.3 * 2^22, pixels <= 255).
 
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 

@@ -1,7 +1,7 @@
 // `robotseg serve` as a user runs it: start-up errors are UserErrors (exit 2, one line; two spawned); the Python client
 // of docs/serve.md, run verbatim with python3 + websockets (Debian's python3-websockets in CI) against
 // the running server, gets the masks in-process push gives (its RLE decoding checked by SHA-1); SIGTERM
-// closes the server with exit code 0.
+// closes the server (exit 143, as every command).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -129,7 +129,7 @@ describe.skipIf(!rt || (!python && process.env.CI !== 'true'))('the Python clien
     const env = { ...process.env, ROBOTSEG_TOKEN: token };
     const srv = await startCli(['--weights', W, '--config', CFG, '--port', '0', '--quiet'], env);
     try {
-      const frames = [0, 1, 2, 3, 4].map((i) => join(GOLDEN, `video_frame${i}.png`));
+      const frames = [0, 1, 2].map((i) => join(GOLDEN, `video_frame${i}.png`));
       const ws = `${srv.url.replace(/^http/, 'ws')}/v1/stream`;
       const r = await runPython(python!, [script, ws, '90,82.5', ...frames], env);
       expect(r.code, r.err).toBe(0);
@@ -137,7 +137,7 @@ describe.skipIf(!rt || (!python && process.env.CI !== 'true'))('the Python clien
       expect(lines).toHaveLength(frames.length + 1);
       const got = lines.slice(0, -1).map((l) => JSON.parse(l));
       const stopped = JSON.parse(lines.at(-1)!);
-      expect(stopped).toMatchObject({ type: 'stopped', frames_received: 5, frames_processed: 5, frames_dropped: 0 });
+      expect(stopped).toMatchObject({ type: 'stopped', frames_received: 3, frames_processed: 3, frames_dropped: 0 });
       // the in-process reference on this process's own device
       const { model } = await loadModelWithStore(rt!, W, CFG);
       const images = frames.map((f) => decodeImage(readFileSync(f)));
@@ -173,11 +173,13 @@ describe.skipIf(!rt || (!python && process.env.CI !== 'true'))('the Python clien
       expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${srv.url}/metrics`)).status).toBe(401);
       const metrics = await (await fetch(`${srv.url}/metrics?token=${token}`)).text();
-      expect(metrics).toMatch(/\nrobotseg_frames_processed_total 5\n/);
+      expect(metrics).toMatch(/\nrobotseg_frames_processed_total 3\n/);
     } finally {
       const exited = new Promise<number | null>((res) => srv.child.on('exit', (code) => res(code)));
       srv.child.kill('SIGTERM');
-      expect(await exited, srv.err()).toBe(0);
+      // sessions closed and the device released first, then the CLI's usual exit for SIGTERM
+      expect(await exited, srv.err()).toBe(143);
+      expect(srv.err()).toMatch(/robotseg: interrupted \(SIGTERM\)/);
     }
   });
 });

@@ -1,14 +1,14 @@
 // `robotseg serve` in-process on the reduced SAM 2.1 model (test/fixtures/golden), on loopback only:
 // a session's results equal in-process push on the same frames and prompts; auth; HTTP segment (JSON,
-// PNG, errors); 4 concurrent sessions x 30 frames (latency, dropped frames, RSS printed; every
-// session's results replayed in-process); a client killed mid-stream; 200 fuzzed hostile messages
+// PNG, errors); 4 concurrent sessions x 30 frames (latency, dropped frames, RSS printed; two
+// sessions' results replayed in-process); a client killed mid-stream; 200 fuzzed hostile messages
 // with /healthz answering and a well-behaved session unaffected; the session limit. After each of the
 // multi-session tests the GPU pool's live bytes are back to their baseline (everything freed).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RgbImage } from '../../src/graph/image.js';
+import type { RgbImage } from '../../src/image/rgb.js';
 import { ImagePredictor } from '../../src/model/image_predictor.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { decodeImage } from '../../src/node/image_io.js';
@@ -35,7 +35,7 @@ const FRAMES: Uint8Array[] = Array.from({ length: 9 }, (_, i) => readFileSync(jo
 const IMAGES: RgbImage[] = FRAMES.map((b) => decodeImage(b));
 const LOAD_FRAMES = 30;
 /** Time between two frames of a load-test client (a camera at 1000 / N fps). */
-const LOAD_INTERVAL_MS = Number(process.env.SERVE_LOAD_INTERVAL_MS ?? 300);
+const LOAD_INTERVAL_MS = Number(process.env.SERVE_LOAD_INTERVAL_MS ?? 200);
 
 let model: SAM2;
 let server: RunningServer;
@@ -78,19 +78,19 @@ const wire = (p: ObjectPrompt) => ({
   ...(p.target ? { target: p.target } : {}),
 });
 
-/** The scripted session (7 frames): start objects on frame 0, a correction and a new object on frame 3, obj 2 removed before frame 5. */
-const SCRIPT = IMAGES.slice(0, 7).map((image, i) => ({
+/** The scripted session (5 frames): start objects on frame 0, a correction and a new object on frame 2, obj 2 removed before frame 4. */
+const SCRIPT = IMAGES.slice(0, 5).map((image, i) => ({
   image,
   prompts:
     i === 0
       ? START
-      : i === 3
+      : i === 2
         ? [
             { obj: 1, points: [{ x: 60, y: 50, label: 0 }] },
             { obj: 5, points: [{ x: 150, y: 40, label: 1 }] },
           ]
         : undefined,
-  remove: i === 5 ? [2] : undefined,
+  remove: i === 4 ? [2] : undefined,
 }));
 let expected: ExpectedFrame[];
 
@@ -142,8 +142,8 @@ describe.skipIf(!rt)('robotseg serve (in-process, reduced SAM 2.1)', () => {
   it('a session returns what in-process push returns on the same frames and prompts', {
     timeout: 300_000,
   }, async () => {
-    expect(expected[3].objects.map((o) => o.obj)).toEqual([1, 2, 5]);
-    expect(expected[5].objects.map((o) => o.obj)).toEqual([1, 5]);
+    expect(expected[2].objects.map((o) => o.obj)).toEqual([1, 2, 5]);
+    expect(expected[4].objects.map((o) => o.obj)).toEqual([1, 5]);
     expect(expected.every((f) => f.objects.every((o) => o.area > 0))).toBe(true);
     const got = await runScript(server);
     expectSameAsInProcess(got, expected);
@@ -323,8 +323,9 @@ describe.skipIf(!rt)('robotseg serve (in-process, reduced SAM 2.1)', () => {
     expect(server.metrics.framesProcessed - m0.framesProcessed).toBe(processed);
     expect(server.metrics.framesDropped - m0.framesDropped).toBe(dropped);
     expect(await quiesce()).toBe(baseline);
-    // sessions did not leak into each other: replay each one's answered frames in-process
-    for (const s of sessions) {
+    // sessions did not leak into each other: replay answered frames in-process (sessions 1 and 3: one
+    // object with a box, two objects with clicks; the other two are alike and cost CI time)
+    for (const s of [sessions[1], sessions[3]]) {
       const steps = s.results.map((r, j) => ({
         image: IMAGES[frameOf(s.k, r.frame)],
         prompts: j === 0 ? prompts[s.k] : undefined,
@@ -348,11 +349,11 @@ describe.skipIf(!rt)('robotseg serve (in-process, reduced SAM 2.1)', () => {
     victim.ws.terminate(); // ...and vanishes (no close frame) with a frame in flight
     const c = await good;
     const got: Msg[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       c.frame(FRAMES[i]);
       got.push(await c.next());
     }
-    expectSameAsInProcess(got, expected.slice(0, 3));
+    expectSameAsInProcess(got, expected.slice(0, 2));
     c.ws.close();
     await c.closed;
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

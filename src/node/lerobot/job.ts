@@ -21,7 +21,7 @@ import {
   rmSync,
 } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import type { Runtime } from '../../graph/runtime.js';
 import type { Point } from '../../model/image_predictor.js';
 import type { SAM2 } from '../../model/sam2.js';

@@ -17,7 +17,7 @@ import { parse as parseRosMsg } from '@foxglove/rosmsg';
 import { MessageReader, MessageWriter } from '@foxglove/rosmsg2-serialization';
 import type { McapTypes } from '@mcap/core';
 import { protobufFromBinaryDescriptor } from '@mcap/support';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import { decodeImage } from '../image_io.js';
 
 /** An MCAP input the user can fix: not MCAP, truncated, an unknown schema or encoding, a bad message. */

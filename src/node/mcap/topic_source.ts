@@ -13,7 +13,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McapTypes } from '@mcap/core';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import type { OpenedFrameSource } from '../frame_source.js';
 import { type FrameHeader, type ImageMessageDecoder, McapFormatError, imageDecoder } from './image_messages.js';
 import { mcapRecords } from './records.js';

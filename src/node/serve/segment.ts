@@ -3,7 +3,7 @@
 // image as a one-frame video, as `robotseg segment --target` does; one entry per target, `best` = the
 // first target).
 import { PNG } from 'pngjs';
-import type { RgbImage } from '../../graph/image.js';
+import type { RgbImage } from '../../image/rgb.js';
 import type { Runtime } from '../../graph/runtime.js';
 import { ImagePredictor, validatePrompt } from '../../model/image_predictor.js';
 import { RobotSeg } from '../../model/robotseg.js';

@@ -5,7 +5,7 @@
 // an empty mask is returned as is. The filter runs on the GPU (src/kernels/guided_filter.ts); the
 // area check here on the read-back mask. RobotSeg applies it to every saved mask except the first
 // one in processing order. Host-agnostic: no Node APIs.
-import type { RgbImage } from '../graph/image.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { guidedRefineMask } from '../kernels/guided_filter.js';
 

@@ -1,5 +1,5 @@
 // Draw masks and prompts over an image (CPU, for --overlay outputs and the demo's snapshots).
-import type { RgbImage } from './image.js';
+import type { RgbImage } from './rgb.js';
 
 export const PALETTE: Array<[number, number, number]> = [
   [30, 144, 255],
