@@ -1,4 +1,4 @@
-// Long streaming run (issue 4): `npx tsx bench/scripts/stream_memory.ts [--frames N] [--json FILE]`.
+// Long streaming run (README.md "Track a robot in a video"): `npx tsx bench/scripts/stream_memory.ts [--frames N] [--json FILE]`.
 // Streams N frames (default 1000) of the golden clip (ping-pong through the 9 golden frames) into the
 // streaming VideoPredictor with the reduced golden weights, one click on frame 0, and reports ms per
 // tracked frame, the buffer pool's live / held bytes and the process's host memory (RSS, V8 heap,

@@ -6,11 +6,11 @@ import { ConfigError, resolveConfig } from '../model/resolve_config.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { configFile } from './segment.js';
 import type { Command } from 'commander';
-import { type WeightDType, type WeightsFile, WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import { type WeightDType, type WeightsFile, formatBytes } from '../graph/weights_io.js';
 import { parseConfig } from '../model/config.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { readCheckpointFile } from '../node/weights_file.js';
-import { oneLine, UserError } from './errors.js';
+import { oneLine, UserError, userErrors } from './errors.js';
 
 /** Options of convertCheckpoint (the `robotseg convert` flags). */
 export interface ConvertOptions {
@@ -39,7 +39,7 @@ export async function convertCheckpoint(input: string, output: string, opts: Con
   const dtype = parseDtype(opts.dtype);
   const config = opts.config === undefined ? undefined : loadConfig(opts.config);
   checkPaths(input, output, opts.config);
-  const ckpt = await userErrors(() => readCheckpointFile(input));
+  const ckpt = await userErrors(null, () => readCheckpointFile(input));
   try {
     if (config !== undefined) {
       // the config goes into the file's metadata: it must fit the tensors (keys and shapes)
@@ -54,7 +54,7 @@ export async function convertCheckpoint(input: string, output: string, opts: Con
     const metadata: Record<string, string> = { format: 'pt', source: basename(input) };
     if (config !== undefined) metadata.config = config;
     const entries = [...ckpt.header].map(([name, t]) => ({ name, dtype, shape: t.shape }));
-    const { bytes } = await userErrors(() =>
+    const { bytes } = await userErrors(null, () =>
       writeSafetensorsFile(output, entries, (e) => tensorData(ckpt, e.name, dtype), { metadata }),
     );
     return `converted ${input} -> ${output}: ${entries.length} tensors, ${formatBytes(bytes)} (${opts.dtype})`;
@@ -97,17 +97,4 @@ async function tensorData(ckpt: WeightsFile, key: string, dtype: WeightDType): P
   const src = ckpt.header.get(key)!.dtype;
   if (src === dtype) return ckpt.readRaw(key);
   return ckpt.readTensor(key);
-}
-
-/** Run `fn`, turning format and file-system errors into one-line UserErrors. */
-async function userErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err instanceof WeightsFormatError || typeof err.code === 'string') {
-      throw new UserError(oneLine(err.message));
-    }
-    throw e;
-  }
 }

@@ -14,9 +14,8 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { formatBytes, WeightsFormatError } from '../graph/weights_io.js';
+import { formatBytes } from '../graph/weights_io.js';
 import { type Point, validatePrompt } from '../model/image_predictor.js';
-import { ConfigError } from '../model/resolve_config.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { FrameSourceError, hasTool } from '../node/frame_source.js';
 import { readMask } from '../node/image_io.js';
@@ -39,7 +38,7 @@ import {
 import { assignShards, folderUnits, leRobotUnits, probeUnit, type Unit } from '../node/lerobot/units.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { VideoWriteError } from '../node/video_writer.js';
-import { cliRuntime, oneLine, UserError } from './errors.js';
+import { cliRuntime, oneLine, UserError, userErrors } from './errors.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 
 export interface DatasetOpts {
@@ -214,26 +213,6 @@ function parsePrompt(raw: RawPrompt, where: string, base: string, W: number, H: 
   return { frame: frame as number, points, box, mask, maskSha256 };
 }
 
-/** Errors of files, configs and tools as one-line UserErrors; anything else is a bug and passes. */
-async function userErrors<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err instanceof UserError) throw err;
-    if (
-      err instanceof DatasetError ||
-      err instanceof ConfigError ||
-      err instanceof FrameSourceError ||
-      err instanceof VideoWriteError
-    )
-      throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string')
-      throw new UserError(`${what}: ${oneLine(err.message)}`);
-    throw e;
-  }
-}
-
 function hasEncoder(name: string): boolean {
   const ffmpeg = process.env.ROBOTSEG_FFMPEG ?? 'ffmpeg';
   if (!hasTool(ffmpeg)) return false;
@@ -285,8 +264,10 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
 
   // 2. the dataset and its units
   const lerobot = isLeRobotDataset(datasetArg);
-  const ds: LeRobotDataset | null = lerobot ? await userErrors(datasetArg, () => readLeRobotDataset(datasetArg)) : null;
-  let all: Unit[] = ds ? [] : await userErrors(datasetArg, () => folderUnits(datasetArg, fps));
+  const ds: LeRobotDataset | null = lerobot
+    ? await datasetUserErrors(datasetArg, () => readLeRobotDataset(datasetArg))
+    : null;
+  let all: Unit[] = ds ? [] : await datasetUserErrors(datasetArg, () => folderUnits(datasetArg, fps));
   const available = ds ? ds.cameras : [...new Set(all.map((u) => u.camera))];
   let cameras = available;
   if (opts.cameras !== undefined) {
@@ -298,7 +279,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
       throw new UserError(`--cameras '${opts.cameras}': a camera is repeated`);
   }
   if (opts.png && ds) throw new UserError('--png is for folder datasets; a LeRobot dataset gets mask videos');
-  if (ds) all = await userErrors(datasetArg, () => leRobotUnits(ds, cameras));
+  if (ds) all = await datasetUserErrors(datasetArg, () => leRobotUnits(ds, cameras));
   else all = all.filter((u) => cameras.includes(u.camera));
 
   if (opts.finalize) return finalizeOnly(datasetArg, ds, all, outDir, opts);
@@ -308,7 +289,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   if (!existsSync(opts.weights) || !statSync(opts.weights).isFile())
     throw new UserError(`cannot read weights '${opts.weights}': no such file`);
   let targets = parseTargets(opts.target);
-  const { file, config } = await userErrors(`weights ${opts.weights}`, () =>
+  const { file, config } = await datasetUserErrors(`weights ${opts.weights}`, () =>
     openModelWeights(opts.weights!, opts.config),
   );
   await file.close();
@@ -324,7 +305,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   // 4. this shard's units: probe their files (sizes, frame times; no decoding)
   const mine = shard ? assignShards(all, shard.count)[shard.index] : all;
   const probeSet = opts.prompts || !ds ? all : mine; // prompts are checked on every episode
-  for (const u of probeSet) await userErrors(u.source, () => probeUnit(u));
+  for (const u of probeSet) await datasetUserErrors(u.source, () => probeUnit(u));
   const prompt = opts.prompts
     ? readPrompts(
         opts.prompts,
@@ -349,7 +330,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   };
 
   // 5. what is done already (records), what to redo; mismatching work is refused without --overwrite
-  const { weightsSha256: recorded } = await userErrors(outDir, () => readRecords(outDir));
+  const { weightsSha256: recorded } = await datasetUserErrors(outDir, () => readRecords(outDir));
   if (recorded && recorded !== jobOpts.weightsSha256) {
     if (!opts.overwrite)
       throw new UserError(
@@ -362,7 +343,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   for (const unit of mine) {
     const outs = unitOutputs(unit, jobOpts, ds?.info.video_path ?? null);
     if (outs.some((o) => !o.rel)) throw new UserError(`${datasetArg}: no video_path template`);
-    if (probeSet !== all) await userErrors(unit.source, () => probeUnit(unit));
+    if (probeSet !== all) await datasetUserErrors(unit.source, () => probeUnit(unit));
     const need: UnitOutput[] = [];
     for (const o of outs) {
       const r = readRecord(outDir, o.recordRel);
@@ -385,7 +366,9 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
     adapter = rt.adapter.description || rt.adapter.device || 'WebGPU';
     try {
       const t0 = performance.now();
-      const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config));
+      const loaded = await datasetUserErrors(`weights ${opts.weights}`, () =>
+        loadModelWithStore(rt, opts.weights!, config),
+      );
       log(
         opts.quiet,
         `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)}, config ${config.name}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
@@ -412,7 +395,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
       try {
         for (const { unit, outputs } of todo) {
           bar?.update(done, { unit: unit.id });
-          await userErrors(unit.source, () =>
+          await datasetUserErrors(unit.source, () =>
             runUnit(unit, outputs, {
               rt,
               model: loaded.model,
@@ -440,7 +423,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   // 7. a run without shards finalizes itself
   let keys: string[] = [];
   if (!shard) {
-    if (ds) keys = await userErrors(outDir, () => finalizeLeRobot(ds, outDir, jobOpts.weightsSha256).keys);
+    if (ds) keys = await datasetUserErrors(outDir, () => finalizeLeRobot(ds, outDir, jobOpts.weightsSha256).keys);
     else keys = checkFolderRecords(all, outDir);
   }
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
@@ -495,10 +478,10 @@ async function finalizeOnly(
   if (!existsSync(outDir)) throw new UserError(`--finalize: ${outDir} does not exist (run the shards first)`);
   const weightsSha = opts.weights ? sha256File(opts.weights) : undefined;
   let keys: string[];
-  if (ds) keys = await userErrors(outDir, () => finalizeLeRobot(ds, outDir, weightsSha).keys);
+  if (ds) keys = await datasetUserErrors(outDir, () => finalizeLeRobot(ds, outDir, weightsSha).keys);
   else {
-    for (const u of all) await userErrors(u.source, () => probeUnit(u));
-    keys = await userErrors(outDir, () => checkFolderRecords(all, outDir));
+    for (const u of all) await datasetUserErrors(u.source, () => probeUnit(u));
+    keys = await datasetUserErrors(outDir, () => checkFolderRecords(all, outDir));
   }
   if (keys.length === 0) throw new UserError(`--finalize: ${outDir} holds no unit records (run the shards first)`);
   return {
@@ -517,4 +500,9 @@ async function finalizeOnly(
     finalized: true,
     keys,
   };
+}
+
+/** userErrors (errors.ts) with the dataset command's input errors. */
+function datasetUserErrors<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
+  return userErrors(what, fn, [DatasetError, FrameSourceError, VideoWriteError]);
 }

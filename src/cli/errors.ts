@@ -1,4 +1,6 @@
 import type { Runtime } from '../graph/runtime.js';
+import { WeightsFormatError } from '../graph/weights_io.js';
+import { ConfigError } from '../model/resolve_config.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { showCompileProgress } from './compile_progress.js';
 
@@ -9,6 +11,31 @@ export class UserError extends Error {
 
 /** A multi-line message as one line (the CLI prints errors on one line). */
 export const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Run `fn`; errors the user can fix become one-line UserErrors (exit code 2), anything else is a bug
+ * and passes. User errors: UserError as is; ConfigError and the command's own input errors (`input`:
+ * frame sources, video writers, datasets…) by their message; weight-file format and file-system
+ * errors (a `code` such as ENOENT) prefixed with `what` (none when null).
+ */
+export async function userErrors<T>(
+  what: string | null,
+  fn: () => Promise<T> | T,
+  input: readonly ErrorClass[] = [],
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof UserError) throw err;
+    if (err instanceof ConfigError || input.some((c) => err instanceof c)) throw new UserError(oneLine(err.message));
+    if (err instanceof WeightsFormatError || typeof err.code === 'string')
+      throw new UserError(what === null ? oneLine(err.message) : `${what}: ${oneLine(err.message)}`);
+    throw e;
+  }
+}
 
 /**
  * The Node WebGPU runtime, or a UserError saying what to install (no adapter is the user's to fix).

@@ -2,7 +2,7 @@
 //
 // A RobotSeg starting checkpoint (the starting point for training): every SAM 2.1 tensor copied
 // unchanged (same dtype, same bits), plus the tensors RobotSeg adds (robotsegAddedKeys) initialised
-// as the fork initialises them (PyTorch module defaults, robotseg-architecture.md sec. 5 / 6):
+// as the fork initialises them (PyTorch module defaults, docs/reference/robotseg-architecture.md sec. 5 / 6):
 //   - Linear and Conv2d weights: kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in));
 //     biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (fan_in = in_channels / groups * kh * kw);
 //   - GroupNorm: weight 1, bias 0;

@@ -22,7 +22,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { drawOverlay } from '../image/overlay.js';
 import type { RgbImage } from '../image/rgb.js';
-import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import { formatBytes } from '../graph/weights_io.js';
 import {
   ImagePredictor,
   type ImagePrediction,
@@ -30,13 +30,12 @@ import {
   type Point,
   validatePrompt,
 } from '../model/image_predictor.js';
-import { ConfigError } from '../model/resolve_config.js';
 import { argmax } from '../model/select.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
-import { checkFiniteOutput, cliRuntime, oneLine, UserError } from './errors.js';
+import { checkFiniteOutput, cliRuntime, oneLine, UserError, userErrors } from './errors.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
@@ -148,20 +147,6 @@ const checkReadable = checkInputFile;
 /** A --config argument that names a file (not a built-in name or JSON text), for the distinct-paths check. */
 export function configFile(arg: string | undefined): string | undefined {
   return arg !== undefined && !arg.trimStart().startsWith('{') && existsSync(arg) ? arg : undefined;
-}
-
-/** Errors from files and configs become one-line UserErrors; anything else is a bug and passes. */
-async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err instanceof UserError) throw err;
-    if (err instanceof ConfigError) throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string')
-      throw new UserError(`${what}: ${oneLine(err.message)}`);
-    throw e;
-  }
 }
 
 /** The best low_res_logits row of a --save-tensors file: [h*w] and its side. */

@@ -30,11 +30,10 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { type OverlayPrompt, drawOverlay } from '../image/overlay.js';
 import type { RgbImage } from '../image/rgb.js';
-import { WeightsFormatError, formatBytes } from '../graph/weights_io.js';
+import { formatBytes } from '../graph/weights_io.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Point, validatePrompt } from '../model/image_predictor.js';
 import type { SAM2 } from '../model/sam2.js';
-import { ConfigError } from '../model/resolve_config.js';
 import { type FrameResult, VideoPredictor } from '../model/video_predictor.js';
 import { FrameSourceError, type OpenedFrameSource, hasTool, openFrameSource } from '../node/frame_source.js';
 import { writeMaskPng, writeRgbPng } from '../node/image_io.js';
@@ -51,7 +50,7 @@ import {
 import { configFile } from './segment.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
-import { checkFiniteOutput, cliRuntime, oneLine, UserError } from './errors.js';
+import { checkFiniteOutput, cliRuntime, oneLine, UserError, userErrors } from './errors.js';
 import { fsErrorMessage } from '../node/paths.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
@@ -300,26 +299,6 @@ export function readPromptMask(path: string): { width: number; height: number; d
   return { width: lm.width, height: lm.height, data: Uint8Array.from(lm.data, (v) => (v !== 0 ? 1 : 0)) };
 }
 
-/** Errors from files, configs and frames become one-line UserErrors; anything else is a bug and passes. */
-export async function userErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err instanceof UserError) throw err;
-    if (
-      err instanceof ConfigError ||
-      err instanceof FrameSourceError ||
-      err instanceof VideoWriteError ||
-      err instanceof EvalInputError
-    )
-      throw new UserError(oneLine(err.message));
-    if (err instanceof WeightsFormatError || typeof err.code === 'string')
-      throw new UserError(`${what}: ${oneLine(err.message)}`);
-    throw e;
-  }
-}
-
 // ----------------------------------------------------------------------------------------- outputs
 
 /** Where masks and overlays go. */
@@ -441,7 +420,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
   }
 
   // 2. the frames and the prompts against them
-  const src = await userErrors(sourceArg, () =>
+  const src = await trackUserErrors(sourceArg, () =>
     openFrameSource(sourceArg, {
       maxFrames,
       exifRotate: opts.exifRotate,
@@ -452,7 +431,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     const maskPrompts = checkPrompts(plan, src, sourceArg);
 
     // 3. weights header + config (cheap, fails fast), then the GPU
-    const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
+    const { file, config, source } = await trackUserErrors(`weights ${opts.weights}`, () =>
       openModelWeights(opts.weights!, opts.config),
     );
     await file.close();
@@ -471,7 +450,7 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     try {
       const t0 = performance.now();
       const tty = process.stderr.isTTY;
-      const loaded = await userErrors(`weights ${opts.weights}`, () =>
+      const loaded = await trackUserErrors(`weights ${opts.weights}`, () =>
         loadModelWithStore(rt, opts.weights!, config, {
           onProgress: tty
             ? (d, n) => {
@@ -499,10 +478,10 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
       const out = outputs;
       let summary: string;
       try {
-        summary = await userErrors(sourceArg, () =>
+        summary = await trackUserErrors(sourceArg, () =>
           track(rt, loaded.model, src, plan, maskPrompts, out, opts, auto ?? undefined, targets?.[0]),
         );
-        await userErrors(`--overlay ${opts.overlay}`, () => out.finish());
+        await trackUserErrors(`--overlay ${opts.overlay}`, () => out.finish());
       } catch (e) {
         throw incomplete(e, out, opts);
       }
@@ -624,4 +603,9 @@ export async function track(
   );
   const from = `${reverse ? 'backward' : 'forward'} from frame ${start}`;
   return `tracked ${done} frames ${from} at ${rate.toFixed(2)} frames/s${skipped.length ? `, ${skipped.length} frame${skipped.length > 1 ? 's' : ''} outside the pass left empty` : ''}`;
+}
+
+/** userErrors (errors.ts) with track's input errors: frame sources, video writers, eval inputs. */
+export function trackUserErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  return userErrors(what, fn, [FrameSourceError, VideoWriteError, EvalInputError]);
 }

@@ -28,7 +28,7 @@ import {
   parsePrompts,
   positiveInt,
   track,
-  userErrors,
+  trackUserErrors,
 } from './track.js';
 
 /** A path ending in .mcap, or a file starting with the MCAP magic. */
@@ -50,7 +50,7 @@ export function isMcapSource(path: string): boolean {
 
 /** McapFormatErrors become one-line user errors; then track.ts's mapping. */
 function mcapErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  return userErrors(what, async () => {
+  return trackUserErrors(what, async () => {
     try {
       return await fn();
     } catch (e) {
@@ -113,7 +113,7 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     const maskPrompts = checkPrompts(plan, src, sourceArg);
 
     // 3. weights header + config, the mask channels, then the GPU
-    const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
+    const { file, config, source } = await trackUserErrors(`weights ${opts.weights}`, () =>
       openModelWeights(opts.weights!, opts.config),
     );
     await file.close();
@@ -142,7 +142,9 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     const rt = await cliRuntime();
     try {
       const t0 = performance.now();
-      const loaded = await userErrors(`weights ${opts.weights}`, () => loadModelWithStore(rt, opts.weights!, config));
+      const loaded = await trackUserErrors(`weights ${opts.weights}`, () =>
+        loadModelWithStore(rt, opts.weights!, config),
+      );
       log(
         opts.quiet,
         `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,

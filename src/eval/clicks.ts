@@ -1,5 +1,5 @@
 // Prompt simulation of RobotSeg's VRS evaluation (test/utils.py of the RobotSeg fork; rule book:
-// robotseg-architecture.md sec. 7.2), on binary masks [H*W] (1 = foreground), row-major:
+// docs/reference/robotseg-architecture.md sec. 7.2), on binary masks [H*W] (1 = foreground), row-major:
 //   centroidClick  select_interact_point_center2: the GT foreground pixel nearest (Euclidean, float64
 //                  as numpy computes it) to the GT centroid (mean row, mean col); ties -> first pixel in
 //                  row-major order (np.argmin over np.where order). x = column, y = row.

@@ -1,6 +1,6 @@
 // The five RobotSeg evaluation settings on one video and one target (RobotSeg fork
 // test/inference_auto_semi_vrs.py and test/inference_interactive_vrs.py; rule book:
-// robotseg-architecture.md sec. 7.2). The predictor is anything with SAM 2's video API (VideoPredictor,
+// docs/reference/robotseg-architecture.md sec. 7.2). The predictor is anything with SAM 2's video API (VideoPredictor,
 // or a fake in tests); prompts come from the ground truth through src/eval/clicks.ts.
 //   start  the first frame (in frame order) whose GT is non-empty, even in AU; propagation runs
 //          forward from there, so earlier frames get no prediction (saved as empty masks).

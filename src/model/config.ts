@@ -202,7 +202,7 @@ export const SAM21_HIERA_T: Sam2Config = {
 
 export const BUILTIN_CONFIGS: Record<string, Sam2Config> = { 'sam2.1_hiera_t': SAM21_HIERA_T };
 
-/** Derived per-block schedule of the Hiera trunk (sec. 3.2 of the architecture notes). */
+/** Derived per-block schedule of the Hiera trunk (docs/reference/sam2-architecture.md sec. 3.2). */
 export interface HieraBlockSpec {
   dimIn: number;
   dimOut: number;

@@ -1,4 +1,4 @@
-// FpnNeck (image_encoder.neck), sec. 3.4: 1x1 laterals, nearest x2 top-down on the configured
+// FpnNeck (image_encoder.neck), docs/reference/sam2-architecture.md sec. 3.4: 1x1 laterals, nearest x2 top-down on the configured
 // levels, sum fusion, sine position encodings per level.
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';

@@ -1,4 +1,4 @@
-// Hiera trunk (image_encoder.trunk), sec. 3.1-3.3 of the architecture notes. Activations are NHWC
+// Hiera trunk (image_encoder.trunk), docs/reference/sam2-architecture.md sec. 3.1-3.3. Activations are NHWC
 // [B, H, W, C]; stage outputs are returned NCHW.
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
@@ -91,7 +91,7 @@ class MultiScaleBlock extends Module {
     const xn = this.norm1.forward(rt, x);
     let shortcut = x;
     if (this.proj) {
-      // projection of the NORMALISED input, then the same 2x2 pooling as q (checklist 3)
+      // projection of the NORMALISED input, then the same 2x2 pooling as q (docs/reference/sam2-architecture.md sec. 9, item 3)
       shortcut = this.proj.forward(rt, xn);
       if (qPool) shortcut = maxPool2d(rt, shortcut, { kernel: this.qStride, stride: this.qStride, layout: 'NHWC' });
     }

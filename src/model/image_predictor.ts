@@ -1,5 +1,5 @@
 // SAM2ImagePredictor: preprocessing (antialiased bilinear resize of float RGB, normalisation),
-// one image encoding, then prompts (clicks, box, mask) -> masks at the original size (sec. 2, 8).
+// one image encoding, then prompts (clicks, box, mask) -> masks at the original size (docs/reference/sam2-architecture.md sec. 2, 8).
 import type { RgbImage } from '../image/rgb.js';
 import { rgbToPlanarFloat } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';

@@ -1,4 +1,4 @@
-// MaskDecoder (sam_mask_decoder), sec. 5: tokens [obj_score, iou, 4 mask] + prompts through the
+// MaskDecoder (sam_mask_decoder), docs/reference/sam2-architecture.md sec. 5: tokens [obj_score, iou, 4 mask] + prompts through the
 // two-way transformer, upscaling with the high-res features, hypernetwork masks, IoU (sigmoid)
 // and object-score heads. conv_s0 / conv_s1 live here but run at image-encoding time.
 import type { Runtime } from '../graph/runtime.js';

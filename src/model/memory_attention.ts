@@ -1,4 +1,4 @@
-// MemoryAttention (memory_attention), sec. 7.3: layers of RoPE self-attention, RoPE cross-attention
+// MemoryAttention (memory_attention), docs/reference/sam2-architecture.md sec. 7.3: layers of RoPE self-attention, RoPE cross-attention
 // to memory (pointer tokens excluded from RoPE) and a ReLU FFN; final LayerNorm (eps 1e-5).
 // Token-major layout: curr [B, HW, C], memory [B, M, memDim]. Several objects run as one batch: their
 // memories may be padded to a common length M, the padding dropped by an additive key mask [B, M]

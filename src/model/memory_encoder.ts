@@ -1,4 +1,4 @@
-// MemoryEncoder (memory_encoder), sec. 6: mask downsampler, pix_feat_proj, CXBlock fuser, out_proj.
+// MemoryEncoder (memory_encoder), docs/reference/sam2-architecture.md sec. 6: mask downsampler, pix_feat_proj, CXBlock fuser, out_proj.
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { sinePositionEncoding } from './position_encoding.js';

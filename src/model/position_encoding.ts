@@ -1,8 +1,8 @@
 // Position encodings that depend only on shapes (computed once on the host in float32
 // arithmetic, as PyTorch does, then uploaded and cached):
-//   - sine 2-D PE (sam2 PositionEmbeddingSine; FPN levels and memory encoder), sec. 7.1
-//   - random Fourier PE (PositionEmbeddingRandom; prompt encoder), sec. 4
-//   - 1-D sine PE of object-pointer temporal distances (get_1d_sine_pe), sec. 7.2
+//   - sine 2-D PE (sam2 PositionEmbeddingSine; FPN levels and memory encoder), docs/reference/sam2-architecture.md sec. 7.1
+//   - random Fourier PE (PositionEmbeddingRandom; prompt encoder), docs/reference/sam2-architecture.md sec. 4
+//   - 1-D sine PE of object-pointer temporal distances (get_1d_sine_pe), docs/reference/sam2-architecture.md sec. 7.2
 const f = Math.fround;
 
 /** PositionEmbeddingSine(num_pos_feats = channels, normalize, scale 2π) -> [channels, H, W]. */

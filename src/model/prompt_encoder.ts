@@ -1,4 +1,4 @@
-// PromptEncoder (sam_prompt_encoder), sec. 4: random Fourier PE of points, label embeddings,
+// PromptEncoder (sam_prompt_encoder), docs/reference/sam2-architecture.md sec. 4: random Fourier PE of points, label embeddings,
 // padding point, dense mask embedding or no_mask_embed.
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';

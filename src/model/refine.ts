@@ -1,5 +1,5 @@
 // RobotSeg's post-processing of saved masks (guided_refine_mask, RobotSeg fork test/utils.py; rule
-// book robotseg-architecture.md sec. 7.2 "Post-processing"): guided filters of radius 3 and 7 (eps
+// book docs/reference/robotseg-architecture.md sec. 7.2 "Post-processing"): guided filters of radius 3 and 7 (eps
 // 1e-3) on the frame's gray image, blended by local thickness, replace the mask inside a 7x7 band
 // around its edge; the refinement is dropped when the foreground area changes by more than 3 %, and
 // an empty mask is returned as is. The filter runs on the GPU (src/kernels/guided_filter.ts); the

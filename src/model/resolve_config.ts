@@ -1,4 +1,4 @@
-// Which configuration a checkpoint needs, in this order (issue 3):
+// Which configuration a checkpoint needs, in this order (README.md "Segment a robot", Config):
 //   1. an explicit config (`--config NAME|FILE`);
 //   2. a config embedded in the safetensors `__metadata__` ('config', compact JSON: `robotseg convert`,
 //      later `init-robotseg` and `train`, write it; a built-in name there works too, an unknown name

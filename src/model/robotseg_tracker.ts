@@ -1,4 +1,4 @@
-// RobotSeg's per-frame glue on top of the SAM 2.1 tracker (robotseg_base.py, robotseg-architecture.md
+// RobotSeg's per-frame glue on top of the SAM 2.1 tracker (robotseg_base.py, docs/reference/robotseg-architecture.md
 // sec. 2-4, 7.1):
 //   - every frame's model input gets its SEMA edge grid once (kept with the frame features as f.edges);
 //   - memory attention = SemaMemoryAttention with that edge grid (structure branch in every layer);

@@ -1,4 +1,4 @@
-// RobotPromptGenerator (robot_prompt_generator), robotseg-architecture.md sec. 3.2: object tokens from
+// RobotPromptGenerator (robot_prompt_generator), docs/reference/robotseg-architecture.md sec. 3.2: object tokens from
 // the spatial memories of the frames the memory attention uses. Per memory frame: hierarchical FPS +
 // one-step cosine k-means (R macro regions x S micro clusters) over its memory features inside its
 // mask, S L2-normalised micro prototypes of C = memDim channels concatenated into one S*C = d token per

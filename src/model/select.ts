@@ -1,5 +1,5 @@
 // Mask selection rules of MaskDecoder.forward (host side, on read-back logits): multimask slice,
-// dynamic multimask via stability (sec. 5), best-IoU choice.
+// dynamic multimask via stability (docs/reference/sam2-architecture.md sec. 5), best-IoU choice.
 const f = Math.fround;
 
 /** count(logit > delta) / count(logit > -delta), 1 when the denominator is 0 (float32 division). */
@@ -25,7 +25,7 @@ export interface Selection {
  * MaskDecoder.forward output selection. all: [M, h*w] logits, iou: [M].
  * multimask -> masks 1..M-1; else dynamic stability (mask 0 if stable, else best of 1..M-1); else 0.
  * The pointer token is 1..M-1 with multimask (use_multimask_token_for_obj_ptr), else 0 (even when the
- * stability fallback picked another mask: checklist 11).
+ * stability fallback picked another mask: docs/reference/sam2-architecture.md sec. 9, item 11).
  */
 export function selectMasks(
   all: Float32Array[],

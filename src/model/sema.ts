@@ -1,5 +1,5 @@
 // SEMA: RobotSeg's structure branch inside every memory-attention layer
-// (robotseg/modeling/memory_attention_with_structure.py; robotseg-architecture.md sec. 2).
+// (robotseg/modeling/memory_attention_with_structure.py; docs/reference/robotseg-architecture.md sec. 2).
 // Per layer, after SAM 2.1's self-attention and memory cross-attention sub-blocks (t_ca) and its MLP
 // (t_main = t_ca + MLP(norm3(t_ca))):
 //   F     = t_ca as a [B, C, h, w] map * (1 + E)             E = kornia-Canny NMS magnitude at the grid

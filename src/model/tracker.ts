@@ -1,4 +1,4 @@
-// SAM2Base tracking (sec. 6-8): _forward_sam_heads, _use_mask_as_output,
+// SAM2Base tracking (docs/reference/sam2-architecture.md sec. 6-8): _forward_sam_heads, _use_mask_as_output,
 // _prepare_memory_conditioned_features, _encode_new_memory, for a batch of B objects on one frame
 // (prompted frames use B = 1). The caller owns the memory banks. Data-dependent choices (best IoU,
 // object present) read back a few scalars per object, once for the whole batch.

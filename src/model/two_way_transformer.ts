@@ -1,4 +1,4 @@
-// TwoWayTransformer of the SAM mask decoder (sam_mask_decoder.transformer), sec. 5.
+// TwoWayTransformer of the SAM mask decoder (sam_mask_decoder.transformer), docs/reference/sam2-architecture.md sec. 5.
 // queries: tokens [B, Nt, C]; keys: image tokens [B, hw, C]. All LayerNorms eps 1e-5.
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -64,7 +64,7 @@ class TwoWayAttentionBlock extends Module {
 
   forward(rt: Runtime, queries: Tensor, keys: Tensor, queryPe: Tensor, keyPe: Tensor): [Tensor, Tensor] {
     if (this.skipFirstLayerPe) {
-      queries = this.self_attn.forward(rt, queries, queries, queries); // replaces queries (checklist 9)
+      queries = this.self_attn.forward(rt, queries, queries, queries); // replaces queries (docs/reference/sam2-architecture.md sec. 9, item 9)
     } else {
       const q = add(rt, queries, queryPe);
       queries = add(rt, queries, this.self_attn.forward(rt, q, q, queries));

@@ -1,4 +1,4 @@
-// SAM2VideoPredictor semantics (sec. 8) with two front ends:
+// SAM2VideoPredictor semantics (docs/reference/sam2-architecture.md sec. 8) with two front ends:
 //   - offline: a frame source of known length; prompts on any frame, propagate forward or reverse;
 //   - streaming: frames pushed one at a time (a live camera), each returns its masks at once.
 // Memory stays bounded: per object the bank keeps the conditioning frames, the last num_maskmem-1

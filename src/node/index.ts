@@ -31,3 +31,6 @@ export { DEFAULT_PORT, type RunningServer, type ServeOptions, startServer } from
 // --- Datasets for training and evaluation
 export { readTrainDataset, type TrainDataset, TrainDataError } from './train_data.js';
 export { type EvalFolders, openEvalFolders, readModelDataset } from './eval_io.js';
+// LeRobot v3 datasets: read one, or mask every episode's camera videos (`robotseg dataset`)
+export { DatasetError, isLeRobotDataset, type LeRobotDataset, readLeRobotDataset } from './lerobot/dataset.js';
+export { type DatasetOpts, type DatasetSummary, runDataset } from '../cli/dataset.js';

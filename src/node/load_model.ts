@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Runtime } from '../graph/runtime.js';
 import { type WeightStore, uploadWeights } from '../graph/weights.js';
-import { firstNonFiniteWeight } from '../graph/weights_check.js';
+import { firstNonFiniteWeight } from '../model/weights_check.js';
 import type { WeightsFile } from '../graph/weights_io.js';
 import { BUILTIN_CONFIGS, parseConfig, type Sam2Config } from '../model/config.js';
 import { ConfigError, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';

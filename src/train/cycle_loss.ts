@@ -1,5 +1,5 @@
 // RobotSeg's label-efficient losses on a tracked cycle clip (MultiStepMultiMasksAndIous_LET;
-// robotseg-architecture.md sec. 5, golden/grad README case 2):
+// docs/reference/robotseg-architecture.md sec. 5, golden/grad README case 2):
 //   L_cyc   = sum over the first and last step of the multimask loss against the ONE ground truth G0
 //             (the clip starts and ends on the annotated frame); with correction clicks on the first
 //             step every decoder call of it is supervised (SAM 2's multistep sum);

@@ -1,6 +1,6 @@
 // Training data, host-agnostic: a video with ONE annotated frame (the first annotated frame of the
 // target category; label-efficient training reads no other mask), optional pseudo labels, and the
-// sampling of cycle clips and first-frame prompts as RobotSeg's training does (robotseg-architecture.md
+// sampling of cycle clips and first-frame prompts as RobotSeg's training does (docs/reference/robotseg-architecture.md
 // sec. 5): palindromic clips [0, s, 2s, 3s, 2s, s, 0] anchored at the annotated frame with a random
 // step s in [1, (L - 1) // 3] (clamped to the video); prompts category-only / points / GT mask.
 import { boxPrompt } from '../eval/clicks.js';

@@ -1,6 +1,6 @@
 // Trainable parameters of a model: which state-dict entries are learnable, freezing by key prefix,
 // and the per-parameter optimiser settings of SAM 2's / RobotSeg's training configs
-// (robotseg-architecture.md sec. 5; sam2 training/optimizer.py):
+// (docs/reference/robotseg-architecture.md sec. 5; sam2 training/optimizer.py):
 //   - learning rate: `image_encoder.*` starts at lrEncoder (6e-5), everything else at lr (3e-4);
 //   - layer-wise decay on image_encoder.trunk: scale = d^(L + 1 - id) with L = number of blocks,
 //     id = 0 for patch_embed, i + 1 for blocks.i, L + 1 otherwise; pos_embed exempt (scale 1);

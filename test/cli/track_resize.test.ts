@@ -1,4 +1,4 @@
-// `robotseg track --resize official-video` (issue 4): the official video loader's PIL bicubic uint8
+// `robotseg track --resize official-video` (README.md "Track a robot in a video"): the official video loader's PIL bicubic uint8
 // resize instead of the default antialiased bilinear on floats. Spawned as a user runs it, on the
 // 240x136 clip with the reduced golden weights.
 import { spawn } from 'node:child_process';

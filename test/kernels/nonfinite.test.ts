@@ -1,10 +1,10 @@
 // shaders/reduce.wgsl NONFINITE against its CPU reference (test/ref/nonfinite.ts), f32 and f16 words,
 // awkward sizes (1 word, rows not multiples of the workgroup size), and the weight check built on it
-// (src/graph/weights_check.ts: names the first tensor with a NaN / Inf, in file order, chunked or not).
+// (src/model/weights_check.ts: names the first tensor with a NaN / Inf, in file order, chunked or not).
 import { describe, expect, it } from 'vitest';
 import { serializeSafetensors } from '../../src/graph/safetensors.js';
 import { uploadWeights } from '../../src/graph/weights.js';
-import { firstNonFiniteWeight } from '../../src/graph/weights_check.js';
+import { firstNonFiniteWeight } from '../../src/model/weights_check.js';
 import { countNonFinite } from '../../src/kernels/reduce.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { rng } from '../helpers/compare.js';

@@ -46,6 +46,7 @@ const COMMON_API = [
   'openSafetensors',
   'readCheckpoint',
   'drawOverlay',
+  'decodeImageBytes',
 ];
 const NODE_API = [
   ...COMMON_API,
@@ -58,6 +59,8 @@ const NODE_API = [
   'readTrainDataset',
   'McapTopicSource',
   'startServer',
+  'readLeRobotDataset',
+  'runDataset',
 ];
 const BROWSER_API = [
   ...COMMON_API,

@@ -1,4 +1,4 @@
-// The label-efficient training demonstration (issue 7): fine-tune the reduced SAM 2.1 model (golden
+// The label-efficient training demonstration (docs/train.md): fine-tune the reduced SAM 2.1 model (golden
 // random weights) on the RoboEngine clip (test/fixtures/train_clip: the first 16 frames of
 // ../shared/data/roboengine/video_clip at 240x136) from its FIRST-frame robot mask only, 20 steps of
 // 5-step cycle clips with the image encoder frozen and its features cached. Training lowers the loss

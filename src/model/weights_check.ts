@@ -4,9 +4,9 @@
 // first offending tensor in file order (arenas hold the tensors in file order). A model with such
 // weights gives NaN masks that threshold to empty ones: the loader refuses it instead.
 import { countNonFinite } from '../kernels/reduce.js';
-import type { Runtime } from './runtime.js';
-import type { Tensor } from './tensor.js';
-import type { WeightStore } from './weights.js';
+import type { Runtime } from '../graph/runtime.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { WeightStore } from '../graph/weights.js';
 
 /** Words per counted row of the first pass (one invocation each). */
 const ROW = 1024;
