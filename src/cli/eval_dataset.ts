@@ -457,7 +457,7 @@ async function runVideo(
   onFrame: () => void,
 ): Promise<SettingRun & { refine: RefineStats | null }> {
   const src = openSource(p.video, p.frames);
-  const pred = new VideoPredictor(rt, model, src, { resize: o.resize });
+  const pred = new VideoPredictor(rt, model, src, { resize: o.resize, logits: false }); // masks only
   const gt = new GtReader(p.video.name, p.frames, p.key, p.width, p.height);
   try {
     const run = await runSetting(pred, {

@@ -526,6 +526,7 @@ export async function track(
 ): Promise<string> {
   const pred = new VideoPredictor(rt, model, src, {
     resize: opts.resize === 'official-video' ? 'official-video' : 'image',
+    logits: false, // masks only: no full-size f32 logits on the host per object and frame
   });
   const reverse = Boolean(opts.reverse);
   const tp = performance.now();
