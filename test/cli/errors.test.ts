@@ -3,7 +3,7 @@
 // behind and never hang (devices and FIFOs are refused before they are opened). All of these fail
 // before the GPU; the GPU classes (NaN weights, late file-system errors, --quiet) are in
 // errors_gpu.test.ts.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,13 +117,30 @@ describe('outputs: checked before any work, never equal to an input or another o
     expect(readdirSync(d).sort()).toEqual(['img.png', 'link.png']);
   });
 
-  // permission bits do not bind root (CI runs as root): there the late EACCES path is covered by main.ts's errno
-  // mapping (the EFBIG case below), here by this check
-  it.skipIf(process.getuid?.() === 0)('an unwritable output folder', async () => {
+  // permission bits do not bind root (CI runs as root) through CAP_DAC_OVERRIDE: there the CLI runs under
+  // util-linux's setpriv without that capability (still uid 0, so it reads the checkout as before), and the
+  // folder's permission bits apply
+  it('an unwritable output folder', async () => {
     const d = caseDir('readonly');
     chmodSync(d, 0o555);
-    await fails(['edges', IMAGE, '--out', join(d, 'e.png')], /not writable/);
+    const out = join(d, 'e.png');
+    if (process.getuid?.() === 0) {
+      const r = spawnSync(
+        'setpriv',
+        ['--bounding-set=-dac_override,-dac_read_search', process.execPath, join(ROOT, 'bin', 'robotseg.js')].concat([
+          'edges',
+          IMAGE,
+          '--out',
+          out,
+        ]),
+        { encoding: 'utf8', timeout: BOUND_MS },
+      );
+      expectUserError({ code: r.status, out: r.stdout, err: r.stderr }, /not writable/);
+    } else {
+      await fails(['edges', IMAGE, '--out', out], /not writable/);
+    }
     chmodSync(d, 0o755);
+    expect(readdirSync(d)).toEqual([]);
   });
 });
 

@@ -98,7 +98,10 @@ describe('robotseg eval DATASET: user errors (exit 2, one line, before any GPU w
       [DS, ...MODEL, '--setting', '1C', '--target', 'arm'],
       /has no ground truth for --target arm: no video has an object folder 000/,
     );
-    await expectUserError([join(tmp, 'nowhere'), ...MODEL, '--setting', '1C'], /is not a folder/);
+    await expectUserError(
+      [join(tmp, 'nowhere'), ...MODEL, '--setting', '1C'],
+      /cannot read dataset '.*nowhere': no such folder/,
+    );
     await expectUserError([CLIP, ...MODEL, '--setting', '1C'], /neither a VRS folder .* nor a RoboEngine test folder/);
     await expectUserError([DS, '--pred', DS, '--gt', DS], /either DATASET .* or --pred DIR --gt DIR/);
     await expectUserError(['--pred', DS, '--gt', DS, '--setting', '1C'], /--setting is for model-driven evaluation/);

@@ -126,7 +126,7 @@ describe('robotseg track: user errors (exit 2, one line, before any GPU work)', 
     );
     await expectUserError(
       cli([join(tmp, 'nothing_here'), ...MODEL, '--point', '0:5,5', '--out', fresh('o')]),
-      /cannot read '.*nothing_here': no such file or folder/,
+      /cannot read source '.*nothing_here': no such file or folder/,
     );
   });
 
