@@ -96,9 +96,10 @@ describe('folder frame source', () => {
     );
     const mixed = folder('mixed', { '0.png': img(6, 4, 1), '1.png': img(6, 4, 1), '2.png': img(5, 4, 1) });
     await expect(openFrameSource(mixed)).rejects.toThrow(/frame 2 '2\.png' is 5x4, the first frame '0\.png' is 6x4/);
-    const bad = await openFrameSource(folder('bad', { '0.png': img(6, 4, 1), '1.jpg': 'not a jpeg' }));
-    await expect(bad.frame(1)).rejects.toThrow(FrameSourceError);
-    await expect(bad.frame(1)).rejects.toThrow(/frame 1 '1\.jpg': .*not a PNG or JPEG/);
+    // a frame that is not an image is found when the folder is opened (before any output is written)
+    const bad = openFrameSource(folder('bad', { '0.png': img(6, 4, 1), '1.jpg': 'not a jpeg' }));
+    await expect(bad).rejects.toThrow(FrameSourceError);
+    await expect(bad).rejects.toThrow(/frame 1 '1\.jpg': .*not a PNG or JPEG/);
     await expect(openFrameSource(folder('dup', { 'a.png': img(6, 4, 1), 'a.jpg': 'x' }))).rejects.toThrow(
       /'a\.jpg' and 'a\.png' .*same name/,
     );
