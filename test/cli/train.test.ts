@@ -107,7 +107,7 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     ];
     let r = await train([...common, '--steps', '3', '--save-every', '1']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/trained 3 step\(s\)/);
+    expect(r.out).toBe(''); // --quiet: nothing at all on success (the steps are in the log)
     let lines = readFileSync(log, 'utf8')
       .trim()
       .split('\n')
@@ -167,6 +167,11 @@ describe.skipIf(!rt)('robotseg train on the fixture clip (reduced golden weights
     expect(lines.map((l) => l.step)).toEqual([1, 2, 3, 4]);
     // a weights file is not a checkpoint
     r = await train([...common, '--steps', '5', '--resume', out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--resume '.*' is --out; give the <stem>\.ckpt\.safetensors checkpoint/);
+    const weightsCopy = join(tmp, 'weights_copy.safetensors');
+    copyFileSync(out, weightsCopy);
+    r = await train([...common, '--steps', '5', '--resume', weightsCopy]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/not a robotseg train checkpoint/);
   });
