@@ -431,20 +431,8 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     const maskPrompts = checkPrompts(plan, src, sourceArg);
 
     // 3. weights header + config (cheap, fails fast), then the GPU
-    const { file, config, source } = await trackUserErrors(`weights ${opts.weights}`, () =>
-      openModelWeights(opts.weights!, opts.config),
-    );
-    await file.close();
-    const robot = isRobotSegConfig(config);
-    if (targets && !robot)
-      throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
-    if (plan.size === 0 && !robot) parsePrompts([]); // SAM 2.1 needs a prompt: throws the usual message
-    if (robot && plan.size === 0) targets ??= [DEFAULT_TARGET];
-    if (plan.size > 0 && targets && targets.length > 1)
-      throw new UserError(
-        `--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`,
-      );
-    const auto = robot && plan.size === 0 ? targets! : null;
+    const { config, source, auto } = await resolveTrackModel(opts, plan, targets);
+    targets = auto ?? targets;
     const rt = await cliRuntime();
     let outputs: Outputs | null = null;
     try {
@@ -603,6 +591,28 @@ export async function track(
   );
   const from = `${reverse ? 'backward' : 'forward'} from frame ${start}`;
   return `tracked ${done} frames ${from} at ${rate.toFixed(2)} frames/s${skipped.length ? `, ${skipped.length} frame${skipped.length > 1 ? 's' : ''} outside the pass left empty` : ''}`;
+}
+
+/**
+ * The weights' header and config (cheap, fails fast) and what they allow with these prompts: RobotSeg
+ * without a prompt runs its automatic targets (`auto`, default `robot`); SAM 2.1 needs a prompt; a
+ * prompt goes with one target. Shared by folder / video sources and MCAP recordings.
+ */
+export async function resolveTrackModel(opts: TrackOpts, plan: PromptPlan, targets: string[] | undefined) {
+  const { file, config, source } = await trackUserErrors(`weights ${opts.weights}`, () =>
+    openModelWeights(opts.weights!, opts.config),
+  );
+  await file.close();
+  const robot = isRobotSegConfig(config);
+  if (targets && !robot)
+    throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+  if (plan.size === 0 && !robot) parsePrompts([]); // SAM 2.1 needs a prompt: throws the usual message
+  if (plan.size > 0 && targets && targets.length > 1)
+    throw new UserError(
+      `--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`,
+    );
+  const auto = robot && plan.size === 0 ? (targets ?? [DEFAULT_TARGET]) : null;
+  return { config, source, auto };
 }
 
 /** userErrors (errors.ts) with track's input errors: frame sources, video writers, eval inputs. */

@@ -11,15 +11,14 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { formatBytes } from '../graph/weights_io.js';
-import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { type MaskChannelSpec, McapMaskOutput, maskTopic } from '../node/mcap/annotate.js';
 import { McapFormatError } from '../node/mcap/image_messages.js';
 import { hasMcapMagic } from '../node/mcap/records.js';
 import { McapTopicSource } from '../node/mcap/topic_source.js';
-import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
+import { loadModelWithStore } from '../node/load_model.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { UserError, cliRuntime, oneLine } from './errors.js';
-import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
+import { parseTargets } from './robot_targets.js';
 import {
   type PromptArg,
   type PromptPlan,
@@ -27,6 +26,7 @@ import {
   checkPrompts,
   parsePrompts,
   positiveInt,
+  resolveTrackModel,
   track,
   trackUserErrors,
 } from './track.js';
@@ -113,20 +113,8 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     const maskPrompts = checkPrompts(plan, src, sourceArg);
 
     // 3. weights header + config, the mask channels, then the GPU
-    const { file, config, source } = await trackUserErrors(`weights ${opts.weights}`, () =>
-      openModelWeights(opts.weights!, opts.config),
-    );
-    await file.close();
-    const robot = isRobotSegConfig(config);
-    if (targets && !robot)
-      throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
-    if (plan.size === 0 && !robot) parsePrompts([]); // SAM 2.1 needs a prompt: throws the usual message
-    if (robot && plan.size === 0) targets ??= [DEFAULT_TARGET];
-    if (plan.size > 0 && targets && targets.length > 1)
-      throw new UserError(
-        `--target ${opts.target}: prompts go with one target; give no prompt for several targets (automatic mode)`,
-      );
-    const auto = robot && plan.size === 0 ? targets! : null;
+    const { config, source, auto } = await resolveTrackModel(opts, plan, targets);
+    targets = auto ?? targets;
     const objIds = auto ? auto.map((_, k) => k + 1) : [...plan.keys()];
     const channels: MaskChannelSpec[] = objIds.map((id, k) => {
       const name = auto ? auto[k] : `obj${id}`;
