@@ -26,6 +26,8 @@
 //   DWEIGHT    dw [Cout, Cin/G, KH, KW] = sum_{b, oh, ow} dy[b, co, oh, ow] * x[b, g*Cin/G + c, ih, iw]:
 //              one invocation = CB (4, or 1 with CO1) output channels at one (c, kh, kw), looping only over
 //              the output pixels whose tap lands inside the image. Bindings dy, x, dw.
+//   W_F16      (with DIRECT / DEPTHWISE / POINTWISE / TILED) w is stored f16 (needs shader-f16); each
+//              weight is widened to f32 on load, so products and sums stay f32.
 //   DBIAS      db [Cout] = sum_{b, p} dy[b, co, p]: one invocation per channel. Bindings dy, db.
 // Block sizes (DCO, DPV, PCO, PPV, DW_K, DW_PX) are compile-time template values chosen by the wrapper.
 // 1-D dispatches are folded to 2-D above 65535 workgroups (linear_id); TILED folds its workgroup ids.
@@ -62,12 +64,23 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 #elif VEC4
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 #else
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#endif
+#if !DBIAS
+#if !DWEIGHT
+#if W_F16
+// weights stored as f16 (--precision f16); every product and sum stays f32
+enable f16;
+@group(0) @binding(2) var<storage, read> w: array<f16>;
+fn wl(i: u32) -> f32 { return f32(w[i]); }
+#else
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+fn wl(i: u32) -> f32 { return w[i]; }
+#endif
+#endif
 #endif
 #if HAS_BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -143,7 +156,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         let wi = wk + kw;
         for (var j = 0u; j < DCO; j++) {
-          let wv = vec4<f32>(w[wr[j] + wi]);
+          let wv = vec4<f32>(wl(wr[j] + wi));
           for (var v = 0u; v < DPV; v++) { acc[j * DPV + v] = fma(wv, xv[v], acc[j * DPV + v]); }
         }
       }
@@ -193,12 +206,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var seg: array<f32, PX + KWC - 1u>;
     for (var k = 0u; k < PX + KWC - 1u; k++) { seg[k] = x_at(xr, iwb + i32(k)); }
     for (var kw = 0u; kw < KWC; kw++) {
-      let wv = w[wk + kw];
+      let wv = wl(wk + kw);
       for (var i = 0u; i < PX; i++) { acc[i] = fma(wv, seg[kw + i], acc[i]); }
     }
 #else
     for (var kw = 0u; kw < params.KW; kw++) {
-      let wv = w[wk + kw];
+      let wv = wl(wk + kw);
       let iw = iwb + i32(kw * params.dw);
       for (var i = 0u; i < PX; i++) { acc[i] = fma(wv, x_at(xr, iw + i32(i * params.sw)), acc[i]); }
     }
@@ -255,7 +268,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
 #endif
     for (var j = 0u; j < PCO; j++) {
-      let wv = vec4<f32>(w[wr[j] + k]);
+      let wv = vec4<f32>(wl(wr[j] + k));
       for (var v = 0u; v < PPV; v++) { acc[j * PPV + v] = fma(wv, xv[v], acc[j * PPV + v]); }
     }
   }
@@ -317,7 +330,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       let co = m0 + m;
       let k = k0 + kk;
       let ok = co < params.cout_g && k < K;
-      let v = select(0.0, w[wg0 + min(co, params.cout_g - 1u) * K + min(k, K - 1u)], ok);
+      let v = select(0.0, wl(wg0 + min(co, params.cout_g - 1u) * K + min(k, K - 1u)), ok);
       As[(kk * TM + m) / 4u][m % 4u] = v;
     }
     // im2col'd inputs: 1024 values, 8 per invocation; consecutive invocations read consecutive pixels

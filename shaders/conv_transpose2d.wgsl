@@ -17,6 +17,7 @@
 //            One invocation = KCO output channels x 4*KPV input columns of input row oh / 2 x both kernel
 //            columns (4 x 8 x 2: 16 vec4 accumulators), writing 8*KPV consecutive outputs per channel.
 //            KCO / KPV are template values chosen by the wrapper.
+// W_F16: w is stored f16 (needs shader-f16); each weight is widened to f32 on load, sums stay f32.
 // 1-D dispatch, folded to 2-D above 65535 workgroups (linear_id).
 #include "common/index.wgsl"
 
@@ -34,7 +35,15 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#if W_F16
+// weights stored as f16 (--precision f16); every product and sum stays f32
+enable f16;
+@group(0) @binding(2) var<storage, read> w: array<f16>;
+fn wl(i: u32) -> f32 { return f32(w[i]); }
+#else
 @group(0) @binding(2) var<storage, read> w: array<f32>;
+fn wl(i: u32) -> f32 { return w[i]; }
+#endif
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 #if HAS_BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -97,11 +106,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       var wo = tap;
       for (var c = 0u; c < params.cin_g; c++) {
         let xv = vec4<f32>(x_at(xr, iw), x_at(xr, iw + 1), x_at(xr, iw + 2), x_at(xr, iw + 3));
-        a0 = fma(vec4<f32>(w[wb + wo]), xv, a0);
+        a0 = fma(vec4<f32>(wl(wb + wo)), xv, a0);
 #if !CO1
-        a1 = fma(vec4<f32>(w[w1 + wo]), xv, a1);
-        a2 = fma(vec4<f32>(w[w2 + wo]), xv, a2);
-        a3 = fma(vec4<f32>(w[w3 + wo]), xv, a3);
+        a1 = fma(vec4<f32>(wl(w1 + wo)), xv, a1);
+        a2 = fma(vec4<f32>(wl(w2 + wo)), xv, a2);
+        a3 = fma(vec4<f32>(wl(w3 + wo)), xv, a3);
 #endif
         xr += plane;
         wo += wstep;
@@ -160,8 +169,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       xv[v] = vec4<f32>(x[xr + cols[4u * v]], x[xr + cols[4u * v + 1u]], x[xr + cols[4u * v + 2u]], x[xr + cols[4u * v + 3u]]);
     }
     for (var j = 0u; j < KCO; j++) {
-      let w0 = vec4<f32>(w[wr[j] + wo]);
-      let w1 = vec4<f32>(w[wr[j] + wo + 1u]);
+      let w0 = vec4<f32>(wl(wr[j] + wo));
+      let w1 = vec4<f32>(wl(wr[j] + wo + 1u));
       for (var v = 0u; v < KPV; v++) {
         acc[2u * j * KPV + v] = fma(w0, xv[v], acc[2u * j * KPV + v]);
         acc[(2u * j + 1u) * KPV + v] = fma(w1, xv[v], acc[(2u * j + 1u) * KPV + v]);

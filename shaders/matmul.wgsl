@@ -16,6 +16,8 @@
 //     a 16x64 slice of opB in workgroup memory (zero-filled outside the matrix), each invocation
 //     accumulates a 4x4 register block. Grid (ceil(N/64), ceil(M/64), batch).
 // Activation: RELU | GELU (exact erf) | none.
+// B_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load:
+//   products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte aligned views).
 #include "common/index.wgsl"
 
 override WG: u32 = 64;
@@ -47,10 +49,24 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 #if VEC4
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+#if B_F16
+enable f16;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
+fn lb(i: u32) -> vec4<f32> { return vec4<f32>(b[i]); }
+#else
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+fn lb(i: u32) -> vec4<f32> { return b[i]; }
+#endif
 #else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#if B_F16
+enable f16;
+@group(0) @binding(2) var<storage, read> b: array<f16>;
+fn lb(i: u32) -> f32 { return f32(b[i]); }
+#else
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+fn lb(i: u32) -> f32 { return b[i]; }
+#endif
 #endif
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 #if BIAS
@@ -144,7 +160,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gn = nt + n;
       let gkb = k0 + kb;
       var vb = 0.0;
-      if (gn < N && gkb < K) { vb = b[bbase + gkb * params.b_rs + gn * params.b_cs]; }
+      if (gn < N && gkb < K) { vb = lb(bbase + gkb * params.b_rs + gn * params.b_cs); }
       Bs[kb * (TN / 4u) + n / 4u][n % 4u] = vb;
     }
     workgroupBarrier();
@@ -208,10 +224,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     pa += vec4<u32>(1u);
 #endif
 #if B_VN
-    let tb = mat4x4<f32>(b[pb], b[pb + sb], b[pb + 2u * sb], b[pb + 3u * sb]);
+    let tb = mat4x4<f32>(lb(pb), lb(pb + sb), lb(pb + 2u * sb), lb(pb + 3u * sb));
     pb += 4u * sb;
 #else
-    let tb = transpose(mat4x4<f32>(b[pb.x], b[pb.y], b[pb.z], b[pb.w]));
+    let tb = transpose(mat4x4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w)));
     pb += vec4<u32>(1u);
 #endif
     acc += tb * ta;
@@ -246,7 +262,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k = 0u; k < params.K; k++) {
-    let bv = vec4<f32>(b[pb.x], b[pb.y], b[pb.z], b[pb.w]);
+    let bv = vec4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w));
     acc0 = fma(vec4<f32>(a[pa.x]), bv, acc0);
     acc1 = fma(vec4<f32>(a[pa.y]), bv, acc1);
     acc2 = fma(vec4<f32>(a[pa.z]), bv, acc2);

@@ -1,6 +1,8 @@
 import type { Runtime } from '../graph/runtime.js';
 import { WeightsFormatError } from '../graph/weights_io.js';
 import { ConfigError } from '../model/resolve_config.js';
+import type { Precision } from '../model/module.js';
+import { adapterName } from '../node/load_model.js';
 import { createNodeRuntime } from '../node/runtime.js';
 import { showCompileProgress } from './compile_progress.js';
 
@@ -39,14 +41,20 @@ export async function userErrors<T>(
 
 /**
  * The Node WebGPU runtime, or a UserError saying what to install (no adapter is the user's to fix).
+ * With `precision` 'f16', an adapter without shader-f16 is a UserError naming the adapter.
  * Prints "compiling kernels n/N" on stderr while first-run compilation takes long, unless --quiet.
  */
-export async function cliRuntime(opts: { quiet?: boolean } = {}): Promise<Runtime> {
+export async function cliRuntime(opts: { quiet?: boolean; precision?: Precision } = {}): Promise<Runtime> {
   let rt: Runtime;
   try {
     rt = await createNodeRuntime();
   } catch (e) {
     throw new UserError(`no usable WebGPU adapter: ${oneLine((e as Error).message)}`);
+  }
+  if (opts.precision === 'f16' && !rt.hasF16) {
+    const name = adapterName(rt);
+    rt.destroy();
+    throw new UserError(`--precision f16 needs the adapter feature shader-f16, which ${name} lacks`);
   }
   if (!(opts.quiet ?? process.argv.includes('--quiet'))) showCompileProgress(rt);
   return rt;
@@ -63,4 +71,10 @@ export function checkFiniteOutput(name: string, values: ArrayLike<number>): void
     throw new UserError(
       `the model produced ${bad} NaN or Inf value${bad === 1 ? '' : 's'} in ${name} (of ${values.length}); the weights or the input are unusable, no output was written`,
     );
+}
+
+/** `--precision` value: f32 (default) or f16. */
+export function parsePrecision(v: string | undefined): Precision {
+  if (v === undefined || v === 'f32' || v === 'f16') return v ?? 'f32';
+  throw new UserError(`--precision must be f32 or f16, got '${v}'`);
 }

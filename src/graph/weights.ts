@@ -30,8 +30,11 @@ export interface WeightEntry {
 }
 
 export interface UploadOptions {
-  /** GPU storage type; f16 needs the adapter feature shader-f16. Default f32. */
-  dtype?: 'f32' | 'f16';
+  /**
+   * GPU storage type, for all tensors or per key (mixed precision: f16 tensors then get arenas of
+   * their own, so an arena holds one dtype); f16 needs the adapter feature shader-f16. Default f32.
+   */
+  dtype?: 'f32' | 'f16' | ((key: string) => 'f32' | 'f16');
   /** Keys to load: a prefix, several prefixes or a predicate. Default: all. */
   prefixFilter?: string | readonly string[] | ((key: string) => boolean);
   /** Lower the per-arena limit below the adapter's binding limit (tests, memory-tight browsers). */
@@ -103,11 +106,15 @@ function selectKeys(st: WeightsFile, filter: UploadOptions['prefixFilter']): str
   return keys.filter((k) => prefixes.some((p) => k.startsWith(p)));
 }
 
-/** Split tensors into pieces that fit `limit` and assign arenas greedily (256-byte aligned). */
+/**
+ * Split tensors into pieces that fit `limit` and assign arenas greedily (256-byte aligned), the f32
+ * tensors first, then the f16 ones from a fresh arena (each arena holds one dtype: the NaN / Inf scan
+ * reads an arena as one dtype).
+ */
 function planPieces(
   st: WeightsFile,
   keys: string[],
-  elBytes: number,
+  dtypeOf: (key: string) => 'f32' | 'f16',
   limit: number,
 ): { pieces: Piece[]; arenaBytes: number[] } {
   const pieces: Piece[] = [];
@@ -124,9 +131,14 @@ function planPieces(
     arenaBytes[a] = off + slot;
     pieces.push({ key, rowStart, rows, bytes, arena: a, offset: off });
   };
-  for (const key of keys) {
+  const f32Keys = keys.filter((k) => dtypeOf(k) === 'f32');
+  const f16Keys = keys.filter((k) => dtypeOf(k) === 'f16');
+  for (const key of [...f32Keys, ...f16Keys]) {
+    if (key === f16Keys[0] && f32Keys.length > 0) {
+      arenaBytes.push(0); // f16 tensors start an arena of their own
+    }
     const shape = st.header.get(key)!.shape;
-    const bytes = numel(shape) * elBytes;
+    const bytes = numel(shape) * (dtypeOf(key) === 'f32' ? 4 : 2);
     if (alignUp(bytes, 4) <= limit) {
       place(key, 0, shape[0] ?? 1, bytes);
       continue;
@@ -168,19 +180,19 @@ function writePiece(rt: Runtime, buf: GPUBuffer, offset: number, data: Uint8Arra
  * Source dtypes F32/F16/BF16 are converted on the host to `opts.dtype`.
  */
 export async function uploadWeights(rt: Runtime, st: WeightsFile, opts: UploadOptions = {}): Promise<WeightStore> {
-  const dtype = opts.dtype ?? 'f32';
-  if (dtype === 'f16' && !rt.hasF16)
+  const d = opts.dtype ?? 'f32';
+  const dtypeOf = typeof d === 'function' ? d : () => d;
+  const keys = selectKeys(st, opts.prefixFilter);
+  if (keys.some((k) => dtypeOf(k) === 'f16') && !rt.hasF16)
     throw new Error("weights: dtype f16 needs the 'shader-f16' feature, which this adapter lacks");
   const hw = Math.min(rt.maxBinding, Number(rt.limits.maxBufferSize));
   const limit = Math.floor(Math.min(hw, opts.maxBindingBytes ?? Infinity) / ALIGN) * ALIGN;
   if (limit < ALIGN) throw new Error(`weights: binding limit ${opts.maxBindingBytes} is below ${ALIGN} bytes`);
-  const el = dtype === 'f32' ? 4 : 2;
-  const keys = selectKeys(st, opts.prefixFilter);
-  const { pieces, arenaBytes } = planPieces(st, keys, el, limit);
+  const { pieces, arenaBytes } = planPieces(st, keys, dtypeOf, limit);
   rt.flush();
   const arenas = arenaBytes.map((b, i) => rt.createBuffer(b, `weights arena ${i}`));
   try {
-    const entries = await streamPieces(rt, st, keys, pieces, arenas, dtype, opts.onProgress);
+    const entries = await streamPieces(rt, st, keys, pieces, arenas, dtypeOf, opts.onProgress);
     return new WeightStore(entries, arenas);
   } catch (e) {
     for (const a of arenas) a.destroy();
@@ -194,7 +206,7 @@ async function streamPieces(
   keys: string[],
   pieces: Piece[],
   arenas: GPUBuffer[],
-  dtype: 'f32' | 'f16',
+  dtypeOf: (key: string) => 'f32' | 'f16',
   onProgress?: UploadOptions['onProgress'],
 ): Promise<Map<string, WeightEntry>> {
   const byKey = new Map<string, Piece[]>();
@@ -204,6 +216,7 @@ async function streamPieces(
   for (const key of keys) {
     const shape = st.header.get(key)!.shape;
     const parts = byKey.get(key)!;
+    const dtype = dtypeOf(key);
     const data = await hostBytes(st, key, dtype);
     const tensors = parts.map((p, i) => {
       const start = p.rowStart * (p.bytes / Math.max(p.rows, 1));

@@ -69,6 +69,17 @@ export function checkF32(op: string, ...ts: Array<Tensor | null | undefined>): v
     if (t && t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} for ${t}`);
 }
 
+/**
+ * A convolution weight may be stored f16 (weights loaded with precision 'f16'): the kernels widen
+ * each weight to f32 on load (define W_F16). Returns the define to add; throws on other dtypes.
+ */
+export function weightDefines(rt: Runtime, op: string, weight: Tensor): Record<string, number> {
+  if (weight.dtype === 'f32') return {};
+  if (weight.dtype !== 'f16') throw new Error(`${op}: weight must be f32 or f16, got ${weight.dtype} for ${weight}`);
+  if (!rt.hasF16) throw new Error(`${op}: an f16 weight needs the 'shader-f16' feature, which this adapter lacks`);
+  return { W_F16: 1 };
+}
+
 /** Validate shapes and options; returns the geometry (throws naming the shapes). */
 export function conv2dGeometry(
   xs: readonly number[],
@@ -136,7 +147,8 @@ export function conv2d(
   bias: Tensor | null = null,
   opts: Conv2dOptions = {},
 ): Tensor {
-  checkF32('conv2d', x, weight, bias);
+  checkF32('conv2d', x, bias);
+  weightDefines(rt, 'conv2d', weight);
   const g = conv2dGeometry(x.shape, weight.shape, bias?.shape ?? null, opts);
   const y = conv2dForward(rt, x, weight, bias, g, opts.impl ?? 'auto');
   const inputs = bias ? [x, weight, bias] : [x, weight];
@@ -178,7 +190,7 @@ export function conv2dForward(
     );
   if (which === 'pointwise' && !isPointwise(g))
     throw new Error(`conv2d: impl 'pointwise' needs a 1x1 kernel, stride 1, no padding and groups 1`);
-  const defines: Record<string, number> = { [which.toUpperCase()]: 1 };
+  const defines: Record<string, number> = { [which.toUpperCase()]: 1, ...weightDefines(rt, 'conv2d', weight) };
   const bindings: Record<string, Tensor> = { x, w: weight, y };
   const params: Record<string, number> = { ...geomParams(g), n: 0 };
   if (bias) {

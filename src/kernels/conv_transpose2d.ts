@@ -9,6 +9,7 @@ import type { Tensor } from '../graph/tensor.js';
 import {
   biasGrad,
   checkF32,
+  weightDefines,
   conv2dForward,
   conv2dWeightGrad,
   type ConvGeom,
@@ -101,7 +102,8 @@ export function convTranspose2d(
   bias: Tensor | null = null,
   opts: ConvTranspose2dOptions = {},
 ): Tensor {
-  checkF32('conv_transpose2d', x, weight, bias);
+  checkF32('conv_transpose2d', x, bias);
+  weightDefines(rt, 'conv_transpose2d', weight);
   const g = convTranspose2dGeometry(x.shape, weight.shape, bias?.shape ?? null, opts);
   const y = convTranspose2dForward(rt, x, weight, bias, g, opts.impl ?? 'auto');
   const inputs = bias ? [x, weight, bias] : [x, weight];
@@ -162,7 +164,10 @@ export function convTranspose2dForward(
       `conv_transpose2d: impl 'k2s2' needs kernel 2, stride 2, no padding, dilation 1 and no output padding`,
     );
   const co1 = which === 'general' && g.cout_g === 1;
-  const defines: Record<string, number> = { [which.toUpperCase()]: 1 };
+  const defines: Record<string, number> = {
+    [which.toUpperCase()]: 1,
+    ...weightDefines(rt, 'conv_transpose2d', weight),
+  };
   if (co1) defines.CO1 = 1;
   const bindings: Record<string, Tensor> = { x, w: weight, y };
   const qb = Math.ceil(Math.ceil(g.OW / g.sw) / 4);

@@ -2,10 +2,11 @@
 // up to 4 batch dims, bias per output column, fused activation and alpha scale; `linear` is the
 // PyTorch nn.Linear entry (x @ W^T + b). Two variants: 'software' (4x4 register blocks, no
 // workgroup memory; chosen on CPU adapters) and 'tiled' (64x64 workgroup-memory tiles; real GPUs).
+// B may be stored f16 (weights loaded with precision 'f16'): widened on load, arithmetic stays f32.
 // Autograd: the backward runs the same kernels (dA = dC op(B)^T, dB = op(A)^T dC, dbias = column
 // sums via reduce); a fused activation is differentiated through the saved pre-activation.
 
-import { numel, shapeStr } from '../graph/dtype.js';
+import { BYTES, numel, shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { broadcastShapes, broadcastStrides, unaryBackward } from './elementwise.js';
@@ -47,8 +48,8 @@ function defaultVariant(rt: Runtime): MatmulVariant {
 }
 
 function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
-  if (a.dtype !== 'f32' || b.dtype !== 'f32')
-    throw new Error(`${op}: expects f32 tensors, got A ${a.dtype} and B ${b.dtype}`);
+  if (a.dtype !== 'f32' || (b.dtype !== 'f32' && b.dtype !== 'f16'))
+    throw new Error(`${op}: expects f32 A and f32 or f16 B, got A ${a.dtype} and B ${b.dtype}`);
   if (a.rank < 2 || b.rank < 2)
     throw new Error(`${op}: A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} must both have rank >= 2`);
   const [a0, a1] = a.shape.slice(-2);
@@ -128,7 +129,7 @@ function matmulCore(
     K > 0 &&
     K % 4 === 0 &&
     a.byteOffset % 16 === 0 &&
-    b.byteOffset % 16 === 0 &&
+    (b.byteOffset / BYTES[b.dtype]) % 4 === 0 &&
     (!o.transA || M % 4 === 0) &&
     (o.transB || N % 4 === 0)
   ) {
@@ -136,6 +137,10 @@ function matmulCore(
     defines.VEC4 = 1;
     if (o.transA) defines.A_VM = 1;
     if (!o.transB) defines.B_VN = 1;
+  }
+  if (b.dtype === 'f16') {
+    if (!rt.hasF16) throw new Error(`${op}: an f16 B needs the 'shader-f16' feature, which this adapter lacks`);
+    defines.B_F16 = 1;
   }
   if (o.bias) defines.BIAS = 1;
   if (pre) defines.SAVE_PRE = 1;
@@ -168,7 +173,7 @@ function matmulCore(
       b_bs: pad4(bStr, 0),
     },
     groups,
-    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.B_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
   });
   return { y, pre };
 }

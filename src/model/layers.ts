@@ -18,7 +18,7 @@ export class Linear extends Module {
     bias = true,
   ) {
     super();
-    this.weight = new Param([outF, inF]);
+    this.weight = new Param([outF, inF], true);
     this.bias = bias ? new Param([outF]) : undefined;
   }
   forward(rt: Runtime, x: Tensor, act: Activation = 'none'): Tensor {
@@ -73,7 +73,7 @@ export class Conv2d extends Module {
   ) {
     super();
     const groups = opts.groups ?? 1;
-    this.weight = new Param([cout, cin / groups, k, k]);
+    this.weight = new Param([cout, cin / groups, k, k], true);
     this.bias = bias ? new Param([cout]) : undefined;
   }
   forward(rt: Runtime, x: Tensor): Tensor {
@@ -92,7 +92,7 @@ export class ConvTranspose2d extends Module {
     readonly stride: number,
   ) {
     super();
-    this.weight = new Param([cin, cout, k, k]);
+    this.weight = new Param([cin, cout, k, k], true);
     this.bias = new Param([cout]);
   }
   forward(rt: Runtime, x: Tensor): Tensor {

@@ -9,7 +9,11 @@ import type { Tensor } from '../graph/tensor.js';
 /** A learnable tensor (or registered buffer) of a known shape, bound after loading. */
 export class Param {
   tensor: Tensor | null = null;
-  constructor(readonly shape: readonly number[]) {}
+  constructor(
+    readonly shape: readonly number[],
+    /** A heavy-layer weight (linear / conv / transposed conv) the kernels can read as f16. */
+    readonly halfOk = false,
+  ) {}
   /** The bound GPU tensor; throws if weights were not loaded. */
   get t(): Tensor {
     if (!this.tensor) throw new Error(`parameter of shape ${shapeStr(this.shape)} used before weights were loaded`);
@@ -35,6 +39,24 @@ export abstract class Module {
     }
     return out;
   }
+}
+
+/** Numeric precision of the stored weights: 'f16' halves the heavy layers' weights (see docs/precision.md). */
+export type Precision = 'f32' | 'f16';
+
+/**
+ * The keys a model stores as f16 under `precision` 'f16': the weights of its Linear, Conv2d and
+ * ConvTranspose2d layers (Params marked halfOk). Biases, norms, embeddings and buffers stay f32.
+ */
+export function halfPrecisionKeys(root: Module): Set<string> {
+  return new Set(root.namedParams().flatMap(([k, p]) => (p.halfOk ? [k] : [])));
+}
+
+/** The per-key storage dtype for uploadWeights under `precision`. */
+export function weightDtypes(root: Module, precision: Precision): (key: string) => 'f32' | 'f16' {
+  if (precision === 'f32') return () => 'f32';
+  const half = halfPrecisionKeys(root);
+  return (key) => (half.has(key) ? 'f16' : 'f32');
 }
 
 export interface WeightSource {

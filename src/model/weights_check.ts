@@ -33,8 +33,9 @@ export async function firstNonFiniteWeight(rt: Runtime, store: WeightStore): Pro
   const pieces: Array<{ key: string; t: Tensor }> = [];
   for (const e of store.entries.values())
     for (const t of e.tensor ? [e.tensor] : e.chunks!) pieces.push({ key: e.key, t });
-  const half = pieces.some((p) => p.t.dtype === 'f16');
   for (const arena of store.arenas) {
+    // an arena holds one dtype (uploadWeights keeps f16 tensors in arenas of their own)
+    const half = pieces.some((p) => p.t.buffer === arena && p.t.dtype === 'f16');
     const words = arena.size / 4;
     const rows = Math.floor(words / ROW);
     const tail = words - rows * ROW;

@@ -14,6 +14,7 @@ import { ConfigError, type ResolvedConfig, resolveConfig } from '../model/resolv
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { SAM2 } from '../model/sam2.js';
+import { type Precision, weightDtypes } from '../model/module.js';
 import { openWeights } from './weights_file.js';
 
 /** `--config` value: a built-in name, a JSON file, or JSON text. Throws ConfigError. */
@@ -42,6 +43,22 @@ export interface LoadModelOptions {
   onConfig?: (r: ResolvedConfig) => void;
   /** Scan the uploaded weights for NaN / Inf on the GPU (default true). */
   checkFinite?: boolean;
+  /**
+   * 'f16' stores the heavy layers' weights (linear / conv / transposed conv) as f16, read by the
+   * kernels with f32 accumulation; needs the adapter feature shader-f16. Default 'f32'.
+   */
+  precision?: Precision;
+}
+
+/** precision 'f16' on an adapter without shader-f16: a user error (exit code 2). */
+export class PrecisionError extends Error {
+  readonly exitCode = 2;
+}
+
+/** The adapter's name as `robotseg info` shows it. */
+export function adapterName(rt: Runtime): string {
+  const a = rt.adapter;
+  return a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || 'this adapter';
 }
 
 /** Weights holding NaN or Inf: a user error (exit code 2) naming the first such tensor. */
@@ -88,23 +105,28 @@ export async function loadModelWithStore(
   configArg?: string | Sam2Config,
   opts: LoadModelOptions = {},
 ): Promise<LoadedModel> {
+  const precision = opts.precision ?? 'f32';
+  if (precision === 'f16' && !rt.hasF16)
+    throw new PrecisionError(`precision f16 needs the adapter feature shader-f16, which ${adapterName(rt)} lacks`);
   const { file, config, source } = await openModelWeights(weightsPath, configArg);
   opts.onConfig?.({ config, source });
+  const model = isRobotSegConfig(config) ? new RobotSeg(config) : new SAM2(config); // RobotSeg: SAM2 subclass
   let store: WeightStore;
   try {
-    store = await uploadWeights(rt, file, { onProgress: opts.onProgress });
+    store = await uploadWeights(rt, file, { onProgress: opts.onProgress, dtype: weightDtypes(model, precision) });
   } finally {
     await file.close();
   }
   try {
     if (opts.checkFinite !== false) {
       const bad = await firstNonFiniteWeight(rt, store);
-      if (bad)
+      if (bad) {
+        const half = store.entry(bad.key).dtype === 'f16';
         throw new NonFiniteWeightsError(
-          `weights ${weightsPath}: tensor '${bad.key}' holds ${bad.count} NaN or Inf value${bad.count === 1 ? '' : 's'} (of ${bad.total}); the checkpoint is damaged`,
+          `weights ${weightsPath}: tensor '${bad.key}' holds ${bad.count} NaN or Inf value${bad.count === 1 ? '' : 's'} (of ${bad.total})${half ? ' when stored as f16 (a value beyond ±65504 overflows: use --precision f32)' : '; the checkpoint is damaged'}`,
         );
+      }
     }
-    const model = isRobotSegConfig(config) ? new RobotSeg(config) : new SAM2(config); // RobotSeg: SAM2 subclass
     await model.load(rt, store);
     return { model, store, config, source, format: file.format };
   } catch (e) {

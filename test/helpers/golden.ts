@@ -7,6 +7,7 @@ import type { Runtime } from '../../src/graph/runtime.js';
 import { uploadWeights } from '../../src/graph/weights.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { parseConfig, type Sam2Config } from '../../src/model/config.js';
+import { type Precision, weightDtypes } from '../../src/model/module.js';
 import { SAM2 } from '../../src/model/sam2.js';
 import { openWeights } from '../../src/node/weights_file.js';
 
@@ -20,12 +21,12 @@ export async function goldenFile(name: string): Promise<WeightsFile> {
   return openWeights(join(GOLDEN, name));
 }
 
-/** The reduced SAM 2.1 model with the golden random weights, loaded on rt. */
-export async function goldenModel(rt: Runtime): Promise<SAM2> {
+/** The reduced SAM 2.1 model with the golden random weights, loaded on rt (heavy weights f16 with precision 'f16'). */
+export async function goldenModel(rt: Runtime, precision: Precision = 'f32'): Promise<SAM2> {
   const file = await goldenFile('weights.safetensors');
-  const store = await uploadWeights(rt, file);
-  await file.close();
   const model = new SAM2(goldenConfig());
+  const store = await uploadWeights(rt, file, { dtype: weightDtypes(model, precision) });
+  await file.close();
   await model.load(rt, store);
   return model;
 }

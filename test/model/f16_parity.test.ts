@@ -1,0 +1,172 @@
+// Fidelity of precision 'f16' (heavy-layer weights stored f16, f32 accumulation) against the
+// official float32 PyTorch goldens (reduced config, test/fixtures/golden): the image predictor's five
+// prompt cases and the 3-frame video case. Tolerances (docs/precision.md):
+//   - logits: max |f16 - golden| <= LOGIT_FRAC x max |golden| of each output (one mask / one frame);
+//   - masks: IoU of (f16 > 0) and (golden > 0) >= MASK_IOU over the pixels whose golden |logit| is at
+//     least CONFIDENT x max |golden| (random-weight goldens have many logits near 0, where any rounding
+//     flips a pixel);
+//   - video: the decoder's logits before hole filling as above; the output after hole filling (a
+//     discrete step: a small component near 0 filled or not) by mask IoU, with at most HOLE_PIXELS of
+//     its pixels beyond LOGIT_FRAC;
+//   - predicted-IoU and object-score deltas are printed per case and bounded by SCORE_ATOL.
+// The f32 path is checked bit-for-bit elsewhere (image_parity / video_parity at 1e-3).
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Tensor } from '../../src/graph/tensor.js';
+import type { RgbImage } from '../../src/image/rgb.js';
+import { ImagePredictor, type ImagePrompt } from '../../src/model/image_predictor.js';
+import { type FrameSource, VideoPredictor } from '../../src/model/video_predictor.js';
+import { readImage } from '../../src/node/image_io.js';
+import { GOLDEN, goldenFile, goldenModel } from '../helpers/golden.js';
+import { testRuntime } from '../helpers/gpu.js';
+
+const rt = await testRuntime();
+
+export const LOGIT_FRAC = 0.01;
+export const CONFIDENT = 0.05;
+export const MASK_IOU = 0.99;
+export const SCORE_ATOL = 0.02;
+/** Video output after hole filling: share of pixels allowed beyond LOGIT_FRAC (moved holes). */
+export const HOLE_PIXELS = 0.01;
+
+interface Fidelity {
+  /** max |got - want| / max |want| */
+  frac: number;
+  /** IoU of the thresholded masks over the confident pixels */
+  iou: number;
+  confident: number;
+  /** pixels off by more than LOGIT_FRAC x max |want| */
+  far: number;
+}
+
+export function fidelity(got: ArrayLike<number>, want: ArrayLike<number>): Fidelity {
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let diff = 0;
+  let inter = 0;
+  let union = 0;
+  let confident = 0;
+  let far = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    diff = Math.max(diff, d);
+    if (d > LOGIT_FRAC * scale) far++;
+    if (Math.abs(want[i]) < CONFIDENT * scale) continue;
+    confident++;
+    const a = got[i] > 0;
+    const b = want[i] > 0;
+    if (a && b) inter++;
+    if (a || b) union++;
+  }
+  return { frac: scale > 0 ? diff / scale : diff, iou: union ? inter / union : 1, confident, far };
+}
+
+function expectFaithful(name: string, f: Fidelity) {
+  expect(f.confident, `${name}: confident pixels`).toBeGreaterThan(0);
+  if (f.frac > LOGIT_FRAC) expect.fail(`${name}: logits off by ${f.frac.toFixed(4)} of max |logit| (> ${LOGIT_FRAC})`);
+  if (f.iou < MASK_IOU) expect.fail(`${name}: mask IoU ${f.iou.toFixed(4)} over confident pixels (< ${MASK_IOU})`);
+}
+
+describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
+  const cases: Record<string, ImagePrompt> = {
+    click1: { points: [{ x: 90, y: 82.5, label: 1 }], multimask: true },
+    click3: {
+      points: [
+        { x: 90, y: 82.5, label: 1 },
+        { x: 144, y: 60, label: 1 },
+        { x: 20, y: 135, label: 0 },
+      ],
+      multimask: false,
+    },
+    box: { box: [30, 30, 170, 120], multimask: false },
+    box_click1: { box: [30, 30, 170, 120], points: [{ x: 20, y: 135, label: 0 }], multimask: false },
+    noprompt: { multimask: true },
+  };
+
+  it('image predictor: five prompt cases', async () => {
+    const model = await goldenModel(rt!, 'f16');
+    // the heavy weights really are f16 (and the rest f32)
+    const params = model.namedParams();
+    const half = params.filter(([, p]) => p.t.dtype === 'f16').map(([k]) => k);
+    expect(half).toContain('image_encoder.trunk.blocks.0.mlp.layers.0.weight');
+    expect(half).toContain('sam_mask_decoder.output_upscaling.0.weight');
+    expect(half).toContain('memory_attention.layers.0.cross_attn_image.k_proj.weight');
+    expect(half.every((k) => k.endsWith('.weight'))).toBe(true);
+    expect(params.find(([k]) => k === 'no_mem_embed')![1].t.dtype).toBe('f32');
+    const golden = await goldenFile('image.safetensors');
+    const pred = new ImagePredictor(rt!, model);
+    pred.setImage(readImage(join(GOLDEN, 'image_200x150.png')));
+    const rows: string[] = [];
+    for (const [name, prompt] of Object.entries(cases)) {
+      const res = await pred.predict(prompt);
+      const want = await golden.readTensor(`image/${name}/out.mask_logits_orig_res`);
+      const n = res.width * res.height;
+      expect(res.logits.length * n).toBe(want.length);
+      const wantIou = await golden.readTensor(`image/${name}/out.iou`);
+      const wantObj = (await golden.readTensor(`image/${name}/decoder.object_score_logits`))[0];
+      const dObj = Math.abs(res.objectScore - wantObj);
+      res.logits.forEach((l, m) => {
+        const f = fidelity(l, want.subarray(m * n, (m + 1) * n));
+        const dIou = Math.abs(res.iou[m] - wantIou[m]);
+        rows.push(
+          `${name}[${m}]: logits ${f.frac.toFixed(4)} of max, mask IoU ${f.iou.toFixed(4)} (${f.confident} px), ` +
+            `IoU-score delta ${dIou.toExponential(2)}, object-score delta ${dObj.toExponential(2)}`,
+        );
+        expectFaithful(`${name}[${m}]`, f);
+        expect(dIou, `${name}[${m}] IoU score`).toBeLessThanOrEqual(SCORE_ATOL);
+      });
+      expect(dObj, `${name} object score`).toBeLessThanOrEqual(SCORE_ATOL);
+    }
+    console.log(`f16 image parity:\n  ${rows.join('\n  ')}`);
+    await golden.close();
+  });
+
+  it('video predictor: 3 frames, one click on frame 0', async () => {
+    const model = await goldenModel(rt!, 'f16');
+    const golden = await goldenFile('video.safetensors');
+    const imgs: RgbImage[] = [0, 1, 2].map((i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
+    const src: FrameSource = { numFrames: 3, width: 200, height: 150, frame: async (i) => imgs[i] };
+    const taps = new Map<string, Promise<Float32Array>>();
+    const pred = new VideoPredictor(rt!, model, src, {
+      tap: (f: number, n: string, t: Tensor) => {
+        if (n === 'heads.high_res_masks' || n === 'heads.ious') taps.set(`video/frame${f}/${n}`, rt!.read(t));
+      },
+    });
+    await pred.addPoints(0, 1, { points: [{ x: 90, y: 82.5, label: 1 }] });
+    const rows: string[] = [];
+    let frames = 0;
+    for await (const { frame, results } of pred.propagate()) {
+      const r = results[0];
+      // the decoder's logits before hole filling: within LOGIT_FRAC of the golden's
+      const high = await taps.get(`video/frame${frame}/heads.high_res_masks`)!;
+      const fHigh = fidelity(high, await golden.readTensor(`video/frame${frame}/heads.high_res_masks`));
+      // the output after hole filling: a discrete step (a component of a few pixels near 0 filled or
+      // not) may move whole holes, so the mask is held to MASK_IOU over the confident pixels
+      const want = await golden.readTensor(`video/frame${frame}/out.video_res_logits`);
+      const f = fidelity(r.logits, want);
+      const wantObj = (await golden.readTensor(`video/frame${frame}/out.object_score_logits`))[0];
+      const dObj = Math.abs(r.objectScore - wantObj);
+      const ious = await taps.get(`video/frame${frame}/heads.ious`);
+      const wantIous = await golden.readTensor(`video/frame${frame}/heads.ious`);
+      expect(ious?.length, `frame ${frame} heads.ious`).toBe(wantIous.length);
+      const dIou = Math.max(...Array.from(wantIous, (v, i) => Math.abs(ious![i] - v)));
+      rows.push(
+        `frame ${frame}: decoder logits ${fHigh.frac.toFixed(4)} of max, output logits ${f.frac.toFixed(4)} of max ` +
+          `(${f.far} px beyond ${LOGIT_FRAC}), mask IoU ${f.iou.toFixed(4)} (${f.confident} px), ` +
+          `IoU-score delta ${dIou.toExponential(2)}, object-score delta ${dObj.toExponential(2)}`,
+      );
+      expectFaithful(`frame ${frame} decoder`, fHigh);
+      if (f.iou < MASK_IOU) expect.fail(`frame ${frame}: output mask IoU ${f.iou.toFixed(4)} (< ${MASK_IOU})`);
+      expect(f.far, `frame ${frame}: output pixels beyond ${LOGIT_FRAC} of max`).toBeLessThanOrEqual(
+        HOLE_PIXELS * want.length,
+      );
+      expect(dIou, `frame ${frame} IoU scores`).toBeLessThanOrEqual(SCORE_ATOL);
+      expect(dObj, `frame ${frame} object score`).toBeLessThanOrEqual(SCORE_ATOL);
+      frames++;
+    }
+    expect(frames).toBe(3);
+    console.log(`f16 video parity:\n  ${rows.join('\n  ')}`);
+    pred.reset();
+    await golden.close();
+  });
+});
