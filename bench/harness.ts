@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Runtime } from '../src/graph/runtime.js';
 import { PACKAGE_ROOT } from '../src/node/package_info.js';
+import type { Precision } from '../src/model/module.js';
 import type { BenchCase, BenchRun } from './types.js';
 import type { PeerSet } from './peers.js';
 
@@ -38,6 +39,8 @@ export interface BenchRow {
   note?: string;
   /** Model-stage rows (later issues). */
   stage?: string;
+  /** Storage precision of the model's heavy weights (model-stage rows; kernel rows are f32). */
+  precision?: Precision;
   [extra: string]: unknown;
 }
 
@@ -46,6 +49,8 @@ export interface HarnessOptions {
   filter?: string;
   /** Use the real 1024-px shapes. */
   full?: boolean;
+  /** 'f16': model-stage cases (BenchCase.precisions) run at f32 and again at f16. Default f32. */
+  precision?: Precision;
   /** Fixed number of timed reps; default adaptive (stop after ~1 s or 10 reps). */
   reps?: number;
   /** Run peers (default true). Ignored when `peerSet` is given. */
@@ -253,12 +258,19 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
   }
   const timing = rt.hasTimestamps ? 'gpu-timestamp' : 'wall';
 
-  for (const c of cases) {
+  const runs = cases.flatMap((c) =>
+    (opts.precision === 'f16' && c.precisions ? (['f32', 'f16'] as const) : (['f32'] as const)).map((p) => ({
+      c,
+      precision: p as Precision,
+    })),
+  );
+  for (const { c, precision } of runs) {
     const impl = c.impl ? `ours:${c.impl}` : 'ours';
-    const label = `${c.kernel}${c.impl ? ` [${c.impl}]` : ''}`;
+    const label = `${c.kernel}${c.impl ? ` [${c.impl}]` : ''}${precision === 'f16' ? ' f16' : ''}`;
+    const prec = c.precisions ? { precision } : {};
     let run: BenchRunWithOutput | null = null;
     try {
-      run = await c.setup(rt, { full }); // model-level cases load weights asynchronously
+      run = await c.setup(rt, { full, precision }); // model-level cases load weights asynchronously
       const shape = run.shape;
       log(`bench: ${label} ${shape}${run.downscaled ? ' (downscaled)' : ''}`);
       // Warm-up (JIT compile), then run + check: correctness before timing.
@@ -284,12 +296,13 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
             wallMs: t.wallMs,
             reps: t.reps,
             ...stageOf(run),
+            ...prec,
             ...extra,
           },
           run,
         ),
       );
-      if (peers && run.onnx) {
+      if (peers && run.onnx && precision === 'f32') {
         for (const r of await peers.runCase(c.kernel, run, opts.reps, ok))
           push(withRates({ ...r, adapter, downscaled: run.downscaled, ...stageOf(run) }, run));
       }
@@ -308,6 +321,7 @@ export async function runBench(rt: Runtime, opts: HarnessOptions = {}): Promise<
         ok: false,
         adapter,
         downscaled: run?.downscaled ?? !full,
+        ...prec,
         note: msg.split('\n')[0],
       });
       try {
@@ -345,7 +359,7 @@ export function formatTable(rows: BenchRow[], rt: Runtime, opts: { full?: boolea
   const cols = ['kernel', 'impl', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'ok', 'note'];
   const body = rows.map((r) => [
     r.stage ? `${r.stage}/${r.kernel}` : r.kernel,
-    r.impl,
+    r.precision === 'f16' ? `${r.impl} f16` : r.impl,
     r.shape + (r.downscaled ? ' *' : ''),
     fmt(r.ms),
     fmt(r.gflops),

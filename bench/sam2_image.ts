@@ -13,6 +13,8 @@
 // ROBOTSEG_PEERS_DIR overrides; 12 MB, not copied into the repository) run as whole models by
 // onnxruntime-web (WebGPU, our device) and onnxruntime-node (CPU). The 1024-px ONNX graphs are not stored,
 // so --full rows have no peers.
+// Precision: `--precision f16` adds rows with the heavy weights stored f16 (docs/precision.md), checked
+// against the same goldens at 1e-2 of each tensor's scale (the f16 fidelity bound); no peers.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runtime } from '../src/graph/runtime.js';
@@ -20,6 +22,7 @@ import { type Tensor, untrack } from '../src/graph/tensor.js';
 import { uploadWeights } from '../src/graph/weights.js';
 import type { WeightsFile } from '../src/graph/weights_io.js';
 import { parseConfig, SAM21_HIERA_T, type Sam2Config } from '../src/model/config.js';
+import { type Precision, weightDtypes } from '../src/model/module.js';
 import { SAM2 } from '../src/model/sam2.js';
 import { openWeights } from '../src/node/weights_file.js';
 import { randomWeightsFile } from '../test/helpers/random_weights.js';
@@ -32,6 +35,7 @@ const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared
 interface Ctx {
   rt: Runtime;
   full: boolean;
+  precision: Precision;
   cfg: Sam2Config;
   model: SAM2;
   /** Golden tensors by key (reduced only). */
@@ -55,8 +59,8 @@ const GOLDEN_KEYS = [
 ];
 
 /** Model + inputs, loaded once per runtime and size (both stages share them). */
-function context(rt: Runtime, full: boolean): Promise<Ctx> {
-  const key = `${full}`;
+function context(rt: Runtime, full: boolean, precision: Precision = 'f32'): Promise<Ctx> {
+  const key = `${full}:${precision}`;
   if (ctxPromise && ctxKey === key) return ctxPromise;
   ctxKey = key;
   ctxPromise = (async () => {
@@ -73,9 +77,9 @@ function context(rt: Runtime, full: boolean): Promise<Ctx> {
       for (const k of GOLDEN_KEYS) golden.set(k, await g.readTensor(k));
       await g.close();
     }
-    const store = await uploadWeights(rt, file);
-    await file.close();
     const model = new SAM2(cfg);
+    const store = await uploadWeights(rt, file, { dtype: weightDtypes(model, precision) });
+    await file.close();
     await model.load(rt, store);
     const S = cfg.image_size;
     let input: Float32Array;
@@ -93,7 +97,7 @@ function context(rt: Runtime, full: boolean): Promise<Ctx> {
       const c = golden.get('image/click1/prompt.point_coords_in')!;
       click = [c[0], c[1]];
     }
-    return { rt, full, cfg, model, golden, input, click };
+    return { rt, full, precision, cfg, model, golden, input, click };
   })();
   ctxPromise.catch(() => {
     ctxPromise = null;
@@ -106,11 +110,15 @@ function peerModel(name: string): Uint8Array | null {
   return existsSync(p) ? new Uint8Array(readFileSync(p)) : null;
 }
 
-/** Golden tolerance: 1e-4 of the tensor's scale absolute, 1e-3 relative (as test/model/image_parity). */
-function close(got: Float32Array, want: Float32Array, atol?: number): boolean {
+/**
+ * Golden tolerance: 1e-4 of the tensor's scale absolute, 1e-3 relative (as test/model/image_parity);
+ * with f16 weights 1e-2 of the scale for every tensor (test/model/f16_parity's LOGIT_FRAC).
+ */
+function close(got: Float32Array, want: Float32Array, atol?: number, precision: Precision = 'f32'): boolean {
   let scale = 0;
   for (const v of want) scale = Math.max(scale, Math.abs(v));
-  const r = allClose(got, want, { atol: atol ?? 1e-4 * scale + 1e-6, rtol: 1e-3 });
+  const tol = precision === 'f16' ? 1e-2 * scale + 1e-6 : (atol ?? 1e-4 * scale + 1e-6);
+  const r = allClose(got, want, { atol: tol, rtol: 1e-3 });
   if (!r.ok) process.stderr.write(`bench: sam2_image check: ${r.msg}\n`);
   return r.ok;
 }
@@ -125,8 +133,9 @@ function describeSize(c: Ctx): string {
 const imageEncoder: BenchCase = {
   kernel: 'sam2_image',
   impl: 'image_encoder',
-  async setup(rt, { full }): Promise<BenchRun> {
-    const c = await context(rt, full);
+  precisions: true,
+  async setup(rt, { full, precision }): Promise<BenchRun> {
+    const c = await context(rt, full, precision);
     const S = c.cfg.image_size;
     const x = untrack(rt.upload(c.input, [1, 3, S, S], 'f32', 'bench image'));
     let last: Tensor[] = [];
@@ -146,9 +155,9 @@ const imageEncoder: BenchCase = {
         const [embed, h0, h1] = await Promise.all(last.map((t) => rt.read(t)));
         if (full) return [embed, h0, h1].every((a, i) => finiteOf(a, last[i].size));
         return (
-          close(embed, c.golden.get('image/image_embed_with_no_mem')!) &&
-          close(h0, c.golden.get('image/high_res_feat0')!) &&
-          close(h1, c.golden.get('image/high_res_feat1')!)
+          close(embed, c.golden.get('image/image_embed_with_no_mem')!, undefined, c.precision) &&
+          close(h0, c.golden.get('image/high_res_feat0')!, undefined, c.precision) &&
+          close(h1, c.golden.get('image/high_res_feat1')!, undefined, c.precision)
         );
       },
       output: () => rt.read(last[0]),
@@ -178,8 +187,9 @@ function embedShape(c: Ctx): number[] {
 const promptDecoder: BenchCase = {
   kernel: 'sam2_image',
   impl: 'prompt_decoder',
-  async setup(rt, { full }): Promise<BenchRun> {
-    const c = await context(rt, full);
+  precisions: true,
+  async setup(rt, { full, precision }): Promise<BenchRun> {
+    const c = await context(rt, full, precision);
     const m = c.model;
     const C = c.cfg.sam_heads.prompt_embed_dim;
     const g = c.cfg.image_size / c.cfg.backbone_stride;
@@ -230,8 +240,8 @@ const promptDecoder: BenchCase = {
         if (full) return finiteOf(masks, last[0].size) && finiteOf(iou, last[1].size);
         // mask logits 1e-3 absolute (golden README)
         return (
-          close(masks, c.golden.get('image/click1/decoder.all_mask_logits')!, 1e-3) &&
-          close(iou, c.golden.get('image/click1/decoder.all_iou')!)
+          close(masks, c.golden.get('image/click1/decoder.all_mask_logits')!, 1e-3, c.precision) &&
+          close(iou, c.golden.get('image/click1/decoder.all_iou')!, undefined, c.precision)
         );
       },
       // the ONNX graph returns the multimask outputs 1..3

@@ -15,6 +15,8 @@
 //     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames);
 //     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
 //     (Runtime.counters).
+// Precision: memory_attention, memory_encoder and tracked_frame honour `--precision f16` (rows at f32
+// and f16; f16 golden checks at 1e-2 of the tensor's scale, no peers).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +27,7 @@ import { affine, unary } from '../src/kernels/elementwise.js';
 import { permute, slice } from '../src/kernels/layout.js';
 import { resize } from '../src/kernels/resize.js';
 import { parseConfig } from '../src/model/config.js';
+import { type Precision, weightDtypes } from '../src/model/module.js';
 import { SAM2 } from '../src/model/sam2.js';
 import { type FrameResult, type TrackStage, VideoPredictor } from '../src/model/video_predictor.js';
 import { readImage } from '../src/node/image_io.js';
@@ -38,8 +41,9 @@ const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared
 interface Ctx {
   model: SAM2;
   g: Map<string, Float32Array>;
+  precision: Precision;
 }
-let ctx: Promise<Ctx> | null = null;
+const ctxs = new Map<Precision, Promise<Ctx>>();
 const KEYS = [
   'memattn.curr_in_HWxBxC',
   'memattn.curr_pos_HWxBxC',
@@ -53,27 +57,31 @@ const KEYS = [
   'input_image',
 ];
 
-function context(rt: Runtime): Promise<Ctx> {
-  ctx ??= (async () => {
+function context(rt: Runtime, precision: Precision = 'f32'): Promise<Ctx> {
+  const hit = ctxs.get(precision);
+  if (hit) return hit;
+  const ctx = (async () => {
     const cfg = parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8'));
     const file = await openWeights(fixture('golden', 'weights.safetensors'));
-    const store = await uploadWeights(rt, file);
-    await file.close();
     const model = new SAM2(cfg);
+    const store = await uploadWeights(rt, file, { dtype: weightDtypes(model, precision) });
+    await file.close();
     await model.load(rt, store);
     const gf = await openWeights(fixture('golden', 'video.safetensors'));
     const g = new Map<string, Float32Array>();
     for (const k of KEYS) g.set(k, await gf.readTensor(`video/frame2/${k}`));
     await gf.close();
-    return { model, g };
+    return { model, g, precision };
   })();
+  ctxs.set(precision, ctx);
   return ctx;
 }
 
-function close(what: string, got: Float32Array, want: Float32Array): boolean {
+/** 1e-4 of the tensor's scale (1e-2 with f16 weights: test/model/f16_parity's LOGIT_FRAC), 1e-3 relative. */
+function close(what: string, got: Float32Array, want: Float32Array, precision: Precision = 'f32'): boolean {
   let scale = 0;
   for (const v of want) scale = Math.max(scale, Math.abs(v));
-  const r = allClose(got, want, { atol: 1e-4 * scale + 1e-6, rtol: 1e-3 });
+  const r = allClose(got, want, { atol: (precision === 'f16' ? 1e-2 : 1e-4) * scale + 1e-6, rtol: 1e-3 });
   if (!r.ok) process.stderr.write(`bench: sam2_video ${what}: ${r.msg}\n`);
   return r.ok;
 }
@@ -106,8 +114,9 @@ function bankShapes(m: SAM2) {
 const memoryAttention: BenchCase = {
   kernel: 'sam2_video',
   impl: 'memory_attention',
-  async setup(rt): Promise<BenchRun> {
-    const { model: m, g } = await context(rt);
+  precisions: true,
+  async setup(rt, { precision }): Promise<BenchRun> {
+    const { model: m, g } = await context(rt, precision);
     const { hw, C, mem, ptrTokens, n } = bankShapes(m);
     // correctness on the golden call (B = 1: sequence-first N x 1 x C is the same memory as 1 x N x C)
     const gm = g.get('memattn.memory_NxBxC')!;
@@ -121,7 +130,12 @@ const memoryAttention: BenchCase = {
         g.get('memattn.num_obj_ptr_tokens')![0],
       ),
     );
-    const goldenOk = close('memory_attention (golden frame 2)', await rt.read(gOut), g.get('memattn.out_HWxBxC')!);
+    const goldenOk = close(
+      'memory_attention (golden frame 2)',
+      await rt.read(gOut),
+      g.get('memattn.out_HWxBxC')!,
+      precision,
+    );
     gOut.dispose();
     const inputs = {
       curr: seeded(hw * C, 1),
@@ -190,8 +204,9 @@ const memoryAttention: BenchCase = {
 const memoryEncoder: BenchCase = {
   kernel: 'sam2_video',
   impl: 'memory_encoder',
-  async setup(rt): Promise<BenchRun> {
-    const { model: m, g } = await context(rt);
+  precisions: true,
+  async setup(rt, { precision }): Promise<BenchRun> {
+    const { model: m, g } = await context(rt, precision);
     const c = m.cfg;
     const S = c.image_size;
     const h = S / c.backbone_stride;
@@ -222,7 +237,7 @@ const memoryEncoder: BenchCase = {
         );
       },
       async check() {
-        return close('memory_encoder', await rt.read(last!), g.get('memenc.maskmem_features_f32')!);
+        return close('memory_encoder', await rt.read(last!), g.get('memenc.maskmem_features_f32')!, precision);
       },
       output: () => rt.read(last!),
       dispose() {
@@ -252,8 +267,9 @@ const memoryEncoder: BenchCase = {
 const trackedFrame: BenchCase = {
   kernel: 'sam2_video',
   impl: 'tracked_frame',
-  async setup(rt): Promise<BenchRun> {
-    const { model: m, g } = await context(rt);
+  precisions: true,
+  async setup(rt, { precision }): Promise<BenchRun> {
+    const { model: m, g } = await context(rt, precision);
     const c = m.cfg;
     const S = c.image_size;
     const { hw, C, mem, ptrTokens, n } = bankShapes(m);

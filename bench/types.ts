@@ -1,4 +1,5 @@
 import type { Runtime } from '../src/graph/runtime.js';
+import type { Precision } from '../src/model/module.js';
 export interface BenchRun {
   /** Human-readable shape, e.g. '4096x384 @ 384x1152'. */
   shape: string;
@@ -34,6 +35,14 @@ export interface BenchRun {
 export interface BenchCase {
   kernel: string; // family name
   impl?: string; // variant name, e.g. 'software' | 'tiled'
-  /** Build inputs for this adapter; `full` = true means use the real 1024-px SAM 2.1 tiny shape. */
-  setup(rt: Runtime, opts: { full: boolean }): BenchRun | Promise<BenchRun>;
+  /**
+   * A model-stage case that loads its weights at `precision` (`robotseg bench --precision f16` runs it
+   * at f32 and at f16: rows side by side, each with `precision`). Other cases always run at f32.
+   */
+  precisions?: boolean;
+  /**
+   * Build inputs for this adapter; `full` = true means use the real 1024-px SAM 2.1 tiny shape;
+   * `precision` (default f32) only for cases with `precisions`.
+   */
+  setup(rt: Runtime, opts: { full: boolean; precision?: Precision }): BenchRun | Promise<BenchRun>;
 }

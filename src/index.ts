@@ -37,6 +37,7 @@ export { CheckpointFile, readCheckpoint } from './convert/pt.js';
 // --- Models and predictors
 export { type ImageFeatures, SAM2 } from './model/sam2.js';
 export { RobotSeg } from './model/robotseg.js';
+export { halfPrecisionKeys, type Precision, weightDtypes } from './model/module.js';
 export {
   type ImagePrediction,
   ImagePredictor,

@@ -13,9 +13,10 @@
 import { readCheckpoint } from '../convert/pt.js';
 import type { Runtime } from '../graph/runtime.js';
 import { openSafetensors, openSafetensorsStream } from '../graph/safetensors.js';
-import { type WeightStore, uploadWeights } from '../graph/weights.js';
+import { type UploadOptions, type WeightStore, uploadWeights } from '../graph/weights.js';
 import { type ByteSource, type WeightsFile, WeightsFormatError, bytesSource, checkRange } from '../graph/weights_io.js';
 import { parseConfig, type Sam2Config } from '../model/config.js';
+import { type Precision, weightDtypes } from '../model/module.js';
 import { ROBOTSEG_KEY, type ResolvedConfig, resolveConfig } from '../model/resolve_config.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
@@ -188,7 +189,7 @@ export async function openWeightsFromFile(
 export async function uploadOpenedWeights(
   rt: Runtime,
   w: OpenedWeights,
-  opts: { dtype?: 'f32' | 'f16' } = {},
+  opts: { dtype?: UploadOptions['dtype'] } = {},
 ): Promise<LoadedWeights> {
   const shapes = new Map([...w.file.header].map(([k, t]) => [k, t.shape]));
   let store: WeightStore;
@@ -260,6 +261,11 @@ export interface LoadSam2Options {
   onProgress?: ProgressCallback;
   /** Called once the config is resolved from the header, before any tensor is uploaded. */
   onConfig?: (r: ResolvedConfig) => void;
+  /**
+   * 'f16': the heavy layers' weights (linear / conv / transposed conv) stored as f16 and read with
+   * f32 accumulation (docs/precision.md); needs the adapter feature shader-f16. Default 'f32'.
+   */
+  precision?: Precision;
 }
 
 /**
@@ -277,6 +283,8 @@ export async function loadSam2(
       : await openWeightsFromFile(weights, opts.onProgress);
   let resolved: ResolvedConfig;
   try {
+    if (opts.precision === 'f16' && !rt.hasF16)
+      throw new Error(`precision f16 needs the adapter feature shader-f16, which this adapter lacks`);
     const shapes = new Map([...opened.file.header].map(([k, t]) => [k, t.shape]));
     resolved = resolveConfig(shapes, opened.file.metadata, explicitConfig(opts.config));
   } catch (e) {
@@ -284,9 +292,9 @@ export async function loadSam2(
     throw e;
   }
   opts.onConfig?.(resolved);
-  const loaded = await uploadOpenedWeights(rt, opened);
+  const model = modelFor(resolved.config);
+  const loaded = await uploadOpenedWeights(rt, opened, { dtype: weightDtypes(model, opts.precision ?? 'f32') });
   try {
-    const model = modelFor(resolved.config);
     await model.load(rt, loaded.store);
     return { model, weights: loaded, ...resolved };
   } catch (e) {

@@ -1,6 +1,6 @@
 // `robotseg dataset DATASET --weights FILE --out OUT [--config NAME|FILE] [--cameras KEY[,KEY…]]
 //   [--target robot|arm|gripper[,…]] [--prompts FILE.json] [--mask-codec lossless|lerobot] [--png]
-//   [--fps N] [--num-shards N --shard-index I] [--finalize] [--overwrite] [--quiet]`
+//   [--fps N] [--num-shards N --shard-index I] [--finalize] [--overwrite] [--precision f32|f16] [--quiet]`
 //
 // Robot masks for every episode of every camera of a LeRobot v3.0 dataset (or of a folder of videos /
 // frame folders), written back as LeRobot video features `<camera>.<target>_mask`. The work is split
@@ -38,11 +38,12 @@ import {
 import { assignShards, folderUnits, leRobotUnits, probeUnit, type Unit } from '../node/lerobot/units.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { VideoWriteError } from '../node/video_writer.js';
-import { cliRuntime, oneLine, UserError, userErrors } from './errors.js';
+import { cliRuntime, oneLine, PRECISION_HELP, parsePrecision, UserError, userErrors } from './errors.js';
 import { DEFAULT_TARGET, parseTargets } from './robot_targets.js';
 
 export interface DatasetOpts {
   weights?: string;
+  precision?: string;
   config?: string;
   out?: string;
   cameras?: string;
@@ -82,6 +83,7 @@ export function registerDataset(program: Command): void {
     .option('--shard-index <i>', 'this process runs shard I (0 <= I < N)')
     .option('--finalize', 'after all shards: check every unit and write the metadata')
     .option('--overwrite', 'redo work recorded with other weights or options')
+    .option('--precision <p>', `${PRECISION_HELP}; recorded per unit (other precision: --overwrite)`)
     .option('--quiet', 'no progress on stderr (the JSON summary still goes to stdout: array logs keep it)')
     .action(async (dataset: string, opts: DatasetOpts) => {
       process.stdout.write(`${JSON.stringify(await runDataset(dataset, opts))}\n`);
@@ -246,6 +248,7 @@ const log = (quiet: boolean | undefined, s: string) => {
 
 export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise<DatasetSummary> {
   // 1. flags
+  const precision = parsePrecision(opts.precision);
   if (opts.out === undefined) throw new UserError('--out OUT is required');
   const codec = (opts.maskCodec ?? 'lossless') as MaskCodec;
   if (codec !== 'lossless' && codec !== 'lerobot')
@@ -327,6 +330,7 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
     category: prompt && robot && targets ? targets[0] : null,
     prompt,
     png: Boolean(opts.png),
+    precision,
   };
 
   // 5. what is done already (records), what to redo; mismatching work is refused without --overwrite
@@ -362,12 +366,12 @@ export async function runDataset(datasetArg: string, opts: DatasetOpts): Promise
   let seconds = 0;
   let adapter: string | undefined;
   if (todo.length) {
-    const rt = await cliRuntime();
+    const rt = await cliRuntime({ precision });
     adapter = rt.adapter.description || rt.adapter.device || 'WebGPU';
     try {
       const t0 = performance.now();
       const loaded = await datasetUserErrors(`weights ${opts.weights}`, () =>
-        loadModelWithStore(rt, opts.weights!, config),
+        loadModelWithStore(rt, opts.weights!, config, { precision }),
       );
       log(
         opts.quiet,

@@ -35,7 +35,15 @@ import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
-import { checkFiniteOutput, cliRuntime, oneLine, UserError, userErrors } from './errors.js';
+import {
+  checkFiniteOutput,
+  cliRuntime,
+  oneLine,
+  PRECISION_HELP,
+  parsePrecision,
+  UserError,
+  userErrors,
+} from './errors.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
 import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
@@ -44,6 +52,7 @@ import { checkTargetPrompt, DEFAULT_TARGET, parseTargets } from './robot_targets
 import { RefineStats, guidedRefineDetailed } from '../model/refine.js';
 
 interface SegmentOpts {
+  precision?: string;
   weights: string;
   config?: string;
   point: string[];
@@ -93,6 +102,7 @@ export function registerSegment(program: Command): void {
     .option('--out-all <prefix>', 'every returned mask in decoder order: PREFIX0.png, PREFIX1.png, …')
     .option('--overlay <file.png>', 'the best mask and the prompts drawn over the image')
     .option('--save-tensors <file>', 'low_res_logits, iou_scores, object_score_logits, logits as .safetensors')
+    .option('--precision <p>', PRECISION_HELP)
     .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
@@ -190,6 +200,7 @@ function log(quiet: boolean | undefined, s: string): void {
 /** Run the command; returns the summary line for stdout. User errors throw UserError. */
 export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<string> {
   // 1. arguments and paths (no file is read yet)
+  const precision = parsePrecision(opts.precision);
   const points = opts.point.map(parsePoint);
   const targets = parseTargets(opts.target);
   const box = opts.box === undefined ? undefined : parseBox(opts.box);
@@ -271,12 +282,13 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   }
 
   // 4. GPU: runtime, weights, encoder, decoder
-  const rt = await cliRuntime(); // what to install is in the message
+  const rt = await cliRuntime({ precision }); // what to install is in the message
   try {
     const t0 = performance.now();
     const tty = process.stderr.isTTY;
     const loaded = await userErrors(`weights ${opts.weights}`, () =>
       loadModelWithStore(rt, opts.weights, config, {
+        precision,
         onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
       }),
     );

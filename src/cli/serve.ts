@@ -21,10 +21,11 @@ import {
   type RunningServer,
   startServer,
 } from '../node/serve/server.js';
-import { cliRuntime, oneLine, UserError } from './errors.js';
+import { cliRuntime, oneLine, PRECISION_HELP, parsePrecision, UserError } from './errors.js';
 
 export interface ServeOpts {
   weights?: string;
+  precision?: string;
   config?: string;
   host?: string;
   port?: string;
@@ -50,6 +51,7 @@ export function registerServe(program: Command): void {
     .option('--max-sessions <n>', 'open streaming sessions at most', String(DEFAULT_MAX_SESSIONS))
     .option('--max-frame-pixels <p>', 'pixels per frame or image at most', String(DEFAULT_MAX_FRAME_PIXELS))
     .option('--resize <mode>', 'stream frame preprocessing: image (default) or official-video')
+    .option('--precision <p>', PRECISION_HELP)
     .option('--quiet', 'no log lines on stderr')
     .action(async (opts: ServeOpts) => {
       const served = await runServe(opts, (line) => process.stdout.write(`${line}\n`));
@@ -73,6 +75,7 @@ export async function runServe(
     if (!opts.quiet) process.stderr.write(`${s}\n`);
   };
   // 1. flags (nothing is read or bound yet)
+  const precision = parsePrecision(opts.precision);
   const host = opts.host ?? '127.0.0.1';
   if (host.trim() === '') throw new UserError('--host: empty address');
   const port = intArg('--port', opts.port ?? String(DEFAULT_PORT), 0, 65535);
@@ -97,16 +100,18 @@ export async function runServe(
   if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
 
   // 2. the device and the one copy of the weights
-  const rt = await cliRuntime();
+  const rt = await cliRuntime({ precision });
   let server: RunningServer;
   try {
     const t0 = performance.now();
-    const loaded = await loadModelWithStore(rt, opts.weights, opts.config).catch((e: Error & { code?: string }) => {
-      if (e instanceof ConfigError) throw new UserError(oneLine(e.message));
-      if (e instanceof WeightsFormatError || typeof e.code === 'string')
-        throw new UserError(`weights ${opts.weights}: ${oneLine(e.message)}`);
-      throw e;
-    });
+    const loaded = await loadModelWithStore(rt, opts.weights, opts.config, { precision }).catch(
+      (e: Error & { code?: string }) => {
+        if (e instanceof ConfigError) throw new UserError(oneLine(e.message));
+        if (e instanceof WeightsFormatError || typeof e.code === 'string')
+          throw new UserError(`weights ${opts.weights}: ${oneLine(e.message)}`);
+        throw e;
+      },
+    );
     log(
       `weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${loaded.config.name} (${loaded.source}${isRobotSegConfig(loaded.config) ? ', RobotSeg' : ''}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );

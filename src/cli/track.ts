@@ -50,7 +50,15 @@ import {
 import { configFile } from './segment.js';
 import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
 import { VIDEO_EXTENSIONS, VideoWriteError, VideoWriter } from '../node/video_writer.js';
-import { checkFiniteOutput, cliRuntime, oneLine, UserError, userErrors } from './errors.js';
+import {
+  checkFiniteOutput,
+  cliRuntime,
+  oneLine,
+  PRECISION_HELP,
+  parsePrecision,
+  UserError,
+  userErrors,
+} from './errors.js';
 import { fsErrorMessage } from '../node/paths.js';
 import { parseBox, parsePoint } from './segment.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
@@ -60,6 +68,7 @@ import { isMcapSource, runTrackMcap } from './track_mcap.js';
 
 export interface TrackOpts {
   weights?: string;
+  precision?: string;
   config?: string;
   out?: string;
   overlay?: string;
@@ -125,6 +134,7 @@ export function registerTrack(program: Command): void {
       'masks and prompts drawn over the frames: a folder of PNGs or a video file (ffmpeg)',
     )
     .option('--fps <n>', "frame rate of an --overlay video (default: the source video's, or 10 for folders)")
+    .option('--precision <p>', PRECISION_HELP)
     .option('--quiet', 'print nothing on success (no progress, no summary line)')
     .option(
       '--target <list>',
@@ -382,6 +392,7 @@ function log(quiet: boolean | undefined, s: string): void {
 export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: PromptArg[]): Promise<string> {
   if (opts.topic !== undefined || isMcapSource(sourceArg)) return runTrackMcap(sourceArg, opts, promptArgs);
   // 1. arguments (no file read yet)
+  const precision = parsePrecision(opts.precision);
   let targets = parseTargets(opts.target);
   // no prompt is the automatic mode with RobotSeg weights: checked once the config is known
   const plan = promptArgs.length === 0 ? (new Map() as PromptPlan) : parsePrompts(promptArgs);
@@ -433,13 +444,14 @@ export async function runTrack(sourceArg: string, opts: TrackOpts, promptArgs: P
     // 3. weights header + config (cheap, fails fast), then the GPU
     const { config, source, auto } = await resolveTrackModel(opts, plan, targets);
     targets = auto ?? targets;
-    const rt = await cliRuntime();
+    const rt = await cliRuntime({ precision });
     let outputs: Outputs | null = null;
     try {
       const t0 = performance.now();
       const tty = process.stderr.isTTY;
       const loaded = await trackUserErrors(`weights ${opts.weights}`, () =>
         loadModelWithStore(rt, opts.weights!, config, {
+          precision,
           onProgress: tty
             ? (d, n) => {
                 if (d === n || d % 32 === 0) log(opts.quiet, `\rloading weights: ${d}/${n} tensors`);

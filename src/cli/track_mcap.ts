@@ -17,7 +17,7 @@ import { hasMcapMagic } from '../node/mcap/records.js';
 import { McapTopicSource } from '../node/mcap/topic_source.js';
 import { loadModelWithStore } from '../node/load_model.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
-import { UserError, cliRuntime, oneLine } from './errors.js';
+import { UserError, cliRuntime, oneLine, parsePrecision } from './errors.js';
 import { parseTargets } from './robot_targets.js';
 import {
   type PromptArg,
@@ -84,6 +84,7 @@ function checkOut(out: string | undefined, sourceArg: string, weights: string): 
 /** Run the command on an MCAP source; returns the summary line for stdout. */
 export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArgs: PromptArg[]): Promise<string> {
   // 1. arguments (no file read yet)
+  const precision = parsePrecision(opts.precision);
   let targets = parseTargets(opts.target);
   const plan = promptArgs.length === 0 ? (new Map() as PromptPlan) : parsePrompts(promptArgs);
   const maxFrames = positiveInt('--max-frames', opts.maxFrames);
@@ -127,11 +128,11 @@ export async function runTrackMcap(sourceArg: string, opts: TrackOpts, promptArg
     });
     output = await mcapErrors(sourceArg, async () => new McapMaskOutput(src, out, channels));
 
-    const rt = await cliRuntime();
+    const rt = await cliRuntime({ precision });
     try {
       const t0 = performance.now();
       const loaded = await trackUserErrors(`weights ${opts.weights}`, () =>
-        loadModelWithStore(rt, opts.weights!, config),
+        loadModelWithStore(rt, opts.weights!, config, { precision }),
       );
       log(
         opts.quiet,

@@ -10,7 +10,15 @@ export { loadShaderLibrary } from './shaders.js';
 export { type PackageInfo, packageInfo } from './package_info.js';
 
 // --- Models and weights from files (.safetensors or .pt, recognised by content)
-export { type LoadedModel, type LoadModelOptions, loadModel, loadModelWithStore, readConfigArg } from './load_model.js';
+export {
+  adapterName,
+  type LoadedModel,
+  type LoadModelOptions,
+  loadModel,
+  loadModelWithStore,
+  PrecisionError,
+  readConfigArg,
+} from './load_model.js';
 export { openWeights, readCheckpointFile } from './weights_file.js';
 export { openSafetensorsFile, writeSafetensorsFile } from './safetensors_file.js';
 export { type ConvertOptions, convertCheckpoint } from '../cli/convert.js';

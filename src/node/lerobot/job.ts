@@ -8,6 +8,7 @@
 // overlap. Outputs go to temporary names and are renamed when complete; the unit's records (one per
 // output: source and output sizes and hashes, weights hash, options, frame counts, per-episode
 // stats) are written last, atomically: a record is the unit's commit marker. Node only.
+import type { Precision } from '../../model/module.js';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -99,6 +100,8 @@ export interface JobOptions {
   /** Prompt of (camera, episode) with prompts; null in automatic mode. */
   prompt: ((camera: string, episode: number) => EpisodePrompt) | null;
   png: boolean;
+  /** --precision: f16 masks may differ from f32 ones near the threshold, so records keep it. */
+  precision: Precision;
 }
 
 export interface UnitRecord {
@@ -115,6 +118,8 @@ export interface UnitRecord {
     category: string | null;
     prompts_sha256: string | null;
     resize: 'image';
+    /** Absent in records written before --precision existed: those were f32. */
+    precision?: Precision;
   };
   fps: number;
   width: number;
@@ -235,6 +240,7 @@ export function recordOptions(unit: Unit, out: UnitOutput, opts: JobOptions): Un
     category: opts.prompt ? opts.category : null,
     prompts_sha256: prompts,
     resize: 'image',
+    precision: opts.precision,
   };
 }
 
@@ -259,12 +265,14 @@ export function recordMismatch(
 ): { kind: 'options' | 'stale'; why: string } | null {
   if (r.weights_sha256 !== opts.weightsSha256) return { kind: 'options', why: 'made with other weights' };
   const o = recordOptions(unit, out, opts);
-  for (const k of Object.keys(o) as Array<keyof typeof o>)
-    if (JSON.stringify(r.options[k]) !== JSON.stringify(o[k]))
+  for (const k of Object.keys(o) as Array<keyof typeof o>) {
+    const had = k === 'precision' ? (r.options.precision ?? 'f32') : r.options[k];
+    if (JSON.stringify(had) !== JSON.stringify(o[k]))
       return {
         kind: 'options',
-        why: `made with ${k} ${JSON.stringify(r.options[k])}, this run has ${JSON.stringify(o[k])}`,
+        why: `made with ${k} ${JSON.stringify(had)}, this run has ${JSON.stringify(o[k])}`,
       };
+  }
   const src = sourceDigest(unit);
   if (r.source.size !== src.size || r.source.sha256 !== src.sha256)
     return { kind: 'stale', why: 'its source file changed' };
