@@ -28,7 +28,7 @@ if (!swiftshader) {
   console.warn('[precision refusal tests skipped] no SwiftShader ICD: apt-get install chromium');
 }
 const SWIFT = { ...process.env, ROBOTSEG_ADAPTER: 'swiftshader' };
-const LACKS = /^--precision f16 needs the adapter feature shader-f16, which SwiftShader[^\n]* lacks$/;
+const LACKS = /^robotseg: --precision f16 needs the adapter feature shader-f16, which SwiftShader[^\n]* lacks$/;
 
 /** Exit 2, one stderr line matching `re`, nothing on stdout. */
 async function refused(args: string[], re: RegExp, env: NodeJS.ProcessEnv = process.env) {
@@ -72,7 +72,7 @@ describe.skipIf(!swiftshader)('--precision f16 on SwiftShader (no shader-f16): e
 
 describe('--precision: bad values', () => {
   it('segment and bench refuse anything but f32 / f16', async () => {
-    const bad = /^--precision must be f32 or f16, got 'half'$/;
+    const bad = /^robotseg: --precision must be f32 or f16, got 'half'$/;
     await refused(['segment', IMG, ...MODEL, '--point', '90,82.5', '--precision', 'half'], bad);
     await refused(['bench', '--precision', 'half'], bad);
   });

@@ -124,6 +124,35 @@ describe.skipIf(!rt)('uploadWeights', () => {
     store.destroy();
   });
 
+  it.skipIf(!rt?.hasF16)('mixed precision per key: f16 tensors in arenas of their own', async () => {
+    const st = await openSafetensors(file);
+    const halfKeys = new Set(['enc.big', 'dec.bf']);
+    const store = await uploadWeights(rt!, st, {
+      dtype: (k) => (halfKeys.has(k) ? 'f16' : 'f32'),
+      maxBindingBytes: 1024,
+    });
+    for (const key of st.header.keys()) {
+      const e = store.entry(key);
+      expect(e.dtype, key).toBe(halfKeys.has(key) ? 'f16' : 'f32');
+      const want = await st.readTensor(key);
+      const ts = e.tensor ? [e.tensor] : e.chunks!;
+      const got = (await Promise.all(ts.map((t) => rt!.read(t)))).flatMap((a) => Array.from(a));
+      expect(got, key).toEqual(Array.from(halfKeys.has(key) ? f16ToF32Array(f32ToF16Array(want)) : want));
+    }
+    // enc.big as f16 is 1280 bytes: row chunks under the 1024-byte limit
+    expect(store.entry('enc.big').chunked).toBe(true);
+    // no arena holds both dtypes
+    for (const arena of store.arenas) {
+      const dtypes = new Set(
+        [...store.entries.values()].flatMap((e) =>
+          (e.tensor ? [e.tensor] : e.chunks!).filter((t) => t.buffer === arena).map((t) => t.dtype),
+        ),
+      );
+      expect(dtypes.size, [...dtypes].join()).toBeLessThanOrEqual(1);
+    }
+    store.destroy();
+  });
+
   it('uploads the golden weights (test/fixtures/golden, the same file as ../shared/golden)', async () => {
     const st = await openSafetensorsFile(join(import.meta.dirname, '../fixtures/golden/weights.safetensors'));
     const store = await uploadWeights(rt!, st);
