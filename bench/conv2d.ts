@@ -11,6 +11,8 @@ import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { conv2d, type Conv2dImpl } from '../src/kernels/conv2d.js';
 import { seededArray } from '../test/helpers/rng.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 /** Deterministic uniform data in [-scale, scale) (mulberry32). */
@@ -124,21 +126,25 @@ const SHAPES: Array<ConvShape & { impls: Conv2dImpl[] }> = [
   },
 ];
 
-function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
+/** `weight` 'f16': the weight stored f16 (--precision f16, W_F16), reference on the rounded weight, no peer. */
+function convCase(c: ConvShape, impl: Conv2dImpl, weight: 'f32' | 'f16' = 'f32'): BenchCase {
+  const half = weight === 'f16';
   return {
     kernel: 'conv2d',
-    impl,
+    impl: half ? `${impl}:f16w` : impl,
     setup(rt: Runtime, { full }): BenchRun {
+      if (half && !rt.hasF16) throw new SkipCase('f16 weights need the shader-f16 feature');
       const H = full || c.small === null ? c.H : c.small;
       const W = full || c.small === null ? c.W : c.small;
       const cinG = c.Cin / c.G;
       const xs = [c.B, c.Cin, H, W];
       const ws = [c.Cout, cinG, c.k, c.k];
       const xv = data(c.B * c.Cin * H * W, 1);
-      const wv = data(c.Cout * cinG * c.k * c.k, 2, 1 / Math.sqrt(cinG * c.k * c.k));
+      const w32 = data(c.Cout * cinG * c.k * c.k, 2, 1 / Math.sqrt(cinG * c.k * c.k));
+      const wv = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
       const bv = data(c.Cout, 3, 0.1);
       const x = rt.upload(xv, xs, 'f32', 'x');
-      const w = rt.upload(wv, ws, 'f32', 'w');
+      const w = rt.upload(w32, ws, weight, 'w');
       const b = rt.upload(bv, [c.Cout], 'f32', 'b');
       const OH = Math.floor((H + 2 * c.p - c.k) / c.s) + 1;
       const OW = Math.floor((W + 2 * c.p - c.k) / c.s) + 1;
@@ -168,20 +174,22 @@ function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
         run: () => out.set(conv2d(rt, x, w, b, opts)),
         check: async () => sampledClose(await rt.read(out.get()), ref),
         flops: 2 * c.B * c.Cout * OH * OW * cinG * c.k * c.k,
-        bytes: 4 * (xv.length + wv.length + c.Cout + c.B * c.Cout * OH * OW),
+        bytes: 4 * (xv.length + c.Cout + c.B * c.Cout * OH * OW) + wv.length * (half ? 2 : 4),
         downscaled: H !== c.H,
-        onnx: {
-          op: 'Conv',
-          inputs: { X: { shape: xs, data: xv }, W: { shape: ws, data: wv }, B: { shape: [c.Cout], data: bv } },
-          attributes: {
-            kernel_shape: [c.k, c.k],
-            strides: [c.s, c.s],
-            pads: [c.p, c.p, c.p, c.p],
-            dilations: [1, 1],
-            group: c.G,
-          },
-          outputShape: [c.B, c.Cout, OH, OW],
-        },
+        onnx: half
+          ? undefined
+          : {
+              op: 'Conv',
+              inputs: { X: { shape: xs, data: xv }, W: { shape: ws, data: wv }, B: { shape: [c.Cout], data: bv } },
+              attributes: {
+                kernel_shape: [c.k, c.k],
+                strides: [c.s, c.s],
+                pads: [c.p, c.p, c.p, c.p],
+                dilations: [1, 1],
+                group: c.G,
+              },
+              outputShape: [c.B, c.Cout, OH, OW],
+            },
         dispose() {
           out.dispose();
           x.dispose();
@@ -193,4 +201,12 @@ function convCase(c: ConvShape, impl: Conv2dImpl): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = SHAPES.flatMap((s) => s.impls.map((impl) => convCase(s, impl)));
+export const cases: BenchCase[] = [
+  ...SHAPES.flatMap((s) => s.impls.map((impl) => convCase(s, impl))),
+  // f16 weights: every conv2d variant once (W_F16)
+  ...SHAPES.flatMap((s) =>
+    (s.name === '1x1' || s.name === 'fuser depthwise' ? [s.impls[0]] : []).map((i) => convCase(s, i, 'f16')),
+  ),
+  convCase(SHAPES[0], 'direct', 'f16'),
+  convCase(SHAPES[0], 'tiled', 'f16'),
+];

@@ -2,27 +2,33 @@
 // kernel 2 stride 2, on the 64x64 image embedding (32x32 when not full), for the k2s2 fast path and
 // the general gather kernel. FLOPs count 2 per multiply-add (each output pixel reads one input pixel).
 // check() compares 4096 sampled outputs with a float64 evaluation of those outputs.
+// `:f16w` rows: the weight stored f16 (--precision f16, W_F16), reference on the rounded weight, no peer.
 
 import type { Runtime } from '../src/graph/runtime.js';
 import { convTranspose2d, type ConvTranspose2dImpl } from '../src/kernels/conv_transpose2d.js';
 import { data, lastOutput, sampledClose } from './conv2d.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
-function upscaleCase(impl: ConvTranspose2dImpl): BenchCase {
+function upscaleCase(impl: ConvTranspose2dImpl, weight: 'f32' | 'f16' = 'f32'): BenchCase {
+  const half = weight === 'f16';
   return {
     kernel: 'conv_transpose2d',
-    impl,
+    impl: half ? `${impl}:f16w` : impl,
     setup(rt: Runtime, { full }): BenchRun {
+      if (half && !rt.hasF16) throw new SkipCase('f16 weights need the shader-f16 feature');
       const [B, Cin, Cout, k] = [1, 256, 64, 2];
       const H = full ? 64 : 32;
       const W = H;
       const xs = [B, Cin, H, W];
       const ws = [Cin, Cout, k, k];
       const xv = data(B * Cin * H * W, 4);
-      const wv = data(Cin * Cout * k * k, 5, 1 / Math.sqrt(Cin));
+      const w32 = data(Cin * Cout * k * k, 5, 1 / Math.sqrt(Cin));
+      const wv = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
       const bv = data(Cout, 6, 0.1);
       const x = rt.upload(xv, xs, 'f32', 'x');
-      const w = rt.upload(wv, ws, 'f32', 'w');
+      const w = rt.upload(w32, ws, weight, 'w');
       const b = rt.upload(bv, [Cout], 'f32', 'b');
       const [OH, OW] = [2 * H, 2 * W];
       const out = lastOutput();
@@ -40,14 +46,16 @@ function upscaleCase(impl: ConvTranspose2dImpl): BenchCase {
         run: () => out.set(convTranspose2d(rt, x, w, b, { stride: 2, impl })),
         check: async () => sampledClose(await rt.read(out.get()), ref),
         flops: 2 * B * Cout * OH * OW * Cin,
-        bytes: 4 * (xv.length + wv.length + Cout + B * Cout * OH * OW),
+        bytes: 4 * (xv.length + Cout + B * Cout * OH * OW) + wv.length * (half ? 2 : 4),
         downscaled: !full,
-        onnx: {
-          op: 'ConvTranspose',
-          inputs: { X: { shape: xs, data: xv }, W: { shape: ws, data: wv }, B: { shape: [Cout], data: bv } },
-          attributes: { kernel_shape: [k, k], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
-          outputShape: [B, Cout, OH, OW],
-        },
+        onnx: half
+          ? undefined
+          : {
+              op: 'ConvTranspose',
+              inputs: { X: { shape: xs, data: xv }, W: { shape: ws, data: wv }, B: { shape: [Cout], data: bv } },
+              attributes: { kernel_shape: [k, k], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+              outputShape: [B, Cout, OH, OW],
+            },
         dispose() {
           out.dispose();
           x.dispose();
@@ -59,4 +67,9 @@ function upscaleCase(impl: ConvTranspose2dImpl): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [upscaleCase('k2s2'), upscaleCase('general')];
+export const cases: BenchCase[] = [
+  upscaleCase('k2s2'),
+  upscaleCase('general'),
+  upscaleCase('k2s2', 'f16'),
+  upscaleCase('general', 'f16'),
+];

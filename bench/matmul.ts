@@ -7,11 +7,15 @@
 // FLOPs = 2*M*N*K. check(): the first 32 output rows against the float64 reference.
 // ONNX peers: Linear without activation as Gemm (A, B = weight [N, K] with transB = 1, bias),
 // the batched product as MatMul; the fused-activation case has no ONNX description.
+// `:f16w` rows: the same Linear with its weight stored f16 (--precision f16; B_F16 variant), checked
+// against the reference on the f16-rounded weight; no peers (they hold f32 weights).
 
 import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { linear, matmul, type Activation, type MatmulVariant } from '../src/kernels/matmul.js';
 import { matmulRef } from '../test/ref/matmul.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { SkipCase } from './harness.js';
 import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
 
@@ -31,17 +35,22 @@ function linearCase(
   outF: number,
   act: Activation,
   variant: MatmulVariant,
+  weight: 'f32' | 'f16' = 'f32',
 ): BenchCase {
+  const half = weight === 'f16';
   return {
     kernel: 'matmul',
-    impl: variant,
+    impl: half ? `${variant}:f16w` : variant,
     setup(rt: Runtime, opts: { full: boolean }): BenchRun {
+      if (half && !rt.hasF16) throw new SkipCase('f16 weights need the shader-f16 feature');
       const rows = opts.full ? fullRows : Math.min(fullRows, 1024);
       const xs = data(rows * inF, 1);
-      const ws = data(outF * inF, 2, 1 / Math.sqrt(inF));
+      const w32 = data(outF * inF, 2, 1 / Math.sqrt(inF));
+      // the weight as the kernel sees it (rounded to f16 when stored f16)
+      const ws = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
       const bs = data(outF, 3, 0.1);
       const x = rt.upload(xs, [rows, inF], 'f32', 'x');
-      const w = rt.upload(ws, [outF, inF], 'f32', 'weight');
+      const w = rt.upload(w32, [outF, inF], weight, 'weight');
       const b = rt.upload(bs, [outF], 'f32', 'bias');
       let y: Tensor | null = null;
       return {
@@ -60,10 +69,10 @@ function linearCase(
           return close(got.subarray(0, CHECK_ROWS * outF), ref.y);
         },
         flops: 2 * rows * inF * outF,
-        bytes: (rows * inF + outF * inF + outF + rows * outF) * 4,
+        bytes: (rows * inF + outF + rows * outF) * 4 + outF * inF * (half ? 2 : 4),
         downscaled: rows !== fullRows,
         onnx:
-          act === 'none'
+          act === 'none' && !half
             ? {
                 op: 'Gemm',
                 inputs: {
@@ -134,4 +143,6 @@ export const cases: BenchCase[] = VARIANTS.flatMap((v) => [
   linearCase('Hiera stage-3 MLP fc1', 4096, 384, 1536, 'gelu', v),
   linearCase('memory-attention FFN', 4096, 256, 2048, 'relu', v),
   batchedCase(4, 4096, 96, v),
+  linearCase('Hiera stage-3 qkv', 4096, 384, 1152, 'none', v, 'f16'),
+  linearCase('Hiera stage-3 MLP fc1', 4096, 384, 1536, 'gelu', v, 'f16'),
 ]);
