@@ -1,8 +1,18 @@
 // Pieces of `robotseg dataset` without a GPU: LeRobot's path templates, shard assignment, the shard
 // index from Slurm / Kubernetes, LeRobot's frame sampling and the mask statistics.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveShard } from '../../src/cli/dataset.js';
 import { formatTemplate } from '../../src/node/lerobot/dataset.js';
+import {
+  type JobOptions,
+  recordMismatch,
+  recordOptions,
+  type UnitOutput,
+  type UnitRecord,
+} from '../../src/node/lerobot/job.js';
 import { aggregateStats, MaskStats, sampleIndices } from '../../src/node/lerobot/mask_stats.js';
 import { assignShards, type Unit } from '../../src/node/lerobot/units.js';
 
@@ -112,5 +122,46 @@ describe('dataset pieces', () => {
     m[1] = 1; // skipped by the stride 2
     big.add(0, m);
     expect(big.result().max).toEqual([[[0]], [[0]], [[0]]]);
+  });
+});
+
+describe('dataset records keep --precision', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'robotseg-precision-record-'));
+  const src = join(dir, 'v.mp4');
+  writeFileSync(src, 'not really a video');
+  const u: Unit = { ...unit(src, 3), source: src };
+  const out: UnitOutput = { key: 'c.robot_mask', target: 'robot', rel: 'm.mp4', png: false, recordRel: 'm.json' };
+  const opts = (precision: 'f32' | 'f16'): JobOptions => ({
+    weightsSha256: 'w',
+    configSha256: 'c',
+    codec: 'lossless',
+    auto: ['robot'],
+    category: null,
+    prompt: null,
+    png: false,
+    precision,
+  });
+  const record = (options: Partial<UnitRecord['options']>) =>
+    ({
+      weights_sha256: 'w',
+      source: { path: src, size: -1, sha256: 'old' },
+      frames: 3,
+      options: { ...recordOptions(u, out, opts('f32')), ...options },
+    }) as UnitRecord;
+
+  it('an f16 run does not reuse f32 masks (and the other way round): options mismatch', () => {
+    expect(recordOptions(u, out, opts('f16')).precision).toBe('f16');
+    expect(recordMismatch(record({}), u, out, opts('f16'), dir)).toEqual({
+      kind: 'options',
+      why: 'made with precision "f32", this run has "f16"',
+    });
+    expect(recordMismatch(record({ precision: 'f16' }), u, out, opts('f32'), dir)?.kind).toBe('options');
+  });
+  it('a record from before --precision counts as f32 (the options match; here the source changed)', () => {
+    const old = record({});
+    delete old.options.precision;
+    expect(recordMismatch(old, u, out, opts('f32'), dir)).toEqual({ kind: 'stale', why: 'its source file changed' });
+    expect(recordMismatch(old, u, out, opts('f16'), dir)?.kind).toBe('options');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
