@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../../src/graph/runtime.js';
 import type { Tensor } from '../../src/graph/tensor.js';
-import { uploadWeights, type WeightStore } from '../../src/graph/weights.js';
+import { type UploadOptions, uploadWeights, type WeightStore } from '../../src/graph/weights.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { parseConfig, type Sam2Config } from '../../src/model/config.js';
-import type { WeightSource } from '../../src/model/module.js';
+import { type Precision, type WeightSource, weightDtypes } from '../../src/model/module.js';
 import { RobotSeg } from '../../src/model/robotseg.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { GOLDEN } from './golden.js';
@@ -43,19 +43,19 @@ export function mergedSource(stores: WeightStore[]): WeightSource {
 }
 
 /** The golden weights as one source (SAM 2.1 reduced golden + RobotSeg additions). */
-export async function robotsegGoldenWeights(rt: Runtime): Promise<WeightSource> {
+export async function robotsegGoldenWeights(rt: Runtime, dtype: UploadOptions['dtype'] = 'f32'): Promise<WeightSource> {
   const stores: WeightStore[] = [];
   for (const path of [join(GOLDEN, 'weights.safetensors'), join(ROBOTSEG_FIX, 'weights_added.safetensors')]) {
     const f = await openWeights(path);
-    stores.push(await uploadWeights(rt, f));
+    stores.push(await uploadWeights(rt, f, { dtype }));
     await f.close();
   }
   return mergedSource(stores);
 }
 
-/** The reduced RobotSeg with the golden weights, loaded strictly on rt. */
-export async function robotsegGoldenModel(rt: Runtime): Promise<RobotSeg> {
+/** The reduced RobotSeg with the golden weights, loaded strictly on rt (heavy weights f16 with precision 'f16'). */
+export async function robotsegGoldenModel(rt: Runtime, precision: Precision = 'f32'): Promise<RobotSeg> {
   const model = new RobotSeg(robotsegGoldenConfig());
-  await model.load(rt, await robotsegGoldenWeights(rt));
+  await model.load(rt, await robotsegGoldenWeights(rt, weightDtypes(model, precision)));
   return model;
 }
