@@ -10,7 +10,7 @@ import { adapterName, discoverCases } from '../harness.js';
 const { values } = parseArgs({
   options: { case: { type: 'string' }, reps: { type: 'string', default: '3' }, top: { type: 'string', default: '25' } },
 });
-if (!values.case || !values.case.includes('/')) {
+if (!values.case?.includes('/')) {
   console.error('kernel_profile: --case FAMILY/IMPL needed, e.g. sam2_video/memory_attention');
   process.exit(2);
 }
@@ -60,6 +60,8 @@ const rows = [...total.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const sum = rows.reduce((s, [, e]) => s + e.ms, 0);
 console.log(`adapter: ${adapterName(rt)}; ${values.case}: ${sum.toFixed(1)} ms GPU over ${rows.length} kernels`);
 for (const [k, e] of rows.slice(0, Number(values.top)))
-  console.log(`${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / sum).toFixed(1).padStart(5)} %  x${e.n.toFixed(0).padStart(3)}  ${k}`);
+  console.log(
+    `${e.ms.toFixed(2).padStart(9)} ms ${((100 * e.ms) / sum).toFixed(1).padStart(5)} %  x${e.n.toFixed(0).padStart(3)}  ${k}`,
+  );
 run.dispose?.();
 rt.destroy();
