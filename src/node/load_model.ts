@@ -88,7 +88,20 @@ export async function loadModelWithStore(
   configArg?: string | Sam2Config,
   opts: LoadModelOptions = {},
 ): Promise<LoadedModel> {
-  const { file, config, source } = await openModelWeights(weightsPath, configArg);
+  return loadOpenedModel(rt, weightsPath, await openModelWeights(weightsPath, configArg), opts);
+}
+
+/**
+ * The GPU half of loadModelWithStore, for a file already opened by openModelWeights (a front end
+ * that checked the config before creating the runtime opens the checkpoint once). Closes the file.
+ */
+export async function loadOpenedModel(
+  rt: Runtime,
+  weightsPath: string,
+  opened: { file: WeightsFile } & ResolvedConfig,
+  opts: LoadModelOptions = {},
+): Promise<LoadedModel> {
+  const { file, config, source } = opened;
   opts.onConfig?.({ config, source });
   let store: WeightStore;
   try {
