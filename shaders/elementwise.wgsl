@@ -4,6 +4,8 @@
 //           with numpy broadcasting: output shape `shape` (rank <= 8, row-major), a_strides /
 //           b_strides give the element stride of each output dim in a / b (0 = broadcast);
 //           BINARY_VEC4: operands of the output's size or repeated over its leading dims, by vec4.
+//           BINARY_CHANNEL: one operand of the output's size, the other one value per channel of the
+//           output viewed as [outer, C, inner] (inner % 4 == 0; a bias over NCHW maps), by vec4.
 //   unary_backward: dx[i] = dy[i] * f'(x[i])          OP = relu | gelu | sigmoid
 //   clamp:  y[i] = min(max(x[i], lo), hi); CLAMP_BACKWARD: dx[i] = dy[i] where lo <= x[i] <= hi, else 0
 //           (torch.clamp's gradient convention: the boundaries pass the gradient)
@@ -15,6 +17,8 @@ override WG: u32 = 128;
 
 #if BINARY_VEC4
 struct Params { n4: u32, alpha: f32, beta: f32, a_off: u32, b_off: u32, y_off: u32, a_n4: u32, b_n4: u32 };
+#elif BINARY_CHANNEL
+struct Params { n4: u32, alpha: f32, beta: f32, full_off: u32, ch_off: u32, y_off: u32, inner4: u32, channels: u32, ch_first: u32 };
 #elif BINARY
 struct Params {
   n: u32,
@@ -144,6 +148,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n4) { return; }
   y[params.y_off / 4u + i] = params.alpha * bop(a[params.a_off / 4u + i % params.a_n4], b[params.b_off / 4u + i % params.b_n4]) + params.beta;
+}
+#endif
+
+#if BINARY_CHANNEL
+// Thread mapping: one invocation per output vec4; its 4 lanes share one channel value
+// ch[(i / inner4) % channels]. ch_first = 1 puts the channel operand on the left (a - b, a / b order).
+@group(0) @binding(1) var<storage, read> full: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> ch: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n4) { return; }
+  let u = full[params.full_off / 4u + i];
+  let v = vec4<f32>(ch[params.ch_off + (i / params.inner4) % params.channels]);
+  let r = select(bop(u, v), bop(v, u), params.ch_first != 0u);
+  y[params.y_off / 4u + i] = params.alpha * r + params.beta;
 }
 #endif
 

@@ -3,6 +3,9 @@
 //   BACKWARD:  dx[r, i] = scale * y[r, i] * (dy[r, i] - sum_j dy[r, j] * y[r, j])
 // Bindings (row-major [rows, n], f32): forward x -> y; backward y, dy -> dx. A row of all -inf gives
 // NaN, as in PyTorch.
+// MASK (forward): an additive key mask [Bm, n] joins the exponent, y = softmax(scale * x + mask[b]),
+// b = row / mask_rows (mask_bs = 0 broadcasts one mask row); a row whose every key is -inf gives
+// zeros (the fused attention kernel's convention for fully masked queries).
 // Variants:
 //   default (software adapters): one row per invocation, three sequential passes (max; exp written
 //     to y and summed; y scaled), no workgroup memory or barriers. VEC4 reads rows as vec4 (n % 4 == 0,
@@ -15,6 +18,8 @@ override WG: u32 = 64;
 
 #if BACKWARD
 struct Params { rows: u32, n: u32, scale: f32, y_off: u32, dy_off: u32, dx_off: u32 };
+#elif MASK
+struct Params { rows: u32, n: u32, scale: f32, x_off: u32, y_off: u32, mask_off: u32, mask_rows: u32, mask_bs: u32 };
 #else
 struct Params { rows: u32, n: u32, scale: f32, x_off: u32, y_off: u32 };
 #endif
@@ -34,6 +39,35 @@ alias T = f32;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 #endif
+#if MASK
+@group(0) @binding(3) var<storage, read> mask: array<T>;
+#endif
+
+// The exponent of element i of a row: scale * x (+ the mask row's element).
+fn logit(xb: u32, mb: u32, i: u32) -> T {
+#if MASK
+  return params.scale * x[xb + i] + mask[mb + i];
+#elif BACKWARD
+  return T(0.0);
+#else
+  return params.scale * x[xb + i];
+#endif
+}
+fn mask_base(row: u32) -> u32 {
+#if MASK
+  return params.mask_off / W + (row / params.mask_rows) * params.mask_bs / W;
+#else
+  return 0u;
+#endif
+}
+// 1 / (sum of exponentials); 0 for a fully masked row under MASK.
+fn inv_sum(s: f32) -> f32 {
+#if MASK
+  return select(0.0, 1.0 / s, s > 0.0);
+#else
+  return 1.0 / s;
+#endif
+}
 
 fn hmax(v: T) -> f32 {
 #if VEC4
@@ -92,14 +126,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #else
   let xb = params.x_off / W + row * n;
   let yb = params.y_off / W + row * n;
+  let mb = mask_base(row);
   var m = -3.402823466e38; // -FLT_MAX
-  for (var i = lid; i < n; i += WG) { m = max(m, hmax(params.scale * x[xb + i])); }
+  for (var i = lid; i < n; i += WG) { m = max(m, hmax(logit(xb, mb, i))); }
   m = reduce_wg(lid, m, true);
   var s = 0.0;
-  for (var i = lid; i < n; i += WG) { s += hsum(exp(params.scale * x[xb + i] - m)); }
+  for (var i = lid; i < n; i += WG) { s += hsum(exp(logit(xb, mb, i) - m)); }
   s = reduce_wg(lid, s, false);
-  let inv = 1.0 / s;
-  for (var i = lid; i < n; i += WG) { y[yb + i] = exp(params.scale * x[xb + i] - m) * inv; }
+  let inv = inv_sum(s);
+  for (var i = lid; i < n; i += WG) { y[yb + i] = exp(logit(xb, mb, i) - m) * inv; }
 #endif
 }
 #else
@@ -119,16 +154,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #else
   let xb = params.x_off / W + row * n;
   let yb = params.y_off / W + row * n;
+  let mb = mask_base(row);
   var mv = T(-3.402823466e38); // -FLT_MAX
-  for (var i = 0u; i < n; i++) { mv = max(mv, params.scale * x[xb + i]); }
+  for (var i = 0u; i < n; i++) { mv = max(mv, logit(xb, mb, i)); }
   let m = hmax(mv);
   var sv = T(0.0);
   for (var i = 0u; i < n; i++) {
-    let e = exp(params.scale * x[xb + i] - m);
+    let e = exp(logit(xb, mb, i) - m);
     y[yb + i] = e;
     sv += e;
   }
-  let inv = 1.0 / hsum(sv);
+  let inv = inv_sum(hsum(sv));
   for (var i = 0u; i < n; i++) { y[yb + i] = y[yb + i] * inv; }
 #endif
 }

@@ -1,4 +1,4 @@
-// Photos of any size (issue 12 item 2): `npx tsx bench/scripts/big_image.ts [--mp 50] [--json FILE]
+// Photos of any size (docs/robustness.md): `npx tsx bench/scripts/big_image.ts [--mp 50] [--json FILE]
 // [--keep DIR]`. Generates a photo of about N megapixels (default 50: 8160x6120) by upscaling the
 // bundled Panda photo, then runs the CLI on it as a user would, each command in its own process:
 //   segment --out --overlay --refine (reduced golden model), edges (OpenCV Canny), edges --robotseg.

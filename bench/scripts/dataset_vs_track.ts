@@ -1,4 +1,4 @@
-// `robotseg dataset` vs `robotseg track` on the same frames (issue 14): the overhead of the dataset
+// `robotseg dataset` vs `robotseg track` on the same frames (docs/dataset.md): the overhead of the dataset
 // machinery (LeRobot metadata, one ffmpeg decoder per camera file, mask encoders, stats, records).
 //   npx tsx bench/scripts/dataset_vs_track.ts [--dataset DIR] [--camera KEY] [--weights FILE --config FILE] [--json FILE]
 // Defaults: test/fixtures/lerobot_sample, its wrist camera (141 frames, 4 episodes), and the reduced

@@ -1,4 +1,4 @@
-// `robotseg serve` throughput and latency (issue 15):
+// `robotseg serve` throughput and latency (docs/serve.md):
 //   npx tsx bench/scripts/serve_load.ts [--frames N] [--fps F] [--weights FILE --config FILE] [--json FILE]
 // On the reduced golden model by default (test/fixtures/golden), one click per session:
 //   1. in-process `push` on N decoded frames (the baseline);

@@ -3,7 +3,7 @@
 // streaming VideoPredictor with the reduced golden weights, one click on frame 0, and reports ms per
 // tracked frame, the buffer pool's live / held bytes and the process's host memory (RSS, V8 heap,
 // external and ArrayBuffer bytes, in MB) every 100 frames, plus RSS after loading and after frame 0.
-// The pass criterion of issue 12 item 7: RSS grows by at most 5 MB from frame 200 to the last frame. Correctness first: the
+// The pass criterion (docs/robustness.md, "Long streams"): RSS grows by at most 5 MB from frame 200 to the last frame. Correctness first: the
 // first 3 streamed frames must equal the official predictor's video-size logits (golden `video`
 // case, 1e-3). Not a `cases` module: it is one long run, not a kernel shape.
 import { writeFileSync } from 'node:fs';

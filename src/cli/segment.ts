@@ -32,7 +32,7 @@ import {
 } from '../model/image_predictor.js';
 import { argmax } from '../model/select.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../node/image_io.js';
-import { loadModelWithStore, openModelWeights } from '../node/load_model.js';
+import { loadOpenedModel, openModelWeights } from '../node/load_model.js';
 import { writeSafetensorsFile } from '../node/safetensors_file.js';
 import { openWeights } from '../node/weights_file.js';
 import {
@@ -49,6 +49,8 @@ import { RobotSeg } from '../model/robotseg.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { RobotSegImagePredictor } from '../model/robotseg_image_predictor.js';
 import { checkTargetPrompt, DEFAULT_TARGET, parseTargets } from './robot_targets.js';
+import type { Runtime } from '../graph/runtime.js';
+import type { SAM2 } from '../model/sam2.js';
 import { RefineStats, guidedRefineDetailed } from '../model/refine.js';
 
 interface SegmentOpts {
@@ -258,96 +260,131 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
   }
   const mask = opts.maskInput === undefined ? undefined : await readMaskInput(opts.maskInput);
 
-  // 3. weights header + config (cheap), then the mask size against the config
-  const { file, config, source } = await userErrors(`weights ${opts.weights}`, () =>
-    openModelWeights(opts.weights, opts.config),
-  );
-  await file.close();
-  const robot = isRobotSegConfig(config);
-  if (targets && !robot)
-    throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
-  if (robot && (mask || opts.saveTensors || opts.multimask !== undefined))
-    throw new UserError(
-      'RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)',
-    );
-  const wanted = targets ?? [DEFAULT_TARGET];
-  if (robot) checkTargetPrompt(wanted, Boolean(points.length || box));
-  const lowSide = (4 * config.image_size) / config.backbone_stride;
-  if (mask) {
-    if (mask.side !== lowSide)
-      throw new UserError(
-        `--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`,
-      );
-    prompt.maskInput = mask.logits;
-  }
-
-  // 4. GPU: runtime, weights, encoder, decoder
-  const rt = await cliRuntime({ precision }); // what to install is in the message
+  // 3. weights header + config (cheap), then the mask size against the config. The checkpoint is
+  // opened once: it stays open for the upload in step 4.
+  const opened = await userErrors(`weights ${opts.weights}`, () => openModelWeights(opts.weights, opts.config));
+  let rt: Runtime | null = null;
   try {
+    const { config } = opened;
+    const robot = isRobotSegConfig(config);
+    if (targets && !robot)
+      throw new UserError(`--target needs RobotSeg weights; '${opts.weights}' is SAM 2.1 (config ${config.name})`);
+    if (robot && (mask || opts.saveTensors || opts.multimask !== undefined))
+      throw new UserError(
+        'RobotSeg weights: --mask-input, --save-tensors and --(no-)multimask are SAM 2.1 image-predictor options (RobotSeg runs the image as a one-frame video)',
+      );
+    const wanted = targets ?? [DEFAULT_TARGET];
+    if (robot) checkTargetPrompt(wanted, Boolean(points.length || box));
+    const lowSide = (4 * config.image_size) / config.backbone_stride;
+    if (mask) {
+      if (mask.side !== lowSide)
+        throw new UserError(
+          `--mask-input ${opts.maskInput}: low_res_logits are ${mask.side}x${mask.side}, config '${config.name}' needs ${lowSide}x${lowSide}`,
+        );
+      prompt.maskInput = mask.logits;
+    }
+
+    // 4. GPU: runtime, weights, then the model's predictor
+    const gpu = await cliRuntime({ precision }); // what to install is in the message
+    rt = gpu;
     const t0 = performance.now();
     const tty = process.stderr.isTTY;
     const loaded = await userErrors(`weights ${opts.weights}`, () =>
-      loadModelWithStore(rt, opts.weights, config, {
+      loadOpenedModel(gpu, opts.weights, opened, {
         precision,
         onProgress: tty ? (d, n) => log(opts.quiet, `\rloading weights: ${d}/${n} tensors`) : undefined,
       }),
     );
-    const tLoad = performance.now() - t0;
     log(
       opts.quiet,
-      `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${source}), loaded in ${(tLoad / 1000).toFixed(1)} s\n`,
+      `${tty ? '\r' : ''}weights: ${loaded.store.entries.size} tensors, ${formatBytes(loaded.store.bytes)} (${loaded.format}), config ${config.name} (${opened.source}), loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
     );
-    if (loaded.model instanceof RobotSeg) {
-      const t1 = performance.now();
-      const res = await new RobotSegImagePredictor(rt, loaded.model).predict(img, wanted, prompt);
-      for (const r of res) {
-        checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
-        checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
-        checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
-      }
+    try {
+      const seg =
+        loaded.model instanceof RobotSeg
+          ? await segmentRobotSeg(gpu, loaded.model, img, wanted, prompt, opts)
+          : await segmentSam(gpu, loaded.model, img, prompt, opts);
+      // 5. outputs: one path for both models
       if (opts.refine) {
         const stats = new RefineStats();
-        for (const r of res) {
-          const g = await guidedRefineDetailed(rt, img, r.result.mask);
-          r.result.mask = g.mask;
+        for (const m of seg.masks) {
+          const g = await guidedRefineDetailed(gpu, img, m.mask);
+          m.mask = g.mask;
           stats.add(g.status);
         }
         log(opts.quiet, `${stats}\n`);
       }
-      log(
-        opts.quiet,
-        `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${config.image_size}x${config.image_size})\n`,
-      );
-      const written: string[] = [];
-      if (opts.out) {
-        writeMaskPng(opts.out, img.width, img.height, res[0].result.mask);
-        written.push(opts.out);
-      }
-      if (opts.outAll) {
-        for (const r of res) writeMaskPng(`${opts.outAll}${r.target}.png`, img.width, img.height, r.result.mask);
-        written.push(`${opts.outAll}{${res.map((r) => r.target).join(',')}}.png`);
-      }
-      if (opts.overlay) {
-        writeRgbPng(
-          opts.overlay,
-          drawOverlay(
-            img,
-            res.map((r) => r.result.mask),
-            { points: prompt.points, box: prompt.box },
-          ),
-        );
-        written.push(opts.overlay);
-      }
+      const written = await writeOutputs(img, prompt, seg, opts, { image: basename(imagePath), config: config.name });
+      return `${basename(imagePath)} ${img.width}x${img.height}: ${seg.summary()}${written.length ? `; wrote ${written.join(', ')}` : ''}`;
+    } finally {
       loaded.store.destroy();
-      return (
-        `${basename(imagePath)} ${img.width}x${img.height}: ` +
-        res
-          .map((r) => `${r.target} ${count(r.result.mask)} px (object score ${r.result.objectScore.toFixed(2)})`)
-          .join(', ') +
-        `${written.length ? `; wrote ${written.join(', ')}` : ''}`
-      );
     }
-    const pred = new ImagePredictor(rt, loaded.model);
+  } finally {
+    await opened.file.close();
+    rt?.destroy();
+  }
+}
+
+/** What either model returns for the image, in the form the outputs are written from. */
+interface Segmented {
+  /** Masks at the image size: `name` is the --out-all suffix (decoder index or target). */
+  masks: Array<{ name: string; mask: Uint8Array }>;
+  /** Index of the mask --out writes. */
+  best: number;
+  /** Indices of the masks the overlay draws. */
+  overlay: number[];
+  /** --out-all's written-files label, e.g. `{0..2}` or `{robot,arm}`. */
+  outAllLabel: string;
+  /** The result line after `IMAGE WxH: ` (computed after --refine). */
+  summary: () => string;
+  /** SAM 2.1 only: the prediction for --save-tensors. */
+  prediction?: ImagePrediction;
+}
+
+/** RobotSeg: the image as a one-frame video, one mask per target. */
+async function segmentRobotSeg(
+  rt: Runtime,
+  model: RobotSeg,
+  img: RgbImage,
+  wanted: readonly string[],
+  prompt: ImagePrompt,
+  opts: SegmentOpts,
+): Promise<Segmented> {
+  const t1 = performance.now();
+  const res = await new RobotSegImagePredictor(rt, model).predict(img, wanted, prompt);
+  for (const r of res) {
+    checkFiniteOutput(`the ${r.target} low-res logits`, r.result.lowRes);
+    checkFiniteOutput(`the ${r.target} logits`, r.result.logits);
+    checkFiniteOutput(`the ${r.target} object score`, [r.result.objectScore]);
+  }
+  const size = `${model.cfg.image_size}x${model.cfg.image_size}`;
+  log(
+    opts.quiet,
+    `RobotSeg one-frame video, ${res.length} target${res.length > 1 ? 's' : ''}: ${(performance.now() - t1).toFixed(0)} ms (${size})\n`,
+  );
+  const masks = res.map((r) => ({ name: r.target, mask: r.result.mask }));
+  return {
+    masks,
+    best: 0,
+    overlay: masks.map((_, i) => i),
+    outAllLabel: `{${res.map((r) => r.target).join(',')}}`,
+    summary: () =>
+      res
+        .map((r, i) => `${r.target} ${count(masks[i].mask)} px (object score ${r.result.objectScore.toFixed(2)})`)
+        .join(', '),
+  };
+}
+
+/** SAM 2.1: set_image + predict, the decoder's masks in order, the highest predicted IoU first written. */
+async function segmentSam(
+  rt: Runtime,
+  model: SAM2,
+  img: RgbImage,
+  prompt: ImagePrompt,
+  opts: SegmentOpts,
+): Promise<Segmented> {
+  const pred = new ImagePredictor(rt, model);
+  try {
     const t1 = performance.now();
     pred.setImage(img);
     await rt.sync();
@@ -358,56 +395,49 @@ export async function runSegment(imagePath: string, opts: SegmentOpts): Promise<
     res.logits.forEach((l, i) => checkFiniteOutput(`logits of mask ${i}`, l));
     checkFiniteOutput('iou_scores', res.iou);
     checkFiniteOutput('object_score_logits', [res.objectScore]);
-    log(
-      opts.quiet,
-      `image encoder ${tEnc.toFixed(0)} ms (${config.image_size}x${config.image_size}), prompt + decoder ${tDec.toFixed(0)} ms\n`,
-    );
-    if (opts.refine) {
-      const stats = new RefineStats();
-      for (let i = 0; i < res.masks.length; i++) {
-        const g = await guidedRefineDetailed(rt, img, res.masks[i]);
-        res.masks[i] = g.mask;
-        stats.add(g.status);
-      }
-      log(opts.quiet, `${stats}\n`);
-    }
-    const written = await writeOutputs(img, prompt, res, opts, { image: basename(imagePath), config: config.name });
-    pred.dispose();
-    loaded.store.destroy();
-    const ious = Array.from(res.iou, (v) => v.toFixed(3)).join(', ');
-    return (
-      `${basename(imagePath)} ${img.width}x${img.height}: ${res.logits.length} mask${res.logits.length > 1 ? 's' : ''} (iou ${ious}), best ${res.best}, ` +
-      `${count(res.masks[res.best])} px, object score ${res.objectScore.toFixed(2)}${written.length ? `; wrote ${written.join(', ')}` : ''}`
-    );
+    const size = `${model.cfg.image_size}x${model.cfg.image_size}`;
+    log(opts.quiet, `image encoder ${tEnc.toFixed(0)} ms (${size}), prompt + decoder ${tDec.toFixed(0)} ms\n`);
+    const masks = res.masks.map((mask, i) => ({ name: String(i), mask }));
+    const n = res.logits.length;
+    return {
+      masks,
+      best: res.best,
+      overlay: [res.best],
+      outAllLabel: `{0..${masks.length - 1}}`,
+      prediction: res,
+      summary: () =>
+        `${n} mask${n > 1 ? 's' : ''} (iou ${Array.from(res.iou, (v) => v.toFixed(3)).join(', ')}), best ${res.best}, ` +
+        `${count(masks[res.best].mask)} px, object score ${res.objectScore.toFixed(2)}`,
+    };
   } finally {
-    rt.destroy();
+    pred.dispose();
   }
 }
-
-const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
 async function writeOutputs(
   img: RgbImage,
   prompt: ImagePrompt,
-  res: ImagePrediction,
+  seg: Segmented,
   opts: SegmentOpts,
   meta: Record<string, string>,
 ): Promise<string[]> {
-  const { width: W, height: H } = res;
+  const { width: W, height: H } = img;
   const written: string[] = [];
   if (opts.out) {
-    writeMaskPng(opts.out, W, H, res.masks[res.best]);
+    writeMaskPng(opts.out, W, H, seg.masks[seg.best].mask);
     written.push(opts.out);
   }
   if (opts.outAll) {
-    res.masks.forEach((m, i) => writeMaskPng(`${opts.outAll}${i}.png`, W, H, m));
-    written.push(`${opts.outAll}{0..${res.masks.length - 1}}.png`);
+    for (const m of seg.masks) writeMaskPng(`${opts.outAll}${m.name}.png`, W, H, m.mask);
+    written.push(`${opts.outAll}${seg.outAllLabel}.png`);
   }
   if (opts.overlay) {
-    writeRgbPng(opts.overlay, drawOverlay(img, [res.masks[res.best]], { points: prompt.points, box: prompt.box }));
+    const drawn = seg.overlay.map((i) => seg.masks[i].mask);
+    writeRgbPng(opts.overlay, drawOverlay(img, drawn, { points: prompt.points, box: prompt.box }));
     written.push(opts.overlay);
   }
-  if (opts.saveTensors) {
+  const res = seg.prediction;
+  if (opts.saveTensors && res) {
     const n = res.logits.length;
     const [h, w] = res.lowResSize;
     const cat = (rows: Float32Array[]) => {
@@ -447,3 +477,5 @@ async function writeOutputs(
   }
   return written;
 }
+
+const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);

@@ -17,7 +17,8 @@
 // `exifRotate` applies it like PIL's ImageOps.exif_transpose.
 import type { RgbImage } from './rgb.js';
 import { decodePngSamples, isPng } from '../eval/png.js';
-import { decodeJpeg, JpegError, jpegHeader } from './jpeg.js';
+import { imageSize, isJpeg, MAX_IMAGE_PIXELS } from './image_size.js';
+import { decodeJpeg, JpegError } from './jpeg.js';
 
 export class ImageDecodeError extends Error {}
 
@@ -41,27 +42,12 @@ export interface DecodedImage extends RgbImage {
 }
 
 /**
- * Largest image decoded by default: 100 MP (a 50 MP photo needs ~150 MB of RGB plus the decoder's
- * planes; the limit keeps a forged header from asking for gigabytes).
+ * Largest image decoded by default: MAX_IMAGE_PIXELS (64 MP; a 50 MP photo needs ~150 MB of RGB plus
+ * the decoder's planes; the limit keeps a forged header from asking for gigabytes). One limit for the
+ * decoder, the CLI's header check and the server.
  */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
-
-export function isJpeg(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
-
-/** Width and height from the header alone (PNG IHDR / JPEG SOF), or null. */
-export function imageSize(bytes: Uint8Array): { width: number; height: number } | null {
-  if (isPng(bytes) && bytes.length >= 24) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return { width: dv.getUint32(16), height: dv.getUint32(20) };
-  }
-  if (isJpeg(bytes)) {
-    const h = jpegHeader(bytes);
-    return h && { width: h.width, height: h.height };
-  }
-  return null;
-}
+export const DEFAULT_MAX_PIXELS = MAX_IMAGE_PIXELS;
+export { imageSize, isJpeg };
 
 /** Decode PNG / JPEG bytes to PIL's convert('RGB'). Throws ImageDecodeError naming `name`. */
 export function decodeImageBytes(bytes: Uint8Array, name = 'image', opts: DecodeOptions = {}): DecodedImage {

@@ -162,6 +162,30 @@ function leadingBlock(t: readonly number[], out: readonly number[]): number {
   return tail.reduce((p, d) => p * d, 1);
 }
 
+/**
+ * The per-channel case of collapsed broadcast dims: one operand contiguous over the whole output, the
+ * other one value per channel of the output viewed as [outer, C, inner] with inner % 4 == 0 (a bias
+ * over an NCHW map: [1, 256, 64, 64] + [1, 256, 1, 1] collapses to [256, 4096], strides (1, 0)).
+ * chFirst: the channel operand is `a`. Null when the dims do not have this form.
+ */
+export function channelBroadcast(c: {
+  shape: number[];
+  as: number[];
+  bs: number[];
+}): { channels: number; inner: number; chFirst: boolean } | null {
+  const r = c.shape.length;
+  if (r < 2 || r > 3) return null;
+  const inner = c.shape[r - 1];
+  const channels = c.shape[r - 2];
+  if (inner % 4 !== 0) return null;
+  const contiguous = (st: number[]) =>
+    st[r - 1] === 1 && st[r - 2] === inner && (r === 2 || st[0] === channels * inner);
+  const perChannel = (st: number[]) => st[r - 1] === 0 && st[r - 2] === 1 && (r === 2 || st[0] === 0);
+  if (contiguous(c.as) && perChannel(c.bs)) return { channels, inner, chFirst: false };
+  if (contiguous(c.bs) && perChannel(c.as)) return { channels, inner, chFirst: true };
+  return null;
+}
+
 /** y = alpha * op(a, b) + beta, broadcasting. */
 export function binary(
   rt: Runtime,
@@ -194,22 +218,34 @@ export function binary(
   } else if (n > 0) {
     const s = shape.length ? shape : [1];
     const c = collapseDims(s, broadcastStrides(a.shape, s), broadcastStrides(b.shape, s));
-    rt.kernel('elementwise').run({
-      defines: { BINARY: 1, [op.toUpperCase()]: 1 },
-      constants: { WG },
-      bindings: { a, b, y },
-      params: {
-        n,
-        rank: c.shape.length,
-        alpha,
-        beta,
-        shape: pack8(c.shape, 1),
-        a_strides: pack8(c.as, 0),
-        b_strides: pack8(c.bs, 0),
-      },
-      groups: rt.groups1d(n, WG),
-      label: `elementwise.${op}`,
-    });
+    const ch = channelBroadcast(c);
+    const full = ch?.chFirst ? b : a;
+    if (ch && aligned(full)) {
+      rt.kernel('elementwise').run({
+        defines: { BINARY_CHANNEL: 1, [op.toUpperCase()]: 1 },
+        constants: { WG },
+        bindings: { full, ch: ch.chFirst ? a : b, y },
+        params: { n4: n / 4, alpha, beta, inner4: ch.inner / 4, channels: ch.channels, ch_first: ch.chFirst ? 1 : 0 },
+        groups: rt.groups1d(n / 4, WG),
+        label: `elementwise.${op}`,
+      });
+    } else
+      rt.kernel('elementwise').run({
+        defines: { BINARY: 1, [op.toUpperCase()]: 1 },
+        constants: { WG },
+        bindings: { a, b, y },
+        params: {
+          n,
+          rank: c.shape.length,
+          alpha,
+          beta,
+          shape: pack8(c.shape, 1),
+          a_strides: pack8(c.as, 0),
+          b_strides: pack8(c.bs, 0),
+        },
+        groups: rt.groups1d(n, WG),
+        label: `elementwise.${op}`,
+      });
   }
   if (rt.tape?.wants([a, b])) {
     if (op !== 'add' && op !== 'sub' && op !== 'mul') throw new Error(`autograd: '${op}' has no backward`);

@@ -5,6 +5,7 @@
 
 import { shapeStr } from '../graph/dtype.js';
 import type { Tensor } from '../graph/tensor.js';
+import { strictCheck } from '../graph/weights.js';
 
 /** A learnable tensor (or registered buffer) of a known shape, bound after loading. */
 export class Param {
@@ -67,22 +68,17 @@ export interface WeightSource {
 }
 
 /**
- * Strict comparison of a module's parameters with available weights. Returns the problems (empty =
- * loadable): unknown keys, missing keys, shape mismatches — each naming the key and shapes.
+ * The problems of binding a checkpoint's tensors (key -> shape) to a module's Params, in the one
+ * strict check every loader uses (graph/weights.ts strictCheck: missing, unexpected, mis-shaped keys).
  */
-export function checkStateDict(expected: Array<[string, Param]>, available: Map<string, readonly number[]>): string[] {
-  const errs: string[] = [];
-  const want = new Map(expected.map(([k, p]) => [k, p.shape]));
-  for (const [k, shape] of want) {
-    const got = available.get(k);
-    if (!got) errs.push(`missing key '${k}' (expected shape ${shapeStr(shape)})`);
-    else if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      errs.push(`shape mismatch for '${k}': checkpoint has ${shapeStr(got)}, model expects ${shapeStr(shape)}`);
-    }
-  }
-  for (const [k, shape] of available)
-    if (!want.has(k)) errs.push(`unknown key '${k}' ${shapeStr(shape)} (not a parameter of this model)`);
-  return errs;
+export function checkStateDict(
+  expected: Array<[string, Param]>,
+  available: ReadonlyMap<string, readonly number[]>,
+): string[] {
+  return strictCheck(
+    expected.map(([key, p]) => ({ key, shape: p.shape })),
+    available,
+  );
 }
 
 /** Bind weights to a module's Params, strictly. */

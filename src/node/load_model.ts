@@ -105,10 +105,25 @@ export async function loadModelWithStore(
   configArg?: string | Sam2Config,
   opts: LoadModelOptions = {},
 ): Promise<LoadedModel> {
+  return loadOpenedModel(rt, weightsPath, await openModelWeights(weightsPath, configArg), opts);
+}
+
+/**
+ * The GPU half of loadModelWithStore, for a file already opened by openModelWeights (a front end
+ * that checked the config before creating the runtime opens the checkpoint once). Closes the file.
+ */
+export async function loadOpenedModel(
+  rt: Runtime,
+  weightsPath: string,
+  opened: { file: WeightsFile } & ResolvedConfig,
+  opts: LoadModelOptions = {},
+): Promise<LoadedModel> {
+  const { file, config, source } = opened;
   const precision = opts.precision ?? 'f32';
-  if (precision === 'f16' && !rt.hasF16)
+  if (precision === 'f16' && !rt.hasF16) {
+    await file.close();
     throw new PrecisionError(`precision f16 needs the adapter feature shader-f16, which ${adapterName(rt)} lacks`);
-  const { file, config, source } = await openModelWeights(weightsPath, configArg);
+  }
   opts.onConfig?.({ config, source });
   const model = isRobotSegConfig(config) ? new RobotSeg(config) : new SAM2(config); // RobotSeg: SAM2 subclass
   let store: WeightStore;

@@ -2,7 +2,7 @@
 // file-system errors (errno codes) for the CLI. Node only. Every check throws a PathError: a user error
 // (exit code 2, one line: src/cli/main.ts prints `robotseg: <message>`).
 //
-// Rules (issue 12): inputs are regular files (or folders where a folder is asked for) and readable:
+// Rules (docs/robustness.md): inputs are regular files (or folders where a folder is asked for) and readable:
 // stat() comes before open(), so /dev/zero or a FIFO is refused instead of read forever; outputs are
 // regular files or do not exist yet, in an existing writable folder (or a folder the command creates);
 // no output is an input or another output (compared by resolved real path, and by device + inode for

@@ -12,9 +12,11 @@ import {
   applyOrientation,
   decodeImageBytes,
   exifOrientation,
+  DEFAULT_MAX_PIXELS,
   ImageDecodeError,
   imageSize,
 } from '../../src/image/decode.js';
+import { MAX_IMAGE_PIXELS } from '../../src/image/image_size.js';
 import { decodeImage, readImage } from '../../src/node/image_io.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'decode');
@@ -101,6 +103,21 @@ describe(`decoder equals python3-pil ${manifest.pillow} / libjpeg-turbo ${manife
       }
     });
   }
+
+  it('has one size limit: the decoder refuses what the header check refuses, from the header alone', () => {
+    expect(DEFAULT_MAX_PIXELS).toBe(MAX_IMAGE_PIXELS);
+    // a PNG whose IHDR claims 10000 x 7000 (70 MP), with nothing after it
+    const png = new Uint8Array(33);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+    const dv = new DataView(png.buffer);
+    dv.setUint32(16, 10000);
+    dv.setUint32(20, 7000);
+    png.set([8, 2, 0, 0, 0], 24);
+    expect(imageSize(png)).toEqual({ width: 10000, height: 7000 });
+    expect(() => decodeImageBytes(png, 'big.png')).toThrow(
+      /big\.png: image too large \(10000x7000 = 70\.0 MP; the decoder's limit is 64 MP\)/,
+    );
+  });
 
   it('warns about 16-bit grey PNGs (PIL clips them to 255)', () => {
     const img = decodeImageBytes(readFileSync(join(DIR, 'png_gray16.png')), 'png_gray16.png');

@@ -20,6 +20,62 @@ describe.skipIf(!rt)('attention', () => {
   const r = rng(5);
   const up = (a: Float32Array, s: number[]) => rt!.upload(a, s);
 
+  // split: one head, no mask (memory attention's calls); [B, Nq, Nk, Dh, k / v batch]
+  const splitShapes: Array<[number, number, number, number, number]> = [
+    [1, 1, 1, 4, 1],
+    [1, 9, 40, 256, 1],
+    [2, 7, 37, 16, 2],
+    [3, 66, 19, 64, 1], // k / v broadcast over the batch
+  ];
+  for (const [B, Nq, Nk, Dh, Bk] of splitShapes) {
+    it(`split B=${B} Nq=${Nq} Nk=${Nk} Dh=${Dh} kv batch ${Bk} vs float64 reference`, async () => {
+      const q = r.array(B * Nq * Dh),
+        k = r.array(Bk * Nk * Dh),
+        v = r.array(Bk * Nk * Dh);
+      const o = attention(rt!, up(q, [B, Nq, Dh]), up(k, [Bk, Nk, Dh]), up(v, [Bk, Nk, Dh]), {
+        heads: 1,
+        variant: 'split',
+      });
+      const ref = attentionRef(q, k, v, { B, Nq, Nk, H: 1, Dh, Bk, mask: null });
+      expectClose(await rt!.read(o), ref, TOL, 'split');
+    });
+  }
+
+  it('split with an additive key mask [B or 1, Nk]: fully masked queries give zeros, as the fused kernel', async () => {
+    const [B, Nq, Nk, Dh] = [3, 5, 13, 8];
+    const q = r.array(B * Nq * Dh),
+      k = r.array(Nk * Dh),
+      v = r.array(Nk * Dh);
+    const mask = Float32Array.from({ length: B * Nk }, (_, e) => (e % 4 === 1 ? -Infinity : 0.25 * (e % 3)));
+    mask.fill(-Infinity, Nk, 2 * Nk); // batch 1: every key dropped
+    for (const m of [mask, mask.slice(0, Nk)]) {
+      const tm = up(m, [m.length / Nk, Nk]);
+      const args = [up(q, [B, Nq, Dh]), up(k, [1, Nk, Dh]), up(v, [1, Nk, Dh])] as const;
+      const split = await rt!.read(attention(rt!, ...args, { heads: 1, mask: tm, variant: 'split' }));
+      const fused = await rt!.read(attention(rt!, ...args, { heads: 1, mask: tm, variant: 'software' }));
+      const full = Float32Array.from({ length: B * Nk }, (_, e) => m[e % m.length]);
+      const ref = attentionRef(q, k, v, { B, Nq, Nk, H: 1, Dh, Bk: 1, mask: full });
+      expectClose(split, ref, TOL, 'split masked');
+      expectClose(split, fused, TOL, 'split vs fused');
+    }
+  });
+
+  it('split refuses what it cannot do, naming it; the default falls back to the fused kernel', async () => {
+    const q = up(r.array(2 * 8), [1, 2, 8]);
+    const kv = up(r.array(3 * 8), [1, 3, 8]);
+    expect(() => attention(rt!, q, kv, kv, { heads: 2, variant: 'split' })).toThrow(
+      /split variant does not support 2 heads/,
+    );
+    const packed = up(r.array(3 * 24), [1, 3, 24]);
+    const [pq, pk, pv] = splitPacked(packed, 3);
+    expect(() => attention(rt!, pq, pk, pv, { heads: 1, variant: 'split' })).toThrow(/does not support strided/);
+    const [a, b] = [
+      attention(rt!, q, kv, kv, { heads: 2 }),
+      attention(rt!, q, kv, kv, { heads: 2, variant: 'software' }),
+    ];
+    expectClose(await rt!.read(a), await rt!.read(b), { atol: 0, rtol: 0 }, 'fallback');
+  });
+
   // [B, Nq, Nk, H, Dh]
   const shapes: Array<[number, number, number, number, number]> = [
     [1, 1, 1, 1, 4], // single query, single key

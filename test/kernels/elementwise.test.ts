@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   affine,
   binary,
+  channelBroadcast,
   gelu,
   unary,
   unaryBackward,
@@ -85,6 +86,23 @@ describe.skipIf(!rt)('elementwise', () => {
       [1, 4, 1],
     ],
     [[0, 3], [3]],
+    // per-channel (BINARY_CHANNEL): bias over NCHW maps, either operand order; inner % 4 != 0 falls back
+    [
+      [2, 5, 3, 4],
+      [5, 1, 1],
+    ],
+    [
+      [1, 6, 2, 2],
+      [1, 6, 1, 1],
+    ],
+    [
+      [5, 1, 1],
+      [2, 5, 2, 4],
+    ],
+    [
+      [1, 3, 3, 3],
+      [3, 1, 1],
+    ],
     [
       [2, 1, 1, 1, 1, 1, 1, 5],
       [3, 1, 1, 1, 1, 1, 1],
@@ -104,6 +122,23 @@ describe.skipIf(!rt)('elementwise', () => {
       });
     }
   }
+
+  it('recognises the per-channel broadcast after collapsing dims, and only that', () => {
+    // [1, 256, 64, 64] + [1, 256, 1, 1] -> [256, 4096], strides a (4096, 1), b (1, 0)
+    expect(channelBroadcast({ shape: [256, 4096], as: [4096, 1], bs: [1, 0] })).toEqual({
+      channels: 256,
+      inner: 4096,
+      chFirst: false,
+    });
+    expect(channelBroadcast({ shape: [2, 5, 12], as: [0, 1, 0], bs: [60, 12, 1] })).toEqual({
+      channels: 5,
+      inner: 12,
+      chFirst: true,
+    });
+    expect(channelBroadcast({ shape: [3, 9], as: [9, 1], bs: [1, 0] })).toBeNull(); // inner % 4
+    expect(channelBroadcast({ shape: [2, 5, 12], as: [60, 12, 1], bs: [5, 1, 0] })).toBeNull(); // b per (n, c)
+    expect(channelBroadcast({ shape: [8, 12], as: [12, 1], bs: [0, 1] })).toBeNull(); // row broadcast
+  });
 
   it('rejects shapes that do not broadcast, naming both', () => {
     expect(() => binary(rt!, rt!.zeros([2, 3]), rt!.zeros([4]), 'add')).toThrow(/\[2, 3\] and \[4\]/);

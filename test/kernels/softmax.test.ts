@@ -3,7 +3,7 @@ import { Tape } from '../../src/graph/autograd.js';
 import { softmax, softmaxBackward, type SoftmaxVariant } from '../../src/kernels/softmax.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { softmaxBackwardRef, softmaxRef } from '../ref/softmax.js';
+import { softmaxBackwardRef, softmaxMaskedRef, softmaxRef } from '../ref/softmax.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
@@ -31,6 +31,20 @@ describe.skipIf(!rt)('softmax', () => {
       const y = softmax(rt!, rt!.upload(xs, [2, 4]), { variant });
       expectClose(await rt!.read(y), softmaxRef(xs, 4), TOL, 'stable');
     });
+    for (const [B, R, n, Bm] of [
+      [2, 3, 8, 2],
+      [3, 2, 5, 1],
+      [2, 4, 300, 2],
+    ]) {
+      it(`${variant} additive mask [${Bm}, ${n}] over x [${B}, ${R}, ${n}], a fully masked row gives zeros`, async () => {
+        const xs = r.array(B * R * n, 3);
+        const mask = Float32Array.from({ length: Bm * n }, (_, e) => (e % 3 === 1 ? -Infinity : 0.3 * (e % 5)));
+        if (Bm > 1) mask.fill(-Infinity, n, 2 * n); // batch entry 1: every key dropped
+        const y = softmax(rt!, rt!.upload(xs, [B, R, n]), { variant, scale: 0.6, mask: rt!.upload(mask, [Bm, n]) });
+        const want = softmaxMaskedRef(xs, n, R, mask, 0.6);
+        expectClose(await rt!.read(y), want, TOL, 'masked');
+      });
+    }
     it(`${variant} 4-D input, views at unaligned offsets, empty`, async () => {
       const xs = r.array(2 * 3 * 2 * 8, 3);
       const y = softmax(rt!, rt!.upload(xs, [2, 3, 2, 8]), { variant });

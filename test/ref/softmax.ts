@@ -13,6 +13,30 @@ export function softmaxRef(x: ArrayLike<number>, n: number, scale = 1): Float64A
   return y;
 }
 
+/**
+ * softmax(scale * x + mask[b]) over rows of length n; x is [B, R, n] (R rows per batch entry), mask
+ * [B or 1, n]. A row with every entry -inf gives zeros (the attention kernels' convention).
+ */
+export function softmaxMaskedRef(
+  x: ArrayLike<number>,
+  n: number,
+  rowsPerBatch: number,
+  mask: ArrayLike<number>,
+  scale = 1,
+): Float64Array {
+  const y = new Float64Array(x.length);
+  const maskRows = mask.length / n;
+  for (let r = 0; r * n < x.length; r++) {
+    const mb = maskRows === 1 ? 0 : Math.floor(r / rowsPerBatch) * n;
+    const z = Array.from({ length: n }, (_, i) => scale * x[r * n + i] + mask[mb + i]);
+    const m = Math.max(...z);
+    if (m === -Infinity) continue;
+    const s = z.reduce((acc, v) => acc + Math.exp(v - m), 0);
+    for (let i = 0; i < n; i++) y[r * n + i] = Math.exp(z[i] - m) / s;
+  }
+  return y;
+}
+
 /** dx = scale * y * (dy - sum(dy * y)) per row. */
 export function softmaxBackwardRef(y: ArrayLike<number>, dy: ArrayLike<number>, n: number, scale = 1): Float64Array {
   const dx = new Float64Array(y.length);
