@@ -97,13 +97,14 @@ export class ServeRecorder {
     });
   }
 
-  /** Finish the file after every queued write and move it to its path. */
+  /** Finish the file after every queued write and move it to its path; throws if a write failed before. */
   async close(): Promise<void> {
     for (let q = this.queue; ; q = this.queue) {
       await q;
       if (q === this.queue) break; // nothing was queued meanwhile
     }
-    if (this.state !== 'open') return;
+    if (this.state === 'failed') throw new Error('a write failed earlier (logged then); the recording was dropped');
+    if (this.state === 'closed') return;
     this.state = 'closed';
     await this.w.close();
   }
