@@ -2,10 +2,10 @@
 // or the webcam; click / box prompts; masks overlaid live while a video plays (streaming API);
 // per-stage timings. Query parameters: ?weights=URL&config=URL|NAME&image=URL&frames=URL,URL,…
 //
-// This file: the sources (image, frames, video / webcam), prompts, automatic mode, redraw, pointer
-// input, weights and the wiring of the controls; the rest by job: engine.ts (runtime, model, task
-// queue), hooks.ts (window.__robotseg, read by test/browser/demo.test.ts), dom.ts (elements, status,
-// timings), draw.ts (canvas drawing). The model work itself is src/model's predictors.
+// This file: the sources (image, frames, video / webcam), prompts, automatic mode, redraw, weights and
+// the wiring of the controls; the rest by job: engine.ts (runtime, model, task queue), hooks.ts
+// (window.__robotseg, read by test/browser/demo.test.ts), dom.ts (elements, status, timings), draw.ts
+// (canvas drawing), input.ts (clicks and box drags). The model work itself is src/model's predictors.
 import {
   BUILTIN_CONFIGS,
   createBrowserRuntime,
@@ -27,6 +27,7 @@ import {
 } from '../src/browser/index.js';
 import { $, ctx, fail, progressEl, setStatus, timing, view } from './dom.js';
 import { color, drawMask, drawPrompts, drawRgb, fitCanvas, type Prompts } from './draw.js';
+import { attachPointerInput } from './input.js';
 import { model, pending, rt, run, setModel, setRuntime, weights } from './engine.js';
 import { type Box, type FrameReport, hashRgb, hooks, report, toBase64 } from './hooks.js';
 
@@ -539,6 +540,7 @@ function redraw(): void {
     for (const r of s.results) drawMask(r.mask, s.frame.width, s.frame.height, color(r.objId));
     for (const pr of s.prompts.values()) drawPrompts(pr, s.frame.width);
   }
+  const drag = currentDrag();
   if (drag) {
     ctx.setLineDash([6, 4]);
     ctx.strokeStyle = '#facc15';
@@ -551,9 +553,6 @@ function redraw(): void {
 
 // ------------------------------------------------------------------------------------ pointer input
 
-let drag: { x0: number; y0: number; x1: number; y1: number; moved: boolean; button: number; shift: boolean } | null =
-  null;
-
 function sourceSize(): [number, number] | null {
   const s = source;
   if (!s) return null;
@@ -562,45 +561,10 @@ function sourceSize(): [number, number] | null {
   return [s.el.videoWidth, s.el.videoHeight];
 }
 
-view.addEventListener('contextmenu', (e) => e.preventDefault());
-view.addEventListener('pointerdown', (e) => {
-  if (!source) return;
-  const r = view.getBoundingClientRect();
-  const x = e.clientX - r.left;
-  const y = e.clientY - r.top;
-  drag = { x0: x, y0: y, x1: x, y1: y, moved: false, button: e.button, shift: e.shiftKey };
-  view.setPointerCapture(e.pointerId);
-});
-view.addEventListener('pointermove', (e) => {
-  if (!drag) return;
-  const r = view.getBoundingClientRect();
-  drag.x1 = e.clientX - r.left;
-  drag.y1 = e.clientY - r.top;
-  if (Math.hypot(drag.x1 - drag.x0, drag.y1 - drag.y0) > 5) drag.moved = true;
-  if (drag.moved) redraw();
-});
-view.addEventListener('pointerup', (e) => {
-  const d = drag;
-  drag = null;
-  const size = sourceSize();
-  if (!d || !size) return;
-  const r = view.getBoundingClientRect();
-  d.x1 = e.clientX - r.left;
-  d.y1 = e.clientY - r.top;
-  const [w, h] = size;
-  const toImg = (x: number, y: number): [number, number] => [
-    Math.min(w, Math.max(0, (x * w) / r.width)),
-    Math.min(h, Math.max(0, (y * h) / r.height)),
-  ];
-  if (d.moved) {
-    const [ax, ay] = toImg(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1));
-    const [bx, by] = toImg(Math.max(d.x0, d.x1), Math.max(d.y0, d.y1));
-    redraw();
-    if (bx > ax && by > ay) void addPrompt({ box: [ax, ay, bx, by] });
-  } else {
-    const [x, y] = toImg(d.x1, d.y1);
-    void addPrompt({ point: { x, y, label: d.button === 2 || d.shift ? 0 : 1 } });
-  }
+const currentDrag = attachPointerInput({
+  size: sourceSize,
+  redraw: () => redraw(),
+  prompt: (p) => void addPrompt(p),
 });
 
 // ------------------------------------------------------------------------------------ weights
