@@ -2,8 +2,10 @@
 // or the webcam; click / box prompts; masks overlaid live while a video plays (streaming API);
 // per-stage timings. Query parameters: ?weights=URL&config=URL|NAME&image=URL&frames=URL,URL,…
 //
-// Test hooks: window.__robotseg (state, every result with its low-res logits and masks) — read by
-// test/browser/demo.test.ts.
+// This file: the sources (image, frames, video / webcam), prompts, automatic mode, redraw, weights and
+// the wiring of the controls; the rest by job: engine.ts (runtime, model, task queue), hooks.ts
+// (window.__robotseg, read by test/browser/demo.test.ts), dom.ts (elements, status, timings), draw.ts
+// (canvas drawing), input.ts (clicks and box drags). The model work itself is src/model's predictors.
 import {
   BUILTIN_CONFIGS,
   createBrowserRuntime,
@@ -12,178 +14,24 @@ import {
   formatBytes,
   ImagePredictor,
   type ImagePrediction,
-  type LoadedWeights,
   type LoadProgress,
   loadSam2,
-  PALETTE,
   type Point,
   type RgbImage,
   rgbFromBlob,
   rgbFromSource,
   rgbFromUrl,
-  rgbToImageData,
   RobotSeg,
   RobotSegImagePredictor,
-  type Runtime,
-  type SAM2,
   VideoPredictor,
 } from '../src/browser/index.js';
-
-// ------------------------------------------------------------------------------------ test hooks
-
-interface ImageReport {
-  kind: 'image';
-  prompt: { points: Point[]; box: [number, number, number, number] | null };
-  multimask: boolean;
-  best: number;
-  iou: number[];
-  objectScore: number;
-  /** Low-res logits of each returned mask (clamped, as ImagePredictor returns them). */
-  lowRes: Float32Array[];
-  /** 0/1 masks at the image size, one per returned mask. */
-  masks: Uint8Array[];
-  decodeMs: number;
-}
-interface FrameReport {
-  kind: 'frame';
-  via: 'click' | 'track' | 'stream' | 'auto';
-  frame: number;
-  objId: number;
-  /** RobotSeg target of an automatic result. */
-  category?: string;
-  prompt: { points: Point[]; box: [number, number, number, number] | null } | null;
-  lowRes: Float32Array;
-  mask: Uint8Array;
-  objectScore: number;
-  ms: number;
-}
-interface Hooks {
-  status: 'starting' | 'idle' | 'loading' | 'ready' | 'busy' | 'error';
-  /** Latest error message (null after a later task succeeded); every error is kept in `errors`. */
-  error: string | null;
-  errors: string[];
-  adapter: Record<string, unknown> | null;
-  weights: {
-    name: string;
-    format: string;
-    tensors: number;
-    bytes: number;
-    config: string;
-    configSource: string;
-    hasRobotSeg: boolean;
-    loadMs: number;
-  } | null;
-  source: { kind: string; width: number; height: number; frames: number; rgbHash: string[] } | null;
-  /** Image encodes completed (increments after each setImage + sync). */
-  encoded: number;
-  /** The latest results (at most MAX_RESULTS, oldest dropped), with their arrays. */
-  results: Array<ImageReport | FrameReport>;
-  timings: Record<string, number>;
-  /** Video / webcam frames shown so far. */
-  framesShown: number;
-  /** Set true to record the live stream (every pushed frame's RGB, every prompt) into `stream`. */
-  recordStream: boolean;
-  stream: Array<
-    | { type: 'push'; frame: number; width: number; height: number; rgbBase64: string }
-    | { type: 'prompt'; frame: number; objId: number; points: Point[]; box: Box | null }
-    | { type: 'target'; frame: number; objId: number; category: string }
-  >;
-  /** Resolves when every queued engine task has finished. */
-  idle(): Promise<void>;
-}
-
-const hooks: Hooks = {
-  status: 'starting',
-  error: null,
-  errors: [],
-  adapter: null,
-  weights: null,
-  source: null,
-  encoded: 0,
-  results: [],
-  timings: {},
-  framesShown: 0,
-  recordStream: false,
-  stream: [],
-  idle: () => queue.then(() => undefined),
-};
-(window as unknown as { __robotseg: Hooks }).__robotseg = hooks;
-
-// ------------------------------------------------------------------------------------ DOM
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const view = $<HTMLCanvasElement>('view');
-const ctx = view.getContext('2d')!;
-const statusEl = $('status');
-const progressEl = $<HTMLProgressElement>('weights-progress');
-
-function setStatus(text: string, error = false): void {
-  statusEl.textContent = text;
-  statusEl.classList.toggle('error', error);
-}
-
-function fail(e: unknown): void {
-  const msg = e instanceof Error ? e.message : String(e);
-  console.error(e);
-  hooks.status = 'error';
-  hooks.error = msg;
-  hooks.errors.push(msg);
-  setStatus(msg, true);
-}
-
-const timingRows = new Map<string, HTMLTableCellElement>();
-function timing(name: string, ms: number, unit = 'ms'): void {
-  hooks.timings[name] = ms;
-  let cell = timingRows.get(name);
-  if (!cell) {
-    const tr = document.createElement('tr');
-    tr.innerHTML = `<td>${name}</td><td></td>`;
-    $('timings').querySelector('tbody')!.append(tr);
-    cell = tr.lastElementChild as HTMLTableCellElement;
-    timingRows.set(name, cell);
-  }
-  cell.textContent = unit === 'ms' ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ${unit}`;
-}
-
-// ------------------------------------------------------------------------------------ engine state
-
-let rt: Runtime | null = null;
-let model: SAM2 | null = null;
-let weights: LoadedWeights | null = null;
-
-/** Engine work runs one task at a time, in order. */
-let queue: Promise<unknown> = Promise.resolve();
-let pending = 0;
-function run<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
-  pending++;
-  const p = queue.then(async () => {
-    if (hooks.status === 'ready' || hooks.status === 'idle' || hooks.status === 'error') {
-      hooks.status = 'busy';
-      hooks.error = null;
-    }
-    setStatus(`${label}…`);
-    try {
-      const r = await fn();
-      if (hooks.status === 'busy') setStatus('ready');
-      return r;
-    } catch (e) {
-      fail(e);
-      return undefined;
-    } finally {
-      if (--pending === 0 && hooks.status === 'busy') hooks.status = model ? 'ready' : 'idle';
-    }
-  });
-  queue = p;
-  return p;
-}
+import { $, ctx, fail, progressEl, setStatus, timing, view } from './dom.js';
+import { color, drawMask, drawPrompts, drawRgb, fitCanvas, type Prompts } from './draw.js';
+import { attachPointerInput } from './input.js';
+import { model, pending, rt, run, setModel, setRuntime, weights } from './engine.js';
+import { type Box, type FrameReport, hashRgb, hooks, report, toBase64 } from './hooks.js';
 
 // ------------------------------------------------------------------------------------ sources
-
-type Box = [number, number, number, number];
-interface Prompts {
-  points: Point[];
-  box: Box | null;
-}
 
 type Source =
   | {
@@ -219,12 +67,6 @@ type Source =
 
 let source: Source | null = null;
 let objId = 1;
-
-function hashRgb(img: RgbImage): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < img.data.length; i++) h = Math.imul(h ^ img.data[i], 0x01000193);
-  return (h >>> 0).toString(16);
-}
 
 function disposeSource(): void {
   if (!source) return;
@@ -336,19 +178,6 @@ async function predictImage(): Promise<void> {
     decodeMs: ms,
   });
   redraw();
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
-/** Keep the latest results only: a live stream would otherwise grow without bound. */
-const MAX_RESULTS = 64;
-function report(r: ImageReport | FrameReport): void {
-  hooks.results.push(r);
-  if (hooks.results.length > MAX_RESULTS) hooks.results.splice(0, hooks.results.length - MAX_RESULTS);
 }
 
 function framesSource(imgs: RgbImage[]): FrameSource {
@@ -691,71 +520,6 @@ function findTarget(): Promise<unknown> {
 
 // ------------------------------------------------------------------------------------ drawing
 
-let scale = 1;
-function fitCanvas(w: number, h: number): void {
-  const maxW = Math.max(320, $('stage').clientWidth - 4);
-  const maxH = Math.max(240, window.innerHeight - 140);
-  scale = Math.min(maxW / w, maxH / h);
-  const cw = Math.round(w * scale);
-  const ch = Math.round(h * scale);
-  const dpr = window.devicePixelRatio || 1;
-  view.style.width = `${cw}px`;
-  view.style.height = `${ch}px`;
-  view.width = Math.round(cw * dpr);
-  view.height = Math.round(ch * dpr);
-}
-
-const maskCanvas = document.createElement('canvas');
-function drawMask(mask: Uint8Array, w: number, h: number, color: [number, number, number]): void {
-  maskCanvas.width = w;
-  maskCanvas.height = h;
-  const mctx = maskCanvas.getContext('2d')!;
-  const id = mctx.createImageData(w, h);
-  for (let i = 0; i < w * h; i++) {
-    if (!mask[i]) continue;
-    const edge =
-      (i % w > 0 && !mask[i - 1]) ||
-      (i % w < w - 1 && !mask[i + 1]) ||
-      (i >= w && !mask[i - w]) ||
-      (i < w * (h - 1) && !mask[i + w]);
-    id.data.set([color[0], color[1], color[2], edge ? 255 : 120], 4 * i);
-  }
-  mctx.putImageData(id, 0, 0);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(maskCanvas, 0, 0, view.width, view.height);
-  ctx.imageSmoothingEnabled = true;
-}
-
-const imgCanvas = document.createElement('canvas');
-function drawRgb(img: RgbImage): void {
-  imgCanvas.width = img.width;
-  imgCanvas.height = img.height;
-  imgCanvas.getContext('2d')!.putImageData(rgbToImageData(img), 0, 0);
-  ctx.drawImage(imgCanvas, 0, 0, view.width, view.height);
-}
-
-function drawPrompts(pr: Prompts | undefined, w: number): void {
-  if (!pr) return;
-  const k = view.width / w;
-  for (const p of pr.points) {
-    ctx.beginPath();
-    ctx.arc(p.x * k, p.y * k, 6 * (window.devicePixelRatio || 1), 0, 2 * Math.PI);
-    ctx.fillStyle = p.label ? '#22c55e' : '#ef4444';
-    ctx.fill();
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = '#fff';
-    ctx.stroke();
-  }
-  if (pr.box) {
-    const [x0, y0, x1, y1] = pr.box;
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = '#22c55e';
-    ctx.strokeRect(x0 * k, y0 * k, (x1 - x0) * k, (y1 - y0) * k);
-  }
-}
-
-const color = (id: number) => PALETTE[(id - 1) % PALETTE.length];
-
 function redraw(): void {
   ctx.fillStyle = '#111';
   ctx.fillRect(0, 0, view.width, view.height);
@@ -776,6 +540,7 @@ function redraw(): void {
     for (const r of s.results) drawMask(r.mask, s.frame.width, s.frame.height, color(r.objId));
     for (const pr of s.prompts.values()) drawPrompts(pr, s.frame.width);
   }
+  const drag = currentDrag();
   if (drag) {
     ctx.setLineDash([6, 4]);
     ctx.strokeStyle = '#facc15';
@@ -788,9 +553,6 @@ function redraw(): void {
 
 // ------------------------------------------------------------------------------------ pointer input
 
-let drag: { x0: number; y0: number; x1: number; y1: number; moved: boolean; button: number; shift: boolean } | null =
-  null;
-
 function sourceSize(): [number, number] | null {
   const s = source;
   if (!s) return null;
@@ -799,45 +561,10 @@ function sourceSize(): [number, number] | null {
   return [s.el.videoWidth, s.el.videoHeight];
 }
 
-view.addEventListener('contextmenu', (e) => e.preventDefault());
-view.addEventListener('pointerdown', (e) => {
-  if (!source) return;
-  const r = view.getBoundingClientRect();
-  const x = e.clientX - r.left;
-  const y = e.clientY - r.top;
-  drag = { x0: x, y0: y, x1: x, y1: y, moved: false, button: e.button, shift: e.shiftKey };
-  view.setPointerCapture(e.pointerId);
-});
-view.addEventListener('pointermove', (e) => {
-  if (!drag) return;
-  const r = view.getBoundingClientRect();
-  drag.x1 = e.clientX - r.left;
-  drag.y1 = e.clientY - r.top;
-  if (Math.hypot(drag.x1 - drag.x0, drag.y1 - drag.y0) > 5) drag.moved = true;
-  if (drag.moved) redraw();
-});
-view.addEventListener('pointerup', (e) => {
-  const d = drag;
-  drag = null;
-  const size = sourceSize();
-  if (!d || !size) return;
-  const r = view.getBoundingClientRect();
-  d.x1 = e.clientX - r.left;
-  d.y1 = e.clientY - r.top;
-  const [w, h] = size;
-  const toImg = (x: number, y: number): [number, number] => [
-    Math.min(w, Math.max(0, (x * w) / r.width)),
-    Math.min(h, Math.max(0, (y * h) / r.height)),
-  ];
-  if (d.moved) {
-    const [ax, ay] = toImg(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1));
-    const [bx, by] = toImg(Math.max(d.x0, d.x1), Math.max(d.y0, d.y1));
-    redraw();
-    if (bx > ax && by > ay) void addPrompt({ box: [ax, ay, bx, by] });
-  } else {
-    const [x, y] = toImg(d.x1, d.y1);
-    void addPrompt({ point: { x, y, label: d.button === 2 || d.shift ? 0 : 1 } });
-  }
+const currentDrag = attachPointerInput({
+  size: sourceSize,
+  redraw: () => redraw(),
+  prompt: (p) => void addPrompt(p),
 });
 
 // ------------------------------------------------------------------------------------ weights
@@ -873,8 +600,7 @@ function loadWeights(what: string | File): Promise<unknown> {
       source.vp = null;
     }
     weights?.store.destroy();
-    model = null;
-    weights = null;
+    setModel(null, null);
     enableAuto(null);
     progressEl.value = 0;
     const info = $('weights-info');
@@ -897,20 +623,20 @@ function loadWeights(what: string | File): Promise<unknown> {
     });
     const ms = performance.now() - t0;
     timing('weights load', ms);
-    model = loaded.model;
-    weights = loaded.weights;
+    setModel(loaded.model, loaded.weights);
+    const w = loaded.weights;
     hooks.weights = {
       name,
-      format: weights.format,
-      tensors: weights.store.entries.size,
-      bytes: weights.bytes,
+      format: w.format,
+      tensors: w.store.entries.size,
+      bytes: w.bytes,
       config: loaded.config.name,
       configSource: loaded.source,
-      hasRobotSeg: weights.hasRobotSeg,
+      hasRobotSeg: w.hasRobotSeg,
       loadMs: ms,
     };
-    info.textContent = `${name}: ${weights.format}, ${weights.store.entries.size} tensors, ${formatBytes(weights.store.bytes)} on the GPU (${weights.store.arenas.length} arena${weights.store.arenas.length > 1 ? 's' : ''}), config ${loaded.config.name} (${loaded.source})`;
-    enableAuto(model instanceof RobotSeg ? model.spec.classVocab : null);
+    info.textContent = `${name}: ${w.format}, ${w.store.entries.size} tensors, ${formatBytes(w.store.bytes)} on the GPU (${w.store.arenas.length} arena${w.store.arenas.length > 1 ? 's' : ''}), config ${loaded.config.name} (${loaded.source})`;
+    enableAuto(loaded.model instanceof RobotSeg ? loaded.model.spec.classVocab : null);
     hooks.status = 'ready';
     setStatus('ready');
     if (source?.kind === 'image' && !autoMode()) void encodeImage();
@@ -1003,7 +729,8 @@ async function start(): Promise<void> {
   if (q.get('weights')) $<HTMLInputElement>('weights-url').value = q.get('weights')!;
   if (q.get('config')) $<HTMLInputElement>('config-url').value = q.get('config')!;
   try {
-    rt = await createBrowserRuntime();
+    const rt = await createBrowserRuntime();
+    setRuntime(rt);
     const a = rt.adapter;
     hooks.adapter = {
       ...a,

@@ -5,7 +5,7 @@
 //   node:*, fs, path…): the browser entry must stay host-agnostic.
 // - Dev and preview servers also serve /fixtures/* (test/fixtures: the reduced golden model and its
 //   images) and /weights/* (the repo's weights/ folder, where scripts/get-weights.sh puts checkpoints).
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
@@ -15,15 +15,33 @@ import { defineConfig, type Plugin } from 'vite';
 const WEB = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(WEB, '..');
 const NODE_BUILTINS = new Set(builtinModules);
-// ROBOTSEG_WEB_ENGINE=dist: the page imports the built package (dist/src/browser/index.js: run `npm run build`
-// first) instead of the TypeScript sources, i.e. what a bundler gets from an installed copy of the package
-// (`ROBOTSEG_WEB_ENGINE=dist npx vitest run test/browser/demo.test.ts` runs the browser test that way).
-const ENGINE_DIST = process.env.ROBOTSEG_WEB_ENGINE === 'dist';
-if (ENGINE_DIST && !existsSync(join(ROOT, 'dist', 'src', 'browser', 'index.js')))
-  throw new Error('ROBOTSEG_WEB_ENGINE=dist: no dist/src/browser/index.js; run npm run build first');
-const ENGINE_ALIAS = ENGINE_DIST
-  ? [{ find: /^\.\.\/src\/browser\/index\.js$/, replacement: join(ROOT, 'dist', 'src', 'browser', 'index.js') }]
-  : [];
+// ROBOTSEG_WEB_ENGINE picks the engine the page imports in place of the TypeScript sources
+// (../src/browser/index.js):
+//   dist  the repo's built package (dist/src/browser/index.js: run `npm run build` first);
+//   DIR   an installed copy of the package (e.g. APP/node_modules/robotseg from `npm install robotseg-*.tgz`),
+//         resolved through its package.json `exports` (browser condition) as a bundler resolves
+//         `import … from 'robotseg'`; its dependencies come from the installing project's node_modules.
+// `ROBOTSEG_WEB_ENGINE=dist npx vitest run test/browser/demo.test.ts` runs the browser test that way;
+// test/package/consumer.test.ts runs it against the installed tarball.
+const ENGINE = process.env.ROBOTSEG_WEB_ENGINE;
+function engineAlias(): Array<{ find: RegExp; replacement: string }> {
+  if (ENGINE === undefined || ENGINE === '' || ENGINE === 'src') return [];
+  let target: string;
+  if (ENGINE === 'dist') {
+    target = join(ROOT, 'dist', 'src', 'browser', 'index.js');
+    if (!existsSync(target))
+      throw new Error('ROBOTSEG_WEB_ENGINE=dist: no dist/src/browser/index.js; run npm run build first');
+  } else {
+    target = resolve(ENGINE);
+    const pkg = join(target, 'package.json');
+    if (!existsSync(pkg) || (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name !== 'robotseg')
+      throw new Error(
+        `ROBOTSEG_WEB_ENGINE=${ENGINE}: expected src, dist or the folder of an installed robotseg package (its package.json)`,
+      );
+  }
+  return [{ find: /^\.\.\/src\/browser\/index\.js$/, replacement: target }];
+}
+const ENGINE_ALIAS = engineAlias();
 
 function noNodeModules(): Plugin {
   return {

@@ -1,5 +1,5 @@
 // `robotseg serve --weights FILE [--config NAME|FILE] [--host 127.0.0.1] [--port 8765] [--token T]
-//   [--max-sessions N] [--max-frame-pixels P] [--resize image|official-video] [--quiet]`
+//   [--max-sessions N] [--max-frame-pixels P] [--resize image|official-video] [--record FILE.mcap] [--quiet]`
 //
 // One process, one WebGPU device, one copy of the weights, many streaming sessions (docs/serve.md):
 // WebSocket /v1/stream, POST /v1/segment, GET /healthz, GET /metrics (src/node/serve/server.ts).
@@ -7,12 +7,17 @@
 // but loopback without one is refused. Start-up errors (flags, weights, port in use): one line, exit 2.
 // Prints `listening on http://HOST:PORT …` on stdout once the port is bound; SIGINT / SIGTERM close
 // every session and release the device, then exit as every command does on a signal (130 / 143).
+// --record FILE.mcap writes every answered frame and /v1/segment request (src/node/serve/recorder.ts);
+// the file is finished on that shutdown and appears under its name only then (atomic rename).
 import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes, WeightsFormatError } from '../graph/weights_io.js';
 import { isRobotSegConfig } from '../model/robotseg_config.js';
 import { ConfigError } from '../model/resolve_config.js';
 import { loadModelWithStore } from '../node/load_model.js';
+import { checkDistinct, checkOutputFile, errnoText } from '../node/paths.js';
+import { ServeRecorder } from '../node/serve/recorder.js';
 import {
   DEFAULT_MAX_FRAME_PIXELS,
   DEFAULT_MAX_SESSIONS,
@@ -33,6 +38,7 @@ export interface ServeOpts {
   maxSessions?: string;
   maxFramePixels?: string;
   resize?: string;
+  record?: string;
   quiet?: boolean;
 }
 
@@ -52,6 +58,10 @@ export function registerServe(program: Command): void {
     .option('--max-frame-pixels <p>', 'pixels per frame or image at most', String(DEFAULT_MAX_FRAME_PIXELS))
     .option('--resize <mode>', 'stream frame preprocessing: image (default) or official-video')
     .option('--precision <p>', PRECISION_HELP)
+    .option(
+      '--record <file.mcap>',
+      'write every served frame, its masks and results to an MCAP file (finished on SIGINT / SIGTERM)',
+    )
     .option('--quiet', 'no log lines on stderr')
     .action(async (opts: ServeOpts) => {
       const served = await runServe(opts, (line) => process.stdout.write(`${line}\n`));
@@ -98,9 +108,33 @@ export async function runServe(
   if (opts.weights === undefined) throw new UserError('--weights FILE is required (a .safetensors or .pt checkpoint)');
   if (!existsSync(opts.weights)) throw new UserError(`cannot read weights '${opts.weights}': no such file`);
   if (!statSync(opts.weights).isFile()) throw new UserError(`cannot read weights '${opts.weights}': not a file`);
+  if (opts.record !== undefined) {
+    if (extname(opts.record).toLowerCase() !== '.mcap')
+      throw new UserError(`--record '${opts.record}': the recording is an MCAP file (name it *.mcap)`);
+    checkOutputFile('--record', opts.record);
+    checkDistinct(
+      [
+        { what: '--weights', path: opts.weights },
+        { what: '--config', path: opts.config !== undefined && existsSync(opts.config) ? opts.config : undefined },
+      ],
+      [{ what: '--record', path: opts.record }],
+    );
+  }
 
-  // 2. the device and the one copy of the weights
-  const rt = await cliRuntime({ precision });
+  // 2. the recording (its temporary file: a path that cannot be written fails here), the device, the weights
+  let recorder: ServeRecorder | null = null;
+  if (opts.record !== undefined) {
+    const path = opts.record;
+    recorder = await ServeRecorder.open(path, (line) => process.stderr.write(`robotseg serve: ${line}\n`)).catch(
+      (e) => {
+        throw new UserError(`cannot write --record '${path}': ${errnoText(e)}`);
+      },
+    );
+  }
+  const rt = await cliRuntime({ precision }).catch((e) => {
+    recorder?.abort();
+    throw e;
+  });
   let server: RunningServer;
   try {
     const t0 = performance.now();
@@ -125,21 +159,38 @@ export async function runServe(
       maxSessions,
       maxFramePixels,
       resize: opts.resize === 'official-video' ? 'official-video' : 'image',
+      hooks: recorder?.hooks,
+      onSegment: recorder ? (ev) => recorder.recordSegment(ev) : undefined,
       log: (line) => process.stderr.write(`robotseg serve: ${line}\n`),
     }).catch((e: Error & { code?: string }) => {
       throw new UserError(`cannot listen on ${host}:${port}: ${e.code ?? oneLine(e.message)}`);
     });
   } catch (e) {
+    recorder?.abort();
     rt.destroy();
     throw e;
   }
   const ws = server.url.replace(/^http/, 'ws');
   out(
-    `listening on ${server.url} (${ws}/v1/stream, ${server.url}/v1/segment, /healthz, /metrics), ${token ? 'token required' : 'no token'}, at most ${maxSessions} sessions, adapter ${rt.adapter.description || rt.adapter.device || 'WebGPU'}`,
+    `listening on ${server.url} (${ws}/v1/stream, ${server.url}/v1/segment, /healthz, /metrics), ${token ? 'token required' : 'no token'}, at most ${maxSessions} sessions${recorder ? `, recording to ${recorder.path}` : ''}, adapter ${rt.adapter.description || rt.adapter.device || 'WebGPU'}`,
   );
+  const finishRecording = async () => {
+    if (!recorder) return;
+    try {
+      await recorder.close();
+      log(`recorded ${recorder.frames} frames and ${recorder.masks} masks to ${recorder.path}`);
+    } catch (e) {
+      recorder.abort();
+      process.stderr.write(`robotseg: cannot write --record '${recorder.path}': ${errnoText(e)}\n`);
+    }
+  };
   const stop = async () => {
-    await server.close();
-    rt.destroy();
+    try {
+      await server.close();
+    } finally {
+      await finishRecording();
+      rt.destroy();
+    }
   };
   return { server, stop };
 }

@@ -18,11 +18,17 @@
 // 1e-4 absolute, binary masks at the image size with IoU >= 0.999 (a pixel whose logit is within
 // rounding of 0 may flip), IoU / object scores within 1e-4.
 //
+// Engine: the page imports the TypeScript sources (src/browser) unless ROBOTSEG_WEB_ENGINE says otherwise
+// (web/vite.config.ts): `dist` (the repo's build) or the folder of an installed package, which
+// test/package/consumer.test.ts passes to run this file against the packed tarball. The build's module
+// list is checked: the engine comes from there and nothing from src/. Screenshots of such a run go to
+// test-artifacts/browser-package/.
+//
 // Chromium: /usr/bin/chromium (apt-get install chromium) or ROBOTSEG_CHROMIUM. Without it the test
 // skips with a message, except under CI=true, where it fails.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +44,14 @@ import { goldenPtBytes, robotsegGoldenSafetensors } from './golden_files.js';
 import { serveStatic, type StaticServer } from './server.js';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'browser');
+const ENGINE = process.env.ROBOTSEG_WEB_ENGINE || 'src';
+const ENGINE_DIR =
+  ENGINE === 'src' ? join(ROOT, 'src') : ENGINE === 'dist' ? join(ROOT, 'dist', 'src') : resolve(ENGINE);
+const ARTIFACTS = join(
+  ROOT,
+  'test-artifacts',
+  ENGINE === 'src' ? 'browser' : `browser-${ENGINE === 'dist' ? 'dist' : 'package'}`,
+);
 const CHROMIUM = process.env.ROBOTSEG_CHROMIUM ?? '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
 const haveChromium = existsSync(CHROMIUM);
@@ -190,13 +203,28 @@ describe.skipIf(!haveChromium || !rt)(
 
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
+      tmp = mkdtempSync(join(tmpdir(), 'robotseg-browser-'));
       const tb = Date.now();
       const { build } = await import('vite');
-      await build({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn' });
+      // the source-tree page goes to web/dist (npm run web:build's place), any other to a temporary folder
+      const outDir = ENGINE === 'src' ? join(ROOT, 'web', 'dist') : join(tmp, 'page');
+      const built = await build({
+        configFile: join(ROOT, 'web', 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+      });
       stats.buildMs = Date.now() - tb;
-      tmp = mkdtempSync(join(tmpdir(), 'robotseg-browser-'));
+      // which engine the page was built from: every engine module from ENGINE_DIR, none from src/ otherwise
+      const ids = (Array.isArray(built) ? built : [built]).flatMap((o) =>
+        'output' in o ? o.output.flatMap((c) => (c.type === 'chunk' ? c.moduleIds : [])) : [],
+      );
+      const engineIds = ids.filter((id) => id.startsWith(ENGINE_DIR + sep));
+      stats.engine = { engine: ENGINE, modules: engineIds.length };
+      expect(engineIds.length, `modules from ${ENGINE_DIR}`).toBeGreaterThan(30);
+      expect(engineIds.some((id) => /[\\/]browser[\\/]index\.(ts|js)$/.test(id))).toBe(true);
+      if (ENGINE !== 'src') expect(ids.filter((id) => id.startsWith(join(ROOT, 'src') + sep))).toEqual([]);
       server = await serveStatic({
-        '/': join(ROOT, 'web', 'dist'),
+        '/': outDir,
         '/fixtures/': join(ROOT, 'test', 'fixtures'),
         '/tmp/': tmp,
       });
@@ -245,7 +273,7 @@ describe.skipIf(!haveChromium || !rt)(
         ? `; ${cmps.length} masks, max low-res logit diff ${Math.max(...cmps.map((c) => c.d)).toExponential(2)}, min IoU ${Math.min(...cmps.map((c) => c.iou))}`
         : '';
       console.log(
-        `browser test: ${((stats.totalMs as number) / 1000).toFixed(1)} s (vite build ${((stats.buildMs as number) / 1000).toFixed(1)} s)${worst}; details in test-artifacts/browser/stats.json`,
+        `browser test: ${((stats.totalMs as number) / 1000).toFixed(1)} s (vite build ${((stats.buildMs as number) / 1000).toFixed(1)} s)${worst}; details in ${relative(ROOT, ARTIFACTS)}/stats.json`,
       );
       await browser?.close();
       await server?.close();

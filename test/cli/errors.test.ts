@@ -3,12 +3,12 @@
 // behind and never hang (devices and FIFOs are refused before they are opened). All of these fail
 // before the GPU; the GPU classes (NaN weights, late file-system errors, --quiet) are in
 // errors_gpu.test.ts.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, ROOT, runCli } from '../helpers/cli.js';
+import { BIN, type CliResult, ROOT, runCli, runCliInShell, runProcess } from '../helpers/cli.js';
 
 const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
 const WEIGHTS = join(GOLD, 'weights.safetensors');
@@ -125,17 +125,12 @@ describe('outputs: checked before any work, never equal to an input or another o
     chmodSync(d, 0o555);
     const out = join(d, 'e.png');
     if (process.getuid?.() === 0) {
-      const r = spawnSync(
+      const r = await runProcess(
         'setpriv',
-        ['--bounding-set=-dac_override,-dac_read_search', process.execPath, join(ROOT, 'bin', 'robotseg.js')].concat([
-          'edges',
-          IMAGE,
-          '--out',
-          out,
-        ]),
-        { encoding: 'utf8', timeout: BOUND_MS },
+        ['--bounding-set=-dac_override,-dac_read_search', process.execPath, BIN, 'edges', IMAGE, '--out', out],
+        { timeout: BOUND_MS },
       );
-      expectUserError({ code: r.status, out: r.stdout, err: r.stderr }, /not writable/);
+      expectUserError(r, /not writable/);
     } else {
       await fails(['edges', IMAGE, '--out', out], /not writable/);
     }
@@ -149,31 +144,16 @@ describe('file-system errors after the work: exit 2, one line, no partial file',
     const d = caseDir('late');
     const EVAL = join(ROOT, 'test', 'fixtures', 'eval', 'clip');
     const script = `trap '' XFSZ; ulimit -f 0; exec "$0" "$@"`;
-    const r = await new Promise<CliResult>((res) => {
-      const p = spawn(
-        'bash',
-        [
-          '-c',
-          script,
-          process.execPath,
-          join(ROOT, 'bin', 'robotseg.js'),
-          'eval',
-          '--pred',
-          join(EVAL, 'pred'),
-          '--gt',
-          join(EVAL, 'gt'),
-          '--cpu',
-          '--json',
-          join(d, 'r.json'),
-        ],
-        { cwd: ROOT },
-      );
-      let out = '';
-      let err = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-      p.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      p.on('close', (code) => res({ code, out, err }));
-    });
+    const r = await runCliInShell(script, [
+      'eval',
+      '--pred',
+      join(EVAL, 'pred'),
+      '--gt',
+      join(EVAL, 'gt'),
+      '--cpu',
+      '--json',
+      join(d, 'r.json'),
+    ]);
     expectUserError(r, /cannot write '.*r\.json': file too large \(EFBIG\)/);
     expect(readdirSync(d)).toEqual([]);
   });

@@ -4,12 +4,12 @@
 //     masks it wrote and where;
 //   - --quiet prints nothing on success, through a shell pipe (fd 2 a FIFO, as in `cmd 2>&1 | less`):
 //     Dawn's adapter warnings included (src/node/native_stderr.ts).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, ROOT, runCli } from '../helpers/cli.js';
+import { type CliResult, ROOT, runCli, runCliInShell } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
@@ -112,20 +112,7 @@ describe.skipIf(!rt)('bad input found on the GPU', () => {
     const d = join(tmp, 'quiet');
     mkdirSync(d);
     const cmd = `set -o pipefail; "$0" "$1" segment "$2" --weights "$3" --point 100,70 --out "$4" --quiet 2>&1 | cat`;
-    const r = await new Promise<CliResult>((res) => {
-      const p = spawn('bash', [
-        '-c',
-        cmd,
-        process.execPath,
-        join(ROOT, 'bin', 'robotseg.js'),
-        IMAGE,
-        WEIGHTS,
-        join(d, 'm.png'),
-      ]);
-      let out = '';
-      p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-      p.on('close', (code) => res({ code, out, err: '' }));
-    });
+    const r = await runCliInShell(cmd, [IMAGE, WEIGHTS, join(d, 'm.png')]);
     expect({ code: r.code, printed: r.out }).toEqual({ code: 0, printed: '' });
     expect(readdirSync(d)).toEqual(['m.png']);
   });

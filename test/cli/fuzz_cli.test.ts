@@ -5,7 +5,7 @@
 // behind except, on success, the outputs it was asked for (never a temporary file).
 // Seed and count: ROBOTSEG_FUZZ_SEED (default 12), ROBOTSEG_FUZZ_CASES (default 24). Most cases fail
 // before the GPU (a process start each); the few that pass run the reduced model or Canny.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   cpSync,
@@ -19,7 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, ROOT } from '../helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import { rng } from '../helpers/rng.js';
 
 const SEED = Number(process.env.ROBOTSEG_FUZZ_SEED ?? 12);
@@ -221,22 +221,8 @@ const GENERATORS: Array<(r: Rand, dir: string) => Case> = [
   },
 ];
 
-function runIn(dir: string, args: string[]): Promise<CliResult & { ms: number }> {
-  return new Promise((res, rej) => {
-    const t0 = performance.now();
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), ...args], { cwd: dir });
-    let out = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), CASE_BOUND_MS);
-    p.on('error', rej);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code, out, err, ms: performance.now() - t0 });
-    });
-  });
-}
+/** The CLI in `dir` (relative paths of a case resolve there), killed past CASE_BOUND_MS. */
+const runIn = (dir: string, args: string[]) => runCli(args, { cwd: dir, timeout: CASE_BOUND_MS });
 
 describe('robotseg CLI fuzz', () => {
   it(`${CASES} seeded cases (seed ${SEED}) end in exit 0 or 2, one line, nothing left behind`, {

@@ -2,7 +2,6 @@
 // reduced golden SAM 2.1 weights with the reduced RobotSeg config, then `segment --target` (one-frame
 // video, automatic mode) and `track --target arm,gripper,robot` (3 objects, one encoder pass per
 // frame) on the starting checkpoint, whose config is read from its metadata.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openWeights } from '../../src/node/weights_file.js';
 import { readMask } from '../../src/node/image_io.js';
 import { initAddedTensor, initRng } from '../../src/cli/init_robotseg.js';
+import { runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -20,26 +20,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 const RS = join(tmp, 'RS.safetensors');
 
-interface CliResult {
-  code: number | null;
-  out: string;
-  err: string;
-}
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), ...args], { cwd: ROOT, timeout: 240_000 });
-    let out = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    p.on('error', rej);
-    p.on('close', (code) => res({ code, out, err }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { timeout: 240_000 });
 
 describe('init-robotseg', () => {
   it('copies the SAM part, adds the RobotSeg tensors (seeded), embeds the config', async () => {

@@ -1,6 +1,6 @@
 // `robotseg track` end to end: spawned as a user would run it (node bin/robotseg.js), on a 5-frame
 // clip (test/fixtures/video_clip, 240x136) with the reduced golden weights.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { hasTool, openFrameSource } from '../../src/node/frame_source.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../../src/node/image_io.js';
 import { goldenModel } from '../helpers/golden.js';
+import { type CliResult, runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -24,32 +25,9 @@ const rt = await testRuntime();
 // CI installs ffmpeg: the video tests skip only on a user's machine without it
 const skipVideo = !(hasTool('ffmpeg') && hasTool('ffprobe')) && process.env.CI !== 'true';
 
-interface CliResult {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
 /** Spawn the CLI without blocking the test worker's event loop (runs take seconds on lavapipe). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'track', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      timeout: 240_000,
-    });
-    let out = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    p.on('error', rej);
-    p.on('close', (code) => res({ code, out, err }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(['track', ...args], { env: { ...process.env, ...env }, timeout: 240_000 });
 
 let n = 0;
 const fresh = (name: string) => join(tmp, `${name}${n++}`);

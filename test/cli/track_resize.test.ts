@@ -1,12 +1,12 @@
 // `robotseg track --resize official-video` (README.md "Track a robot in a video"): the official video loader's PIL bicubic uint8
 // resize instead of the default antialiased bilinear on floats. Spawned as a user runs it, on the
 // 240x136 clip with the reduced golden weights.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readImage } from '../../src/node/image_io.js';
+import { runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -18,30 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'robotseg-track-resize-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 
-interface CliResult {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'robotseg.js'), 'track', ...args], {
-      cwd: ROOT,
-      timeout: 240_000,
-    });
-    let out = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    p.on('error', rej);
-    p.on('close', (code) => res({ code, out, err }));
-  });
-}
+const cli = (args: string[]) => runCli(['track', ...args], { timeout: 240_000 });
 
 /** Every mask: 240x136, values 0/255 only; returned as 0/1. */
 function readMasks(dir: string): Uint8Array[] {

@@ -10,11 +10,24 @@
 //   - the public API: the names below exist in the node and browser entries; internal modules are not
 //     importable (ERR_PACKAGE_PATH_NOT_EXPORTED);
 //   - tsc --strict --noEmit of test/package/project/node-types.ts (nodenext) and of the README's bundler
-//     example examples/embed-vite/main.ts (bundler resolution), then a Vite build of that example.
+//     example examples/embed-vite/main.ts (bundler resolution), then a Vite build of that example;
+//   - the Chromium demo test (test/browser/demo.test.ts, its image and automatic-mode cases) with the demo
+//     page built against the installed package (ROBOTSEG_WEB_ENGINE=APP/node_modules/robotseg): the
+//     same masks as the Node engine, as the source-tree run asserts (Chromium needed under CI=true).
 // To extend: add names to NODE_API / BROWSER_API, a use to node-types.ts, or a step below.
 // Needs npm and tar (always there with Node on Debian); no skip under CI=true or elsewhere.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +86,10 @@ const BROWSER_API = [
   'rgbFromUrl',
 ];
 
+/** The demo test's cases run against the installed package (CI time: about a minute and a half). */
+const BROWSER_CASES = '(image|automatic mode): ';
+const CHROMIUM = process.env.ROBOTSEG_CHROMIUM ?? '/usr/bin/chromium';
+
 interface Run {
   code: number;
   out: string;
@@ -80,16 +97,19 @@ interface Run {
 }
 
 /** Run a command without blocking the worker (see test/helpers/cli.ts); never throws on exit codes. */
-function run(cmd: string, args: string[], cwd: string, timeout = 300_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeout = 300_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } }, (e, out, err) =>
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+    execFile(
+      cmd,
+      args,
+      { cwd, timeout, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1', ...env } },
+      (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
     );
   });
 }
 
-async function ok(cmd: string, args: string[], cwd: string, timeout?: number): Promise<Run> {
-  const r = await run(cmd, args, cwd, timeout);
+async function ok(cmd: string, args: string[], cwd: string, timeout?: number, env?: NodeJS.ProcessEnv): Promise<Run> {
+  const r = await run(cmd, args, cwd, timeout, env);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.code}\n${r.out}\n${r.err}`);
   return r;
 }
@@ -229,4 +249,33 @@ describe('the installed package', () => {
     expect(code).toContain('@compute'); // the shaders are in the bundle
     expect(code).toContain('navigator.gpu');
   });
+
+  it.skipIf(!existsSync(CHROMIUM) && process.env.CI !== 'true')(
+    'the Chromium demo test passes with the page built against the installed package',
+    { timeout: 600_000 },
+    async () => {
+      const engine = join(app, 'node_modules', 'robotseg');
+      const report = join(tmp, 'browser-report.json');
+      const vitest = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+      const args = [vitest, 'run', 'test/browser/demo.test.ts', '-t', BROWSER_CASES];
+      await ok('node', [...args, '--reporter=json', `--outputFile=${report}`], ROOT, 590_000, {
+        ROBOTSEG_WEB_ENGINE: engine,
+      });
+      // the cases ran (none skipped: a missing Chromium fails under CI=true) and passed
+      const r = JSON.parse(readFileSync(report, 'utf8')) as {
+        numPassedTests: number;
+        numFailedTests: number;
+        testResults: Array<{ assertionResults: Array<{ title: string; status: string }> }>;
+      };
+      const ran = r.testResults.flatMap((f) => f.assertionResults).filter((a) => a.status !== 'skipped');
+      expect(ran.map((a) => [a.title.split(':')[0], a.status])).toEqual([
+        ['image', 'passed'],
+        ['automatic mode', 'passed'],
+      ]);
+      expect(r.numFailedTests).toBe(0);
+      // the page was built from the installed copy (the demo test checks its module list)
+      const stats = JSON.parse(readFileSync(join(ROOT, 'test-artifacts', 'browser-package', 'stats.json'), 'utf8'));
+      expect(stats.engine).toMatchObject({ engine });
+    },
+  );
 });

@@ -1,27 +1,35 @@
 // `robotseg serve` as a user runs it: start-up errors are UserErrors (exit 2, one line; two spawned); the Python client
 // of docs/serve.md, run verbatim with python3 + websockets (Debian's python3-websockets in CI) against
 // the running server, gets the masks in-process push gives (its RLE decoding checked by SHA-1); SIGTERM
-// closes the server (exit 143, as every command).
+// closes the server (exit 143, as every command). `--record FILE.mcap`: a session over WebSocket and one
+// /v1/segment request, then SIGTERM; the MCAP file read back with @mcap/core's indexed reader holds the
+// frame bytes as sent and masks equal to the RLEs the server answered; a bad --record path exits 2.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseRosMsg } from '@foxglove/rosmsg';
+import { MessageReader } from '@foxglove/rosmsg2-serialization';
+import { McapIndexedReader, type McapTypes, TempBuffer } from '@mcap/core';
+import { loadDecompressHandlers } from '@mcap/support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServeOpts, runServe } from '../../src/cli/serve.js';
-import { UserError } from '../../src/cli/errors.js';
 import { decodeImage } from '../../src/node/image_io.js';
 import { loadModelWithStore } from '../../src/node/load_model.js';
+import { ROS2_COMPRESSED_IMAGE_SCHEMA, ROS2_IMAGE_SCHEMA } from '../../src/node/mcap/image_messages.js';
+import { maskToRle } from '../../src/serve/rle.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { GOLDEN } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { inProcessStream } from '../helpers/serve_client.js';
+import { connect, inProcessStream, type Msg } from '../helpers/serve_client.js';
 
 const W = join(GOLDEN, 'weights.safetensors');
 const CFG = join(GOLDEN, 'config.json');
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-serve-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+mkdirSync(join(tmp, 'dir.mcap'));
 
 /** A python3 that imports websockets: ROBOTSEG_PYTHON, python3 on PATH, then Debian's /usr/bin/python3. */
 function findPython(): string | null {
@@ -64,7 +72,7 @@ function startCli(
 }
 
 describe('robotseg serve: start-up errors', () => {
-  // flags are checked before the device or the weights are touched: in-process, UserError (exit 2)
+  // flags and paths are checked before the device or the weights are touched: in-process, exit code 2
   const cases: Array<[string, ServeOpts, NodeJS.ProcessEnv, RegExp]> = [
     ['IPv6 any without a token', { host: '::' }, {}, /--host :: is not loopback: set a token/],
     ['bad port', { port: '70000' }, {}, /--port '70000': expected an integer from 0 to 65535/],
@@ -73,6 +81,9 @@ describe('robotseg serve: start-up errors', () => {
     ['empty token', {}, { ROBOTSEG_TOKEN: '' }, /ROBOTSEG_TOKEN is empty/],
     ['bad resize', { resize: 'nearest' }, {}, /--resize 'nearest'/],
     ['missing weights', { weights: join(tmp, 'none.safetensors') }, {}, /cannot read weights .*no such file/],
+    ['record not *.mcap', { record: join(tmp, 'rec.bag') }, {}, /--record '.*rec\.bag': the recording is an MCAP file/],
+    ['record in a missing folder', { record: join(tmp, 'no', 'r.mcap') }, {}, /cannot write --record .*does not exist/],
+    ['record is a folder', { record: join(tmp, 'dir.mcap') }, {}, /cannot write --record .*a folder/],
   ];
   for (const [name, opts, env, re] of cases) {
     it(name, async () => {
@@ -81,7 +92,8 @@ describe('robotseg serve: start-up errors', () => {
       Object.assign(process.env, env);
       try {
         const run = runServe({ weights: W, config: CFG, quiet: true, ...opts }, () => {});
-        await expect(run).rejects.toThrow(UserError);
+        // a user error (UserError or PathError): exit 2 with its one line
+        await expect(run).rejects.toMatchObject({ exitCode: 2 });
         await expect(run).rejects.toThrow(re);
       } finally {
         if (saved === undefined) delete process.env.ROBOTSEG_TOKEN;
@@ -181,6 +193,122 @@ describe.skipIf(!rt || (!python && process.env.CI !== 'true'))('the Python clien
       expect(await exited, srv.err()).toBe(143);
       expect(srv.err()).toMatch(/robotseg: interrupted \(SIGTERM\)/);
     }
+  });
+});
+
+describe.skipIf(!rt && process.env.CI !== 'true')('robotseg serve --record FILE.mcap', () => {
+  it('spawned: an unwritable --record path exits 2 with one line', async () => {
+    const r = await runCli(
+      ['serve', '--weights', W, '--config', CFG, '--record', join(tmp, 'missing', 'rec.mcap'), '--quiet'],
+      {},
+    );
+    expect(r.code, r.err).toBe(2);
+    expect(r.err.trim()).toMatch(/^robotseg: cannot write --record '.*rec\.mcap': folder '.*missing' does not exist$/);
+  });
+
+  it('a stream and a /v1/segment request, then SIGTERM: the MCAP file holds what was served', {
+    timeout: 300_000,
+  }, async () => {
+    expect(rt, 'a WebGPU adapter').not.toBeNull();
+    const dir = mkdtempSync(join(tmp, 'rec-'));
+    const rec = join(dir, 'served.mcap');
+    const env = { ...process.env, ROBOTSEG_TOKEN: undefined };
+    const srv = await startCli(['--weights', W, '--config', CFG, '--port', '0', '--record', rec], env);
+    let exited: Promise<number | null> | null = new Promise((res) => srv.child.on('exit', (code) => res(code)));
+    const frames = ['00000.jpg', '00001.jpg', '00002.jpg'].map((f) =>
+      readFileSync(join(ROOT, 'test', 'fixtures', 'video_clip', f)),
+    );
+    const results: Msg[] = [];
+    let ready: Msg;
+    let segment: Msg;
+    try {
+      const c = await connect(`${srv.url.replace(/^http/, 'ws')}/v1/stream`);
+      c.json({
+        type: 'start',
+        objects: [
+          { obj: 1, points: [[120, 68, 1]] },
+          { obj: 4, box: [20, 10, 110, 100] },
+        ],
+      });
+      ready = await c.next();
+      expect(ready.type, JSON.stringify(ready)).toBe('ready');
+      // one frame at a time (each answered before the next is sent): none is dropped
+      for (const f of frames) {
+        c.frame(f);
+        results.push(await c.next());
+      }
+      c.json({ type: 'stop' });
+      expect((await c.next()).type).toBe('stopped');
+      await c.closed;
+      const r = await fetch(`${srv.url}/v1/segment?points=60,40,1`, { method: 'POST', body: frames[1] });
+      expect(r.status).toBe(200);
+      segment = (await r.json()) as Msg;
+      // nothing under the final name before the shutdown
+      expect(readdirSync(dir).filter((f) => f === 'served.mcap')).toEqual([]);
+      srv.child.kill('SIGTERM');
+      expect(await exited, srv.err()).toBe(143);
+      exited = null;
+    } finally {
+      if (exited) {
+        srv.child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    expect(srv.err()).toMatch(/recorded 4 frames and 9 masks to /);
+    expect(readdirSync(dir), 'no temporary file left').toEqual(['served.mcap']);
+
+    const reader = await McapIndexedReader.Initialize({
+      readable: new TempBuffer(new Uint8Array(readFileSync(rec))),
+      decompressHandlers: await loadDecompressHandlers(),
+    });
+    const messages: McapTypes.TypedMcapRecords['Message'][] = [];
+    for await (const m of reader.readMessages()) messages.push(m);
+    const on = (topic: string) => messages.filter((m) => reader.channelsById.get(m.channelId)!.topic === topic);
+    const base = '/robotseg/session1';
+    const imageCh = [...reader.channelsById.values()].find((ch) => ch.topic === `${base}/image`)!;
+    expect(imageCh.metadata.get('session')).toBe(ready.session);
+    expect(reader.schemasById.get(imageCh.schemaId)!.name).toBe('sensor_msgs/msg/CompressedImage');
+    const compressed = new MessageReader(parseRosMsg(ROS2_COMPRESSED_IMAGE_SCHEMA, { ros2: true }));
+    const image = new MessageReader(parseRosMsg(ROS2_IMAGE_SCHEMA, { ros2: true }));
+    type Img = { header: { stamp: unknown }; width: number; height: number; encoding: string; data: Uint8Array };
+    type Jpg = { header: { stamp: unknown }; format: string; data: Uint8Array };
+
+    const sent = on(`${base}/image`).map((m) => compressed.readMessage<Jpg>(m.data));
+    expect(sent.map((f) => f.format)).toEqual(['jpeg', 'jpeg', 'jpeg']);
+    sent.forEach((f, i) => expect(Buffer.from(f.data).equals(frames[i]), `frame ${i} bytes`).toBe(true));
+    const times = on(`${base}/image`).map((m) => m.logTime);
+    expect(on(`${base}/results`).map((m) => JSON.parse(new TextDecoder().decode(m.data)))).toEqual(results);
+    expect(on(`${base}/results`).map((m) => m.logTime)).toEqual(times);
+    let area = 0;
+    for (const obj of [1, 4]) {
+      const masks = on(`${base}/image/obj${obj}_mask`);
+      expect(
+        masks.map((m) => m.logTime),
+        `obj ${obj}`,
+      ).toEqual(times);
+      masks.forEach((m, i) => {
+        const img = image.readMessage<Img>(m.data);
+        expect([img.encoding, img.width, img.height]).toEqual(['mono8', 240, 136]);
+        expect(img.header.stamp).toEqual(sent[i].header.stamp);
+        const want = results[i].objects.find((o: Msg) => o.obj === obj);
+        expect(maskToRle(img.data, 240, 136), `obj ${obj} frame ${i}`).toEqual(want.rle);
+        area += want.area;
+      });
+    }
+    expect(area, 'some mask is not empty').toBeGreaterThan(0);
+
+    // the /v1/segment request: its image and one mask channel per returned entry
+    const seg = on('/robotseg/segment/image').map((m) => compressed.readMessage<Jpg>(m.data));
+    expect(seg).toHaveLength(1);
+    expect(Buffer.from(seg[0].data).equals(frames[1])).toBe(true);
+    segment.objects.forEach((o: Msg, i: number) => {
+      const m = on(`/robotseg/segment/image/mask${o.mask}_mask`);
+      expect(m, `segment mask ${i}`).toHaveLength(1);
+      expect(maskToRle(image.readMessage<Img>(m[0].data).data, 240, 136)).toEqual(o.rle);
+    });
+    expect(JSON.parse(new TextDecoder().decode(on('/robotseg/segment/results')[0].data)).objects).toEqual(
+      segment.objects,
+    );
   });
 });
 

@@ -201,6 +201,17 @@ export class McapMaskWriter {
     });
   }
 
+  /** Any message (already encoded for its channel), numbered in its channel's sequence. */
+  writeMessage(channelId: number, logTime: bigint, data: Uint8Array): Promise<void> {
+    return this.writer.addMessage({
+      channelId,
+      sequence: this.nextSequence(channelId),
+      logTime,
+      publishTime: logTime,
+      data,
+    });
+  }
+
   private nextSequence(channelId: number): number {
     const s = this.sequences.get(channelId) ?? 0;
     this.sequences.set(channelId, s + 1);

@@ -97,6 +97,21 @@ export async function segmentImage(rt: Runtime, model: SAM2, img: RgbImage, q: S
   }
 }
 
+/** What the server hands its onSegment hook for one answered `POST /v1/segment` request (a recorder). */
+export interface SegmentEvent {
+  /** Wall-clock arrival time, ms since the epoch. */
+  receivedAt: number;
+  /** The image as received (PNG or JPEG bytes). */
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  objects: SegmentObject[];
+  /** The 0/1 masks of `objects`. */
+  masks: Uint8Array[];
+  /** The JSON result body (what `format=json` answers). */
+  result: string;
+}
+
 /** An 8-bit grayscale PNG (0 / 255) of a 0/1 mask. */
 export function maskPngBytes(mask: Uint8Array, width: number, height: number): Buffer {
   const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });

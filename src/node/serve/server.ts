@@ -17,7 +17,7 @@ import { closeCodeFor, type ErrorCode, errorMessage, LIMITS, ProtocolError } fro
 import { parseSegmentQuery } from '../../serve/segment_query.js';
 import { type SessionHooks, StreamSession } from '../../serve/session.js';
 import { decodeImage } from '../image_io.js';
-import { checkSegmentQuery, maskPngBytes, segmentImage } from './segment.js';
+import { type SegmentEvent, checkSegmentQuery, maskPngBytes, segmentImage } from './segment.js';
 
 export interface ServeOptions {
   rt: Runtime;
@@ -34,6 +34,8 @@ export interface ServeOptions {
   maxFramePixels?: number;
   /** Per-session and per-frame callbacks (a recorder of what was served hooks in here). */
   hooks?: SessionHooks;
+  /** After a `POST /v1/segment` answer was sent (a recorder); awaited, a throw is only logged. */
+  onSegment?: (ev: SegmentEvent) => void | Promise<void>;
   /** Frame preprocessing of the streaming predictor (default 'image'). */
   resize?: 'image' | 'official-video';
   /** Server-side log lines (internal errors). */
@@ -266,6 +268,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     try {
       if (closing) throw new ProtocolError('shutting_down', 'the server is shutting down');
       const q = parseSegmentQuery(url.searchParams);
+      const receivedAt = Date.now();
       const body = await readBody(req, maxBytes);
       const td = performance.now();
       const hdr = readImageHeader(body);
@@ -294,21 +297,36 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       });
       const gpuMs = performance.now() - start;
       metrics.segmentRequests++;
+      const te = performance.now();
+      const objects = JSON.stringify(out.objects);
+      const r = (x: number) => Math.round(x * 100) / 100;
+      const latency = { decode: r(decode), queue: r(start - tq), gpu: r(gpuMs), encode: 0 };
+      const result = () =>
+        `{"type":"result","frame":0,"skipped":0,"objects":${objects},"best":${out.best},"latency_ms":${JSON.stringify(latency)}}`;
       if (q.format === 'png') {
         const png = maskPngBytes(out.masks[out.best], img.width, img.height);
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
         res.end(png);
-        return;
+      } else {
+        latency.encode = r(performance.now() - te);
+        sendJson(res, 200, result());
       }
-      const te = performance.now();
-      const objects = JSON.stringify(out.objects);
-      const r = (x: number) => Math.round(x * 100) / 100;
-      const latency = { decode: r(decode), queue: r(start - tq), gpu: r(gpuMs), encode: r(performance.now() - te) };
-      sendJson(
-        res,
-        200,
-        `{"type":"result","frame":0,"skipped":0,"objects":${objects},"best":${out.best},"latency_ms":${JSON.stringify(latency)}}`,
-      );
+      if (o.onSegment) {
+        const ev: SegmentEvent = {
+          receivedAt,
+          bytes: body,
+          width: img.width,
+          height: img.height,
+          objects: out.objects,
+          masks: out.masks,
+          result: result(),
+        };
+        try {
+          await o.onSegment(ev);
+        } catch (e) {
+          log(`POST /v1/segment hook: ${(e as Error).message}`);
+        }
+      }
     } catch (e) {
       const err =
         e instanceof ProtocolError
