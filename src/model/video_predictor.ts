@@ -19,7 +19,15 @@ import type { PointPrompt } from './prompt_encoder.js';
 import { RobotSeg } from './robotseg.js';
 import { RobotSegTracker } from './robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
-import { type HeadsOutput, type MemoryView, type StoredFrame, type Tap, Tracker } from './tracker.js';
+import {
+  type HeadsBatch,
+  type HeadsOutput,
+  headsScalars,
+  type MemoryView,
+  type StoredFrame,
+  type Tap,
+  Tracker,
+} from './tracker.js';
 
 /** Stages of a tracked frame, reported to VideoPredictorOptions.onStage after their work is queued. */
 export type TrackStage = 'image_encoder' | 'memory' | 'memory_attention' | 'decoder' | 'memory_encoder' | 'output';
@@ -569,42 +577,46 @@ export class VideoPredictor {
     });
     pix.dispose();
     for (const t of prep.tokens) t?.dispose();
-    const heads = await this.tracker.heads(d, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap);
+    // the choices (best IoU, object present) on the GPU; the host learns the scores with the results
+    const multimask = Boolean(this.model.cfg.base.multimask_output_for_tracking);
+    const gpu = this.tracker.headsOnGpu(d, multimask, tap);
+    const heads = gpu ?? (await this.tracker.heads(d, multimask, tap));
     await stage('decoder');
     tap?.('memenc.pred_masks_high_res_in', heads.highRes);
-    const mem = this.tracker.encodeMemory(f, heads.highRes, heads.objectScores, false, tap); // [B, memDim, h, w]
+    const mem = this.tracker.encodeMemory(
+      f,
+      heads.highRes,
+      gpu ? gpu.present : (heads as HeadsBatch).objectScores,
+      false,
+      tap,
+    ); // [B, memDim, h, w]
     heads.highRes.dispose();
+    gpu?.present.dispose();
     await stage('memory_encoder');
     const area = this.model.cfg.postprocessing.video_fill_hole_area;
     const filled = area > 0 ? fillHoles(rt, heads.lowRes, area) : heads.lowRes; // [B, 1, 4h, 4w]
     if (area > 0) heads.lowRes.dispose();
+    // the frame's one readback: masks at the video size, low-res logits and (GPU path) the scalars
+    const out = await this.outputBatch(ids, filled, heads.objPtr, tap, 'out.video_res_logits', gpu?.scalars);
+    const { objectScores, ious } = gpu ? headsScalars(out.extra!, gpu, B) : (heads as HeadsBatch);
+    gpu?.scalars.dispose();
     batch.forEach(([, o], b) => {
       // views into the batched tensors: their buffers live until every object has dropped the frame
       const s: StoredFrame = {
         maskmem: untrack(mem.narrow0(b, 1)),
         objPtr: untrack(heads.objPtr.narrow0(b, 1)),
-        objectScore: heads.objectScores[b],
+        objectScore: objectScores[b],
         predMasks: untrack(filled.narrow0(b, 1)),
-        iou: Math.max(...heads.ious[b]),
+        iou: Math.max(...ious[b]),
       };
       const old = o.nonCond.get(frame);
       if (old) disposeFrame(old);
       o.nonCond.set(frame, s);
       this.prune(o, frame, reverse);
     });
-    const ious = heads.ious.map((v) => Math.max(...v));
-    const out = await this.outputBatch(
-      ids,
-      filled,
-      heads.objPtr,
-      heads.objectScores,
-      ious,
-      tap,
-      'out.video_res_logits',
-    );
     for (const t of [filled, mem, heads.objPtr]) t.dispose();
     await stage('output');
-    return out;
+    return out.rows.map((r, b) => ({ ...r, objectScore: objectScores[b], iou: Math.max(...ious[b]) }));
   }
 
   /** Keep only what frame+1 (or frame-1 in reverse) can still use: bounded memory. */
@@ -623,57 +635,61 @@ export class VideoPredictor {
 
   /** Read back a stored frame's masks at the video size. */
   private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
-    return (
-      await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], [s.iou ?? Number.NaN], tap, tapName)
-    )[0];
+    const out = await this.outputBatch([objId], s.predMasks, s.objPtr, tap, tapName);
+    return { ...out.rows[0], objectScore: s.objectScore, iou: s.iou ?? Number.NaN };
   }
 
-  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped), per-object scores and IoUs; two readbacks. */
+  /**
+   * Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped). One
+   * readback (one transfer) of the low-res logits, the video-size logits (their first band when the
+   * video is too large for one binding) and `extra` (its values in `extra`).
+   */
   private async outputBatch(
     ids: number[],
     predMasks: Tensor,
     objPtr: Tensor,
-    scores: readonly number[],
-    ious: readonly number[],
     tap: Tap | undefined,
     tapName: string,
-  ): Promise<FrameResult[]> {
+    extra?: Tensor,
+  ): Promise<{ rows: Array<Omit<FrameResult, 'objectScore' | 'iou'>>; extra: Float32Array | null }> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
+    const more = extra ? [extra] : [];
     if (!tap) {
       // no full-size tensor: bands of rows read back one by one (photos and frames of any size)
-      const [lowRes, big] = await Promise.all([
-        rt.read(predMasks),
-        resizeToHost(rt, predMasks, [H, W], { mode: 'bilinear', threshold: 0, logits: this.opts.logits ?? true }),
-      ]);
+      const big = await resizeToHost(rt, predMasks, [H, W], {
+        mode: 'bilinear',
+        threshold: 0,
+        logits: this.opts.logits ?? true,
+        with: [predMasks, ...more],
+      });
+      const [lowRes, ex] = big.with as Float32Array[];
       const nl = lowRes.length / ids.length;
-      return ids.map((objId, b) => ({
+      const rows = ids.map((objId, b) => ({
         objId,
         lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
         logits: big.logits?.[b] ?? new Float32Array(0),
         mask: big.masks[b],
-        objectScore: scores[b],
-        iou: ious[b],
       }));
+      return { rows, extra: ex ?? null };
     }
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
     tap(tapName, big);
     tap('out.pred_masks_lowres_after_fill', predMasks);
     tap('out.obj_ptr', objPtr);
-    const [lowRes, logits] = await Promise.all([rt.read(predMasks), rt.read(big)]);
+    const [lowRes, logits, ex] = (await rt.readMany([predMasks, big, ...more])) as Float32Array[];
     big.dispose();
     const nl = lowRes.length / ids.length;
-    return ids.map((objId, b) => {
+    const rows = ids.map((objId, b) => {
       const lg = logits.subarray(b * W * H, (b + 1) * W * H);
       return {
         objId,
         lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
         logits: lg,
         mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)),
-        objectScore: scores[b],
-        iou: ious[b],
       };
     });
+    return { rows, extra: ex ?? null };
   }
 
   /**
