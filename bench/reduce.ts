@@ -2,13 +2,15 @@
 //   * sum over the channels of the Hiera stage-3 MLP hidden activations, 4096x1536 -> 4096 (row sums),
 //   * sum over the tokens of 4096x384 -> 384 (column sums: the bias gradient of a stage-3 Linear),
 //   * mean over H*W of a 256x64x64 FPN map -> 256 (global average pooling),
-//   * masked mean of a 1x256x64x64 map under a 64x64 mask -> 1x256 (masked average pooling).
+//   * masked mean of a 1x256x64x64 map under a 64x64 mask -> 1x256 (masked average pooling),
+//   * one-hot argmax of 4096 rows of 4 (the tracker's best-IoU pick is [B, 4] from 1; rows scaled up so
+//     that the time is measurable), checked exactly on every row.
 // Real 1024-px shapes (<= 25 MB read, a few ms per run on lavapipe), nothing is downscaled.
 // GB/s = input + output bytes; GFLOP/s counts one add per input element (two for the masked mean).
 // The CPU check is float64 over up to 512 outputs.
 
 import type { Runtime } from '../src/graph/runtime.js';
-import { maskedMean, reduce } from '../src/kernels/reduce.js';
+import { argmaxOneHot, maskedMean, reduce } from '../src/kernels/reduce.js';
 import { allClose, type BenchRunWithOutput } from './harness.js';
 import { benchData, lastOutput } from './elementwise.js';
 import type { BenchCase } from './types.js';
@@ -137,9 +139,48 @@ function maskedMeanCase(b: number, c: number, n: number): BenchCase {
   };
 }
 
+/** One-hot argmax over rows of 4 from index 1 (multimask best-IoU selection, many objects). */
+function argmaxCase(rows: number): BenchCase {
+  return {
+    kernel: 'reduce',
+    impl: 'argmax',
+    setup(rt: Runtime): BenchRunWithOutput {
+      const r = 4;
+      const xs = benchData(rows * r, 7);
+      const x = rt.upload(xs, [rows, r], 'f32', 'x');
+      const out = lastOutput();
+      return {
+        shape: `argmax one-hot ${rows}x${r} over axis 1 from 1 (best IoU of the multimask outputs)`,
+        run: () => out.set(argmaxOneHot(rt, x, 1, 1)),
+        async check() {
+          const y = await rt.read(out.get());
+          const want = new Float64Array(rows * r);
+          for (let o = 0; o < rows; o++) {
+            let best = 1;
+            for (let k = 2; k < r; k++) if (xs[o * r + k] > xs[o * r + best]) best = k;
+            want[o * r + best] = 1;
+          }
+          const res = allClose(y, want, { atol: 0, rtol: 0 });
+          if (!res.ok) console.error(`reduce argmax: ${res.msg}`);
+          return res.ok;
+        },
+        output: () => rt.read(out.get()),
+        bytes: rows * r * 8,
+        flops: rows * r,
+        downscaled: false,
+        dispose() {
+          out.dispose();
+          x.dispose();
+        },
+      };
+    },
+  };
+}
+
 export const cases: BenchCase[] = [
   reduceCase([4096, 1536], 1, 'sum', 'row sums'),
   reduceCase([4096, 384], 0, 'sum', 'bias gradient'),
   reduceCase([256, 64 * 64], 1, 'mean', 'global average pool'),
   maskedMeanCase(1, 256, 64 * 64),
+  argmaxCase(4096),
 ];

@@ -14,7 +14,8 @@
 //     the two modes run in lockstep for 3 frames and must give the same masks and logits (1e-5). The
 //     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames);
 //     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
-//     (Runtime.counters).
+//     (Runtime.counters); `hostMs`: median over 5 frames of wall ms minus GPU (timestamp) ms of the
+//     frame, i.e. the host's share: encoding, queueing, submits, uploads, readback waits, choices.
 // Precision: memory_attention, memory_encoder and tracked_frame honour `--precision f16` (rows at f32
 // and f16; f16 golden checks at 1e-2 of the tensor's scale, no peers).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
@@ -416,6 +417,21 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
             uploads: perFrame('uploads'),
             readbacks: perFrame('readbacks'),
           };
+          // hostMs: median over 5 frames of (wall ms of push() up to a final sync) - (GPU ms of its compute
+          // passes, timestamp queries): what the frame costs besides GPU work (encoding and queueing
+          // dispatches, submits, uploads, waiting on readbacks, host-side choices). Null without timestamps.
+          const host: number[] = [];
+          for (let f = 0; f < 5; f++) {
+            await rt.sync();
+            const t0 = performance.now();
+            if (!rt.profileStart()) break;
+            await pred.push(next());
+            const gpu = await rt.profileStop();
+            await rt.sync();
+            host.push(performance.now() - t0 - gpu);
+          }
+          host.sort((a, b) => a - b);
+          const hostMs = host.length ? Number(host[host.length >> 1].toFixed(1)) : null;
           // stage split: sync after each stage of 3 more frames (wall clock; per object, stages repeat)
           const ms = new Map<TrackStage, number>();
           let t = 0;
@@ -432,8 +448,8 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           }
           hook = null;
           const stages = Object.fromEntries(STAGES.map((st) => [st, (ms.get(st) ?? 0) / frames]));
-          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks`;
-          return { stages, ...counts, objects: n, note };
+          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks, host ${hostMs ?? '-'} ms`;
+          return { stages, ...counts, hostMs, objects: n, note };
         },
         dispose() {
           pred.reset();

@@ -13,6 +13,10 @@
 //   the words x[o, 0..r) hold a NaN or an Inf: f32 bits, or with HALF two f16 halves per word (the
 //   weight check at load, src/kernels/reduce.ts countNonFinite). Bit tests, so no float compare can
 //   be optimised away: exponent all ones = Inf or NaN.
+// ARGMAX (one-hot argmax): y has x's shape [outer, r, inner]; y[o, k, i] = 1 where k is the first
+//   maximum of x[o, lo..r, i] (the first index on ties and NaNs never win, as torch.argmax on finite
+//   values and select.ts argmax), 0 elsewhere (k < lo included). One invocation per (o, i). The
+//   video heads multiply it into a matmul to pick a mask / token without a readback.
 // One invocation per output element, sequential loop over the reduced axis: no workgroup memory
 // or barriers (those are 3-60x slower on software adapters); inner-contiguous outputs make
 // neighbouring invocations read neighbouring addresses.
@@ -113,6 +117,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = i / (params.r * params.inner);
   let j = i % params.inner;
   y[params.y_off + i] = params.scale * x[params.x_off + o * params.inner + j];
+}
+#elif ARGMAX
+struct Params { outer: u32, r: u32, inner: u32, lo: u32, x_off: u32, y_off: u32 };
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.outer * params.inner) { return; }
+  let o = i / params.inner;
+  let j = i % params.inner;
+  let base = o * params.r * params.inner + j;
+  var best = params.lo;
+  for (var k = params.lo + 1u; k < params.r; k++) {
+    if (x[params.x_off + base + k * params.inner] > x[params.x_off + base + best * params.inner]) { best = k; }
+  }
+  for (var k = 0u; k < params.r; k++) {
+    y[params.y_off + base + k * params.inner] = select(0.0, 1.0, k == best);
+  }
 }
 #elif NONFINITE
 struct Params { outer: u32, r: u32, x_off: u32, y_off: u32 };

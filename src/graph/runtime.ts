@@ -396,6 +396,46 @@ export class Runtime {
   }
 
   /**
+   * Read several tensors back in ONE transfer (one staging buffer, one mapAsync; counted as one
+   * readback): a tracked frame's masks, logits and scores come back together. Values as `read`.
+   */
+  async readMany(ts: readonly Tensor[]): Promise<HostArray[]> {
+    for (const t of ts) if (t.isDisposed) throw new Error(`read of disposed tensor ${t}`);
+    const sizes = ts.map((t) => Math.ceil(t.byteLength / 4) * 4);
+    const offs: number[] = [];
+    let total = 0;
+    for (const b of sizes) {
+      offs.push(total);
+      total += b;
+    }
+    if (total === 0) return ts.map((t) => hostArray(t.dtype, new ArrayBuffer(0), 0, 0));
+    this.readbacks++;
+    this.flush();
+    await this.drain();
+    const staging = this.takeStaging(total);
+    let keep = false;
+    try {
+      const enc = this.device.createCommandEncoder({ label: `readback ${ts.map((t) => t.label).join(', ')}` });
+      ts.forEach((t, i) => {
+        if (sizes[i] > 0) enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, offs[i], sizes[i]);
+      });
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(1 /* READ */);
+      await this.checkErrors();
+      const copy = staging.getMappedRange(0, total).slice(0);
+      staging.unmap();
+      keep = true;
+      return ts.map((t, i) => hostArray(t.dtype, copy, offs[i], t.size));
+    } catch (e) {
+      this.checkAlive();
+      throw e;
+    } finally {
+      if (keep) this.giveStaging(staging);
+      else staging.destroy();
+    }
+  }
+
+  /**
    * A MAP_READ buffer of at least `bytes` (size class of the pool): readbacks reuse a few of them
    * instead of creating and destroying one per read (host memory of a long stream stays flat).
    */
@@ -696,6 +736,22 @@ export class Runtime {
     this.uniformArena?.destroy();
     this.pool.trim();
     this.device.destroy();
+  }
+}
+
+/** Host values of `n` elements of a tensor of `dtype` at byte `off` of `buf` (f16 widened to f32). */
+function hostArray(dtype: DType, buf: ArrayBuffer, off: number, n: number): HostArray {
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(buf, off, n);
+    case 'f16':
+      return f16ToF32Array(new Uint16Array(buf, off, n));
+    case 'u32':
+      return new Uint32Array(buf, off, n);
+    case 'i32':
+      return new Int32Array(buf, off, n);
+    default:
+      throw new Error(`read: unknown dtype ${dtype as string}`);
   }
 }
 

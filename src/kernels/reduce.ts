@@ -181,6 +181,35 @@ export function maskedMeanBackward(
 }
 
 /**
+ * One-hot argmax along `axis` (reduce.wgsl ARGMAX): y has x's shape, 1 at the first maximum of
+ * x[..., lo:, ...] along the axis and 0 elsewhere (indices below `lo` included). Host decisions such as
+ * "best IoU of the multimask outputs" stay on the GPU: the one-hot row is a matmul weight.
+ */
+export function argmaxOneHot(rt: Runtime, x: Tensor, axis: number, lo = 0): Tensor {
+  if (x.dtype !== 'f32') throw new Error(`argmaxOneHot: expects f32, got ${x.dtype}`);
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a < 0 || a >= x.rank)
+    throw new Error(`argmaxOneHot: axis ${axis} outside rank ${x.rank} of ${shapeStr(x.shape)}`);
+  const outer = numel(x.shape.slice(0, a));
+  const r = x.shape[a];
+  const inner = numel(x.shape.slice(a + 1));
+  if (!(Number.isInteger(lo) && lo >= 0 && (lo < r || outer * inner === 0)))
+    throw new Error(`argmaxOneHot: start ${lo} outside the ${r} entries of axis ${axis} of ${shapeStr(x.shape)}`);
+  const y = rt.empty(x.shape, 'f32', 'reduce_argmax');
+  if (outer * inner > 0) {
+    rt.kernel('reduce').run({
+      defines: { ARGMAX: 1 },
+      constants: { WG },
+      bindings: { x, y },
+      params: { outer, r, inner, lo },
+      groups: rt.groups1d(outer * inner, WG),
+      label: 'reduce.argmax',
+    });
+  }
+  return y;
+}
+
+/**
  * NaN/Inf count of raw words: x is a u32 view [outer * r] of f32 values (or, with `half`, of f16
  * pairs); returns y [outer] (u32), y[o] = non-finite values among words [o*r, (o+1)*r).
  */

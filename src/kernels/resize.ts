@@ -14,7 +14,7 @@
 // Backward uses the transposed tables in the same kernel: dx is a gather over the outputs that read
 // each input pixel (no scatter, no atomics).
 
-import { shapeStr } from '../graph/dtype.js';
+import { type HostArray, shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 
@@ -439,33 +439,39 @@ export function resizeBand(
     w: th.w.slice(e0, e1),
   };
   const label = `${mode}${aa ? '_aa' : ''}_band`;
-  const t = uploadTables(rt, label, sub, tw);
-  const y = run(rt, x, [rows, inHW[1]], [band.r1 - band.r0, size[1]], t, label, opts.variant === 'generic');
-  t.i.dispose(); // parked by the pool until the queued dispatch is submitted
-  t.w.dispose();
-  return y;
+  // cached per runtime like the whole-image tables: a stream resizes the same bands every frame, and
+  // an upload mid-frame would flush the queue
+  const key = `${label} ${inHW.join('x')}->${size.join('x')} rows ${band.r0}-${band.r1} from ${srcRow0}`;
+  const t = gpuTables(rt, key, sub, tw);
+  return run(rt, x, [rows, inHW[1]], [band.r1 - band.r0, size[1]], t, label, opts.variant === 'generic');
 }
 
 /**
  * resize(x, size) of a small x [B, C, h, w] (low-res mask logits) straight to the host, band by band
  * so no binding exceeds rt.maxBinding: per plane, a 0/1 mask (value > threshold) and, when `logits`
- * is set, the f32 values. Planes in NCHW order (b * C + c).
+ * is set, the f32 values. Planes in NCHW order (b * C + c). Tensors in `with` are read back in the
+ * same transfer as the first band (their values in `with`, in order).
  */
 export async function resizeToHost(
   rt: Runtime,
   x: Tensor,
   size: readonly [number, number],
-  opts: ResizeOptions & { threshold: number; logits: boolean },
-): Promise<{ masks: Uint8Array[]; logits: Float32Array[] | null }> {
+  opts: ResizeOptions & { threshold: number; logits: boolean; with?: readonly Tensor[] },
+): Promise<{ masks: Uint8Array[]; logits: Float32Array[] | null; with: HostArray[] }> {
   const [b, c, h, w] = x.shape;
   const P = b * c;
   const [H, W] = size;
   const masks = Array.from({ length: P }, () => new Uint8Array(H * W));
   const logits = opts.logits ? Array.from({ length: P }, () => new Float32Array(H * W)) : null;
   const thr = opts.threshold;
+  let extra: HostArray[] = [];
+  let first = true;
   for (const band of resizeRowBands([h, w], [H, W], P, rt.maxBinding, opts)) {
     const y = resizeBand(rt, x, [h, w], [H, W], band, 0, opts);
-    const v = await rt.read(y);
+    // opts.with come back with the first band: one readback when the output fits one band
+    const [v, ...rest] = (await rt.readMany(first ? [y, ...(opts.with ?? [])] : [y])) as Float32Array[];
+    if (first) extra = rest;
+    first = false;
     y.dispose();
     const n = (band.r1 - band.r0) * W;
     for (let p = 0; p < P; p++) {
@@ -476,5 +482,6 @@ export async function resizeToHost(
       logits?.[p].set(src, o);
     }
   }
-  return { masks, logits };
+  if (first && opts.with?.length) extra = await rt.readMany(opts.with); // no output rows at all
+  return { masks, logits, with: extra };
 }

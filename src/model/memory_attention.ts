@@ -4,7 +4,7 @@
 // memories may be padded to a common length M, the padding dropped by an additive key mask [B, M]
 // (0 keeps a token, -inf drops it; see Tracker.assembleBatch for the layout).
 import type { Runtime } from '../graph/runtime.js';
-import { type Tensor, untrack } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import { attention } from '../kernels/attention.js';
 import { add, affine } from '../kernels/elementwise.js';
 import { rope, ropeTable } from '../kernels/rope.js';
@@ -114,20 +114,16 @@ export class MemoryAttention extends Module {
     this.norm = new LayerNorm(cfg.d_model, 1e-5);
   }
 
-  private tables = new Map<number, Tensor>();
-
-  /** RoPE (cos, sin) table for a side x side query grid, cached. */
+  /** RoPE (cos, sin) table for a side x side query grid (a runtime constant, built once). */
   ropeCs(rt: Runtime, nq: number): Tensor {
-    let t = this.tables.get(nq);
-    if (!t) {
-      const side = Math.round(Math.sqrt(nq));
-      if (side * side !== nq)
-        throw new Error(`memory attention: ${nq} query tokens are not a square grid (RoPE assumes one)`);
-      const dh = this.cfg.d_model / this.cfg.num_heads;
-      t = untrack(rt.upload(ropeTable(dh, side, side, this.cfg.rope_theta), [nq, dh / 2, 2], 'f32', 'rope_table'));
-      this.tables.set(nq, t);
-    }
-    return t;
+    const side = Math.round(Math.sqrt(nq));
+    if (side * side !== nq)
+      throw new Error(`memory attention: ${nq} query tokens are not a square grid (RoPE assumes one)`);
+    const dh = this.cfg.d_model / this.cfg.num_heads;
+    const theta = this.cfg.rope_theta;
+    return rt.constant(`rope_table ${dh} ${side}x${side} theta ${theta}`, () =>
+      rt.upload(ropeTable(dh, side, side, theta), [nq, dh / 2, 2], 'f32', 'rope_table'),
+    );
   }
 
   /**

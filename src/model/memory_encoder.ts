@@ -1,6 +1,6 @@
 // MemoryEncoder (memory_encoder), docs/reference/sam2-architecture.md sec. 6: mask downsampler, pix_feat_proj, CXBlock fuser, out_proj.
 import type { Runtime } from '../graph/runtime.js';
-import { type Tensor, untrack } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import { sinePositionEncoding } from './position_encoding.js';
 import { add, gelu, mul } from '../kernels/elementwise.js';
 import { permute } from '../kernels/layout.js';
@@ -93,17 +93,11 @@ export class MemoryEncoder extends Module {
     return this.out_proj.forward(rt, this.fuser.forward(rt, x));
   }
 
-  private pe = new Map<string, Tensor>();
-
-  /** Sine PE of the memory features [1, memDim, h, w] (cached per size). */
+  /** Sine PE of the memory features [1, memDim, h, w] (a runtime constant per size). */
   posEnc(rt: Runtime, h: number, w: number): Tensor {
-    const key = `${h}x${w}`;
-    let t = this.pe.get(key);
-    if (!t) {
-      const c = this.cfg.out_dim;
-      t = untrack(rt.upload(sinePositionEncoding(c, h, w), [1, c, h, w], 'f32', 'maskmem_pos_enc'));
-      this.pe.set(key, t);
-    }
-    return t;
+    const c = this.cfg.out_dim;
+    return rt.constant(`maskmem_pos_enc ${c}x${h}x${w}`, () =>
+      rt.upload(sinePositionEncoding(c, h, w), [1, c, h, w], 'f32', 'maskmem_pos_enc'),
+    );
   }
 }

@@ -114,6 +114,8 @@ export class PromptEncoder extends Module {
       l === -1 ? this.not_a_point_embed.weight.t : this.point_embeddings[l].weight.t,
     );
     const table = concat(rt, rows, 0); // [n, C]
+    // padding only (a tracked frame's decoder): the PE is all zeros, no upload (it would flush the queue)
+    if (labels.every((l) => l === -1)) return table.reshape([1, n, this.dim]);
     const peT = rt.upload(pe, [n, this.dim], 'f32', 'point_pe');
     return add(rt, peT, table).reshape([1, n, this.dim]);
   }

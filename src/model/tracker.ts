@@ -1,7 +1,10 @@
 // SAM2Base tracking (docs/reference/sam2-architecture.md sec. 6-8): _forward_sam_heads, _use_mask_as_output,
 // _prepare_memory_conditioned_features, _encode_new_memory, for a batch of B objects on one frame
 // (prompted frames use B = 1). The caller owns the memory banks. Data-dependent choices (best IoU,
-// object present) read back a few scalars per object, once for the whole batch.
+// object present) are made on the GPU for tracked frames (headsOnGpu: one-hot argmax and a 0/1
+// presence flag as matmul / multiply weights), so the frame's only readback is its results at the
+// end; prompted frames (and single-mask output with the stability test) read a few scalars per
+// object once for the whole batch and decide on the host (heads).
 //
 // Batching several objects of a tracked frame (one memory-attention, decoder and memory-encoder call
 // instead of one per object). Objects may have memory banks of different structure: another number
@@ -28,6 +31,7 @@ import { type Tensor, untrack } from '../graph/tensor.js';
 import { add, affine, mul, unary } from '../kernels/elementwise.js';
 import { concat, permute, slice, tile } from '../kernels/layout.js';
 import { matmul } from '../kernels/matmul.js';
+import { argmaxOneHot } from '../kernels/reduce.js';
 import { resize } from '../kernels/resize.js';
 import { sine1d } from './position_encoding.js';
 import type { PointPrompt } from './prompt_encoder.js';
@@ -66,6 +70,35 @@ export interface HeadsBatch {
   objPtr: Tensor; // [B, C]
   objectScores: number[];
   ious: Float32Array[];
+}
+
+/**
+ * Heads of a batch decided on the GPU (headsOnGpu): the host learns the object scores and IoUs from
+ * `scalars` with the frame's final readback (headsScalars).
+ */
+export interface HeadsOnGpu {
+  lowRes: Tensor; // [B, 1, 4h, 4w]
+  highRes: Tensor; // [B, 1, S, S]
+  objPtr: Tensor; // [B, C]
+  /** [B, 1]: 1 where the object score is > 0, else 0. */
+  present: Tensor;
+  /** [B, M + 1]: the decoder's M IoUs and the object score per row. */
+  scalars: Tensor;
+  /** IoUs of the returned masks: columns [iouFrom, iouFrom + iouCount) of `scalars`. */
+  iouFrom: number;
+  iouCount: number;
+}
+
+/** Object scores and returned-mask IoUs of a HeadsOnGpu batch from its read-back `scalars`. */
+export function headsScalars(
+  sc: Float32Array,
+  h: Pick<HeadsOnGpu, 'iouFrom' | 'iouCount'>,
+  B: number,
+): { objectScores: number[]; ious: Float32Array[] } {
+  const w = sc.length / B; // M + 1
+  const objectScores = Array.from({ length: B }, (_, b) => sc[b * w + w - 1]);
+  const ious = Array.from({ length: B }, (_, b) => sc.slice(b * w + h.iouFrom, b * w + h.iouFrom + h.iouCount));
+  return { objectScores, ious };
 }
 
 /** Raw decoder outputs of a batch (rows in batch order). */
@@ -284,6 +317,75 @@ export class Tracker {
     });
     for (const t of [d.masks, d.iou, d.tokens, d.obj]) t.dispose();
     return { lowRes: out.low, highRes: out.high, objPtr: out.ptr, objectScores, ious };
+  }
+
+  /**
+   * heads() without a readback: the same choices made on the GPU, for multimask output (best IoU of
+   * masks 1..M-1: one-hot argmax, reduce.wgsl ARGMAX) or single-mask output without the stability
+   * test (mask 0). The object-present flag is step(object score) [B, 1]; the selected mask is
+   * onehot * present through the same one-hot matmul as heads() (x * 1 + y * 0 = x exactly), plus
+   * NO_OBJ_SCORE * (1 - present), so results are bit-identical to heads(). Returns null when the
+   * host must look at the logits (single-mask output with dynamic_multimask_via_stability): call
+   * heads() then. Consumes `d` (except when returning null).
+   */
+  headsOnGpu(d: DecodedBatch, multimask: boolean, tap?: Tap): HeadsOnGpu | null {
+    const rt = this.rt;
+    const m = this.model;
+    if (!multimask && m.cfg.postprocessing.dynamic_multimask_via_stability) return null;
+    const [B, M, h4, w4] = d.masks.shape;
+    const S = m.cfg.image_size;
+    const iouFrom = multimask ? 1 : 0;
+    const iouCount = multimask ? M - 1 : 1;
+    const out = rt.scope(() => {
+      const present = unary(rt, d.obj, 'step'); // [B, 1] object score > 0
+      // [B, M] one-hot of the kept mask / token: argmax IoU over 1..M-1, or mask 0
+      const onehot = multimask
+        ? argmaxOneHot(rt, d.iou, 1, 1)
+        : rt.constant(`heads.first ${B}x${M}`, () =>
+            rt.upload(
+              Float32Array.from({ length: B * M }, (_, i) => (i % M === 0 ? 1 : 0)),
+              [B, M],
+              'f32',
+              'heads.first',
+            ),
+          );
+      const bias = affine(rt, present, -NO_OBJ_SCORE, NO_OBJ_SCORE).reshape([B, 1, 1]); // 0 or NO_OBJ_SCORE
+      const hw4 = h4 * w4;
+      const low = add(
+        rt,
+        matmul(rt, mul(rt, onehot, present).reshape([B, 1, M]), d.masks.reshape([B, M, hw4])), // mask_select
+        bias,
+      ).reshape([B, 1, h4, w4]);
+      const high = resize(rt, low, [S, S], { mode: 'bilinear' });
+      const c = d.tokens.shape[2];
+      const token = matmul(rt, onehot.reshape([B, 1, M]), d.tokens).reshape([B, c]); // token_select
+      const ptr0 = m.obj_ptr_proj.forward(rt, token);
+      // fixed_no_obj_ptr: ptr where present, no_obj_ptr where not (x * 1 + y * 0 = x exactly)
+      const ptr = add(rt, mul(rt, ptr0, present), mul(rt, m.no_obj_ptr.t, affine(rt, present, -1, 1)));
+      const scalars = concat(rt, [d.iou, d.obj], 1); // [B, M + 1]
+      if (tap) {
+        tap('heads.ious', slice(rt, d.iou, [0, iouFrom], [B, iouCount]));
+        const returned = slice(rt, d.masks, [0, iouFrom, 0, 0], [B, iouCount, h4, w4]);
+        tap(
+          'heads.low_res_multimasks',
+          add(rt, mul(rt, returned, present.reshape([B, 1, 1, 1])), bias.reshape([B, 1, 1, 1])),
+        );
+        tap('heads.low_res_masks', low);
+        tap('heads.high_res_masks', high);
+        tap('heads.obj_ptr', ptr);
+      }
+      return { low, high, ptr, present, scalars };
+    });
+    for (const t of [d.masks, d.iou, d.tokens, d.obj]) t.dispose();
+    return {
+      lowRes: out.low,
+      highRes: out.high,
+      objPtr: out.ptr,
+      present: out.present,
+      scalars: out.scalars,
+      iouFrom,
+      iouCount,
+    };
   }
 
   /** _forward_sam_heads for one object: decoder on (memory-conditioned) features with points and/or a mask prompt. */
@@ -518,13 +620,14 @@ export class Tracker {
   }
 
   /**
-   * _encode_new_memory for a batch: highRes [B, 1, S, S] logits, objectScores per object ->
-   * maskmem features [B, memDim, h, w] rounded to bfloat16. The frame's features are shared.
+   * _encode_new_memory for a batch: highRes [B, 1, S, S] logits, objectScores per object (or the
+   * presence flags [B, 1] of headsOnGpu: no upload) -> maskmem features [B, memDim, h, w] rounded to
+   * bfloat16. The frame's features are shared.
    */
   encodeMemory(
     f: ImageFeatures,
     highRes: Tensor,
-    objectScores: readonly number[],
+    objectScores: readonly number[] | Tensor,
     fromPoints: boolean,
     tap?: Tap,
   ): Tensor {
@@ -532,7 +635,8 @@ export class Tracker {
     const m = this.model;
     const cfg = m.cfg;
     const B = highRes.shape[0];
-    if (objectScores.length !== B) throw new Error(`encodeMemory: ${objectScores.length} object scores for ${B} masks`);
+    const nScores = Array.isArray(objectScores) ? objectScores.length : (objectScores as Tensor).size;
+    if (nScores !== B) throw new Error(`encodeMemory: ${nScores} object scores for ${B} masks`);
     return rt.scope(() => {
       const binarize = cfg.postprocessing.video_binarize_mask_from_pts_for_mem_enc && fromPoints;
       const prob = binarize ? unary(rt, highRes, 'step') : unary(rt, highRes, 'sigmoid');
@@ -547,12 +651,11 @@ export class Tracker {
       tap?.('memenc.raw_vision_features', feats);
       // (1 - is_obj) * no_obj_embed_spatial per object: + 1 * embed or + 0 (exact either way)
       const d = feats.shape[1];
-      const absent = rt.upload(
-        objectScores.map((s) => (s > 0 ? 0 : 1)),
-        [B, 1, 1, 1],
-        'f32',
-        'memenc.no_obj',
-      );
+      // host scores: one constant per absent pattern (B is 1 on prompted frames); GPU flags: 1 - present
+      const flags = Array.isArray(objectScores) ? objectScores.map((s) => (s > 0 ? 0 : 1)) : null;
+      const absent = flags
+        ? rt.constant(`memenc.no_obj ${flags.join('')}`, () => rt.upload(flags, [B, 1, 1, 1], 'f32', 'memenc.no_obj'))
+        : affine(rt, objectScores as Tensor, -1, 1).reshape([B, 1, 1, 1]);
       feats = add(rt, feats, mul(rt, absent, m.no_obj_embed_spatial.t.reshape([1, d, 1, 1])));
       tap?.('memenc.maskmem_features_f32', feats);
       const stored = unary(rt, feats, 'round_bf16');

@@ -19,7 +19,8 @@ import type { PointPrompt } from './prompt_encoder.js';
 import { RobotSeg } from './robotseg.js';
 import { RobotSegTracker } from './robotseg_tracker.js';
 import type { ImageFeatures, SAM2 } from './sam2.js';
-import { type HeadsOutput, type MemoryView, type StoredFrame, type Tap, Tracker } from './tracker.js';
+import { disposeFrame, MemoryBank } from './memory_bank.js';
+import { type HeadsBatch, type HeadsOutput, headsScalars, type StoredFrame, type Tap, Tracker } from './tracker.js';
 
 /** Stages of a tracked frame, reported to VideoPredictorOptions.onStage after their work is queued. */
 export type TrackStage = 'image_encoder' | 'memory' | 'memory_attention' | 'decoder' | 'memory_encoder' | 'output';
@@ -46,21 +47,12 @@ export interface FrameSource {
 }
 
 interface ObjectState {
-  /** Conditioning (prompted) frames in insertion order; those in pendingMemory are SAM 2's temporary outputs. */
-  cond: Map<number, StoredFrame>;
-  nonCond: Map<number, StoredFrame>;
-  /**
-   * Clicks on an already tracked frame (SAM 2's temp_output_dict non_cond_frame_outputs): kept apart
-   * until preflight() encodes their memory and moves them into nonCond, so until then the frames
-   * that follow still see the tracked output of that frame.
-   */
-  tempNonCond: Map<number, StoredFrame>;
+  /** Conditioning, tracked and corrected outputs, and the prompted frames whose memory is pending. */
+  bank: MemoryBank;
   /** Frames propagation has visited, with their direction (frames_tracked_per_obj). */
   tracked: Map<number, boolean>;
   /** Accumulated user points per frame, in network-input coordinates. */
   points: Map<number, PointPrompt>;
-  /** Conditioning frames whose memory still has to be encoded from the binarised mask. */
-  pendingMemory: Set<number>;
   /** RobotSeg: the category ('arm' | 'gripper' | 'robot') whose class token enters the decoder; null = plain SAM 2.1. */
   category: string | null;
 }
@@ -186,12 +178,9 @@ export class VideoPredictor {
       this.objects.set(
         id,
         (o = {
-          cond: new Map(),
-          nonCond: new Map(),
-          tempNonCond: new Map(),
+          bank: new MemoryBank(),
           tracked: new Map(),
           points: new Map(),
-          pendingMemory: new Set(),
           category: null,
         }),
       );
@@ -223,7 +212,7 @@ export class VideoPredictor {
     reverse: boolean,
     tap?: Tap,
   ): { pix: Tensor; tokens: Tensor | null } {
-    const bank = memoryView(o);
+    const bank = o.bank.view();
     if (o.category !== null && this.tracker instanceof RobotSegTracker) {
       const force = this.opts.objectTokens;
       const r = this.tracker.conditionRobot(
@@ -320,7 +309,8 @@ export class VideoPredictor {
 
     const isInit = !o.tracked.has(frame);
     // SAM 2: temp output of the frame first (the latest clicks), then its cond / non-cond output
-    const prevOut = (isInit ? undefined : o.tempNonCond.get(frame)) ?? o.cond.get(frame) ?? o.nonCond.get(frame);
+    const b = o.bank;
+    const prevOut = (isInit ? undefined : b.tempNonCond.get(frame)) ?? b.cond.get(frame) ?? b.nonCond.get(frame);
     const f = await this.features(frame);
     const tap = this.tapFor(frame, [objId]);
     const rt = this.rt;
@@ -341,15 +331,10 @@ export class VideoPredictor {
 
   /** Where a prompted frame's output goes: a (pending) conditioning output, or a temporary correction. */
   private storePrompted(o: ObjectState, frame: number, heads: HeadsOutput, isCond: boolean): StoredFrame {
-    if (isCond) {
-      const s = this.store(o, frame, heads, null, true);
-      o.pendingMemory.add(frame);
-      return s;
-    }
     const s = this.stored(heads, null);
-    const old = o.tempNonCond.get(frame);
-    if (old) disposeFrame(old);
-    o.tempNonCond.set(frame, s);
+    if (isCond)
+      o.bank.putCond(frame, s); // its memory is encoded at preflight
+    else o.bank.putTemp(frame, s);
     return s;
   }
 
@@ -360,10 +345,7 @@ export class VideoPredictor {
    */
   frameState(objId: number, frame: number): 'cond' | 'pending-cond' | 'non-cond' | 'pending-non-cond' | null {
     const o = this.objects.get(objId);
-    if (!o) return null;
-    if (o.tempNonCond.has(frame)) return 'pending-non-cond';
-    if (o.cond.has(frame)) return o.pendingMemory.has(frame) ? 'pending-cond' : 'cond';
-    return o.nonCond.has(frame) ? 'non-cond' : null;
+    return o ? o.bank.state(frame) : null;
   }
 
   /**
@@ -389,23 +371,9 @@ export class VideoPredictor {
     const anyFg = mask.some((v) => v !== 0);
     const heads = await this.tracker.maskAsOutput(f, m01, anyFg);
     m01.dispose();
-    const stored = this.store(o, frame, heads, null, true);
-    o.pendingMemory.add(frame);
+    const stored = this.stored(heads, null);
+    o.bank.putCond(frame, stored); // its memory is encoded at preflight
     return this.output(objId, stored, this.tapFor(frame, [objId]), 'out.video_res_logits_after_click');
-  }
-
-  /** Put a frame's output in the bank (hole-filled pred_masks); drops the heads' other tensors. */
-  private store(o: ObjectState, frame: number, heads: HeadsOutput, maskmem: Tensor | null, cond: boolean): StoredFrame {
-    const old = (cond ? o.cond : o.nonCond).get(frame);
-    if (old) disposeFrame(old);
-    const s = this.stored(heads, maskmem);
-    if (cond) {
-      const nc = o.nonCond.get(frame);
-      if (nc) disposeFrame(nc);
-      o.nonCond.delete(frame);
-      o.cond.set(frame, s);
-    } else o.nonCond.set(frame, s);
-    return s;
   }
 
   /** A frame output as the bank holds it: hole-filled pred_masks, pointer, score (drops the rest). */
@@ -429,22 +397,21 @@ export class VideoPredictor {
     return (async () => {
       for (const [objId, o] of this.objects) {
         // corrections of tracked frames (SAM 2 consolidates non-cond temp outputs first)
-        for (const [frame, s] of [...o.tempNonCond]) {
-          o.tempNonCond.delete(frame);
-          if (o.cond.has(frame)) {
+        const b = o.bank;
+        for (const [frame, s] of [...b.tempNonCond]) {
+          b.tempNonCond.delete(frame);
+          if (b.cond.has(frame)) {
             disposeFrame(s);
             continue;
           } // SAM 2 adds it, then pops it (cond wins)
           await this.encodeFromMask(frame, objId, s);
-          const old = o.nonCond.get(frame);
-          if (old) disposeFrame(old);
-          o.nonCond.set(frame, s);
+          b.putNonCond(frame, s);
         }
-        for (const frame of [...o.pendingMemory]) {
-          const s = o.cond.get(frame) ?? o.nonCond.get(frame);
+        for (const frame of [...b.pending]) {
+          const s = b.cond.get(frame) ?? b.nonCond.get(frame);
           if (!s) continue;
           await this.encodeFromMask(frame, objId, s);
-          o.pendingMemory.delete(frame);
+          b.pending.delete(frame);
         }
       }
     })();
@@ -467,11 +434,11 @@ export class VideoPredictor {
     const results = new Map<number, FrameResult>();
     const todo: Array<[number, ObjectState]> = [];
     for (const [objId, o] of this.objects) {
-      const have = o.cond.get(frame);
+      const have = o.bank.cond.get(frame);
       if (have) {
         o.tracked.set(frame, reverse);
         results.set(objId, await this.output(objId, have, this.tapFor(frame, [objId]), 'out.video_res_logits'));
-      } else if (o.cond.size > 0) {
+      } else if (o.bank.cond.size > 0) {
         // (objects without prompts yet are skipped)
         o.tracked.set(frame, reverse);
         todo.push([objId, o]);
@@ -498,15 +465,16 @@ export class VideoPredictor {
     const key = ([, o]: [number, ObjectState]) =>
       o.category === null || !(this.tracker instanceof RobotSegTracker)
         ? 'sam'
-        : `robot:${this.tracker.selectMemory(frame, o, this.ptrFrames(), reverse).frames.length}`;
+        : `robot:${this.tracker.selectMemory(frame, o.bank, this.ptrFrames(), reverse).frames.length}`;
     const keys = [...new Set(todo.map(key))];
     return [...todo].sort((x, y) => keys.indexOf(key(x)) - keys.indexOf(key(y))); // stable
   }
 
   /**
    * Track one frame for a batch of objects: one memory-attention call over their (padded) banks, one
-   * decoder call per token layout, one readback of their scores, one memory-encoder call, one
-   * hole-filling and output readback. Every object's bank gets views into the batched results.
+   * decoder call per token layout, the mask choices on the GPU (headsOnGpu), one memory-encoder call,
+   * one hole filling and ONE readback (masks, logits, scores). Every object's bank gets views into the
+   * batched results.
    */
   private async trackBatch(
     frame: number,
@@ -525,7 +493,7 @@ export class VideoPredictor {
       const a = this.tracker.assembleBatch(
         frame,
         f,
-        batch.map(([, o]) => o),
+        batch.map(([, o]) => o.bank),
         this.ptrFrames(),
         reverse,
         tap,
@@ -569,111 +537,105 @@ export class VideoPredictor {
     });
     pix.dispose();
     for (const t of prep.tokens) t?.dispose();
-    const heads = await this.tracker.heads(d, Boolean(this.model.cfg.base.multimask_output_for_tracking), tap);
+    // the choices (best IoU, object present) on the GPU; the host learns the scores with the results
+    const multimask = Boolean(this.model.cfg.base.multimask_output_for_tracking);
+    const gpu = this.tracker.headsOnGpu(d, multimask, tap);
+    const heads = gpu ?? (await this.tracker.heads(d, multimask, tap));
     await stage('decoder');
     tap?.('memenc.pred_masks_high_res_in', heads.highRes);
-    const mem = this.tracker.encodeMemory(f, heads.highRes, heads.objectScores, false, tap); // [B, memDim, h, w]
+    const mem = this.tracker.encodeMemory(
+      f,
+      heads.highRes,
+      gpu ? gpu.present : (heads as HeadsBatch).objectScores,
+      false,
+      tap,
+    ); // [B, memDim, h, w]
     heads.highRes.dispose();
+    gpu?.present.dispose();
     await stage('memory_encoder');
     const area = this.model.cfg.postprocessing.video_fill_hole_area;
     const filled = area > 0 ? fillHoles(rt, heads.lowRes, area) : heads.lowRes; // [B, 1, 4h, 4w]
     if (area > 0) heads.lowRes.dispose();
+    // the frame's one readback: masks at the video size, low-res logits and (GPU path) the scalars
+    const out = await this.outputBatch(ids, filled, heads.objPtr, tap, 'out.video_res_logits', gpu?.scalars);
+    const { objectScores, ious } = gpu ? headsScalars(out.extra!, gpu, B) : (heads as HeadsBatch);
+    gpu?.scalars.dispose();
+    // keep only what frame+1 (or frame-1 in reverse) can still use: bounded memory
+    const keep = Math.max(this.model.cfg.base.num_maskmem - 1, this.model.cfg.base.max_obj_ptrs_in_encoder - 1);
     batch.forEach(([, o], b) => {
       // views into the batched tensors: their buffers live until every object has dropped the frame
       const s: StoredFrame = {
         maskmem: untrack(mem.narrow0(b, 1)),
         objPtr: untrack(heads.objPtr.narrow0(b, 1)),
-        objectScore: heads.objectScores[b],
+        objectScore: objectScores[b],
         predMasks: untrack(filled.narrow0(b, 1)),
-        iou: Math.max(...heads.ious[b]),
+        iou: Math.max(...ious[b]),
       };
-      const old = o.nonCond.get(frame);
-      if (old) disposeFrame(old);
-      o.nonCond.set(frame, s);
-      this.prune(o, frame, reverse);
+      o.bank.putNonCond(frame, s);
+      o.bank.prune(frame, reverse, keep);
     });
-    const ious = heads.ious.map((v) => Math.max(...v));
-    const out = await this.outputBatch(
-      ids,
-      filled,
-      heads.objPtr,
-      heads.objectScores,
-      ious,
-      tap,
-      'out.video_res_logits',
-    );
     for (const t of [filled, mem, heads.objPtr]) t.dispose();
     await stage('output');
-    return out;
-  }
-
-  /** Keep only what frame+1 (or frame-1 in reverse) can still use: bounded memory. */
-  private prune(o: ObjectState, frame: number, reverse: boolean): void {
-    const keep = Math.max(this.model.cfg.base.num_maskmem - 1, this.model.cfg.base.max_obj_ptrs_in_encoder - 1);
-    for (const m of [o.nonCond, o.tempNonCond]) {
-      for (const [t, s] of m) {
-        const dist = reverse ? t - frame : frame - t;
-        if (dist >= keep || (dist < 0 && -dist > keep)) {
-          disposeFrame(s);
-          m.delete(t);
-        }
-      }
-    }
+    return out.rows.map((r, b) => ({ ...r, objectScore: objectScores[b], iou: Math.max(...ious[b]) }));
   }
 
   /** Read back a stored frame's masks at the video size. */
   private async output(objId: number, s: StoredFrame, tap: Tap | undefined, tapName: string): Promise<FrameResult> {
-    return (
-      await this.outputBatch([objId], s.predMasks, s.objPtr, [s.objectScore], [s.iou ?? Number.NaN], tap, tapName)
-    )[0];
+    const out = await this.outputBatch([objId], s.predMasks, s.objPtr, tap, tapName);
+    return { ...out.rows[0], objectScore: s.objectScore, iou: s.iou ?? Number.NaN };
   }
 
-  /** Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped), per-object scores and IoUs; two readbacks. */
+  /**
+   * Masks of a batch at the video size: predMasks [B, 1, 4h, 4w], objPtr [B, C] (tapped). One
+   * readback (one transfer) of the low-res logits, the video-size logits (their first band when the
+   * video is too large for one binding) and `extra` (its values in `extra`).
+   */
   private async outputBatch(
     ids: number[],
     predMasks: Tensor,
     objPtr: Tensor,
-    scores: readonly number[],
-    ious: readonly number[],
     tap: Tap | undefined,
     tapName: string,
-  ): Promise<FrameResult[]> {
+    extra?: Tensor,
+  ): Promise<{ rows: Array<Omit<FrameResult, 'objectScore' | 'iou'>>; extra: Float32Array | null }> {
     const rt = this.rt;
     const { width: W, height: H } = this.source;
+    const more = extra ? [extra] : [];
     if (!tap) {
       // no full-size tensor: bands of rows read back one by one (photos and frames of any size)
-      const [lowRes, big] = await Promise.all([
-        rt.read(predMasks),
-        resizeToHost(rt, predMasks, [H, W], { mode: 'bilinear', threshold: 0, logits: this.opts.logits ?? true }),
-      ]);
+      const big = await resizeToHost(rt, predMasks, [H, W], {
+        mode: 'bilinear',
+        threshold: 0,
+        logits: this.opts.logits ?? true,
+        with: [predMasks, ...more],
+      });
+      const [lowRes, ex] = big.with as Float32Array[];
       const nl = lowRes.length / ids.length;
-      return ids.map((objId, b) => ({
+      const rows = ids.map((objId, b) => ({
         objId,
         lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
         logits: big.logits?.[b] ?? new Float32Array(0),
         mask: big.masks[b],
-        objectScore: scores[b],
-        iou: ious[b],
       }));
+      return { rows, extra: ex ?? null };
     }
     const big = resize(rt, predMasks, [H, W], { mode: 'bilinear' }); // [B, 1, H, W]
     tap(tapName, big);
     tap('out.pred_masks_lowres_after_fill', predMasks);
     tap('out.obj_ptr', objPtr);
-    const [lowRes, logits] = await Promise.all([rt.read(predMasks), rt.read(big)]);
+    const [lowRes, logits, ex] = (await rt.readMany([predMasks, big, ...more])) as Float32Array[];
     big.dispose();
     const nl = lowRes.length / ids.length;
-    return ids.map((objId, b) => {
+    const rows = ids.map((objId, b) => {
       const lg = logits.subarray(b * W * H, (b + 1) * W * H);
       return {
         objId,
         lowRes: lowRes.subarray(b * nl, (b + 1) * nl),
         logits: lg,
         mask: Uint8Array.from(lg, (v) => (v > 0 ? 1 : 0)),
-        objectScore: scores[b],
-        iou: ious[b],
       };
     });
+    return { rows, extra: ex ?? null };
   }
 
   /**
@@ -685,7 +647,7 @@ export class VideoPredictor {
   ): AsyncGenerator<{ frame: number; results: FrameResult[] }> {
     if (this.source.numFrames === null)
       throw new Error('propagate needs a video of known length; use push() for streams');
-    const condFrames = [...this.objects.values()].flatMap((o) => [...o.cond.keys()]);
+    const condFrames = [...this.objects.values()].flatMap((o) => [...o.bank.cond.keys()]);
     if (condFrames.length === 0) throw new Error('propagate: add points, a box or a mask on some frame first');
     await this.encodePending();
     const reverse = opts.reverse ?? false;
@@ -718,22 +680,15 @@ export class VideoPredictor {
   clearFrame(frame: number): void {
     for (const o of this.objects.values()) {
       o.points.delete(frame);
-      o.pendingMemory.delete(frame);
       o.tracked.delete(frame);
-      for (const m of [o.cond, o.nonCond, o.tempNonCond]) {
-        const s = m.get(frame);
-        if (s) {
-          disposeFrame(s);
-          m.delete(frame);
-        }
-      }
+      o.bank.clearFrame(frame);
     }
   }
 
   removeObject(objId: number): void {
     const o = this.objects.get(objId);
     if (!o) throw new Error(`no object ${objId}`);
-    for (const m of [o.cond, o.nonCond, o.tempNonCond]) for (const s of m.values()) disposeFrame(s);
+    o.bank.dispose();
     this.objects.delete(objId);
   }
 
@@ -745,21 +700,6 @@ export class VideoPredictor {
   }
 }
 
-/**
- * The memory bank SAM 2 attends to (output_dict_per_obj): conditioning frames whose memory is encoded
- * and the non-conditioning outputs; prompted frames waiting for preflight are not part of it yet.
- */
-function memoryView(o: ObjectState): MemoryView {
-  if (o.pendingMemory.size === 0) return o;
-  return { cond: new Map([...o.cond].filter(([t]) => !o.pendingMemory.has(t))), nonCond: o.nonCond };
-}
-
 function featureTensors(f: ImageFeatures): Tensor[] {
   return [f.visionFeats, f.visionPos, ...f.highRes, ...(f.edges ? [f.edges] : [])];
-}
-
-function disposeFrame(s: StoredFrame): void {
-  s.maskmem?.dispose();
-  s.objPtr.dispose();
-  s.predMasks.dispose();
 }

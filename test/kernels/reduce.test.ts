@@ -1,13 +1,13 @@
 // shaders/reduce.wgsl SUM / MEAN / MAX / MIN over a block of axes against test/ref/reduce.ts, and the
-// EXPAND backward of sum / mean through the tape (masked mean and NONFINITE have their own tests:
+// EXPAND backward of sum / mean through the tape, ARGMAX (one-hot, exact) (masked mean and NONFINITE have their own tests:
 // robotseg_rpg / grad_fd and nonfinite.test.ts).
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import { reduce } from '../../src/kernels/reduce.js';
+import { argmaxOneHot, reduce } from '../../src/kernels/reduce.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { expandRef, type ReduceRefOp, reduceRef } from '../ref/reduce.js';
+import { argmaxOneHotRef, expandRef, type ReduceRefOp, reduceRef } from '../ref/reduce.js';
 
 const rt = await testRuntime();
 // Sequential f32 accumulation of up to 300 values in [-1, 1): a few 1e-6; max / min are exact.
@@ -90,5 +90,41 @@ describe.skipIf(!rt)('reduce', () => {
       tape.dispose();
       x.dispose();
     }
+  });
+
+  // ARGMAX is data movement: exact. Ties pick the first maximum; entries below `lo` are never chosen.
+  const argCases: Array<[string, number[], number, number]> = [
+    ['multimask IoUs [B, 4] from 1', [4, 4], 1, 1],
+    ['rows of a matrix', [7, 300], 1, 0],
+    ['columns (inner stride) from 2', [9, 5], 0, 2],
+    ['size-1 axis', [3, 1, 2], 1, 0],
+    ['not a multiple of the workgroup (129 rows)', [129, 3], 1, 0],
+  ];
+  for (const [name, shape, axis, lo] of argCases) {
+    it(`argmax one-hot: ${name} ${JSON.stringify(shape)} axis ${axis}`, async () => {
+      const R = rt!;
+      const n = shape.reduce((a, b) => a * b, 1);
+      // quantised values: many ties
+      const xs = Float32Array.from(r.array(n, 1), (v) => Math.round(v * 4) / 4);
+      const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+      const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const x = R.upload(xs, shape);
+      const y = argmaxOneHot(R, x, axis, lo);
+      expect(y.shape).toEqual(shape);
+      expectClose(await R.read(y), argmaxOneHotRef(xs, outer, shape[axis], inner, lo), { atol: 0, rtol: 0 }, name);
+      for (const t of [x, y]) t.dispose();
+    });
+  }
+
+  it('argmax one-hot: ties take the first index, a NaN never wins, empty input, bad start', async () => {
+    const R = rt!;
+    const x = R.upload([0.5, 0.5, 0.1, Number.NaN, 2, 2, -1, Number.NaN], [2, 4]);
+    expect([...(await R.read(argmaxOneHot(R, x, 1)))]).toEqual([1, 0, 0, 0, 1, 0, 0, 0]);
+    expect([...(await R.read(argmaxOneHot(R, x, 1, 2)))]).toEqual([0, 0, 1, 0, 0, 0, 1, 0]);
+    const e = R.zeros([0, 4]);
+    expect(argmaxOneHot(R, e, 1).shape).toEqual([0, 4]);
+    expect(() => argmaxOneHot(R, x, 1, 4)).toThrow(/start 4 outside/);
+    expect(() => argmaxOneHot(R, x, 2)).toThrow(/axis 2 outside/);
+    for (const t of [x, e]) t.dispose();
   });
 });

@@ -28,3 +28,21 @@ export function expandRef(dy: ArrayLike<number>, outer: number, r: number, inner
     for (let k = 0; k < r; k++) for (let i = 0; i < inner; i++) y[(o * r + k) * inner + i] = scale * dy[o * inner + i];
   return y;
 }
+
+/** One-hot argmax of x [outer, r, inner] over r from index lo: 1 at the first maximum, 0 elsewhere. */
+export function argmaxOneHotRef(
+  x: ArrayLike<number>,
+  outer: number,
+  r: number,
+  inner: number,
+  lo: number,
+): Float64Array {
+  const y = new Float64Array(outer * r * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let best = lo;
+      for (let k = lo + 1; k < r; k++) if (x[(o * r + k) * inner + i] > x[(o * r + best) * inner + i]) best = k;
+      y[(o * r + best) * inner + i] = 1;
+    }
+  return y;
+}
