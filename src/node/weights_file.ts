@@ -9,8 +9,11 @@ import { fileSource } from './safetensors_file.js';
 /** 'pt' for zip archives and legacy pickles, 'safetensors' otherwise. */
 async function detectFormat(src: ByteSource): Promise<'pt' | 'safetensors'> {
   if (src.size < 2) return 'safetensors'; // the safetensors reader names the problem
-  const head = await src.read(0, 2);
+  const head = await src.read(0, Math.min(9, src.size));
   if (head[0] === 0x50 && head[1] === 0x4b) return 'pt'; // 'PK'
+  // safetensors: u64 little-endian header length, then the JSON header's '{' at byte 8. A header
+  // length of 128, 384, … starts with 0x80 0x00..0x05 like a pickle's PROTO opcode, so '{' decides.
+  if (head.length === 9 && head[8] === 0x7b) return 'safetensors';
   if (head[0] === 0x80 && head[1] <= 5) return 'pt'; // pickle PROTO: legacy torch.save, rejected with a hint
   return 'safetensors';
 }

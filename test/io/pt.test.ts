@@ -105,6 +105,18 @@ describe('torch-style archives (builder)', () => {
     await expectFormatError(ck.readRaw('enc.w'), /CRC-32/);
   });
 
+  it('tells a safetensors file whose header length starts with 0x80 0x00..0x05 from a legacy pickle', async () => {
+    for (const headerLen of [128, 384, 640, 1408]) {
+      const bytes = safetensorsWithHeaderLength(headerLen);
+      expect(bytes[0] === 0x80 && bytes[1] <= 5).toBe(true);
+      const f = await openWeights(bytes);
+      expect(f.format).toBe('safetensors');
+      expect(Array.from(await f.readTensor('x'))).toEqual([1, 2, 3]);
+      await f.close();
+      await expectFormatError(readCheckpoint(bytes), /is a safetensors file, not a PyTorch zip checkpoint/);
+    }
+  });
+
   it('rejects legacy, non-zip and cut-off files with precise messages', async () => {
     await expectFormatError(readCheckpoint(Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c])), /legacy \(pre-1\.6/);
     await expectFormatError(
@@ -225,4 +237,15 @@ function findBytes(hay: Uint8Array, needle: Uint8Array): number {
     return i;
   }
   throw new Error('needle not found');
+}
+
+/** A one-tensor safetensors file whose JSON header is padded with spaces to exactly `len` bytes. */
+function safetensorsWithHeaderLength(len: number): Uint8Array {
+  const json = JSON.stringify({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } });
+  const header = new TextEncoder().encode(json.padEnd(len, ' '));
+  const out = new Uint8Array(8 + len + 12);
+  new DataView(out.buffer).setBigUint64(0, BigInt(len), true);
+  out.set(header, 8);
+  out.set(new Uint8Array(Float32Array.of(1, 2, 3).buffer), 8 + len);
+  return out;
 }

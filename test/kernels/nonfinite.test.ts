@@ -86,9 +86,8 @@ describe.skipIf(!rt)('reduce NONFINITE', () => {
         { name: 'w', dtype: 'F32' as const, shape: [6, 8], data: w },
       ];
       const up = async (wData: Float32Array) =>
-        // openSafetensors, not openWeights: this header is 128 bytes long, whose first length byte 0x80
-        // openWeights' sniffing takes for a legacy pickle (a separate bug, reported)
-        uploadWeights(rt!, await openSafetensors(serializeSafetensors([tensors[0], { ...tensors[1], data: wData }])), {
+        // this header is 128 bytes long: its first length byte 0x80 looks like a pickle PROTO to a naive sniffer
+        uploadWeights(rt!, await openWeights(serializeSafetensors([tensors[0], { ...tensors[1], data: wData }])), {
           dtype: (k) => (k === 'w' ? 'f16' : 'f32'),
         });
       const ok = await up(w);
