@@ -342,7 +342,9 @@ async function sniff(src: ByteSource): Promise<void> {
   if (src.size < 4) fail(`${src.name} is ${src.size} bytes: too small to be a checkpoint`);
   const head = await src.read(0, Math.min(9, src.size));
   if (head.length === 9 && head[8] === 0x7b && head[0] !== 0x50)
-    fail(`${src.name} is a safetensors file, not a PyTorch zip checkpoint (nothing to convert: pass it as --weights directly)`);
+    fail(
+      `${src.name} is a safetensors file, not a PyTorch zip checkpoint (nothing to convert: pass it as --weights directly)`,
+    );
   if (head[0] === 0x80 && head[1] <= 5)
     fail(`${src.name} uses the legacy (pre-1.6, non-zip) torch.save format; re-save it with a current PyTorch`);
   if (head[0] !== 0x50 || head[1] !== 0x4b) fail(`${src.name} is not a PyTorch zip checkpoint (no zip signature)`);

@@ -2,7 +2,7 @@
 // awkward sizes (1 word, rows not multiples of the workgroup size), and the weight check built on it
 // (src/model/weights_check.ts: names the first tensor with a NaN / Inf, in file order, chunked or not).
 import { describe, expect, it } from 'vitest';
-import { openSafetensors, serializeSafetensors } from '../../src/graph/safetensors.js';
+import { serializeSafetensors } from '../../src/graph/safetensors.js';
 import { uploadWeights } from '../../src/graph/weights.js';
 import { firstNonFiniteWeight } from '../../src/model/weights_check.js';
 import { countNonFinite } from '../../src/kernels/reduce.js';
