@@ -41,6 +41,12 @@ export interface BenchRow {
   stage?: string;
   /** Storage precision of the model's heavy weights (model-stage rows; kernel rows are f32). */
   precision?: Precision;
+  /**
+   * Our rows with onnxruntime-web peers: the peer's faster figure (end-to-end or GPU-resident ms) over
+   * ours: our wall-clock `wallMs` for model stages (issue definition: what a caller waits), our GPU
+   * `ms` for single kernels. Above 1 = faster than the peer.
+   */
+  vsOrtWeb?: number;
   [extra: string]: unknown;
 }
 
@@ -348,6 +354,45 @@ function fmt(x: number | undefined, digits = 3): string {
   return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toPrecision(digits);
 }
 
+/**
+ * Set `vsOrtWeb` on our rows that have onnxruntime-web peers for the same case (same kernel, stage,
+ * shape; f32 only: the peers run f32) and return the summary lines: each model stage's ratio, and
+ * every kernel case whose best variant of ours is slower than the peer.
+ */
+export function peerRatios(rows: BenchRow[]): string[] {
+  const key = (r: BenchRow) => `${r.stage ?? ''}|${r.kernel}|${r.shape}`;
+  const peers = new Map<string, number>();
+  for (const r of rows)
+    if (r.impl.startsWith('ort-web') && r.ok && Number.isFinite(r.ms))
+      peers.set(key(r), Math.min(peers.get(key(r)) ?? Infinity, r.ms));
+  const best = new Map<string, { ratio: number; row: BenchRow }>();
+  for (const r of rows) {
+    const peer = peers.get(key(r));
+    if (!r.impl.startsWith('ours') || peer === undefined || (r.precision ?? 'f32') !== 'f32') continue;
+    const ours = r.stage ? r.wallMs : r.ms;
+    if (ours === undefined || !(ours > 0)) continue;
+    r.vsOrtWeb = peer / ours;
+    const b = best.get(key(r));
+    if (!b || r.vsOrtWeb > b.ratio) best.set(key(r), { ratio: r.vsOrtWeb, row: r });
+  }
+  const lines: string[] = [];
+  for (const { ratio, row } of best.values()) {
+    const ours = row.stage ? `${fmt(row.wallMs)} ms wall` : `${fmt(row.ms)} ms GPU`;
+    const peer = fmt(peers.get(key(row)));
+    if (row.stage) lines.push(`stage ${row.stage}: ${ratio.toFixed(2)}x onnxruntime-web (${peer} ms vs ours ${ours})`);
+    else if (ratio < 1)
+      lines.push(
+        `slower than onnxruntime-web: ${row.kernel} ${row.shape}: ${ratio.toFixed(2)}x (${peer} ms vs ours ${ours})`,
+      );
+  }
+  const ops = [...best.values()].filter((b) => !b.row.stage);
+  if (ops.length)
+    lines.push(
+      `kernel cases with peers: ${ops.length}, slower than onnxruntime-web: ${ops.filter((b) => b.ratio < 1).length}`,
+    );
+  return lines;
+}
+
 /** Plain-text table of rows, with the adapter in the header. */
 export function formatTable(rows: BenchRow[], rt: Runtime, opts: { full?: boolean } = {}): string {
   const a = rt.adapter;
@@ -373,5 +418,11 @@ export function formatTable(rows: BenchRow[], rt: Runtime, opts: { full?: boolea
       .map((s, i) => (i >= 3 && i <= 5 ? s.padStart(widths[i]) : s.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
-  return [...header, '', line(cols), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+  const ratios = peerRatios(rows);
+  const summary = ratios.length
+    ? ['', 'vs onnxruntime-web (its faster figure / ours):', ...ratios.map((l) => `  ${l}`)]
+    : [];
+  return (
+    [...header, '', line(cols), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...summary].join('\n') + '\n'
+  );
 }

@@ -11,6 +11,7 @@ import {
   FIXTURES_DIR,
   fixture,
   formatTable,
+  peerRatios,
   runBench,
   SkipCase,
   type BenchRow,
@@ -169,6 +170,43 @@ async function runOnnx(desc: OnnxOpDesc): Promise<{ data: Float32Array; dims: re
   );
   return (await s.run(feeds))[m.outputName];
 }
+
+describe('peer ratios', () => {
+  it('divides the faster onnxruntime-web figure by ours: wall ms for stages, GPU ms for kernels', () => {
+    const row = (impl: string, ms: number, extra: Partial<BenchRow> = {}): BenchRow => ({
+      kernel: 'k',
+      impl,
+      shape: 's',
+      ms,
+      ok: true,
+      adapter: 'a',
+      downscaled: false,
+      ...extra,
+    });
+    const rows = [
+      row('ours:image_encoder', 190, { stage: 'image_encoder', wallMs: 200 }),
+      row('ort-web', 700, { stage: 'image_encoder' }),
+      row('ort-web:gpu', 650, { stage: 'image_encoder' }),
+      row('ort-node', 10, { stage: 'image_encoder' }),
+      row('ours:software', 20, { shape: 'slow op' }),
+      row('ours:tiled', 12, { shape: 'slow op' }),
+      row('ort-web:gpu', 10, { shape: 'slow op' }),
+      row('ours', 2, { shape: 'fast op' }),
+      row('ort-web:gpu', 9, { shape: 'fast op' }),
+      row('ort-web:gpu', 1, { shape: 'fast op', ok: false }), // a failed peer check does not count
+    ];
+    const lines = peerRatios(rows);
+    expect(rows[0].vsOrtWeb).toBeCloseTo(650 / 200);
+    expect(rows[4].vsOrtWeb).toBeCloseTo(0.5);
+    expect(rows[7].vsOrtWeb).toBeCloseTo(4.5);
+    expect(rows[3].vsOrtWeb).toBeUndefined();
+    expect(lines).toEqual([
+      'stage image_encoder: 3.25x onnxruntime-web (650 ms vs ours 200 ms wall)',
+      'slower than onnxruntime-web: k slow op: 0.83x (10.0 ms vs ours 12.0 ms GPU)',
+      'kernel cases with peers: 2, slower than onnxruntime-web: 1',
+    ]);
+  });
+});
 
 describe('onnx builder', () => {
   it('encodes a ModelProto (ir_version 8, opset 17 import)', () => {
