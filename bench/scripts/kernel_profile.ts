@@ -33,7 +33,10 @@ const labels: string[] = [];
 const orig = KernelFamily.prototype.run;
 KernelFamily.prototype.run = function (this: KernelFamily, spec) {
   orig.call(this, spec);
-  labels.push(spec.label ?? 'unlabelled');
+  // matmul-like params name the problem size: keep them in the label
+  const p = spec.params ?? {};
+  const dims = ['M', 'N', 'K'].filter((d) => typeof p[d] === 'number').map((d) => `${d}${p[d]}`);
+  labels.push(`${spec.label ?? 'unlabelled'}${dims.length ? ` ${dims.join(' ')}` : ''}`);
   rt.flush();
 };
 const total = new Map<string, { ms: number; n: number }>();
