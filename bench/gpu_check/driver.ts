@@ -179,7 +179,7 @@ async function kernels(): Promise<{ step: StepResult; figures: Record<string, un
     ],
     limitFor(software ? 150 : 150),
     // CI=true would turn the ../shared goldens the archive does not carry into failures
-    { ROBOTSEG_KERNELS: 'hardware', CI: '', GPU_CHECK_FORKS: software ? '2' : '4', GPU_CHECK_RESULTS: results },
+    { ROBOTSEG_KERNELS: 'hardware', CI: '', GPU_CHECK_FORKS: software ? '2' : '8', GPU_CHECK_RESULTS: results },
   );
   const lines: FileLine[] = existsSync(results)
     ? readFileSync(results, 'utf8')

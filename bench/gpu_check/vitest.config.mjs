@@ -1,5 +1,5 @@
 // Vitest config of the GPU-check archive's tests/ folder (copied there by bench/gpu-pack.sh): the
-// kernel tests only, GPU_CHECK_FORKS processes at a time (the driver sets 4 on a GPU, 2 on a CPU).
+// kernel tests only, GPU_CHECK_FORKS processes at a time (the driver sets 8 on a GPU, 2 on a CPU).
 import { defineConfig } from 'vitest/config';
 
 const forks = Number(process.env.GPU_CHECK_FORKS ?? '2');
