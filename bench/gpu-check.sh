@@ -12,7 +12,7 @@
 # Exit codes (a one-line reason on stderr for each non-zero one):
 #   0 every step passed   1 a step failed (results written)   2 usage   3 no Vulkan loader
 #   4 no NVIDIA Vulkan driver (ICD file or library)   5 no WebGPU device appeared
-#   6 out of time (partial results written)   7 the archive is incomplete or its Node does not run here
+#   6 out of time (partial results written)   7 the archive is incomplete, or its Node or Dawn does not run here
 # Environment: GPU_CHECK_BUDGET_S (default 540: the whole run), GPU_CHECK_BUNDLED_LOADER=1 (use the
 # archive's libvulkan even when the system has one), VK_DRIVER_FILES / VK_ICD_FILENAMES (used as given).
 set -u
@@ -44,6 +44,10 @@ NODE="$HERE/node/bin/node"
 DRIVER="$HERE/app/dist/bench/gpu_check/driver.js"
 [ -x "$NODE" ] && [ -f "$DRIVER" ] || die 7 "incomplete archive: $HERE has no node/bin/node or app/dist; unpack the whole archive"
 "$NODE" -e 'process.exit(0)' >/dev/null 2>&1 || die 7 "the bundled Node ($NODE) does not run on this machine (needs Linux x64, glibc)"
+
+# Dawn's linux-x64 binary needs glibc >= 2.34 and libstdc++ with GLIBCXX_3.4.30 (Ubuntu 22.04, Debian 12 or newer)
+DAWN_ERR=$(cd "$HERE/app" && "$NODE" --input-type=module -e 'await import("webgpu")' 2>&1) ||
+  die 7 "Dawn (the webgpu package) does not load here (needs glibc >= 2.34, GLIBCXX_3.4.30: Ubuntu 22.04 / Debian 12 or newer): $(echo "$DAWN_ERR" | grep -m 1 -E 'Error|error' | cut -c1-300)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/robotseg-gpu-check.XXXXXX")" || die 2 "cannot create a temporary folder"
 trap 'rm -rf "$WORK"' EXIT
