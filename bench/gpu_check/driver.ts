@@ -318,7 +318,7 @@ async function frame(): Promise<{ step: StepResult; figures: Record<string, unkn
   const rows: ReturnType<typeof rowSummary>[] = [];
   const runs: StepResult[] = [];
   for (const impl of ['track_1obj', 'track_4obj_batched']) {
-    const r = await bench(impl, 'f32', software ? 150 : 90);
+    const r = await bench(impl, 'f32', software ? 200 : 90);
     runs.push(r.step);
     rows.push(...r.rows.map(rowSummary));
     const step = runs.find((s) => s.status !== 'ok') ?? r.step;
