@@ -141,7 +141,15 @@ function failure(r: Run, what: string): StepResult {
 // ---------------------------------------------------------------------------------------------- info
 async function info(): Promise<{ step: StepResult; report: Record<string, unknown> | null }> {
   const r = await runNode([CLI, 'info', '--json'], limitFor(90));
-  if (r.code !== 0) return { step: failure(r, 'robotseg info'), report: null };
+  if (r.code !== 0) {
+    // the first line says why (the adapter search's install hint follows it)
+    const first = r.stderr.split('\n').find((l) => l.trim()) ?? '';
+    const step = failure(r, 'robotseg info');
+    return {
+      step: r.timedOut ? step : { ...step, reason: `robotseg info exited ${r.code}: ${first.slice(0, 400)}` },
+      report: null,
+    };
+  }
   const report = JSON.parse(r.stdout) as Record<string, unknown>;
   return { step: { status: 'ok', seconds: r.seconds }, report };
 }
