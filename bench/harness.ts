@@ -8,10 +8,11 @@
 //
 // Rows are plain JSON objects (BenchRow); later stages add fields such as `stage`.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Runtime } from '../src/graph/runtime.js';
+import { parseConfig, SAM21_HIERA_T, type Sam2Config } from '../src/model/config.js';
 import { PACKAGE_ROOT } from '../src/node/package_info.js';
 import type { Precision } from '../src/model/module.js';
 import type { BenchCase, BenchRun } from './types.js';
@@ -102,6 +103,16 @@ export function fixture(...parts: string[]): string {
       `needs test/fixtures/${parts.join('/')} (not in the npm package): run from a repository checkout or set ROBOTSEG_FIXTURES=DIR`,
     );
   return p;
+}
+
+/**
+ * The model config of the `--full` model-level rows (seeded random weights in its official layout):
+ * sam2.1_hiera_t at 1024 px, or the config file named by ROBOTSEG_BENCH_CONFIG (bench/gpu-check.sh
+ * --software runs the same rows with the reduced 256-px config on the software adapter).
+ */
+export function fullConfig(): Sam2Config {
+  const file = process.env.ROBOTSEG_BENCH_CONFIG;
+  return file ? parseConfig(readFileSync(file, 'utf8')) : SAM21_HIERA_T;
 }
 
 export interface DiscoveredCase extends BenchCase {

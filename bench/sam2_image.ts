@@ -7,7 +7,7 @@
 // the official PyTorch outputs, which are the correctness check; `downscaled: true`). `--full`: the real
 // sam2.1_hiera_t at 1024 px with seeded random weights in the official layout (no checkpoint can be
 // downloaded here), checked for shapes and finite values only; meant for a real GPU (the encoder takes
-// about 3.7 min on lavapipe).
+// about 3.7 min on lavapipe). ROBOTSEG_BENCH_CONFIG=FILE replaces sam2.1_hiera_t there (harness.ts fullConfig).
 // Peers: the same graphs exported from the official code with the same golden weights
 // (../shared/peers/sam21_reduced/{image_encoder,prompt_decoder}.onnx, read from there when present,
 // ROBOTSEG_PEERS_DIR overrides; 12 MB, not copied into the repository) run as whole models by
@@ -21,13 +21,13 @@ import type { Runtime } from '../src/graph/runtime.js';
 import { type Tensor, untrack } from '../src/graph/tensor.js';
 import { uploadWeights } from '../src/graph/weights.js';
 import type { WeightsFile } from '../src/graph/weights_io.js';
-import { parseConfig, SAM21_HIERA_T, type Sam2Config } from '../src/model/config.js';
+import { parseConfig, type Sam2Config } from '../src/model/config.js';
 import { type Precision, weightDtypes } from '../src/model/module.js';
 import { SAM2 } from '../src/model/sam2.js';
 import { openWeights } from '../src/node/weights_file.js';
 import { randomWeightsFile } from '../test/helpers/random_weights.js';
 import { PACKAGE_ROOT } from '../src/node/package_info.js';
-import { allClose, type BenchRunWithOutput, fixture } from './harness.js';
+import { allClose, type BenchRunWithOutput, fixture, fullConfig } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'peers', 'sam21_reduced');
@@ -68,7 +68,7 @@ function context(rt: Runtime, full: boolean, precision: Precision = 'f32'): Prom
     let file: WeightsFile;
     const golden = new Map<string, Float32Array>();
     if (full) {
-      cfg = SAM21_HIERA_T;
+      cfg = fullConfig();
       file = randomWeightsFile(cfg, 0);
     } else {
       cfg = parseConfig(readFileSync(fixture('golden', 'config.json'), 'utf8'));
@@ -142,7 +142,7 @@ const imageEncoder: BenchCase = {
     const run: BenchRunWithOutput = {
       shape: describeSize(c),
       stage: 'image_encoder',
-      downscaled: !full,
+      downscaled: c.cfg.image_size < 1024,
       run() {
         for (const t of last) t.dispose();
         const out = rt.scope(() => {
@@ -221,7 +221,7 @@ const promptDecoder: BenchCase = {
     const run: BenchRunWithOutput = {
       shape: `${describeSize(c)}, 1 click`,
       stage: 'prompt_decoder',
-      downscaled: !full,
+      downscaled: c.cfg.image_size < 1024,
       run() {
         for (const t of last) t.dispose();
         const out = rt.scope(() => {

@@ -16,6 +16,9 @@
 //     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
 //     (Runtime.counters); `hostMs`: median over 5 frames of wall ms minus GPU (timestamp) ms of the
 //     frame, i.e. the host's share: encoding, queueing, submits, uploads, readback waits, choices.
+//     `--full`: the same rows at the real size (harness.ts fullConfig: sam2.1_hiera_t, 1024 px) with
+//     seeded random weights in the official layout and synthetic S x S frames (textured background,
+//     four moving blobs under the clicks); checked for the lockstep equality and finite logits only.
 // Precision: memory_attention, memory_encoder and tracked_frame honour `--precision f16` (rows at f32
 // and f16; f16 golden checks at 1e-2 of the tensor's scale, no peers).
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
@@ -31,10 +34,12 @@ import { parseConfig } from '../src/model/config.js';
 import { type Precision, weightDtypes } from '../src/model/module.js';
 import { SAM2 } from '../src/model/sam2.js';
 import { type FrameResult, type TrackStage, VideoPredictor } from '../src/model/video_predictor.js';
+import type { RgbImage } from '../src/image/rgb.js';
 import { readImage } from '../src/node/image_io.js';
 import { openWeights } from '../src/node/weights_file.js';
 import { PACKAGE_ROOT } from '../src/node/package_info.js';
-import { allClose, type BenchRunWithOutput, fixture } from './harness.js';
+import { randomWeightsFile } from '../test/helpers/random_weights.js';
+import { allClose, type BenchRunWithOutput, fixture, fullConfig } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 const PEERS = process.env.ROBOTSEG_PEERS_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'peers', 'sam21_reduced');
@@ -343,13 +348,61 @@ function sameResults(a: FrameResult[], b: FrameResult[]): boolean {
   });
 }
 
+const fullCtxs = new Map<Precision, Promise<SAM2>>();
+/** --full: fullConfig() with seeded random weights, loaded once per precision. */
+function fullModel(rt: Runtime, precision: Precision = 'f32'): Promise<SAM2> {
+  let ctx = fullCtxs.get(precision);
+  if (!ctx) {
+    ctx = (async () => {
+      const cfg = fullConfig();
+      const file = randomWeightsFile(cfg, 0);
+      const model = new SAM2(cfg);
+      const store = await uploadWeights(rt, file, { dtype: weightDtypes(model, precision) });
+      await file.close();
+      await model.load(rt, store);
+      return model;
+    })();
+    fullCtxs.set(precision, ctx);
+    ctx.catch(() => fullCtxs.delete(precision));
+  }
+  return ctx;
+}
+
+/** Frame f of a synthetic S x S clip: seeded texture plus four blobs around CLICKS (scaled), moving right. */
+function syntheticFrame(S: number, f: number): RgbImage {
+  const data = new Uint8Array(S * S * 3);
+  const r2 = (S / 12) ** 2;
+  const blobs = CLICKS.map((c, o) => ({ x: (c.x / 200) * S + (f * S) / 256, y: (c.y / 150) * S, o }));
+  let s = 777 + f;
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const i = 3 * (y * S + x);
+      const g = 60 + (((x >> 3) * 7 + (y >> 3) * 13) % 64) + (s >>> 28);
+      data[i] = data[i + 1] = data[i + 2] = g;
+      for (const b of blobs)
+        if ((x - b.x) ** 2 + (y - b.y) ** 2 < r2) {
+          data[i] = 220 - 30 * b.o;
+          data[i + 1] = 40 + 50 * b.o;
+          data[i + 2] = 90 + 40 * b.o;
+        }
+    }
+  return { width: S, height: S, data };
+}
+
 function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCase {
   return {
     kernel: 'sam2_video',
     impl: `track_${n}obj${mode ? `_${mode}` : ''}`,
-    async setup(rt): Promise<BenchRun> {
-      const { model: m } = await context(rt);
-      const imgs = Array.from({ length: 9 }, (_, i) => readImage(fixture('golden', `video_frame${i}.png`)));
+    precisions: true,
+    async setup(rt, { full, precision }): Promise<BenchRun> {
+      const m = full ? await fullModel(rt, precision) : (await context(rt, precision)).model;
+      const S = m.cfg.image_size;
+      const imgs = Array.from({ length: 9 }, (_, i) =>
+        full ? syntheticFrame(S, i) : readImage(fixture('golden', `video_frame${i}.png`)),
+      );
+      // clicks are in the golden clip's 200x150 pixels
+      const clicks = CLICKS.map((c) => (full ? { x: (c.x / 200) * S, y: (c.y / 150) * S } : c));
       let i = 0;
       const next = () => {
         const k = Math.floor(i / 8) % 2 === 0 ? i % 8 : 8 - (i % 8);
@@ -377,7 +430,7 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
       const first = next();
       for (const p of other ? [pred, other] : [pred]) {
         await p.push(first);
-        for (let o = 0; o < n; o++) await p.addPoints(0, o + 1, { points: [{ ...CLICKS[o], label: 1 }] });
+        for (let o = 0; o < n; o++) await p.addPoints(0, o + 1, { points: [{ ...clicks[o], label: 1 }] });
       }
       let ok = true;
       for (let f = 1; f < WARM; f++) {
@@ -397,7 +450,7 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
       return {
         shape: `${m.cfg.name} ${m.cfg.image_size}x${m.cfg.image_size}, ${n} object${n > 1 ? 's' : ''}${n > 1 ? (batched ? ' as one batch' : ' one at a time') : ''}, full bank, streamed`,
         stage: 'tracked_frame',
-        downscaled: true,
+        downscaled: S < 1024,
         async run() {
           last = (await pred.push(next())).results;
         },

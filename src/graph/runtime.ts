@@ -22,6 +22,8 @@ export interface AdapterDescription {
   software: boolean;
   /** Driver ICD file or other origin note (Node only). */
   source?: string;
+  /** Set when the host forced the kernel variants (Node: ROBOTSEG_KERNELS); `software` then follows it. */
+  kernelsForced?: 'hardware' | 'software';
 }
 
 interface DispatchCmd {

@@ -5,6 +5,10 @@
 //   3. A software Vulkan driver: lavapipe from Mesa >= 23 (our cache from scripts/install-adapter.sh,
 //      then the system's ICD files), then SwiftShader from Debian's chromium package.
 //   4. Otherwise an error that says exactly what to install.
+// ROBOTSEG_KERNELS=hardware|software picks the kernel variants whatever the adapter is (default: by
+// the adapter): `hardware` runs the tiled, workgroup-memory variants on lavapipe too, so CI exercises
+// them (bench/gpu-check.sh --software). The description's `software` then follows the choice and
+// `kernelsForced` records it.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -131,6 +135,18 @@ function hardwareIcds(): string[] {
  * prefers the hardware: creating several Dawn instances in one process can crash it at exit.
  */
 export async function acquireNodeAdapter(): Promise<NodeAdapter> {
+  const kernels = process.env.ROBOTSEG_KERNELS;
+  if (kernels && kernels !== 'hardware' && kernels !== 'software')
+    throw new AdapterChoiceError(`ROBOTSEG_KERNELS='${kernels}': use hardware or software`);
+  const a = await findAdapter();
+  if (kernels) {
+    a.description.software = kernels === 'software';
+    a.description.kernelsForced = kernels as 'hardware' | 'software';
+  }
+  return a;
+}
+
+async function findAdapter(): Promise<NodeAdapter> {
   const force = process.env.ROBOTSEG_ADAPTER;
   if (force && !['hardware', 'lavapipe', 'swiftshader'].includes(force))
     throw new AdapterChoiceError(`ROBOTSEG_ADAPTER='${force}': use hardware, lavapipe or swiftshader`);
