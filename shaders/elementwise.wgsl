@@ -98,12 +98,28 @@ fn f(v: f32) -> f32 {
 #endif
 }
 
+#if VEC4
+// UNARY with VEC4: 4 elements per invocation (n % 4 == 0, 16-byte aligned views); n counts vec4s.
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linear_id(gid, nwg, WG);
+  if (i >= params.n) { return; }
+  let b = 4u * i;
+  let v = vec4<f32>(x[params.x_off + b], x[params.x_off + b + 1u], x[params.x_off + b + 2u], x[params.x_off + b + 3u]);
+  let u = params.alpha * v + params.beta;
+  y[params.y_off + b] = f(u.x);
+  y[params.y_off + b + 1u] = f(u.y);
+  y[params.y_off + b + 2u] = f(u.z);
+  y[params.y_off + b + 3u] = f(u.w);
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
   y[params.y_off + i] = f(params.alpha * x[params.x_off + i] + params.beta);
 }
+#endif
 #endif
 
 #if UNARY_BACKWARD
