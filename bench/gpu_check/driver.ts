@@ -256,7 +256,9 @@ async function bench(
   if (precision === 'f16') argv.push('--precision', 'f16');
   const env: Record<string, string> = software ? { ROBOTSEG_BENCH_CONFIG: join(args.root, 'reduced_config.json') } : {};
   const r = await runNode(argv, limitFor(limit), env);
-  const rows = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Row[]) : [];
+  // `--precision f16` runs each case at f32 and then at f16: keep the rows of the asked precision
+  const all = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as Row[]) : [];
+  const rows = all.filter((x) => (x.precision ?? 'f32') === precision);
   if (r.code !== 0 || rows.length === 0) return { step: failure(r, `robotseg bench ${precision}`), rows };
   return { step: { status: 'ok', seconds: r.seconds }, rows };
 }
@@ -274,6 +276,7 @@ const NOT_SUPPORTED = 'not supported by this build';
 
 const rowSummary = (r: Row) => ({
   impl: r.impl.replace(/^ours:/, ''),
+  precision: r.precision ?? 'f32',
   shape: r.shape,
   ok: r.ok,
   ms: r.ms,
