@@ -16,9 +16,11 @@
 //     a 16x64 slice of opB in workgroup memory (zero-filled outside the matrix), each invocation
 //     accumulates a 4x4 register block. Grid (ceil(N/64), ceil(M/64), batch).
 // Activation: RELU | GELU (exact erf) | none.
-// B_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load:
-//   products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte aligned views).
+// W_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load
+//   (common/half.wgsl): products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte
+//   aligned views).
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 64;
 
@@ -49,24 +51,12 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 #if VEC4
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-#if B_F16
-enable f16;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<WT>>;
 fn lb(i: u32) -> vec4<f32> { return vec4<f32>(b[i]); }
 #else
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-fn lb(i: u32) -> vec4<f32> { return b[i]; }
-#endif
-#else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-#if B_F16
-enable f16;
-@group(0) @binding(2) var<storage, read> b: array<f16>;
+@group(0) @binding(2) var<storage, read> b: array<WT>;
 fn lb(i: u32) -> f32 { return f32(b[i]); }
-#else
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-fn lb(i: u32) -> f32 { return b[i]; }
-#endif
 #endif
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 #if BIAS
