@@ -110,6 +110,16 @@ fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
   }
 }
 
+// Software variants: the 4x4 block of C that invocation `id` computes, as (batch, m0, n0); column
+// blocks fastest (neighbours share A rows). The batch is params.batch past the last block.
+fn block_of(id: u32) -> vec3<u32> {
+  let tn = (params.N + 3u) / 4u;
+  let per = ((params.M + 3u) / 4u) * tn;
+  if (id >= per * params.batch) { return vec3<u32>(params.batch, 0u, 0u); }
+  let r = id % per;
+  return vec3<u32>(id / per, (r / tn) * 4u, (r % tn) * 4u);
+}
+
 #if TILED
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -176,16 +186,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 // = kk rows of opB over j) and accumulates acc += tb * ta (64 fma).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linear_id(gid, nwg, WG);
+  let blk = block_of(linear_id(gid, nwg, WG));
+  if (blk.x >= params.batch) { return; }
+  let bi = blk.x;
+  let m0 = blk.y;
+  let n0 = blk.z;
   let M = params.M;
   let N = params.N;
-  let tn = (N + 3u) / 4u;
-  let per = ((M + 3u) / 4u) * tn;
-  if (id >= per * params.batch) { return; }
-  let bi = id / per;
-  let r = id % per;
-  let m0 = (r / tn) * 4u;
-  let n0 = (r % tn) * 4u;
   let offs = batch_offsets(bi);
   let abase = (params.a_off + offs.x) / 4u;
   let bbase = (params.b_off + offs.y) / 4u;
@@ -230,16 +237,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linear_id(gid, nwg, WG);
+  let blk = block_of(linear_id(gid, nwg, WG));
+  if (blk.x >= params.batch) { return; }
+  let bi = blk.x;
+  let m0 = blk.y;
+  let n0 = blk.z;
   let M = params.M;
   let N = params.N;
-  let tn = (N + 3u) / 4u;
-  let per = ((M + 3u) / 4u) * tn;
-  if (id >= per * params.batch) { return; }
-  let bi = id / per;
-  let r = id % per;
-  let m0 = (r / tn) * 4u;
-  let n0 = (r % tn) * 4u;
   let offs = batch_offsets(bi);
   // Clamp rows / columns past the edge onto the last valid one: loads stay in bounds, the
   // duplicated results are dropped by store_row.
