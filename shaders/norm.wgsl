@@ -5,7 +5,8 @@
 //   dx = rstd * (g - sum(g) / n - xhat * sum(g * xhat) / n)
 //   dw[c] = sum dy * xhat,  db[c] = sum dy     (over everything but c)
 //
-// Sections (exactly one define per dispatch); VT is f32, or vec4<f32> under VEC4:
+// Sections (exactly one define per dispatch); VT is f32, or vec4<f32> under VEC4 (common/vec4.wgsl;
+// lanes summed in order, hsum_seq):
 //  LN_FWD        x, y [rows, C] (VT), w, b [C] (VT). One row per invocation (software: shifted sums,
 //                see RECENTRE) or, with WGROW, one workgroup of WG (power of 2) per row with an exact
 //                two-pass mean/variance through workgroup-memory trees (hardware).
@@ -33,20 +34,9 @@
 //  COLSUM        out0[j] = sum_k part[k*n + j].x, out1[j] = sum_k part[k*n + j].y, k < nk. One invocation per j.
 // 1-D dispatches are folded into 2-D above 65535 workgroups (linear_id / workgroup index).
 #include "common/index.wgsl"
+#include "common/vec4.wgsl"
 
 override WG: u32 = 128;
-
-#if VEC4
-alias VT = vec4<f32>;
-const VW: u32 = 4u;
-fn hsum(v: VT) -> f32 { return v.x + v.y + v.z + v.w; }
-fn first(v: VT) -> f32 { return v.x; }
-#else
-alias VT = f32;
-const VW: u32 = 1u;
-fn hsum(v: VT) -> f32 { return v; }
-fn first(v: VT) -> f32 { return v; }
-#endif
 
 // Shifted sums: s1 = sum(x - k), s2 = sum((x - k)^2) with k one of the values, var = s2/n - (s1/n)^2.
 // Since k is a data point, |k - mean| <= sqrt(n) std; the cancellation costs a factor
@@ -97,13 +87,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let n = f32(params.c);
   var s1 = VT(0.0);
   for (var j = t; j < cv; j += WG) { s1 += x[xb + j]; }
-  let mean = tree_sum(t, vec2<f32>(hsum(s1), 0.0)).x / n;
+  let mean = tree_sum(t, vec2<f32>(hsum_seq(s1), 0.0)).x / n;
   var s2 = VT(0.0);
   for (var j = t; j < cv; j += WG) {
     let d = x[xb + j] - VT(mean);
     s2 = fma(d, d, s2);
   }
-  let rstd = inverseSqrt(tree_sum(t, vec2<f32>(hsum(s2), 0.0)).x / n + params.eps);
+  let rstd = inverseSqrt(tree_sum(t, vec2<f32>(hsum_seq(s2), 0.0)).x / n + params.eps);
   let yb = params.y_off / VW + row * cv;
   let wb = params.w_off / VW;
   let bb = params.b_off / VW;
@@ -135,16 +125,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     s1 += d;
     s2 = fma(d, d, s2);
   }
-  let m1 = hsum(s1) / n;
+  let m1 = hsum_seq(s1) / n;
   let mean = k + m1;
-  var v = max(hsum(s2) / n - m1 * m1, 0.0);
+  var v = max(hsum_seq(s2) / n - m1 * m1, 0.0);
   if (m1 * m1 > RECENTRE * v) {
     var s3 = VT(0.0);
     for (var j = 0u; j < cv; j++) {
       let d = x[xb + j] - VT(mean);
       s3 = fma(d, d, s3);
     }
-    v = hsum(s3) / n;
+    v = hsum_seq(s3) / n;
   }
   let rstd = inverseSqrt(v + params.eps);
   let yb = params.y_off / VW + row * cv;
@@ -189,7 +179,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     sg += g;
     sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
   }
-  let tot = tree_sum(t, vec2<f32>(hsum(sg), hsum(sgx)));
+  let tot = tree_sum(t, vec2<f32>(hsum_seq(sg), hsum_seq(sgx)));
   let n = f32(params.c);
   let a = VT(tot.x / n);
   let bq = VT(tot.y / n);
@@ -219,8 +209,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
   }
   let n = f32(params.c);
-  let a = VT(hsum(sg) / n);
-  let bq = VT(hsum(sgx) / n);
+  let a = VT(hsum_seq(sg) / n);
+  let bq = VT(hsum_seq(sgx) / n);
   let ob = params.dx_off / VW + row * cv;
   for (var j = 0u; j < cv; j++) {
     let g = dy[db + j] * w[wb + j];
@@ -364,7 +354,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     sg += gv;
     sgx = fma(gv, (x[xb + j] - mean) * rstd, sgx);
   }
-  part[pi * params.ng + grp] = vec2<f32>(hsum(sg), hsum(sgx));
+  part[pi * params.ng + grp] = vec2<f32>(hsum_seq(sg), hsum_seq(sgx));
 #else
   // (mean, M2) of this partial from sums shifted by its first element
   let k = first(x[xb + pi]);
@@ -378,16 +368,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     cnt++;
   }
   let n = f32(cnt * VW);
-  let m1 = hsum(s1) / n;
+  let m1 = hsum_seq(s1) / n;
   let mean = k + m1;
-  var m2 = max(hsum(s2) - hsum(s1) * m1, 0.0);
+  var m2 = max(hsum_seq(s2) - hsum_seq(s1) * m1, 0.0);
   if (m1 * m1 * n > RECENTRE * m2) {
     var s3 = VT(0.0);
     for (var j = pi; j < mv; j += params.p) {
       let d = x[xb + j] - VT(mean);
       s3 = fma(d, d, s3);
     }
-    m2 = hsum(s3);
+    m2 = hsum_seq(s3);
   }
   part[pi * params.ng + grp] = vec2<f32>(mean, m2);
 #endif
@@ -533,7 +523,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       sdb += d;
     }
   }
-  part[(bi * params.nchunk + k) * params.c + ch] = vec2<f32>(hsum(sdw), hsum(sdb));
+  part[(bi * params.nchunk + k) * params.c + ch] = vec2<f32>(hsum_seq(sdw), hsum_seq(sdb));
 }
 #else
 @compute @workgroup_size(WG)
