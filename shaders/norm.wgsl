@@ -75,6 +75,25 @@ struct Params { rows: u32, c: u32, eps: f32, x_off: u32, w_off: u32, b_off: u32,
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 #endif
 
+// Output pass over units j0, j0 + js, ... of one row (all of it: j0 = 0, js = 1; or invocation j0's
+// share of a WGROW workgroup: js = WG); unit 0's invocation writes the statistics.
+fn ln_write_row(row: u32, j0: u32, js: u32, mean: f32, rstd: f32) {
+  let cv = params.c / VW;
+  let xb = params.x_off / VW + row * cv;
+  let yb = params.y_off / VW + row * cv;
+  let wb = params.w_off / VW;
+  let bb = params.b_off / VW;
+  for (var j = j0; j < cv; j += js) {
+    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
+  }
+#if STATS
+  if (j0 == 0u) {
+    stats[row] = mean;
+    stats[params.rows + row] = rstd;
+  }
+#endif
+}
+
 #if WGROW
 // Hardware: exact two-pass statistics (mean, then centred sum of squares); the row stays in cache.
 @compute @workgroup_size(WG)
@@ -94,18 +113,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     s2 = fma(d, d, s2);
   }
   let rstd = inverseSqrt(tree_sum(t, vec2<f32>(hsum_seq(s2), 0.0)).x / n + params.eps);
-  let yb = params.y_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let bb = params.b_off / VW;
-  for (var j = t; j < cv; j += WG) {
-    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
-  }
-#if STATS
-  if (t == 0u) {
-    stats[row] = mean;
-    stats[params.rows + row] = rstd;
-  }
-#endif
+  ln_write_row(row, t, WG, mean, rstd);
 }
 #else
 // Software: one pass of shifted sums (shift = the row's first value), a centred re-pass only if
@@ -136,17 +144,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     v = hsum_seq(s3) / n;
   }
-  let rstd = inverseSqrt(v + params.eps);
-  let yb = params.y_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let bb = params.b_off / VW;
-  for (var j = 0u; j < cv; j++) {
-    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
-  }
-#if STATS
-  stats[row] = mean;
-  stats[params.rows + row] = rstd;
-#endif
+  ln_write_row(row, 0u, 1u, mean, inverseSqrt(v + params.eps));
 }
 #endif
 #endif
@@ -160,12 +158,9 @@ struct Params { rows: u32, c: u32, x_off: u32, w_off: u32, dy_off: u32, dx_off: 
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<VT>;
 
-#if WGROW
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= params.rows) { return; } // uniform per workgroup
-  let t = lid.x;
+// Units j0, j0 + js, ... of one row: all of it (j0 = 0, js = 1), or invocation j0's share of a WGROW
+// workgroup (js = WG; the two sums then combined by tree_sum, so call from uniform control flow).
+fn ln_bwd_row(row: u32, j0: u32, js: u32) {
   let cv = params.c / VW;
   let xb = params.x_off / VW + row * cv;
   let db = params.dy_off / VW + row * cv;
@@ -174,49 +169,40 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let rstd = VT(stats[params.rows + row]);
   var sg = VT(0.0);
   var sgx = VT(0.0);
-  for (var j = t; j < cv; j += WG) {
+  for (var j = j0; j < cv; j += js) {
     let g = dy[db + j] * w[wb + j];
     sg += g;
     sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
   }
-  let tot = tree_sum(t, vec2<f32>(hsum_seq(sg), hsum_seq(sgx)));
+#if WGROW
+  let tot = tree_sum(j0, vec2<f32>(hsum_seq(sg), hsum_seq(sgx)));
+#else
+  let tot = vec2<f32>(hsum_seq(sg), hsum_seq(sgx));
+#endif
   let n = f32(params.c);
   let a = VT(tot.x / n);
   let bq = VT(tot.y / n);
   let ob = params.dx_off / VW + row * cv;
-  for (var j = t; j < cv; j += WG) {
+  for (var j = j0; j < cv; j += js) {
     let g = dy[db + j] * w[wb + j];
     let xh = (x[xb + j] - mean) * rstd;
     dx[ob + j] = rstd * (g - a - xh * bq);
   }
+}
+
+#if WGROW
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; } // uniform per workgroup
+  ln_bwd_row(row, lid.x, WG);
 }
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = linear_id(gid, nwg, WG);
   if (row >= params.rows) { return; }
-  let cv = params.c / VW;
-  let xb = params.x_off / VW + row * cv;
-  let db = params.dy_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let mean = VT(stats[row]);
-  let rstd = VT(stats[params.rows + row]);
-  var sg = VT(0.0);
-  var sgx = VT(0.0);
-  for (var j = 0u; j < cv; j++) {
-    let g = dy[db + j] * w[wb + j];
-    sg += g;
-    sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
-  }
-  let n = f32(params.c);
-  let a = VT(hsum_seq(sg) / n);
-  let bq = VT(hsum_seq(sgx) / n);
-  let ob = params.dx_off / VW + row * cv;
-  for (var j = 0u; j < cv; j++) {
-    let g = dy[db + j] * w[wb + j];
-    let xh = (x[xb + j] - mean) * rstd;
-    dx[ob + j] = rstd * (g - a - xh * bq);
-  }
+  ln_bwd_row(row, 0u, 1u);
 }
 #endif
 #endif
