@@ -110,14 +110,23 @@ fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
   }
 }
 
-// Software variants: the 4x4 block of C that invocation `id` computes, as (batch, m0, n0); column
-// blocks fastest (neighbours share A rows). The batch is params.batch past the last block.
-fn block_of(id: u32) -> vec3<u32> {
+// Software variants: the 4x4 block of C (batch bi, rows m0.., columns n0..) that invocation `id`
+// computes; column blocks fastest (neighbours share A rows). bi = params.batch past the last block.
+struct Block { bi: u32, m0: u32, n0: u32 };
+fn block_of(id: u32) -> Block {
   let tn = (params.N + 3u) / 4u;
   let per = ((params.M + 3u) / 4u) * tn;
-  if (id >= per * params.batch) { return vec3<u32>(params.batch, 0u, 0u); }
+  if (id >= per * params.batch) { return Block(params.batch, 0u, 0u); }
   let r = id % per;
-  return vec3<u32>(id / per, (r / tn) * 4u, (r % tn) * 4u);
+  return Block(id / per, (r / tn) * 4u, (r % tn) * 4u);
+}
+
+// Store a software block: acc[i] holds row m0 + i.
+fn store_block(blk: Block, acc: mat4x4<f32>) {
+  store_row(blk.bi, blk.m0, blk.n0, acc[0]);
+  store_row(blk.bi, blk.m0 + 1u, blk.n0, acc[1]);
+  store_row(blk.bi, blk.m0 + 2u, blk.n0, acc[2]);
+  store_row(blk.bi, blk.m0 + 3u, blk.n0, acc[3]);
 }
 
 #if TILED
@@ -187,29 +196,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let blk = block_of(linear_id(gid, nwg, WG));
-  if (blk.x >= params.batch) { return; }
-  let bi = blk.x;
-  let m0 = blk.y;
-  let n0 = blk.z;
-  let M = params.M;
-  let N = params.N;
-  let offs = batch_offsets(bi);
+  if (blk.bi >= params.batch) { return; }
+  let offs = batch_offsets(blk.bi);
   let abase = (params.a_off + offs.x) / 4u;
   let bbase = (params.b_off + offs.y) / 4u;
   let lane = vec4<u32>(0u, 1u, 2u, 3u);
 #if A_VM
   // A stored [K, M]: row k of A^T... vec4 at A[k, m0..m0+3]; step of one k = M / 4 vec4s.
-  var pa = abase + m0 / 4u;
+  var pa = abase + blk.m0 / 4u;
   let sa = params.a_cs / 4u;
 #else
   // A stored [M, K]: vec4 at A[m, k..k+3]
-  var pa = (min(vec4<u32>(m0) + lane, vec4<u32>(M - 1u)) * params.a_rs) / 4u + vec4<u32>(abase);
+  var pa = (min(vec4<u32>(blk.m0) + lane, vec4<u32>(params.M - 1u)) * params.a_rs) / 4u + vec4<u32>(abase);
 #endif
 #if B_VN
-  var pb = bbase + n0 / 4u;
+  var pb = bbase + blk.n0 / 4u;
   let sb = params.b_rs / 4u;
 #else
-  var pb = (min(vec4<u32>(n0) + lane, vec4<u32>(N - 1u)) * params.b_cs) / 4u + vec4<u32>(bbase);
+  var pb = (min(vec4<u32>(blk.n0) + lane, vec4<u32>(params.N - 1u)) * params.b_cs) / 4u + vec4<u32>(bbase);
 #endif
   var acc = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var k = 0u; k < params.K; k += 4u) {
@@ -229,26 +233,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
     acc += tb * ta;
   }
-  store_row(bi, m0, n0, acc[0]);
-  store_row(bi, m0 + 1u, n0, acc[1]);
-  store_row(bi, m0 + 2u, n0, acc[2]);
-  store_row(bi, m0 + 3u, n0, acc[3]);
+  store_block(blk, acc);
 }
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let blk = block_of(linear_id(gid, nwg, WG));
-  if (blk.x >= params.batch) { return; }
-  let bi = blk.x;
-  let m0 = blk.y;
-  let n0 = blk.z;
-  let M = params.M;
-  let N = params.N;
-  let offs = batch_offsets(bi);
+  if (blk.bi >= params.batch) { return; }
+  let offs = batch_offsets(blk.bi);
   // Clamp rows / columns past the edge onto the last valid one: loads stay in bounds, the
   // duplicated results are dropped by store_row.
-  var pa = vec4<u32>(min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(M - 1u))) * params.a_rs + vec4<u32>(params.a_off + offs.x);
-  var pb = vec4<u32>(min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u))) * params.b_cs + vec4<u32>(params.b_off + offs.y);
+  var pa = vec4<u32>(min(vec4<u32>(blk.m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.M - 1u))) * params.a_rs + vec4<u32>(params.a_off + offs.x);
+  var pb = vec4<u32>(min(vec4<u32>(blk.n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.N - 1u))) * params.b_cs + vec4<u32>(params.b_off + offs.y);
   let sa = params.a_cs;
   let sb = params.b_rs;
   var acc0 = vec4<f32>(0.0);
@@ -264,9 +260,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     pa += vec4<u32>(sa);
     pb += vec4<u32>(sb);
   }
-  store_row(bi, m0, n0, acc0);
-  store_row(bi, m0 + 1u, n0, acc1);
-  store_row(bi, m0 + 2u, n0, acc2);
-  store_row(bi, m0 + 3u, n0, acc3);
+  store_block(blk, mat4x4<f32>(acc0, acc1, acc2, acc3));
 }
 #endif
