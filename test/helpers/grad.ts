@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
 import type { Runtime } from '../../src/graph/runtime.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
@@ -14,38 +13,11 @@ import { openWeights } from '../../src/node/weights_file.js';
 import type { ImageFeatures, SAM2 } from '../../src/model/sam2.js';
 import { type CycleStep, runCycle } from '../../src/train/cycle.js';
 import { BUFFER_KEYS } from '../../src/train/params.js';
-import { goldenFile, goldenModel } from './golden.js';
 
 export const GRAD_FIXTURES = join(fileURLToPath(import.meta.url), '..', '..', 'fixtures', 'grad');
 
 export function openGradGolden(name: string): Promise<WeightsFile> {
   return openWeights(join(GRAD_FIXTURES, name));
-}
-
-/** What `gradGoldenFixture` loads: the golden model, a gradient golden and the golden inputs it was made from. */
-export interface GradFixture {
-  model: SAM2;
-  golden: WeightsFile;
-  input: WeightsFile;
-}
-
-/**
- * Inside a `describe`: the golden model on rt, `test/fixtures/grad/<grad>` and the golden input file
- * `<input>` (image.safetensors / video.safetensors), opened in beforeAll and closed in afterAll.
- * The fields are set once beforeAll has run.
- */
-export function gradGoldenFixture(rt: Runtime | null, grad: string, input: string): GradFixture {
-  const fx = {} as GradFixture;
-  beforeAll(async () => {
-    fx.model = await goldenModel(rt!);
-    fx.golden = await openGradGolden(grad);
-    fx.input = await goldenFile(input);
-  });
-  afterAll(async () => {
-    await fx.golden?.close();
-    await fx.input?.close();
-  });
-  return fx;
 }
 
 interface TensorsJson {

@@ -3,7 +3,8 @@
 // goldens on purpose (σ memory for the prompted frame, float32 memory, clip of 5).
 import { describe, expect, it } from 'vitest';
 import { compare } from '../helpers/compare.js';
-import { gradGoldenFixture, runGoldenCycle } from '../helpers/grad.js';
+import { runGoldenCycle } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const rt = await testRuntime();

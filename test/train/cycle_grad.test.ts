@@ -8,7 +8,8 @@ import type { Tensor } from '../../src/graph/tensor.js';
 import { cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from '../../src/train/cycle_loss.js';
 import { featurePseudoLabel, objectPrototype } from '../../src/train/pseudo_labels.js';
 import { compare } from '../helpers/compare.js';
-import { checkGrads, gradGoldenFixture, runGoldenCycle, trainableParams } from '../helpers/grad.js';
+import { checkGrads, runGoldenCycle, trainableParams } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 

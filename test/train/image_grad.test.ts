@@ -7,7 +7,8 @@ import { Tape } from '../../src/graph/autograd.js';
 import { slice } from '../../src/kernels/layout.js';
 import { imageForward } from '../../src/train/image_forward.js';
 import { multimaskLoss } from '../../src/train/losses.js';
-import { checkGrads, gradGoldenFixture, trainableParams } from '../helpers/grad.js';
+import { checkGrads, trainableParams } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 
