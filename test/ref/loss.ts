@@ -63,19 +63,25 @@ export function focalBackwardRef(
   return dx;
 }
 
+/** Row r's sums for dice: sum p*t, sum p, sum t with p = sigmoid(x). */
+function diceSums(x: ArrayLike<number>, t: ArrayLike<number>, n: number, r: number): [number, number, number] {
+  let spt = 0,
+    sp = 0,
+    st = 0;
+  for (let k = 0; k < n; k++) {
+    const p = sig(x[r * n + k]),
+      tv = tAt(t, n, r, k);
+    spt += p * tv;
+    sp += p;
+    st += tv;
+  }
+  return [spt, sp, st];
+}
+
 export function diceRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, smooth = 1): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let spt = 0,
-      sp = 0,
-      st = 0;
-    for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]),
-        tv = tAt(t, n, r, k);
-      spt += p * tv;
-      sp += p;
-      st += tv;
-    }
+    const [spt, sp, st] = diceSums(x, t, n, r);
     out[r] = 1 - (2 * spt + smooth) / (sp + st + smooth);
   }
   return out;
@@ -91,16 +97,7 @@ export function diceBackwardRef(
 ): Float64Array {
   const dx = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
-    let spt = 0,
-      sp = 0,
-      st = 0;
-    for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]),
-        tv = tAt(t, n, r, k);
-      spt += p * tv;
-      sp += p;
-      st += tv;
-    }
+    const [spt, sp, st] = diceSums(x, t, n, r);
     const num = 2 * spt + smooth,
       den = sp + st + smooth;
     for (let k = 0; k < n; k++) {
