@@ -71,7 +71,9 @@ function checkBackwardStats(op: string, x: Tensor, c: number, weight: Tensor, st
   if (stats.size !== 2 * n) throw new Error(`${op}: stats ${shapeStr(stats.shape)} must be [2, ${n}]`);
 }
 
-function checkDy(op: string, x: Tensor, dy: Tensor): void {
+/** A backward's tensors are f32 and dy has x's shape. */
+function checkBackwardInputs(op: string, x: Tensor, weight: Tensor, stats: Tensor, dy: Tensor): void {
+  checkF32(op, { x, weight, stats });
   if (dy.dtype !== 'f32') throw new Error(`${op}: dy must be f32, got ${dy.dtype}`);
   if (dy.shape.join() !== x.shape.join())
     throw new Error(`${op}: dy ${shapeStr(dy.shape)} does not match x ${shapeStr(x.shape)}`);
@@ -218,8 +220,7 @@ export function layerNormBackward(
   opts: LayerNormOptions = {},
 ): NormGrads {
   const op = 'layerNormBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const plan = lnPlan(rt, op, x, opts);
   checkBackwardStats(op, x, plan.c, weight, stats, plan.rows);
   let dx: Tensor | null = null;
@@ -325,8 +326,7 @@ export function layerNorm2dBackward(
   opts: LayerNorm2dOptions = {},
 ): NormGrads {
   const op = 'layerNorm2dBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const s = ln2dShape(op, x);
   checkBackwardStats(op, x, s.c, weight, stats, s.npix);
   let dx: Tensor | null = null;
@@ -474,8 +474,7 @@ export function groupNormBackward(
   opts: GroupNormOptions = {},
 ): NormGrads {
   const op = 'groupNormBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const pl = gnPlan(op, x, groups, opts);
   checkBackwardStats(op, x, pl.c, weight, stats, pl.ng);
   let dx: Tensor | null = null;
