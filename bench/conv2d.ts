@@ -8,9 +8,9 @@
 // check() compares 4096 sampled outputs with a float64 evaluation of those outputs.
 
 import type { Runtime } from '../src/graph/runtime.js';
-import type { Tensor } from '../src/graph/tensor.js';
 import { conv2d, type Conv2dImpl } from '../src/kernels/conv2d.js';
 import { seededArray } from '../test/helpers/rng.js';
+import { lastOutput } from './elementwise.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
 import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
@@ -34,22 +34,6 @@ export function sampledClose(
     if (!(Math.abs(y[k] - r) <= atol + rtol * Math.abs(r))) return false;
   }
   return true;
-}
-
-/** Keeps only the latest output alive across reps. */
-export function lastOutput() {
-  let last: Tensor | null = null;
-  return {
-    set(t: Tensor) {
-      last?.dispose();
-      last = t;
-    },
-    get: () => last!,
-    dispose() {
-      last?.dispose();
-      last = null;
-    },
-  };
 }
 
 interface ConvShape {

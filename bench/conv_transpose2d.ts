@@ -6,7 +6,8 @@
 
 import type { Runtime } from '../src/graph/runtime.js';
 import { convTranspose2d, type ConvTranspose2dImpl } from '../src/kernels/conv_transpose2d.js';
-import { data, lastOutput, sampledClose } from './conv2d.js';
+import { data, sampledClose } from './conv2d.js';
+import { lastOutput } from './elementwise.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
 import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';

@@ -9,7 +9,8 @@
 import type { Runtime } from '../src/graph/runtime.js';
 import { concat, permute, windowPartition, windowUnpartition } from '../src/kernels/layout.js';
 import { concatRef, permuteRef, windowPartitionRef, windowUnpartitionRef } from '../test/ref/layout.js';
-import { data, lastOutput, sampledClose } from './conv2d.js';
+import { data, sampledClose } from './conv2d.js';
+import { lastOutput } from './elementwise.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 function permuteCase(): BenchCase {

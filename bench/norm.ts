@@ -147,29 +147,37 @@ function layerNormBackwardCase(fullRows: number, c: number, eps: number, variant
   };
 }
 
-function layerNorm2dCase(b: number, c: number, h: number, w: number, eps: number): BenchCase {
+/** A forward norm over x [b, c, h, w] with weight / bias [c] (data seeds seed, seed+1, seed+2). */
+function nchwNormCase(
+  impl: string,
+  label: string,
+  [b, c, h, w]: readonly [number, number, number, number],
+  seed: number,
+  fwd: (rt: Runtime, x: Tensor, weight: Tensor, bias: Tensor) => Tensor,
+  ref: (xs: Float32Array, shape: number[], wv: Float32Array, bv: Float32Array) => ArrayLike<number>,
+  suffix = '',
+): BenchCase {
   return {
     kernel: 'norm',
-    impl: 'layer_norm2d',
+    impl,
     setup(rt: Runtime): BenchRun {
       const shape = [b, c, h, w];
       const n = b * c * h * w;
-      const xs = data(n, 7, 2);
-      const wv = data(c, 8, 0.5, 1);
-      const bv = data(c, 9, 0.5);
+      const xs = data(n, seed, 2);
+      const wv = data(c, seed + 1, 0.5, 1);
+      const bv = data(c, seed + 2, 0.5);
       const x = rt.upload(xs, shape, 'f32', 'x');
       const wt = rt.upload(wv, [c], 'f32', 'w');
       const bt = rt.upload(bv, [c], 'f32', 'b');
       const out = lastOutputs();
       return {
-        shape: `LayerNorm2d ${b}x${c}x${h}x${w}`,
-        run: () => out.set([layerNorm2d(rt, x, wt, bt, eps)]),
+        shape: `${label} ${b}x${c}x${h}x${w}${suffix}`,
+        run: () => out.set([fwd(rt, x, wt, bt)]),
         async check() {
-          return close(await rt.read(out.get()[0]!), layerNorm2dRef(xs, shape, wv, bv, eps).y);
+          return close(await rt.read(out.get()[0]!), ref(xs, shape, wv, bv));
         },
         bytes: (2 * n + 2 * c) * 4,
         downscaled: false,
-        // no single ONNX op normalises over the channel axis per pixel (LayerNormalization(axis=1) spans C,H,W)
         dispose() {
           out.dispose();
           x.dispose();
@@ -181,40 +189,30 @@ function layerNorm2dCase(b: number, c: number, h: number, w: number, eps: number
   };
 }
 
-function groupNormCase(b: number, c: number, h: number, w: number, groups: number, eps: number): BenchCase {
-  return {
-    kernel: 'norm',
-    impl: 'group_norm',
-    setup(rt: Runtime): BenchRun {
-      const shape = [b, c, h, w];
-      const n = b * c * h * w;
-      const xs = data(n, 10, 2);
-      const wv = data(c, 11, 0.5, 1);
-      const bv = data(c, 12, 0.5);
-      const x = rt.upload(xs, shape, 'f32', 'x');
-      const wt = rt.upload(wv, [c], 'f32', 'w');
-      const bt = rt.upload(bv, [c], 'f32', 'b');
-      const out = lastOutputs();
-      return {
-        shape: `GroupNorm ${b}x${c}x${h}x${w} groups=${groups}`,
-        run: () => out.set([groupNorm(rt, x, groups, wt, bt, eps)]),
-        async check() {
-          return close(await rt.read(out.get()[0]!), groupNormRef(xs, shape, groups, wv, bv, eps).y);
-        },
-        bytes: (2 * n + 2 * c) * 4,
-        downscaled: false,
-        // No peer row: ONNX GroupNormalization scales per GROUP before opset 21 and the per-channel
-        // (PyTorch) form needs opset 21, which onnxruntime 1.30 refused to build here (both EPs).
-        dispose() {
-          out.dispose();
-          x.dispose();
-          wt.dispose();
-          bt.dispose();
-        },
-      };
-    },
-  };
-}
+// No peer row: no single ONNX op normalises over the channel axis per pixel (LayerNormalization(axis=1)
+// spans C,H,W).
+const layerNorm2dCase = (b: number, c: number, h: number, w: number, eps: number) =>
+  nchwNormCase(
+    'layer_norm2d',
+    'LayerNorm2d',
+    [b, c, h, w],
+    7,
+    (rt, x, wt, bt) => layerNorm2d(rt, x, wt, bt, eps),
+    (xs, shape, wv, bv) => layerNorm2dRef(xs, shape, wv, bv, eps).y,
+  );
+
+// No peer row: ONNX GroupNormalization scales per GROUP before opset 21 and the per-channel (PyTorch)
+// form needs opset 21, which onnxruntime 1.30 refused to build here (both EPs).
+const groupNormCase = (b: number, c: number, h: number, w: number, groups: number, eps: number) =>
+  nchwNormCase(
+    'group_norm',
+    'GroupNorm',
+    [b, c, h, w],
+    10,
+    (rt, x, wt, bt) => groupNorm(rt, x, groups, wt, bt, eps),
+    (xs, shape, wv, bv) => groupNormRef(xs, shape, groups, wv, bv, eps).y,
+    ` groups=${groups}`,
+  );
 
 function groupNormBackwardCase(b: number, c: number, h: number, w: number, groups: number, eps: number): BenchCase {
   return {

@@ -5,7 +5,8 @@
 
 import type { Runtime } from '../src/graph/runtime.js';
 import { maxPool2d, type PoolLayout } from '../src/kernels/pool.js';
-import { data, lastOutput, sampledClose } from './conv2d.js';
+import { data, sampledClose } from './conv2d.js';
+import { lastOutput } from './elementwise.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 function qpoolCase(layout: PoolLayout): BenchCase {

@@ -12,7 +12,8 @@
 import type { Runtime } from '../src/graph/runtime.js';
 import { resize, resizeAxisTable, type ResizeMode } from '../src/kernels/resize.js';
 import { resizeRef } from '../test/ref/resize.js';
-import { data, lastOutput } from './conv2d.js';
+import { data } from './conv2d.js';
+import { lastOutput } from './elementwise.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 interface ResizeShape {

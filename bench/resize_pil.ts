@@ -9,7 +9,7 @@
 import type { Runtime } from '../src/graph/runtime.js';
 import { normalizePacked, packRgb, pilBicubicAxis, resizePil, unpackRgb } from '../src/kernels/resize_pil.js';
 import { resizePilRef } from '../test/ref/resize_pil.js';
-import { lastOutput } from './conv2d.js';
+import { lastOutput } from './elementwise.js';
 import type { BenchCase, BenchRun } from './types.js';
 
 const MEAN = [0.485, 0.456, 0.406];

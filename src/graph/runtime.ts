@@ -356,45 +356,7 @@ export class Runtime {
   async read(t: Tensor): Promise<Float32Array>;
   async read(t: Tensor, raw: 'raw'): Promise<HostArray>;
   async read(t: Tensor, raw?: 'raw'): Promise<HostArray> {
-    if (t.isDisposed) throw new Error(`read of disposed tensor ${t}`);
-    const bytes = Math.ceil(t.byteLength / 4) * 4;
-    if (bytes === 0)
-      return t.dtype === 'u32' ? new Uint32Array(0) : t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
-    this.readbacks++;
-    this.flush();
-    await this.drain();
-    const staging = this.takeStaging(bytes);
-    let keep = false;
-    try {
-      const enc = this.device.createCommandEncoder({ label: `readback ${t.label}` });
-      enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, bytes);
-      this.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(1 /* READ */);
-      await this.checkErrors();
-      const copy = staging.getMappedRange(0, bytes).slice(0);
-      staging.unmap();
-      keep = true;
-      switch (t.dtype) {
-        case 'f32':
-          return new Float32Array(copy, 0, t.size);
-        case 'f16': {
-          const h = new Uint16Array(copy, 0, t.size);
-          return raw ? h : f16ToF32Array(h);
-        }
-        case 'u32':
-          return new Uint32Array(copy, 0, t.size);
-        case 'i32':
-          return new Int32Array(copy, 0, t.size);
-        default:
-          throw new Error(`read: unknown dtype ${t.dtype as string}`);
-      }
-    } catch (e) {
-      this.checkAlive();
-      throw e;
-    } finally {
-      if (keep) this.giveStaging(staging);
-      else staging.destroy();
-    }
+    return (await this.transfer([t], raw === 'raw'))[0];
   }
 
   /**
@@ -402,6 +364,11 @@ export class Runtime {
    * readback): a tracked frame's masks, logits and scores come back together. Values as `read`.
    */
   async readMany(ts: readonly Tensor[]): Promise<HostArray[]> {
+    return this.transfer(ts, false);
+  }
+
+  /** `read` / `readMany`: one staging buffer, one mapAsync, one counted readback; `raw` keeps f16 bits. */
+  private async transfer(ts: readonly Tensor[], raw: boolean): Promise<HostArray[]> {
     for (const t of ts) if (t.isDisposed) throw new Error(`read of disposed tensor ${t}`);
     const sizes = ts.map((t) => Math.ceil(t.byteLength / 4) * 4);
     const offs: number[] = [];
@@ -410,7 +377,7 @@ export class Runtime {
       offs.push(total);
       total += b;
     }
-    if (total === 0) return ts.map((t) => hostArray(t.dtype, new ArrayBuffer(0), 0, 0));
+    if (total === 0) return ts.map((t) => hostArray(t.dtype, new ArrayBuffer(0), 0, 0, false));
     this.readbacks++;
     this.flush();
     await this.drain();
@@ -427,7 +394,7 @@ export class Runtime {
       const copy = staging.getMappedRange(0, total).slice(0);
       staging.unmap();
       keep = true;
-      return ts.map((t, i) => hostArray(t.dtype, copy, offs[i], t.size));
+      return ts.map((t, i) => hostArray(t.dtype, copy, offs[i], t.size, raw));
     } catch (e) {
       this.checkAlive();
       throw e;
@@ -742,12 +709,15 @@ export class Runtime {
 }
 
 /** Host values of `n` elements of a tensor of `dtype` at byte `off` of `buf` (f16 widened to f32). */
-function hostArray(dtype: DType, buf: ArrayBuffer, off: number, n: number): HostArray {
+/** A read's host view of `n` elements at `off`; f16 as Float32Array, or its raw bits with `raw`. */
+function hostArray(dtype: DType, buf: ArrayBuffer, off: number, n: number, raw: boolean): HostArray {
   switch (dtype) {
     case 'f32':
       return new Float32Array(buf, off, n);
-    case 'f16':
-      return f16ToF32Array(new Uint16Array(buf, off, n));
+    case 'f16': {
+      const h = new Uint16Array(buf, off, n);
+      return raw ? h : f16ToF32Array(h);
+    }
     case 'u32':
       return new Uint32Array(buf, off, n);
     case 'i32':

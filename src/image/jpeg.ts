@@ -222,6 +222,55 @@ const P2_HALF = 1 << 17; // CONST_BITS + PASS1_BITS + 3 = 18
 const P2_INV = 1 / (1 << 18);
 
 const workspace = new Int32Array(64);
+/** One 8-point pass's inputs, then its outputs before the descale (integers, exact in float64). */
+const idctIn = new Float64Array(8);
+
+/**
+ * jidctint.c's 8-point butterfly, shared by the column and the row pass: e[0..8) dequantised inputs
+ * in, e[k] = output k (still scaled by the pass's CONST_BITS / PASS1_BITS) out.
+ */
+function idct8(e: Float64Array): void {
+  let z2 = e[2];
+  let z3 = e[6];
+  let z1 = (z2 + z3) * FIX_0_541196100;
+  let tmp2 = z1 + z3 * -FIX_1_847759065;
+  let tmp3 = z1 + z2 * FIX_0_765366865;
+  let tmp0 = (e[0] + e[4]) * 8192;
+  let tmp1 = (e[0] - e[4]) * 8192;
+  const tmp10 = tmp0 + tmp3;
+  const tmp13 = tmp0 - tmp3;
+  const tmp11 = tmp1 + tmp2;
+  const tmp12 = tmp1 - tmp2;
+  tmp0 = e[7];
+  tmp1 = e[5];
+  tmp2 = e[3];
+  tmp3 = e[1];
+  z1 = tmp0 + tmp3;
+  z2 = tmp1 + tmp2;
+  z3 = tmp0 + tmp2;
+  let z4 = tmp1 + tmp3;
+  const z5 = (z3 + z4) * FIX_1_175875602;
+  tmp0 *= FIX_0_298631336;
+  tmp1 *= FIX_2_053119869;
+  tmp2 *= FIX_3_072711026;
+  tmp3 *= FIX_1_501321110;
+  z1 *= -FIX_0_899976223;
+  z2 *= -FIX_2_562915447;
+  z3 = z3 * -FIX_1_961570560 + z5;
+  z4 = z4 * -FIX_0_390180644 + z5;
+  tmp0 += z1 + z3;
+  tmp1 += z2 + z4;
+  tmp2 += z2 + z3;
+  tmp3 += z1 + z4;
+  e[0] = tmp10 + tmp3;
+  e[7] = tmp10 - tmp3;
+  e[1] = tmp11 + tmp2;
+  e[6] = tmp11 - tmp2;
+  e[2] = tmp12 + tmp1;
+  e[5] = tmp12 - tmp1;
+  e[3] = tmp13 + tmp0;
+  e[4] = tmp13 - tmp0;
+}
 
 /** jidctint.c jpeg_idct_islow: dequantise `coef[off..off+64)` with `q` and write 8x8 samples. */
 function idctIslow(
@@ -256,48 +305,10 @@ function idctIslow(
       ws[c + 56] = dc;
       continue;
     }
-    let z2 = coef[i + 16] * q[c + 16];
-    let z3 = coef[i + 48] * q[c + 48];
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 + z3 * -FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
-    z2 = coef[i] * q[c];
-    z3 = coef[i + 32] * q[c + 32];
-    let tmp0 = (z2 + z3) * 8192;
-    let tmp1 = (z2 - z3) * 8192;
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    tmp0 = coef[i + 56] * q[c + 56];
-    tmp1 = coef[i + 40] * q[c + 40];
-    tmp2 = coef[i + 24] * q[c + 24];
-    tmp3 = coef[i + 8] * q[c + 8];
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * FIX_1_175875602;
-    tmp0 *= FIX_0_298631336;
-    tmp1 *= FIX_2_053119869;
-    tmp2 *= FIX_3_072711026;
-    tmp3 *= FIX_1_501321110;
-    z1 *= -FIX_0_899976223;
-    z2 *= -FIX_2_562915447;
-    z3 = z3 * -FIX_1_961570560 + z5;
-    z4 = z4 * -FIX_0_390180644 + z5;
-    tmp0 += z1 + z3;
-    tmp1 += z2 + z4;
-    tmp2 += z2 + z3;
-    tmp3 += z1 + z4;
-    ws[c] = Math.floor((tmp10 + tmp3 + P1_HALF) * P1_INV);
-    ws[c + 56] = Math.floor((tmp10 - tmp3 + P1_HALF) * P1_INV);
-    ws[c + 8] = Math.floor((tmp11 + tmp2 + P1_HALF) * P1_INV);
-    ws[c + 48] = Math.floor((tmp11 - tmp2 + P1_HALF) * P1_INV);
-    ws[c + 16] = Math.floor((tmp12 + tmp1 + P1_HALF) * P1_INV);
-    ws[c + 40] = Math.floor((tmp12 - tmp1 + P1_HALF) * P1_INV);
-    ws[c + 24] = Math.floor((tmp13 + tmp0 + P1_HALF) * P1_INV);
-    ws[c + 32] = Math.floor((tmp13 - tmp0 + P1_HALF) * P1_INV);
+    const e = idctIn;
+    for (let k = 0; k < 8; k++) e[k] = coef[i + 8 * k] * q[c + 8 * k];
+    idct8(e);
+    for (let k = 0; k < 8; k++) ws[c + 8 * k] = Math.floor((e[k] + P1_HALF) * P1_INV);
   }
   // Pass 2: rows, range-limited into the output.
   for (let r = 0; r < 8; r++) {
@@ -323,46 +334,10 @@ function idctIslow(
       out[o + 7] = dc;
       continue;
     }
-    let z2 = ws[w + 2];
-    let z3 = ws[w + 6];
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 + z3 * -FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
-    let tmp0 = (ws[w] + ws[w + 4]) * 8192;
-    let tmp1 = (ws[w] - ws[w + 4]) * 8192;
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    tmp0 = ws[w + 7];
-    tmp1 = ws[w + 5];
-    tmp2 = ws[w + 3];
-    tmp3 = ws[w + 1];
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * FIX_1_175875602;
-    tmp0 *= FIX_0_298631336;
-    tmp1 *= FIX_2_053119869;
-    tmp2 *= FIX_3_072711026;
-    tmp3 *= FIX_1_501321110;
-    z1 *= -FIX_0_899976223;
-    z2 *= -FIX_2_562915447;
-    z3 = z3 * -FIX_1_961570560 + z5;
-    z4 = z4 * -FIX_0_390180644 + z5;
-    tmp0 += z1 + z3;
-    tmp1 += z2 + z4;
-    tmp2 += z2 + z3;
-    tmp3 += z1 + z4;
-    out[o] = IDCT_LIMIT[Math.floor((tmp10 + tmp3 + P2_HALF) * P2_INV) & 1023];
-    out[o + 7] = IDCT_LIMIT[Math.floor((tmp10 - tmp3 + P2_HALF) * P2_INV) & 1023];
-    out[o + 1] = IDCT_LIMIT[Math.floor((tmp11 + tmp2 + P2_HALF) * P2_INV) & 1023];
-    out[o + 6] = IDCT_LIMIT[Math.floor((tmp11 - tmp2 + P2_HALF) * P2_INV) & 1023];
-    out[o + 2] = IDCT_LIMIT[Math.floor((tmp12 + tmp1 + P2_HALF) * P2_INV) & 1023];
-    out[o + 5] = IDCT_LIMIT[Math.floor((tmp12 - tmp1 + P2_HALF) * P2_INV) & 1023];
-    out[o + 3] = IDCT_LIMIT[Math.floor((tmp13 + tmp0 + P2_HALF) * P2_INV) & 1023];
-    out[o + 4] = IDCT_LIMIT[Math.floor((tmp13 - tmp0 + P2_HALF) * P2_INV) & 1023];
+    const e = idctIn;
+    for (let k = 0; k < 8; k++) e[k] = ws[w + k];
+    idct8(e);
+    for (let k = 0; k < 8; k++) out[o + k] = IDCT_LIMIT[Math.floor((e[k] + P2_HALF) * P2_INV) & 1023];
   }
 }
 

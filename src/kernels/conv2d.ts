@@ -6,7 +6,7 @@
 import { shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { convTranspose2dForward, type ConvTranspose2dGeom } from './conv_transpose2d.js';
+import { convTranspose2dForward } from './conv_transpose2d.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -41,6 +41,34 @@ export interface ConvGeom {
   G: number;
   cin_g: number;
   cout_g: number;
+}
+
+/**
+ * The same layer seen from the other side: a conv2d's geometry as the conv_transpose2d that maps its
+ * output grid back onto its input (and the reverse): channels and sizes swap, the kernel, stride,
+ * padding, dilation and groups stay.
+ */
+export function transposedGeom(g: ConvGeom): ConvGeom {
+  return {
+    B: g.B,
+    Cin: g.Cout,
+    H: g.OH,
+    W: g.OW,
+    Cout: g.Cin,
+    OH: g.H,
+    OW: g.W,
+    KH: g.KH,
+    KW: g.KW,
+    sh: g.sh,
+    sw: g.sw,
+    ph: g.ph,
+    pw: g.pw,
+    dh: g.dh,
+    dw: g.dw,
+    G: g.G,
+    cin_g: g.cout_g,
+    cout_g: g.cin_g,
+  };
 }
 
 const WG = 64;
@@ -240,27 +268,7 @@ export function conv2dForward(
 
 /** dx [B, Cin, H, W] = conv_transpose2d(dy, w) with the output padding that restores H, W. */
 export function conv2dInputGrad(rt: Runtime, dy: Tensor, weight: Tensor, g: ConvGeom): Tensor {
-  const t: ConvTranspose2dGeom = {
-    B: g.B,
-    Cin: g.Cout,
-    H: g.OH,
-    W: g.OW,
-    Cout: g.Cin,
-    OH: g.H,
-    OW: g.W,
-    KH: g.KH,
-    KW: g.KW,
-    sh: g.sh,
-    sw: g.sw,
-    ph: g.ph,
-    pw: g.pw,
-    dh: g.dh,
-    dw: g.dw,
-    G: g.G,
-    cin_g: g.cout_g,
-    cout_g: g.cin_g,
-  };
-  return convTranspose2dForward(rt, dy, weight, null, t);
+  return convTranspose2dForward(rt, dy, weight, null, transposedGeom(g));
 }
 
 /** dweight [Cout, Cin/G, KH, KW] = sum over batch and output pixels of dy * x at each tap. */

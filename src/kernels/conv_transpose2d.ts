@@ -17,6 +17,7 @@ import {
   needsGrad,
   type Pair,
   pairOpt,
+  transposedGeom,
 } from './conv2d.js';
 
 export type ConvTranspose2dImpl = 'auto' | 'general' | 'k2s2';
@@ -109,26 +110,7 @@ export function convTranspose2d(
   const inputs = bias ? [x, weight, bias] : [x, weight];
   if (rt.tape?.wants(inputs)) {
     // The matching conv2d maps y's grid back onto x's: input dy [B, Cout, OH, OW], output [B, Cin, H, W].
-    const c: ConvGeom = {
-      B: g.B,
-      Cin: g.Cout,
-      H: g.OH,
-      W: g.OW,
-      Cout: g.Cin,
-      OH: g.H,
-      OW: g.W,
-      KH: g.KH,
-      KW: g.KW,
-      sh: g.sh,
-      sw: g.sw,
-      ph: g.ph,
-      pw: g.pw,
-      dh: g.dh,
-      dw: g.dw,
-      G: g.G,
-      cin_g: g.cout_g,
-      cout_g: g.cin_g,
-    };
+    const c = transposedGeom(g);
     rt.tape.record({
       op: 'conv_transpose2d',
       inputs,

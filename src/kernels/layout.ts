@@ -145,6 +145,12 @@ function gather(
 
 const isFloat = (t: Tensor) => t.dtype === 'f32' || t.dtype === 'f16';
 
+/** Record y = op(x) of a float x on the tape where it wants x; the backward is one op on dy, nothing saved. */
+function recordUnary(rt: Runtime, op: string, x: Tensor, y: Tensor, grad: (dy: Tensor) => Tensor): void {
+  if (!isFloat(x) || !rt.tape?.wants([x])) return;
+  rt.tape.record({ op, inputs: [x], outputs: [y], saved: [], backward: ([dy]) => [dy ? grad(dy) : null] });
+}
+
 function checkRank(op: string, x: Tensor): void {
   if (x.rank > LAYOUT_MAX_RANK)
     throw new Error(`${op}: rank ${x.rank} of ${shapeStr(x.shape)} exceeds ${LAYOUT_MAX_RANK}`);
@@ -170,17 +176,9 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
     outShape.map((e, d) => ({ e, xs: xs[p[d]], ys: ys[d], lo: 0, ext: e, mod: e })),
     { op: 'permute' },
   );
-  if (isFloat(x) && rt.tape?.wants([x])) {
-    const inv = new Array(r);
-    p.forEach((a, d) => (inv[a] = d));
-    rt.tape.record({
-      op: 'permute',
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [dy ? permute(rt, dy, inv) : null],
-    });
-  }
+  const inv = new Array(r);
+  p.forEach((a, d) => (inv[a] = d));
+  recordUnary(rt, 'permute', x, y, (dy) => permute(rt, dy, inv));
   return y;
 }
 
@@ -228,26 +226,16 @@ function checkPads(op: string, x: Tensor, before: readonly number[], after: read
 export function pad(rt: Runtime, x: Tensor, before: readonly number[], after: readonly number[], value = 0): Tensor {
   checkPads('pad', x, before, after);
   const y = padRaw(rt, x, before, after, value, 'pad');
-  if (isFloat(x) && rt.tape?.wants([x])) {
-    rt.tape.record({
-      op: 'pad',
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [
-        dy
-          ? padRaw(
-              rt,
-              dy,
-              before.map((v) => -v),
-              after.map((v) => -v),
-              0,
-              'pad_backward',
-            )
-          : null,
-      ],
-    });
-  }
+  recordUnary(rt, 'pad', x, y, (dy) =>
+    padRaw(
+      rt,
+      dy,
+      before.map((v) => -v),
+      after.map((v) => -v),
+      0,
+      'pad_backward',
+    ),
+  );
   return y;
 }
 
@@ -294,26 +282,16 @@ export function slice(rt: Runtime, x: Tensor, starts: readonly number[], sizes: 
   const before = starts.map((s) => -s);
   const after = x.shape.map((s, d) => -(s - starts[d] - sizes[d]));
   const y = padRaw(rt, x, before, after, 0, 'slice');
-  if (isFloat(x) && rt.tape?.wants([x])) {
-    rt.tape.record({
-      op: 'slice',
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [
-        dy
-          ? padRaw(
-              rt,
-              dy,
-              starts,
-              after.map((v) => -v),
-              0,
-              'slice_backward',
-            )
-          : null,
-      ],
-    });
-  }
+  recordUnary(rt, 'slice', x, y, (dy) =>
+    padRaw(
+      rt,
+      dy,
+      starts,
+      after.map((v) => -v),
+      0,
+      'slice_backward',
+    ),
+  );
   return y;
 }
 
@@ -398,15 +376,7 @@ export function tile(rt: Runtime, x: Tensor, reps: readonly number[]): Tensor {
     outShape.map((e, d) => ({ e, xs: xs[d], ys: ys[d], lo: 0, ext: e, mod: inShape[d] })),
     { op: 'tile' },
   );
-  if (isFloat(x) && rt.tape?.wants([x])) {
-    rt.tape.record({
-      op: 'tile',
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [dy ? tileSum(rt, dy, x.shape, reps) : null],
-    });
-  }
+  recordUnary(rt, 'tile', x, y, (dy) => tileSum(rt, dy, x.shape, reps));
   return y;
 }
 
@@ -492,15 +462,7 @@ export function windowPartition(rt: Runtime, x: Tensor, window: number): Tensor 
   const [hp, wp] = windowPaddedHW(h, w, window);
   const y = rt.empty([b * (hp / window) * (wp / window), window, window, c], x.dtype, 'window_partition');
   windowRun(rt, x, y, true, h, w, c, window, 'window_partition');
-  if (isFloat(x) && rt.tape?.wants([x])) {
-    rt.tape.record({
-      op: 'window_partition',
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [dy ? windowUnpartition(rt, dy, window, [h, w]) : null],
-    });
-  }
+  recordUnary(rt, 'window_partition', x, y, (dy) => windowUnpartition(rt, dy, window, [h, w]));
   return y;
 }
 
@@ -527,15 +489,7 @@ export function windowUnpartition(rt: Runtime, windows: Tensor, window: number, 
   const c = windows.shape[3];
   const y = rt.empty([b, h, w, c], windows.dtype, 'window_unpartition');
   windowRun(rt, windows, y, false, h, w, c, window, 'window_unpartition');
-  if (isFloat(windows) && rt.tape?.wants([windows])) {
-    rt.tape.record({
-      op: 'window_unpartition',
-      inputs: [windows],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [dy ? windowPartition(rt, dy, window) : null],
-    });
-  }
+  recordUnary(rt, 'window_unpartition', windows, y, (dy) => windowPartition(rt, dy, window));
   return y;
 }
 
@@ -576,15 +530,7 @@ export function cast(rt: Runtime, x: Tensor, dtype: 'f32' | 'f16'): Tensor {
       });
     }
   }
-  if (rt.tape?.wants([x])) {
-    const from = x.dtype as 'f32' | 'f16';
-    rt.tape.record({
-      op: `cast_${dtype}`,
-      inputs: [x],
-      outputs: [y],
-      saved: [],
-      backward: ([dy]) => [dy ? cast(rt, dy, from) : null],
-    });
-  }
+  const from = x.dtype as 'f32' | 'f16';
+  recordUnary(rt, `cast_${dtype}`, x, y, (dy) => cast(rt, dy, from));
   return y;
 }

@@ -65,7 +65,15 @@ function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new Error(`${op}: eps must be a finite number >= 0, got ${eps}`);
 }
 
-function checkDy(op: string, x: Tensor, dy: Tensor): void {
+/** A backward's weight [C] and the forward's stats [2, n]. */
+function checkBackwardStats(op: string, x: Tensor, c: number, weight: Tensor, stats: Tensor, n: number): void {
+  checkAffine(op, x, c, weight, null);
+  if (stats.size !== 2 * n) throw new Error(`${op}: stats ${shapeStr(stats.shape)} must be [2, ${n}]`);
+}
+
+/** A backward's tensors are f32 and dy has x's shape. */
+function checkBackwardInputs(op: string, x: Tensor, weight: Tensor, stats: Tensor, dy: Tensor): void {
+  checkF32(op, { x, weight, stats });
   if (dy.dtype !== 'f32') throw new Error(`${op}: dy must be f32, got ${dy.dtype}`);
   if (dy.shape.join() !== x.shape.join())
     throw new Error(`${op}: dy ${shapeStr(dy.shape)} does not match x ${shapeStr(x.shape)}`);
@@ -75,32 +83,38 @@ const aligned16 = (...ts: Tensor[]) => ts.every((t) => t.byteOffset % 16 === 0);
 const needsGrad = (t: Tensor) => t.requiresGrad || t.gradFn !== null;
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
 
-/** Record a norm op on the tape; the tape becomes the only owner of the internal stats tensor. */
-function record(
+/**
+ * A norm op: its forward, and where a tape wants x / weight / bias, the forward keeps its stats and the
+ * backward node is recorded (the tape becomes the only owner of the stats tensor).
+ */
+function normOnTape(
   rt: Runtime,
   op: string,
   x: Tensor,
   weight: Tensor,
   bias: Tensor,
-  y: Tensor,
-  stats: Tensor,
-  bwd: (dy: Tensor, want: WantGrads) => NormGrads,
-): void {
+  forward: (withStats: boolean) => { y: Tensor; stats: Tensor | null },
+  backward: (stats: Tensor, dy: Tensor, want: WantGrads) => NormGrads,
+): Tensor {
+  if (!rt.tape?.wants([x, weight, bias])) return forward(false).y;
+  const { y, stats } = forward(true);
+  const saved = stats!;
   const node: Node = {
     op,
     inputs: [x, weight, bias],
     outputs: [y],
-    saved: [x, weight, stats],
+    saved: [x, weight, saved],
     backward: ([dy]) => {
       if (!dy) return [null, null, null];
-      const g = bwd(dy, { x: needsGrad(x), weight: needsGrad(weight), bias: needsGrad(bias) });
+      const g = backward(saved, dy, { x: needsGrad(x), weight: needsGrad(weight), bias: needsGrad(bias) });
       return [g.dx, g.dweight, g.dbias];
     },
   };
   rt.tape!.record(node);
   // the tape becomes the only owner: drop the wrapper's reference without marking the Tensor (used by
   // backward) disposed, and take it out of any scope (a scope would dispose it a second time)
-  untrack(stats).storage.release();
+  untrack(saved).storage.release();
+  return y;
 }
 
 // ---------------------------------------------------------------------------------------- LayerNorm
@@ -184,13 +198,15 @@ export function layerNorm(
   eps = 1e-5,
   opts: LayerNormOptions = {},
 ): Tensor {
-  const rec = !!rt.tape?.wants([x, weight, bias]);
-  const { y, stats } = layerNormForward(rt, x, weight, bias, eps, rec, opts);
-  if (rec)
-    record(rt, 'layer_norm', x, weight, bias, y, stats!, (dy, want) =>
-      layerNormBackward(rt, x, weight, stats!, dy, want, opts),
-    );
-  return y;
+  return normOnTape(
+    rt,
+    'layer_norm',
+    x,
+    weight,
+    bias,
+    (withStats) => layerNormForward(rt, x, weight, bias, eps, withStats, opts),
+    (stats, dy, want) => layerNormBackward(rt, x, weight, stats, dy, want, opts),
+  );
 }
 
 /** LayerNorm backward from the forward's stats [2, rows]. */
@@ -204,11 +220,9 @@ export function layerNormBackward(
   opts: LayerNormOptions = {},
 ): NormGrads {
   const op = 'layerNormBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const plan = lnPlan(rt, op, x, opts);
-  checkAffine(op, x, plan.c, weight, null);
-  if (stats.size !== 2 * plan.rows) throw new Error(`${op}: stats ${shapeStr(stats.shape)} must be [2, ${plan.rows}]`);
+  checkBackwardStats(op, x, plan.c, weight, stats, plan.rows);
   let dx: Tensor | null = null;
   if (want.x !== false) {
     dx = rt.empty(x.shape, 'f32', 'layer_norm.dx');
@@ -290,13 +304,15 @@ export function layerNorm2d(
   eps = 1e-6,
   opts: LayerNorm2dOptions = {},
 ): Tensor {
-  const rec = !!rt.tape?.wants([x, weight, bias]);
-  const { y, stats } = layerNorm2dForward(rt, x, weight, bias, eps, rec, opts);
-  if (rec)
-    record(rt, 'layer_norm2d', x, weight, bias, y, stats!, (dy, want) =>
-      layerNorm2dBackward(rt, x, weight, stats!, dy, want, opts),
-    );
-  return y;
+  return normOnTape(
+    rt,
+    'layer_norm2d',
+    x,
+    weight,
+    bias,
+    (withStats) => layerNorm2dForward(rt, x, weight, bias, eps, withStats, opts),
+    (stats, dy, want) => layerNorm2dBackward(rt, x, weight, stats, dy, want, opts),
+  );
 }
 
 /** LayerNorm2d backward from the forward's stats [2, B*H*W]. */
@@ -310,11 +326,9 @@ export function layerNorm2dBackward(
   opts: LayerNorm2dOptions = {},
 ): NormGrads {
   const op = 'layerNorm2dBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const s = ln2dShape(op, x);
-  checkAffine(op, x, s.c, weight, null);
-  if (stats.size !== 2 * s.npix) throw new Error(`${op}: stats ${shapeStr(stats.shape)} must be [2, ${s.npix}]`);
+  checkBackwardStats(op, x, s.c, weight, stats, s.npix);
   let dx: Tensor | null = null;
   if (want.x !== false) {
     dx = rt.empty(x.shape, 'f32', 'layer_norm2d.dx');
@@ -437,13 +451,15 @@ export function groupNorm(
   eps = 1e-5,
   opts: GroupNormOptions = {},
 ): Tensor {
-  const rec = !!rt.tape?.wants([x, weight, bias]);
-  const { y, stats } = groupNormForward(rt, x, groups, weight, bias, eps, rec, opts);
-  if (rec)
-    record(rt, 'group_norm', x, weight, bias, y, stats!, (dy, want) =>
-      groupNormBackward(rt, x, groups, weight, stats!, dy, want, opts),
-    );
-  return y;
+  return normOnTape(
+    rt,
+    'group_norm',
+    x,
+    weight,
+    bias,
+    (withStats) => groupNormForward(rt, x, groups, weight, bias, eps, withStats, opts),
+    (stats, dy, want) => groupNormBackward(rt, x, groups, weight, stats, dy, want, opts),
+  );
 }
 
 /** GroupNorm backward from the forward's stats [2, B*G]. */
@@ -458,11 +474,9 @@ export function groupNormBackward(
   opts: GroupNormOptions = {},
 ): NormGrads {
   const op = 'groupNormBackward';
-  checkF32(op, { x, weight, stats });
-  checkDy(op, x, dy);
+  checkBackwardInputs(op, x, weight, stats, dy);
   const pl = gnPlan(op, x, groups, opts);
-  checkAffine(op, x, pl.c, weight, null);
-  if (stats.size !== 2 * pl.ng) throw new Error(`${op}: stats ${shapeStr(stats.shape)} must be [2, ${pl.ng}]`);
+  checkBackwardStats(op, x, pl.c, weight, stats, pl.ng);
   let dx: Tensor | null = null;
   if (want.x !== false) {
     dx = rt.empty(x.shape, 'f32', 'group_norm.dx');

@@ -251,6 +251,21 @@ export function rpgRegionSupport(
   return support;
 }
 
+/** rpgTokens and its backward: protos [F*R, k, C] of F frames x R regions, frameCount [F]. */
+function tokenShape(op: string, protos: Tensor, frameCount: Tensor, regions: number) {
+  check(
+    protos.rank === 3 && frameCount.rank === 1,
+    `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`,
+  );
+  const [fr, k, c] = protos.shape;
+  const frames = frameCount.shape[0];
+  check(
+    Number.isInteger(regions) && regions >= 1 && fr === frames * regions,
+    `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`,
+  );
+  return { fr, k, c, frames };
+}
+
 /**
  * Object tokens [1, F*R, k*C]: token f*R + r = concat_j normalize(protos[f*R + r, j]), or the
  * placeholder [1, k*C] for every token of a frame whose frameCount (macro support size) is 0.
@@ -266,16 +281,7 @@ export function rpgTokens(
   checkDtype(op, protos, 'f32', 'protos');
   checkDtype(op, frameCount, 'i32', 'frame count');
   checkDtype(op, placeholder, 'f32', 'placeholder');
-  check(
-    protos.rank === 3 && frameCount.rank === 1,
-    `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`,
-  );
-  const [fr, k, c] = protos.shape;
-  const frames = frameCount.shape[0];
-  check(
-    Number.isInteger(regions) && regions >= 1 && fr === frames * regions,
-    `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`,
-  );
+  const { fr, k, c, frames } = tokenShape(op, protos, frameCount, regions);
   check(
     placeholder.size === k * c,
     `${op}: placeholder ${shapeStr(placeholder.shape)} must have ${k}x${c} = ${k * c} values`,
@@ -339,16 +345,7 @@ export function rpgTokensBackward(
   checkDtype(op, protos, 'f32', 'protos');
   checkDtype(op, frameCount, 'i32', 'frame count');
   checkDtype(op, dtokens, 'f32', 'token gradient');
-  check(
-    protos.rank === 3 && frameCount.rank === 1,
-    `${op}: protos [F*R, k, C] and frameCount [F] expected, got ${shapeStr(protos.shape)}, ${shapeStr(frameCount.shape)}`,
-  );
-  const [fr, k, c] = protos.shape;
-  const frames = frameCount.shape[0];
-  check(
-    Number.isInteger(regions) && regions >= 1 && fr === frames * regions,
-    `${op}: protos ${shapeStr(protos.shape)} must hold ${frames} frames x ${regions} regions`,
-  );
+  const { fr, k, c, frames } = tokenShape(op, protos, frameCount, regions);
   check(
     dtokens.size === protos.size,
     `${op}: token gradient ${shapeStr(dtokens.shape)} must have ${fr} x ${k * c} = ${protos.size} values like the tokens`,

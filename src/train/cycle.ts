@@ -202,17 +202,14 @@ export async function runCycle(
   return out;
 }
 
-interface HeadsResult {
-  lowRes: Tensor;
-  highRes: Tensor;
-  iou: Tensor;
-  objectScore: Tensor;
-  iouHost: Float32Array;
-  objectScoreHost: number;
-  best: number;
+/** One step's heads: the CycleStep fields they fill, and the chosen candidate's low / high-res logits. */
+interface HeadsResult
+  extends Pick<
+    CycleStep,
+    'lowRes' | 'highRes' | 'iou' | 'objectScore' | 'iouHost' | 'objectScoreHost' | 'best' | 'objPtr'
+  > {
   bestLow: Tensor;
   bestHigh: Tensor;
-  objPtr: Tensor;
 }
 
 /** SAM2Base._use_multimask: multimask on an initial conditioning frame (or when tracking) with 0..1 clicks. */

@@ -11,14 +11,13 @@ import { MAX_IMAGE_PIXELS } from '../../src/image/image_size.js';
 import { readImage, readMask } from '../../src/node/image_io.js';
 import { writeUpscaledPng } from '../helpers/big_image.js';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { GOLDEN } from '../helpers/golden.js';
+import { GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-bigimg-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();
 const PANDA = join(ROOT, 'test', 'fixtures', 'images', 'panda.jpg');
-const MODEL = ['--weights', join(GOLDEN, 'weights.safetensors'), '--config', join(GOLDEN, 'config.json')];
 
 describe('images over the pixel limit', () => {
   it('a PNG header of 10000x10000 is refused before decoding: exit 2, one line naming the limit', async () => {

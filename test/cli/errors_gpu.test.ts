@@ -4,13 +4,14 @@
 //     masks it wrote and where;
 //   - --quiet prints nothing on success, through a shell pipe (fd 2 a FIFO, as in `cmd 2>&1 | less`):
 //     Dawn's adapter warnings included (src/node/native_stderr.ts).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliResult, ROOT, runCli, runCliInShell } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
+import { encodeClipMp4 } from '../helpers/video.js';
 
 const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
 const WEIGHTS = join(GOLD, 'weights.safetensors');
@@ -74,19 +75,7 @@ describe.skipIf(!rt)('bad input found on the GPU', () => {
     for (let i = 0; i < 5; i++)
       copyFileSync(join(ROOT, 'test', 'fixtures', 'video_clip', `0000${i}.jpg`), join(frames, `0000${i}.jpg`));
     const full = join(d, 'full.mp4');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-framerate',
-      '5',
-      '-i',
-      join(frames, '%05d.jpg'),
-      '-c:v',
-      'mpeg4',
-      '-movflags',
-      '+faststart',
-      full,
-    ]);
+    encodeClipMp4(frames, full);
     const bytes = readFileSync(full);
     writeFileSync(join(d, 'v.mp4'), bytes.subarray(0, Math.floor(bytes.length * 0.6))); // index says 5 frames
     const out = join(d, 'o');

@@ -15,13 +15,11 @@ import { readLabelFile } from '../../src/node/eval_io.js';
 import { openFrameSource } from '../../src/node/frame_source.js';
 import { readMask, writeMaskPng } from '../../src/node/image_io.js';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { goldenModel } from '../helpers/golden.js';
+import { goldenModel, GOLDEN, GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const CLIP = join(ROOT, 'test/fixtures/video_clip');
 const GTCLIP = join(ROOT, 'test/fixtures/eval/clip/gt');
-const GOLD = join(ROOT, 'test/fixtures/golden');
-const MODEL = ['--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json')];
 const W = 240,
   H = 136;
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-eval-ds-'));
@@ -198,7 +196,7 @@ describe.skipIf(!rt)('robotseg eval DATASET on the GPU (reduced golden weights)'
     const init = await runCli([
       'init-robotseg',
       '--from',
-      join(GOLD, 'weights.safetensors'),
+      join(GOLDEN, 'weights.safetensors'),
       '--out',
       rs,
       '--config',

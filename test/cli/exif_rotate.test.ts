@@ -10,11 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImageBytes } from '../../src/image/decode.js';
 import { readImage, writeRgbPng } from '../../src/node/image_io.js';
 import { runCli } from '../helpers/cli.js';
-import { GOLDEN } from '../helpers/golden.js';
+import { GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const PHOTO = join(import.meta.dirname, '..', 'fixtures', 'decode', 'jpeg_exif_6.jpg');
-const MODEL = ['--weights', join(GOLDEN, 'weights.safetensors'), '--config', join(GOLDEN, 'config.json')];
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-exif-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();

@@ -21,6 +21,7 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { rng } from '../helpers/rng.js';
+import { encodeClipMp4 } from '../helpers/video.js';
 
 const SEED = Number(process.env.ROBOTSEG_FUZZ_SEED ?? 12);
 const CASES = Number(process.env.ROBOTSEG_FUZZ_CASES ?? 24);
@@ -233,19 +234,7 @@ describe('robotseg CLI fuzz', () => {
       mkdirSync(frames);
       for (const f of ['00000.jpg', '00001.jpg', '00002.jpg'])
         copyFileSync(join(FIX, 'video_clip', f), join(frames, f));
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-framerate',
-        '5',
-        '-i',
-        join(frames, '%05d.jpg'),
-        '-c:v',
-        'mpeg4',
-        '-movflags',
-        '+faststart',
-        join(tmp, 'clip.mp4'),
-      ]);
+      encodeClipMp4(frames, join(tmp, 'clip.mp4'));
     }
     const r = rng(SEED);
     const plans: Array<{ k: number; g: number; seed: number }> = [];

@@ -12,12 +12,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readMask } from '../../src/node/image_io.js';
 import { softwareIcds } from '../../src/node/adapter.js';
 import { runCli } from '../helpers/cli.js';
-import { GOLDEN } from '../helpers/golden.js';
+import { GOLDEN, GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { makeRobotSegWeights, TINY } from '../dataset/helpers.js';
 
 const IMG = join(GOLDEN, 'image_200x150.png');
-const MODEL = ['--weights', join(GOLDEN, 'weights.safetensors'), '--config', join(GOLDEN, 'config.json')];
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-precision-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const rt = await testRuntime();

@@ -10,14 +10,13 @@ import { guidedRefine } from '../../src/model/refine.js';
 import { VideoPredictor } from '../../src/model/video_predictor.js';
 import { hasTool, openFrameSource } from '../../src/node/frame_source.js';
 import { readImage, writeMaskPng, writeRgbPng } from '../../src/node/image_io.js';
-import { goldenModel } from '../helpers/golden.js';
+import { goldenModel, GOLDEN, GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 import { type CliResult, runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
+import { readBinaryMasks } from '../helpers/masks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLIP = join(ROOT, 'test', 'fixtures', 'video_clip');
-const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
-const MODEL = ['--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json')];
 const NAMES = ['00000', '00001', '00002', '00003', '00004'];
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-track-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -32,25 +31,8 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
 let n = 0;
 const fresh = (name: string) => join(tmp, `${name}${n++}`);
 
-/** Every mask: the frame size, values 0/255 only; returns them as 0/1. */
-function readMasks(dir: string, names: string[]): Uint8Array[] {
-  expect(
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.png'))
-      .sort(),
-  ).toEqual(names.map((s) => `${s}.png`));
-  return names.map((s) => {
-    const m = readImage(join(dir, `${s}.png`));
-    expect([m.width, m.height], s).toEqual([240, 136]);
-    const out = new Uint8Array(m.width * m.height);
-    for (let i = 0; i < out.length; i++) {
-      const v = m.data[3 * i];
-      if (v !== 0 && v !== 255) expect.fail(`${dir}/${s}.png: value ${v} at ${i}`);
-      out[i] = v ? 1 : 0;
-    }
-    return out;
-  });
-}
+/** Every mask: the clip's frame size (240x136), values 0/255 only; returns them as 0/1. */
+const readMasks = (dir: string, names: string[]) => readBinaryMasks(dir, names, 240, 136);
 
 const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
@@ -161,7 +143,7 @@ describe('robotseg track: user errors (exit 2, one line, before any GPU work)', 
 
   it('a video file without ffmpeg names the missing tool', async () => {
     await expectUserError(
-      cli([join(GOLD, 'weights.safetensors'), ...MODEL, '--point', '0:5,5', '--out', fresh('o')], {
+      cli([join(GOLDEN, 'weights.safetensors'), ...MODEL, '--point', '0:5,5', '--out', fresh('o')], {
         ROBOTSEG_FFMPEG: 'robotseg-no-such-ffmpeg',
       }),
       /ffmpeg not found: install it \(apt-get install ffmpeg\) to read video files/,

@@ -1,18 +1,17 @@
 // `robotseg track --resize official-video` (README.md "Track a robot in a video"): the official video loader's PIL bicubic uint8
 // resize instead of the default antialiased bilinear on floats. Spawned as a user runs it, on the
 // 240x136 clip with the reduced golden weights.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readImage } from '../../src/node/image_io.js';
 import { runCli } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
+import { GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
+import { readBinaryMasks } from '../helpers/masks.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLIP = join(ROOT, 'test', 'fixtures', 'video_clip');
-const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
-const MODEL = ['--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json')];
 const NAMES = ['00000', '00001', '00002'];
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-track-resize-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -21,24 +20,7 @@ const rt = await testRuntime();
 const cli = (args: string[]) => runCli(['track', ...args], { timeout: 240_000 });
 
 /** Every mask: 240x136, values 0/255 only; returned as 0/1. */
-function readMasks(dir: string): Uint8Array[] {
-  expect(
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.png'))
-      .sort(),
-  ).toEqual(NAMES.map((s) => `${s}.png`));
-  return NAMES.map((s) => {
-    const m = readImage(join(dir, `${s}.png`));
-    expect([m.width, m.height], s).toEqual([240, 136]);
-    const out = new Uint8Array(m.width * m.height);
-    for (let i = 0; i < out.length; i++) {
-      const v = m.data[3 * i];
-      if (v !== 0 && v !== 255) expect.fail(`${dir}/${s}.png: value ${v} at ${i}`);
-      out[i] = v ? 1 : 0;
-    }
-    return out;
-  });
-}
+const readMasks = (dir: string) => readBinaryMasks(dir, NAMES, 240, 136);
 
 describe('robotseg track --resize', () => {
   it('an unknown mode is a user error (exit 2, one line)', async () => {

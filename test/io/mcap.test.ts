@@ -35,10 +35,9 @@ import {
   writeMcap,
 } from '../helpers/mcap_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
+import { GOLDEN, GOLDEN_MODEL_ARGS as MODEL } from '../helpers/golden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GOLD = join(ROOT, 'test', 'fixtures', 'golden');
-const MODEL = ['--weights', join(GOLD, 'weights.safetensors'), '--config', join(GOLD, 'config.json')];
 const N = 3; // frames per topic
 const tmp = mkdtempSync(join(tmpdir(), 'robotseg-mcap-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -223,7 +222,7 @@ describe('robotseg track FILE.mcap: user errors (exit 2, one line, before any GP
       logTime: 2n,
       header,
       format: 'png',
-      data: readFileSync(join(GOLD, 'video_frame0.png')),
+      data: readFileSync(join(GOLDEN, 'video_frame0.png')),
     });
     await w.close();
     await expectUserError(
@@ -426,7 +425,7 @@ describe.skipIf(!rt)('robotseg track FILE.mcap on the GPU (reduced golden weight
     const init = await runCli([
       'init-robotseg',
       '--from',
-      join(GOLD, 'weights.safetensors'),
+      join(GOLDEN, 'weights.safetensors'),
       '--out',
       RS,
       '--config',

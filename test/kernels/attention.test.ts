@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import type { Tensor } from '../../src/graph/tensor.js';
 import { attention, splitPacked, type AttentionVariant } from '../../src/kernels/attention.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { attentionGradRef, attentionRef } from '../ref/attention.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
+import { tapeGrads } from '../helpers/tape.js';
 
 const rt = await testRuntime();
 
@@ -208,20 +208,6 @@ describe.skipIf(!rt)('attention', () => {
 describe.skipIf(!rt)('attention backward', () => {
   const r = rng(9);
 
-  async function grads(leaves: Tensor[], f: () => Tensor, dy: Float32Array) {
-    const tape = new Tape(rt!, TAPE_OPS);
-    rt!.tape = tape;
-    try {
-      for (const t of leaves) t.requiresGrad = true;
-      const y = f();
-      tape.backward(y, rt!.upload(dy, y.shape));
-      return await Promise.all(leaves.map((t) => rt!.read(t.grad!)));
-    } finally {
-      rt!.tape = null;
-      tape.dispose();
-    }
-  }
-
   const cases: Array<[number, number, number, number, number, boolean]> = [
     [1, 1, 1, 1, 4, false],
     [2, 5, 19, 2, 8, true],
@@ -246,7 +232,8 @@ describe.skipIf(!rt)('attention backward', () => {
           tk = rt!.upload(k, [B, Nk, C]),
           tv = rt!.upload(v, [B, Nk, C]);
         const tm = mask ? rt!.upload(mask, [B, Nk]) : null;
-        const [gq, gk, gv] = await grads(
+        const [gq, gk, gv] = await tapeGrads(
+          rt!,
           [tq, tk, tv],
           () => attention(rt!, tq, tk, tv, { heads: H, mask: tm, variant }),
           dy,
@@ -275,7 +262,8 @@ describe.skipIf(!rt)('attention backward', () => {
     const tq = rt!.upload(q, [B, Nq, C]),
       tk = rt!.upload(k, [B, Nk, C]),
       tv = rt!.upload(v, [B, Nk, C]);
-    const [gq, gk, gv] = await grads(
+    const [gq, gk, gv] = await tapeGrads(
+      rt!,
       [tq, tk, tv],
       () => attention(rt!, tq, tk, tv, { heads: H, mask: rt!.upload(mask, [1, Nk]) }),
       dy,

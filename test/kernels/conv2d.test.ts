@@ -12,8 +12,9 @@ import {
 } from '../../src/kernels/conv2d.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { conv2dBackwardRef, conv2dRef, finiteDiff } from '../ref/conv2d.js';
+import { conv2dBackwardRef, conv2dRef } from '../ref/conv2d.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
+import { expectGradsMatchFiniteDiff } from '../helpers/bilinear_grads.js';
 
 const rt = await testRuntime();
 
@@ -200,26 +201,7 @@ describe('conv2d reference gradients (finite differences, float64)', () => {
       const b = Float64Array.from(r.array(c.ws[0]));
       const dy = Float64Array.from(r.array(n(conv2dRef(x, c.xs, w, c.ws, b, c.o).shape)));
       const g = conv2dBackwardRef(x, c.xs, w, c.ws, dy, c.o);
-      // central differences of a bilinear function are exact up to float64 rounding (~1e-9 here)
-      const fd = { atol: 1e-7, rtol: 1e-6 };
-      expectClose(
-        g.dx,
-        finiteDiff((v) => conv2dRef(v, c.xs, w, c.ws, b, c.o).y, x, dy),
-        fd,
-        'dx',
-      );
-      expectClose(
-        g.dw,
-        finiteDiff((v) => conv2dRef(x, c.xs, v, c.ws, b, c.o).y, w, dy),
-        fd,
-        'dw',
-      );
-      expectClose(
-        g.db,
-        finiteDiff((v) => conv2dRef(x, c.xs, w, c.ws, v, c.o).y, b, dy),
-        fd,
-        'db',
-      );
+      expectGradsMatchFiniteDiff(g, (xv, wv, bv) => conv2dRef(xv, c.xs, wv, c.ws, bv, c.o).y, x, w, b, dy);
     });
   }
 });

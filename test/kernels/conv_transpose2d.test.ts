@@ -7,9 +7,9 @@ import {
 } from '../../src/kernels/conv_transpose2d.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
-import { finiteDiff } from '../ref/conv2d.js';
 import { convTranspose2dBackwardRef, convTranspose2dOutShape, convTranspose2dRef } from '../ref/conv_transpose2d.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
+import { expectGradsMatchFiniteDiff } from '../helpers/bilinear_grads.js';
 
 const rt = await testRuntime();
 
@@ -144,26 +144,7 @@ describe('conv_transpose2d reference gradients (finite differences, float64)', (
       const b = Float64Array.from(r.array(c.ws[1] * (c.o.groups ?? 1)));
       const dy = Float64Array.from(r.array(n(convTranspose2dOutShape(c.xs, c.ws, c.o))));
       const g = convTranspose2dBackwardRef(x, c.xs, w, c.ws, dy, c.o);
-      // central differences of a bilinear function: exact up to float64 rounding
-      const fd = { atol: 1e-7, rtol: 1e-6 };
-      expectClose(
-        g.dx,
-        finiteDiff((v) => convTranspose2dRef(v, c.xs, w, c.ws, b, c.o).y, x, dy),
-        fd,
-        'dx',
-      );
-      expectClose(
-        g.dw,
-        finiteDiff((v) => convTranspose2dRef(x, c.xs, v, c.ws, b, c.o).y, w, dy),
-        fd,
-        'dw',
-      );
-      expectClose(
-        g.db,
-        finiteDiff((v) => convTranspose2dRef(x, c.xs, w, c.ws, v, c.o).y, b, dy),
-        fd,
-        'db',
-      );
+      expectGradsMatchFiniteDiff(g, (xv, wv, bv) => convTranspose2dRef(xv, c.xs, wv, c.ws, bv, c.o).y, x, w, b, dy);
     });
   }
 });

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Tape } from '../../src/graph/autograd.js';
-import type { Tensor } from '../../src/graph/tensor.js';
 import { linear, matmul, type Activation, type MatmulVariant } from '../../src/kernels/matmul.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { linearRef, matmulGradRef, matmulRef, type MatmulRefOptions } from '../ref/matmul.js';
-import { TAPE_OPS } from '../../src/kernels/tape.js';
+import { tapeGrads } from '../helpers/tape.js';
 
 const rt = await testRuntime();
 
@@ -134,22 +132,6 @@ describe.skipIf(!rt)('matmul', () => {
 describe.skipIf(!rt)('matmul backward', () => {
   const r = rng(11);
 
-  /** Run f under a tape with loss = sum(y * dy); return the gradients of the leaves. */
-  async function grads(leaves: Tensor[], f: () => Tensor, dy: Float32Array) {
-    const tape = new Tape(rt!, TAPE_OPS);
-    rt!.tape = tape;
-    try {
-      for (const t of leaves) t.requiresGrad = true;
-      const y = f();
-      tape.backward(y, rt!.upload(dy, y.shape));
-      const out = await Promise.all(leaves.map((t) => (t.grad ? rt!.read(t.grad) : Promise.resolve(null))));
-      return out;
-    } finally {
-      rt!.tape = null;
-      tape.dispose();
-    }
-  }
-
   const cases: Array<{ a: number[]; b: number[]; o: MatmulRefOptions }> = [
     { a: [5, 7], b: [7, 6], o: { bias: [1], act: 'gelu', alpha: 0.5 } },
     { a: [7, 5], b: [6, 7], o: { transA: true, transB: true, act: 'relu' } },
@@ -172,7 +154,8 @@ describe.skipIf(!rt)('matmul backward', () => {
           tb = rt!.upload(b, c.b),
           tbias = bias ? rt!.upload(bias, [N]) : null;
         const leaves = tbias ? [ta, tb, tbias] : [ta, tb];
-        const [ga, gb, gbias] = await grads(
+        const [ga, gb, gbias] = await tapeGrads(
+          rt!,
           leaves,
           () => matmul(rt!, ta, tb, { ...c.o, bias: tbias, act: c.o.act as Activation, variant }),
           dy,
@@ -209,7 +192,7 @@ describe.skipIf(!rt)('matmul backward', () => {
     const tx = rt!.upload(x, xs),
       tw = rt!.upload(w, ws),
       tb = rt!.upload(bias, [4]);
-    const [gx, gw, gb] = await grads([tx, tw, tb], () => linear(rt!, tx, tw, tb, 'gelu'), dy);
+    const [gx, gw, gb] = await tapeGrads(rt!, [tx, tw, tb], () => linear(rt!, tx, tw, tb, 'gelu'), dy);
     // f32 GPU gradients against float64 finite differences (truncation error ~1e-10)
     const FD_TOL = { atol: 2e-5, rtol: 2e-4 };
     expectClose(

@@ -12,6 +12,7 @@ import {
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { type KmeansLevel, rpgTokensRef } from '../ref/rpg.js';
+import { readRpgStages } from '../helpers/rpg_stages.js';
 
 const rt = await testRuntime();
 // Prototypes are f32 means of <= 400 features of scale ~1 (sequential sums): ~1e-6 relative, well
@@ -132,17 +133,17 @@ describe.skipIf(!rt)('rpg (FPS + one-step cosine k-means) vs CPU reference', () 
           keep: true,
         });
         const st = out.stages!;
-        const [mc, mcount, ma, mp, sup, uc, ua, up, ucounts] = await Promise.all([
-          ints(st.macroCentres),
-          ints(st.macroCount),
-          ints(st.macroAssign),
-          rt!.read(st.macroProtos),
-          rt!.read(st.regionSupport),
-          ints(st.microCentres),
-          ints(st.microAssign),
-          rt!.read(st.microProtos),
-          ints(st.microCounts),
-        ]);
+        const {
+          macroCentres: mc,
+          macroCount: mcount,
+          macroAssign: ma,
+          macroProtos: mp,
+          regionSupport: sup,
+          microCentres: uc,
+          microAssign: ua,
+          microProtos: up,
+          microCounts: ucounts,
+        } = await readRpgStages(rt!, st);
         ref.frames.forEach((fr, f) => {
           const what = `frame ${f}`;
           expect(mcount[f], `${what} fg count`).toBe(cs.masks[f].length);

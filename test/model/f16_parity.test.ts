@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { RgbImage } from '../../src/image/rgb.js';
-import { ImagePredictor, type ImagePrompt } from '../../src/model/image_predictor.js';
+import { ImagePredictor } from '../../src/model/image_predictor.js';
 import { type FrameSource, VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
-import { GOLDEN, goldenFile, goldenModel } from '../helpers/golden.js';
+import { GOLDEN, GOLDEN_PROMPTS, goldenFile, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { robotsegFile, robotsegGoldenModel } from '../helpers/robotseg.js';
 
@@ -69,21 +69,6 @@ function expectFaithful(name: string, f: Fidelity) {
 }
 
 describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
-  const cases: Record<string, ImagePrompt> = {
-    click1: { points: [{ x: 90, y: 82.5, label: 1 }], multimask: true },
-    click3: {
-      points: [
-        { x: 90, y: 82.5, label: 1 },
-        { x: 144, y: 60, label: 1 },
-        { x: 20, y: 135, label: 0 },
-      ],
-      multimask: false,
-    },
-    box: { box: [30, 30, 170, 120], multimask: false },
-    box_click1: { box: [30, 30, 170, 120], points: [{ x: 20, y: 135, label: 0 }], multimask: false },
-    noprompt: { multimask: true },
-  };
-
   it('image predictor: five prompt cases', async () => {
     const model = await goldenModel(rt!, 'f16');
     // the heavy weights really are f16 (and the rest f32)
@@ -98,7 +83,7 @@ describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
     const pred = new ImagePredictor(rt!, model);
     pred.setImage(readImage(join(GOLDEN, 'image_200x150.png')));
     const rows: string[] = [];
-    for (const [name, prompt] of Object.entries(cases)) {
+    for (const [name, prompt] of Object.entries(GOLDEN_PROMPTS)) {
       const res = await pred.predict(prompt);
       const want = await golden.readTensor(`image/${name}/out.mask_logits_orig_res`);
       const n = res.width * res.height;

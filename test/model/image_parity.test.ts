@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { WeightsFile } from '../../src/graph/weights_io.js';
-import { ImagePredictor, type ImagePrediction, type ImagePrompt } from '../../src/model/image_predictor.js';
+import { ImagePredictor, type ImagePrediction } from '../../src/model/image_predictor.js';
 import type { SAM2 } from '../../src/model/sam2.js';
 import { readImage } from '../../src/node/image_io.js';
 import { compare } from '../helpers/compare.js';
-import { GOLDEN, goldenFile, goldenModel } from '../helpers/golden.js';
+import { GOLDEN, GOLDEN_PROMPTS, goldenFile, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const rt = await testRuntime();
@@ -58,22 +58,8 @@ describe.skipIf(!rt)('SAM 2.1 image path vs official PyTorch (reduced golden)', 
     expect(checked.sort()).toEqual(keys.sort());
   });
 
-  const cases: Record<string, ImagePrompt> = {
-    click1: { points: [{ x: 90, y: 82.5, label: 1 }], multimask: true },
-    click3: {
-      points: [
-        { x: 90, y: 82.5, label: 1 },
-        { x: 144, y: 60, label: 1 },
-        { x: 20, y: 135, label: 0 },
-      ],
-      multimask: false,
-    },
-    box: { box: [30, 30, 170, 120], multimask: false },
-    box_click1: { box: [30, 30, 170, 120], points: [{ x: 20, y: 135, label: 0 }], multimask: false },
-    noprompt: { multimask: true },
-  };
   const results = new Map<string, ImagePrediction>();
-  for (const [name, prompt] of Object.entries(cases)) {
+  for (const [name, prompt] of Object.entries(GOLDEN_PROMPTS)) {
     it(`${name}: prompt encoder, decoder intermediates, outputs`, async () => {
       const caseTaps = new Map<string, Promise<Float32Array>>();
       const res = await pred.predict(prompt, (n, t) => caseTaps.set(n, rt!.read(t)));
@@ -97,7 +83,7 @@ describe.skipIf(!rt)('SAM 2.1 image path vs official PyTorch (reduced golden)', 
   }
 
   it('click1_maskin: the best low-res logits of click1 as mask prompt', async () => {
-    const c1 = results.get('click1') ?? (await pred.predict(cases.click1));
+    const c1 = results.get('click1') ?? (await pred.predict(GOLDEN_PROMPTS.click1));
     const caseTaps = new Map<string, Promise<Float32Array>>();
     const res = await pred.predict(
       { points: [{ x: 90, y: 82.5, label: 1 }], maskInput: c1.lowRes[c1.best], multimask: false },

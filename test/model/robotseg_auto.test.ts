@@ -18,7 +18,7 @@ import type { RobotSeg } from '../../src/model/robotseg.js';
 import { classIndex } from '../../src/model/robotseg_config.js';
 import { type FrameSource, VideoPredictor } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
-import { compare } from '../helpers/compare.js';
+import { expectGolden } from '../helpers/compare.js';
 import { GOLDEN, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { robotsegFile, robotsegGoldenModel } from '../helpers/robotseg.js';
@@ -43,24 +43,6 @@ function frames(n: number): FrameSource {
 //  - bf16 memory: as the SAM 2.1 video test, a value within float error of a bf16 rounding boundary
 //    may land one bf16 ulp away, for at most 0.5 % of the elements.
 const LOGITS = /logits|masks/;
-function check(name: string, got: ArrayLike<number>, want: Float32Array, opts: { atol?: number; bf16?: boolean } = {}) {
-  let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  const atol = opts.atol ?? Math.max(1e-4 * scale, 1e-6);
-  const r = compare(got, want, { atol, rtol: 1e-3 });
-  if (r.ok) return r;
-  if (opts.bf16) {
-    let off = 0;
-    for (let i = 0; i < want.length; i++)
-      if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
-        if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6)
-          expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
-        off++;
-      }
-    if (off <= want.length * 0.005) return r;
-  }
-  expect.fail(`${name}: ${r.msg}`);
-}
 
 interface CaseSpec {
   tag: string;
@@ -125,7 +107,7 @@ describe.skipIf(!rt)('RobotSeg video predictor vs the fork (reduced golden, 4 fr
           : LOGITS.test(short) || short === 'rpg.tokens_out'
             ? 1e-3
             : undefined;
-        const r = check(key, got, want, { atol, bf16: short.includes('bf16') });
+        const r = expectGolden(key, got, want, { atol, bf16: short.includes('bf16') });
         if (process.env.ROBOTSEG_DEBUG && r) report.push(`${key} max abs ${r.maxAbs.toExponential(2)}`);
         compared.add(short);
       }

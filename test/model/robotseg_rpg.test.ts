@@ -10,6 +10,7 @@ import { rpgForegroundProb } from '../../src/model/rpg.js';
 import { expectClose } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { robotsegFile, robotsegGoldenModel } from '../helpers/robotseg.js';
+import { readRpgStages } from '../helpers/rpg_stages.js';
 
 const rt = await testRuntime();
 // Prototypes: f32 means of <= 256 bf16-valued features (torch sums in another order): ~1e-6 relative.
@@ -17,7 +18,7 @@ const PROTO_TOL = { atol: 1e-5, rtol: 1e-5 };
 // Tokens: L2-normalised prototypes (|x| <= 1).
 const TOKEN_TOL = { atol: 1e-5, rtol: 1e-5 };
 
-const ints = async (t: Tensor) => Array.from((await rt!.read(t, 'raw')) as Int32Array);
+const _ints = async (t: Tensor) => Array.from((await rt!.read(t, 'raw')) as Int32Array);
 
 const g: WeightsFile = await robotsegFile('rpg.safetensors');
 const cases = [...g.header.keys()]
@@ -64,17 +65,17 @@ describe.skipIf(!rt)('RobotSeg RPG vs the fork (reduced golden, stored memory + 
         const fg = rt!.upload(fgAll.subarray(0, F * hw), [F, hw]);
         const { tokens, stages } = rpg.forward(rt!, memory, fg, { keep: true, fpsVariant: variant });
         const st = stages!;
-        const [mcent, mcount, massign, mprotos, sup, ucent, ucount, uassign, uprotos] = await Promise.all([
-          ints(st.macroCentres),
-          ints(st.macroCount),
-          ints(st.macroAssign),
-          rt!.read(st.macroProtos),
-          rt!.read(st.regionSupport),
-          ints(st.microCentres),
-          ints(st.microCount),
-          ints(st.microAssign),
-          rt!.read(st.microProtos),
-        ]);
+        const {
+          macroCentres: mcent,
+          macroCount: mcount,
+          macroAssign: massign,
+          macroProtos: mprotos,
+          regionSupport: sup,
+          microCentres: ucent,
+          microCount: ucount,
+          microAssign: uassign,
+          microProtos: uprotos,
+        } = await readRpgStages(rt!, st);
         const empty = await read(`${pre}frame_is_empty`);
         for (let f = 0; f < F; f++) {
           expect(mcount[f] === 0 ? 1 : 0, `${pre} frame ${f} empty`).toBe(empty[f]);

@@ -6,7 +6,7 @@ import type { RgbImage } from '../../src/image/rgb.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { VideoPredictor, type FrameSource } from '../../src/model/video_predictor.js';
 import { readImage } from '../../src/node/image_io.js';
-import { compare } from '../helpers/compare.js';
+import { expectGolden } from '../helpers/compare.js';
 import { GOLDEN, goldenFile, goldenModel } from '../helpers/golden.js';
 import { testRuntime } from '../helpers/gpu.js';
 
@@ -15,24 +15,6 @@ const rt = await testRuntime();
 // Tolerances: activations 1e-4 of the tensor's scale (+1e-3 relative per element); mask logits
 // 1e-3 absolute; memory features are compared after bfloat16 rounding, where a value within 1e-6 of
 // a rounding boundary may land one bf16 ulp away: allowed for at most 0.5% of the elements.
-function check(name: string, got: ArrayLike<number>, want: Float32Array, opts: { atol?: number; bf16?: boolean } = {}) {
-  let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  const atol = opts.atol ?? Math.max(1e-4 * scale, 1e-6);
-  const r = compare(got, want, { atol, rtol: 1e-3 });
-  if (r.ok) return;
-  if (opts.bf16) {
-    let off = 0;
-    for (let i = 0; i < want.length; i++)
-      if (Math.abs(got[i] - want[i]) > atol + 1e-3 * Math.abs(want[i])) {
-        if (Math.abs(got[i] - want[i]) > Math.abs(want[i]) * 2 ** -7 + 1e-6)
-          expect.fail(`${name}: [${i}] ${got[i]} vs ${want[i]} is more than one bf16 ulp`);
-        off++;
-      }
-    if (off <= want.length * 0.005) return;
-  }
-  expect.fail(`${name}: ${r.msg}`);
-}
 
 function frames(n: number): FrameSource {
   const imgs: RgbImage[] = Array.from({ length: n }, (_, i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
@@ -84,7 +66,7 @@ async function runCase(name: string, n: number, override?: string) {
       expect(Array.from(g)).toEqual(Array.from(fin));
       continue;
     }
-    check(key, await p, await golden.readTensor(key), {
+    expectGolden(key, await p, await golden.readTensor(key), {
       atol: LOGITS.test(short) ? 1e-3 : undefined,
       bf16: short.includes('bf16') || short.startsWith('memattn.memory_NxBxC'),
     });

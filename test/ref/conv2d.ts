@@ -12,15 +12,8 @@ export interface Conv2dGeom {
 export const pair = (v: Pair | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
-/** y [B, Cout, OH, OW] = conv2d(x [B, Cin, H, W], w [Cout, Cin/G, KH, KW]) + bias [Cout]. */
-export function conv2dRef(
-  x: ArrayLike<number>,
-  xs: readonly number[],
-  w: ArrayLike<number>,
-  ws: readonly number[],
-  bias: ArrayLike<number> | null,
-  o: Conv2dGeom = {},
-): { y: Float64Array; shape: number[] } {
+/** The convolution's sizes: x [B, Cin, H, W], w [Cout, Cin/G, KH, KW] -> y [B, Cout, OH, OW]. */
+function refGeom(xs: readonly number[], ws: readonly number[], o: Conv2dGeom) {
   const [B, Cin, H, W] = xs;
   const [Cout, cinG, KH, KW] = ws;
   const [sh, sw] = pair(o.stride, 1);
@@ -31,6 +24,19 @@ export function conv2dRef(
   const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
   if (cinG * G !== Cin) throw new Error('conv2dRef: channel mismatch');
+  return { B, Cin, H, W, Cout, cinG, KH, KW, sh, sw, ph, pw, dh, dw, G, coutG, OH, OW };
+}
+
+/** y [B, Cout, OH, OW] = conv2d(x [B, Cin, H, W], w [Cout, Cin/G, KH, KW]) + bias [Cout]. */
+export function conv2dRef(
+  x: ArrayLike<number>,
+  xs: readonly number[],
+  w: ArrayLike<number>,
+  ws: readonly number[],
+  bias: ArrayLike<number> | null,
+  o: Conv2dGeom = {},
+): { y: Float64Array; shape: number[] } {
+  const { B, Cin, H, W, Cout, cinG, KH, KW, sh, sw, ph, pw, dh, dw, coutG, OH, OW } = refGeom(xs, ws, o);
   const y = new Float64Array(B * Cout * OH * OW);
   for (let b = 0; b < B; b++)
     for (let co = 0; co < Cout; co++) {
@@ -68,15 +74,7 @@ export function conv2dBackwardRef(
   dy: ArrayLike<number>,
   o: Conv2dGeom = {},
 ): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const [B, Cin, H, W] = xs;
-  const [Cout, cinG, KH, KW] = ws;
-  const [sh, sw] = pair(o.stride, 1);
-  const [ph, pw] = pair(o.padding, 0);
-  const [dh, dwl] = pair(o.dilation, 1);
-  const G = o.groups ?? 1;
-  const coutG = Cout / G;
-  const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1;
-  const OW = Math.floor((W + 2 * pw - dwl * (KW - 1) - 1) / sw) + 1;
+  const { B, Cin, H, W, Cout, cinG, KH, KW, sh, sw, ph, pw, dh, dw: dwl, coutG, OH, OW } = refGeom(xs, ws, o);
   const dx = new Float64Array(x.length);
   const dw = new Float64Array(w.length);
   const db = new Float64Array(Cout);

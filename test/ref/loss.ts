@@ -63,19 +63,25 @@ export function focalBackwardRef(
   return dx;
 }
 
+/** Row r's sums for dice: sum p*t, sum p, sum t with p = sigmoid(x). */
+function diceSums(x: ArrayLike<number>, t: ArrayLike<number>, n: number, r: number): [number, number, number] {
+  let spt = 0,
+    sp = 0,
+    st = 0;
+  for (let k = 0; k < n; k++) {
+    const p = sig(x[r * n + k]),
+      tv = tAt(t, n, r, k);
+    spt += p * tv;
+    sp += p;
+    st += tv;
+  }
+  return [spt, sp, st];
+}
+
 export function diceRef(x: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, smooth = 1): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let spt = 0,
-      sp = 0,
-      st = 0;
-    for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]),
-        tv = tAt(t, n, r, k);
-      spt += p * tv;
-      sp += p;
-      st += tv;
-    }
+    const [spt, sp, st] = diceSums(x, t, n, r);
     out[r] = 1 - (2 * spt + smooth) / (sp + st + smooth);
   }
   return out;
@@ -91,16 +97,7 @@ export function diceBackwardRef(
 ): Float64Array {
   const dx = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
-    let spt = 0,
-      sp = 0,
-      st = 0;
-    for (let k = 0; k < n; k++) {
-      const p = sig(x[r * n + k]),
-        tv = tAt(t, n, r, k);
-      spt += p * tv;
-      sp += p;
-      st += tv;
-    }
+    const [spt, sp, st] = diceSums(x, t, n, r);
     const num = 2 * spt + smooth,
       den = sp + st + smooth;
     for (let k = 0; k < n; k++) {
@@ -128,17 +125,23 @@ export function maskIoURef(x: ArrayLike<number>, t: ArrayLike<number>, m: number
   return out;
 }
 
+/** Row r's soft intersection sum p*t and union sum p + t - p*t. */
+function softIoUSums(p: ArrayLike<number>, t: ArrayLike<number>, n: number, r: number): [number, number] {
+  let i = 0,
+    u = 0;
+  for (let k = 0; k < n; k++) {
+    const pv = p[r * n + k],
+      tv = tAt(t, n, r, k);
+    i += pv * tv;
+    u += pv + tv - pv * tv;
+  }
+  return [i, u];
+}
+
 export function softIoURef(p: ArrayLike<number>, t: ArrayLike<number>, m: number, n: number, eps = 1e-6): Float64Array {
   const out = new Float64Array(m);
   for (let r = 0; r < m; r++) {
-    let i = 0,
-      u = 0;
-    for (let k = 0; k < n; k++) {
-      const pv = p[r * n + k],
-        tv = tAt(t, n, r, k);
-      i += pv * tv;
-      u += pv + tv - pv * tv;
-    }
+    const [i, u] = softIoUSums(p, t, n, r);
     out[r] = 1 - (i + eps) / (u + eps);
   }
   return out;
@@ -154,14 +157,7 @@ export function softIoUBackwardRef(
 ): Float64Array {
   const dp = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
-    let i = 0,
-      u = 0;
-    for (let k = 0; k < n; k++) {
-      const pv = p[r * n + k],
-        tv = tAt(t, n, r, k);
-      i += pv * tv;
-      u += pv + tv - pv * tv;
-    }
+    const [i, u] = softIoUSums(p, t, n, r);
     for (let k = 0; k < n; k++) {
       const tv = tAt(t, n, r, k);
       dp[r * n + k] = (-dl[r] * (tv * (u + eps) - (i + eps) * (1 - tv))) / ((u + eps) * (u + eps));

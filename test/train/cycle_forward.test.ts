@@ -1,12 +1,10 @@
 // The training-mode cycle forward (src/train/cycle.ts) against the golden clip [0, 1, 2, 1, 0]
 // (../shared/golden/grad case 2): every stored per-step tensor. Training mode differs from the video
 // goldens on purpose (σ memory for the prompted frame, float32 memory, clip of 5).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WeightsFile } from '../../src/graph/weights_io.js';
-import type { SAM2 } from '../../src/model/sam2.js';
+import { describe, expect, it } from 'vitest';
 import { compare } from '../helpers/compare.js';
-import { goldenFile, goldenModel } from '../helpers/golden.js';
-import { openGradGolden, runGoldenCycle } from '../helpers/grad.js';
+import { runGoldenCycle } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 
 const rt = await testRuntime();
@@ -21,20 +19,10 @@ function check(name: string, got: Float32Array, want: Float32Array, atolAbs?: nu
 }
 
 describe.skipIf(!rt)('training-mode cycle forward vs golden (grad case 2)', () => {
-  let model: SAM2;
-  let golden: WeightsFile;
-  let video: WeightsFile;
-  beforeAll(async () => {
-    model = await goldenModel(rt!);
-    golden = await openGradGolden('cycle_loss.safetensors');
-    video = await goldenFile('video.safetensors');
-  });
-  afterAll(async () => {
-    await golden?.close();
-    await video?.close();
-  });
+  const fx = gradGoldenFixture(rt, 'cycle_loss.safetensors', 'video.safetensors');
 
   it('every step: candidates, IoU, object score, best index, pointer, conditioned features, memory', async () => {
+    const { model, golden, input: video } = fx;
     const R = rt!;
     const { sources, steps } = await runGoldenCycle(R, model, golden, video);
     expect(sources).toEqual([0, 1, 2, 1, 0]);

@@ -2,16 +2,14 @@
 // case 2): every loss term and the gradient of the total w.r.t. all 340 parameters against PyTorch
 // autograd, back-propagated through time across the memory bank (nothing detached), plus the engine's
 // pseudo-label rule against the stored labels.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import type { Tensor } from '../../src/graph/tensor.js';
-import type { WeightsFile } from '../../src/graph/weights_io.js';
-import type { SAM2 } from '../../src/model/sam2.js';
 import { cycleLoss, ROBOTSEG_CYCLE_WEIGHTS } from '../../src/train/cycle_loss.js';
 import { featurePseudoLabel, objectPrototype } from '../../src/train/pseudo_labels.js';
 import { compare } from '../helpers/compare.js';
-import { goldenFile, goldenModel } from '../helpers/golden.js';
-import { checkGrads, openGradGolden, runGoldenCycle, trainableParams } from '../helpers/grad.js';
+import { checkGrads, runGoldenCycle, trainableParams } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 
@@ -28,20 +26,10 @@ function close(name: string, got: ArrayLike<number>, want: ArrayLike<number>, at
 const scalar = (name: string, got: number, want: number) => close(name, [got], [want], LOSS_REL * Math.abs(want));
 
 describe.skipIf(!rt)('cycle-clip losses and gradients vs PyTorch autograd (golden grad case 2)', () => {
-  let model: SAM2;
-  let golden: WeightsFile;
-  let video: WeightsFile;
-  beforeAll(async () => {
-    model = await goldenModel(rt!);
-    golden = await openGradGolden('cycle_loss.safetensors');
-    video = await goldenFile('video.safetensors');
-  });
-  afterAll(async () => {
-    await golden?.close();
-    await video?.close();
-  });
+  const fx = gradGoldenFixture(rt, 'cycle_loss.safetensors', 'video.safetensors');
 
   it('loss terms, all 340 parameter gradients, and the pseudo-label rule', async () => {
+    const { model, golden, input: video } = fx;
     const R = rt!;
     const g = (k: string) => golden.readTensor(k);
     const params = trainableParams(model);

@@ -2,35 +2,23 @@
 // test/fixtures/grad): image path forward with the tape on (Hiera, FPN, prompt encoder, two-way
 // decoder, heads), SAM 2.1's multimask loss on the GPU (focal x20 + dice + IoU MSE + object BCE, the
 // candidate with the lowest 20 focal + dice supervised), backward through everything.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
-import type { WeightsFile } from '../../src/graph/weights_io.js';
 import { slice } from '../../src/kernels/layout.js';
-import type { SAM2 } from '../../src/model/sam2.js';
 import { imageForward } from '../../src/train/image_forward.js';
 import { multimaskLoss } from '../../src/train/losses.js';
-import { goldenFile, goldenModel } from '../helpers/golden.js';
-import { checkGrads, openGradGolden, trainableParams } from '../helpers/grad.js';
+import { checkGrads, trainableParams } from '../helpers/grad.js';
+import { gradGoldenFixture } from '../helpers/grad_fixture.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
 
 const rt = await testRuntime();
 
 describe.skipIf(!rt)('image path backward vs PyTorch autograd (golden grad case 1)', () => {
-  let model: SAM2;
-  let golden: WeightsFile;
-  let img: WeightsFile;
-  beforeAll(async () => {
-    model = await goldenModel(rt!);
-    golden = await openGradGolden('image_loss.safetensors');
-    img = await goldenFile('image.safetensors');
-  });
-  afterAll(async () => {
-    await golden?.close();
-    await img?.close();
-  });
+  const fx = gradGoldenFixture(rt, 'image_loss.safetensors', 'image.safetensors');
 
   it('loss terms and every parameter gradient (231 tensors, and the exactly-zero ones)', async () => {
+    const { model, golden, input: img } = fx;
     const R = rt!;
     const params = trainableParams(model);
     for (const [, t] of params) t.requiresGrad = true;

@@ -9,7 +9,7 @@ import type { RobotSeg } from '../../src/model/robotseg.js';
 import { readImage, readMask } from '../../src/node/image_io.js';
 import { readTrainDataset } from '../../src/node/train_data.js';
 import { ROBOTSEG_CYCLE_WEIGHTS } from '../../src/train/cycle_loss.js';
-import { Trainer } from '../../src/train/trainer.js';
+import { type TrainDataSource, type TrainOptions, Trainer } from '../../src/train/trainer.js';
 import { ROOT } from '../helpers/cli.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { robotsegGoldenModel } from '../helpers/robotseg.js';
@@ -17,6 +17,15 @@ import { join } from 'node:path';
 
 const rt = await testRuntime();
 const CLIP = join(ROOT, 'test', 'fixtures', 'train_clip');
+const FILES: TrainDataSource = { image: async (p) => readImage(p), mask: async (p) => readMask(p) };
+/** Two 3-frame cycle steps, image encoder frozen, automatic prompts for the robot category. */
+const STEP: Partial<TrainOptions> = {
+  steps: 2,
+  clipLength: 3,
+  freeze: ['image_encoder'],
+  promptMode: 'auto',
+  category: 'robot',
+};
 
 describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fixture clip', () => {
   let model: RobotSeg;
@@ -29,14 +38,8 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
       rt!,
       model,
       data.videos.map((v) => ({ ...v, frames: v.frames.slice(0, 4) })),
-      { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
-      {
-        steps: 2,
-        clipLength: 3,
-        freeze: ['image_encoder'],
-        promptMode: 'auto',
-        category: 'robot',
-      },
+      FILES,
+      STEP,
     );
   });
   afterAll(() => trainer?.dispose());
@@ -87,21 +90,11 @@ describe.skipIf(!rt)('RobotSeg training step (SEMA, class token, RPG) on the fix
   // backward is checked by test/kernels/rpg_backward.test.ts instead.)
   for (const term of ['structure', 'patch'] as const) {
     it(`analytic gradient = central finite differences of the ${term} loss (memory encoder, SEMA, class token)`, async () => {
-      const tr = new Trainer(
-        rt!,
-        model,
-        trainer.videos,
-        { image: async (p) => readImage(p), mask: async (p) => readMask(p) },
-        {
-          steps: 2,
-          clipLength: 3,
-          freeze: ['image_encoder'],
-          promptMode: 'auto',
-          category: 'robot',
-          weights: { ...ROBOTSEG_CYCLE_WEIGHTS, cyc: 0, sem: 0, patch: term === 'patch' ? 1 : 0 },
-          structureWeight: term === 'structure' ? 1 : 0,
-        },
-      );
+      const tr = new Trainer(rt!, model, trainer.videos, FILES, {
+        ...STEP,
+        weights: { ...ROBOTSEG_CYCLE_WEIGHTS, cyc: 0, sem: 0, patch: term === 'patch' ? 1 : 0 },
+        structureWeight: term === 'structure' ? 1 : 0,
+      });
       const video = tr.videos[0];
       const keys =
         term === 'structure'
