@@ -12,6 +12,9 @@
 //     k loop (8 loads, 16 vec4 fma per k), no workgroup memory, no barriers. Out-of-range rows and
 //     columns are clamped on load (valid addresses, results discarded), so the k loop has no branches.
 //     1-D dispatch over batch * ceil(M/4) * ceil(N/4) invocations (n fastest: neighbours share A rows).
+//   ROWS (software adapters, from 32 rows up): a workgroup owns RB rows of C and each invocation 4
+//     columns of them; A's addresses then depend on the workgroup alone, which a CPU driver loads once
+//     and broadcasts to its SIMD lanes. Per k: RB uniform loads, 4 per-lane loads of B, 4 * RB fma.
 //   TILED (hardware): workgroup 16x16 computes a 64x64 tile; each step stages a 64x16 slice of opA and
 //     a 16x64 slice of opB in workgroup memory (zero-filled outside the matrix), each invocation
 //     accumulates a 4x4 register block. Grid (ceil(N/64), ceil(M/64), batch).
@@ -236,6 +239,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   store_row(bi, m0 + 1u, n0, acc[1]);
   store_row(bi, m0 + 2u, n0, acc[2]);
   store_row(bi, m0 + 3u, n0, acc[3]);
+}
+#elif ROWS
+// Software variant with uniform A loads: a workgroup owns RB rows of C (their A addresses depend on
+// the workgroup only, so a CPU driver loads each once and broadcasts it to all lanes) and each
+// invocation owns 4 columns of those rows (its B loads are per lane). Per k: RB uniform loads,
+// 4 per-lane loads, 4 * RB fma. Rows / columns past the edge are clamped on load, dropped on store.
+// 1-D dispatch (folded to 2-D past 65535) over batch * ceil(M / RB) * ceil(N / (4 * WG)) workgroups.
+const RB: u32 = {{RB}}u;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  let M = params.M;
+  let N = params.N;
+  let rb = (M + RB - 1u) / RB;
+  let cb = (N + 4u * WG - 1u) / (4u * WG);
+  if (w >= rb * cb * params.batch) { return; }
+  let bi = w / (rb * cb);
+  let r = w % (rb * cb);
+  let m0 = (r / cb) * RB;
+  let n0 = (r % cb) * 4u * WG + 4u * li;
+  let offs = batch_offsets(bi);
+  let abase = params.a_off + offs.x;
+  var pb = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u)) * params.b_cs + vec4<u32>(params.b_off + offs.y);
+  let sb = params.b_rs;
+  var arow: array<u32, RB>;
+  var acc: array<vec4<f32>, RB>;
+  for (var i = 0u; i < RB; i++) {
+    arow[i] = abase + min(m0 + i, M - 1u) * params.a_rs;
+    acc[i] = vec4<f32>(0.0);
+  }
+  var ka = 0u;
+  for (var k = 0u; k < params.K; k++) {
+    let bv = vec4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w));
+    for (var i = 0u; i < RB; i++) { acc[i] = fma(vec4<f32>(a[arow[i] + ka]), bv, acc[i]); }
+    ka += params.a_cs;
+    pb += vec4<u32>(sb);
+  }
+  for (var i = 0u; i < RB; i++) { store_row(bi, m0 + i, n0, acc[i]); }
 }
 #else
 @compute @workgroup_size(WG)

@@ -22,7 +22,7 @@ const half = (v: Float32Array) => v.map((x) => f16BitsToF32(f32ToF16Bits(x)));
 describe.skipIf(!rt?.hasF16)('f16 weights, f32 accumulation', () => {
   const r = rng(16);
 
-  for (const variant of ['software', 'tiled'] as MatmulVariant[]) {
+  for (const variant of ['software', 'rows', 'tiled'] as MatmulVariant[]) {
     // [M, K, N]: scalar path (K % 4 != 0), vec4 path (K % 4 == 0), tile edges
     for (const [M, K, N] of [
       [5, 7, 9],
