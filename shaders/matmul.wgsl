@@ -19,6 +19,8 @@
 //     a 16x64 slice of opB in workgroup memory (zero-filled outside the matrix), each invocation
 //     accumulates a 4x4 register block. Grid (ceil(N/64), ceil(M/64), batch).
 // Activation: RELU | GELU (exact erf) | none.
+// ROPE: sam2's axial rotary encoding applied to the result (cs [P, Dh/2, 2] bound at binding 6; see
+//   rope_pairs and shaders/rope.wgsl): linear + rope in one dispatch at inference (no activation).
 // B_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load:
 //   products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte aligned views).
 #include "common/index.wgsl"
@@ -43,6 +45,13 @@ struct Params {
 #endif
 #if SAVE_PRE
   pre_off: u32,
+#endif
+#if ROPE
+  rope_n: u32,
+  rope_p: u32,
+  rope_nrope: u32,
+  rope_half: u32,
+  cs_off: u32,
 #endif
   bshape: vec4<u32>,
   a_bs: vec4<u32>,
@@ -78,6 +87,9 @@ fn lb(i: u32) -> f32 { return b[i]; }
 #if SAVE_PRE
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;
 #endif
+#if ROPE
+@group(0) @binding(6) var<storage, read> cs: array<f32>;
+#endif
 
 fn act(v: f32) -> f32 {
 #if RELU
@@ -104,17 +116,39 @@ fn batch_offsets(bi: u32) -> vec2<u32> {
   return vec2<u32>(ao, bo);
 }
 
+#if ROPE
+// RoPE epilogue (shaders/rope.wgsl's rotation, fused): output row r = bi * M + m is token r mod rope_n;
+// tokens below rope_nrope rotate the column pairs (n0, n0+1), (n0+2, n0+3) with table row (token mod
+// rope_p); the others keep their values. n0 is even, so the pairs never straddle a head.
+fn rope_pairs(r: u32, n0: u32, u: vec4<f32>) -> vec4<f32> {
+  let tok = r % params.rope_n;
+  if (tok >= params.rope_nrope) { return u; }
+  let row = params.cs_off + (tok % params.rope_p) * params.rope_half * 2u;
+  let c0 = row + ((n0 / 2u) % params.rope_half) * 2u;
+  let c1 = row + ((n0 / 2u + 1u) % params.rope_half) * 2u;
+  let ca = cs[c0];
+  let sa = cs[c0 + 1u];
+  let cb = cs[c1];
+  let sb = cs[c1 + 1u];
+  return vec4<f32>(u.x * ca - u.y * sa, u.x * sa + u.y * ca, u.z * cb - u.w * sb, u.z * sb + u.w * cb);
+}
+#endif
+
 // Store one output row segment (4 columns from n0) with the epilogue; bounds-checked.
 fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
   if (m >= params.M) { return; }
   let base = params.c_off + (bi * params.M + m) * params.N;
+  var u = params.alpha * v;
+#if BIAS
+  for (var j = 0u; j < 4u; j++) { u[j] += bias[params.bias_off + min(n0 + j, params.N - 1u)]; }
+#endif
+#if ROPE
+  u = rope_pairs(bi * params.M + m, n0, u);
+#endif
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n < params.N) {
-      var x = params.alpha * v[j];
-#if BIAS
-      x += bias[params.bias_off + n];
-#endif
+      let x = u[j];
 #if SAVE_PRE
       pre[params.pre_off + (bi * params.M + m) * params.N + n] = x;
 #endif

@@ -83,7 +83,20 @@ function pad4(v: number[], fill: number): number[] {
   return [...new Array(MAX_BATCH_DIMS - v.length).fill(fill), ...v];
 }
 
+/**
+ * RoPE applied to the product (shaders/rope.wgsl's rotation as an epilogue): output row r is token
+ * r mod `tokens`; tokens below `nRope` rotate their column pairs with table row (token mod P) of
+ * cs [P, halfDh, 2]. See src/kernels/rope.ts `ropeLinear`, the entry that uses it.
+ */
+export interface RopeEpilogue {
+  cs: Tensor;
+  tokens: number;
+  nRope: number;
+  halfDh: number;
+}
+
 interface CoreOptions {
+  rope?: RopeEpilogue;
   transA: boolean;
   transB: boolean;
   bias: Tensor | null;
@@ -156,10 +169,23 @@ function matmulCore(
   }
   if (o.bias) defines.BIAS = 1;
   if (pre) defines.SAVE_PRE = 1;
-  if (o.act !== 'none') defines[o.act.toUpperCase()] = 1;
   const bindings: Record<string, Tensor> = { a, b, c: y };
   if (o.bias) bindings.bias = o.bias;
   if (pre) bindings.pre = pre;
+  const ropeParams: Record<string, number> = {};
+  if (o.rope) {
+    if (o.act !== 'none' || pre) throw new Error(`${op}: the RoPE epilogue takes no activation and no autograd`);
+    if (N % 2 !== 0) throw new Error(`${op}: the RoPE epilogue needs an even N, got ${N}`);
+    defines.ROPE = 1;
+    bindings.cs = o.rope.cs;
+    Object.assign(ropeParams, {
+      rope_n: o.rope.tokens,
+      rope_p: o.rope.cs.shape[0],
+      rope_nrope: o.rope.nRope,
+      rope_half: o.rope.halfDh,
+    });
+  }
+  if (o.act !== 'none') defines[o.act.toUpperCase()] = 1;
   const groups: [number, number, number] =
     variant === 'tiled'
       ? [Math.ceil(N / TILE), Math.ceil(rows / TILE), batch]
@@ -185,9 +211,10 @@ function matmulCore(
       bshape: bs,
       a_bs: pad4(aStr, 0),
       b_bs: pad4(bStr, 0),
+      ...ropeParams,
     },
     groups,
-    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.B_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.B_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
   });
   return { y, pre };
 }
@@ -224,7 +251,7 @@ export function linear(
   weight: Tensor,
   bias: Tensor | null = null,
   act: Activation = 'none',
-  opts: { variant?: MatmulVariant } = {},
+  opts: { variant?: MatmulVariant; rope?: RopeEpilogue } = {},
 ): Tensor {
   if (x.rank < 1) throw new Error(`linear: x ${shapeStr(x.shape)} needs rank >= 1`);
   if (weight.rank !== 2) throw new Error(`linear: weight ${shapeStr(weight.shape)} must be [out, in]`);
@@ -237,7 +264,8 @@ export function linear(
   const rows = numel(x.shape.slice(0, -1));
   const xShape2 = [rows, inF];
   const wants = rt.tape?.wants([x, weight, bias]) ?? false;
-  const o = resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants);
+  if (opts.rope && wants) throw new Error('linear: the RoPE epilogue has no autograd (use linear, then rope)');
+  const o = { ...resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants), rope: opts.rope };
   const x2 = x.reshape(xShape2);
   let r: { y: Tensor; pre: Tensor | null };
   try {
