@@ -7,7 +7,7 @@
 // FLOPs = 2*M*N*K. check(): the first 32 output rows against the float64 reference.
 // ONNX peers: Linear without activation as Gemm (A, B = weight [N, K] with transB = 1, bias),
 // the batched product as MatMul; the fused-activation case has no ONNX description.
-// `:f16w` rows: the same Linear with its weight stored f16 (--precision f16; B_F16 variant), checked
+// `:f16w` rows: the same Linear with its weight stored f16 (--precision f16; W_F16 variant), checked
 // against the reference on the f16-rounded weight; no peers (they hold f32 weights).
 
 import type { Runtime } from '../src/graph/runtime.js';

@@ -48,6 +48,22 @@
 
 override WG: u32 = 128;
 
+// Element i of planes [P, H, W]: the first element of its plane (p * H * W), its row and column.
+struct Pixel { plane: u32, row: u32, col: u32 };
+fn pixel_of(i: u32, h: u32, w: u32) -> Pixel {
+  let hw = h * w;
+  let p = i / hw;
+  let q = i - p * hw;
+  let row = q / w;
+  return Pixel(p * hw, row, q - row * w);
+}
+
+// Element offset of channel 0 of pixel i (of P images [H*W]) in planes [P, C, H*W].
+fn channel0(i: u32, hw: u32, c: u32) -> u32 {
+  let p = i / hw;
+  return p * c * hw + (i - p * hw);
+}
+
 // ------------------------------------------------------------------------------------------------
 #if GRAY_CV
 struct Params { n: u32, hw: u32, channels: u32, x_off: u32, gray_off: u32 };
@@ -61,9 +77,7 @@ fn u8_of(v: f32) -> u32 { return u32(clamp(round(v), 0.0, 255.0)); }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  let p = i / params.hw;
-  let q = i - p * params.hw;
-  let base = params.x_off + p * params.channels * params.hw + q;
+  let base = params.x_off + channel0(i, params.hw, params.channels);
   var g: u32;
   if (params.channels == 1u) {
     g = u8_of(x[base]);
@@ -110,9 +124,7 @@ struct Params { n: u32, hw: u32, x_off: u32, gray_off: u32 };
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  let p = i / params.hw;
-  let q = i - p * params.hw;
-  let base = params.x_off + p * 3u * params.hw + q;
+  let base = params.x_off + channel0(i, params.hw, 3u);
   var r = x[base];
   var g = x[base + params.hw];
   var b = x[base + 2u * params.hw];
@@ -149,13 +161,11 @@ fn reflect101(i: i32, n: i32) -> i32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  let hw = params.h * params.w;
-  let p = i / hw;
-  let q = i - p * hw;
-  let row = q / params.w;
-  let col = q - row * params.w;
+  let px = pixel_of(i, params.h, params.w);
+  let row = px.row;
+  let col = px.col;
   let r = i32(params.ksize / 2u);
-  let plane = params.x_off + p * hw;
+  let plane = params.x_off + px.plane;
   var acc = 0.0;
   // taps along the axis: position pos + k - r, stride `step` in x; the border needs reflection
   let along_w = params.axis == 0u;
@@ -195,12 +205,10 @@ struct Params { n: u32, h: u32, w: u32, l1: u32, eps: f32, x_off: u32 };
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  let hw = params.h * params.w;
-  let p = i / hw;
-  let q = i - p * hw;
-  let row = q / params.w;
-  let col = q - row * params.w;
-  let plane = params.x_off + p * hw;
+  let px = pixel_of(i, params.h, params.w);
+  let row = px.row;
+  let col = px.col;
+  let plane = params.x_off + px.plane;
   // replicate border: clamp the neighbour coordinates
   let r0 = plane + select(row - 1u, 0u, row == 0u) * params.w;
   let r1 = plane + row * params.w;
@@ -237,24 +245,19 @@ struct Params { n: u32, h: u32, w: u32, low: f32, high: f32, clamp01: u32 };
 @group(0) @binding(6) var<storage, read_write> dir: array<u32>;
 #endif
 
-// magnitude at (row + dr, col + dc) of plane `plane`, 0 outside the image
-fn mag_at(plane: u32, row: u32, col: u32, dr: i32, dc: i32) -> f32 {
-  let r = i32(row) + dr;
-  let c = i32(col) + dc;
+// magnitude at (row + dr, col + dc) of px's plane, 0 outside the image
+fn mag_at(px: Pixel, dr: i32, dc: i32) -> f32 {
+  let r = i32(px.row) + dr;
+  let c = i32(px.col) + dc;
   if (r < 0 || c < 0 || r >= i32(params.h) || c >= i32(params.w)) { return 0.0; }
-  return mag[plane + u32(r) * params.w + u32(c)];
+  return mag[px.plane + u32(r) * params.w + u32(c)];
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  let hw = params.h * params.w;
-  let p = i / hw;
-  let q = i - p * hw;
-  let row = q / params.w;
-  let col = q - row * params.w;
-  let plane = p * hw;
+  let px = pixel_of(i, params.h, params.w);
   let m = mag[i];
   let dx = gx[i];
   let dy = gy[i];
@@ -268,14 +271,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let tg22x = ax * 13573u;
     var keep = false;
     if (ay < tg22x) {
-      keep = m > mag_at(plane, row, col, 0, -1) && m >= mag_at(plane, row, col, 0, 1);
+      keep = m > mag_at(px, 0, -1) && m >= mag_at(px, 0, 1);
     } else {
       let tg67x = tg22x + (ax << 16u);
       if (ay > tg67x) {
-        keep = m > mag_at(plane, row, col, -1, 0) && m >= mag_at(plane, row, col, 1, 0);
+        keep = m > mag_at(px, -1, 0) && m >= mag_at(px, 1, 0);
       } else {
         let sgn = select(1, -1, (xs ^ ys) < 0);
-        keep = m > mag_at(plane, row, col, -1, -sgn) && m > mag_at(plane, row, col, 1, sgn);
+        keep = m > mag_at(px, -1, -sgn) && m > mag_at(px, 1, sgn);
       }
     }
     if (keep) { s = select(1u, 2u, m > params.high); }
@@ -301,7 +304,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   } else {
     k = select(7u, 3u, dx < 0.0); dr = 1; dc = -1;
   }
-  let keep = m > mag_at(plane, row, col, dr, dc) && m > mag_at(plane, row, col, -dr, -dc);
+  let keep = m > mag_at(px, dr, dc) && m > mag_at(px, -dr, -dc);
   var v = select(0.0, m, keep);
   if (params.clamp01 != 0u) { v = clamp(v, 0.0, 1.0); }
   mag_nms[i] = v;

@@ -36,6 +36,7 @@
 // Block sizes (DCO, DPV, RC, PCO, PPV, DW_K, DW_PX) are compile-time template values chosen by the wrapper.
 // 1-D dispatches are folded to 2-D above 65535 workgroups (linear_id); TILED folds its workgroup ids.
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 64;
 
@@ -75,15 +76,8 @@ struct Params {
 #endif
 #if !DBIAS
 #if !DWEIGHT
-#if W_F16
-// weights stored as f16 (--precision f16); every product and sum stays f32
-enable f16;
-@group(0) @binding(2) var<storage, read> w: array<f16>;
+@group(0) @binding(2) var<storage, read> w: array<WT>; // f32, or f16 under W_F16 (common/half.wgsl)
 fn wl(i: u32) -> f32 { return f32(w[i]); }
-#else
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-fn wl(i: u32) -> f32 { return w[i]; }
-#endif
 #endif
 #endif
 #if HAS_BIAS

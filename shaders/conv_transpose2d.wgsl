@@ -20,6 +20,7 @@
 // W_F16: w is stored f16 (needs shader-f16); each weight is widened to f32 on load, sums stay f32.
 // 1-D dispatch, folded to 2-D above 65535 workgroups (linear_id).
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 64;
 
@@ -35,15 +36,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-#if W_F16
-// weights stored as f16 (--precision f16); every product and sum stays f32
-enable f16;
-@group(0) @binding(2) var<storage, read> w: array<f16>;
+@group(0) @binding(2) var<storage, read> w: array<WT>; // f32, or f16 under W_F16 (common/half.wgsl)
 fn wl(i: u32) -> f32 { return f32(w[i]); }
-#else
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-fn wl(i: u32) -> f32 { return w[i]; }
-#endif
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 #if HAS_BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

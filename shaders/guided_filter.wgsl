@@ -5,12 +5,11 @@
 //              -> planes [4]: I = lut[gray], I*I, p (0/1), p*I; gray = cv2.cvtColor(BGR2GRAY) on uint8:
 //              (9798 r + 19235 g + 3735 b + 2^14) >> 15; lut[g] = float32(g / 255) from the host
 //              (WGSL division is not correctly rounded).
-//   BOX_ROWS   one invocation per (plane, row) of K planes: dst[dst_base + k] = row sums of
-//              src[src_base + k] over x-r..x+r with OpenCV's BORDER_REFLECT (fedcba|abcd|dcba, repeated
-//              for windows wider than the image).
-//   BOX_COLS   one invocation per (plane, column): dst = column sums of the row sums * scale
-//              (scale = 1/(2r+1)^2): cv2.boxFilter(normalize=True, BORDER_REFLECT). float32 sums (OpenCV
-//              sums in float64): a few ulps of difference, see the tolerances in the tests.
+//   LINES      one invocation per line of K planes, a row or (COLS) a column; dst[dst_base + k] from
+//              src[src_base + k]. Box filter (rows, then COLS): window sums over x-r..x+r with OpenCV's
+//              BORDER_REFLECT (fedcba|abcd|dcba, repeated for windows wider than the image) times scale
+//              (1 on rows; 1/(2r+1)^2 on columns: cv2.boxFilter(normalize=True, BORDER_REFLECT)). float32
+//              sums (OpenCV sums in float64): a few ulps of difference, see the tolerances in the tests.
 //   COEF       one invocation per pixel: from the box means [mean I, mean II, mean p, mean pI] of one
 //              radius, OpenCV's guided-filter coefficients (guided_filter.cpp, one guide channel):
 //              var = (mII + eps) - mI*mI; a = (1 / var) * (mpI - mp*mI); b = mp - a*mI -> ab planes
@@ -21,9 +20,8 @@
 //              D(p - q) = (a - b - k) HV + (b - k) DIAG + k LONG, a = max(|dx|, |dy|), b = min, k =
 //              min(b, a - b) (pixels outside the image are never 0, as in OpenCV). Only values below 6
 //              matter downstream (the blend weight saturates), so a cap of 7 changes nothing.
-//   MORPH_ROWS / MORPH_COLS (with MIN for erosion, else dilation): square max / min filter of radius r,
-//              pixels outside the image ignored (cv2.dilate / cv2.erode defaults); row pass then
-//              column pass, K planes.
+//   LINES with MORPH (MIN for erosion, else dilation): square max / min filter of radius r, pixels
+//              outside the image ignored (cv2.dilate / cv2.erode defaults); row pass then COLS pass.
 //   FINAL      one invocation per pixel: q_r = mean b_r + mean a_r * I (r = 3, 7); alpha =
 //              clamp((thick - 2) / 4, 0, 1); soft = (1 - alpha) q3 + alpha q7; in the band
 //              (dilate7(mask) != erode7(mask)) out = soft > 0.5, else out = mask; soft planes
@@ -69,52 +67,53 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 #endif
 
-#if BOX_ROWS
-struct Params { h: u32, w: u32, k: u32, r: u32, src_base: u32, dst_base: u32 };
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = linear_id(gid, nwg, WG);
-  if (row >= params.k * params.h) { return; }
-  let plane = row / params.h;
-  let y = row - plane * params.h;
-  let hw = params.h * params.w;
-  let s0 = (params.src_base + plane) * hw + y * params.w;
-  let d0 = (params.dst_base + plane) * hw + y * params.w;
-  let w = i32(params.w);
-  let r = i32(params.r);
-  for (var x = 0; x < w; x++) {
-    var s = 0.0;
-    for (var d = -r; d <= r; d++) { s += src[s0 + u32(border_reflect(x + d, w))]; }
-    dst[d0 + u32(x)] = s;
-  }
-}
-#endif
-
-#if BOX_COLS
+#if LINES
+// BOX and MORPH (header): one invocation per line of K planes [H, W], a row (n = W values, step 1) or,
+// with COLS, a column (n = H values, step W). MORPH ignores scale.
 struct Params { h: u32, w: u32, k: u32, r: u32, src_base: u32, dst_base: u32, scale: f32 };
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
+fn pick(a: f32, b: f32) -> f32 {
+#if MIN
+  return min(a, b);
+#else
+  return max(a, b);
+#endif
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let col = linear_id(gid, nwg, WG);
-  if (col >= params.k * params.w) { return; }
-  let plane = col / params.w;
-  let x = col - plane * params.w;
+  let id = linear_id(gid, nwg, WG);
+#if COLS
+  let lines = params.w; // lines per plane
+  let n = i32(params.h); // values per line
+  let step = params.w;   // between neighbours on a line
+  let across = 1u;       // between neighbouring lines
+#else
+  let lines = params.h;
+  let n = i32(params.w);
+  let step = 1u;
+  let across = params.w;
+#endif
+  if (id >= params.k * lines) { return; }
+  let plane = id / lines;
+  let j = id - plane * lines;
   let hw = params.h * params.w;
-  let s0 = (params.src_base + plane) * hw + x;
-  let d0 = (params.dst_base + plane) * hw + x;
-  let h = i32(params.h);
+  let s0 = (params.src_base + plane) * hw + j * across;
+  let d0 = (params.dst_base + plane) * hw + j * across;
   let r = i32(params.r);
-  for (var y = 0; y < h; y++) {
+  for (var x = 0; x < n; x++) {
+#if MORPH
+    var v = src[s0 + u32(x) * step];
+    for (var xx = max(0, x - r); xx <= min(n - 1, x + r); xx++) { v = pick(v, src[s0 + u32(xx) * step]); }
+    dst[d0 + u32(x) * step] = v;
+#else
     var s = 0.0;
-    for (var d = -r; d <= r; d++) { s += src[s0 + u32(border_reflect(y + d, h)) * params.w]; }
-    dst[d0 + u32(y) * params.w] = s * params.scale;
+    for (var d = -r; d <= r; d++) { s += src[s0 + u32(border_reflect(x + d, n)) * step]; }
+    dst[d0 + u32(x) * step] = s * params.scale;
+#endif
   }
 }
 #endif
@@ -181,72 +180,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     best = 0u;
   }
   dst[params.dst_plane * hw + i] = f32(best) * (1.0 / 65536.0);
-}
-#endif
-
-#if MORPH_ROWS
-struct Params { h: u32, w: u32, k: u32, r: u32, src_base: u32, dst_base: u32 };
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-fn pick(a: f32, b: f32) -> f32 {
-#if MIN
-  return min(a, b);
-#else
-  return max(a, b);
-#endif
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = linear_id(gid, nwg, WG);
-  if (row >= params.k * params.h) { return; }
-  let plane = row / params.h;
-  let y = row - plane * params.h;
-  let hw = params.h * params.w;
-  let s0 = (params.src_base + plane) * hw + y * params.w;
-  let d0 = (params.dst_base + plane) * hw + y * params.w;
-  let w = i32(params.w);
-  let r = i32(params.r);
-  for (var x = 0; x < w; x++) {
-    var v = src[s0 + u32(x)];
-    for (var xx = max(0, x - r); xx <= min(w - 1, x + r); xx++) { v = pick(v, src[s0 + u32(xx)]); }
-    dst[d0 + u32(x)] = v;
-  }
-}
-#endif
-
-#if MORPH_COLS
-struct Params { h: u32, w: u32, k: u32, r: u32, src_base: u32, dst_base: u32 };
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-fn pick(a: f32, b: f32) -> f32 {
-#if MIN
-  return min(a, b);
-#else
-  return max(a, b);
-#endif
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let col = linear_id(gid, nwg, WG);
-  if (col >= params.k * params.w) { return; }
-  let plane = col / params.w;
-  let x = col - plane * params.w;
-  let hw = params.h * params.w;
-  let s0 = (params.src_base + plane) * hw + x;
-  let d0 = (params.dst_base + plane) * hw + x;
-  let h = i32(params.h);
-  let r = i32(params.r);
-  for (var y = 0; y < h; y++) {
-    var v = src[s0 + u32(y) * params.w];
-    for (var yy = max(0, y - r); yy <= min(h - 1, y + r); yy++) { v = pick(v, src[s0 + u32(yy) * params.w]); }
-    dst[d0 + u32(y) * params.w] = v;
-  }
 }
 #endif
 

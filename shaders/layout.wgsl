@@ -69,6 +69,23 @@ fn fill_value() -> T {
 #endif
 }
 
+// Source coordinate along domain dim d = 4q + r of domain coordinate c: c - lo[d], wrapped by modv[d]
+// (TILE); inside is false only under CHECK, for a coordinate outside [0, ext[d]) (padding).
+struct Src { s: u32, inside: bool };
+fn source(c: u32, q: u32, r: u32) -> Src {
+  let s = i32(c) - params.lo[q][r];
+  var su = u32(s);
+#if CHECK
+  let inside = s >= 0 && su < params.ext[q][r];
+#else
+  let inside = true;
+#endif
+#if TILE
+  su = su % params.modv[q][r];
+#endif
+  return Src(su, inside);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = linear_id(gid, nwg, WG);
@@ -97,15 +114,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let c = rem % e;
     rem = rem / e;
 #endif
-    let s = i32(c) - params.lo[q][r];
-    var su = u32(s);
-#if CHECK
-    ok = ok && s >= 0 && su < params.ext[q][r];
-#endif
-#if TILE
-    su = su % params.modv[q][r];
-#endif
-    sx += su * params.xs[q][r];
+    let src = source(c, q, r);
+    ok = ok && src.inside;
+    sx += src.s * params.xs[q][r];
     dy += c * params.ys[q][r];
   }
   let q = last / 4u;
@@ -128,19 +139,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ysb = 0u;
 #endif
   for (var c = c0; c < c1; c++) {
-    let s = i32(c) - params.lo[q][r];
-    var su = u32(s);
-#if CHECK
-    let valid = ok && s >= 0 && su < params.ext[q][r];
-#else
-    let valid = true;
-#endif
-#if TILE
-    su = su % params.modv[q][r];
-#endif
+    let src = source(c, q, r);
+    let valid = ok && src.inside;
     for (var k = 0u; k < nb; k++) {
       var v = fill_value();
-      if (valid) { v = x[params.x_off + sx + k * xsb + su * xs0]; }
+      if (valid) { v = x[params.x_off + sx + k * xsb + src.s * xs0]; }
       y[params.y_off + dy + k * ysb + c * ys0] = v;
     }
   }

@@ -21,9 +21,11 @@
 // Activation: RELU | GELU (exact erf) | none.
 // ROPE: sam2's axial rotary encoding applied to the result (cs [P, Dh/2, 2] bound at binding 6; see
 //   rope_pairs and shaders/rope.wgsl): linear + rope in one dispatch at inference (no activation).
-// B_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load:
-//   products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte aligned views).
+// W_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load
+//   (common/half.wgsl): products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte
+//   aligned views).
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 64;
 
@@ -61,24 +63,12 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 #if VEC4
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-#if B_F16
-enable f16;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<WT>>;
 fn lb(i: u32) -> vec4<f32> { return vec4<f32>(b[i]); }
 #else
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-fn lb(i: u32) -> vec4<f32> { return b[i]; }
-#endif
-#else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-#if B_F16
-enable f16;
-@group(0) @binding(2) var<storage, read> b: array<f16>;
+@group(0) @binding(2) var<storage, read> b: array<WT>;
 fn lb(i: u32) -> f32 { return f32(b[i]); }
-#else
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-fn lb(i: u32) -> f32 { return b[i]; }
-#endif
 #endif
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 #if BIAS
@@ -157,6 +147,25 @@ fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
   }
 }
 
+// Software variants: the 4x4 block of C (batch bi, rows m0.., columns n0..) that invocation `id`
+// computes; column blocks fastest (neighbours share A rows). bi = params.batch past the last block.
+struct Block { bi: u32, m0: u32, n0: u32 };
+fn block_of(id: u32) -> Block {
+  let tn = (params.N + 3u) / 4u;
+  let per = ((params.M + 3u) / 4u) * tn;
+  if (id >= per * params.batch) { return Block(params.batch, 0u, 0u); }
+  let r = id % per;
+  return Block(id / per, (r / tn) * 4u, (r % tn) * 4u);
+}
+
+// Store a software block: acc[i] holds row m0 + i.
+fn store_block(blk: Block, acc: mat4x4<f32>) {
+  store_row(blk.bi, blk.m0, blk.n0, acc[0]);
+  store_row(blk.bi, blk.m0 + 1u, blk.n0, acc[1]);
+  store_row(blk.bi, blk.m0 + 2u, blk.n0, acc[2]);
+  store_row(blk.bi, blk.m0 + 3u, blk.n0, acc[3]);
+}
+
 #if TILED
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -223,33 +232,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 // = kk rows of opB over j) and accumulates acc += tb * ta (64 fma).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linear_id(gid, nwg, WG);
-  let M = params.M;
-  let N = params.N;
-  let tn = (N + 3u) / 4u;
-  let per = ((M + 3u) / 4u) * tn;
-  if (id >= per * params.batch) { return; }
-  let bi = id / per;
-  let r = id % per;
-  let m0 = (r / tn) * 4u;
-  let n0 = (r % tn) * 4u;
-  let offs = batch_offsets(bi);
+  let blk = block_of(linear_id(gid, nwg, WG));
+  if (blk.bi >= params.batch) { return; }
+  let offs = batch_offsets(blk.bi);
   let abase = (params.a_off + offs.x) / 4u;
   let bbase = (params.b_off + offs.y) / 4u;
   let lane = vec4<u32>(0u, 1u, 2u, 3u);
 #if A_VM
   // A stored [K, M]: row k of A^T... vec4 at A[k, m0..m0+3]; step of one k = M / 4 vec4s.
-  var pa = abase + m0 / 4u;
+  var pa = abase + blk.m0 / 4u;
   let sa = params.a_cs / 4u;
 #else
   // A stored [M, K]: vec4 at A[m, k..k+3]
-  var pa = (min(vec4<u32>(m0) + lane, vec4<u32>(M - 1u)) * params.a_rs) / 4u + vec4<u32>(abase);
+  var pa = (min(vec4<u32>(blk.m0) + lane, vec4<u32>(params.M - 1u)) * params.a_rs) / 4u + vec4<u32>(abase);
 #endif
 #if B_VN
-  var pb = bbase + n0 / 4u;
+  var pb = bbase + blk.n0 / 4u;
   let sb = params.b_rs / 4u;
 #else
-  var pb = (min(vec4<u32>(n0) + lane, vec4<u32>(N - 1u)) * params.b_cs) / 4u + vec4<u32>(bbase);
+  var pb = (min(vec4<u32>(blk.n0) + lane, vec4<u32>(params.N - 1u)) * params.b_cs) / 4u + vec4<u32>(bbase);
 #endif
   var acc = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var k = 0u; k < params.K; k += 4u) {
@@ -269,10 +270,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
     acc += tb * ta;
   }
-  store_row(bi, m0, n0, acc[0]);
-  store_row(bi, m0 + 1u, n0, acc[1]);
-  store_row(bi, m0 + 2u, n0, acc[2]);
-  store_row(bi, m0 + 3u, n0, acc[3]);
+  store_block(blk, acc);
 }
 #elif ROWS
 // Software variant with uniform A loads: a workgroup owns RB rows of C (their A addresses depend on
@@ -316,21 +314,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let id = linear_id(gid, nwg, WG);
-  let M = params.M;
-  let N = params.N;
-  let tn = (N + 3u) / 4u;
-  let per = ((M + 3u) / 4u) * tn;
-  if (id >= per * params.batch) { return; }
-  let bi = id / per;
-  let r = id % per;
-  let m0 = (r / tn) * 4u;
-  let n0 = (r % tn) * 4u;
-  let offs = batch_offsets(bi);
+  let blk = block_of(linear_id(gid, nwg, WG));
+  if (blk.bi >= params.batch) { return; }
+  let offs = batch_offsets(blk.bi);
   // Clamp rows / columns past the edge onto the last valid one: loads stay in bounds, the
   // duplicated results are dropped by store_row.
-  var pa = vec4<u32>(min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(M - 1u))) * params.a_rs + vec4<u32>(params.a_off + offs.x);
-  var pb = vec4<u32>(min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u))) * params.b_cs + vec4<u32>(params.b_off + offs.y);
+  var pa = vec4<u32>(min(vec4<u32>(blk.m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.M - 1u))) * params.a_rs + vec4<u32>(params.a_off + offs.x);
+  var pb = vec4<u32>(min(vec4<u32>(blk.n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.N - 1u))) * params.b_cs + vec4<u32>(params.b_off + offs.y);
   let sa = params.a_cs;
   let sb = params.b_rs;
   var acc0 = vec4<f32>(0.0);
@@ -346,9 +336,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     pa += vec4<u32>(sa);
     pb += vec4<u32>(sb);
   }
-  store_row(bi, m0, n0, acc0);
-  store_row(bi, m0 + 1u, n0, acc1);
-  store_row(bi, m0 + 2u, n0, acc2);
-  store_row(bi, m0 + 3u, n0, acc3);
+  store_block(blk, mat4x4<f32>(acc0, acc1, acc2, acc3));
 }
 #endif

@@ -5,7 +5,8 @@
 //   dx = rstd * (g - sum(g) / n - xhat * sum(g * xhat) / n)
 //   dw[c] = sum dy * xhat,  db[c] = sum dy     (over everything but c)
 //
-// Sections (exactly one define per dispatch); VT is f32, or vec4<f32> under VEC4:
+// Sections (exactly one define per dispatch); VT is f32, or vec4<f32> under VEC4 (common/vec4.wgsl;
+// lanes summed in order, hsum_seq):
 //  LN_FWD        x, y [rows, C] (VT), w, b [C] (VT). One row per invocation (software: shifted sums,
 //                see RECENTRE) or, with WGROW, one workgroup of WG (power of 2) per row with an exact
 //                two-pass mean/variance through workgroup-memory trees (hardware).
@@ -33,20 +34,9 @@
 //  COLSUM        out0[j] = sum_k part[k*n + j].x, out1[j] = sum_k part[k*n + j].y, k < nk. One invocation per j.
 // 1-D dispatches are folded into 2-D above 65535 workgroups (linear_id / workgroup index).
 #include "common/index.wgsl"
+#include "common/vec4.wgsl"
 
 override WG: u32 = 128;
-
-#if VEC4
-alias VT = vec4<f32>;
-const VW: u32 = 4u;
-fn hsum(v: VT) -> f32 { return v.x + v.y + v.z + v.w; }
-fn first(v: VT) -> f32 { return v.x; }
-#else
-alias VT = f32;
-const VW: u32 = 1u;
-fn hsum(v: VT) -> f32 { return v; }
-fn first(v: VT) -> f32 { return v; }
-#endif
 
 // Shifted sums: s1 = sum(x - k), s2 = sum((x - k)^2) with k one of the values, var = s2/n - (s1/n)^2.
 // Since k is a data point, |k - mean| <= sqrt(n) std; the cancellation costs a factor
@@ -85,6 +75,25 @@ struct Params { rows: u32, c: u32, eps: f32, x_off: u32, w_off: u32, b_off: u32,
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 #endif
 
+// Output pass over units j0, j0 + js, ... of one row (all of it: j0 = 0, js = 1; or invocation j0's
+// share of a WGROW workgroup: js = WG); unit 0's invocation writes the statistics.
+fn ln_write_row(row: u32, j0: u32, js: u32, mean: f32, rstd: f32) {
+  let cv = params.c / VW;
+  let xb = params.x_off / VW + row * cv;
+  let yb = params.y_off / VW + row * cv;
+  let wb = params.w_off / VW;
+  let bb = params.b_off / VW;
+  for (var j = j0; j < cv; j += js) {
+    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
+  }
+#if STATS
+  if (j0 == 0u) {
+    stats[row] = mean;
+    stats[params.rows + row] = rstd;
+  }
+#endif
+}
+
 #if WGROW
 // Hardware: exact two-pass statistics (mean, then centred sum of squares); the row stays in cache.
 @compute @workgroup_size(WG)
@@ -97,25 +106,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let n = f32(params.c);
   var s1 = VT(0.0);
   for (var j = t; j < cv; j += WG) { s1 += x[xb + j]; }
-  let mean = tree_sum(t, vec2<f32>(hsum(s1), 0.0)).x / n;
+  let mean = tree_sum(t, vec2<f32>(hsum_seq(s1), 0.0)).x / n;
   var s2 = VT(0.0);
   for (var j = t; j < cv; j += WG) {
     let d = x[xb + j] - VT(mean);
     s2 = fma(d, d, s2);
   }
-  let rstd = inverseSqrt(tree_sum(t, vec2<f32>(hsum(s2), 0.0)).x / n + params.eps);
-  let yb = params.y_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let bb = params.b_off / VW;
-  for (var j = t; j < cv; j += WG) {
-    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
-  }
-#if STATS
-  if (t == 0u) {
-    stats[row] = mean;
-    stats[params.rows + row] = rstd;
-  }
-#endif
+  let rstd = inverseSqrt(tree_sum(t, vec2<f32>(hsum_seq(s2), 0.0)).x / n + params.eps);
+  ln_write_row(row, t, WG, mean, rstd);
 }
 #else
 // Software: one pass of shifted sums (shift = the row's first value), a centred re-pass only if
@@ -135,28 +133,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     s1 += d;
     s2 = fma(d, d, s2);
   }
-  let m1 = hsum(s1) / n;
+  let m1 = hsum_seq(s1) / n;
   let mean = k + m1;
-  var v = max(hsum(s2) / n - m1 * m1, 0.0);
+  var v = max(hsum_seq(s2) / n - m1 * m1, 0.0);
   if (m1 * m1 > RECENTRE * v) {
     var s3 = VT(0.0);
     for (var j = 0u; j < cv; j++) {
       let d = x[xb + j] - VT(mean);
       s3 = fma(d, d, s3);
     }
-    v = hsum(s3) / n;
+    v = hsum_seq(s3) / n;
   }
-  let rstd = inverseSqrt(v + params.eps);
-  let yb = params.y_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let bb = params.b_off / VW;
-  for (var j = 0u; j < cv; j++) {
-    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
-  }
-#if STATS
-  stats[row] = mean;
-  stats[params.rows + row] = rstd;
-#endif
+  ln_write_row(row, 0u, 1u, mean, inverseSqrt(v + params.eps));
 }
 #endif
 #endif
@@ -170,12 +158,9 @@ struct Params { rows: u32, c: u32, x_off: u32, w_off: u32, dy_off: u32, dx_off: 
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<VT>;
 
-#if WGROW
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= params.rows) { return; } // uniform per workgroup
-  let t = lid.x;
+// Units j0, j0 + js, ... of one row: all of it (j0 = 0, js = 1), or invocation j0's share of a WGROW
+// workgroup (js = WG; the two sums then combined by tree_sum, so call from uniform control flow).
+fn ln_bwd_row(row: u32, j0: u32, js: u32) {
   let cv = params.c / VW;
   let xb = params.x_off / VW + row * cv;
   let db = params.dy_off / VW + row * cv;
@@ -184,49 +169,40 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let rstd = VT(stats[params.rows + row]);
   var sg = VT(0.0);
   var sgx = VT(0.0);
-  for (var j = t; j < cv; j += WG) {
+  for (var j = j0; j < cv; j += js) {
     let g = dy[db + j] * w[wb + j];
     sg += g;
     sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
   }
-  let tot = tree_sum(t, vec2<f32>(hsum(sg), hsum(sgx)));
+#if WGROW
+  let tot = tree_sum(j0, vec2<f32>(hsum_seq(sg), hsum_seq(sgx)));
+#else
+  let tot = vec2<f32>(hsum_seq(sg), hsum_seq(sgx));
+#endif
   let n = f32(params.c);
   let a = VT(tot.x / n);
   let bq = VT(tot.y / n);
   let ob = params.dx_off / VW + row * cv;
-  for (var j = t; j < cv; j += WG) {
+  for (var j = j0; j < cv; j += js) {
     let g = dy[db + j] * w[wb + j];
     let xh = (x[xb + j] - mean) * rstd;
     dx[ob + j] = rstd * (g - a - xh * bq);
   }
+}
+
+#if WGROW
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= params.rows) { return; } // uniform per workgroup
+  ln_bwd_row(row, lid.x, WG);
 }
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = linear_id(gid, nwg, WG);
   if (row >= params.rows) { return; }
-  let cv = params.c / VW;
-  let xb = params.x_off / VW + row * cv;
-  let db = params.dy_off / VW + row * cv;
-  let wb = params.w_off / VW;
-  let mean = VT(stats[row]);
-  let rstd = VT(stats[params.rows + row]);
-  var sg = VT(0.0);
-  var sgx = VT(0.0);
-  for (var j = 0u; j < cv; j++) {
-    let g = dy[db + j] * w[wb + j];
-    sg += g;
-    sgx = fma(g, (x[xb + j] - mean) * rstd, sgx);
-  }
-  let n = f32(params.c);
-  let a = VT(hsum(sg) / n);
-  let bq = VT(hsum(sgx) / n);
-  let ob = params.dx_off / VW + row * cv;
-  for (var j = 0u; j < cv; j++) {
-    let g = dy[db + j] * w[wb + j];
-    let xh = (x[xb + j] - mean) * rstd;
-    dx[ob + j] = rstd * (g - a - xh * bq);
-  }
+  ln_bwd_row(row, 0u, 1u);
 }
 #endif
 #endif
@@ -364,7 +340,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     sg += gv;
     sgx = fma(gv, (x[xb + j] - mean) * rstd, sgx);
   }
-  part[pi * params.ng + grp] = vec2<f32>(hsum(sg), hsum(sgx));
+  part[pi * params.ng + grp] = vec2<f32>(hsum_seq(sg), hsum_seq(sgx));
 #else
   // (mean, M2) of this partial from sums shifted by its first element
   let k = first(x[xb + pi]);
@@ -378,16 +354,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     cnt++;
   }
   let n = f32(cnt * VW);
-  let m1 = hsum(s1) / n;
+  let m1 = hsum_seq(s1) / n;
   let mean = k + m1;
-  var m2 = max(hsum(s2) - hsum(s1) * m1, 0.0);
+  var m2 = max(hsum_seq(s2) - hsum_seq(s1) * m1, 0.0);
   if (m1 * m1 * n > RECENTRE * m2) {
     var s3 = VT(0.0);
     for (var j = pi; j < mv; j += params.p) {
       let d = x[xb + j] - VT(mean);
       s3 = fma(d, d, s3);
     }
-    m2 = hsum(s3);
+    m2 = hsum_seq(s3);
   }
   part[pi * params.ng + grp] = vec2<f32>(mean, m2);
 #endif
@@ -533,7 +509,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       sdb += d;
     }
   }
-  part[(bi * params.nchunk + k) * params.c + ch] = vec2<f32>(hsum(sdw), hsum(sdb));
+  part[(bi * params.nchunk + k) * params.c + ch] = vec2<f32>(hsum_seq(sdw), hsum_seq(sdb));
 }
 #else
 @compute @workgroup_size(WG)

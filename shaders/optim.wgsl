@@ -15,21 +15,14 @@
 //                 (torch.nn.utils.clip_grad_norm_)
 //   ACCUMULATE    dst += alpha * src (in place)
 // ADAMW and ACCUMULATE have a VEC4 variant (4 elements per invocation) when n and every offset are
-// multiples of 4: 2.4x faster on lavapipe for AdamW.
+// multiples of 4: 2.4x faster on lavapipe for AdamW. Their unit VT is f32 or vec4<f32> (common/vec4.wgsl).
 //   SCALE         t *= s (a number); with SCALE_TENSOR, t *= s[0]
 #include "common/index.wgsl"
+#include "common/vec4.wgsl"
 
 override WG: u32 = 64;
 
 #if ADAMW
-// VEC4: 4 elements per invocation (n and every element offset a multiple of 4); T is f32 or vec4<f32>.
-#if VEC4
-alias T = vec4<f32>;
-const W = 4u;
-#else
-alias T = f32;
-const W = 1u;
-#endif
 struct Params {
   n: u32, decay: f32, beta1: f32, one_m_beta1: f32, beta2: f32, one_m_beta2: f32, step_size: f32, bc2_sqrt: f32, eps: f32,
   param_off: u32, grad_off: u32, exp_avg_off: u32, exp_avg_sq_off: u32,
@@ -38,10 +31,10 @@ struct Params {
 #endif
 };
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<T>;
-@group(0) @binding(2) var<storage, read> grad: array<T>;
-@group(0) @binding(3) var<storage, read_write> exp_avg: array<T>;
-@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<T>;
+@group(0) @binding(1) var<storage, read_write> param: array<VT>;
+@group(0) @binding(2) var<storage, read> grad: array<VT>;
+@group(0) @binding(3) var<storage, read_write> exp_avg: array<VT>;
+@group(0) @binding(4) var<storage, read_write> exp_avg_sq: array<VT>;
 #if GRAD_SCALE
 @group(0) @binding(5) var<storage, read> scale: array<f32>;
 #endif
@@ -49,14 +42,14 @@ struct Params {
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
-  if (i >= params.n / W) { return; }
-  var g = grad[params.grad_off / W + i];
+  if (i >= params.n / VW) { return; }
+  var g = grad[params.grad_off / VW + i];
 #if GRAD_SCALE
   g = g * scale[params.scale_off];
 #endif
-  let pi = params.param_off / W + i;
-  let mi = params.exp_avg_off / W + i;
-  let vi = params.exp_avg_sq_off / W + i;
+  let pi = params.param_off / VW + i;
+  let mi = params.exp_avg_off / VW + i;
+  let vi = params.exp_avg_sq_off / VW + i;
   let p = param[pi] * params.decay;
   let m = exp_avg[mi] * params.beta1 + params.one_m_beta1 * g;
   let v = exp_avg_sq[vi] * params.beta2 + params.one_m_beta2 * g * g;
@@ -113,23 +106,16 @@ fn main() {
 #endif
 
 #if ACCUMULATE
-#if VEC4
-alias T = vec4<f32>;
-const W = 4u;
-#else
-alias T = f32;
-const W = 1u;
-#endif
 struct Params { n: u32, alpha: f32, dst_off: u32, src_off: u32 };
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<T>;
-@group(0) @binding(2) var<storage, read> src: array<T>;
+@group(0) @binding(1) var<storage, read_write> dst: array<VT>;
+@group(0) @binding(2) var<storage, read> src: array<VT>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
-  if (i >= params.n / W) { return; }
-  dst[params.dst_off / W + i] += params.alpha * src[params.src_off / W + i];
+  if (i >= params.n / VW) { return; }
+  dst[params.dst_off / VW + i] += params.alpha * src[params.src_off / VW + i];
 }
 #endif
 

@@ -1,5 +1,5 @@
-// The page's DOM: element lookup, the status line (errors are reported to the test hooks too) and the
-// timings table.
+// The page's DOM: element lookup, the status line (errors are reported to the test hooks too), the
+// prompt mode and the timings table.
 import { hooks } from './hooks.js';
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -21,6 +21,9 @@ export function fail(e: unknown): void {
   hooks.errors.push(msg);
   setStatus(msg, true);
 }
+
+/** The prompt mode is 'automatic' (RobotSeg targets) rather than clicks / box. */
+export const autoMode = () => (document.querySelector('input[name=mode]:checked') as HTMLInputElement).value === 'auto';
 
 const timingRows = new Map<string, HTMLTableCellElement>();
 export function timing(name: string, ms: number, unit = 'ms'): void {

@@ -1,8 +1,11 @@
 // Drawing on the view canvas: an RGB frame, a mask (translucent fill, opaque edge) in an object's
-// palette colour, the clicks and box of a prompt.
+// palette colour, the clicks and box of a prompt; redraw() draws the current source (state.ts) with its
+// masks and prompts, and the box drag in progress (input.ts, registered by showDrag).
 import { PALETTE, type Point, type RgbImage, rgbToImageData } from '../src/browser/index.js';
 import { $, ctx, view } from './dom.js';
 import type { Box } from './hooks.js';
+import type { Drag } from './input.js';
+import { source } from './state.js';
 
 export interface Prompts {
   points: Point[];
@@ -73,3 +76,41 @@ export function drawPrompts(pr: Prompts | undefined, w: number): void {
 }
 
 export const color = (id: number) => PALETTE[(id - 1) % PALETTE.length];
+
+let dragInProgress: () => Drag | null = () => null;
+/** Where redraw finds the drag in progress (attachPointerInput's result). */
+export function showDrag(current: () => Drag | null): void {
+  dragInProgress = current;
+}
+
+/** Draw the current source: its frame on screen, every object's mask, the prompts, the drag. */
+export function redraw(): void {
+  ctx.fillStyle = '#111';
+  ctx.fillRect(0, 0, view.width, view.height);
+  const s = source;
+  if (!s) return;
+  if (s.kind === 'image') {
+    drawRgb(s.img);
+    if (s.result) drawMask(s.result.masks[s.result.best], s.img.width, s.img.height, color(1));
+    else if (s.auto) drawMask(s.auto.mask, s.img.width, s.img.height, color(1));
+    drawPrompts(s.prompts, s.img.width);
+  } else if (s.kind === 'frames') {
+    const img = s.imgs[s.shown];
+    drawRgb(img);
+    for (const [id, r] of s.masks.get(s.shown) ?? []) drawMask(r.mask, img.width, img.height, color(id));
+    for (const pr of s.prompts.get(s.shown)?.values() ?? []) drawPrompts(pr, img.width);
+  } else if (s.frame) {
+    drawRgb(s.frame);
+    for (const r of s.results) drawMask(r.mask, s.frame.width, s.frame.height, color(r.objId));
+    for (const pr of s.prompts.values()) drawPrompts(pr, s.frame.width);
+  }
+  const drag = dragInProgress();
+  if (drag) {
+    ctx.setLineDash([6, 4]);
+    ctx.strokeStyle = '#facc15';
+    ctx.lineWidth = 2;
+    const k = view.width / view.clientWidth;
+    ctx.strokeRect(drag.x0 * k, drag.y0 * k, (drag.x1 - drag.x0) * k, (drag.y1 - drag.y0) * k);
+    ctx.setLineDash([]);
+  }
+}

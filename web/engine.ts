@@ -1,16 +1,29 @@
 // Engine state of the demo page: the WebGPU runtime, the loaded model and its weights (read anywhere as
-// live bindings, set only through setRuntime / setModel), and the queue that runs engine work one task
+// live bindings, set only through openRuntime / setModel), and the queue that runs engine work one task
 // at a time, in order, with the status line and the test hooks' status kept in step.
-import type { LoadedWeights, Runtime, SAM2 } from '../src/browser/index.js';
-import { fail, setStatus } from './dom.js';
+import { createBrowserRuntime, type LoadedWeights, type Runtime, type SAM2 } from '../src/browser/index.js';
+import { $, fail, setStatus } from './dom.js';
 import { hooks } from './hooks.js';
 
 export let rt: Runtime | null = null;
 export let model: SAM2 | null = null;
 export let weights: LoadedWeights | null = null;
 
-export function setRuntime(r: Runtime): void {
+/** Create the page's runtime on the browser's adapter; the header and hooks.adapter describe it. */
+export async function openRuntime(): Promise<Runtime> {
+  const r = await createBrowserRuntime();
   rt = r;
+  const a = r.adapter;
+  hooks.adapter = {
+    ...a,
+    features: [...r.features],
+    maxStorageBuffersPerShaderStage: r.limits.maxStorageBuffersPerShaderStage,
+    maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize,
+    maxBufferSize: r.limits.maxBufferSize,
+  };
+  $('adapter').textContent =
+    `WebGPU: ${a.vendor || '?'} ${a.architecture || ''} ${a.description || ''}${a.software ? ' (software adapter: slow)' : ''}; f16 ${r.hasF16 ? 'yes' : 'no'}`;
+  return r;
 }
 
 /** The loaded model and its weights (null, null: unloaded). */

@@ -1,6 +1,6 @@
 // Test hooks of the demo page: window.__robotseg holds the page's state and every result with its
 // low-res logits and masks, read by test/browser/demo.test.ts (the names and shapes are its contract).
-import type { Point, RgbImage } from '../src/browser/index.js';
+import type { FrameResult, Point, RgbImage } from '../src/browser/index.js';
 
 export type Box = [number, number, number, number];
 
@@ -87,6 +87,29 @@ const MAX_RESULTS = 64;
 export function report(r: ImageReport | FrameReport): void {
   hooks.results.push(r);
   if (hooks.results.length > MAX_RESULTS) hooks.results.splice(0, hooks.results.length - MAX_RESULTS);
+}
+
+/** Report one object's result on a frame (a copy of the prompt that produced it, if any). */
+export function reportFrame(
+  via: FrameReport['via'],
+  frame: number,
+  r: FrameResult,
+  ms: number,
+  prompt: { points: Point[]; box: Box | null } | null,
+  category?: string,
+): void {
+  report({
+    kind: 'frame',
+    via,
+    frame,
+    objId: r.objId,
+    ...(category !== undefined && { category }),
+    prompt: prompt && { points: prompt.points.slice(), box: prompt.box },
+    lowRes: r.lowRes,
+    mask: r.mask,
+    objectScore: r.objectScore,
+    ms,
+  });
 }
 
 /** FNV-1a of the RGB bytes (the test compares the page's decode with Node's). */

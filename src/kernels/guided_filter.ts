@@ -78,16 +78,16 @@ export function guidedRefineMask(rt: Runtime, rgb: Tensor, mask: Tensor): Guided
   /** Box means of planes [sb, sb + n) of src into [db, db + n) of dst, radius r (tmp holds the row sums). */
   const box = (src: Tensor, sb: number, dst: Tensor, db: number, n: number, r: number) => {
     k.run({
-      defines: { BOX_ROWS: 1 },
+      defines: { LINES: 1 },
       constants: { WG },
       bindings: { src, dst: tmp },
-      params: { h, w, k: n, r, src_base: sb, dst_base: 0 },
+      params: { h, w, k: n, r, src_base: sb, dst_base: 0, scale: 1 },
       groups: rt.groups1d(n * h, WG),
       label: `guided_filter.box_rows r=${r}`,
     });
     const scale = Math.fround(1 / ((2 * r + 1) * (2 * r + 1)));
     k.run({
-      defines: { BOX_COLS: 1 },
+      defines: { LINES: 1, COLS: 1 },
       constants: { WG },
       bindings: { src: tmp, dst },
       params: { h, w, k: n, r, src_base: 0, dst_base: db, scale },
@@ -120,20 +120,20 @@ export function guidedRefineMask(rt: Runtime, rgb: Tensor, mask: Tensor): Guided
     label: 'guided_filter.chamfer',
   });
   const morph = (op: 'max' | 'min', src: Tensor, sb: number, db: number, r: number) => {
-    const defines: Record<string, number> = op === 'min' ? { MIN: 1 } : {};
+    const defines: Record<string, number> = { LINES: 1, MORPH: 1, ...(op === 'min' ? { MIN: 1 } : {}) };
     k.run({
-      defines: { MORPH_ROWS: 1, ...defines },
+      defines,
       constants: { WG },
       bindings: { src, dst: tmp },
-      params: { h, w, k: 1, r, src_base: sb, dst_base: 0 },
+      params: { h, w, k: 1, r, src_base: sb, dst_base: 0, scale: 1 },
       groups: rt.groups1d(h, WG),
       label: `guided_filter.${op}_rows r=${r}`,
     });
     k.run({
-      defines: { MORPH_COLS: 1, ...defines },
+      defines: { ...defines, COLS: 1 },
       constants: { WG },
       bindings: { src: tmp, dst: aux },
-      params: { h, w, k: 1, r, src_base: 0, dst_base: db },
+      params: { h, w, k: 1, r, src_base: 0, dst_base: db, scale: 1 },
       groups: rt.groups1d(w, WG),
       label: `guided_filter.${op}_cols r=${r}`,
     });

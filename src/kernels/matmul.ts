@@ -165,7 +165,7 @@ function matmulCore(
   }
   if (b.dtype === 'f16') {
     if (!rt.hasF16) throw new Error(`${op}: an f16 B needs the 'shader-f16' feature, which this adapter lacks`);
-    defines.B_F16 = 1;
+    defines.W_F16 = 1;
   }
   if (o.bias) defines.BIAS = 1;
   if (pre) defines.SAVE_PRE = 1;
@@ -214,7 +214,7 @@ function matmulCore(
       ...ropeParams,
     },
     groups,
-    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.B_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.W_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
   });
   return { y, pre };
 }
