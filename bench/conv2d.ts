@@ -64,7 +64,7 @@ const SHAPES: Array<ConvShape & { impls: Conv2dImpl[] }> = [
     p: 3,
     G: 1,
     small: 256,
-    impls: ['direct', 'tiled'],
+    impls: ['direct', 'rows', 'tiled'],
   },
   {
     name: 'fuser depthwise',
@@ -106,7 +106,7 @@ const SHAPES: Array<ConvShape & { impls: Conv2dImpl[] }> = [
     p: 1,
     G: 1,
     small: 128,
-    impls: ['direct', 'tiled'],
+    impls: ['direct', 'rows', 'tiled'],
   },
 ];
 

@@ -3,7 +3,7 @@
 //   memory-attention FFN 256 -> 2048 (+ReLU), and a batched unfused attention-score product
 //   (4 heads x 1024x96 @ 96x1024) that exercises the batch path and a plain (untransposed) B.
 // Without `full` the token count is cut to 1024 (each run well under a second on lavapipe).
-// Each case runs for both variants ('software': 4x4 register blocks; 'tiled': workgroup memory).
+// Each case runs for every variant ('software': 4x4 register blocks; 'rows': 32 rows per workgroup, uniform A loads; 'tiled': workgroup memory).
 // FLOPs = 2*M*N*K. check(): the first 32 output rows against the float64 reference.
 // ONNX peers: Linear without activation as Gemm (A, B = weight [N, K] with transB = 1, bias),
 // the batched product as MatMul; the fused-activation case has no ONNX description.
@@ -136,7 +136,7 @@ function batchedCase(heads: number, fullN: number, d: number, variant: MatmulVar
   };
 }
 
-const VARIANTS: MatmulVariant[] = ['software', 'tiled'];
+const VARIANTS: MatmulVariant[] = ['software', 'rows', 'tiled'];
 
 export const cases: BenchCase[] = VARIANTS.flatMap((v) => [
   linearCase('Hiera stage-3 qkv', 4096, 384, 1152, 'none', v),

@@ -13,6 +13,10 @@
 //              are reused by DCO channels, weights by 4*DPV pixels. Invocations whose columns all lie
 //              inside the image skip the per-load bounds checks. Invocation order: column block fastest,
 //              then output row, channel block, batch (a SIMD batch shares its weights).
+//   ROWS       any geometry (software adapters, from 16 channels per group up). One workgroup = RC
+//              output channels x 4*WG consecutive output pixels, one invocation 4 pixels of them: the
+//              weight loads depend on the workgroup alone (uniform: loaded once, broadcast to the SIMD
+//              lanes on CPU drivers); the inputs of the 4 pixels are loaded per tap, zero outside.
 //   DEPTHWISE  Cin/G == Cout/G == 1. One invocation = PX consecutive output columns of one (b, c, row).
 //              With DW_FIXED (stride 1, dilation 1, kernel width DW_K compiled in, PX = DW_PX = 8) the
 //              loops unroll: per kernel row the PX + DW_K - 1 inputs are loaded once into registers and
@@ -29,7 +33,7 @@
 //   W_F16      (with DIRECT / DEPTHWISE / POINTWISE / TILED) w is stored f16 (needs shader-f16); each
 //              weight is widened to f32 on load, so products and sums stay f32.
 //   DBIAS      db [Cout] = sum_{b, p} dy[b, co, p]: one invocation per channel. Bindings dy, db.
-// Block sizes (DCO, DPV, PCO, PPV, DW_K, DW_PX) are compile-time template values chosen by the wrapper.
+// Block sizes (DCO, DPV, RC, PCO, PPV, DW_K, DW_PX) are compile-time template values chosen by the wrapper.
 // 1-D dispatches are folded to 2-D above 65535 workgroups (linear_id); TILED folds its workgroup ids.
 #include "common/index.wgsl"
 #include "common/half.wgsl"
@@ -162,6 +166,75 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let bv = bias_at(co);
     let yr = params.y_off + ((b * params.Cout + co) * params.OH + oh) * params.OW + ow0;
     for (var i = 0u; i < nw; i++) { y[yr + i] = acc[j * DPV + i / 4u][i % 4u] + bv; }
+  }
+}
+#endif
+
+#if ROWS
+// ROWS (software adapters): one workgroup = RC output channels of one group x 4 * WG consecutive
+// output pixels (oh * OW + ow) of one image; one invocation = those RC channels at 4 pixels. The
+// weight addresses depend on the workgroup alone (a CPU driver loads each weight once and broadcasts
+// it to its SIMD lanes); per tap: RC uniform weight loads, 4 per-lane input loads, 4 * RC fma.
+// Taps outside the image read 0 (index clamped, value selected away). params.n = workgroups.
+const RC: u32 = {{RC}}u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let wi = wid.x + wid.y * nwg.x;
+  if (wi >= params.n) { return; }
+  let P = params.OH * params.OW;
+  let npb = (P + 4u * WG - 1u) / (4u * WG);
+  let cob = (params.cout_g + RC - 1u) / RC;
+  var t = wi;
+  let pbi = t % npb; t = t / npb;
+  let cbt = t % (cob * params.G);
+  let b = t / (cob * params.G);
+  let g = cbt / cob;
+  let co0 = g * params.cout_g + (cbt % cob) * RC;
+  let nco = min(RC, (g + 1u) * params.cout_g - co0);
+  let p0 = pbi * 4u * WG + 4u * li;
+  let pix = min(vec4<u32>(p0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(P - 1u));
+  let ihb = vec4<i32>((pix / params.OW) * params.sh) - vec4<i32>(i32(params.ph));
+  let iwb = vec4<i32>((pix % params.OW) * params.sw) - vec4<i32>(i32(params.pw));
+  let taps = params.KH * params.KW;
+  let wrow = params.cin_g * taps;
+  // weight rows of the channels; missing channels (nco < RC) repeat the last one and are not written
+  var wr: array<u32, RC>;
+  var acc: array<vec4<f32>, RC>;
+  for (var j = 0u; j < RC; j++) {
+    wr[j] = params.w_off + (co0 + min(j, nco - 1u)) * wrow;
+    acc[j] = vec4<f32>(0.0);
+  }
+  let plane = params.H * params.W;
+  let xb = params.x_off + (b * params.Cin + g * params.cin_g) * plane;
+  let Hi = i32(params.H);
+  let Wi = i32(params.W);
+  for (var c = 0u; c < params.cin_g; c++) {
+    let xc = xb + c * plane;
+    let wc = c * taps;
+    for (var kh = 0u; kh < params.KH; kh++) {
+      let ih = ihb + vec4<i32>(i32(kh * params.dh));
+      let okh = (ih >= vec4<i32>(0)) & (ih < vec4<i32>(Hi));
+      let xr = vec4<u32>(clamp(ih, vec4<i32>(0), vec4<i32>(Hi - 1))) * params.W + vec4<u32>(xc);
+      let wk = wc + kh * params.KW;
+      for (var kw = 0u; kw < params.KW; kw++) {
+        let iw = iwb + vec4<i32>(i32(kw * params.dw));
+        let ok = okh & (iw >= vec4<i32>(0)) & (iw < vec4<i32>(Wi));
+        let xi = xr + vec4<u32>(clamp(iw, vec4<i32>(0), vec4<i32>(Wi - 1)));
+        let xv = select(vec4<f32>(0.0), vec4<f32>(x[xi.x], x[xi.y], x[xi.z], x[xi.w]), ok);
+        let wt = wk + kw;
+        for (var j = 0u; j < RC; j++) { acc[j] = fma(vec4<f32>(wl(wr[j] + wt)), xv, acc[j]); }
+      }
+    }
+  }
+  for (var j = 0u; j < nco; j++) {
+    let co = co0 + j;
+    let bv = bias_at(co);
+    let yr = params.y_off + (b * params.Cout + co) * P;
+    for (var i = 0u; i < 4u; i++) {
+      if (p0 + i < P) { y[yr + p0 + i] = acc[j][i] + bv; }
+    }
   }
 }
 #endif

@@ -12,10 +12,15 @@
 //     k loop (8 loads, 16 vec4 fma per k), no workgroup memory, no barriers. Out-of-range rows and
 //     columns are clamped on load (valid addresses, results discarded), so the k loop has no branches.
 //     1-D dispatch over batch * ceil(M/4) * ceil(N/4) invocations (n fastest: neighbours share A rows).
+//   ROWS (software adapters, from 32 rows up): a workgroup owns RB rows of C and each invocation 4
+//     columns of them; A's addresses then depend on the workgroup alone, which a CPU driver loads once
+//     and broadcasts to its SIMD lanes. Per k: RB uniform loads, 4 per-lane loads of B, 4 * RB fma.
 //   TILED (hardware): workgroup 16x16 computes a 64x64 tile; each step stages a 64x16 slice of opA and
 //     a 16x64 slice of opB in workgroup memory (zero-filled outside the matrix), each invocation
 //     accumulates a 4x4 register block. Grid (ceil(N/64), ceil(M/64), batch).
 // Activation: RELU | GELU (exact erf) | none.
+// ROPE: sam2's axial rotary encoding applied to the result (cs [P, Dh/2, 2] bound at binding 6; see
+//   rope_pairs and shaders/rope.wgsl): linear + rope in one dispatch at inference (no activation).
 // W_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load
 //   (common/half.wgsl): products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte
 //   aligned views).
@@ -43,6 +48,13 @@ struct Params {
 #if SAVE_PRE
   pre_off: u32,
 #endif
+#if ROPE
+  rope_n: u32,
+  rope_p: u32,
+  rope_nrope: u32,
+  rope_half: u32,
+  cs_off: u32,
+#endif
   bshape: vec4<u32>,
   a_bs: vec4<u32>,
   b_bs: vec4<u32>,
@@ -64,6 +76,9 @@ fn lb(i: u32) -> f32 { return f32(b[i]); }
 #endif
 #if SAVE_PRE
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;
+#endif
+#if ROPE
+@group(0) @binding(6) var<storage, read> cs: array<f32>;
 #endif
 
 fn act(v: f32) -> f32 {
@@ -91,17 +106,39 @@ fn batch_offsets(bi: u32) -> vec2<u32> {
   return vec2<u32>(ao, bo);
 }
 
+#if ROPE
+// RoPE epilogue (shaders/rope.wgsl's rotation, fused): output row r = bi * M + m is token r mod rope_n;
+// tokens below rope_nrope rotate the column pairs (n0, n0+1), (n0+2, n0+3) with table row (token mod
+// rope_p); the others keep their values. n0 is even, so the pairs never straddle a head.
+fn rope_pairs(r: u32, n0: u32, u: vec4<f32>) -> vec4<f32> {
+  let tok = r % params.rope_n;
+  if (tok >= params.rope_nrope) { return u; }
+  let row = params.cs_off + (tok % params.rope_p) * params.rope_half * 2u;
+  let c0 = row + ((n0 / 2u) % params.rope_half) * 2u;
+  let c1 = row + ((n0 / 2u + 1u) % params.rope_half) * 2u;
+  let ca = cs[c0];
+  let sa = cs[c0 + 1u];
+  let cb = cs[c1];
+  let sb = cs[c1 + 1u];
+  return vec4<f32>(u.x * ca - u.y * sa, u.x * sa + u.y * ca, u.z * cb - u.w * sb, u.z * sb + u.w * cb);
+}
+#endif
+
 // Store one output row segment (4 columns from n0) with the epilogue; bounds-checked.
 fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
   if (m >= params.M) { return; }
   let base = params.c_off + (bi * params.M + m) * params.N;
+  var u = params.alpha * v;
+#if BIAS
+  for (var j = 0u; j < 4u; j++) { u[j] += bias[params.bias_off + min(n0 + j, params.N - 1u)]; }
+#endif
+#if ROPE
+  u = rope_pairs(bi * params.M + m, n0, u);
+#endif
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n < params.N) {
-      var x = params.alpha * v[j];
-#if BIAS
-      x += bias[params.bias_off + n];
-#endif
+      let x = u[j];
 #if SAVE_PRE
       pre[params.pre_off + (bi * params.M + m) * params.N + n] = x;
 #endif
@@ -234,6 +271,45 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     acc += tb * ta;
   }
   store_block(blk, acc);
+}
+#elif ROWS
+// Software variant with uniform A loads: a workgroup owns RB rows of C (their A addresses depend on
+// the workgroup only, so a CPU driver loads each once and broadcasts it to all lanes) and each
+// invocation owns 4 columns of those rows (its B loads are per lane). Per k: RB uniform loads,
+// 4 per-lane loads, 4 * RB fma. Rows / columns past the edge are clamped on load, dropped on store.
+// 1-D dispatch (folded to 2-D past 65535) over batch * ceil(M / RB) * ceil(N / (4 * WG)) workgroups.
+const RB: u32 = {{RB}}u;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  let M = params.M;
+  let N = params.N;
+  let rb = (M + RB - 1u) / RB;
+  let cb = (N + 4u * WG - 1u) / (4u * WG);
+  if (w >= rb * cb * params.batch) { return; }
+  let bi = w / (rb * cb);
+  let r = w % (rb * cb);
+  let m0 = (r / cb) * RB;
+  let n0 = (r % cb) * 4u * WG + 4u * li;
+  let offs = batch_offsets(bi);
+  let abase = params.a_off + offs.x;
+  var pb = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u)) * params.b_cs + vec4<u32>(params.b_off + offs.y);
+  let sb = params.b_rs;
+  var arow: array<u32, RB>;
+  var acc: array<vec4<f32>, RB>;
+  for (var i = 0u; i < RB; i++) {
+    arow[i] = abase + min(m0 + i, M - 1u) * params.a_rs;
+    acc[i] = vec4<f32>(0.0);
+  }
+  var ka = 0u;
+  for (var k = 0u; k < params.K; k++) {
+    let bv = vec4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w));
+    for (var i = 0u; i < RB; i++) { acc[i] = fma(vec4<f32>(a[arow[i] + ka]), bv, acc[i]); }
+    ka += params.a_cs;
+    pb += vec4<u32>(sb);
+  }
+  for (var i = 0u; i < RB; i++) { store_row(bi, m0 + i, n0, acc[i]); }
 }
 #else
 @compute @workgroup_size(WG)

@@ -33,9 +33,11 @@ const labels: string[] = [];
 const orig = KernelFamily.prototype.run;
 KernelFamily.prototype.run = function (this: KernelFamily, spec) {
   orig.call(this, spec);
-  // matmul-like params name the problem size: keep them in the label
+  // matmul / conv params name the problem size: keep them in the label
   const p = spec.params ?? {};
-  const dims = ['M', 'N', 'K'].filter((d) => typeof p[d] === 'number').map((d) => `${d}${p[d]}`);
+  const dims = ['M', 'N', 'K', 'Cin', 'Cout', 'OH', 'OW', 'KH']
+    .filter((d) => typeof p[d] === 'number')
+    .map((d) => `${d}${p[d]}`);
   labels.push(`${spec.label ?? 'unlabelled'}${dims.length ? ` ${dims.join(' ')}` : ''}`);
   rt.flush();
 };

@@ -10,12 +10,10 @@
 // first output (NMS-thinned L2 magnitude after a 5x5 sigma-1 blur), clamped to [0, 1], times 255.
 // Thresholds and hysteresis do not change that map, so --low/--high/--blur are refused with it.
 import type { Command } from 'commander';
-import { type RgbImage, rgbToPlanarFloat } from '../image/rgb.js';
+import type { RgbImage } from '../image/rgb.js';
 import type { Runtime } from '../graph/runtime.js';
 import { cannyBands, DEFAULT_THRESHOLDS } from '../kernels/canny.js';
-import { robotsegEdgeMap } from '../model/sema.js';
-import { binary } from '../kernels/elementwise.js';
-import { resizeImageToInput } from '../model/image_predictor.js';
+import { robotsegImageEdgeMap } from '../model/sema.js';
 import { readImage, writeMaskPng } from '../node/image_io.js';
 import { cliRuntime, UserError } from './errors.js';
 import { checkDistinct, checkInputFile, checkOutputFile } from '../node/paths.js';
@@ -29,8 +27,6 @@ interface EdgesOpts {
   size: string;
   stretch?: boolean;
 }
-
-const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 function num(name: string, v: string): number {
   const x = Number(v);
@@ -126,16 +122,10 @@ async function robotsegMap(rt: Runtime, img: RgbImage, size: number, stretch: bo
     throw new UserError(
       `--size 0: the full-resolution map of a ${w}x${h} image needs ${12 * h * w}-byte bindings, over this adapter's limit ${rt.maxBinding}; use --size N (e.g. the default 1024)`,
     );
-  // banded upload and resize: photos of any size
-  const x01 = size > 0 ? null : rt.upload(rgbToPlanarFloat(img), [1, 3, h, w], 'f32', 'image');
-  const sized = x01 ?? resizeImageToInput(rt, img, size);
-  const mean = rt.upload(IMAGENET.mean, [1, 3, 1, 1], 'f32', 'mean');
-  const std = rt.upload(IMAGENET.std, [1, 3, 1, 1], 'f32', 'std');
-  const centred = binary(rt, sized, mean, 'sub');
-  const x = binary(rt, centred, std, 'div');
-  const edges = robotsegEdgeMap(rt, x);
+  // banded upload and resize inside: photos of any size
+  const edges = robotsegImageEdgeMap(rt, img, size);
   const map = await rt.read(edges);
-  for (const t of new Set([sized, mean, std, centred, x, edges])) t.dispose();
+  edges.dispose();
   let max = 0;
   for (const v of map) max = Math.max(max, v);
   const scale = stretch && max > 0 ? 255 / max : 255;

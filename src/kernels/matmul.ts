@@ -1,7 +1,9 @@
 // Wrapper for shaders/matmul.wgsl: batched matmul with optional transposes, numpy broadcasting of
 // up to 4 batch dims, bias per output column, fused activation and alpha scale; `linear` is the
-// PyTorch nn.Linear entry (x @ W^T + b). Two variants: 'software' (4x4 register blocks, no
-// workgroup memory; chosen on CPU adapters) and 'tiled' (64x64 workgroup-memory tiles; real GPUs).
+// PyTorch nn.Linear entry (x @ W^T + b). Three variants: 'software' (4x4 register blocks, no
+// workgroup memory), 'rows' (a workgroup owns 32 rows, so its A loads are uniform: one load
+// broadcast to every lane on CPU drivers; each invocation 4 columns) and 'tiled' (64x64
+// workgroup-memory tiles; real GPUs). CPU adapters use 'rows' from 32 rows up, 'software' below.
 // B may be stored f16 (weights loaded with precision 'f16'): widened on load, arithmetic stays f32.
 // Autograd: the backward runs the same kernels (dA = dC op(B)^T, dB = op(A)^T dC, dbias = column
 // sums via reduce); a fused activation is differentiated through the saved pre-activation.
@@ -13,7 +15,7 @@ import { broadcastShapes, broadcastStrides, unaryBackward } from './elementwise.
 import { reduce, reduceToShape } from './reduce.js';
 
 export type Activation = 'none' | 'relu' | 'gelu';
-export type MatmulVariant = 'software' | 'tiled';
+export type MatmulVariant = 'software' | 'rows' | 'tiled';
 
 export interface MatmulOptions {
   /** Use A^T: A is stored [..., K, M]. */
@@ -26,7 +28,7 @@ export interface MatmulOptions {
   act?: Activation;
   /** Scale of the product (not of the bias). */
   alpha?: number;
-  /** Force a kernel variant (default: 'software' on CPU adapters, 'tiled' otherwise). */
+  /** Force a kernel variant (default: 'rows' or 'software' by size on CPU adapters, 'tiled' otherwise). */
   variant?: MatmulVariant;
 }
 
@@ -34,6 +36,8 @@ export interface MatmulOptions {
 export const MAX_BATCH_DIMS = 4;
 const WG = 64;
 const TILE = 64;
+/** Rows of C per workgroup in the 'rows' variant (fastest on lavapipe among 8, 16, 24, 32, 64). */
+const ROWS_BLOCK = 32;
 
 interface Plan {
   M: number;
@@ -43,8 +47,10 @@ interface Plan {
   outShape: number[];
 }
 
-function defaultVariant(rt: Runtime): MatmulVariant {
-  return rt.adapter.software ? 'software' : 'tiled';
+/** The variant for a product of `rows` rows (batch folded in) when none is forced. */
+function defaultVariant(rt: Runtime, rows: number): MatmulVariant {
+  if (!rt.adapter.software) return 'tiled';
+  return rows >= ROWS_BLOCK ? 'rows' : 'software';
 }
 
 function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
@@ -77,13 +83,27 @@ function pad4(v: number[], fill: number): number[] {
   return [...new Array(MAX_BATCH_DIMS - v.length).fill(fill), ...v];
 }
 
+/**
+ * RoPE applied to the product (shaders/rope.wgsl's rotation as an epilogue): output row r is token
+ * r mod `tokens`; tokens below `nRope` rotate their column pairs with table row (token mod P) of
+ * cs [P, halfDh, 2]. See src/kernels/rope.ts `ropeLinear`, the entry that uses it.
+ */
+export interface RopeEpilogue {
+  cs: Tensor;
+  tokens: number;
+  nRope: number;
+  halfDh: number;
+}
+
 interface CoreOptions {
+  rope?: RopeEpilogue;
   transA: boolean;
   transB: boolean;
   bias: Tensor | null;
   act: Activation;
   alpha: number;
-  variant: MatmulVariant;
+  /** null: chosen by size (defaultVariant). */
+  variant: MatmulVariant | null;
   savePre: boolean;
 }
 
@@ -120,12 +140,17 @@ function matmulCore(
   const bs = pad4(batchShape, 1);
   const aStr = broadcastStrides(a.shape.slice(0, -2), batchShape).map((s) => s * M * K);
   const bStr = broadcastStrides(b.shape.slice(0, -2), batchShape).map((s) => s * K * N);
-  let variant = o.variant;
+  let variant = o.variant ?? defaultVariant(rt, rows);
   if (variant === 'tiled' && batch > rt.limits.maxComputeWorkgroupsPerDimension) variant = 'software';
 
   const defines: Record<string, number> = {};
+  // 'rows': one invocation per 4 columns, up to WG (a multiple of the 8-lane SIMD width)
+  const rowsWG = Math.min(WG, Math.max(8, Math.ceil(N / 32) * 8));
   if (variant === 'tiled') defines.TILED = 1;
-  else if (
+  else if (variant === 'rows') {
+    defines.ROWS = 1;
+    defines.RB = ROWS_BLOCK;
+  } else if (
     K > 0 &&
     K % 4 === 0 &&
     a.byteOffset % 16 === 0 &&
@@ -144,19 +169,34 @@ function matmulCore(
   }
   if (o.bias) defines.BIAS = 1;
   if (pre) defines.SAVE_PRE = 1;
-  if (o.act !== 'none') defines[o.act.toUpperCase()] = 1;
   const bindings: Record<string, Tensor> = { a, b, c: y };
   if (o.bias) bindings.bias = o.bias;
   if (pre) bindings.pre = pre;
+  const ropeParams: Record<string, number> = {};
+  if (o.rope) {
+    if (o.act !== 'none' || pre) throw new Error(`${op}: the RoPE epilogue takes no activation and no autograd`);
+    if (N % 2 !== 0) throw new Error(`${op}: the RoPE epilogue needs an even N, got ${N}`);
+    defines.ROPE = 1;
+    bindings.cs = o.rope.cs;
+    Object.assign(ropeParams, {
+      rope_n: o.rope.tokens,
+      rope_p: o.rope.cs.shape[0],
+      rope_nrope: o.rope.nRope,
+      rope_half: o.rope.halfDh,
+    });
+  }
+  if (o.act !== 'none') defines[o.act.toUpperCase()] = 1;
   const groups: [number, number, number] =
     variant === 'tiled'
       ? [Math.ceil(N / TILE), Math.ceil(rows / TILE), batch]
-      : rt.groups1d(batch * Math.ceil(rows / 4) * Math.ceil(N / 4), WG);
+      : variant === 'rows'
+        ? rt.groups1d(batch * Math.ceil(rows / ROWS_BLOCK) * Math.ceil(N / (4 * rowsWG)), 1)
+        : rt.groups1d(batch * Math.ceil(rows / 4) * Math.ceil(N / 4), WG);
   if (groups[1] > rt.limits.maxComputeWorkgroupsPerDimension)
     throw new Error(`${op}: ${rows} rows exceed the tiled dispatch limit`);
   rt.kernel('matmul').run({
     defines,
-    constants: variant === 'tiled' ? {} : { WG },
+    constants: variant === 'tiled' ? {} : { WG: variant === 'rows' ? rowsWG : WG },
     bindings,
     params: {
       M: rows,
@@ -171,9 +211,10 @@ function matmulCore(
       bshape: bs,
       a_bs: pad4(aStr, 0),
       b_bs: pad4(bStr, 0),
+      ...ropeParams,
     },
     groups,
-    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.W_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}`,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.W_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
   });
   return { y, pre };
 }
@@ -185,7 +226,7 @@ function resolve(rt: Runtime, opts: MatmulOptions, savePre: boolean): CoreOption
     bias: opts.bias ?? null,
     act: opts.act ?? 'none',
     alpha: opts.alpha ?? 1,
-    variant: opts.variant ?? defaultVariant(rt),
+    variant: opts.variant ?? null,
     savePre,
   };
 }
@@ -210,7 +251,7 @@ export function linear(
   weight: Tensor,
   bias: Tensor | null = null,
   act: Activation = 'none',
-  opts: { variant?: MatmulVariant } = {},
+  opts: { variant?: MatmulVariant; rope?: RopeEpilogue } = {},
 ): Tensor {
   if (x.rank < 1) throw new Error(`linear: x ${shapeStr(x.shape)} needs rank >= 1`);
   if (weight.rank !== 2) throw new Error(`linear: weight ${shapeStr(weight.shape)} must be [out, in]`);
@@ -223,7 +264,8 @@ export function linear(
   const rows = numel(x.shape.slice(0, -1));
   const xShape2 = [rows, inF];
   const wants = rt.tape?.wants([x, weight, bias]) ?? false;
-  const o = resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants);
+  if (opts.rope && wants) throw new Error('linear: the RoPE epilogue has no autograd (use linear, then rope)');
+  const o = { ...resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants), rope: opts.rope };
   const x2 = x.reshape(xShape2);
   let r: { y: Tensor; pre: Tensor | null };
   try {

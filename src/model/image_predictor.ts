@@ -122,15 +122,22 @@ export function resizeImageToInput(rt: Runtime, img: RgbImage, S: number): Tenso
 
 /** Network input [1, 3, S, S]: RGB/255, antialiased bilinear resize on floats, ImageNet normalisation. */
 export function preprocessImage(rt: Runtime, cfg: Sam2Config, img: RgbImage): Tensor {
-  const S = cfg.image_size;
-  const { mean, std } = cfg.preprocess;
-  return rt.scope(() => {
-    const r = resizeImageToInput(rt, img, S);
-    // uploaded once per runtime: per frame, a mid-graph upload would split the batch (Runtime.write flushes)
-    const m = rt.constant(`image_mean ${mean.join(',')}`, () => rt.upload(mean, [1, 3, 1, 1], 'f32', 'image_mean'));
-    const s = rt.constant(`image_std ${std.join(',')}`, () => rt.upload(std, [1, 3, 1, 1], 'f32', 'image_std'));
-    return binary(rt, binary(rt, r, m, 'sub'), s, 'div'); // (x - mean) / std
-  });
+  return rt.scope(() => normalizeInput(rt, resizeImageToInput(rt, img, cfg.image_size), cfg.preprocess));
+}
+
+/**
+ * (x - mean) / std per RGB channel of x [B, 3, H, W] in 0..1, as the model's preprocessing does (cfg.preprocess).
+ * Returns a new tensor; x is left to the caller.
+ */
+export function normalizeInput(rt: Runtime, x: Tensor, norm: Sam2Config['preprocess']): Tensor {
+  const { mean, std } = norm;
+  // uploaded once per runtime: per frame, a mid-graph upload would split the batch (Runtime.write flushes)
+  const m = rt.constant(`image_mean ${mean.join(',')}`, () => rt.upload(mean, [1, 3, 1, 1], 'f32', 'image_mean'));
+  const s = rt.constant(`image_std ${std.join(',')}`, () => rt.upload(std, [1, 3, 1, 1], 'f32', 'image_std'));
+  const centred = binary(rt, x, m, 'sub');
+  const y = binary(rt, centred, s, 'div'); // (x - mean) / std
+  centred.dispose();
+  return y;
 }
 
 export class ImagePredictor {

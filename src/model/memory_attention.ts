@@ -7,7 +7,7 @@ import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { attention } from '../kernels/attention.js';
 import { add, affine } from '../kernels/elementwise.js';
-import { rope, ropeTable } from '../kernels/rope.js';
+import { ropeLinear, ropeTable } from '../kernels/rope.js';
 import type { Sam2Config } from './config.js';
 import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
@@ -43,8 +43,17 @@ export class RoPEAttention extends Module {
     numKExclude = 0,
     keyMask: Tensor | null = null,
   ): Tensor {
-    const qp = rope(rt, this.q_proj.forward(rt, q), cs, this.heads, q.shape[1]);
-    const kp = rope(rt, this.k_proj.forward(rt, k), cs, this.heads, k.shape[1] - numKExclude);
+    // q_proj / k_proj with the rotation fused into the product (two ops under a tape)
+    const qp = ropeLinear(rt, q, this.q_proj.weight.t, this.q_proj.bias?.t ?? null, cs, this.heads, q.shape[1]);
+    const kp = ropeLinear(
+      rt,
+      k,
+      this.k_proj.weight.t,
+      this.k_proj.bias?.t ?? null,
+      cs,
+      this.heads,
+      k.shape[1] - numKExclude,
+    );
     const vp = this.v_proj.forward(rt, v);
     return this.out_proj.forward(rt, attention(rt, qp, kp, vp, { heads: this.heads, mask: keyMask }));
   }

@@ -25,7 +25,9 @@ import { add, affine, clamp, gelu, mul, sigmoid } from '../kernels/elementwise.j
 import { concat, permute } from '../kernels/layout.js';
 import { groupNorm } from '../kernels/norm.js';
 import { resize } from '../kernels/resize.js';
-import type { Sam2Config } from './config.js';
+import { rgbToPlanarFloat, type RgbImage } from '../image/rgb.js';
+import { SAM21_HIERA_T, type Sam2Config } from './config.js';
+import { normalizeInput, resizeImageToInput } from './image_predictor.js';
 import { Conv2d } from './layers.js';
 import {
   checkBatch,
@@ -57,6 +59,26 @@ export function robotsegEdgeMap(rt: Runtime, x: Tensor): Tensor {
   const nms = cannyNms(rt, s.gx, s.gy, s.magnitude, 'kornia', low, high, { clamp01: true });
   for (const t of [s.gx, s.gy, s.magnitude, nms.state, nms.direction!]) t.dispose();
   return nms.magnitudeNms!;
+}
+
+/**
+ * robotsegEdgeMap of an RGB image as the model sees it: resized to size x size as preprocessImage
+ * resizes (size 0: the image's own resolution, no resize), normalised with `norm` (the config's
+ * preprocess; SAM 2.1's ImageNet mean / std by default). f32 [1, 1, h, w]. No readback.
+ */
+export function robotsegImageEdgeMap(
+  rt: Runtime,
+  img: RgbImage,
+  size: number,
+  norm: Sam2Config['preprocess'] = SAM21_HIERA_T.preprocess,
+): Tensor {
+  return rt.scope(() => {
+    const sized =
+      size > 0
+        ? resizeImageToInput(rt, img, size)
+        : rt.upload(rgbToPlanarFloat(img), [1, 3, img.height, img.width], 'f32', 'image');
+    return robotsegEdgeMap(rt, normalizeInput(rt, sized, norm));
+  });
 }
 
 /**

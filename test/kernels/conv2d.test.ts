@@ -91,11 +91,14 @@ const CASES: Case[] = [
   { name: 'RobotSeg head 3x3 ->1', xs: [1, 16, 8, 8], ws: [1, 16, 3, 3], bias: true, o: { padding: 1 } },
   { name: 'unused last rows (H=8 k3 s2)', xs: [1, 3, 8, 9], ws: [4, 3, 3, 3], o: { stride: 2 } },
   { name: 'empty batch', xs: [0, 3, 8, 8], ws: [4, 3, 3, 3], bias: true, o: { padding: 1 } },
+  // 'rows' blocks: 2 channel blocks of 32 + 8 per workgroup, 5 pixel blocks of 256 (the last partial)
+  { name: 'channel and pixel blocks', xs: [1, 3, 40, 30], ws: [40, 3, 3, 3], bias: true, o: { padding: 1 } },
+  { name: 'groups 2, Cout/G 36, stride 2', xs: [2, 6, 9, 11], ws: [72, 3, 3, 3], o: { stride: 2, groups: 2 } },
 ];
 
 function implsFor(c: Case): Conv2dImpl[] {
   const g = conv2dGeometry(c.xs, c.ws, null, c.o);
-  const out: Conv2dImpl[] = ['auto', 'direct', 'tiled'];
+  const out: Conv2dImpl[] = ['auto', 'direct', 'rows', 'tiled'];
   if (g.cin_g === 1 && g.cout_g === 1) out.push('depthwise');
   if (g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0 && g.G === 1)
     out.push('pointwise');
@@ -121,7 +124,7 @@ describe.skipIf(!rt)('conv2d', () => {
     }
   }
 
-  for (const impl of ['direct', 'pointwise', 'tiled', 'depthwise'] as Conv2dImpl[]) {
+  for (const impl of ['direct', 'rows', 'pointwise', 'tiled', 'depthwise'] as Conv2dImpl[]) {
     it(`views at unaligned offsets [${impl}]`, async () => {
       const dw = impl === 'depthwise';
       const xs = [1, 4, 6, 8];

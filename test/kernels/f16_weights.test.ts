@@ -22,7 +22,7 @@ const half = (v: Float32Array) => v.map((x) => f16BitsToF32(f32ToF16Bits(x)));
 describe.skipIf(!rt?.hasF16)('f16 weights, f32 accumulation', () => {
   const r = rng(16);
 
-  for (const variant of ['software', 'tiled'] as MatmulVariant[]) {
+  for (const variant of ['software', 'rows', 'tiled'] as MatmulVariant[]) {
     // [M, K, N]: scalar path (K % 4 != 0), vec4 path (K % 4 == 0), tile edges
     for (const [M, K, N] of [
       [5, 7, 9],
@@ -72,15 +72,15 @@ describe.skipIf(!rt?.hasF16)('f16 weights, f32 accumulation', () => {
   }
 
   const convCases = [
-    { name: '3x3 pad 1', xs: [2, 5, 9, 11], ws: [6, 5, 3, 3], o: { padding: 1 }, impls: ['direct', 'tiled'] },
+    { name: '3x3 pad 1', xs: [2, 5, 9, 11], ws: [6, 5, 3, 3], o: { padding: 1 }, impls: ['direct', 'rows', 'tiled'] },
     {
       name: '4x4 stride 4 (mask_downsample)',
       xs: [1, 1, 16, 16],
       ws: [1, 1, 4, 4],
       o: { stride: 4 },
-      impls: ['direct', 'tiled'],
+      impls: ['direct', 'rows', 'tiled'],
     },
-    { name: '1x1', xs: [1, 8, 6, 6], ws: [12, 8, 1, 1], o: {}, impls: ['pointwise', 'direct', 'tiled'] },
+    { name: '1x1', xs: [1, 8, 6, 6], ws: [12, 8, 1, 1], o: {}, impls: ['pointwise', 'direct', 'rows', 'tiled'] },
     { name: 'depthwise 7x7', xs: [1, 4, 10, 13], ws: [4, 1, 7, 7], o: { padding: 3, groups: 4 }, impls: ['depthwise'] },
     {
       name: 'depthwise stride 2',

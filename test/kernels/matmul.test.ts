@@ -12,7 +12,7 @@ const rt = await testRuntime();
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 // Gradients sum over up to M*batch rows as well: a little looser.
 const GRAD_TOL = { atol: 3e-5, rtol: 3e-4 };
-const VARIANTS: MatmulVariant[] = ['software', 'tiled'];
+const VARIANTS: MatmulVariant[] = ['software', 'rows', 'tiled'];
 const prod = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 
 describe.skipIf(!rt)('matmul', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rope, ropeTable } from '../../src/kernels/rope.js';
+import type { MatmulVariant } from '../../src/kernels/matmul.js';
+import { rope, ropeLinear, ropeTable } from '../../src/kernels/rope.js';
+import { matmulRef } from '../ref/matmul.js';
 import { expectClose, rng } from '../helpers/compare.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { ropeRef } from '../ref/rope.js';
@@ -46,6 +48,56 @@ describe.skipIf(!rt)('rope', () => {
     const x = rt!.upload(xs, [1, 16, 8]);
     const back = rope(rt!, rope(rt!, x, cs, 1, 16, 1), cs, 1, 16, -1);
     expectClose(await rt!.read(back), xs, { atol: 1e-6, rtol: 1e-6 }, 'roundtrip');
+  });
+  // ropeLinear: the rotation as the matmul's epilogue, against the reference rotation of the
+  // reference product, in every matmul variant (N = heads*dh: odd multiples of 2 reach partial vec4s)
+  for (const variant of ['software', 'rows', 'tiled'] as MatmulVariant[]) {
+    for (const [name, b, n, heads, dh, side, nRope] of cases) {
+      it(`ropeLinear [${variant}] ${name}`, async () => {
+        const inF = 12;
+        const outF = heads * dh;
+        const xs = r.array(b * n * inF, 1);
+        const ws = r.array(outF * inF, 1);
+        const bs = r.array(outF, 1);
+        const table = ropeTable(dh, side, side);
+        const cs = rt!.upload(table, [side * side, dh / 2, 2]);
+        const y = ropeLinear(
+          rt!,
+          rt!.upload(xs, [b, n, inF]),
+          rt!.upload(ws, [outF, inF]),
+          rt!.upload(bs, [outF]),
+          cs,
+          heads,
+          nRope,
+          variant,
+        );
+        const lin = matmulRef(xs, [b * n, inF], ws, [outF, inF], { transB: true, bias: bs }).y;
+        const ref = ropeRef(Float32Array.from(lin), b, n, heads, dh, table, side * side, nRope, 1);
+        expect(y.shape).toEqual([b, n, outF]);
+        expectClose(await rt!.read(y), ref, { atol: 1e-5, rtol: 1e-5 }, name);
+      });
+    }
+  }
+  it('ropeLinear with dh 2 (N = 2: a partial vec4)', async () => {
+    const xs = r.array(5 * 3, 1);
+    const ws = r.array(2 * 3, 1);
+    const table = ropeTable(4, 1, 1).subarray(0, 2); // [1, 1, 2]
+    const y = ropeLinear(
+      rt!,
+      rt!.upload(xs, [1, 5, 3]),
+      rt!.upload(ws, [2, 3]),
+      null,
+      rt!.upload(table, [1, 1, 2]),
+      1,
+      5,
+    );
+    const lin = matmulRef(xs, [5, 3], ws, [2, 3], { transB: true }).y;
+    expectClose(
+      await rt!.read(y),
+      ropeRef(Float32Array.from(lin), 1, 5, 1, 2, table, 1, 5, 1),
+      { atol: 1e-5, rtol: 1e-5 },
+      'dh 2',
+    );
   });
   it('rejects a rotated count that is not whole grids', () => {
     const cs = rt!.upload(ropeTable(4, 2, 2), [4, 2, 2]);
