@@ -379,7 +379,9 @@ export function peerRatios(rows: BenchRow[]): string[] {
   const best = new Map<string, { ratio: number; row: BenchRow }>();
   for (const r of rows) {
     const peer = peers.get(key(r));
-    if (!r.impl.startsWith('ours') || peer === undefined || (r.precision ?? 'f32') !== 'f32') continue;
+    // f32 only: model stages at f16 carry `precision`, kernel cases with f16 weights an impl ending ':f16w'
+    const f32 = (r.precision ?? 'f32') === 'f32' && !r.impl.endsWith(':f16w');
+    if (!r.impl.startsWith('ours') || peer === undefined || !f32) continue;
     const ours = r.stage ? r.wallMs : r.ms;
     if (ours === undefined || !(ours > 0)) continue;
     r.vsOrtWeb = peer / ours;

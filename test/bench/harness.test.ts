@@ -194,12 +194,14 @@ describe('peer ratios', () => {
       row('ours', 2, { shape: 'fast op' }),
       row('ort-web:gpu', 9, { shape: 'fast op' }),
       row('ort-web:gpu', 1, { shape: 'fast op', ok: false }), // a failed peer check does not count
+      row('ours:software:f16w', 1, { shape: 'slow op' }), // f16 weights: not compared with the f32 peer
     ];
     const lines = peerRatios(rows);
     expect(rows[0].vsOrtWeb).toBeCloseTo(650 / 200);
     expect(rows[4].vsOrtWeb).toBeCloseTo(0.5);
     expect(rows[7].vsOrtWeb).toBeCloseTo(4.5);
     expect(rows[3].vsOrtWeb).toBeUndefined();
+    expect(rows[10].vsOrtWeb).toBeUndefined();
     expect(lines).toEqual([
       'stage image_encoder: 3.25x onnxruntime-web (650 ms vs ours 200 ms wall)',
       'slower than onnxruntime-web: k slow op: 0.83x (10.0 ms vs ours 12.0 ms GPU)',
