@@ -20,7 +20,8 @@
 //     seeded random weights in the official layout and synthetic S x S frames (textured background,
 //     four moving blobs under the clicks); checked for the lockstep equality and finite logits only.
 // Precision: memory_attention, memory_encoder and tracked_frame honour `--precision f16` (rows at f32
-// and f16; f16 golden checks at 1e-2 of the tensor's scale, no peers).
+// and f16; f16 golden checks at 1e-2 of the tensor's scale, no peers). The f16 memory_attention row
+// feeds memory and positions stored f16, as the tracker's bank and assembly store them.
 // Memory attention dominates a tracked frame at full size (~0.5 TFLOP with a full bank).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,6 +125,8 @@ const memoryAttention: BenchCase = {
   async setup(rt, { precision }): Promise<BenchRun> {
     const { model: m, g } = await context(rt, precision);
     const { hw, C, mem, ptrTokens, n } = bankShapes(m);
+    // the memory path's storage under this precision (f16: as the tracker stores bank and positions)
+    const md = precision === 'f16' ? 'f16' : 'f32';
     // correctness on the golden call (B = 1: sequence-first N x 1 x C is the same memory as 1 x N x C)
     const gm = g.get('memattn.memory_NxBxC')!;
     const gOut = rt.scope(() =>
@@ -131,8 +134,8 @@ const memoryAttention: BenchCase = {
         rt,
         rt.upload(g.get('memattn.curr_in_HWxBxC')!, [1, hw, C]),
         rt.upload(g.get('memattn.curr_pos_HWxBxC')!, [1, hw, C]),
-        rt.upload(gm, [1, gm.length / mem, mem]),
-        rt.upload(g.get('memattn.memory_pos_NxBxC')!, [1, gm.length / mem, mem]),
+        rt.upload(gm, [1, gm.length / mem, mem], md),
+        rt.upload(g.get('memattn.memory_pos_NxBxC')!, [1, gm.length / mem, mem], md),
         g.get('memattn.num_obj_ptr_tokens')![0],
       ),
     );
@@ -152,8 +155,8 @@ const memoryAttention: BenchCase = {
     const t = {
       curr: untrack(rt.upload(inputs.curr, [1, hw, C])),
       currPos: untrack(rt.upload(inputs.curr_pos, [1, hw, C])),
-      memory: untrack(rt.upload(inputs.memory, [1, n, mem])),
-      memoryPos: untrack(rt.upload(inputs.memory_pos, [1, n, mem])),
+      memory: untrack(rt.upload(inputs.memory, [1, n, mem], md)),
+      memoryPos: untrack(rt.upload(inputs.memory_pos, [1, n, mem], md)),
     };
     let last: Tensor | null = null;
     const ma = m.cfg.memory_attention;

@@ -9,6 +9,8 @@
 //   out: contiguous [B, Nq, H*Dh]
 //   stats (LSE / backward): [B, H, Nq, 2] = (logsumexp of the scaled, masked scores, D = dO . O)
 // Every offset, stride and Dh is a multiple of 4 (the wrapper checks). D4 = Dh / 4 is compile-time.
+// A_F16 (forward only): k and v stored f16 (the memory path under --precision f16), widened to f32 on
+//   load; scores, softmax and accumulators stay f32.
 // A query whose keys are all masked (-inf) gets out = 0 and lse = -FLT_MAX (PyTorch gives NaN).
 // Entry points / variants:
 //   main (default, software adapters): QB query rows per invocation (each K / V vec4 loaded once
@@ -21,6 +23,7 @@
 //   BWD_Q: one invocation per query row: D = dO . O (stored in stats), dq = scale * sum_j p_ij (dO.v_j - D) k_j.
 //   BWD_KV: one invocation per key row: dv_j = sum_i p_ij dO_i, dk_j = scale * sum_i p_ij (dO_i.v_j - D_i) q_i.
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 64;
 const D4: u32 = {{D4}}u;
@@ -53,8 +56,11 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<AT>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<AT>>;
+// k / v rows widened to f32 (the identity unless A_F16 stores them f16)
+fn lk(i: u32) -> vec4<f32> { return vec4<f32>(k[i]); }
+fn lv(i: u32) -> vec4<f32> { return vec4<f32>(v[i]); }
 #if MASK
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 #endif
@@ -121,12 +127,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var s = 0.0;
     var dp = 0.0;
     for (var d = 0u; d < D4; d++) {
-      s += dot(qr[d], k[kb + d]);
-      dp += dot(dor[d], v[vb + d]);
+      s += dot(qr[d], lk(kb + d));
+      dp += dot(dor[d], lv(vb + d));
     }
     let p = exp(s + mask_at(b, j) - lse);
     let ds = p * (dp - dd);
-    for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(ds), k[kb + d], acc[d]); }
+    for (var d = 0u; d < D4; d++) { acc[d] = fma(vec4<f32>(ds), lk(kb + d), acc[d]); }
   }
   for (var d = 0u; d < D4; d++) { dq[params.dq_off / 4u + ob + d] = acc[d] * params.scale; }
 }
@@ -146,8 +152,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var gk: array<vec4<f32>, D4>;
   var gv: array<vec4<f32>, D4>;
   for (var d = 0u; d < D4; d++) {
-    kr[d] = k[kb + d] * params.scale;
-    vr[d] = v[vb + d];
+    kr[d] = lk(kb + d) * params.scale;
+    vr[d] = lv(vb + d);
     gk[d] = vec4<f32>(0.0);
     gv[d] = vec4<f32>(0.0);
   }
@@ -209,8 +215,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var kv = vec4<f32>(0.0);
       var vv = vec4<f32>(0.0);
       if (jj < cnt) {
-        kv = k[k_row(b, j0 + jj, h) + d];
-        vv = v[v_row(b, j0 + jj, h) + d];
+        kv = lk(k_row(b, j0 + jj, h) + d);
+        vv = lv(v_row(b, j0 + jj, h) + d);
       }
       ks[e] = kv;
       vs[e] = vv;
@@ -279,7 +285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var t: array<f32, QB>;
       for (var r = 0u; r < QB; r++) { t[r] = 0.0; } // explicit: lavapipe does not re-zero a loop-local var
       for (var d = 0u; d < D4; d++) {
-        let kv = k[kb + d];
+        let kv = lk(kb + d);
         for (var r = 0u; r < QB; r++) { t[r] += dot(qr[r * D4 + d], kv); }
       }
       let mk = mask_at(b, j0 + jj);
@@ -304,7 +310,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         l[r] += p[r];
       }
       for (var d = 0u; d < D4; d++) {
-        let vv = v[vb + d];
+        let vv = lv(vb + d);
         for (var r = 0u; r < QB; r++) { acc[r * D4 + d] = fma(vec4<f32>(p[r]), vv, acc[r * D4 + d]); }
       }
     }

@@ -10,8 +10,11 @@
 //   clamp:  y[i] = min(max(x[i], lo), hi); CLAMP_BACKWARD: dx[i] = dy[i] where lo <= x[i] <= hi, else 0
 //           (torch.clamp's gradient convention: the boundaries pass the gradient)
 // Bindings: x / a / b read-only f32 storage at element offset *_off; y (or dx) written.
+// Half storage (UNARY, BINARY_VEC4, BINARY; common/half.wgsl): A_F16 reads x / a / b as f16, C_F16
+// stores y as f16 (saturating at +-65504); the arithmetic stays f32.
 // One invocation per output element, 1-D dispatch folded to 2-D above 65535 workgroups.
 #include "common/index.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 128;
 
@@ -64,8 +67,10 @@ fn bop(u: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
 }
 
 #if UNARY
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<AT>;
+@group(0) @binding(2) var<storage, read_write> y: array<CT>;
+fn lx(i: u32) -> f32 { return f32(x[params.x_off + i]); }
+fn sy(i: u32, v: f32) { y[params.y_off + i] = CT(half_sat(v)); }
 
 fn f(v: f32) -> f32 {
 #if RELU
@@ -105,19 +110,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
   let b = 4u * i;
-  let v = vec4<f32>(x[params.x_off + b], x[params.x_off + b + 1u], x[params.x_off + b + 2u], x[params.x_off + b + 3u]);
+  let v = vec4<f32>(lx(b), lx(b + 1u), lx(b + 2u), lx(b + 3u));
   let u = params.alpha * v + params.beta;
-  y[params.y_off + b] = f(u.x);
-  y[params.y_off + b + 1u] = f(u.y);
-  y[params.y_off + b + 2u] = f(u.z);
-  y[params.y_off + b + 3u] = f(u.w);
+  sy(b, f(u.x));
+  sy(b + 1u, f(u.y));
+  sy(b + 2u, f(u.z));
+  sy(b + 3u, f(u.w));
 }
 #else
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n) { return; }
-  y[params.y_off + i] = f(params.alpha * x[params.x_off + i] + params.beta);
+  sy(i, f(params.alpha * lx(i) + params.beta));
 }
 #endif
 #endif
@@ -154,16 +159,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // 4 elements per invocation (offsets and sizes multiples of 4). Each operand is either the whole
 // output (a_n4 = n4) or a block of a_n4 vec4s repeated over the leading output dims (broadcast over a
 // batch): element i reads a[i mod a_n4].
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-
+@group(0) @binding(1) var<storage, read> a: array<vec4<AT>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<AT>>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<CT>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n4) { return; }
-  y[params.y_off / 4u + i] = params.alpha * bop(a[params.a_off / 4u + i % params.a_n4], b[params.b_off / 4u + i % params.b_n4]) + params.beta;
+  let u = vec4<f32>(a[params.a_off / 4u + i % params.a_n4]);
+  let v = vec4<f32>(b[params.b_off / 4u + i % params.b_n4]);
+  y[params.y_off / 4u + i] = vec4<CT>(half_sat4(params.alpha * bop(u, v) + params.beta));
 }
 #endif
 
@@ -186,9 +192,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 #endif
 
 #if BINARY
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<AT>;
+@group(0) @binding(2) var<storage, read> b: array<AT>;
+@group(0) @binding(3) var<storage, read_write> y: array<CT>;
 
 fn g(u: f32, v: f32) -> f32 { return bop(vec4<f32>(u), vec4<f32>(v)).x; }
 
@@ -207,7 +213,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ia += c * params.a_strides[du / 4u][du % 4u];
     ib += c * params.b_strides[du / 4u][du % 4u];
   }
-  y[params.y_off + i] = params.alpha * g(a[params.a_off + ia], b[params.b_off + ib]) + params.beta;
+  y[params.y_off + i] = CT(half_sat(params.alpha * g(f32(a[params.a_off + ia]), f32(b[params.b_off + ib])) + params.beta));
 }
 #endif
 

@@ -23,7 +23,8 @@
 //   rope_pairs and shaders/rope.wgsl): linear + rope in one dispatch at inference (no activation).
 // W_F16: b is stored f16 (weights under --precision f16; needs shader-f16), widened to f32 on load
 //   (common/half.wgsl): products, sums and the epilogue stay f32. VEC4 then reads vec4<f16> (8-byte
-//   aligned views).
+//   aligned views). A_F16 / C_F16: a is read from / c is stored to f16 (activations of the memory
+//   path under --precision f16); the epilogue runs in f32 and the store saturates at +-65504.
 #include "common/index.wgsl"
 #include "common/half.wgsl"
 
@@ -62,15 +63,17 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 #if VEC4
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> a: array<vec4<AT>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<WT>>;
+fn la(i: u32) -> vec4<f32> { return vec4<f32>(a[i]); }
 fn lb(i: u32) -> vec4<f32> { return vec4<f32>(b[i]); }
 #else
-@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<AT>;
 @group(0) @binding(2) var<storage, read> b: array<WT>;
+fn la(i: u32) -> f32 { return f32(a[i]); }
 fn lb(i: u32) -> f32 { return f32(b[i]); }
 #endif
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<CT>;
 #if BIAS
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 #endif
@@ -142,7 +145,7 @@ fn store_row(bi: u32, m: u32, n0: u32, v: vec4<f32>) {
 #if SAVE_PRE
       pre[params.pre_off + (bi * params.M + m) * params.N + n] = x;
 #endif
-      c[base + n] = act(x);
+      c[base + n] = CT(half_sat(act(x)));
     }
   }
 }
@@ -199,7 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gm = mt + m;
       let gk = k0 + ka;
       var va = 0.0;
-      if (gm < M && gk < K) { va = a[abase + gm * params.a_rs + gk * params.a_cs]; }
+      if (gm < M && gk < K) { va = la(abase + gm * params.a_rs + gk * params.a_cs); }
       As[ka * (TM / 4u) + m / 4u][m % 4u] = va;
       var n: u32; var kb: u32;
       if (b_nfast) { kb = e / TN; n = e % TN; } else { n = e / TK; kb = e % TK; }
@@ -255,10 +258,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc = mat4x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   for (var k = 0u; k < params.K; k += 4u) {
 #if A_VM
-    let ta = transpose(mat4x4<f32>(a[pa], a[pa + sa], a[pa + 2u * sa], a[pa + 3u * sa]));
+    let ta = transpose(mat4x4<f32>(la(pa), la(pa + sa), la(pa + 2u * sa), la(pa + 3u * sa)));
     pa += 4u * sa;
 #else
-    let ta = mat4x4<f32>(a[pa.x], a[pa.y], a[pa.z], a[pa.w]);
+    let ta = mat4x4<f32>(la(pa.x), la(pa.y), la(pa.z), la(pa.w));
     pa += vec4<u32>(1u);
 #endif
 #if B_VN
@@ -305,7 +308,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var ka = 0u;
   for (var k = 0u; k < params.K; k++) {
     let bv = vec4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w));
-    for (var i = 0u; i < RB; i++) { acc[i] = fma(vec4<f32>(a[arow[i] + ka]), bv, acc[i]); }
+    for (var i = 0u; i < RB; i++) { acc[i] = fma(vec4<f32>(la(arow[i] + ka)), bv, acc[i]); }
     ka += params.a_cs;
     pb += vec4<u32>(sb);
   }
@@ -329,10 +332,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc3 = vec4<f32>(0.0);
   for (var k = 0u; k < params.K; k++) {
     let bv = vec4<f32>(lb(pb.x), lb(pb.y), lb(pb.z), lb(pb.w));
-    acc0 = fma(vec4<f32>(a[pa.x]), bv, acc0);
-    acc1 = fma(vec4<f32>(a[pa.y]), bv, acc1);
-    acc2 = fma(vec4<f32>(a[pa.z]), bv, acc2);
-    acc3 = fma(vec4<f32>(a[pa.w]), bv, acc3);
+    acc0 = fma(vec4<f32>(la(pa.x)), bv, acc0);
+    acc1 = fma(vec4<f32>(la(pa.y)), bv, acc1);
+    acc2 = fma(vec4<f32>(la(pa.z)), bv, acc2);
+    acc3 = fma(vec4<f32>(la(pa.w)), bv, acc3);
     pa += vec4<u32>(sa);
     pb += vec4<u32>(sb);
   }

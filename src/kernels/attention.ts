@@ -14,7 +14,7 @@
 // forward also stores the per-row logsumexp; the backward runs two kernels (per query row: dq; per
 // key row: dk, dv) that recompute the probabilities from it.
 
-import { shapeStr } from '../graph/dtype.js';
+import { BYTES, shapeStr } from '../graph/dtype.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { matmul } from './matmul.js';
@@ -88,7 +88,9 @@ export function splitPacked(x: Tensor, parts = 3): StridedInput[] {
 
 function checkView(s: StridedInput, what: string, dh: number): void {
   const t = s.tensor;
-  if (t.dtype !== 'f32') throw new Error(`attention: ${what} must be f32, got ${t.dtype}`);
+  // k / v may be stored f16 (the memory path under precision 'f16'; read as vec4<f16>)
+  if (t.dtype !== 'f32' && (what === 'q' || t.dtype !== 'f16'))
+    throw new Error(`attention: ${what} must be f32${what === 'q' ? '' : ' or f16'}, got ${t.dtype}`);
   const [b, n, c] = s.shape;
   for (const [k, v] of [
     ['batchStride', s.batchStride],
@@ -98,9 +100,10 @@ function checkView(s: StridedInput, what: string, dh: number): void {
     if (!Number.isInteger(v) || v < 0 || v % 4 !== 0)
       throw new Error(`attention: ${what} ${k} ${v} must be a non-negative multiple of 4`);
   }
-  if (t.byteOffset % 16 !== 0)
+  const align = 4 * BYTES[t.dtype];
+  if (t.byteOffset % align !== 0)
     throw new Error(
-      `attention: ${what} view at byte offset ${t.byteOffset} is not 16-byte aligned (Dh ${dh} is read as vec4)`,
+      `attention: ${what} view at byte offset ${t.byteOffset} is not ${align}-byte aligned (Dh ${dh} is read as vec4)`,
     );
   if (b > 0 && n > 0 && c > 0) {
     const last = s.offset + (b - 1) * s.batchStride + (n - 1) * s.tokenStride + c;
@@ -139,6 +142,8 @@ function validate(q: StridedInput, k: StridedInput, v: StridedInput, heads: numb
   checkView(q, 'q', Dh);
   checkView(k, 'k', Dh);
   checkView(v, 'v', Dh);
+  if (k.tensor.dtype !== v.tensor.dtype)
+    throw new Error(`attention: k and v are stored alike (f32 or f16), got k ${k.tensor.dtype} and v ${v.tensor.dtype}`);
   if (mask) {
     if (mask.dtype !== 'f32') throw new Error(`attention: mask must be f32 (additive), got ${mask.dtype}`);
     if (mask.rank !== 2 || (mask.shape[0] !== B && mask.shape[0] !== 1) || mask.shape[1] !== Nk) {
@@ -198,6 +203,9 @@ export function attention(
     if (blocker) throw new Error(`attention: the split variant does not support ${blocker}`);
     return attentionSplit(rt, q as Tensor, k as Tensor, v as Tensor, scale, mask);
   }
+  const half = ks.tensor.dtype === 'f16';
+  if (half && wants) throw new Error('attention: f16 k / v are inference only (no autograd)');
+  if (half && !rt.hasF16) throw new Error(`attention: f16 k / v need the 'shader-f16' feature, which this adapter lacks`);
   if (wants && !inputs.every(isTensor))
     throw new Error('attention: autograd needs q, k and v as plain [B, N, C] tensors (not strided views)');
   if (wants && (ks.shape[0] !== B || vs.shape[0] !== B))
@@ -220,6 +228,7 @@ export function attention(
   if (variant === 'tiled') defines.TILED = 1;
   if (mask) defines.MASK = 1;
   if (stats) defines.LSE = 1;
+  if (half) defines.A_F16 = 1;
   const bindings: Record<string, Tensor> = { q: qs.tensor, k: ks.tensor, v: vs.tensor, out };
   if (mask) bindings.mask = mask;
   if (stats) bindings.stats = stats;
@@ -246,7 +255,7 @@ export function attention(
     bindings,
     params,
     groups,
-    label: `attention.${variant}.dh${Dh}${mask ? '.mask' : ''}`,
+    label: `attention.${variant}.dh${Dh}${mask ? '.mask' : ''}${half ? '.f16kv' : ''}`,
   });
   if (wants) recordAttention(rt, g, scale, q as Tensor, k as Tensor, v as Tensor, mask, out, stats);
   return out;

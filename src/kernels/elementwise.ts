@@ -1,10 +1,13 @@
 // Wrapper for shaders/elementwise.wgsl: unary activations (with a fused affine alpha*x+beta),
 // broadcasting binary ops, and the activation backward used by autograd.
+// Half storage (the memory path under precision 'f16'): `unary` reads an f32 or f16 x and writes the
+// dtype asked for (default x's); `binary` takes two f16 operands and writes f16. Arithmetic stays
+// f32; an f16 store saturates at +-65504. Inference only: no autograd through f16 tensors.
 
 import type { Node } from '../graph/autograd.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { shapeStr } from '../graph/dtype.js';
+import { BYTES, shapeStr } from '../graph/dtype.js';
 import { reduceToShape } from './reduce.js';
 
 export type UnaryOp =
@@ -28,22 +31,40 @@ function checkF32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} for ${t}`);
 }
 
-/** y = op(alpha * x + beta). */
-export function unary(rt: Runtime, x: Tensor, op: UnaryOp, opts: { alpha?: number; beta?: number } = {}): Tensor {
-  checkF32(op, x);
+/** f32 or f16 operands of one dtype (f16: the adapter feature, no autograd); the defines of that storage. */
+function floatDefines(rt: Runtime, op: string, out: 'f32' | 'f16', ...ts: Tensor[]): Record<string, number> {
+  const dt = ts[0].dtype;
+  for (const t of ts)
+    if (t.dtype !== dt || (t.dtype !== 'f32' && t.dtype !== 'f16'))
+      throw new Error(`${op}: expects f32 or f16 tensors of one dtype, got ${ts.map((u) => u.dtype).join(' and ')}`);
+  if (dt === 'f32' && out === 'f32') return {};
+  if (!rt.hasF16) throw new Error(`${op}: f16 tensors need the 'shader-f16' feature, which this adapter lacks`);
+  if (rt.tape?.wants(ts)) throw new Error(`${op}: f16 tensors are inference only (no autograd)`);
+  return { ...(dt === 'f16' ? { A_F16: 1 } : {}), ...(out === 'f16' ? { C_F16: 1 } : {}) };
+}
+
+/** y = op(alpha * x + beta), stored as `dtype` (default x's: f32, or f16 for half storage). */
+export function unary(
+  rt: Runtime,
+  x: Tensor,
+  op: UnaryOp,
+  opts: { alpha?: number; beta?: number; dtype?: 'f32' | 'f16' } = {},
+): Tensor {
+  const dtype = opts.dtype ?? (x.dtype as 'f32' | 'f16');
+  const half = floatDefines(rt, op, dtype, x);
   const alpha = opts.alpha ?? 1;
   const beta = opts.beta ?? 0;
-  const y = rt.empty(x.shape, 'f32', op);
+  const y = rt.empty(x.shape, dtype, op);
   if (x.size > 0) {
     // 4 elements per invocation where the sizes allow (one index computation for 4 values)
     const v4 = x.size % 4 === 0 && x.byteOffset % 16 === 0 ? 4 : 1;
     rt.kernel('elementwise').run({
-      defines: { UNARY: 1, VEC4: v4 === 4 ? 1 : 0, [op.toUpperCase()]: 1 },
+      defines: { UNARY: 1, VEC4: v4 === 4 ? 1 : 0, [op.toUpperCase()]: 1, ...half },
       constants: { WG },
       bindings: { x, y },
       params: { n: x.size / v4, alpha, beta },
       groups: rt.groups1d(x.size / v4, WG),
-      label: `elementwise.${op}${v4 === 4 ? '.vec4' : ''}`,
+      label: `elementwise.${op}${v4 === 4 ? '.vec4' : ''}${half.A_F16 ? '.f16in' : ''}${half.C_F16 ? '.f16out' : ''}`,
     });
   }
   if (rt.tape?.wants([x])) {
@@ -196,31 +217,34 @@ export function binary(
   op: BinaryOp,
   opts: { alpha?: number; beta?: number } = {},
 ): Tensor {
-  checkF32(op, a, b);
+  const dtype = a.dtype as 'f32' | 'f16';
+  const half = floatDefines(rt, op, dtype, a, b);
   const shape = broadcastShapes(a.shape, b.shape, op);
   if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} > ${MAX_RANK}`);
   const alpha = opts.alpha ?? 1;
   const beta = opts.beta ?? 0;
-  const y = rt.empty(shape, 'f32', op);
+  const y = rt.empty(shape, dtype, op);
   const n = y.size;
-  const aligned = (t: Tensor) => t.byteOffset % 16 === 0;
+  const tag = half.A_F16 ? '.f16' : '';
+  // vec4 reads: element offsets of both operands multiples of 4
+  const aligned = (t: Tensor) => t.byteOffset % (4 * BYTES[t.dtype]) === 0;
   // vec4 path: each operand is the whole output or a block repeated over the output's leading dims
   // (e.g. positions shared by a batch of objects)
   const ra = leadingBlock(a.shape, shape);
   const rb = leadingBlock(b.shape, shape);
   if (n > 0 && n % 4 === 0 && ra % 4 === 0 && rb % 4 === 0 && ra > 0 && rb > 0 && aligned(a) && aligned(b)) {
     rt.kernel('elementwise').run({
-      defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1 },
+      defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1, ...half },
       constants: { WG },
       bindings: { a, b, y },
       params: { n4: n / 4, alpha, beta, a_n4: ra / 4, b_n4: rb / 4 },
       groups: rt.groups1d(n / 4, WG),
-      label: `elementwise.${op}`,
+      label: `elementwise.${op}${tag}`,
     });
   } else if (n > 0) {
     const s = shape.length ? shape : [1];
     const c = collapseDims(s, broadcastStrides(a.shape, s), broadcastStrides(b.shape, s));
-    const ch = channelBroadcast(c);
+    const ch = half.A_F16 ? null : channelBroadcast(c); // the per-channel path reads f32 only
     const full = ch?.chFirst ? b : a;
     if (ch && aligned(full)) {
       rt.kernel('elementwise').run({
@@ -233,7 +257,7 @@ export function binary(
       });
     } else
       rt.kernel('elementwise').run({
-        defines: { BINARY: 1, [op.toUpperCase()]: 1 },
+        defines: { BINARY: 1, [op.toUpperCase()]: 1, ...half },
         constants: { WG },
         bindings: { a, b, y },
         params: {
@@ -246,7 +270,7 @@ export function binary(
           b_strides: pack8(c.bs, 0),
         },
         groups: rt.groups1d(n, WG),
-        label: `elementwise.${op}`,
+        label: `elementwise.${op}${tag}`,
       });
   }
   if (rt.tape?.wants([a, b])) {

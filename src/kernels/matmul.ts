@@ -5,6 +5,9 @@
 // broadcast to every lane on CPU drivers; each invocation 4 columns) and 'tiled' (64x64
 // workgroup-memory tiles; real GPUs). CPU adapters use 'rows' from 32 rows up, 'software' below.
 // B may be stored f16 (weights loaded with precision 'f16'): widened on load, arithmetic stays f32.
+// A may be stored f16 too (activations under precision 'f16': the memory path, MLP hidden layers), and
+// C may be stored f16 (`outDtype`, default A's dtype): the epilogue is computed in f32, an f16 store
+// saturates at +-65504; inference only (no autograd through f16 activations).
 // Autograd: the backward runs the same kernels (dA = dC op(B)^T, dB = op(A)^T dC, dbias = column
 // sums via reduce); a fused activation is differentiated through the saved pre-activation.
 
@@ -30,6 +33,8 @@ export interface MatmulOptions {
   alpha?: number;
   /** Force a kernel variant (default: 'rows' or 'software' by size on CPU adapters, 'tiled' otherwise). */
   variant?: MatmulVariant;
+  /** Storage of C (default A's dtype); f16 is inference only. */
+  outDtype?: 'f32' | 'f16';
 }
 
 /** Batch dims the shader decomposes. */
@@ -58,8 +63,8 @@ function defaultVariant(rt: Runtime, rows: number, bF16: boolean): MatmulVariant
 }
 
 function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
-  if (a.dtype !== 'f32' || (b.dtype !== 'f32' && b.dtype !== 'f16'))
-    throw new Error(`${op}: expects f32 A and f32 or f16 B, got A ${a.dtype} and B ${b.dtype}`);
+  if ((a.dtype !== 'f32' && a.dtype !== 'f16') || (b.dtype !== 'f32' && b.dtype !== 'f16'))
+    throw new Error(`${op}: expects f32 or f16 A and B, got A ${a.dtype} and B ${b.dtype}`);
   if (a.rank < 2 || b.rank < 2)
     throw new Error(`${op}: A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} must both have rank >= 2`);
   const [a0, a1] = a.shape.slice(-2);
@@ -109,6 +114,8 @@ interface CoreOptions {
   /** null: chosen by size (defaultVariant). */
   variant: MatmulVariant | null;
   savePre: boolean;
+  /** Storage of C (null: A's dtype). */
+  outDtype?: 'f32' | 'f16' | null;
 }
 
 /** One dispatch, no autograd. Returns the output and (savePre) the pre-activation. */
@@ -127,7 +134,11 @@ function matmulCore(
       throw new Error(`${op}: bias ${shapeStr(o.bias.shape)} must be [${N}] (N of the output ${shapeStr(p.outShape)})`);
   }
   if (!['none', 'relu', 'gelu'].includes(o.act)) throw new Error(`${op}: unknown activation '${o.act}'`);
-  const y = rt.empty(p.outShape, 'f32', op);
+  const outDtype = o.outDtype ?? (a.dtype as 'f32' | 'f16');
+  const half = a.dtype === 'f16' || outDtype === 'f16';
+  if (half && o.savePre) throw new Error(`${op}: f16 activations are inference only (no autograd)`);
+  if (half && !rt.hasF16) throw new Error(`${op}: f16 activations need the 'shader-f16' feature, which this adapter lacks`);
+  const y = rt.empty(p.outShape, outDtype, op);
   const pre = o.savePre && o.act !== 'none' ? rt.empty(p.outShape, 'f32', `${op}.pre`) : null;
   if (y.size === 0) return { y, pre };
 
@@ -157,7 +168,7 @@ function matmulCore(
   } else if (
     K > 0 &&
     K % 4 === 0 &&
-    a.byteOffset % 16 === 0 &&
+    (a.byteOffset / BYTES[a.dtype]) % 4 === 0 &&
     (b.byteOffset / BYTES[b.dtype]) % 4 === 0 &&
     (!o.transA || M % 4 === 0) &&
     (o.transB || N % 4 === 0)
@@ -171,6 +182,8 @@ function matmulCore(
     if (!rt.hasF16) throw new Error(`${op}: an f16 B needs the 'shader-f16' feature, which this adapter lacks`);
     defines.W_F16 = 1;
   }
+  if (a.dtype === 'f16') defines.A_F16 = 1;
+  if (outDtype === 'f16') defines.C_F16 = 1;
   if (o.bias) defines.BIAS = 1;
   if (pre) defines.SAVE_PRE = 1;
   const bindings: Record<string, Tensor> = { a, b, c: y };
@@ -218,7 +231,7 @@ function matmulCore(
       ...ropeParams,
     },
     groups,
-    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.W_F16 ? '.f16w' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
+    label: `matmul.${variant}${defines.VEC4 ? '.vec4' : ''}${defines.W_F16 ? '.f16w' : ''}${defines.A_F16 ? '.f16a' : ''}${defines.C_F16 ? '.f16c' : ''}${o.act !== 'none' ? `.${o.act}` : ''}${o.rope ? '.rope' : ''}`,
   });
   return { y, pre };
 }
@@ -232,6 +245,7 @@ function resolve(rt: Runtime, opts: MatmulOptions, savePre: boolean): CoreOption
     alpha: opts.alpha ?? 1,
     variant: opts.variant ?? null,
     savePre,
+    outDtype: opts.outDtype ?? null,
   };
 }
 
@@ -239,6 +253,8 @@ function resolve(rt: Runtime, opts: MatmulOptions, savePre: boolean): CoreOption
 export function matmul(rt: Runtime, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const bias = opts.bias ?? null;
   const wants = rt.tape?.wants([a, b, bias]) ?? false;
+  if (wants && (a.dtype === 'f16' || opts.outDtype === 'f16'))
+    throw new Error('matmul: f16 activations are inference only (no autograd)');
   const o = resolve(rt, opts, wants);
   const { y, pre } = matmulCore(rt, a, b, o);
   if (wants) recordMatmul(rt, 'matmul', a, b, bias, y, a.shape, b.shape, y.shape, pre, o);
@@ -255,7 +271,7 @@ export function linear(
   weight: Tensor,
   bias: Tensor | null = null,
   act: Activation = 'none',
-  opts: { variant?: MatmulVariant; rope?: RopeEpilogue } = {},
+  opts: { variant?: MatmulVariant; rope?: RopeEpilogue; outDtype?: 'f32' | 'f16' } = {},
 ): Tensor {
   if (x.rank < 1) throw new Error(`linear: x ${shapeStr(x.shape)} needs rank >= 1`);
   if (weight.rank !== 2) throw new Error(`linear: weight ${shapeStr(weight.shape)} must be [out, in]`);
@@ -268,8 +284,13 @@ export function linear(
   const rows = numel(x.shape.slice(0, -1));
   const xShape2 = [rows, inF];
   const wants = rt.tape?.wants([x, weight, bias]) ?? false;
+  if (wants && (x.dtype === 'f16' || opts.outDtype === 'f16'))
+    throw new Error('linear: f16 activations are inference only (no autograd)');
   if (opts.rope && wants) throw new Error('linear: the RoPE epilogue has no autograd (use linear, then rope)');
-  const o = { ...resolve(rt, { transB: true, bias, act, variant: opts.variant }, wants), rope: opts.rope };
+  const o = {
+    ...resolve(rt, { transB: true, bias, act, variant: opts.variant, outDtype: opts.outDtype }, wants),
+    rope: opts.rope,
+  };
   const x2 = x.reshape(xShape2);
   let r: { y: Tensor; pre: Tensor | null };
   try {

@@ -21,8 +21,18 @@ export class Linear extends Module {
     this.weight = new Param([outF, inF], true);
     this.bias = bias ? new Param([outF]) : undefined;
   }
-  forward(rt: Runtime, x: Tensor, act: Activation = 'none'): Tensor {
-    return linear(rt, x, this.weight.t, this.bias?.t ?? null, act);
+  /** outDtype: storage of the output (default x's; f16 only at inference, see halfHidden). */
+  forward(rt: Runtime, x: Tensor, act: Activation = 'none', outDtype?: 'f32' | 'f16'): Tensor {
+    return linear(rt, x, this.weight.t, this.bias?.t ?? null, act, { outDtype });
+  }
+
+  /**
+   * Storage of a hidden activation this layer produces for the next Linear: f16 when its weight is
+   * stored f16 (precision 'f16') and no tape records, else f32. The next layer reads it and writes f32
+   * again (`forward(rt, h, act, 'f32')`): half the bytes of the widest intermediate of an MLP.
+   */
+  hiddenDtype(rt: Runtime): 'f32' | 'f16' {
+    return this.weight.t.dtype === 'f16' && rt.tape === null ? 'f16' : 'f32';
   }
 }
 
@@ -115,10 +125,12 @@ export class MLP extends Module {
     const dims = [inDim, ...new Array(numLayers - 1).fill(hidden), outDim];
     this.layers = Array.from({ length: numLayers }, (_, i) => new Linear(dims[i], dims[i + 1]));
   }
+  /** Hidden activations are stored f16 under precision 'f16' (Linear.hiddenDtype); the output is x's dtype. */
   forward(rt: Runtime, x: Tensor): Tensor {
     let h = x;
+    const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
-      h = l.forward(rt, h, i < this.layers.length - 1 ? this.act : 'none');
+      h = l.forward(rt, h, i < last ? this.act : 'none', i < last ? l.hiddenDtype(rt) : (x.dtype as 'f32' | 'f16'));
     });
     return this.sigmoidOutput ? sigmoid(rt, h) : h;
   }

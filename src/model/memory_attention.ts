@@ -109,7 +109,13 @@ export class MemoryAttentionLayer extends Module {
     const k = c.pos_enc_at_cross_attn_keys ? add(rt, memory, memoryPos) : memory;
     tgt = add(rt, tgt, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, extra.keyMask ?? null));
     a = this.norm3.forward(rt, tgt);
-    const ff = this.linear2.forward(rt, this.linear1.forward(rt, a, 'relu'));
+    // the FFN's hidden activation [B, HW, dim_feedforward] stored f16 under precision f16 (Linear.hiddenDtype)
+    const ff = this.linear2.forward(
+      rt,
+      this.linear1.forward(rt, a, 'relu', this.linear1.hiddenDtype(rt)),
+      'none',
+      'f32',
+    );
     return add(rt, tgt, ff);
   }
 }

@@ -8,6 +8,7 @@
 //     no_memory_prompt_embeddings_fg on a frame without memory (initial conditioning frame).
 // Without a category the tracker is plain SAM 2.1 (no class / object tokens).
 import type { Tensor } from '../graph/tensor.js';
+import { cast } from '../kernels/layout.js';
 import type { Runtime } from '../graph/runtime.js';
 import type { RobotSeg } from './robotseg.js';
 import { rpgForegroundProb } from './rpg.js';
@@ -75,7 +76,9 @@ export class RobotSegTracker extends Tracker {
         frames.map((fr) => fr.predMasks),
         m.spec.grid,
       );
-      objectTokens = m.robot_prompt_generator.forward(rt, a.memory.narrow0(b, 1), fg).tokens;
+      // the RPG reads f32: an f16 memory (precision f16) widens exactly (bf16 values)
+      const mem = a.memory.narrow0(b, 1);
+      objectTokens = m.robot_prompt_generator.forward(rt, mem.dtype === 'f16' ? cast(rt, mem, 'f32') : mem, fg).tokens;
     }
     tap?.('rpg.tokens_out', objectTokens);
     const forced = objectTokensOverride?.(objectTokens);

@@ -323,7 +323,13 @@ export class SemaMemoryAttentionLayer extends MemoryAttentionLayer {
     const tCa = add(rt, tSa, this.cross_attn_image.forward(rt, a, k, memory, cs, numObjPtrTokens, keyMask));
     tap?.('t_ca_BxNxC', tCa);
     a = this.norm3.forward(rt, tCa);
-    const ff = this.linear2.forward(rt, this.linear1.forward(rt, a, 'relu'));
+    // the FFN's hidden activation [B, HW, dim_feedforward] stored f16 under precision f16 (Linear.hiddenDtype)
+    const ff = this.linear2.forward(
+      rt,
+      this.linear1.forward(rt, a, 'relu', this.linear1.hiddenDtype(rt)),
+      'none',
+      'f32',
+    );
     tap?.('mlp_delta_BxNxC', ff);
     const tMain = add(rt, tCa, ff);
     tap?.('tgt_main_BxNxC', tMain);

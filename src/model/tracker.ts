@@ -26,10 +26,19 @@
 // The decoder batches the objects whose token sequences have the same length (all plain SAM 2.1
 // objects; RobotSeg objects per number of memory frames, as their RPG gives R tokens per frame); the
 // caller runs one decoder call per such group (the batch is ordered so that groups are contiguous).
+//
+// Half storage of the memory path (`memoryDtype`): a model whose weights were loaded with precision
+// 'f16' also stores its memory bank f16 (each frame's maskmem features after the bf16 rounding rule:
+// a bf16 value inside f16's normal range is exact in f16, so nothing is lost but the exponents
+// beyond it; the store saturates at +-65504), and the memory tokens, their positions and the keys /
+// values of the memory cross-attention stay f16 through assembly, the K / V projections and the
+// attention (f32 arithmetic throughout; the object pointers and positions are rounded to f16). Half
+// the bank's bytes per object and half the bytes the assembly copies per frame. Training (a tape)
+// always stays f32.
 import type { Runtime } from '../graph/runtime.js';
 import { type Tensor, untrack } from '../graph/tensor.js';
 import { add, affine, mul, unary } from '../kernels/elementwise.js';
-import { concat, permute, slice, tile } from '../kernels/layout.js';
+import { cast, concat, permute, slice, tile } from '../kernels/layout.js';
 import { matmul } from '../kernels/matmul.js';
 import { argmaxOneHot } from '../kernels/reduce.js';
 import { resize } from '../kernels/resize.js';
@@ -152,6 +161,15 @@ export class Tracker {
     readonly rt: Runtime,
     readonly model: SAM2,
   ) {}
+
+  /**
+   * Storage of the memory path (bank, memory tokens and positions, memory K / V): f16 when the model's
+   * memory-attention weights are stored f16 (precision 'f16') and no tape records, else f32.
+   */
+  get memoryDtype(): 'f32' | 'f16' {
+    const layer = this.model.memory_attention.layers[0];
+    return layer?.cross_attn_image.k_proj.weight.t.dtype === 'f16' && this.rt.tape === null ? 'f16' : 'f32';
+  }
 
   /** Release cached constants (recomputed on demand). */
   dispose(): void {
@@ -505,7 +523,8 @@ export class Tracker {
     const m = this.model;
     // training: maskmem_tpos_enc is a parameter on the tape (and changes every step): never cached
     const training = rt.tape !== null && m.maskmem_tpos_enc.t.requiresGrad;
-    const key = `${h}x${w}:${slot}`;
+    const dtype = this.memoryDtype;
+    const key = `${h}x${w}:${slot}:${dtype}`;
     let t = training ? undefined : this.slotPos.get(key);
     if (!t) {
       const memDim = m.cfg.memory_encoder.out_dim;
@@ -517,7 +536,8 @@ export class Tracker {
           1,
           memDim,
         ]);
-        return add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos); // (1, D, hw) -> (1, hw, D)
+        const pos = add(rt, permute(rt, memPos.reshape([1, memDim, h * w]), [0, 2, 1]), tpos); // (1, D, hw) -> (1, hw, D)
+        return dtype === 'f16' ? cast(rt, pos, 'f16') : pos;
       });
       if (!training) this.slotPos.set(key, untrack(t));
     }
@@ -551,7 +571,9 @@ export class Tracker {
     const M = F * hw + P * split;
     const maxPtrs = Math.min(numFrames, cfg.base.max_obj_ptrs_in_encoder);
     const padded = sels.some((s) => s.frames.length !== F || s.ptrs.length !== P);
-    const zeros = (n: number) => rt.zeros([1, n, memDim], 'f32', 'memory_pad');
+    const dtype = this.memoryDtype;
+    const zeros = (n: number) => rt.zeros([1, n, memDim], dtype, 'memory_pad');
+    const stored = (x: Tensor) => (x.dtype === dtype ? x : cast(rt, x, dtype)); // pointers and positions are computed f32
     // one row [1, M, memDim] of memory (or of positions) from its spatial parts and pointer block
     const row = (spatial: Tensor[], nFrames: number, ptr: Tensor | null, nPtrs: number): Tensor[] => {
       const parts = [...spatial];
@@ -564,7 +586,7 @@ export class Tracker {
     const memParts = sels.flatMap((s) => {
       const spatial = s.frames.map((fr) => permute(rt, fr.maskmem!.reshape([1, memDim, hw]), [0, 2, 1])); // (1, D, hw) -> (1, hw, D)
       // each C-dim pointer -> `split` tokens of memDim (pointer-major)
-      const ptr = s.ptrs.length ? concat(rt, s.ptrs, 0).reshape([1, s.ptrs.length * split, memDim]) : null;
+      const ptr = s.ptrs.length ? stored(concat(rt, s.ptrs, 0)).reshape([1, s.ptrs.length * split, memDim]) : null;
       return row(spatial, s.frames.length, ptr, s.ptrs.length);
     });
     const memory = concat(rt, memParts, 1).reshape([B, M, memDim]);
@@ -584,7 +606,11 @@ export class Tracker {
           );
           const pe = m.obj_ptr_tpos_proj.forward(rt, rt.upload(posHost, [n, C], 'f32', 'ptr_tpos')); // [P, memDim]
           // each part of a pointer gets the same pos
-          ptrPos = add(rt, rt.zeros([n, split, memDim]), pe.reshape([n, 1, memDim])).reshape([1, n * split, memDim]);
+          ptrPos = stored(add(rt, rt.zeros([n, split, memDim]), pe.reshape([n, 1, memDim]))).reshape([
+            1,
+            n * split,
+            memDim,
+          ]);
         }
         r = row(
           s.slots.map((slot) => this.slotPosition(h, w, slot)),
@@ -658,7 +684,8 @@ export class Tracker {
         : affine(rt, objectScores as Tensor, -1, 1).reshape([B, 1, 1, 1]);
       feats = add(rt, feats, mul(rt, absent, m.no_obj_embed_spatial.t.reshape([1, d, 1, 1])));
       tap?.('memenc.maskmem_features_f32', feats);
-      const stored = unary(rt, feats, 'round_bf16');
+      // the bank's storage: bf16-rounded values, kept f32 or (precision f16) f16, exact either way
+      const stored = unary(rt, feats, 'round_bf16', { dtype: this.memoryDtype });
       tap?.('memenc.maskmem_features_bf16_as_f32', stored);
       return stored;
     });

@@ -113,14 +113,25 @@ describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
     const imgs: RgbImage[] = [0, 1, 2].map((i) => readImage(join(GOLDEN, `video_frame${i}.png`)));
     const src: FrameSource = { numFrames: 3, width: 200, height: 150, frame: async (i) => imgs[i] };
     const taps = new Map<string, Promise<Float32Array>>();
+    const stored = new Map<string, string>();
     const pred = new VideoPredictor(rt!, model, src, {
       tap: (f: number, n: string, t: Tensor) => {
         if (n === 'heads.high_res_masks' || n === 'heads.ious') taps.set(`video/frame${f}/${n}`, rt!.read(t));
+        if (n.startsWith('memattn.memory') || n.startsWith('memenc.maskmem')) stored.set(n, t.dtype);
       },
     });
     await pred.addPoints(0, 1, { points: [{ x: 90, y: 82.5, label: 1 }] });
     const rows: string[] = [];
     let frames = 0;
+    const checkStorage = () => {
+      // the memory path is stored f16 (bank, memory tokens and their positions); f32 before the rounding
+      expect(Object.fromEntries(stored)).toEqual({
+        'memenc.maskmem_features_f32': 'f32',
+        'memenc.maskmem_features_bf16_as_f32': 'f16',
+        'memattn.memory_NxBxC': 'f16',
+        'memattn.memory_pos_NxBxC': 'f16',
+      });
+    };
     for await (const { frame, results } of pred.propagate()) {
       const r = results[0];
       // the decoder's logits before hole filling: within LOGIT_FRAC of the golden's
@@ -151,6 +162,7 @@ describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
       frames++;
     }
     expect(frames).toBe(3);
+    checkStorage();
     console.log(`f16 video parity:\n  ${rows.join('\n  ')}`);
     pred.reset();
     await golden.close();
