@@ -143,7 +143,9 @@ function validate(q: StridedInput, k: StridedInput, v: StridedInput, heads: numb
   checkView(k, 'k', Dh);
   checkView(v, 'v', Dh);
   if (k.tensor.dtype !== v.tensor.dtype)
-    throw new Error(`attention: k and v are stored alike (f32 or f16), got k ${k.tensor.dtype} and v ${v.tensor.dtype}`);
+    throw new Error(
+      `attention: k and v are stored alike (f32 or f16), got k ${k.tensor.dtype} and v ${v.tensor.dtype}`,
+    );
   if (mask) {
     if (mask.dtype !== 'f32') throw new Error(`attention: mask must be f32 (additive), got ${mask.dtype}`);
     if (mask.rank !== 2 || (mask.shape[0] !== B && mask.shape[0] !== 1) || mask.shape[1] !== Nk) {
@@ -205,7 +207,8 @@ export function attention(
   }
   const half = ks.tensor.dtype === 'f16';
   if (half && wants) throw new Error('attention: f16 k / v are inference only (no autograd)');
-  if (half && !rt.hasF16) throw new Error(`attention: f16 k / v need the 'shader-f16' feature, which this adapter lacks`);
+  if (half && !rt.hasF16)
+    throw new Error(`attention: f16 k / v need the 'shader-f16' feature, which this adapter lacks`);
   if (wants && !inputs.every(isTensor))
     throw new Error('attention: autograd needs q, k and v as plain [B, N, C] tensors (not strided views)');
   if (wants && (ks.shape[0] !== B || vs.shape[0] !== B))
