@@ -15,7 +15,8 @@
 //     row's `stages` (and note) split a frame by stage: wall ms with a sync after each stage (3 frames);
 //     `dispatches`, `submits`, `uploads`, `readbacks`: per frame over 3 frames without those syncs
 //     (Runtime.counters); `hostMs`: median over 5 frames of wall ms minus GPU (timestamp) ms of the
-//     frame, i.e. the host's share: encoding, queueing, submits, uploads, readback waits, choices.
+//     frame, i.e. the host's share: encoding, queueing, submits, uploads, readback waits, choices;
+//     `bankBytes`: GPU bytes of object 1's full memory bank (VideoPredictor.memoryBytes).
 //     `--full`: the same rows at the real size (harness.ts fullConfig: sam2.1_hiera_t, 1024 px) with
 //     seeded random weights in the official layout and synthetic S x S frames (textured background,
 //     four moving blobs under the clicks); checked for the lockstep equality and finite logits only.
@@ -504,8 +505,10 @@ function trackObjects(n: number, mode: 'batched' | 'per_object' | null): BenchCa
           }
           hook = null;
           const stages = Object.fromEntries(STAGES.map((st) => [st, (ms.get(st) ?? 0) / frames]));
-          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks, host ${hostMs ?? '-'} ms`;
-          return { stages, ...counts, hostMs, objects: n, note };
+          // GPU bytes of one object's full bank (memories f32, or f16 under --precision f16)
+          const bankBytes = pred.memoryBytes(1);
+          const note = `${STAGES.map((st) => `${st} ${stages[st].toFixed(0)}`).join(', ')} ms (synced per stage); per frame: ${counts.dispatches} dispatches, ${counts.submits} submits, ${counts.uploads} uploads, ${counts.readbacks} readbacks, host ${hostMs ?? '-'} ms; bank ${(bankBytes / 2 ** 20).toFixed(2)} MiB per object`;
+          return { stages, ...counts, hostMs, bankBytes, objects: n, note };
         },
         dispose() {
           pred.reset();

@@ -95,6 +95,17 @@ export class MemoryBank implements MemoryView {
     }
   }
 
+  /**
+   * GPU bytes of what the bank holds: every stored frame's memory (f32, or f16 under precision f16),
+   * object pointer and low-res mask. A memory that is a view of a batch's output counts its own share.
+   */
+  bytes(): number {
+    let n = 0;
+    for (const m of [this.cond, this.nonCond, this.tempNonCond])
+      for (const s of m.values()) n += (s.maskmem?.byteLength ?? 0) + s.objPtr.byteLength + s.predMasks.byteLength;
+    return n;
+  }
+
   dispose(): void {
     for (const m of [this.cond, this.nonCond, this.tempNonCond]) {
       for (const s of m.values()) disposeFrame(s);

@@ -266,6 +266,11 @@ export class VideoPredictor {
     return [...this.objects.keys()];
   }
 
+  /** GPU bytes an object's memory bank holds (MemoryBank.bytes); 0 for an unknown object. */
+  memoryBytes(objId: number): number {
+    return this.objects.get(objId)?.bank.bytes() ?? 0;
+  }
+
   /**
    * Add clicks (and/or a box) on a frame for an object (SAM 2's add_new_points_or_box). A box or
    * clearOld replaces the frame's previous points. Returns that frame's masks for the object.

@@ -163,6 +163,12 @@ describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
     }
     expect(frames).toBe(3);
     checkStorage();
+    // the bank of the object holds frames 0-2: each a memDim x h x w memory at 2 bytes a value (f32: 4),
+    // an f32 pointer [C] and f32 low-res logits [4h x 4w]
+    const cfg = model.cfg;
+    const hw = (cfg.image_size / cfg.backbone_stride) ** 2;
+    const perFrame = cfg.memory_encoder.out_dim * hw * 2 + cfg.memory_attention.d_model * 4 + 16 * hw * 4;
+    expect(pred.memoryBytes(1)).toBe(3 * perFrame);
     console.log(`f16 video parity:\n  ${rows.join('\n  ')}`);
     pred.reset();
     await golden.close();
