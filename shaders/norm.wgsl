@@ -10,7 +10,8 @@
 //  LN_FWD        x, y [rows, C] (VT), w, b [C] (VT). One row per invocation (software: shifted sums,
 //                see RECENTRE) or, with WGROW, one workgroup of WG (power of 2) per row with an exact
 //                two-pass mean/variance through workgroup-memory trees (hardware).
-//                STATS: also write stats [2, rows] (f32): mean, then rstd.
+//                STATS: also write stats [2, rows] (f32): mean, then rstd. C_F16: y stored f16
+//                (precision f16 at inference: a normalised row's range is bounded by its affine).
 //  LN_BWD        x, dy, dx [rows, C] (VT), w [C] (VT), stats [2, rows] from LN_FWD. Same mapping
 //                (row per invocation, or WGROW workgroup per row).
 //  LN2D_FWD      x, y [B, C, HW] (VT over pixels: 4 neighbouring pixels per invocation under VEC4),
@@ -35,6 +36,7 @@
 // 1-D dispatches are folded into 2-D above 65535 workgroups (linear_id / workgroup index).
 #include "common/index.wgsl"
 #include "common/vec4.wgsl"
+#include "common/half.wgsl"
 
 override WG: u32 = 128;
 
@@ -70,7 +72,13 @@ struct Params { rows: u32, c: u32, eps: f32, x_off: u32, w_off: u32, b_off: u32,
 @group(0) @binding(1) var<storage, read> x: array<VT>;
 @group(0) @binding(2) var<storage, read> w: array<VT>;
 @group(0) @binding(3) var<storage, read> b: array<VT>;
-@group(0) @binding(4) var<storage, read_write> y: array<VT>;
+// C_F16 (inference, common/half.wgsl): y stored f16, saturating at +-65504; statistics stay f32.
+#if VEC4
+alias YT = vec4<CT>;
+#else
+alias YT = CT;
+#endif
+@group(0) @binding(4) var<storage, read_write> y: array<YT>;
 #if STATS
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 #endif
@@ -84,7 +92,12 @@ fn ln_write_row(row: u32, j0: u32, js: u32, mean: f32, rstd: f32) {
   let wb = params.w_off / VW;
   let bb = params.b_off / VW;
   for (var j = j0; j < cv; j += js) {
-    y[yb + j] = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
+    let v = (x[xb + j] - VT(mean)) * VT(rstd) * w[wb + j] + b[bb + j];
+#if C_F16
+    y[yb + j] = YT(clamp(v, VT(-65504.0), VT(65504.0)));
+#else
+    y[yb + j] = v;
+#endif
   }
 #if STATS
   if (j0 == 0u) {

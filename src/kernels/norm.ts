@@ -20,6 +20,8 @@ export interface LayerNormOptions {
   variant?: LayerNormVariant;
   /** Allow vec4 loads when possible (default true; false forces the scalar path, for tests). */
   vec4?: boolean;
+  /** Storage of y (default f32); f16 (precision f16, inference only) saturates at +-65504. */
+  outDtype?: 'f32' | 'f16';
 }
 export interface GroupNormOptions {
   /** Partials per group in the two-stage reduction (default: about 128 units each; clamped to [1, units]). */
@@ -141,10 +143,11 @@ function lnRun(
   params: Record<string, number>,
   stats: boolean,
   label: string,
+  halfOut = false,
 ): void {
   const wgrow = plan.variant === 'workgroup';
   rt.kernel('norm').run({
-    defines: { [section]: 1, VEC4: vec4 ? 1 : 0, WGROW: wgrow ? 1 : 0, STATS: stats ? 1 : 0 },
+    defines: { [section]: 1, VEC4: vec4 ? 1 : 0, WGROW: wgrow ? 1 : 0, STATS: stats ? 1 : 0, C_F16: halfOut ? 1 : 0 },
     constants: { WG: plan.wg },
     bindings,
     params,
@@ -168,7 +171,11 @@ export function layerNormForward(
   checkEps(op, eps);
   const plan = lnPlan(rt, op, x, opts);
   checkAffine(op, x, plan.c, weight, bias);
-  const y = rt.empty(x.shape, 'f32', 'layer_norm');
+  const half = opts.outDtype === 'f16';
+  if (half && withStats) throw new Error(`${op}: an f16 output is inference only (no autograd)`);
+  if (half && !rt.hasF16)
+    throw new Error(`${op}: an f16 output needs the 'shader-f16' feature, which this adapter lacks`);
+  const y = rt.empty(x.shape, half ? 'f16' : 'f32', 'layer_norm');
   const stats = withStats ? rt.empty([2, plan.rows], 'f32', 'layer_norm.stats') : null;
   if (x.size > 0) {
     const vec4 = plan.vec4 && aligned16(x, weight, bias, y);
@@ -180,7 +187,8 @@ export function layerNormForward(
       stats ? { x, w: weight, b: bias, y, stats } : { x, w: weight, b: bias, y },
       { rows: plan.rows, c: plan.c, eps },
       !!stats,
-      `norm.layer_norm.${plan.variant}`,
+      `norm.layer_norm.${plan.variant}${half ? '.f16out' : ''}`,
+      half,
     );
   }
   return { y, stats };

@@ -42,7 +42,8 @@ class MultiScaleAttention extends Module {
   private forwardChunk(rt: Runtime, x: Tensor): Tensor {
     const [b, h, w] = x.shape;
     const { dimOut, heads, qPool } = this.spec;
-    const qkv = this.qkv.forward(rt, x.reshape([b, h * w, dimIn(this.spec)])); // [B', hw, 3*dimOut], per token [3][heads][hd]
+    // x may be stored f16 (norm1's output under precision f16); q, k, v are f32
+    const qkv = this.qkv.forward(rt, x.reshape([b, h * w, dimIn(this.spec)]), 'none', 'f32'); // [B', hw, 3*dimOut], per token [3][heads][hd]
     // inference reads q, k, v as strided views of the packed projection; the attention backward
     // needs plain tensors, so training slices them out (3 copies, each recorded)
     const [qv, kv, vv] = rt.tape?.wants([qkv])
@@ -88,11 +89,14 @@ class MultiScaleBlock extends Module {
   /** x [B, H, W, dimIn] -> [B, H', W', dimOut]. */
   forward(rt: Runtime, x: Tensor): Tensor {
     const { window, qPool } = this.spec;
-    const xn = this.norm1.forward(rt, x);
+    // precision f16 (inference): the normalised rows feed only Linear layers (qkv, proj, the MLP), so
+    // they are stored f16 (their range is bounded by the affine); the residual stream stays f32
+    const half = this.mlp.layers[0].hiddenDtype(rt);
+    const xn = this.norm1.forward(rt, x, half);
     let shortcut = x;
     if (this.proj) {
       // projection of the NORMALISED input, then the same 2x2 pooling as q (docs/reference/sam2-architecture.md sec. 9, item 3)
-      shortcut = this.proj.forward(rt, xn);
+      shortcut = this.proj.forward(rt, xn, 'none', 'f32');
       if (qPool) shortcut = maxPool2d(rt, shortcut, { kernel: this.qStride, stride: this.qStride, layout: 'NHWC' });
     }
     const [, H, W] = shortcut.shape;
@@ -106,7 +110,7 @@ class MultiScaleBlock extends Module {
       a = this.attn.forward(rt, xn);
     }
     const x1 = add(rt, shortcut, a);
-    const m = this.mlp.forward(rt, this.norm2.forward(rt, x1));
+    const m = this.mlp.forward(rt, this.norm2.forward(rt, x1, half)); // f32 out
     return add(rt, x1, m);
   }
 }

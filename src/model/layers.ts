@@ -48,8 +48,9 @@ export class LayerNorm extends Module {
     this.weight = new Param([dim]);
     this.bias = new Param([dim]);
   }
-  forward(rt: Runtime, x: Tensor): Tensor {
-    return layerNorm(rt, x, this.weight.t, this.bias.t, this.eps);
+  /** outDtype 'f16': the normalised output stored f16 (inference, precision f16; see hiera.ts). */
+  forward(rt: Runtime, x: Tensor, outDtype: 'f32' | 'f16' = 'f32'): Tensor {
+    return layerNorm(rt, x, this.weight.t, this.bias.t, this.eps, { outDtype });
   }
 }
 
@@ -125,12 +126,12 @@ export class MLP extends Module {
     const dims = [inDim, ...new Array(numLayers - 1).fill(hidden), outDim];
     this.layers = Array.from({ length: numLayers }, (_, i) => new Linear(dims[i], dims[i + 1]));
   }
-  /** Hidden activations are stored f16 under precision 'f16' (Linear.hiddenDtype); the output is x's dtype. */
+  /** Hidden activations are stored f16 under precision 'f16' (Linear.hiddenDtype); the output is f32 (x may be f16). */
   forward(rt: Runtime, x: Tensor): Tensor {
     let h = x;
     const last = this.layers.length - 1;
     this.layers.forEach((l, i) => {
-      h = l.forward(rt, h, i < last ? this.act : 'none', i < last ? l.hiddenDtype(rt) : (x.dtype as 'f32' | 'f16'));
+      h = l.forward(rt, h, i < last ? this.act : 'none', i < last ? l.hiddenDtype(rt) : 'f32');
     });
     return this.sigmoidOutput ? sigmoid(rt, h) : h;
   }

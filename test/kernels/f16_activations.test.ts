@@ -1,9 +1,11 @@
-// Activations stored f16 (the memory path under precision 'f16'): matmul / linear with an f16 A
-// (output stored f16), attention with f16 k / v, elementwise unary / binary on f16 storage, against
-// the float64 references run on the f16-rounded inputs. Arithmetic stays f32, so the only extra error
-// is the f16 store of the output (and, for an MLP, of its hidden layers): at most half an f16 ulp (2^-11 relative) plus the f32 error, hence
-// rtol 1e-3 for f16 outputs; f32 outputs (attention) keep the f32 tolerances. Every f16 output is
-// checked to be exactly representable in f16 (it really is stored f16) and to saturate at +-65504.
+// Activations stored f16 under precision 'f16' (the memory path, MLP hidden layers, Hiera's normalised
+// rows): matmul / linear with an f16 A and / or f16 C, attention with f16 k / v, elementwise unary /
+// binary on f16 storage, LayerNorm with an f16 output and an MLP with f16 hidden layers, against the
+// float64 references run on the f16-rounded inputs. Arithmetic stays f32, so the only extra error is
+// the f16 store of an output (and of an MLP's hidden layers): at most half an f16 ulp (2^-11
+// relative) plus the f32 error, hence rtol 1e-3 for f16 outputs; f32 outputs (attention) keep the f32
+// tolerances. Every f16 output is checked to be an f16 value (it really is stored f16), and stores
+// beyond the range to saturate at +-65504.
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
@@ -18,6 +20,8 @@ import { attentionRef } from '../ref/attention.js';
 import { binaryRef } from '../ref/elementwise.js';
 import { linearRef, matmulRef } from '../ref/matmul.js';
 import { ropeRef } from '../ref/rope.js';
+import { layerNormRef } from '../ref/norm.js';
+import { layerNorm } from '../../src/kernels/norm.js';
 import { MLP } from '../../src/model/layers.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 
@@ -194,6 +198,27 @@ describe.skipIf(!rt?.hasF16)('f16 activations, f32 arithmetic', () => {
       expectClose(got, binaryRef(a, as, b, bs, 'add').y, HALF_TOL, `add f16 ${as} + ${bs}`);
     }
   });
+
+  for (const variant of ['row', 'workgroup'] as const) {
+    for (const [rows, c] of [
+      [5, 12],
+      [3, 7],
+    ]) {
+      it(`layerNorm ${variant} ${rows}x${c}: f16 output (Hiera's norm1 / norm2 under precision f16)`, async () => {
+        const x = r.array(rows * c, 3, 1);
+        const w = r.array(c);
+        const b = r.array(c);
+        const y = layerNorm(rt!, rt!.upload(x, [rows, c]), rt!.upload(w, [c]), rt!.upload(b, [c]), 1e-6, {
+          variant,
+          outDtype: 'f16',
+        });
+        expect(y.dtype).toBe('f16');
+        const got = await rt!.read(y);
+        expectHalf(got, 'layerNorm');
+        expectClose(got, layerNormRef(x, rows, c, w, b, 1e-6).y, HALF_TOL, `layerNorm ${variant} f16 out`);
+      });
+    }
+  }
 
   it('MLP under f16 weights: hidden layers stored f16, output f32 (f32 A -> f16 C, f16 A -> f32 C)', async () => {
     const dims = [6, 12, 12, 5];

@@ -81,7 +81,23 @@ describe.skipIf(!rt?.hasF16)('precision f16 vs the float32 goldens', () => {
     expect(params.find(([k]) => k === 'no_mem_embed')![1].t.dtype).toBe('f32');
     const golden = await goldenFile('image.safetensors');
     const pred = new ImagePredictor(rt!, model);
-    pred.setImage(readImage(join(GOLDEN, 'image_200x150.png')));
+    // the image encoder stores Hiera's normalised rows and MLP hidden layers f16 (the rest f32)
+    const made = new Map<string, number>();
+    const empty = rt!.empty.bind(rt!);
+    rt!.empty = (shape, dtype, label) => {
+      const k = `${label} ${dtype}`;
+      made.set(k, (made.get(k) ?? 0) + 1);
+      return empty(shape, dtype, label);
+    };
+    try {
+      pred.setImage(readImage(join(GOLDEN, 'image_200x150.png')));
+    } finally {
+      rt!.empty = empty;
+    }
+    const blocks = model.image_encoder.trunk.blocks.length;
+    expect(made.get('layer_norm f16')).toBe(2 * blocks);
+    expect(made.get('layer_norm f32') ?? 0).toBe(0);
+    expect(made.get('linear f16')).toBe(blocks); // one MLP hidden layer per block
     const rows: string[] = [];
     for (const [name, prompt] of Object.entries(GOLDEN_PROMPTS)) {
       const res = await pred.predict(prompt);
