@@ -167,8 +167,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linear_id(gid, nwg, WG);
   if (i >= params.n4) { return; }
-  let u = vec4<f32>(a[params.a_off / 4u + i % params.a_n4]);
-  let v = vec4<f32>(b[params.b_off / 4u + i % params.b_n4]);
+  // A_REP / B_REP: the operand repeats over the leading dims (else it is the whole output: no modulo)
+#if A_REP
+  let ia = i % params.a_n4;
+#else
+  let ia = i;
+#endif
+#if B_REP
+  let ib = i % params.b_n4;
+#else
+  let ib = i;
+#endif
+  let u = vec4<f32>(a[params.a_off / 4u + ia]);
+  let v = vec4<f32>(b[params.b_off / 4u + ib]);
   y[params.y_off / 4u + i] = vec4<CT>(half_sat4(params.alpha * bop(u, v) + params.beta));
 }
 #endif

@@ -263,7 +263,8 @@ export interface LoadSam2Options {
   onConfig?: (r: ResolvedConfig) => void;
   /**
    * 'f16': the heavy layers' weights (linear / conv / transposed conv) stored as f16 and read with
-   * f32 accumulation (docs/precision.md); needs the adapter feature shader-f16. Default 'f32'.
+   * f32 accumulation, and the activations that allow it (memory bank, MLP hidden layers) stored f16
+   * (docs/precision.md); needs the adapter feature shader-f16. Default 'f32'.
    */
   precision?: Precision;
 }

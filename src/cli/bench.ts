@@ -28,7 +28,7 @@ export function registerBench(program: Command): void {
     .option('--no-peers', 'skip the onnxruntime-web / onnxruntime-node peers')
     .option(
       '--precision <p>',
-      'f32 (default) or f16: also run each model stage with linear / conv weights stored as f16 (rows with "precision": "f16"; needs shader-f16)',
+      'f32 (default) or f16: also run each model stage with linear / conv weights and the activations that allow it stored as f16 (rows with "precision": "f16"; needs shader-f16)',
     )
     .action(async (opts: BenchOptions) => {
       const precision = parsePrecision(opts.precision);

@@ -75,7 +75,7 @@ export function checkFiniteOutput(name: string, values: ArrayLike<number>): void
 
 /** Help of every command's --precision flag. */
 export const PRECISION_HELP =
-  'f32 (default) or f16: linear / conv weights stored as f16, f32 accumulation (needs the adapter feature shader-f16; docs/precision.md)';
+  'f32 (default) or f16: linear / conv weights and the activations that allow it (memory bank, MLP hidden layers) stored as f16, f32 accumulation (needs the adapter feature shader-f16; docs/precision.md)';
 
 /** `--precision` value: f32 (default) or f16. */
 export function parsePrecision(v: string | undefined): Precision {

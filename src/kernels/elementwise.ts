@@ -234,7 +234,7 @@ export function binary(
   const rb = leadingBlock(b.shape, shape);
   if (n > 0 && n % 4 === 0 && ra % 4 === 0 && rb % 4 === 0 && ra > 0 && rb > 0 && aligned(a) && aligned(b)) {
     rt.kernel('elementwise').run({
-      defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1, ...half },
+      defines: { BINARY_VEC4: 1, [op.toUpperCase()]: 1, A_REP: ra < n ? 1 : 0, B_REP: rb < n ? 1 : 0, ...half },
       constants: { WG },
       bindings: { a, b, y },
       params: { n4: n / 4, alpha, beta, a_n4: ra / 4, b_n4: rb / 4 },
