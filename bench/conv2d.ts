@@ -11,7 +11,7 @@ import type { Runtime } from '../src/graph/runtime.js';
 import { conv2d, type Conv2dImpl } from '../src/kernels/conv2d.js';
 import { seededArray } from '../test/helpers/rng.js';
 import { lastOutput } from './elementwise.js';
-import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { roundF16Array } from '../src/graph/dtype.js';
 import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
@@ -125,7 +125,7 @@ function convCase(c: ConvShape, impl: Conv2dImpl, weight: 'f32' | 'f16' = 'f32')
       const ws = [c.Cout, cinG, c.k, c.k];
       const xv = data(c.B * c.Cin * H * W, 1);
       const w32 = data(c.Cout * cinG * c.k * c.k, 2, 1 / Math.sqrt(cinG * c.k * c.k));
-      const wv = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
+      const wv = half ? roundF16Array(w32) : w32;
       const bv = data(c.Cout, 3, 0.1);
       const x = rt.upload(xv, xs, 'f32', 'x');
       const w = rt.upload(w32, ws, weight, 'w');

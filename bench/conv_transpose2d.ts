@@ -8,7 +8,7 @@ import type { Runtime } from '../src/graph/runtime.js';
 import { convTranspose2d, type ConvTranspose2dImpl } from '../src/kernels/conv_transpose2d.js';
 import { data, sampledClose } from './conv2d.js';
 import { lastOutput } from './elementwise.js';
-import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { roundF16Array } from '../src/graph/dtype.js';
 import { SkipCase } from './harness.js';
 import type { BenchCase, BenchRun } from './types.js';
 
@@ -26,7 +26,7 @@ function upscaleCase(impl: ConvTranspose2dImpl, weight: 'f32' | 'f16' = 'f32'): 
       const ws = [Cin, Cout, k, k];
       const xv = data(B * Cin * H * W, 4);
       const w32 = data(Cin * Cout * k * k, 5, 1 / Math.sqrt(Cin));
-      const wv = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
+      const wv = half ? roundF16Array(w32) : w32;
       const bv = data(Cout, 6, 0.1);
       const x = rt.upload(xv, xs, 'f32', 'x');
       const w = rt.upload(w32, ws, weight, 'w');

@@ -14,7 +14,7 @@ import type { Runtime } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { linear, matmul, type Activation, type MatmulVariant } from '../src/kernels/matmul.js';
 import { matmulRef } from '../test/ref/matmul.js';
-import { f16BitsToF32, f32ToF16Bits } from '../src/graph/dtype.js';
+import { roundF16Array } from '../src/graph/dtype.js';
 import { SkipCase } from './harness.js';
 import { seededArray } from '../test/helpers/rng.js';
 import type { BenchCase, BenchRun } from './types.js';
@@ -47,7 +47,7 @@ function linearCase(
       const xs = data(rows * inF, 1);
       const w32 = data(outF * inF, 2, 1 / Math.sqrt(inF));
       // the weight as the kernel sees it (rounded to f16 when stored f16)
-      const ws = half ? w32.map((v) => f16BitsToF32(f32ToF16Bits(v))) : w32;
+      const ws = half ? roundF16Array(w32) : w32;
       const bs = data(outF, 3, 0.1);
       const x = rt.upload(xs, [rows, inF], 'f32', 'x');
       const w = rt.upload(w32, [outF, inF], weight, 'weight');

@@ -79,6 +79,11 @@ export function f32ToF16Array(src: ArrayLike<number>): Uint16Array {
   return out;
 }
 
+/** Round each value to IEEE half (nearest even, as torch's .half().float()): what an f16 tensor stores. */
+export function roundF16Array(src: ArrayLike<number>): Float32Array {
+  return Float32Array.from(src, (v) => f16BitsToF32(f32ToF16Bits(v)));
+}
+
 export function f16ToF32Array(src: Uint16Array): Float32Array {
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]);

@@ -136,7 +136,6 @@ function matmulCore(
   if (!['none', 'relu', 'gelu'].includes(o.act)) throw new Error(`${op}: unknown activation '${o.act}'`);
   const outDtype = o.outDtype ?? (a.dtype as 'f32' | 'f16');
   const half = a.dtype === 'f16' || outDtype === 'f16';
-  if (half && o.savePre) throw new Error(`${op}: f16 activations are inference only (no autograd)`);
   if (half && !rt.hasF16)
     throw new Error(`${op}: f16 activations need the 'shader-f16' feature, which this adapter lacks`);
   const y = rt.empty(p.outShape, outDtype, op);

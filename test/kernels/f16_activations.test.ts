@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/graph/autograd.js';
 import { TAPE_OPS } from '../../src/kernels/tape.js';
-import { f16BitsToF32, f32ToF16Bits, roundBf16 } from '../../src/graph/dtype.js';
+import { roundBf16, roundF16Array } from '../../src/graph/dtype.js';
 import { attention, type AttentionVariant } from '../../src/kernels/attention.js';
 import { binary, unary } from '../../src/kernels/elementwise.js';
 import { linear, matmul, type MatmulVariant } from '../../src/kernels/matmul.js';
@@ -29,7 +29,7 @@ const rt = await testRuntime();
 const HALF_TOL = { atol: 1e-6, rtol: 1e-3 };
 const F32_TOL = { atol: 2e-6, rtol: 1e-5 };
 const prod = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
-const half = (v: ArrayLike<number>) => Float32Array.from(v, (x) => f16BitsToF32(f32ToF16Bits(x)));
+const half = roundF16Array;
 
 function expectHalf(got: Float32Array, what: string) {
   const h = half(got);

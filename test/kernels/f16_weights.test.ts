@@ -3,7 +3,7 @@
 // The kernels widen each weight to f32 on load and accumulate in f32, so the only difference from
 // the f32 path is the weight rounding, which the reference sees too: the f32 tolerances apply.
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/graph/dtype.js';
+import { roundF16Array } from '../../src/graph/dtype.js';
 import { conv2d, type Conv2dImpl } from '../../src/kernels/conv2d.js';
 import { convTranspose2d, type ConvTranspose2dImpl } from '../../src/kernels/conv_transpose2d.js';
 import { linear, matmul, type MatmulVariant } from '../../src/kernels/matmul.js';
@@ -17,7 +17,7 @@ const rt = await testRuntime();
 // f32 accumulation of up to 130 products against float64 (as matmul.test.ts / conv2d.test.ts)
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 const prod = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
-const half = (v: Float32Array) => v.map((x) => f16BitsToF32(f32ToF16Bits(x)));
+const half = roundF16Array;
 
 describe.skipIf(!rt?.hasF16)('f16 weights, f32 accumulation', () => {
   const r = rng(16);

@@ -18,7 +18,7 @@ import { expectedShapes, inferConfig } from '../../src/model/resolve_config.js';
 import { openWeights } from '../../src/node/weights_file.js';
 import { readImage } from '../../src/node/image_io.js';
 import { compare } from '../helpers/compare.js';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/graph/dtype.js';
+import { roundF16Array } from '../../src/graph/dtype.js';
 import { testRuntime } from '../helpers/gpu.js';
 import { randomTensor, writeRandomWeights } from '../helpers/random_weights.js';
 import { hieraBlockRef } from '../ref/hiera.js';
@@ -40,24 +40,34 @@ describe('official sam2.1_hiera_t layout', () => {
   });
 });
 
-describe.skipIf(!rt)('Hiera at full width (sam2.1_hiera_t blocks 0 and 1) on a crop', () => {
+// Blocks 0 and 1 of a full-width sam2.1_hiera_t trunk with seeded random weights, Linear weights
+// stored as `linear` (f16: precision f16); `host` holds the weights as stored, for the reference.
+const HIERA_OPTS = {
+  mlpRatio: SAM21_HIERA_T.trunk.mlp_ratio,
+  eps: SAM21_HIERA_T.trunk.layernorm_eps,
+  qStride: SAM21_HIERA_T.trunk.q_stride[0],
+};
+const SEED = 7;
+// 16x16 tokens of the 256x256 stride-4 grid, 96 channels, O(1) values like the patch embedding's
+const H = 16;
+const X0 = randomTensor('input', [1, H, H, 96], SEED).map((v) => v * 50);
+function fullWidthBlocks(linear: 'f32' | 'f16') {
   const trunk = new Hiera(SAM21_HIERA_T.trunk);
-  const seed = 7;
-  const o = {
-    mlpRatio: SAM21_HIERA_T.trunk.mlp_ratio,
-    eps: SAM21_HIERA_T.trunk.layernorm_eps,
-    qStride: SAM21_HIERA_T.trunk.q_stride[0],
-  };
   const host = new Map<string, Float32Array>();
   for (const [k, p] of trunk.namedParams()) {
     if (!/^blocks\.[01]\./.test(k)) continue;
-    const v = randomTensor(`image_encoder.trunk.${k}`, p.shape, seed);
-    host.set(k, v);
-    p.tensor = rt!.upload(v, [...p.shape], 'f32', k);
+    const v = randomTensor(`image_encoder.trunk.${k}`, p.shape, SEED);
+    const dtype = p.halfOk ? linear : 'f32';
+    host.set(k, dtype === 'f16' ? roundF16Array(v) : v);
+    p.tensor = rt!.upload(v, [...p.shape], dtype, k);
   }
-  // 16x16 tokens of the 256x256 stride-4 grid, 96 channels, O(1) values like the patch embedding's
-  const H = 16;
-  const x0 = randomTensor('input', [1, H, H, 96], seed).map((v) => v * 50);
+  return { trunk, host };
+}
+
+describe.skipIf(!rt)('Hiera at full width (sam2.1_hiera_t blocks 0 and 1) on a crop', () => {
+  const { trunk, host } = fullWidthBlocks('f32');
+  const o = HIERA_OPTS;
+  const x0 = X0;
 
   // Float32 GPU vs float64 CPU through LN, 3 linears, attention and GELU (K up to 384):
   // 1e-4 of the output scale absolute, 1e-3 relative.
@@ -101,33 +111,16 @@ describe.skipIf(!rt)('Hiera at full width (sam2.1_hiera_t blocks 0 and 1) on a c
 describe.skipIf(!rt?.hasF16)(
   'Hiera at full width under precision f16 (weights, normalised rows, MLP hidden layers)',
   () => {
-    const trunk = new Hiera(SAM21_HIERA_T.trunk);
-    const seed = 7;
-    const o = {
-      mlpRatio: SAM21_HIERA_T.trunk.mlp_ratio,
-      eps: SAM21_HIERA_T.trunk.layernorm_eps,
-      qStride: SAM21_HIERA_T.trunk.q_stride[0],
-    };
-    const half = (v: Float32Array) => v.map((x) => f16BitsToF32(f32ToF16Bits(x)));
-    const host = new Map<string, Float32Array>();
-    for (const [k, p] of trunk.namedParams()) {
-      if (!/^blocks\.[01]\./.test(k)) continue;
-      const v = randomTensor(`image_encoder.trunk.${k}`, p.shape, seed);
-      // the reference runs on the weights as stored: Linear weights rounded to f16
-      host.set(k, p.halfOk ? half(v) : v);
-      p.tensor = rt!.upload(v, [...p.shape], p.halfOk ? 'f16' : 'f32', k);
-    }
-    const H = 16;
-    const x0 = randomTensor('input', [1, H, H, 96], seed).map((v) => v * 50);
+    const { trunk, host } = fullWidthBlocks('f16');
 
     // f16 storage of the LayerNorm outputs and MLP hidden layers (rounding 2^-11 relative each) against
     // the float64 reference on the f16 weights: 2e-3 of the output scale absolute, 1e-2 relative (measured:
     // 1.4e-4 and 2.3e-4 of the scale on lavapipe).
     it('blocks 0 and 1: f16 weights and activations vs float64 on the stored weights', async () => {
-      let x: Float32Array = x0;
+      let x: Float32Array = X0;
       let shape = [1, H, H, 96];
       for (const i of [0, 1]) {
-        const ref = hieraBlockRef(x, shape, trunk.blocks[i].spec, (n) => host.get(`blocks.${i}.${n}`)!, o);
+        const ref = hieraBlockRef(x, shape, trunk.blocks[i].spec, (n) => host.get(`blocks.${i}.${n}`)!, HIERA_OPTS);
         const got = await rt!.read(rt!.scope(() => trunk.blocks[i].forward(rt!, rt!.upload(x, shape))));
         let scale = 0;
         for (const v of ref.y) scale = Math.max(scale, Math.abs(v));
